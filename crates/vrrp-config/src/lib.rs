@@ -1,0 +1,1 @@
+//! The keepalived.conf configuration language, as vrrpd reads it.
