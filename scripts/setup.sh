@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what vrrpd's demo and tests need on Debian 12 (run as root).
+# The Rust toolchain (with cargo-nextest for the tests) is assumed to be installed.
+set -euo pipefail
+
+packages=(
+    iproute2      # ip netns / ip link: building test LANs (tests only, never the daemon)
+    nftables      # packet loss and multicast drop rules in tests
+    iputils-ping  # the client's probes in tests and the demo
+    arping        # neighbour checks in tests
+    tcpdump       # captures in tests
+    keepalived    # a real VRRP peer for interop tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # Debian's keepalived package must not start a system-wide daemon on install.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y --no-install-recommends "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi
