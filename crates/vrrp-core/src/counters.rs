@@ -45,4 +45,9 @@ pub struct Counters {
     pub rcvd_checksum_pseudo_header: u64,
     /// VRRPv3 IPv4 advertisements accepted with the message-only checksum form.
     pub rcvd_checksum_message_only: u64,
+    /// Transitions out of Master (keepalived exporter's `release_master`).
+    pub master_releases: u64,
+    /// Advertisements of lower priority (or equal priority and lower address) heard while
+    /// Master: another router believes it is Master (split brain, RFC 9568 §6.4.3).
+    pub rcvd_lower_priority_as_master: u64,
 }

@@ -4,6 +4,7 @@
 //! feeds it [`Input`]s with the current time, then drains [`Instance::poll_output`] and
 //! wakes it again (with [`Input::Timeout`]) no later than [`Instance::poll_timeout`].
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use crate::counters::Counters;
 use crate::packet::{Advertisement, Auth, ChecksumForm, DecodeError, Family, Version};
 use crate::time::Timestamp;
+use crate::timers;
 
 /// Whether the instance takes part in elections or only follows them.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -232,14 +234,50 @@ pub struct Instance {
     config: InstanceConfig,
     state: State,
     counters: Counters,
+    outputs: VecDeque<Output>,
+    /// The priority in use: the configured one, changed by [`Input::SetPriority`].
+    priority: u8,
+    /// Master_Adver_Interval (RFC 5798 §6.1): learned from the Master's advertisements in v3.
+    master_adver_interval_cs: u16,
+    /// Adver_Timer (Master only).
+    adver_timer: Option<Timestamp>,
+    /// Master_Down_Timer (Backup and Observer).
+    down_timer: Option<Timestamp>,
+    /// When the running Master_Down_Timer was last (re)started, so that a priority change
+    /// can recompute the deadline from the same start.
+    down_timer_start: Timestamp,
+    /// The running Master_Down_Timer was set to Skew_Time by a priority-0 advertisement.
+    down_timer_skew_only: bool,
+    /// The Master as seen from here.
+    master: Option<MasterInfo>,
+    /// The known Master sent priority 0: any other sender replaces it.
+    master_leaving: bool,
+    /// Until when a Backup still treats a lower-priority Master as alive (preempt_delay).
+    preempt_deadline: Option<Timestamp>,
+    link_down: bool,
+    track_fault: bool,
 }
 
 impl Instance {
     pub fn new(config: InstanceConfig) -> Self {
+        let priority = config.priority.max(1);
+        let master_adver_interval_cs = config.advert_interval_cs;
         Instance {
             config,
             state: State::Initialize,
             counters: Counters::default(),
+            outputs: VecDeque::new(),
+            priority,
+            master_adver_interval_cs,
+            adver_timer: None,
+            down_timer: None,
+            down_timer_start: Timestamp::ZERO,
+            down_timer_skew_only: false,
+            master: None,
+            master_leaving: false,
+            preempt_deadline: None,
+            link_down: false,
+            track_fault: false,
         }
     }
 
@@ -257,48 +295,668 @@ impl Instance {
 
     /// Feed one input.
     pub fn handle(&mut self, now: Timestamp, input: Input<'_>) {
-        let _ = (now, input);
-        todo!("state machine")
+        match input {
+            Input::Startup => self.startup(now),
+            Input::Shutdown => self.shutdown(),
+            Input::Advertisement {
+                src,
+                advertisement,
+                checksum_form,
+            } => self.receive(now, src, advertisement, checksum_form),
+            Input::Timeout => self.timeout(now),
+            Input::LinkDown => self.set_fault(now, FaultCause::Link, true),
+            Input::LinkUp => self.set_fault(now, FaultCause::Link, false),
+            Input::TrackFault(failed) => self.set_fault(now, FaultCause::Track, failed),
+            Input::SetPriority(priority) => self.set_priority(now, priority),
+        }
     }
 
     /// The next thing to do, until `None`.
     pub fn poll_output(&mut self) -> Option<Output> {
-        todo!("state machine")
+        self.outputs.pop_front()
     }
 
     /// When to feed [`Input::Timeout`] next.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        todo!("state machine")
+        match self.state {
+            State::Master => self.adver_timer,
+            State::Backup | State::Observer => self.down_timer,
+            State::Initialize | State::Fault => None,
+        }
     }
 
     /// Count a packet for this VRID that failed to decode.
     pub fn record_decode_error(&mut self, error: &DecodeError) {
-        let _ = error;
-        todo!("state machine")
+        let c = &mut self.counters;
+        let counter = match error {
+            DecodeError::TtlNot255 { .. } => &mut c.ip_ttl_errors,
+            DecodeError::Truncated { .. } | DecodeError::LengthMismatch { .. } => {
+                &mut c.packet_length_errors
+            }
+            DecodeError::BadType { .. } => &mut c.rcvd_invalid_type_packets,
+            DecodeError::BadChecksum { .. } => &mut c.checksum_errors,
+            DecodeError::BadVersion { .. } | DecodeError::VersionFamilyMismatch => {
+                &mut c.version_errors
+            }
+            DecodeError::ZeroCount
+            | DecodeError::ZeroInterval
+            | DecodeError::FirstAddressNotLinkLocal => &mut c.proto_errors,
+            DecodeError::AuthHeaderUnsupported | DecodeError::BadAuthType { .. } => {
+                &mut c.invalid_auth_type
+            }
+        };
+        *counter += 1;
     }
 
     /// The Master as seen from here (ourselves when Master).
     pub fn master(&self) -> Option<MasterInfo> {
-        todo!("state machine")
+        self.master
     }
 
     /// The priority in use now (configured priority adjusted by [`Input::SetPriority`]).
     pub fn effective_priority(&self) -> u8 {
-        todo!("state machine")
+        self.priority
     }
 
     /// Master_Adver_Interval: learned from the Master in v3, configured otherwise.
     pub fn master_adver_interval_cs(&self) -> u16 {
-        todo!("state machine")
+        self.master_adver_interval_cs
     }
 
     /// Skew_Time with the current priority and Master_Adver_Interval.
+    ///
+    /// An observer computes it as a priority-1 Backup would: the longest skew any Backup
+    /// can have, so that it reports silence only after every Backup had its chance.
     pub fn skew_time(&self) -> Duration {
-        todo!("state machine")
+        timers::skew_time(
+            self.config.version,
+            self.timer_priority(),
+            self.master_adver_interval_cs,
+        )
     }
 
     /// Master_Down_Interval with the current priority and Master_Adver_Interval.
     pub fn master_down_interval(&self) -> Duration {
-        todo!("state machine")
+        timers::master_down_interval(
+            self.config.version,
+            self.timer_priority(),
+            self.master_adver_interval_cs,
+        )
     }
+
+    /// The interface is down (a fault cause).
+    pub fn link_down(&self) -> bool {
+        self.link_down
+    }
+
+    /// A tracked object has failed (a fault cause).
+    pub fn track_fault(&self) -> bool {
+        self.track_fault
+    }
+
+    /// Until when a Backup keeps treating a lower-priority Master as alive
+    /// (`preempt_delay`), if that delay is running.
+    pub fn preempt_deadline(&self) -> Option<Timestamp> {
+        self.preempt_deadline
+    }
+
+    fn timer_priority(&self) -> u8 {
+        match self.config.role {
+            Role::Router => self.priority,
+            Role::Observer => OBSERVER_TIMER_PRIORITY,
+        }
+    }
+
+    fn is_owner(&self) -> bool {
+        self.config.priority == OWNER_PRIORITY
+    }
+
+    fn faulted(&self) -> bool {
+        self.link_down || self.track_fault
+    }
+
+    // ---- events ----------------------------------------------------------------------
+
+    /// RFC 5798 §6.4.1. Startup while a fault cause holds goes straight to Fault.
+    fn startup(&mut self, now: Timestamp) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.faulted() {
+            let reason = if self.link_down {
+                TransitionReason::LinkDown
+            } else {
+                TransitionReason::TrackFault
+            };
+            self.transition(State::Fault, reason);
+            return;
+        }
+        let reason = if self.is_owner() && self.config.role == Role::Router {
+            TransitionReason::StartupOwner
+        } else {
+            TransitionReason::Startup
+        };
+        self.start(now, reason);
+    }
+
+    /// The Startup branch of §6.4.1, shared with fault recovery.
+    fn start(&mut self, now: Timestamp, reason: TransitionReason) {
+        self.master_adver_interval_cs = self.config.advert_interval_cs;
+        match self.config.role {
+            Role::Observer => {
+                self.start_down_timer(now);
+                self.transition(State::Observer, reason);
+            }
+            Role::Router if self.is_owner() => self.become_master(now, reason),
+            Role::Router => {
+                self.start_down_timer(now);
+                // keepalived: preempt_delay also counts from startup.
+                self.preempt_deadline = self.preempt_delay_from(now);
+                self.transition(State::Backup, reason);
+            }
+        }
+    }
+
+    /// RFC 5798 §6.4.2 / §6.4.3 Shutdown.
+    fn shutdown(&mut self) {
+        match self.state {
+            State::Initialize => return,
+            State::Master => {
+                self.send_priority_zero();
+                self.outputs.push_back(Output::RemoveAddresses);
+                self.counters.master_releases += 1;
+            }
+            State::Backup | State::Fault | State::Observer => {}
+        }
+        self.stop_timers();
+        self.transition(State::Initialize, TransitionReason::Shutdown);
+        self.set_master(None);
+    }
+
+    fn timeout(&mut self, now: Timestamp) {
+        match self.state {
+            State::Master => {
+                if self.adver_timer.is_some_and(|t| t <= now) {
+                    // RFC 5798 §6.4.3: send an ADVERTISEMENT, reset the Adver_Timer.
+                    self.send_advertisement();
+                    self.start_adver_timer(now);
+                }
+            }
+            State::Backup => {
+                if self.down_timer.is_some_and(|t| t <= now) {
+                    // RFC 5798 §6.4.2: the Master_Down_Timer fired.
+                    let reason = if self.down_timer_skew_only {
+                        TransitionReason::PriorityZeroReceived
+                    } else {
+                        TransitionReason::MasterDownTimer
+                    };
+                    self.become_master(now, reason);
+                }
+            }
+            State::Observer => {
+                if self.down_timer.is_some_and(|t| t <= now) {
+                    // The group went silent.
+                    self.down_timer = None;
+                    self.down_timer_skew_only = false;
+                    self.set_master(None);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    fn set_fault(&mut self, now: Timestamp, cause: FaultCause, failed: bool) {
+        let was_faulted = self.faulted();
+        match cause {
+            FaultCause::Link => self.link_down = failed,
+            FaultCause::Track => self.track_fault = failed,
+        }
+        match self.state {
+            // Not running: only remember the cause, [`Self::startup`] looks at it.
+            State::Initialize => {}
+            State::Fault => {
+                if !self.faulted() {
+                    let reason = match cause {
+                        FaultCause::Link => TransitionReason::LinkUp,
+                        FaultCause::Track => TransitionReason::TrackRecovered,
+                    };
+                    self.start(now, reason);
+                }
+            }
+            State::Backup | State::Master | State::Observer => {
+                if failed && !was_faulted {
+                    self.enter_fault(cause);
+                }
+            }
+        }
+    }
+
+    /// A running instance enters Fault: no adverts, no addresses, no timers.
+    fn enter_fault(&mut self, cause: FaultCause) {
+        let reason = match cause {
+            FaultCause::Link => TransitionReason::LinkDown,
+            FaultCause::Track => TransitionReason::TrackFault,
+        };
+        if self.state == State::Master {
+            // Like keepalived, a failing Master says goodbye with priority 0 so the Backups
+            // take over after Skew_Time rather than Master_Down_Interval. Not on link down:
+            // the interface cannot carry it.
+            if cause == FaultCause::Track {
+                self.send_priority_zero();
+            }
+            self.outputs.push_back(Output::RemoveAddresses);
+            self.counters.master_releases += 1;
+        }
+        self.stop_timers();
+        self.transition(State::Fault, reason);
+        self.set_master(None);
+    }
+
+    /// Owners keep 255 (RFC 5798 §6.1: the owner's priority is 255); others are clamped to
+    /// 1..=254.
+    fn set_priority(&mut self, now: Timestamp, priority: u8) {
+        if self.is_owner() {
+            return;
+        }
+        let new = priority.clamp(1, OWNER_PRIORITY - 1);
+        let old = self.priority;
+        if new == old {
+            return;
+        }
+        self.priority = new;
+        match self.state {
+            State::Backup => {
+                // Skew_Time depends on the priority: move the deadline, keeping its start.
+                if self.down_timer.is_some() {
+                    self.down_timer = Some(self.down_timer_start + self.down_timer_duration());
+                }
+            }
+            State::Master => {
+                if new < old {
+                    // Tell the Backups at once, so that a higher one can preempt now rather
+                    // than at the next Adver_Timer.
+                    self.send_advertisement();
+                    self.start_adver_timer(now);
+                }
+                self.set_master(Some(self.self_as_master(now)));
+            }
+            State::Initialize | State::Fault | State::Observer => {}
+        }
+    }
+
+    // ---- receiving -------------------------------------------------------------------
+
+    fn receive(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        adv: &Advertisement,
+        checksum_form: Option<ChecksumForm>,
+    ) {
+        // Our own advertisement looped back: never an election input (answering it as a
+        // "lower priority" one would loop forever).
+        if src == self.config.primary_address {
+            return;
+        }
+        if !self.check(src, adv) {
+            return;
+        }
+        self.counters.rcvd_advertisements += 1;
+        if adv.priority == 0 {
+            self.counters.rcvd_pri_zero_packets += 1;
+        }
+        match checksum_form {
+            Some(ChecksumForm::PseudoHeader) => self.counters.rcvd_checksum_pseudo_header += 1,
+            Some(ChecksumForm::MessageOnly) => self.counters.rcvd_checksum_message_only += 1,
+            None => {}
+        }
+        match self.state {
+            State::Backup => self.backup_receive(now, src, adv),
+            State::Master => self.master_receive(now, src, adv),
+            State::Observer => self.observer_receive(now, src, adv),
+            State::Initialize | State::Fault => {}
+        }
+    }
+
+    /// The receive checks of RFC 3768 §7.1 and RFC 5798 / RFC 9568 §7.1 that need the
+    /// configuration. Returns whether the advertisement is to be processed.
+    ///
+    /// The "local router is not the address owner" check of RFC 3768 / RFC 5798 is not
+    /// applied: RFC 9568 erratum 8298 makes it SHOULD-log, and duplicate owners are then
+    /// settled by election (tie-break on the address) instead of both staying Master.
+    fn check(&mut self, src: IpAddr, adv: &Advertisement) -> bool {
+        let c = &mut self.counters;
+        if adv.version != self.config.version {
+            c.version_errors += 1;
+            return false;
+        }
+        if adv.vrid != self.config.vrid {
+            c.vrid_errors += 1;
+            return false;
+        }
+        if Family::of(&src) != self.config.family {
+            // The tie-break compares addresses of one family (RFC 5798 §6.4.3).
+            c.proto_errors += 1;
+            return false;
+        }
+        match self.config.version {
+            Version::V2 => {
+                // RFC 3768 §7.1: the auth type MUST match; a wrong password fails auth.
+                if adv.auth.type_number() != self.config.auth.type_number() {
+                    c.auth_type_mismatch += 1;
+                    return false;
+                }
+                if adv.auth != self.config.auth {
+                    c.auth_failures += 1;
+                    return false;
+                }
+                // RFC 3768 §7.1: the Adver Interval MUST match, else discard.
+                if adv.interval_cs != self.config.advert_interval_cs {
+                    c.adv_interval_errors += 1;
+                    return false;
+                }
+            }
+            Version::V3 => {
+                // RFC 9568 erratum 8301 (the decoder refuses it too): a zero interval would
+                // make every Backup expire at once.
+                if adv.interval_cs == 0 {
+                    c.proto_errors += 1;
+                    return false;
+                }
+                // A differing interval is only logged (RFC 5798 §7.1 SHOULD); the Backup
+                // adopts it (§6.4.2).
+            }
+        }
+        // RFC 5798 §7.1: the address list MAY be checked; log only. An instance without
+        // configured addresses (an observer) cannot judge it.
+        if !self.config.addresses.is_empty() && !same_set(&adv.addresses, &self.config.addresses) {
+            c.address_list_errors += 1;
+        }
+        true
+    }
+
+    /// RFC 5798 / RFC 9568 §6.4.2, with keepalived's preempt_delay.
+    fn backup_receive(&mut self, now: Timestamp, src: IpAddr, adv: &Advertisement) {
+        self.observe_master(now, src, adv);
+        if adv.priority == 0 {
+            // "Set the Master_Down_Timer to Skew_Time."
+            self.down_timer_start = now;
+            self.down_timer_skew_only = true;
+            self.down_timer = Some(now + self.skew_time());
+            return;
+        }
+        let alive = if !self.config.preempt || adv.priority >= self.priority {
+            // A Master we would not preempt: a later lower-priority one restarts the delay.
+            self.preempt_deadline = None;
+            true
+        } else {
+            self.preempt_delay_holds(now)
+        };
+        if alive {
+            self.learn_interval(adv);
+            self.start_down_timer(now);
+        }
+        // Otherwise discard: the down timer runs out and this Backup preempts.
+    }
+
+    /// keepalived's preempt_delay: a Backup that could preempt a lower-priority Master
+    /// treats it as alive until `preempt_delay` has passed since it first saw it (with no
+    /// higher-or-equal Master heard in between) or since startup, whichever is earlier
+    /// running; then it discards its advertisements and takes over when the
+    /// Master_Down_Timer fires (RFC 5798 §6.4.2). So preemption happens between
+    /// `preempt_delay` and `preempt_delay + Master_Down_Interval` after the lower-priority
+    /// Master was first seen.
+    fn preempt_delay_holds(&mut self, now: Timestamp) -> bool {
+        if self.config.preempt_delay.is_zero() {
+            return false;
+        }
+        let deadline = *self
+            .preempt_deadline
+            .get_or_insert(now + self.config.preempt_delay);
+        now < deadline
+    }
+
+    fn preempt_delay_from(&self, now: Timestamp) -> Option<Timestamp> {
+        (!self.config.preempt_delay.is_zero()).then(|| now + self.config.preempt_delay)
+    }
+
+    /// RFC 5798 / RFC 9568 §6.4.3.
+    fn master_receive(&mut self, now: Timestamp, src: IpAddr, adv: &Advertisement) {
+        if adv.priority == 0 {
+            // "Send an ADVERTISEMENT; reset the Adver_Timer to Advertisement_Interval."
+            self.send_advertisement();
+            self.start_adver_timer(now);
+            return;
+        }
+        let higher = adv.priority > self.priority
+            || (adv.priority == self.priority && address_greater(src, self.config.primary_address));
+        if higher {
+            self.adver_timer = None;
+            self.learn_interval(adv);
+            self.start_down_timer(now);
+            self.preempt_deadline = None;
+            self.outputs.push_back(Output::RemoveAddresses);
+            self.counters.master_releases += 1;
+            self.transition(State::Backup, TransitionReason::HigherPriorityAdvertisement);
+            self.set_master(Some(MasterInfo {
+                address: src,
+                priority: adv.priority,
+                interval_cs: adv.interval_cs,
+                since: now,
+            }));
+            self.master_leaving = false;
+        } else {
+            self.counters.rcvd_lower_priority_as_master += 1;
+            if self.config.readvertise_on_lower_priority {
+                // RFC 9568 §6.4.3: "Send an ADVERTISEMENT immediately to assert the Active
+                // state to the sending VRRP Router and to update any learning bridges";
+                // announcing the addresses again heals the hosts' caches after a split
+                // brain.
+                self.send_advertisement();
+                self.outputs.push_back(Output::Announce);
+                self.start_adver_timer(now);
+            }
+        }
+    }
+
+    /// The observer role: follow the election winner without taking part.
+    fn observer_receive(&mut self, now: Timestamp, src: IpAddr, adv: &Advertisement) {
+        let from_master = self.master.is_some_and(|m| m.address == src);
+        if adv.priority == 0 {
+            if from_master {
+                // The Master is leaving. Any Backup takes over within its Skew_Time (at
+                // most ours, computed for priority 1) and advertises at once; allow one
+                // more Master_Adver_Interval for that advertisement before reporting
+                // silence.
+                self.master_leaving = true;
+                self.down_timer_start = now;
+                self.down_timer = Some(
+                    now + self.skew_time() + timers::centiseconds(self.master_adver_interval_cs),
+                );
+            }
+            return;
+        }
+        if self.observe_master(now, src, adv) {
+            self.learn_interval(adv);
+            self.start_down_timer(now);
+        }
+    }
+
+    /// Update the Master as seen from here with an advertisement of priority > 0, and say
+    /// whether it comes from that Master. The Master is the sender that wins the election
+    /// (higher priority, then higher address) among those heard; a Master that sent
+    /// priority 0 yields to any other sender.
+    fn observe_master(&mut self, now: Timestamp, src: IpAddr, adv: &Advertisement) -> bool {
+        if adv.priority == 0 {
+            if self.master.is_some_and(|m| m.address == src) {
+                self.master_leaving = true;
+            }
+            return false;
+        }
+        let replaces = match self.master {
+            None => true,
+            Some(m) if m.address == src => true,
+            Some(m) => {
+                self.master_leaving
+                    || adv.priority > m.priority
+                    || (adv.priority == m.priority && address_greater(src, m.address))
+            }
+        };
+        if replaces {
+            self.master_leaving = false;
+            self.set_master(Some(MasterInfo {
+                address: src,
+                priority: adv.priority,
+                interval_cs: adv.interval_cs,
+                since: now,
+            }));
+        }
+        replaces
+    }
+
+    /// RFC 5798 / RFC 9568 §6.4.2: "Set Master_Adver_Interval to Adver Interval contained
+    /// in the ADVERTISEMENT", then Skew_Time and Master_Down_Interval follow from it. v2
+    /// has no such step (and the interval was checked equal).
+    fn learn_interval(&mut self, adv: &Advertisement) {
+        if self.config.version == Version::V3 {
+            self.master_adver_interval_cs = adv.interval_cs;
+        }
+    }
+
+    // ---- actions ---------------------------------------------------------------------
+
+    /// Backup (or Initialize) -> Master: RFC 5798 §6.4.1 / §6.4.2. The addresses are
+    /// added before the advertisement and the announcements, which need them configured
+    /// (RFC 5798 §8.1.2 / §8.2.2).
+    fn become_master(&mut self, now: Timestamp, reason: TransitionReason) {
+        self.down_timer = None;
+        self.down_timer_skew_only = false;
+        self.preempt_deadline = None;
+        self.master_adver_interval_cs = self.config.advert_interval_cs;
+        self.outputs.push_back(Output::AddAddresses);
+        self.send_advertisement();
+        self.outputs.push_back(Output::Announce);
+        self.start_adver_timer(now);
+        self.counters.master_transitions += 1;
+        self.transition(State::Master, reason);
+        self.master_leaving = false;
+        self.set_master(Some(self.self_as_master(now)));
+    }
+
+    fn self_as_master(&self, now: Timestamp) -> MasterInfo {
+        let since = match self.master {
+            Some(m) if m.address == self.config.primary_address => m.since,
+            _ => now,
+        };
+        MasterInfo {
+            address: self.config.primary_address,
+            priority: self.priority,
+            interval_cs: self.config.advert_interval_cs,
+            since,
+        }
+    }
+
+    fn advertisement(&self, priority: u8) -> Advertisement {
+        Advertisement {
+            version: self.config.version,
+            vrid: self.config.vrid,
+            priority,
+            interval_cs: self.config.advert_interval_cs,
+            auth: self.config.auth.clone(),
+            addresses: self.config.addresses.clone(),
+        }
+    }
+
+    fn send_advertisement(&mut self) {
+        let adv = self.advertisement(self.priority);
+        self.outputs.push_back(Output::Send(adv));
+        self.counters.sent_advertisements += 1;
+    }
+
+    fn send_priority_zero(&mut self) {
+        let adv = self.advertisement(0);
+        self.outputs.push_back(Output::Send(adv));
+        self.counters.sent_advertisements += 1;
+        self.counters.sent_pri_zero_packets += 1;
+    }
+
+    fn start_adver_timer(&mut self, now: Timestamp) {
+        self.adver_timer = Some(now + timers::centiseconds(self.config.advert_interval_cs));
+    }
+
+    /// Master_Down_Timer = now + Master_Down_Interval.
+    fn start_down_timer(&mut self, now: Timestamp) {
+        self.down_timer_start = now;
+        self.down_timer_skew_only = false;
+        self.down_timer = Some(now + self.master_down_interval());
+    }
+
+    fn down_timer_duration(&self) -> Duration {
+        if self.down_timer_skew_only {
+            self.skew_time()
+        } else {
+            self.master_down_interval()
+        }
+    }
+
+    fn stop_timers(&mut self) {
+        self.adver_timer = None;
+        self.down_timer = None;
+        self.down_timer_skew_only = false;
+        self.preempt_deadline = None;
+    }
+
+    fn transition(&mut self, to: State, reason: TransitionReason) {
+        let from = self.state;
+        self.state = to;
+        self.outputs
+            .push_back(Output::StateChanged { from, to, reason });
+    }
+
+    /// Record the Master as seen from here; say so when its address, priority or interval
+    /// changed. `since` is kept while the address stays the same.
+    fn set_master(&mut self, new: Option<MasterInfo>) {
+        let new = match (self.master, new) {
+            (Some(old), Some(mut new)) if old.address == new.address => {
+                new.since = old.since;
+                Some(new)
+            }
+            (_, new) => new,
+        };
+        if new != self.master {
+            self.master = new;
+            self.outputs.push_back(Output::MasterChanged(new));
+        }
+        if self.master.is_none() {
+            self.master_leaving = false;
+        }
+    }
+}
+
+/// Priority 255: the address owner (RFC 5798 §6.1).
+const OWNER_PRIORITY: u8 = 255;
+
+/// The priority an observer computes its timers with: the lowest a Backup can have.
+const OBSERVER_TIMER_PRIORITY: u8 = 1;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum FaultCause {
+    Link,
+    Track,
+}
+
+/// `a > b` as unsigned integers in network byte order (RFC 5798 §6.4.3). Addresses of
+/// different families are never greater.
+fn address_greater(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a.to_bits() > b.to_bits(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => a.to_bits() > b.to_bits(),
+        _ => false,
+    }
+}
+
+/// Whether two address lists hold the same addresses, ignoring order and repeats.
+/// Quadratic, without allocating: lists are short (at most 255 on the wire).
+fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
+    a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
