@@ -3,6 +3,64 @@
 //! One [`Instance`] is one virtual router: a VRID on one interface, of one family. The caller
 //! feeds it [`Input`]s with the current time, then drains [`Instance::poll_output`] and
 //! wakes it again (with [`Input::Timeout`]) no later than [`Instance::poll_timeout`].
+//! A Timeout before the deadline does nothing, so spurious wake-ups are harmless.
+//!
+//! # Outputs, in order
+//!
+//! Data-plane actions come first, in the order the RFC lists them, then the notifications:
+//!
+//! - becoming Master: `AddAddresses`, `Send`, `Announce`, `StateChanged`, `MasterChanged`
+//!   (the addresses are configured before the gratuitous ARP / unsolicited NA that announce
+//!   them, RFC 5798 §8.1.2 / §8.2.2, as keepalived does);
+//! - leaving Master: [`Send`](Output::Send) of priority 0 when the RFC or the fault rule
+//!   asks for it, `RemoveAddresses`, `StateChanged`, `MasterChanged`.
+//!
+//! `MasterChanged` is emitted exactly when [`Instance::master`] changes its address,
+//! priority or interval (also to `None` on Shutdown and Fault); `since` is kept while the
+//! address stays the same.
+//!
+//! # Choices where the RFCs (or keepalived) leave room
+//!
+//! - **preempt_delay** (keepalived): see `Instance::preempt_delay_holds`. A Backup that
+//!   could preempt a lower-priority Master still treats it as alive until `preempt_delay`
+//!   has passed since startup (or recovery from Fault) or since it first saw that
+//!   lower-priority Master after a higher-or-equal one; then it discards its
+//!   advertisements (RFC 5798 §6.4.2) and takes over when the Master_Down_Timer fires.
+//!   No extra deadline is polled: preemption happens at most one Master_Down_Interval
+//!   after the delay, with reason `MasterDownTimer`.
+//! - **Owners**: the "local router is not the address owner" receive check of RFC 3768 /
+//!   RFC 5798 §7.1 is not applied (RFC 9568 erratum 8298 makes it log-only): two owners
+//!   settle by the address tie-break, and the loser stays at priority 255 as a Backup
+//!   (keepalived instead drops to 254, issue #1835). [`Input::SetPriority`] never changes
+//!   an owner's priority.
+//! - **Address list**: a mismatch is counted; VRRPv2 drops it unless the sender is an
+//!   owner (RFC 3768 §7.1), VRRPv3 only counts it (RFC 5798 §7.1 has no drop).
+//! - **Lower priority heard as Master** (RFC 9568 §6.4.3): advertise at once, announce the
+//!   addresses again and rearm the Adver_Timer, unless
+//!   [`InstanceConfig::readvertise_on_lower_priority`] is off. Not rate-limited: it is
+//!   paced by the other router's advertisements.
+//! - **Own advertisements** (source = the primary address) are ignored without counting:
+//!   a Master would otherwise answer its own looped-back packet forever.
+//! - **Fault**: link and tracker faults are separate flags; the instance leaves Fault only
+//!   when both are clear, then starts as at Startup (owner -> Master, else Backup), with
+//!   reason `LinkUp` / `TrackRecovered`. A Master entering Fault on a tracker failure
+//!   sends priority 0 first (keepalived), so Backups take over after Skew_Time; on link
+//!   down it does not, since the link cannot carry it. Fault causes reported while in
+//!   Initialize are remembered: Startup then goes straight to Fault.
+//! - **SetPriority**: non-owners are clamped to 1..=254. In Backup the running
+//!   Master_Down_Timer is recomputed from its start (the last advertisement). In Master
+//!   a lower priority is advertised at once, so Backups and observers learn it without
+//!   waiting for the Adver_Timer (a Backup that now outranks it stops resetting its
+//!   timer from that advertisement on); a higher one waits for the next advertisement.
+//! - **Observer**: learns the Master from advertisements of priority > 0: the sender that
+//!   wins the election among those heard (priority, then address); losers are ignored.
+//!   Its timers use priority 1 (the longest Skew_Time any Backup can have) and the
+//!   Master's interval (v3), so silence is reported only after every Backup had its
+//!   chance. A priority-0 advertisement from the Master marks it as leaving: any other
+//!   sender replaces it, and silence is reported after Skew_Time + one
+//!   Master_Adver_Interval.
+//! - Receive counters are kept in every state, even when the state does not act on the
+//!   advertisement (Initialize, Fault).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -667,10 +725,16 @@ impl Instance {
                 // adopts it (§6.4.2).
             }
         }
-        // RFC 5798 §7.1: the address list MAY be checked; log only. An instance without
+        // The address list MAY be checked (RFC 3768 / RFC 5798 §7.1). An instance without
         // configured addresses (an observer) cannot judge it.
         if !self.config.addresses.is_empty() && !same_set(&adv.addresses, &self.config.addresses) {
             c.address_list_errors += 1;
+            // RFC 3768 §7.1: "If the packet was not generated by the address owner
+            // (Priority does not equal 255 (decimal)), the receiver MUST drop the packet".
+            // RFC 5798 dropped that sentence: in v3 the mismatch is only logged.
+            if self.config.version == Version::V2 && adv.priority != OWNER_PRIORITY {
+                return false;
+            }
         }
         true
     }
@@ -959,4 +1023,32 @@ fn address_greater(a: IpAddr, b: IpAddr) -> bool {
 /// Quadratic, without allocating: lists are short (at most 255 on the wire).
 fn same_set(a: &[IpAddr], b: &[IpAddr]) -> bool {
     a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// RFC 5798 §6.4.3: addresses compare "as unsigned integers" in network byte order.
+    #[test]
+    fn address_greater_is_unsigned_and_per_family() {
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        assert!(address_greater(v4(200, 0, 0, 1), v4(10, 0, 0, 1)));
+        assert!(!address_greater(v4(10, 0, 0, 1), v4(10, 0, 0, 1)));
+        let v6 = |s: &str| IpAddr::V6(s.parse::<Ipv6Addr>().expect("address"));
+        assert!(address_greater(v6("fe80::8000:0:0:1"), v6("fe80::1")));
+        assert!(!address_greater(v6("::1"), v4(0, 0, 0, 0)));
+        assert!(!address_greater(v4(1, 0, 0, 0), v6("::")));
+    }
+
+    #[test]
+    fn same_set_ignores_order_and_repeats() {
+        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        assert!(same_set(&[a, b], &[b, a]));
+        assert!(same_set(&[a, a, b], &[b, a]));
+        assert!(!same_set(&[a], &[a, b]));
+        assert!(!same_set(&[], &[a]));
+    }
 }
