@@ -226,8 +226,9 @@ fn vrrpd_observer_startup_listens() {
 
 // ---- §6.4.2 Backup ---------------------------------------------------------------------
 
-/// RFC 5798 §6.4.2: "While in this state, a VRRP router MUST NOT ... send" (a Backup only
-/// listens: no advertisement, no addresses, no announcement).
+/// RFC 5798 §6.4.2: a Backup "MUST NOT respond to ARP requests for the IPv4 address(es)
+/// associated with the virtual router" and "MUST NOT accept packets addressed to the IPvX
+/// address(es)": it holds no addresses, announces nothing and sends no advertisement.
 #[test]
 fn rfc5798_6_4_2_backup_must_not_send() {
     let config = config_v3(100);
@@ -1279,4 +1280,171 @@ fn vrrpd_observer_master_leaving_priority_zero() {
         fire(&mut inst, t(4_996_093)),
         vec![Output::MasterChanged(None)]
     );
+}
+
+// ---- more VRRPv2 -----------------------------------------------------------------------
+
+/// RFC 3768 §6.4.2: "If the Master_Down_Timer fires, then: Send an ADVERTISEMENT;
+/// Broadcast a gratuitous ARP request ... Set the Adver_Timer to Advertisement_Interval;
+/// Transition to the {Master} state" (VRRPv2).
+#[test]
+fn rfc3768_6_4_2_backup_down_timer_fires_becomes_master() {
+    let mut config = config_v2(100);
+    config.advert_interval_cs = 200;
+    let mut inst = started(config, t(0));
+    // 6 s + 156/256 s.
+    assert_eq!(inst.poll_timeout(), Some(t(6_609_375)));
+    let out = fire(&mut inst, t(6_609_375));
+    assert_eq!(
+        out,
+        vec![
+            Output::AddAddresses,
+            Output::Send(own_adv(&inst, 100)),
+            Output::Announce,
+            state_changed(
+                State::Backup,
+                State::Master,
+                TransitionReason::MasterDownTimer
+            ),
+            self_master(&inst, t(6_609_375)),
+        ]
+    );
+    assert_eq!(inst.poll_timeout(), Some(t(8_609_375)));
+}
+
+/// RFC 3768 §6.4.2: "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is
+/// greater than or equal to the local Priority, then: Reset the Master_Down_Timer to
+/// Master_Down_Interval; else: Discard the ADVERTISEMENT" (VRRPv2).
+#[test]
+fn rfc3768_6_4_2_backup_resets_or_discards() {
+    let config = config_v2(100);
+    let mut inst = started(config.clone(), t(0));
+    recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 100));
+    assert_eq!(inst.poll_timeout(), Some(t(4_609_375)));
+    recv(&mut inst, t(2_000_000), HIGHER_ADDR, &adv_for(&config, 99));
+    assert_eq!(inst.poll_timeout(), Some(t(4_609_375)));
+}
+
+/// RFC 3768 §6.4.3: "If the Priority in the ADVERTISEMENT is Zero, then: Send an
+/// ADVERTISEMENT; Reset the Adver_Timer to Advertisement_Interval" (VRRPv2).
+#[test]
+fn rfc3768_6_4_3_master_priority_zero_sends_advertisement() {
+    let config = config_v2(100);
+    let (mut inst, at) = master(config.clone());
+    let now = at + us(500_000);
+    assert_eq!(
+        recv(&mut inst, now, HIGHER_ADDR, &adv_for(&config, 0)),
+        vec![Output::Send(own_adv(&inst, 100))]
+    );
+    assert_eq!(inst.poll_timeout(), Some(now + Duration::from_secs(1)));
+}
+
+/// RFC 3768 §6.4.3: "If the Priority in the ADVERTISEMENT is greater than the local
+/// Priority, or the Priority in the ADVERTISEMENT is equal to the local Priority and the
+/// primary IP Address of the sender is greater than the local primary IP Address, then:
+/// Cancel Adver_Timer; Set Master_Down_Timer to Master_Down_Interval; Transition to the
+/// {Backup} state" (VRRPv2: no interval to learn).
+#[test]
+fn rfc3768_6_4_3_master_higher_priority_becomes_backup() {
+    let config = config_v2(100);
+    let (mut inst, at) = master(config.clone());
+    let now = at + us(1);
+    assert_eq!(
+        recv(&mut inst, now, HIGHER_ADDR, &adv_for(&config, 100)),
+        vec![
+            Output::RemoveAddresses,
+            state_changed(
+                State::Master,
+                State::Backup,
+                TransitionReason::HigherPriorityAdvertisement
+            ),
+            peer_master(HIGHER_ADDR, 100, 100, now),
+        ]
+    );
+    assert_eq!(inst.poll_timeout(), Some(now + us(3_609_375)));
+}
+
+/// RFC 3768 §6.4.3: "else: Discard the ADVERTISEMENT" — with RFC 9568's re-advertisement
+/// (on by default) applied to VRRPv2 too, as keepalived does.
+#[test]
+fn rfc3768_6_4_3_master_lower_priority_discarded_and_answered() {
+    let config = config_v2(100);
+    let (mut inst, at) = master(config.clone());
+    assert_eq!(
+        recv(&mut inst, at + us(1), LOWER_ADDR, &adv_for(&config, 100)),
+        vec![Output::Send(own_adv(&inst, 100)), Output::Announce]
+    );
+    assert_eq!(inst.state(), State::Master);
+}
+
+// ---- more SetPriority / Fault / observer -----------------------------------------------
+
+/// vrrpd: after a priority-0 advertisement the Master_Down_Timer is Skew_Time; a priority
+/// change recomputes that Skew_Time from the same start.
+#[test]
+fn vrrpd_set_priority_backup_recomputes_skew_after_priority_zero() {
+    let config = config_v3(100);
+    let mut inst = started(config.clone(), t(0));
+    recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 0));
+    assert_eq!(inst.poll_timeout(), Some(t(1_609_375)));
+    inst.handle(t(1_100_000), Input::SetPriority(200));
+    assert_eq!(inst.poll_timeout(), Some(t(1_218_750)));
+    let out = fire(&mut inst, t(1_218_750));
+    assert_eq!(
+        out[3],
+        state_changed(
+            State::Backup,
+            State::Master,
+            TransitionReason::PriorityZeroReceived
+        )
+    );
+    assert_eq!(out[1], Output::Send(own_adv(&inst, 200)));
+}
+
+/// vrrpd observer: a link fault silences it (no Master known), recovery listens again.
+#[test]
+fn vrrpd_observer_fault_and_recovery() {
+    let config = observer_config();
+    let mut inst = started(config.clone(), t(0));
+    recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 200));
+    inst.handle(t(2_000_000), Input::LinkDown);
+    assert_eq!(
+        drain(&mut inst),
+        vec![
+            state_changed(State::Observer, State::Fault, TransitionReason::LinkDown),
+            Output::MasterChanged(None),
+        ]
+    );
+    inst.handle(t(3_000_000), Input::LinkUp);
+    assert_eq!(
+        drain(&mut inst),
+        vec![state_changed(
+            State::Fault,
+            State::Observer,
+            TransitionReason::LinkUp
+        )]
+    );
+    assert_eq!(inst.poll_timeout(), Some(t(6_996_093)));
+}
+
+/// vrrpd Fault: a Backup leaving for Fault keeps no timer and hears nothing; Shutdown from
+/// Fault goes to Initialize.
+#[test]
+fn vrrpd_fault_backup_track_fault() {
+    let config = config_v3(100);
+    let mut inst = started(config.clone(), t(0));
+    inst.handle(t(1_000_000), Input::TrackFault(true));
+    assert_eq!(
+        drain(&mut inst),
+        vec![state_changed(
+            State::Backup,
+            State::Fault,
+            TransitionReason::TrackFault
+        )]
+    );
+    assert_eq!(inst.poll_timeout(), None);
+    assert_eq!(inst.counters().sent_advertisements, 0);
+    // A second report of the same fault changes nothing.
+    inst.handle(t(1_500_000), Input::TrackFault(true));
+    assert_eq!(drain(&mut inst), vec![]);
 }
