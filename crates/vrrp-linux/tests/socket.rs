@@ -1,0 +1,170 @@
+//! VRRP sockets between two namespaces joined by a veth pair (root only).
+
+mod common;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use common::{Pair, wait_for};
+use socket2::{Domain, Protocol, Socket, Type};
+use vrrp_core::packet::{Family, IPPROTO_VRRP, MULTICAST_V4, MULTICAST_V6};
+use vrrp_linux::{Received, VrrpSocket};
+
+const PAYLOAD: &[u8] = &[0x31, 7, 100, 1, 0, 100, 0xab, 0xcd, 10, 99, 0, 100];
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Receives one packet within `WAIT`.
+fn recv_one(s: &VrrpSocket, buf: &mut [u8]) -> Received {
+    wait_for("a VRRP packet", WAIT, || match s.recv(buf) {
+        Ok(r) => Some(r),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => panic!("recv: {e}"),
+    })
+}
+
+#[test]
+fn ipv4_multicast_between_namespaces() {
+    if !common::can_run("ipv4_multicast_between_namespaces") {
+        return;
+    }
+    let pair = Pair::new("s4m", 1);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv4, ib).expect("open B"));
+    let src = IpAddr::V4(Ipv4Addr::new(10, 99, 1, 1));
+    pair.a.run(|| {
+        let tx = VrrpSocket::open(Family::Ipv4, ia).expect("open A");
+        tx.send(PAYLOAD, src, IpAddr::V4(MULTICAST_V4))
+            .expect("send");
+        // Multicast loop is off: the sender does not hear itself.
+        std::thread::sleep(Duration::from_millis(100));
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            tx.recv(&mut buf).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock)
+        );
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.ttl, 255);
+    assert_eq!(r.meta.src, src);
+    assert_eq!(r.meta.dst, IpAddr::V4(MULTICAST_V4));
+    assert_eq!(r.ifindex, ib);
+}
+
+#[test]
+fn ipv4_unicast() {
+    if !common::can_run("ipv4_unicast") {
+        return;
+    }
+    let pair = Pair::new("s4u", 2);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv4, ib).expect("open B"));
+    let src = IpAddr::V4(Ipv4Addr::new(10, 99, 2, 1));
+    let dst = IpAddr::V4(Ipv4Addr::new(10, 99, 2, 2));
+    pair.a.run(|| {
+        let tx = VrrpSocket::open(Family::Ipv4, ia).expect("open A");
+        tx.send(PAYLOAD, src, dst).expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.ttl, 255);
+    assert_eq!(r.meta.src, src);
+    assert_eq!(r.meta.dst, dst);
+}
+
+#[test]
+fn ipv4_low_ttl_is_reported() {
+    if !common::can_run("ipv4_low_ttl_is_reported") {
+        return;
+    }
+    let pair = Pair::new("s4t", 3);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv4, ib).expect("open B"));
+    pair.a.run(|| {
+        // A plain raw socket with TTL 1, as a packet from off-link would arrive.
+        let s = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(i32::from(IPPROTO_VRRP))),
+        )
+        .expect("raw socket");
+        s.bind_device(Some(b"va")).expect("bind device");
+        s.set_multicast_if_v4(&Ipv4Addr::new(10, 99, 3, 1))
+            .expect("multicast if");
+        s.set_multicast_ttl_v4(1).expect("ttl");
+        let _ = ia;
+        let to = std::net::SocketAddr::new(IpAddr::V4(MULTICAST_V4), 0);
+        s.send_to(PAYLOAD, &to.into()).expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.ttl, 1);
+}
+
+#[test]
+fn ipv6_multicast_from_link_local() {
+    if !common::can_run("ipv6_multicast_from_link_local") {
+        return;
+    }
+    let pair = Pair::new("s6m", 4);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv6, ib).expect("open B"));
+    let src = pair.a.block_on(|| async move {
+        let nl = vrrp_linux::netlink::Netlink::new().expect("netlink");
+        // The link-local is tentative until DAD completes (about a second on veth).
+        vrrp_linux::netlink::wait_link_local(&nl, ia, Duration::from_secs(10))
+            .await
+            .expect("link-local after DAD")
+    });
+    assert_eq!(src.segments()[0], 0xfe80);
+    pair.a.run(|| {
+        let tx = VrrpSocket::open(Family::Ipv6, ia).expect("open A");
+        tx.send(PAYLOAD, IpAddr::V6(src), IpAddr::V6(MULTICAST_V6))
+            .expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.ttl, 255);
+    assert_eq!(r.meta.src, IpAddr::V6(src));
+    assert_eq!(r.meta.dst, IpAddr::V6(MULTICAST_V6));
+    assert_eq!(r.ifindex, ib);
+}
+
+#[test]
+fn ipv6_unicast() {
+    if !common::can_run("ipv6_unicast") {
+        return;
+    }
+    let pair = Pair::new("s6u", 5);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv6, ib).expect("open B"));
+    let src: Ipv6Addr = "fd99:5::1".parse().expect("addr");
+    let dst: Ipv6Addr = "fd99:5::2".parse().expect("addr");
+    pair.a.run(|| {
+        let tx = VrrpSocket::open(Family::Ipv6, ia).expect("open A");
+        // The first packet may wait for neighbour discovery; the kernel queues it.
+        tx.send(PAYLOAD, IpAddr::V6(src), IpAddr::V6(dst))
+            .expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.ttl, 255);
+    assert_eq!(r.meta.src, IpAddr::V6(src));
+    assert_eq!(r.meta.dst, IpAddr::V6(dst));
+}
