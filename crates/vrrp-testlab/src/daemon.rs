@@ -1,0 +1,214 @@
+//! The daemon under test: keepalived (reference) or vrrpd, started in a node.
+
+use crate::{Error, Node, Proc, Result, SIGKILL, SIGTERM, find_tool, wait_until};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which VRRP daemon to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Daemon {
+    /// `keepalived -n -l -D -G -P -R -f CONF -p PID -r VRRP_PID -c CHECKERS_PID -b BFD_PID`.
+    Keepalived,
+    /// `vrrpd -n -l -D -f CONF -p PID --control-socket SOCK`.
+    Vrrpd { binary: PathBuf },
+}
+
+impl fmt::Display for Daemon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Daemon::Keepalived => f.write_str("keepalived"),
+            Daemon::Vrrpd { binary } => write!(f, "vrrpd ({})", binary.display()),
+        }
+    }
+}
+
+impl Daemon {
+    /// The vrrpd binary next to the running executable (`target/<profile>/vrrpd`
+    /// for binaries; one level up for test executables in `deps/`).
+    pub fn vrrpd_next_to_exe() -> Daemon {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut binary = dir.join("vrrpd");
+        if !binary.is_file()
+            && dir.file_name().is_some_and(|n| n == "deps")
+            && let Some(up) = dir.parent()
+        {
+            binary = up.join("vrrpd");
+        }
+        Daemon::Vrrpd { binary }
+    }
+
+    /// Short name: "keepalived" or "vrrpd".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Daemon::Keepalived => "keepalived",
+            Daemon::Vrrpd { .. } => "vrrpd",
+        }
+    }
+
+    /// `None` if the daemon can be started, else why not.
+    pub fn unavailable(&self) -> Option<String> {
+        match self {
+            Daemon::Keepalived => find_tool("keepalived")
+                .is_none()
+                .then(|| "keepalived is not installed (apt-get install keepalived)".to_string()),
+            Daemon::Vrrpd { binary } => (!binary.is_file())
+                .then(|| format!("vrrpd binary {} does not exist", binary.display())),
+        }
+    }
+
+    /// Writes `conf` as `<node>-<daemon>-<n>.conf` in the lab directory and
+    /// starts the daemon in the foreground in `node`'s namespace, with its own
+    /// pid files (and control socket) in the lab directory so that several
+    /// instances coexist.
+    pub fn start(&self, node: &Node, conf: &str) -> Result<DaemonProc> {
+        if let Some(why) = self.unavailable() {
+            return Err(Error::msg(why));
+        }
+        let base = format!("{}-{}", node.name(), self.name());
+        let mut n = 0;
+        while node.lab_path(&format!("{base}-{n}.conf")).exists() && n < 1000 {
+            n += 1;
+        }
+        let stem = format!("{base}-{n}");
+        let conf_path = node.write_file(&format!("{stem}.conf"), conf)?;
+        let pidfile = node.lab_path(&format!("{stem}.pid"));
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        match self {
+            Daemon::Keepalived => {
+                let vrrp_pid = node.lab_path(&format!("{stem}.vrrp.pid"));
+                let chk_pid = node.lab_path(&format!("{stem}.checkers.pid"));
+                let bfd_pid = node.lab_path(&format!("{stem}.bfd.pid"));
+                let args = [
+                    "--dont-fork".to_string(),
+                    "--log-console".into(),
+                    "--log-detail".into(),
+                    "--no-syslog".into(),
+                    "--vrrp".into(),
+                    "--dont-respawn".into(),
+                    format!("--use-file={}", s(&conf_path)),
+                    format!("--pid={}", s(&pidfile)),
+                    format!("--vrrp_pid={}", s(&vrrp_pid)),
+                    format!("--checkers_pid={}", s(&chk_pid)),
+                    format!("--bfd_pid={}", s(&bfd_pid)),
+                ];
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let proc = node.spawn("keepalived", &args, &[])?;
+                // keepalived forks its VRRP process; kill it with the parent.
+                proc.add_child_pidfile(&vrrp_pid);
+                Ok(DaemonProc {
+                    daemon: self.clone(),
+                    node: node.name().to_string(),
+                    proc,
+                    conf: conf_path,
+                    pidfile,
+                    control_socket: None,
+                })
+            }
+            Daemon::Vrrpd { binary } => {
+                let sock = node.lab_path(&format!("{stem}.sock"));
+                let args = [
+                    "-n".to_string(),
+                    "-l".into(),
+                    "-D".into(),
+                    "-f".into(),
+                    s(&conf_path),
+                    "-p".into(),
+                    s(&pidfile),
+                    "--control-socket".into(),
+                    s(&sock),
+                ];
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let proc = node.spawn(&binary.to_string_lossy(), &args, &[])?;
+                Ok(DaemonProc {
+                    daemon: self.clone(),
+                    node: node.name().to_string(),
+                    proc,
+                    conf: conf_path,
+                    pidfile,
+                    control_socket: Some(sock),
+                })
+            }
+        }
+    }
+}
+
+/// A running daemon instance.
+#[derive(Clone, Debug)]
+pub struct DaemonProc {
+    pub daemon: Daemon,
+    pub node: String,
+    pub proc: Proc,
+    pub conf: PathBuf,
+    pub pidfile: PathBuf,
+    pub control_socket: Option<PathBuf>,
+}
+
+impl DaemonProc {
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.proc.is_running()
+    }
+
+    /// Waits (bounded) until the daemon is up: its pid file exists, and for
+    /// keepalived its VRRP child too. Fails if the daemon exited.
+    pub fn wait_started(&self, timeout: Duration) -> Result<()> {
+        let ok = wait_until(timeout, Duration::from_millis(20), || {
+            !self.proc.is_running()
+                || (self.pidfile.exists()
+                    && match self.daemon {
+                        Daemon::Keepalived => !self.proc.children().is_empty(),
+                        Daemon::Vrrpd { .. } => true,
+                    })
+        });
+        if !self.proc.is_running() {
+            return Err(Error::msg(format!(
+                "{} on {} exited early ({:?})\n{}",
+                self.daemon.name(),
+                self.node,
+                self.proc.status(),
+                self.proc.tail(20)
+            )));
+        }
+        if !ok {
+            // No pid file yet is not fatal: the daemon runs. Say so.
+            eprintln!(
+                "vrrp-testlab: {} on {}: no pid file after {timeout:?}",
+                self.daemon.name(),
+                self.node
+            );
+        }
+        Ok(())
+    }
+
+    /// A crash: SIGKILL to every process of the daemon (keepalived's VRRP
+    /// child first, so it cannot shut down gracefully), then reap.
+    /// VIPs the daemon had added stay on the interface, as after a real crash.
+    pub fn crash(&self) -> Result<()> {
+        self.proc.kill_and_wait()
+    }
+
+    /// A clean stop: SIGTERM (VRRP sends priority 0 and releases its VIPs);
+    /// SIGKILL if still running after `timeout`. Returns whether it exited
+    /// on its own.
+    pub fn stop(&self, timeout: Duration) -> Result<bool> {
+        // Signal only the main process: keepalived forwards to its children.
+        self.proc.kill_main(SIGTERM)?;
+        if self.proc.wait_timeout(timeout)?.is_some() {
+            Ok(true)
+        } else {
+            self.proc.kill(SIGKILL)?;
+            self.proc.kill_and_wait()?;
+            Ok(false)
+        }
+    }
+
+    /// Last lines of the daemon's output.
+    pub fn tail(&self, n: usize) -> String {
+        self.proc.tail(n)
+    }
+}
