@@ -1,1 +1,22 @@
 //! A deterministic discrete-event simulator of VRRP routers on a LAN.
+//!
+//! - [`scenario`]: declare routers, their instances, the LAN and timed actions.
+//! - [`sim`]: the scheduler (virtual clock, event queue) driving real
+//!   [`vrrp_core::Instance`]s, with every packet through the real codec.
+//! - [`lan`]: loss, delay, jitter, partitions and link state.
+//! - [`trace`]: the record of a run and its printable timeline.
+//! - [`check`]: the invariants, judged from a trace.
+//! - [`rng`]: the seeded random source.
+
+pub mod check;
+pub mod lan;
+pub mod rng;
+pub mod scenario;
+pub mod sim;
+pub mod trace;
+
+pub use lan::{DropReason, Lan, LinkParams, LinkScope, NodeId};
+pub use rng::SimRng;
+pub use scenario::{Action, InstanceSpec, RouterSpec, Scenario, VrKey};
+pub use sim::Sim;
+pub use trace::{Trace, TraceEvent, What};

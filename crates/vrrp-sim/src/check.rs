@@ -1,0 +1,758 @@
+//! The invariants, judged after a run from the scenario and its trace.
+//!
+//! The checker replays the trace (actions, state changes) to know, at any moment, which
+//! routers are up, who hears whom, every instance's state and effective priority. Each
+//! property names the preconditions under which it applies; a [`Report`] counts how many
+//! times each property was actually checked, so a test can tell a vacuous pass.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use vrrp_core::{State, Timestamp, Version, timers};
+
+use crate::lan::{Lan, NodeId};
+use crate::scenario::{Action, InstanceSpec, Scenario, VrKey};
+use crate::trace::{Trace, TraceEvent, What};
+
+/// Timing tolerance on top of the RFC bounds (timer arithmetic is exact in the
+/// simulator; this only absorbs rounding).
+pub const SLACK: Duration = Duration::from_millis(1);
+
+/// Property names, as counted in [`Report::checked`].
+pub const STABLE_SINGLE_MASTER: &str = "a: stable network has one Master, the best";
+pub const NOPREEMPT_KEEPS_MASTER: &str = "b: nopreempt Master not displaced by a joiner";
+pub const CRASH_FAILOVER: &str = "c: crash failover within Master_Down_Interval";
+pub const PRIORITY_ZERO_HANDOVER: &str = "d: priority-0 handover within Skew_Time";
+pub const OBSERVERS_SILENT: &str = "e: observers never send nor become Master";
+pub const HEAL_STEP_DOWN: &str = "f: after a heal the worse Master steps down within an interval";
+pub const ANOMALY: &str = "core anomaly (outputs disagree with state, livelock, encode error)";
+pub const MASTER_VIEW: &str = "g: once settled, every instance names the right Master";
+
+/// A property that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub property: &'static str,
+    pub text: String,
+}
+
+/// The outcome of checking one run.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub violations: Vec<Violation>,
+    /// How many times each property applied.
+    pub checked: BTreeMap<&'static str, usize>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    fn count(&mut self, property: &'static str) {
+        *self.checked.entry(property).or_default() += 1;
+    }
+
+    /// The violations of properties other than `skip`.
+    pub fn violations_except(&self, skip: &[&str]) -> Vec<&Violation> {
+        self.violations
+            .iter()
+            .filter(|v| !skip.contains(&v.property))
+            .collect()
+    }
+
+    fn fail(&mut self, property: &'static str, text: String) {
+        self.violations.push(Violation { property, text });
+    }
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.property, self.text)
+    }
+}
+
+/// Check every property on a finished run.
+pub fn check_all(scenario: &Scenario, trace: &Trace) -> Report {
+    let mut report = Report::default();
+    for e in trace.anomalies() {
+        if let What::Anomaly(text) = &e.what {
+            report.fail(
+                ANOMALY,
+                format!("{} {}: {text}", e.at, trace.name(e.node.unwrap_or(0))),
+            );
+        }
+    }
+    let checker = Checker::new(scenario, trace);
+    checker.observers_silent(&mut report);
+    checker.walk(&mut report);
+    report
+}
+
+/// How long after the last disturbance the election of `vr` must have settled: the
+/// longest Master_Down_Interval (priority 1), plus preempt_delay, plus one advertisement
+/// interval (a preempting Backup may first hear the Master that late), and twice the
+/// worst delay.
+pub fn settle_time(scenario: &Scenario, vr: VrKey) -> Duration {
+    scenario
+        .routers
+        .iter()
+        .flat_map(|r| r.instances.iter())
+        .filter(|i| i.key == vr)
+        .map(|i| {
+            timers::master_down_interval(i.version, 1, i.interval_cs)
+                + timers::centiseconds(i.interval_cs)
+                + i.preempt_delay
+        })
+        .max()
+        .unwrap_or_default()
+        + scenario.max_delay() * 2
+        + SLACK
+}
+
+/// One instance as the replay sees it.
+#[derive(Clone, Debug)]
+struct SlotView {
+    spec: InstanceSpec,
+    state: State,
+    priority: u8,
+    /// The Master as last reported by MasterChanged.
+    view: Option<IpAddr>,
+}
+
+/// Everything the replay knows at one moment.
+#[derive(Clone, Debug)]
+struct World {
+    lan: Lan,
+    up: Vec<bool>,
+    slots: Vec<Vec<SlotView>>,
+}
+
+impl World {
+    fn new(scenario: &Scenario) -> Self {
+        World {
+            lan: Lan::new(scenario.routers.len(), scenario.link),
+            up: vec![false; scenario.routers.len()],
+            slots: scenario
+                .routers
+                .iter()
+                .map(|r| {
+                    r.instances
+                        .iter()
+                        .map(|spec| SlotView {
+                            spec: spec.clone(),
+                            state: State::Initialize,
+                            priority: spec.priority,
+                            view: None,
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    fn reset(&mut self, node: NodeId, up: bool) {
+        self.up[node] = up;
+        for s in &mut self.slots[node] {
+            s.state = State::Initialize;
+            s.priority = s.spec.priority;
+            s.view = None;
+        }
+    }
+
+    fn apply(&mut self, e: &TraceEvent) {
+        match &e.what {
+            What::Action(a) => match a {
+                Action::Start(n) => {
+                    if !self.up[*n] {
+                        self.reset(*n, true);
+                    }
+                }
+                Action::Restart(n) => self.reset(*n, true),
+                Action::Crash(n) | Action::Shutdown(n) => self.reset(*n, false),
+                Action::Partition(groups) => self.lan.partition(groups),
+                Action::Heal => self.lan.heal(),
+                Action::SetLink(scope, p) => self.lan.set_params(scope, *p),
+                Action::SetPriority {
+                    node,
+                    vrid,
+                    priority,
+                } => {
+                    for s in &mut self.slots[*node] {
+                        if (vrid.is_none() || *vrid == Some(s.spec.key.vrid))
+                            && s.spec.priority != 255
+                        {
+                            s.priority = (*priority).clamp(1, 254);
+                        }
+                    }
+                }
+                Action::LinkDown(n) => self.lan.set_link(*n, false),
+                Action::LinkUp(n) => self.lan.set_link(*n, true),
+                Action::TrackFault(..) => {}
+            },
+            What::State { to, .. } => {
+                if let (Some(n), Some(vr)) = (e.node, e.vr)
+                    && let Some(s) = self.slot_mut(n, vr)
+                {
+                    s.state = *to;
+                }
+            }
+            What::Master(info) => {
+                if let (Some(n), Some(vr)) = (e.node, e.vr)
+                    && let Some(s) = self.slot_mut(n, vr)
+                {
+                    s.view = info.map(|m| m.address);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn slot(&self, node: NodeId, vr: VrKey) -> Option<&SlotView> {
+        self.slots[node].iter().find(|s| s.spec.key == vr)
+    }
+
+    fn slot_mut(&mut self, node: NodeId, vr: VrKey) -> Option<&mut SlotView> {
+        self.slots[node].iter_mut().find(|s| s.spec.key == vr)
+    }
+
+    /// Whether a node is up with its link up.
+    fn live(&self, node: NodeId) -> bool {
+        self.up[node] && self.lan.link_up(node)
+    }
+
+    /// Live nodes that hear `node`, itself included.
+    fn component(&self, node: NodeId) -> Vec<NodeId> {
+        (0..self.up.len())
+            .filter(|&n| {
+                self.live(n) && self.live(node) && self.lan.group(n) == self.lan.group(node)
+            })
+            .collect()
+    }
+
+    /// The components of live nodes.
+    fn components(&self) -> Vec<Vec<NodeId>> {
+        let mut seen = vec![false; self.up.len()];
+        let mut out = Vec::new();
+        for n in 0..self.up.len() {
+            if self.live(n) && !seen[n] {
+                let c = self.component(n);
+                c.iter().for_each(|&m| seen[m] = true);
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Router-role instances of `vr` in `nodes` that can be elected (not Fault, not down).
+    fn candidates(&self, nodes: &[NodeId], vr: VrKey) -> Vec<(NodeId, &SlotView)> {
+        nodes
+            .iter()
+            .filter_map(|&n| self.slot(n, vr).map(|s| (n, s)))
+            .filter(|(_, s)| !s.spec.observer && matches!(s.state, State::Backup | State::Master))
+            .collect()
+    }
+
+    fn masters(&self, nodes: &[NodeId], vr: VrKey) -> Vec<NodeId> {
+        nodes
+            .iter()
+            .copied()
+            .filter(|&n| self.slot(n, vr).is_some_and(|s| s.state == State::Master))
+            .collect()
+    }
+}
+
+struct Checker<'a> {
+    scenario: &'a Scenario,
+    trace: &'a Trace,
+    max_delay: Duration,
+}
+
+impl<'a> Checker<'a> {
+    fn new(scenario: &'a Scenario, trace: &'a Trace) -> Self {
+        Checker {
+            scenario,
+            trace,
+            max_delay: scenario.max_delay(),
+        }
+    }
+
+    fn spec(&self, node: NodeId, vr: VrKey) -> Option<&InstanceSpec> {
+        self.scenario.routers[node]
+            .instances
+            .iter()
+            .find(|i| i.key == vr)
+    }
+
+    fn addr(&self, node: NodeId, vr: VrKey) -> IpAddr {
+        self.scenario.routers[node].address(vr.family)
+    }
+
+    fn name(&self, node: NodeId) -> &str {
+        self.trace.name(node)
+    }
+
+    fn settle_time(&self, vr: VrKey) -> Duration {
+        settle_time(self.scenario, vr)
+    }
+
+    /// e: no Send, no Master, no addresses from an observer instance.
+    fn observers_silent(&self, report: &mut Report) {
+        for e in &self.trace.events {
+            let (Some(n), Some(vr)) = (e.node, e.vr) else {
+                continue;
+            };
+            if !self.spec(n, vr).is_some_and(|s| s.observer) {
+                continue;
+            }
+            let bad = match &e.what {
+                What::Send { .. } => Some("sent an advertisement"),
+                What::State {
+                    to: State::Master, ..
+                } => Some("became Master"),
+                What::Addresses(true) => Some("added the virtual addresses"),
+                _ => None,
+            };
+            if let Some(bad) = bad {
+                report.fail(
+                    OBSERVERS_SILENT,
+                    format!("{} {} observer {bad}", e.at, self.name(n)),
+                );
+            }
+        }
+        if self
+            .scenario
+            .routers
+            .iter()
+            .any(|r| r.instances.iter().any(|i| i.observer))
+        {
+            report.count(OBSERVERS_SILENT);
+        }
+    }
+
+    /// Replay the trace; at each action (and at the end) check the properties that apply.
+    fn walk(&self, report: &mut Report) {
+        let events = &self.trace.events;
+        let action_idx: Vec<usize> = (0..events.len())
+            .filter(|&i| matches!(events[i].what, What::Action(_)))
+            .collect();
+        let vrs = self.scenario.vr_keys();
+        let settle: Vec<Duration> = vrs.iter().map(|&vr| self.settle_time(vr)).collect();
+        let mut world = World::new(self.scenario);
+        let mut next = 0;
+        let mut last_action: Option<Timestamp> = None;
+        for (k, &ai) in action_idx.iter().enumerate() {
+            while next < ai {
+                world.apply(&events[next]);
+                next += 1;
+            }
+            let at = events[ai].at;
+            let next_action = action_idx
+                .get(k + 1)
+                .map_or(self.trace.end, |&i| events[i].at);
+            let What::Action(action) = &events[ai].what else {
+                unreachable!("indexed actions")
+            };
+            for (vr, &settle) in vrs.iter().zip(&settle) {
+                let quiet = last_action.is_none_or(|t| at - t >= settle) && !world.lan.lossy();
+                if !quiet || last_action.is_none() {
+                    continue;
+                }
+                self.stable(report, &world, *vr, at);
+                let window = Window {
+                    at,
+                    until: next_action,
+                    index: ai,
+                };
+                match action {
+                    Action::Start(j) | Action::Restart(j) => {
+                        self.nopreempt_join(report, &world, *vr, *j, &window, settle)
+                    }
+                    Action::Crash(m) => self.crash_failover(report, &world, *vr, *m, &window),
+                    Action::Shutdown(m) => self.priority_zero(report, &world, *vr, *m, &window),
+                    _ => {}
+                }
+            }
+            if let Action::Heal = action
+                && !world.lan.lossy()
+            {
+                world.apply(&events[ai]);
+                next = ai + 1;
+                for &vr in &vrs {
+                    self.heal(
+                        report,
+                        &world,
+                        vr,
+                        &Window {
+                            at,
+                            until: next_action,
+                            index: ai,
+                        },
+                    );
+                }
+            }
+            last_action = Some(at);
+        }
+        while next < events.len() {
+            world.apply(&events[next]);
+            next += 1;
+        }
+        for (vr, &settle) in vrs.iter().zip(&settle) {
+            let quiet =
+                last_action.is_none_or(|t| self.trace.end - t >= settle) && !world.lan.lossy();
+            if quiet {
+                self.stable(report, &world, *vr, self.trace.end);
+            }
+        }
+    }
+
+    /// a: one Master per connected group; the best one when the best would preempt.
+    fn stable(&self, report: &mut Report, world: &World, vr: VrKey, at: Timestamp) {
+        for comp in world.components() {
+            let cands = world.candidates(&comp, vr);
+            let masters = world.masters(&comp, vr);
+            if cands.is_empty() {
+                continue;
+            }
+            report.count(STABLE_SINGLE_MASTER);
+            let names: Vec<&str> = masters.iter().map(|&n| self.name(n)).collect();
+            if masters.len() != 1 {
+                report.fail(
+                    STABLE_SINGLE_MASTER,
+                    format!(
+                        "{at} vrid {}: {} Masters {names:?} in a settled group",
+                        vr.vrid,
+                        masters.len()
+                    ),
+                );
+                continue;
+            }
+            let top = cands.iter().map(|(_, s)| s.priority).max().unwrap_or(0);
+            let tops: Vec<NodeId> = cands
+                .iter()
+                .filter(|(_, s)| s.priority == top)
+                .map(|&(n, _)| n)
+                .collect();
+            let all_preempt = cands
+                .iter()
+                .filter(|(_, s)| s.priority == top)
+                .all(|(_, s)| s.spec.preempt);
+            let m = masters[0];
+            report.count(MASTER_VIEW);
+            for &n in &comp {
+                let Some(s) = world.slot(n, vr) else { continue };
+                if matches!(s.state, State::Backup | State::Master | State::Observer)
+                    && s.view != Some(self.addr(m, vr))
+                {
+                    report.fail(
+                        MASTER_VIEW,
+                        format!(
+                            "{at} vrid {}: {} ({}) names {} as Master, but the Master is {}",
+                            vr.vrid,
+                            self.name(n),
+                            s.state,
+                            s.view
+                                .and_then(|a| self.trace.node_of(a))
+                                .map_or("nobody", |x| self.name(x)),
+                            self.name(m)
+                        ),
+                    );
+                }
+            }
+            if all_preempt && !tops.contains(&m) {
+                let prio = world.slot(m, vr).map_or(0, |s| s.priority);
+                report.fail(
+                    STABLE_SINGLE_MASTER,
+                    format!(
+                        "{at} vrid {}: Master {} has priority {prio}, but {} has {top} and preempts",
+                        vr.vrid,
+                        self.name(m),
+                        self.name(tops[0])
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The unique Master of `node`'s group, if there is exactly one.
+    fn sole_master(&self, world: &World, vr: VrKey, node: NodeId) -> Option<NodeId> {
+        let masters = world.masters(&world.component(node), vr);
+        (masters.len() == 1).then(|| masters[0])
+    }
+
+    /// b: a higher-priority nopreempt router joining a settled group does not displace its
+    /// Master, and does not become Master itself, until the next action.
+    fn nopreempt_join(
+        &self,
+        report: &mut Report,
+        world: &World,
+        vr: VrKey,
+        joiner: NodeId,
+        w: &Window,
+        settle: Duration,
+    ) {
+        let Some(spec) = self.spec(joiner, vr) else {
+            return;
+        };
+        if spec.preempt
+            || spec.observer
+            || spec.priority == 255
+            || w.until - w.at < settle
+            || !world.lan.link_up(joiner)
+        {
+            return;
+        }
+        let group: Vec<NodeId> = (0..world.up.len())
+            .filter(|&n| {
+                n != joiner && world.live(n) && world.lan.group(n) == world.lan.group(joiner)
+            })
+            .collect();
+        let masters = world.masters(&group, vr);
+        if masters.len() != 1 {
+            return;
+        }
+        let m = masters[0];
+        if world
+            .slot(m, vr)
+            .is_none_or(|s| s.priority >= spec.priority)
+        {
+            return;
+        }
+        report.count(NOPREEMPT_KEEPS_MASTER);
+        for e in self.after(w) {
+            if e.vr != Some(vr) {
+                continue;
+            }
+            if let What::State { from, to, reason } = &e.what {
+                if e.node == Some(m) && *from == State::Master {
+                    report.fail(
+                        NOPREEMPT_KEEPS_MASTER,
+                        format!(
+                            "{} Master {} displaced ({reason}) after {} joined",
+                            e.at,
+                            self.name(m),
+                            self.name(joiner)
+                        ),
+                    );
+                }
+                if e.node == Some(joiner) && *to == State::Master {
+                    report.fail(
+                        NOPREEMPT_KEEPS_MASTER,
+                        format!(
+                            "{} nopreempt joiner {} became Master ({reason}) over live {}",
+                            e.at,
+                            self.name(joiner),
+                            self.name(m)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The trace events after an action, up to the next action.
+    fn after(&self, w: &Window) -> impl Iterator<Item = &'a TraceEvent> {
+        let until = w.until;
+        self.trace.events[w.index + 1..]
+            .iter()
+            .take_while(move |e| !matches!(e.what, What::Action(_)) && e.at <= until)
+    }
+
+    /// The first Master other than `old` in `old`'s group after an action.
+    fn first_new_master(
+        &self,
+        w: &Window,
+        vr: VrKey,
+        old: NodeId,
+        group: &[NodeId],
+    ) -> Option<(Timestamp, NodeId)> {
+        self.after(w).find_map(|e| match (&e.what, e.node) {
+            (
+                What::State {
+                    to: State::Master, ..
+                },
+                Some(n),
+            ) if e.vr == Some(vr) && n != old && group.contains(&n) => Some((e.at, n)),
+            _ => None,
+        })
+    }
+
+    /// c: after the Master crashes, a Backup takes over exactly when the first
+    /// Master_Down_Timer (started by the last advertisement that reached it) runs out.
+    fn crash_failover(&self, report: &mut Report, world: &World, vr: VrKey, m: NodeId, w: &Window) {
+        if world.slot(m, vr).is_none_or(|s| s.state != State::Master)
+            || self.sole_master(world, vr, m) != Some(m)
+        {
+            return;
+        }
+        let group: Vec<NodeId> = world.component(m).into_iter().filter(|&n| n != m).collect();
+        let mut deadline: Option<Timestamp> = None;
+        for (b, s) in world.candidates(&group, vr) {
+            if s.state != State::Backup {
+                continue;
+            }
+            // The last advertisement from m that reached b, in flight ones included.
+            let last = self.trace.events[..w.index]
+                .iter()
+                .chain(self.after(w).take_while(|e| e.at <= w.at + self.max_delay))
+                .filter(|e| e.node == Some(b) && e.vr == Some(vr))
+                .filter_map(|e| match e.what {
+                    What::Recv {
+                        from,
+                        priority,
+                        interval_cs,
+                    } if from == m && priority > 0 => Some((e.at, interval_cs)),
+                    _ => None,
+                })
+                .last();
+            let Some((rx, interval_cs)) = last else {
+                continue;
+            };
+            let interval = if s.spec.version == Version::V3 {
+                interval_cs
+            } else {
+                s.spec.interval_cs
+            };
+            let d = rx + timers::master_down_interval(s.spec.version, s.priority, interval);
+            deadline = Some(deadline.map_or(d, |x: Timestamp| x.min(d)));
+        }
+        let Some(deadline) = deadline else { return };
+        if w.until < deadline + SLACK {
+            return;
+        }
+        report.count(CRASH_FAILOVER);
+        match self.first_new_master(w, vr, m, &group) {
+            Some((t, _)) if t + Duration::from_micros(1) >= deadline && t <= deadline + SLACK => {}
+            Some((t, n)) => report.fail(
+                CRASH_FAILOVER,
+                format!(
+                    "vrid {}: {} crashed at {}; {} became Master at {t}, expected at {deadline} (last advertisement heard + Master_Down_Interval)",
+                    vr.vrid,
+                    self.name(m),
+                    w.at,
+                    self.name(n)
+                ),
+            ),
+            None => report.fail(
+                CRASH_FAILOVER,
+                format!("vrid {}: {} crashed at {}; no Backup took over by {}", vr.vrid, self.name(m), w.at, w.until),
+            ),
+        }
+    }
+
+    /// d: after the Master shuts down, a Backup takes over Skew_Time after the priority-0
+    /// advertisement reached it.
+    fn priority_zero(&self, report: &mut Report, world: &World, vr: VrKey, m: NodeId, w: &Window) {
+        if world.slot(m, vr).is_none_or(|s| s.state != State::Master)
+            || self.sole_master(world, vr, m) != Some(m)
+        {
+            return;
+        }
+        let group: Vec<NodeId> = world.component(m).into_iter().filter(|&n| n != m).collect();
+        let mut deadline: Option<Timestamp> = None;
+        for (b, s) in world.candidates(&group, vr) {
+            if s.state != State::Backup {
+                continue;
+            }
+            let rx = self.after(w).find_map(|e| match e.what {
+                What::Recv {
+                    from,
+                    priority: 0,
+                    interval_cs,
+                } if from == m && e.node == Some(b) && e.vr == Some(vr) => {
+                    Some((e.at, interval_cs))
+                }
+                _ => None,
+            });
+            let Some((rx, interval_cs)) = rx else {
+                continue;
+            };
+            let interval = if s.spec.version == Version::V3 {
+                interval_cs
+            } else {
+                s.spec.interval_cs
+            };
+            let d = rx + timers::skew_time(s.spec.version, s.priority, interval);
+            deadline = Some(deadline.map_or(d, |x: Timestamp| x.min(d)));
+        }
+        let Some(deadline) = deadline else { return };
+        if w.until < deadline + SLACK {
+            return;
+        }
+        report.count(PRIORITY_ZERO_HANDOVER);
+        match self.first_new_master(w, vr, m, &group) {
+            Some((t, _)) if t + Duration::from_micros(1) >= deadline && t <= deadline + SLACK => {}
+            Some((t, n)) => report.fail(
+                PRIORITY_ZERO_HANDOVER,
+                format!(
+                    "vrid {}: {} shut down at {}; {} became Master at {t}, expected at {deadline} (priority 0 heard + Skew_Time)",
+                    vr.vrid,
+                    self.name(m),
+                    w.at,
+                    self.name(n)
+                ),
+            ),
+            None => report.fail(
+                PRIORITY_ZERO_HANDOVER,
+                format!("vrid {}: {} shut down at {}; no Backup took over by {}", vr.vrid, self.name(m), w.at, w.until),
+            ),
+        }
+    }
+
+    /// f: after a heal, every Master but the best (priority, then address) steps down
+    /// within the best one's advertisement interval plus the delay. `world` is after the heal.
+    fn heal(&self, report: &mut Report, world: &World, vr: VrKey, w: &Window) {
+        for comp in world.components() {
+            let masters = world.masters(&comp, vr);
+            if masters.len() < 2 {
+                continue;
+            }
+            let rank = |n: NodeId| {
+                (
+                    world.slot(n, vr).map_or(0, |s| s.priority),
+                    self.addr(n, vr),
+                )
+            };
+            let best = *masters
+                .iter()
+                .max_by_key(|&&n| rank(n))
+                .expect("two or more");
+            let interval = self.spec(best, vr).map_or(0, |s| s.interval_cs);
+            let deadline = w.at + timers::centiseconds(interval) + self.max_delay + SLACK;
+            if w.until < deadline {
+                continue;
+            }
+            report.count(HEAL_STEP_DOWN);
+            for &l in masters.iter().filter(|&&n| n != best) {
+                let stepped = self.after(w).find_map(|e| match e.what {
+                    What::State {
+                        from: State::Master,
+                        ..
+                    } if e.node == Some(l) && e.vr == Some(vr) => Some(e.at),
+                    _ => None,
+                });
+                if stepped.is_none_or(|t| t > deadline) {
+                    report.fail(
+                        HEAL_STEP_DOWN,
+                        format!(
+                            "vrid {}: healed at {}; {} (worse than {}) still Master at {deadline} (stepped down: {})",
+                            vr.vrid,
+                            w.at,
+                            self.name(l),
+                            self.name(best),
+                            stepped.map_or("never".to_string(), |t| t.to_string())
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// An action and the quiet time after it.
+struct Window {
+    at: Timestamp,
+    until: Timestamp,
+    /// Index of the action in the trace.
+    index: usize,
+}

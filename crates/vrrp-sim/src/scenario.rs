@@ -1,0 +1,320 @@
+//! Declaring a simulation: routers, their VRRP instances, the LAN, and timed actions.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use vrrp_core::{Family, InstanceConfig, Role, Timestamp, Version};
+
+use crate::lan::{LinkParams, LinkScope, NodeId};
+use crate::sim::Sim;
+
+/// A virtual router as the LAN tells them apart: its family and VRID.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct VrKey {
+    pub family: Family,
+    pub vrid: u8,
+}
+
+impl VrKey {
+    pub fn v4(vrid: u8) -> Self {
+        VrKey {
+            family: Family::Ipv4,
+            vrid,
+        }
+    }
+
+    pub fn v6(vrid: u8) -> Self {
+        VrKey {
+            family: Family::Ipv6,
+            vrid,
+        }
+    }
+
+    /// A sort key (Family is not `Ord`).
+    pub fn rank(self) -> (u8, u8) {
+        (matches!(self.family, Family::Ipv6) as u8, self.vrid)
+    }
+
+    /// The virtual address the group protects: 10.99.1.VRID, or fe80::1:VRID (VRRPv3 over
+    /// IPv6 wants a link-local first address).
+    pub fn virtual_address(self) -> IpAddr {
+        match self.family {
+            Family::Ipv4 => IpAddr::V4(Ipv4Addr::new(10, 99, 1, self.vrid)),
+            Family::Ipv6 => IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 1, self.vrid.into())),
+        }
+    }
+}
+
+/// One VRRP instance of a router.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceSpec {
+    pub key: VrKey,
+    pub version: Version,
+    pub priority: u8,
+    pub interval_cs: u16,
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    pub observer: bool,
+}
+
+impl InstanceSpec {
+    /// VRRPv3 over IPv4 with the RFC defaults: priority 100, 100 cs, preempt on.
+    pub fn new(vrid: u8) -> Self {
+        InstanceSpec {
+            key: VrKey::v4(vrid),
+            version: Version::V3,
+            priority: 100,
+            interval_cs: 100,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            observer: false,
+        }
+    }
+
+    /// The core's configuration for this instance on a router with `primary` address.
+    pub fn config(&self, router: &str, primary: IpAddr) -> InstanceConfig {
+        let mut c = InstanceConfig::new(
+            format!("{router}-vrid{}", self.key.vrid),
+            self.key.vrid,
+            primary,
+        );
+        c.version = self.version;
+        c.role = if self.observer {
+            Role::Observer
+        } else {
+            Role::Router
+        };
+        c.priority = self.priority;
+        c.advert_interval_cs = self.interval_cs;
+        c.preempt = self.preempt;
+        c.preempt_delay = self.preempt_delay;
+        c.addresses = vec![self.key.virtual_address()];
+        c
+    }
+}
+
+/// A router on the LAN.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterSpec {
+    pub name: String,
+    /// Primary IPv4 address (source of IPv4 advertisements and tie-breaker).
+    pub ipv4: Ipv4Addr,
+    /// Primary IPv6 link-local address.
+    pub ipv6: Ipv6Addr,
+    pub instances: Vec<InstanceSpec>,
+    /// When the router boots; `None` waits for an [`Action::Start`].
+    pub start_at: Option<Timestamp>,
+}
+
+impl RouterSpec {
+    /// Router number `n`: 10.99.0.n and fe80::n, one VRRPv3 IPv4 instance for VRID 1,
+    /// booting at time zero.
+    pub fn new(name: impl Into<String>, n: u8) -> Self {
+        RouterSpec {
+            name: name.into(),
+            ipv4: Ipv4Addr::new(10, 99, 0, n),
+            ipv6: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, n.into()),
+            instances: vec![InstanceSpec::new(1)],
+            start_at: Some(Timestamp::ZERO),
+        }
+    }
+
+    pub fn address(&self, family: Family) -> IpAddr {
+        match family {
+            Family::Ipv4 => IpAddr::V4(self.ipv4),
+            Family::Ipv6 => IpAddr::V6(self.ipv6),
+        }
+    }
+
+    /// Replace all instances.
+    pub fn instances(mut self, instances: Vec<InstanceSpec>) -> Self {
+        self.instances = instances;
+        self
+    }
+
+    /// One instance per VRID, each a copy of the first instance.
+    pub fn vrids(mut self, vrids: &[u8]) -> Self {
+        let template = self
+            .instances
+            .first()
+            .cloned()
+            .unwrap_or_else(|| InstanceSpec::new(1));
+        self.instances = vrids
+            .iter()
+            .map(|&vrid| InstanceSpec {
+                key: VrKey {
+                    vrid,
+                    ..template.key
+                },
+                ..template.clone()
+            })
+            .collect();
+        self
+    }
+
+    fn each(mut self, f: impl Fn(&mut InstanceSpec)) -> Self {
+        self.instances.iter_mut().for_each(f);
+        self
+    }
+
+    pub fn priority(self, priority: u8) -> Self {
+        self.each(|i| i.priority = priority)
+    }
+
+    pub fn version(self, version: Version) -> Self {
+        self.each(|i| i.version = version)
+    }
+
+    pub fn family(self, family: Family) -> Self {
+        self.each(|i| i.key.family = family)
+    }
+
+    pub fn interval_cs(self, interval_cs: u16) -> Self {
+        self.each(|i| i.interval_cs = interval_cs)
+    }
+
+    pub fn preempt(self, preempt: bool) -> Self {
+        self.each(|i| i.preempt = preempt)
+    }
+
+    pub fn preempt_delay(self, delay: Duration) -> Self {
+        self.each(|i| i.preempt_delay = delay)
+    }
+
+    pub fn observer(self) -> Self {
+        self.each(|i| i.observer = true)
+    }
+
+    pub fn starts_at(mut self, at: Option<Timestamp>) -> Self {
+        self.start_at = at;
+        self
+    }
+}
+
+/// Something that happens to the routers or the LAN at a scheduled time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Boot a router that is down: fresh instances, then Startup.
+    Start(NodeId),
+    /// Power loss: the instances vanish without a word (no priority 0).
+    Crash(NodeId),
+    /// Crash if up, then start.
+    Restart(NodeId),
+    /// Graceful shutdown: Input::Shutdown to every instance (a Master sends priority 0),
+    /// then the router is down.
+    Shutdown(NodeId),
+    /// Split the LAN into groups (a node in no group is alone).
+    Partition(Vec<Vec<NodeId>>),
+    /// End the partition.
+    Heal,
+    /// Change loss, delay and jitter.
+    SetLink(LinkScope, LinkParams),
+    /// Input::SetPriority to a router's instance for `vrid` (all instances when `None`).
+    SetPriority {
+        node: NodeId,
+        vrid: Option<u8>,
+        priority: u8,
+    },
+    /// The router's interface goes down (Input::LinkDown; the LAN stops carrying its packets).
+    LinkDown(NodeId),
+    /// The router's interface comes back.
+    LinkUp(NodeId),
+    /// Input::TrackFault to every instance of a router.
+    TrackFault(NodeId, bool),
+}
+
+impl Action {
+    /// The router the action is about, if one.
+    pub fn node(&self) -> Option<NodeId> {
+        match *self {
+            Action::Start(n)
+            | Action::Crash(n)
+            | Action::Restart(n)
+            | Action::Shutdown(n)
+            | Action::LinkDown(n)
+            | Action::LinkUp(n)
+            | Action::TrackFault(n, _)
+            | Action::SetPriority { node: n, .. } => Some(n),
+            Action::Partition(_) | Action::Heal | Action::SetLink(..) => None,
+        }
+    }
+}
+
+/// A whole simulation: the routers, the LAN, the actions, and the seed of the LAN's
+/// randomness.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub seed: u64,
+    pub routers: Vec<RouterSpec>,
+    /// The LAN default link.
+    pub link: LinkParams,
+    /// Actions in the order they are declared; at equal times, declaration order applies.
+    pub actions: Vec<(Timestamp, Action)>,
+    /// Record sends, receives and drops (off: state and master changes and actions only).
+    pub trace_packets: bool,
+}
+
+impl Scenario {
+    pub fn new(seed: u64) -> Self {
+        Scenario {
+            seed,
+            routers: Vec::new(),
+            link: LinkParams::default(),
+            actions: Vec::new(),
+            trace_packets: true,
+        }
+    }
+
+    pub fn router(&mut self, router: RouterSpec) -> &mut Self {
+        self.routers.push(router);
+        self
+    }
+
+    pub fn link(&mut self, link: LinkParams) -> &mut Self {
+        self.link = link;
+        self
+    }
+
+    pub fn at(&mut self, at: Timestamp, action: Action) -> &mut Self {
+        self.actions.push((at, action));
+        self
+    }
+
+    pub fn trace_packets(&mut self, on: bool) -> &mut Self {
+        self.trace_packets = on;
+        self
+    }
+
+    /// The node of a router by name.
+    pub fn id(&self, name: &str) -> Option<NodeId> {
+        self.routers.iter().position(|r| r.name == name)
+    }
+
+    /// The longest a packet can take on any link at any time of the scenario.
+    pub fn max_delay(&self) -> Duration {
+        self.actions
+            .iter()
+            .filter_map(|(_, a)| match a {
+                Action::SetLink(_, p) => Some(p.max_delay()),
+                _ => None,
+            })
+            .fold(self.link.max_delay(), Duration::max)
+    }
+
+    /// Every virtual router of the scenario, sorted.
+    pub fn vr_keys(&self) -> Vec<VrKey> {
+        let mut keys: Vec<VrKey> = self
+            .routers
+            .iter()
+            .flat_map(|r| r.instances.iter().map(|i| i.key))
+            .collect();
+        keys.sort_by_key(|k| k.rank());
+        keys.dedup();
+        keys
+    }
+
+    /// Start the simulation at time zero.
+    pub fn build(&self) -> Sim {
+        Sim::new(self.clone())
+    }
+}
