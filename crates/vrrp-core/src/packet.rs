@@ -4,7 +4,7 @@
 //! need (source, destination, TTL / hop limit) travel beside the bytes in [`IpMeta`].
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -556,7 +556,7 @@ pub fn encode(
     // 12-bit interval in centiseconds (RFC 5798 §5.2.5-7).
     let (word, trailer) = match adv.version {
         Version::V2 => {
-            if interval_cs % CS_PER_SECOND != 0 {
+            if !interval_cs.is_multiple_of(CS_PER_SECOND) {
                 return Err(out_of_range);
             }
             let seconds =
@@ -622,19 +622,20 @@ pub fn encode(
 }
 
 /// Addresses the fuzz target puts in [`IpMeta`]; the corpus checksums depend on them.
-const FUZZ_V4: (std::net::Ipv4Addr, std::net::Ipv4Addr) =
-    (std::net::Ipv4Addr::new(192, 0, 2, 1), MULTICAST_V4);
-const FUZZ_V6: (std::net::Ipv6Addr, std::net::Ipv6Addr) = (
-    std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1),
-    MULTICAST_V6,
-);
+const FUZZ_V4: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(192, 0, 2, 1), MULTICAST_V4);
+const FUZZ_V6: (Ipv6Addr, Ipv6Addr) = (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1), MULTICAST_V6);
 
 /// The body of the `decode` fuzz target, shared with the corpus replay test.
 ///
-/// The first byte picks the IP layer: bit 0 set means IPv6 (src fe80::1, dst ff02::12),
-/// clear means IPv4 (src 192.0.2.1, dst 224.0.0.18); bit 7 set makes the TTL the byte
-/// itself instead of 255. The rest is the VRRP packet. Whatever decodes must encode again
-/// (in the checksum form it came in) and decode to the same value.
+/// The first byte picks the IP layer and how to treat the rest, the VRRP packet:
+/// - bit 0: IPv6 (src fe80::1, dst ff02::12) if set, else IPv4 (src 192.0.2.1,
+///   dst 224.0.0.18);
+/// - bit 1: fill in a correct checksum before decoding, so that the fuzzer reaches the
+///   checks behind it; bit 2 then picks the message-only form, else the pseudo-header one;
+/// - bit 7: the TTL is the byte itself instead of 255.
+///
+/// Whatever decodes must encode again (in the checksum form it came in) and decode to the
+/// same value.
 #[doc(hidden)]
 pub fn fuzz_decode_roundtrip(data: &[u8]) {
     let Some((&selector, packet)) = data.split_first() else {
@@ -652,7 +653,25 @@ pub fn fuzz_decode_roundtrip(data: &[u8]) {
     };
     let ip = IpMeta { src, dst, ttl };
 
-    let Ok(decoded) = decode(packet, &ip) else {
+    let mut packet = packet.to_vec();
+    if selector & 0x02 != 0
+        && let Some(field) = packet.get_mut(6..8)
+    {
+        field.fill(0);
+        let sum = if selector & 0x04 != 0 {
+            checksum(&[&packet])
+        } else {
+            checksum(&[
+                PseudoHeader::new(src, dst, packet.len()).as_bytes(),
+                &packet,
+            ])
+        };
+        if let Some(field) = packet.get_mut(6..8) {
+            field.copy_from_slice(&sum.to_be_bytes());
+        }
+    }
+
+    let Ok(decoded) = decode(&packet, &ip) else {
         return;
     };
     let form = decoded.checksum_form.unwrap_or_default();
