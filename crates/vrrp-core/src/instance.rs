@@ -631,8 +631,8 @@ impl Instance {
             }
             State::Master => {
                 if new < old {
-                    // Tell the Backups at once, so that a higher one can preempt now rather
-                    // than at the next Adver_Timer.
+                    // Tell the group at once: a Backup that now outranks us stops resetting
+                    // its Master_Down_Timer from this advertisement on, observers learn it.
                     self.send_advertisement();
                     self.start_adver_timer(now);
                 }
@@ -1050,5 +1050,173 @@ mod tests {
         assert!(same_set(&[a, a, b], &[b, a]));
         assert!(!same_set(&[a], &[a, b]));
         assert!(!same_set(&[], &[a]));
+    }
+
+    mod invariants {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Startup,
+            Shutdown,
+            /// Wake up at the deadline (`true`) or `dt` early/late regardless (`false`).
+            Timeout(bool),
+            Advert {
+                src: u8,
+                priority: u8,
+                interval_cs: u16,
+            },
+            LinkDown,
+            LinkUp,
+            Track(bool),
+            SetPriority(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                1 => Just(Op::Startup),
+                1 => Just(Op::Shutdown),
+                6 => any::<bool>().prop_map(Op::Timeout),
+                8 => (0u8..3, prop::sample::select(vec![0u8, 1, 50, 100, 150, 255]),
+                      prop::sample::select(vec![1u16, 50, 100, 300]))
+                    .prop_map(|(src, priority, interval_cs)| Op::Advert { src, priority, interval_cs }),
+                1 => Just(Op::LinkDown),
+                1 => Just(Op::LinkUp),
+                1 => any::<bool>().prop_map(Op::Track),
+                1 => any::<u8>().prop_map(Op::SetPriority),
+            ]
+        }
+
+        fn config() -> impl Strategy<Value = InstanceConfig> {
+            (
+                any::<bool>(),
+                prop::sample::select(vec![100u8, 255]),
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(observer, priority, preempt, delay, v2)| {
+                    let mut c = InstanceConfig::new("p", 1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+                    c.role = if observer {
+                        Role::Observer
+                    } else {
+                        Role::Router
+                    };
+                    c.priority = priority;
+                    c.preempt = preempt;
+                    c.preempt_delay = if delay {
+                        Duration::from_secs(2)
+                    } else {
+                        Duration::ZERO
+                    };
+                    if v2 {
+                        c.version = Version::V2;
+                    }
+                    c.addresses = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 100))];
+                    c
+                })
+        }
+
+        proptest! {
+            /// Whatever happens: addresses are held exactly in Master, observers never act
+            /// on the data plane, early wake-ups do nothing, Master and Backup always have
+            /// a deadline, and `master()` agrees with the last `MasterChanged`.
+            #[test]
+            fn state_machine_invariants(
+                config in config(),
+                ops in prop::collection::vec((0u64..2_000_000, op()), 1..80),
+            ) {
+                let observer = config.role == Role::Observer;
+                let primary = config.primary_address;
+                let vrid = config.vrid;
+                let version = config.version;
+                let addresses = config.addresses.clone();
+                let mut inst = Instance::new(config);
+                let mut now = Timestamp::ZERO;
+                let mut held = false;
+                for (dt, op) in ops {
+                    now += Duration::from_micros(dt);
+                    let before = inst.state();
+                    let input_adv;
+                    let input = match op {
+                        Op::Startup => Input::Startup,
+                        Op::Shutdown => Input::Shutdown,
+                        Op::Timeout(at_deadline) => {
+                            if at_deadline && let Some(d) = inst.poll_timeout() {
+                                now = now.max(d);
+                            }
+                            Input::Timeout
+                        }
+                        Op::Advert { src, priority, interval_cs } => {
+                            input_adv = Advertisement {
+                                version,
+                                vrid,
+                                priority,
+                                interval_cs: if version == Version::V2 { 100 } else { interval_cs },
+                                auth: Auth::None,
+                                addresses: addresses.clone(),
+                            };
+                            Input::Advertisement {
+                                src: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + src)),
+                                advertisement: &input_adv,
+                                checksum_form: None,
+                            }
+                        }
+                        Op::LinkDown => Input::LinkDown,
+                        Op::LinkUp => Input::LinkUp,
+                        Op::Track(f) => Input::TrackFault(f),
+                        Op::SetPriority(p) => Input::SetPriority(p),
+                    };
+                    let was_timeout = matches!(input, Input::Timeout);
+                    let early = was_timeout
+                        && inst.poll_timeout().is_none_or(|d| now < d);
+                    inst.handle(now, input);
+                    let out: Vec<Output> = std::iter::from_fn(|| inst.poll_output()).collect();
+                    if early {
+                        prop_assert!(out.is_empty());
+                        prop_assert_eq!(inst.state(), before);
+                    }
+                    let mut last_master = None;
+                    for o in &out {
+                        match o {
+                            Output::AddAddresses => {
+                                prop_assert!(!held && !observer);
+                                held = true;
+                            }
+                            Output::RemoveAddresses => {
+                                prop_assert!(held && !observer);
+                                held = false;
+                            }
+                            Output::Send(_) | Output::Announce => {
+                                prop_assert!(!observer);
+                                prop_assert!(before == State::Master || inst.state() == State::Master);
+                            }
+                            Output::MasterChanged(m) => last_master = Some(*m),
+                            Output::StateChanged { .. } => {}
+                        }
+                    }
+                    prop_assert_eq!(held, inst.state() == State::Master);
+                    if let Some(m) = last_master {
+                        prop_assert_eq!(m, inst.master());
+                    }
+                    match inst.state() {
+                        State::Master => {
+                            // After a wake-up the next deadline lies ahead.
+                            prop_assert!(
+                                inst.poll_timeout().is_some_and(|d| d > now || !was_timeout)
+                            );
+                            prop_assert_eq!(inst.master().map(|m| m.address), Some(primary));
+                        }
+                        State::Backup => prop_assert!(inst.poll_timeout().is_some()),
+                        State::Initialize | State::Fault => {
+                            prop_assert_eq!(inst.poll_timeout(), None);
+                            prop_assert_eq!(inst.master(), None);
+                        }
+                        State::Observer => prop_assert!(observer),
+                    }
+                }
+            }
+        }
     }
 }
