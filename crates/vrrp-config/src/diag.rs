@@ -1,0 +1,269 @@
+//! Diagnostics: located errors and warnings, rendered with the offending line and a caret.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::model::Location;
+
+/// A configuration error, located at the offending token.
+///
+/// `line` and `column` are 1-based; they are 0 when the error has no position in a file
+/// (for example when the main file cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The text of the offending line (empty when there is none).
+    pub snippet: String,
+    pub hint: Option<String>,
+}
+
+/// A warning: the configuration is usable, but something deserves attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub snippet: String,
+    pub hint: Option<String>,
+}
+
+impl ConfigError {
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+impl Warning {
+    pub fn location(&self) -> Location {
+        Location {
+            file: self.file.clone(),
+            line: self.line,
+            column: self.column,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(f, "error", self.as_parts())
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(f, "warning", self.as_parts())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+struct Parts<'a> {
+    file: &'a Path,
+    line: usize,
+    column: usize,
+    message: &'a str,
+    snippet: &'a str,
+    hint: Option<&'a str>,
+}
+
+impl ConfigError {
+    fn as_parts(&self) -> Parts<'_> {
+        Parts {
+            file: &self.file,
+            line: self.line,
+            column: self.column,
+            message: &self.message,
+            snippet: &self.snippet,
+            hint: self.hint.as_deref(),
+        }
+    }
+}
+
+impl Warning {
+    fn as_parts(&self) -> Parts<'_> {
+        Parts {
+            file: &self.file,
+            line: self.line,
+            column: self.column,
+            message: &self.message,
+            snippet: &self.snippet,
+            hint: self.hint.as_deref(),
+        }
+    }
+}
+
+fn render(f: &mut fmt::Formatter<'_>, severity: &str, p: Parts<'_>) -> fmt::Result {
+    if p.line == 0 {
+        write!(f, "{}: {severity}: {}", p.file.display(), p.message)?;
+    } else {
+        write!(
+            f,
+            "{}:{}:{}: {severity}: {}",
+            p.file.display(),
+            p.line,
+            p.column,
+            p.message
+        )?;
+        if !p.snippet.is_empty() {
+            write!(f, "\n{:>5} | {}", p.line, p.snippet)?;
+            let chars: Vec<char> = p.snippet.chars().collect();
+            let start = p.column.saturating_sub(1).min(chars.len());
+            // Keep tabs so that the caret lines up under the token.
+            let pad: String = chars
+                .iter()
+                .take(start)
+                .map(|&c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let len = token_len(chars.get(start..).unwrap_or_default());
+            write!(f, "\n{:>5} | {pad}{}", "", "^".repeat(len))?;
+        }
+    }
+    if let Some(hint) = p.hint {
+        write!(f, "\n   = hint: {hint}")?;
+    }
+    Ok(())
+}
+
+/// Length in characters of the token that starts `rest` (at least 1).
+fn token_len(rest: &[char]) -> usize {
+    let Some(&first) = rest.first() else {
+        return 1;
+    };
+    if first == '{' || first == '}' {
+        return 1;
+    }
+    if first == '"' || first == '\'' {
+        return match rest.iter().skip(1).position(|&c| c == first) {
+            Some(end) => end + 2,
+            None => rest.len(),
+        };
+    }
+    rest.iter()
+        .position(|&c| c.is_whitespace() || matches!(c, '{' | '}' | '#' | '!'))
+        .unwrap_or(rest.len())
+        .max(1)
+}
+
+/// A position inside the loaded file set: index into the source map, 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub file: usize,
+    pub line: usize,
+    pub col: usize,
+}
+
+/// An error or warning before it is resolved against the source map.
+#[derive(Debug, Clone)]
+pub(crate) struct Diag {
+    pub span: Span,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// Collected errors and warnings.
+#[derive(Debug, Default)]
+pub(crate) struct Diags {
+    pub errors: Vec<Diag>,
+    pub warnings: Vec<Diag>,
+}
+
+impl Diags {
+    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+        self.errors.push(Diag {
+            span,
+            message: message.into(),
+            hint: None,
+        });
+    }
+
+    pub fn error_hint(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.errors.push(Diag {
+            span,
+            message: message.into(),
+            hint: Some(hint.into()),
+        });
+    }
+
+    pub fn warn(&mut self, span: Span, message: impl Into<String>) {
+        self.warnings.push(Diag {
+            span,
+            message: message.into(),
+            hint: None,
+        });
+    }
+
+    pub fn warn_hint(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+        self.warnings.push(Diag {
+            span,
+            message: message.into(),
+            hint: Some(hint.into()),
+        });
+    }
+}
+
+/// The text of every file read, to locate and quote diagnostics.
+#[derive(Debug, Default)]
+pub(crate) struct SourceMap {
+    pub files: Vec<SourceFile>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SourceFile {
+    pub path: PathBuf,
+    pub lines: Vec<String>,
+}
+
+impl SourceMap {
+    pub fn path(&self, file: usize) -> PathBuf {
+        self.files
+            .get(file)
+            .map(|f| f.path.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn location(&self, span: Span) -> Location {
+        Location {
+            file: self.path(span.file),
+            line: span.line,
+            column: span.col,
+        }
+    }
+
+    fn snippet(&self, span: Span) -> String {
+        self.files
+            .get(span.file)
+            .and_then(|f| f.lines.get(span.line.wrapping_sub(1)))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn error(&self, d: Diag) -> ConfigError {
+        ConfigError {
+            file: self.path(d.span.file),
+            line: d.span.line,
+            column: d.span.col,
+            snippet: self.snippet(d.span),
+            message: d.message,
+            hint: d.hint,
+        }
+    }
+
+    pub fn warning(&self, d: Diag) -> Warning {
+        Warning {
+            file: self.path(d.span.file),
+            line: d.span.line,
+            column: d.span.col,
+            snippet: self.snippet(d.span),
+            message: d.message,
+            hint: d.hint,
+        }
+    }
+}
