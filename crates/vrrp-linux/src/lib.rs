@@ -3,11 +3,15 @@
 //!
 //! See `docs/dataplane.md` for the socket options, sysctls and the traps they avoid.
 
+pub mod announce;
 pub mod netlink;
 pub mod socket;
+pub mod sysctl;
 
+pub use announce::Announcer;
 pub use netlink::{link_local_ipv6, primary_ipv4, wait_link_local};
 pub use socket::{Received, VrrpSocket};
+pub use sysctl::SysctlGuard;
 
 use vrrp_core::packet::Family;
 

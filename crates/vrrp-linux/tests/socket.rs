@@ -168,3 +168,75 @@ fn ipv6_unicast() {
     assert_eq!(r.meta.src, IpAddr::V6(src));
     assert_eq!(r.meta.dst, IpAddr::V6(dst));
 }
+
+/// use_vmac: both routers have a bridge-mode macvlan with the same virtual MAC. A sends
+/// through its macvlan (Ethernet source = the virtual MAC) and B still receives on its base
+/// interface.
+#[test]
+fn vmac_send_through_macvlan_receive_on_base() {
+    if !common::can_run("vmac_send_through_macvlan_receive_on_base") {
+        return;
+    }
+    let pair = Pair::new("svm", 6);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let mac = vrrp_linux::virtual_mac(Family::Ipv4, 6);
+    let create = |ns: &common::Netns, parent: u32| {
+        ns.block_on(|| async move {
+            let nl = vrrp_linux::netlink::Netlink::new().expect("netlink");
+            nl.create_macvlan(parent, "vrrp.6", mac)
+                .await
+                .expect("macvlan")
+        })
+    };
+    let ma = create(&pair.a, ia);
+    let _mb = create(&pair.b, ib);
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv4, ib).expect("open B"));
+    let sniff = pair.b.run(|| {
+        let s = Socket::new(
+            Domain::PACKET,
+            Type::RAW,
+            Some(Protocol::from(i32::from(0x0800u16.to_be()))),
+        )
+        .expect("packet socket");
+        s.set_nonblocking(true).expect("non-blocking");
+        s
+    });
+    let src = IpAddr::V4(Ipv4Addr::new(10, 99, 6, 1));
+    pair.a.run(|| {
+        let tx = VrrpSocket::open_on(Family::Ipv4, ia, ma).expect("open A");
+        assert_eq!(tx.send_ifindex(), ma);
+        tx.send(PAYLOAD, src, IpAddr::V4(MULTICAST_V4))
+            .expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.src, src);
+    assert_eq!(r.ifindex, ib);
+    // The frame's Ethernet source is the virtual MAC.
+    let mut fbuf = [std::mem::MaybeUninit::<u8>::uninit(); 2048];
+    let source = wait_for("the VRRP frame", WAIT, || {
+        loop {
+            match sniff.recv(&mut fbuf) {
+                Ok(n) if n >= 14 + 20 => {
+                    // SAFETY: recv initialised the first n bytes.
+                    let f: Vec<u8> = fbuf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    if f[14 + 9] == IPPROTO_VRRP {
+                        let mut m = [0u8; 6];
+                        m.copy_from_slice(&f[6..12]);
+                        return Some(m);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) => panic!("sniff: {e}"),
+            }
+        }
+    });
+    assert_eq!(source, mac);
+}
