@@ -13,6 +13,7 @@ mod source;
 mod validate;
 mod value;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 pub use diag::{ConfigError, Warning};
@@ -51,8 +52,20 @@ fn finish(loader: source::Loader) -> Result<Loaded, Vec<ConfigError>> {
         mut diags,
         ..
     } = loader;
+    // A line the lexer gave up on yields no further errors (they would only be echoes).
+    let lexed: HashSet<(usize, usize)> = diags
+        .errors
+        .iter()
+        .map(|e| (e.span.file, e.span.line))
+        .collect();
+    let from_lexer = diags.errors.len();
     let parsed = parser::parse(&tokens, &mut diags);
     let config = validate::finish(parsed, &map, &mut diags);
+    let mut i = 0;
+    diags.errors.retain(|e| {
+        i += 1;
+        i <= from_lexer || !lexed.contains(&(e.span.file, e.span.line))
+    });
     let key = |s: &diag::Span| (s.file, s.line, s.col);
     diags.errors.sort_by_key(|e| key(&e.span));
     diags.warnings.sort_by_key(|w| key(&w.span));

@@ -150,7 +150,10 @@ fn includes_with_globs() {
     assert_eq!(l.config.global.router_id.as_deref(), Some("INCLUDED"));
     assert_eq!(l.config.global.garp.master_delay, Duration::from_secs(10));
     // Lower-priority GARP delay follows the global master delay when unset.
-    assert_eq!(l.config.global.garp.lower_prio_delay, Duration::from_secs(10));
+    assert_eq!(
+        l.config.global.garp.lower_prio_delay,
+        Duration::from_secs(10)
+    );
     let names: Vec<&str> = l.config.instances.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["INC_A", "INC_B"]);
     let a = inst(&l, "INC_A");
@@ -271,12 +274,19 @@ fn kitchen_sink() {
     let msgs: Vec<&str> = l.warnings.iter().map(|w| w.message.as_str()).collect();
     for kw in ["vrrp_iptables", "vrrp_ipsets", "nftables"] {
         assert!(
-            msgs.iter().any(|m| m.contains(&format!("`{kw}` is accepted and ignored"))),
+            msgs.iter()
+                .any(|m| m.contains(&format!("`{kw}` is accepted and ignored"))),
             "{msgs:?}"
         );
     }
-    assert!(msgs.iter().any(|m| m.contains("`accept` is set more than once")));
-    assert!(msgs.iter().any(|m| m.contains("`nopreempt` is set more than once")));
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("`accept` is set more than once"))
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("`nopreempt` is set more than once"))
+    );
 }
 
 #[test]
