@@ -53,12 +53,15 @@
 //!   waiting for the Adver_Timer (a Backup that now outranks it stops resetting its
 //!   timer from that advertisement on); a higher one waits for the next advertisement.
 //! - **Observer**: learns the Master from advertisements of priority > 0: the sender that
-//!   wins the election among those heard (priority, then address); losers are ignored.
-//!   Its timers use priority 1 (the longest Skew_Time any Backup can have) and the
-//!   Master's interval (v3), so silence is reported only after every Backup had its
-//!   chance. A priority-0 advertisement from the Master marks it as leaving: any other
-//!   sender replaces it, and silence is reported after Skew_Time + one
-//!   Master_Adver_Interval.
+//!   wins the election among those heard (priority, then address). Losers are ignored
+//!   while the Master is heard; once it has been silent for 3 × its interval (before any
+//!   Backup can take over) the next sender is its successor. A priority-0 advertisement
+//!   from the Master marks it as leaving: any other sender replaces it. The observer's
+//!   timers use priority 1 (the longest Skew_Time any Backup can have) and the Master's
+//!   interval (v3), so silence (`MasterChanged(None)`) is reported only after every Backup
+//!   had its chance: Master_Down_Interval after the last advertisement, or Skew_Time + one
+//!   Master_Adver_Interval after a priority 0. Backups track the Master they report by
+//!   the same rules.
 //! - Receive counters are kept in every state, even when the state does not act on the
 //!   advertisement (Initialize, Fault).
 
@@ -310,6 +313,8 @@ pub struct Instance {
     master: Option<MasterInfo>,
     /// The known Master sent priority 0: any other sender replaces it.
     master_leaving: bool,
+    /// When the known Master (not ourselves) was last heard.
+    master_heard: Timestamp,
     /// Until when a Backup still treats a lower-priority Master as alive (preempt_delay).
     preempt_deadline: Option<Timestamp>,
     link_down: bool,
@@ -333,6 +338,7 @@ impl Instance {
             down_timer_skew_only: false,
             master: None,
             master_leaving: false,
+            master_heard: Timestamp::ZERO,
             preempt_deadline: None,
             link_down: false,
             track_fault: false,
@@ -809,6 +815,7 @@ impl Instance {
                 since: now,
             }));
             self.master_leaving = false;
+            self.master_heard = now;
         } else {
             self.counters.rcvd_lower_priority_as_master += 1;
             if self.config.readvertise_on_lower_priority {
@@ -848,12 +855,16 @@ impl Instance {
 
     /// Update the Master as seen from here with an advertisement of priority > 0, and say
     /// whether it comes from that Master. The Master is the sender that wins the election
-    /// (higher priority, then higher address) among those heard; a Master that sent
-    /// priority 0 yields to any other sender.
+    /// (higher priority, then higher address) among those heard, except that another
+    /// sender replaces it when it sent priority 0 or has been silent for
+    /// 3 × its interval: no Backup takes over sooner (Master_Down_Interval is
+    /// 3 × Master_Adver_Interval plus a Skew_Time > 0), so that sender is its successor,
+    /// not a challenger.
     fn observe_master(&mut self, now: Timestamp, src: IpAddr, adv: &Advertisement) -> bool {
         if adv.priority == 0 {
             if self.master.is_some_and(|m| m.address == src) {
                 self.master_leaving = true;
+                self.master_heard = now;
             }
             return false;
         }
@@ -861,13 +872,17 @@ impl Instance {
             None => true,
             Some(m) if m.address == src => true,
             Some(m) => {
+                let silent_since = self.master_heard
+                    + timers::centiseconds(m.interval_cs) * timers::DOWN_INTERVAL_ADVERTS as u32;
                 self.master_leaving
+                    || now >= silent_since
                     || adv.priority > m.priority
                     || (adv.priority == m.priority && address_greater(src, m.address))
             }
         };
         if replaces {
             self.master_leaving = false;
+            self.master_heard = now;
             self.set_master(Some(MasterInfo {
                 address: src,
                 priority: adv.priority,

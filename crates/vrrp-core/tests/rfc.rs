@@ -1448,3 +1448,41 @@ fn vrrpd_fault_backup_track_fault() {
     inst.handle(t(1_500_000), Input::TrackFault(true));
     assert_eq!(drain(&mut inst), vec![]);
 }
+
+/// vrrpd: a Backup reports the router that took over from a crashed Master. A sender that
+/// would lose to the known Master replaces it once that Master has been silent for
+/// 3 × its interval (no Backup takes over sooner: RFC 5798 §6.1 Master_Down_Interval).
+#[test]
+fn vrrpd_backup_reports_successor_of_silent_master() {
+    let config = config_v3(100);
+    let mut inst = started(config.clone(), t(0));
+    recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 200));
+    recv(&mut inst, t(2_000_000), HIGHER_ADDR, &adv_for(&config, 200));
+    // Still within 3 intervals of the last advertisement: a challenger, ignored.
+    assert_eq!(
+        recv(&mut inst, t(4_999_999), LOWER_ADDR, &adv_for(&config, 150)),
+        vec![]
+    );
+    // The Master has been silent for 3 s: the sender is its successor.
+    assert_eq!(
+        recv(&mut inst, t(5_000_000), LOWER_ADDR, &adv_for(&config, 150)),
+        vec![peer_master(LOWER_ADDR, 150, 100, t(5_000_000))]
+    );
+    assert_eq!(inst.state(), State::Backup);
+}
+
+/// vrrpd observer: the successor of a crashed Master (a lower-priority Backup that took
+/// over after its Master_Down_Interval) is reported at its first advertisement, with no
+/// transient "no Master".
+#[test]
+fn vrrpd_observer_reports_successor_of_silent_master() {
+    let config = observer_config();
+    let mut inst = started(config.clone(), t(0));
+    recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 200));
+    // A priority-150 Backup takes over 3 s + 106/256 s after the last advertisement.
+    assert_eq!(
+        recv(&mut inst, t(4_414_062), LOWER_ADDR, &adv_for(&config, 150)),
+        vec![peer_master(LOWER_ADDR, 150, 100, t(4_414_062))]
+    );
+    assert_eq!(inst.poll_timeout(), Some(t(4_414_062 + 3_996_093)));
+}
