@@ -61,9 +61,9 @@ impl VrrpSocket {
     /// carrying the virtual MAC, so the advertisements' Ethernet source is the virtual MAC
     /// (RFC 5798 §7.3). The macvlan is created in bridge mode (see `netlink::create_macvlan`),
     /// which passes a peer's advertisements (whose source is the same virtual MAC) up to the
-    /// base interface. Linux refuses a pktinfo interface that differs from the bound device
-    /// (IPv6) so a second socket is bound to `send_ifindex`; it never receives (a drop-all
-    /// socket filter, no group membership).
+    /// base interface. Rather than rely on how the kernel reconciles a pktinfo interface with
+    /// a different bound device, a second socket is bound to `send_ifindex`; it never
+    /// receives (a drop-all socket filter, no group membership).
     pub fn open_on(family: Family, ifindex: u32, send_ifindex: u32) -> io::Result<VrrpSocket> {
         let socket = open_raw(family, ifindex, true)?;
         let send_socket = if send_ifindex != ifindex {

@@ -240,3 +240,46 @@ fn vmac_send_through_macvlan_receive_on_base() {
     });
     assert_eq!(source, mac);
 }
+
+/// use_vmac over IPv6: the macvlans of both routers share the virtual MAC but get different
+/// (random) link-locals; A advertises from its macvlan's link-local and B hears it on its base
+/// interface.
+#[test]
+fn vmac_ipv6_from_macvlan_link_local() {
+    if !common::can_run("vmac_ipv6_from_macvlan_link_local") {
+        return;
+    }
+    let pair = Pair::new("sv6", 7);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let mac = vrrp_linux::virtual_mac(Family::Ipv6, 7);
+    let create = |ns: &common::Netns, parent: u32| {
+        ns.block_on(|| async move {
+            let nl = vrrp_linux::netlink::Netlink::new().expect("netlink");
+            let idx = nl
+                .create_macvlan(parent, "vrrp6.7", mac)
+                .await
+                .expect("macvlan");
+            let ll = vrrp_linux::wait_link_local(&nl, idx, Duration::from_secs(10))
+                .await
+                .expect("macvlan link-local after DAD");
+            (idx, ll)
+        })
+    };
+    let (ma, lla) = create(&pair.a, ia);
+    let (_mb, llb) = create(&pair.b, ib);
+    assert_ne!(lla, llb, "link-locals of the two macvlans must differ");
+    let rx = pair
+        .b
+        .run(|| VrrpSocket::open(Family::Ipv6, ib).expect("open B"));
+    pair.a.run(|| {
+        let tx = VrrpSocket::open_on(Family::Ipv6, ia, ma).expect("open A");
+        tx.send(PAYLOAD, IpAddr::V6(lla), IpAddr::V6(MULTICAST_V6))
+            .expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.src, IpAddr::V6(lla));
+    assert_eq!(r.meta.ttl, 255);
+    assert_eq!(r.ifindex, ib);
+}
