@@ -324,7 +324,7 @@ pub struct Instance {
 impl Instance {
     pub fn new(config: InstanceConfig) -> Self {
         let priority = config.priority.max(1);
-        let master_adver_interval_cs = config.advert_interval_cs;
+        let master_adver_interval_cs = config.advert_interval_cs.max(1);
         Instance {
             config,
             state: State::Initialize,
@@ -471,6 +471,13 @@ impl Instance {
         }
     }
 
+    /// Advertisement_Interval for the timers. A configured 0 (which the codec refuses to
+    /// send) counts as 1 cs, so that a deadline never equals the time it was set at and the
+    /// caller cannot spin.
+    fn advert_interval_cs(&self) -> u16 {
+        self.config.advert_interval_cs.max(1)
+    }
+
     fn is_owner(&self) -> bool {
         self.config.priority == OWNER_PRIORITY
     }
@@ -505,7 +512,7 @@ impl Instance {
 
     /// The Startup branch of §6.4.1, shared with fault recovery.
     fn start(&mut self, now: Timestamp, reason: TransitionReason) {
-        self.master_adver_interval_cs = self.config.advert_interval_cs;
+        self.master_adver_interval_cs = self.advert_interval_cs();
         match self.config.role {
             Role::Observer => {
                 self.start_down_timer(now);
@@ -911,7 +918,7 @@ impl Instance {
         self.down_timer = None;
         self.down_timer_skew_only = false;
         self.preempt_deadline = None;
-        self.master_adver_interval_cs = self.config.advert_interval_cs;
+        self.master_adver_interval_cs = self.advert_interval_cs();
         self.outputs.push_back(Output::AddAddresses);
         self.send_advertisement();
         self.outputs.push_back(Output::Announce);
@@ -960,7 +967,7 @@ impl Instance {
     }
 
     fn start_adver_timer(&mut self, now: Timestamp) {
-        self.adver_timer = Some(now + timers::centiseconds(self.config.advert_interval_cs));
+        self.adver_timer = Some(now + timers::centiseconds(self.advert_interval_cs()));
     }
 
     /// Master_Down_Timer = now + Master_Down_Interval.
@@ -1055,6 +1062,16 @@ mod tests {
         assert!(address_greater(v6("fe80::8000:0:0:1"), v6("fe80::1")));
         assert!(!address_greater(v6("::1"), v4(0, 0, 0, 0)));
         assert!(!address_greater(v4(1, 0, 0, 0), v6("::")));
+    }
+
+    #[test]
+    fn zero_interval_never_spins() {
+        let mut config = InstanceConfig::new("z", 1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        config.priority = 255;
+        config.advert_interval_cs = 0;
+        let mut inst = Instance::new(config);
+        inst.handle(Timestamp::ZERO, Input::Startup);
+        assert_eq!(inst.poll_timeout(), Some(Timestamp::from_millis(10)));
     }
 
     #[test]
