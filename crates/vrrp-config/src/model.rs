@@ -221,3 +221,16 @@ pub struct VrrpInstance {
     /// Where the `vrrp_instance` keyword is.
     pub location: Location,
 }
+
+impl VrrpInstance {
+    /// The configured source address of advertisements: `unicast_src_ip`, else
+    /// `mcast_src_ip` (one setting in keepalived).
+    pub fn src_ip(&self) -> Option<IpAddr> {
+        self.unicast_src_ip.or(self.mcast_src_ip)
+    }
+
+    /// Whether advertisements go to unicast peers instead of the multicast group.
+    pub fn is_unicast(&self) -> bool {
+        !self.unicast_peers.is_empty()
+    }
+}

@@ -169,6 +169,19 @@ fn instance(
             }
         }
     }
+    // keepalived reads both keywords into the one source address.
+    if let (Some(u), Some(m)) = (&raw.unicast_src_ip, &raw.mcast_src_ip)
+        && u.v != m.v
+    {
+        d.error_hint(
+            m.span,
+            format!(
+                "`mcast_src_ip` {} differs from `unicast_src_ip` {}",
+                m.v, u.v
+            ),
+            "both keywords set the same source address; give only one",
+        );
+    }
     for p in &raw.unicast_peers {
         if Family::of(&p.v) != family {
             d.error(
