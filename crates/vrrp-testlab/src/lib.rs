@@ -894,11 +894,21 @@ impl Lab {
     fn cleanup(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         let procs = std::mem::take(&mut *lock(&self.shared.procs));
+        let mut orphans = Vec::new();
         for p in &procs {
+            orphans.extend(lock(&p.inner).known_children.clone());
             if let Err(e) = p.kill_and_wait() {
                 problems.push(format!("{}: {e}", p.label));
             }
         }
+        // Killed grandchildren (keepalived's VRRP process) are re-parented to
+        // init once their parent is gone; give init a moment to reap them so
+        // nothing of ours shows up in `ps` after the lab, not even a zombie.
+        wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            orphans
+                .iter()
+                .all(|(pid, start)| proc_stat(*pid).is_none_or(|(_, s)| s != *start))
+        });
         // veths first (deleting one end removes the pair), then namespaces.
         for n in &self.nodes {
             let _ = sh(

@@ -136,6 +136,15 @@ impl ProbeReport {
             .find_map(|r| r.reply.as_ref().map(|(_, m)| m.clone()))
     }
 
+    /// First probe sent at or after `t` that `mac` answered: its send time.
+    pub fn first_answer_from(&self, mac: &str, t: Duration) -> Option<Duration> {
+        self.records
+            .iter()
+            .filter(|r| r.sent >= t)
+            .find(|r| r.reply.as_ref().is_some_and(|(_, m)| m == mac))
+            .map(|r| r.sent)
+    }
+
     /// First answer sent at or after `t`: (send time, MAC).
     pub fn first_answer_after(&self, t: Duration) -> Option<(Duration, String)> {
         self.records

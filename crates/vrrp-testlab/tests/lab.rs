@@ -141,9 +141,11 @@ fn cleanup_after_panic() {
     require!();
     let names = std::sync::Mutex::new(Vec::new());
     let pid = std::sync::Mutex::new(0u32);
+    let dir = std::sync::Mutex::new(std::path::PathBuf::new());
     let r = std::panic::catch_unwind(|| {
         let (lab, r1, ..) = lan("pnc");
         *names.lock().unwrap() = lab.namespaces().to_vec();
+        *dir.lock().unwrap() = lab.dir().to_path_buf();
         *pid.lock().unwrap() = r1.spawn("sleep", &["300"], &[]).unwrap().pid();
         panic!("deliberate panic inside a lab");
     });
@@ -153,6 +155,10 @@ fn cleanup_after_panic() {
     assert_gone(&names);
     let pid = pid.into_inner().unwrap();
     assert!(std::fs::read_to_string(format!("/proc/{pid}/stat")).is_err());
+    // The lab directory (logs) is kept after a panic, for debugging.
+    let dir = dir.into_inner().unwrap();
+    assert!(dir.join("r1-sleep-0.stderr").exists(), "{}", dir.display());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
