@@ -700,7 +700,8 @@ impl<'a> Checker<'a> {
     }
 
     /// f: after a heal, every Master but the best (priority, then address) steps down
-    /// within the best one's advertisement interval plus the delay. `world` is after the heal.
+    /// within the best one's advertisement interval plus the delay, or its own interval
+    /// plus twice the delay if shorter. `world` is after the heal.
     fn heal(&self, report: &mut Report, world: &World, vr: VrKey, w: &Window) {
         for comp in world.components() {
             let masters = world.masters(&comp, vr);
@@ -717,9 +718,20 @@ impl<'a> Checker<'a> {
                 .iter()
                 .max_by_key(|&&n| rank(n))
                 .expect("two or more");
-            let interval = self.spec(best, vr).map_or(0, |s| s.interval_cs);
-            let deadline = w.at + timers::centiseconds(interval) + self.max_delay + SLACK;
-            if w.until < deadline {
+            let interval =
+                |n: NodeId| timers::centiseconds(self.spec(n, vr).map_or(0, |s| s.interval_cs));
+            // A worse Master steps down when the best one's next advertisement reaches it,
+            // or earlier: the best one re-advertises at once on hearing the worse one
+            // (RFC 9568 §6.4.3).
+            let deadline = |l: NodeId| {
+                w.at + interval(best).min(interval(l) + self.max_delay) + self.max_delay + SLACK
+            };
+            let last = masters
+                .iter()
+                .map(|&l| deadline(l))
+                .max()
+                .expect("two or more");
+            if w.until < last {
                 continue;
             }
             report.count(HEAL_STEP_DOWN);
@@ -731,6 +743,7 @@ impl<'a> Checker<'a> {
                     } if e.node == Some(l) && e.vr == Some(vr) => Some(e.at),
                     _ => None,
                 });
+                let deadline = deadline(l);
                 if stepped.is_none_or(|t| t > deadline) {
                     report.fail(
                         HEAL_STEP_DOWN,

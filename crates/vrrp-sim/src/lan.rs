@@ -19,7 +19,8 @@ pub struct LinkParams {
     pub loss: f64,
     /// Fixed one-way delay.
     pub delay: Duration,
-    /// Extra delay, uniform in `0..=jitter` per packet (so packets may be reordered).
+    /// Extra delay, uniform in `0..=jitter` per packet. The simulator keeps each
+    /// sender→receiver link in order, so a packet never overtakes an earlier one.
     pub jitter: Duration,
 }
 

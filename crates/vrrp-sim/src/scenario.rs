@@ -55,6 +55,9 @@ pub struct InstanceSpec {
     pub preempt: bool,
     pub preempt_delay: Duration,
     pub observer: bool,
+    /// RFC 9568 §6.4.3: a Master hearing a lower priority re-advertises at once
+    /// (keepalived's `lower_prio_no_advert` turns it off).
+    pub readvertise: bool,
 }
 
 impl InstanceSpec {
@@ -68,6 +71,7 @@ impl InstanceSpec {
             preempt: true,
             preempt_delay: Duration::ZERO,
             observer: false,
+            readvertise: true,
         }
     }
 
@@ -89,6 +93,7 @@ impl InstanceSpec {
         c.preempt = self.preempt;
         c.preempt_delay = self.preempt_delay;
         c.addresses = vec![self.key.virtual_address()];
+        c.readvertise_on_lower_priority = self.readvertise;
         c
     }
 }

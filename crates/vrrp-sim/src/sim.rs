@@ -106,6 +106,8 @@ pub struct Sim {
     routers: Vec<Router>,
     trace: Trace,
     events_run: u64,
+    /// Latest arrival scheduled per sender→receiver link: a link delivers in order.
+    last_arrival: Vec<Vec<Timestamp>>,
 }
 
 impl Sim {
@@ -141,6 +143,10 @@ impl Sim {
             routers,
             trace: Trace::new(&scenario),
             events_run: 0,
+            last_arrival: vec![
+                vec![Timestamp::ZERO; scenario.routers.len()];
+                scenario.routers.len()
+            ],
             scenario,
         };
         let boots: Vec<(Timestamp, NodeId)> = sim
@@ -485,7 +491,11 @@ impl Sim {
                         src,
                         bytes: bytes.clone(),
                     };
-                    self.schedule(self.now + delay, Event::Deliver(packet));
+                    // Jitter varies the delay but, as on one Ethernet segment, never
+                    // reorders packets between the same two routers.
+                    let at = (self.now + delay).max(self.last_arrival[from][to]);
+                    self.last_arrival[from][to] = at;
+                    self.schedule(at, Event::Deliver(packet));
                 }
                 Err(reason) if packets => {
                     self.record(Some(to), Some(key), What::Drop { from, reason })

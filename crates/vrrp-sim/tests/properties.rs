@@ -1,0 +1,512 @@
+//! Property tests: thousands of random scenarios, each generated from a seed, run through
+//! the simulator and judged by `vrrp_sim::check`.
+//!
+//! A failure prints the seed and the whole timeline. Replay one seed with
+//! `VRRP_SIM_SEED=<seed> cargo test -p vrrp-sim --test properties <test name>`;
+//! change the number of scenarios with `VRRP_SIM_SCENARIOS=<n>`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use vrrp_core::{Family, Timestamp, Version};
+use vrrp_sim::check::{self, Report};
+use vrrp_sim::{
+    Action, InstanceSpec, LinkParams, LinkScope, NodeId, RouterSpec, Scenario, SimRng, VrKey,
+};
+
+/// What a scenario is built to exercise.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// Every kind of action, lossy phases included, then a quiet tail.
+    Chaos,
+    /// nopreempt everywhere; routers join a settled group.
+    Joins,
+    /// The best router of a VRID crashes, later restarts.
+    Crashes,
+    /// The best router of a VRID shuts down gracefully, later restarts.
+    Shutdowns,
+    /// The LAN splits for long enough to elect a Master per side, then heals.
+    Partitions,
+}
+
+/// A scenario and when to stop it.
+struct Case {
+    scenario: Scenario,
+    end: Timestamp,
+}
+
+fn generate(seed: u64, flavor: Flavor) -> Case {
+    let mut rng = SimRng::new(seed);
+    let n = rng.range(2, 5) as usize;
+    let with_v2 = rng.chance(0.2);
+    let interval_cs = if with_v2 {
+        100
+    } else if rng.chance(0.3) {
+        *rng.pick(&[1, 2, 5, 10, 50, 100])
+    } else {
+        rng.range(1, 100) as u16
+    };
+    let interval = Duration::from_millis(u64::from(interval_cs) * 10);
+
+    // Virtual routers: 1-3 distinct (family, VRID).
+    let mut vrs: Vec<(VrKey, Version)> = Vec::new();
+    for _ in 0..rng.range(1, 3) {
+        let version = if with_v2 && rng.chance(0.6) {
+            Version::V2
+        } else {
+            Version::V3
+        };
+        let family = if version == Version::V3 && rng.chance(0.5) {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        };
+        let key = VrKey {
+            family,
+            vrid: rng.range(1, 4) as u8,
+        };
+        if !vrs.iter().any(|(k, _)| *k == key) {
+            vrs.push((key, version));
+        }
+    }
+    // Sometimes VRRPv3 routers of one VR advertise at different intervals (the Backups
+    // learn the Master's).
+    let mixed_intervals = !with_v2 && rng.chance(0.25);
+    let preempt: Vec<bool> = vrs
+        .iter()
+        .map(|_| flavor != Flavor::Joins && rng.chance(0.85))
+        .collect();
+    let preempt_delay: Vec<Duration> = vrs
+        .iter()
+        .map(|_| {
+            if flavor == Flavor::Chaos && rng.chance(0.15) {
+                rng.duration(interval * 3)
+            } else {
+                Duration::ZERO
+            }
+        })
+        .collect();
+
+    // Membership: each router in each VR with probability 0.85, some as observers; at
+    // least two voting members per VR.
+    let mut members: Vec<Vec<InstanceSpec>> = vec![Vec::new(); n];
+    for (v, &(key, version)) in vrs.iter().enumerate() {
+        let mut voters = 0;
+        for (r, inst) in members.iter_mut().enumerate() {
+            let forced = n - r <= 2 - voters.min(2);
+            if !forced && !rng.chance(0.85) {
+                continue;
+            }
+            let observer = !forced && rng.chance(0.1);
+            let priority = if rng.chance(0.2) {
+                *rng.pick(&[100, 150])
+            } else if r == 0 && flavor != Flavor::Joins && rng.chance(0.05) {
+                255
+            } else {
+                rng.range(1, 254) as u8
+            };
+            if !observer {
+                voters += 1;
+            }
+            inst.push(InstanceSpec {
+                key,
+                version,
+                priority,
+                interval_cs: if mixed_intervals {
+                    rng.range(u64::from(interval_cs), 3 * u64::from(interval_cs)) as u16
+                } else {
+                    interval_cs
+                },
+                preempt: preempt[v],
+                preempt_delay: preempt_delay[v],
+                observer,
+                readvertise: true,
+            });
+        }
+    }
+
+    let cap = (interval / 40)
+        .min(Duration::from_micros(300))
+        .max(Duration::from_micros(10));
+    let link = LinkParams {
+        loss: 0.0,
+        delay: rng.duration(cap),
+        jitter: rng.duration(cap),
+    };
+    let mut s = Scenario::new(seed);
+    s.link(link);
+    for (r, instances) in members.into_iter().enumerate() {
+        s.router(RouterSpec::new(format!("r{}", r + 1), r as u8 + 1).instances(instances));
+    }
+    if rng.chance(0.2) {
+        let to = rng.below(n as u64) as NodeId;
+        let p = LinkParams {
+            loss: 0.0,
+            delay: rng.duration(cap),
+            jitter: rng.duration(cap),
+        };
+        s.at(Timestamp::ZERO, Action::SetLink(LinkScope::To(to), p));
+    }
+
+    let settle = s
+        .vr_keys()
+        .iter()
+        .map(|&vr| check::settle_time(&s, vr))
+        .max()
+        .unwrap_or_default();
+    let mut up = vec![true; n];
+    if flavor == Flavor::Joins {
+        // Some routers join later.
+        for (r, router) in s.routers.iter_mut().enumerate().skip(1) {
+            if rng.chance(0.5) {
+                up[r] = false;
+                router.start_at = None;
+            }
+        }
+    } else if rng.chance(0.3) {
+        for router in &mut s.routers {
+            router.start_at = Some(Timestamp::ZERO + rng.duration(interval * 2));
+        }
+    }
+
+    let mut t = Timestamp::ZERO + settle;
+    let phases = rng.range(3, 8);
+    let mut partitioned = false;
+    let mut lossy = false;
+    let mut down_links: Vec<NodeId> = Vec::new();
+    let mut track_faults: Vec<NodeId> = Vec::new();
+    for _ in 0..phases {
+        let gap = if rng.chance(0.75) {
+            settle + rng.duration(settle)
+        } else {
+            rng.duration(settle)
+        };
+        let down: Vec<NodeId> = (0..n).filter(|&r| !up[r]).collect();
+        let live: Vec<NodeId> = (0..n).filter(|&r| up[r]).collect();
+        let best = best_router(&s, &up, &mut rng);
+        match flavor {
+            Flavor::Joins => {
+                if !down.is_empty() && rng.chance(0.7) {
+                    let j = *rng.pick(&down);
+                    s.at(t, Action::Start(j));
+                    up[j] = true;
+                } else if live.len() > 1 {
+                    // Take down a router that is not the Master's likely... any router but
+                    // keep at least one up.
+                    let c = *rng.pick(&live);
+                    s.at(t, Action::Crash(c));
+                    up[c] = false;
+                }
+            }
+            Flavor::Crashes | Flavor::Shutdowns => {
+                if let Some(b) = best.filter(|_| live.len() > 1 && rng.chance(0.8)) {
+                    let a = if flavor == Flavor::Crashes {
+                        Action::Crash(b)
+                    } else {
+                        Action::Shutdown(b)
+                    };
+                    s.at(t, a);
+                    up[b] = false;
+                } else if !down.is_empty() {
+                    let j = *rng.pick(&down);
+                    s.at(t, Action::Start(j));
+                    up[j] = true;
+                }
+            }
+            Flavor::Partitions => {
+                if partitioned {
+                    s.at(t, Action::Heal);
+                    partitioned = false;
+                } else {
+                    let k = rng.range(2, 3);
+                    let mut groups: Vec<Vec<NodeId>> = vec![Vec::new(); k as usize];
+                    for r in 0..n {
+                        groups[rng.below(k) as usize].push(r);
+                    }
+                    s.at(t, Action::Partition(groups));
+                    partitioned = true;
+                }
+            }
+            Flavor::Chaos => {
+                let node = rng.below(n as u64) as NodeId;
+                match rng.below(10) {
+                    0 => {
+                        s.at(t, Action::Crash(node));
+                        up[node] = false;
+                    }
+                    1 => {
+                        s.at(t, Action::Restart(node));
+                        up[node] = true;
+                    }
+                    2 => {
+                        s.at(t, Action::Shutdown(node));
+                        up[node] = false;
+                    }
+                    3 => {
+                        let mut groups: Vec<Vec<NodeId>> = vec![Vec::new(), Vec::new()];
+                        for r in 0..n {
+                            groups[rng.below(2) as usize].push(r);
+                        }
+                        s.at(t, Action::Partition(groups));
+                        partitioned = true;
+                    }
+                    4 => {
+                        s.at(t, Action::Heal);
+                        partitioned = false;
+                    }
+                    5 => {
+                        let p = LinkParams {
+                            loss: rng.unit() * 0.5,
+                            ..link
+                        };
+                        s.at(t, Action::SetLink(LinkScope::All, p));
+                        lossy = true;
+                    }
+                    6 => {
+                        let vrid = s.routers[node].instances.first().map(|i| i.key.vrid);
+                        let priority = rng.range(1, 254) as u8;
+                        s.at(
+                            t,
+                            Action::SetPriority {
+                                node,
+                                vrid,
+                                priority,
+                            },
+                        );
+                    }
+                    7 => {
+                        if down_links.contains(&node) {
+                            s.at(t, Action::LinkUp(node));
+                            down_links.retain(|&x| x != node);
+                        } else {
+                            s.at(t, Action::LinkDown(node));
+                            down_links.push(node);
+                        }
+                    }
+                    8 => {
+                        let failed = !track_faults.contains(&node);
+                        s.at(t, Action::TrackFault(node, failed));
+                        if failed {
+                            track_faults.push(node);
+                        } else {
+                            track_faults.retain(|&x| x != node);
+                        }
+                    }
+                    _ => {
+                        let j = down.first().copied().unwrap_or(node);
+                        s.at(t, Action::Start(j));
+                        up[j] = true;
+                    }
+                }
+            }
+        }
+        t += gap;
+    }
+    // Restore the LAN, then leave a quiet tail.
+    if lossy {
+        s.at(t, Action::SetLink(LinkScope::All, link));
+    }
+    if partitioned && flavor == Flavor::Chaos {
+        s.at(t, Action::Heal);
+    }
+    for node in down_links {
+        s.at(t, Action::LinkUp(node));
+    }
+    for node in track_faults {
+        s.at(t, Action::TrackFault(node, false));
+    }
+    let end = t + settle + rng.duration(settle);
+    Case { scenario: s, end }
+}
+
+/// The router expected to be Master of a random VR (highest priority, then address) among
+/// the routers up.
+fn best_router(s: &Scenario, up: &[bool], rng: &mut SimRng) -> Option<NodeId> {
+    let vrs = s.vr_keys();
+    let vr = *rng.pick(&vrs);
+    (0..s.routers.len())
+        .filter(|&r| up[r])
+        .filter_map(|r| {
+            s.routers[r]
+                .instances
+                .iter()
+                .find(|i| i.key == vr && !i.observer)
+                .map(|i| ((i.priority, s.routers[r].address(vr.family)), r))
+        })
+        .max()
+        .map(|(_, r)| r)
+}
+
+/// Scenarios per test (override with `VRRP_SIM_SCENARIOS`).
+const SCENARIOS: u64 = 4000;
+
+/// Properties judged by their own test only, so that a failure points at one cause.
+const CHECKED_SEPARATELY: &[&str] = &[check::MASTER_VIEW];
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// Run `count` scenarios of a flavor; fail with the seed and the timeline on a violation.
+fn run(flavor: Flavor, base: u64, count: u64, skip: &[&str]) -> BTreeMap<&'static str, usize> {
+    let started = Instant::now();
+    let seeds: Vec<u64> = match env_u64("VRRP_SIM_SEED") {
+        Some(seed) => vec![seed],
+        None => {
+            let count = env_u64("VRRP_SIM_SCENARIOS").unwrap_or(count);
+            (0..count)
+                .map(|i| base.wrapping_mul(1_000_003).wrapping_add(i))
+                .collect()
+        }
+    };
+    let mut checked: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut events = 0;
+    for &seed in &seeds {
+        let case = generate(seed, flavor);
+        let mut sim = case.scenario.build();
+        sim.run_until(case.end);
+        events += sim.events_run();
+        let report: Report = check::check_all(&case.scenario, sim.trace());
+        let bad = report.violations_except(skip);
+        if !bad.is_empty() {
+            let list: Vec<String> = bad.iter().map(|v| v.to_string()).collect();
+            panic!(
+                "{flavor:?} scenario with seed {seed} violates:\n  {}\n\nreplay: VRRP_SIM_SEED={seed} cargo test -p vrrp-sim --test properties\n\nscenario: {:#?}\n\ntimeline:\n{}",
+                list.join("\n  "),
+                case.scenario,
+                sim.trace()
+            );
+        }
+        for (k, v) in report.checked {
+            *checked.entry(k).or_default() += v;
+        }
+    }
+    eprintln!(
+        "{flavor:?}: {} scenarios, {events} events, {:?}; checked {checked:#?}",
+        seeds.len(),
+        started.elapsed()
+    );
+    checked
+}
+
+/// Demand that a property was exercised at least `min` times (unless replaying one seed).
+fn exercised(checked: &BTreeMap<&'static str, usize>, property: &str, min: usize) {
+    if env_u64("VRRP_SIM_SEED").is_some() || env_u64("VRRP_SIM_SCENARIOS").is_some() {
+        return;
+    }
+    let n = checked.get(property).copied().unwrap_or(0);
+    assert!(
+        n >= min,
+        "property {property:?} checked only {n} times (want {min})"
+    );
+}
+
+#[test]
+fn a_settled_lan_has_one_master_the_best() {
+    let c = run(Flavor::Chaos, 1, SCENARIOS, CHECKED_SEPARATELY);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+    exercised(&c, check::OBSERVERS_SILENT, 600);
+    exercised(&c, check::CRASH_FAILOVER, 200);
+    exercised(&c, check::PRIORITY_ZERO_HANDOVER, 200);
+    exercised(&c, check::HEAL_STEP_DOWN, 200);
+}
+
+#[test]
+fn b_nopreempt_master_survives_higher_priority_joiners() {
+    let c = run(Flavor::Joins, 2, SCENARIOS, CHECKED_SEPARATELY);
+    exercised(&c, check::NOPREEMPT_KEEPS_MASTER, 2_000);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+}
+
+#[test]
+fn c_crash_failover_within_master_down_interval() {
+    let c = run(Flavor::Crashes, 3, SCENARIOS, CHECKED_SEPARATELY);
+    exercised(&c, check::CRASH_FAILOVER, 4_000);
+}
+
+#[test]
+fn d_priority_zero_handover_within_skew_time() {
+    let c = run(Flavor::Shutdowns, 4, SCENARIOS, CHECKED_SEPARATELY);
+    exercised(&c, check::PRIORITY_ZERO_HANDOVER, 4_000);
+}
+
+#[test]
+fn f_partition_heal_worse_master_steps_down_within_an_interval() {
+    let c = run(Flavor::Partitions, 5, SCENARIOS, CHECKED_SEPARATELY);
+    exercised(&c, check::HEAL_STEP_DOWN, 4_000);
+}
+
+/// g: once settled, every Backup and observer names the Master that is (MasterChanged).
+/// This caught a Backup that kept naming a crashed higher-priority Master while a
+/// lower-priority one had taken over (see docs/simulator.md).
+#[test]
+fn g_every_instance_names_the_right_master() {
+    let c = run(Flavor::Chaos, 6, SCENARIOS, &[]);
+    exercised(&c, check::MASTER_VIEW, 20_000);
+}
+
+#[test]
+fn same_seed_same_trace() {
+    for seed in [11, 12, 13] {
+        let case = generate(seed, Flavor::Chaos);
+        let mut a = case.scenario.build();
+        a.run_until(case.end);
+        let mut b = case.scenario.build();
+        b.run_until(case.end);
+        assert_eq!(a.trace().to_string(), b.trace().to_string(), "seed {seed}");
+        assert!(!a.trace().events.is_empty());
+    }
+}
+
+/// The checks are not vacuous: two misconfigurations the RFCs do not save make them fail.
+#[test]
+fn checks_catch_violations() {
+    // VRRPv2 and VRRPv3 on one VRID do not hear each other: two Masters for good.
+    let mut s = Scenario::new(1);
+    s.router(RouterSpec::new("r1", 1).priority(200))
+        .router(RouterSpec::new("r2", 2).version(Version::V2));
+    let mut sim = s.build();
+    sim.run_until(Timestamp::from_millis(20_000));
+    let report = check::check_all(&s, sim.trace());
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.property == check::STABLE_SINGLE_MASTER),
+        "{:?}",
+        report.violations
+    );
+
+    // Without the RFC 9568 re-advertisement, a slow best Master (3 s) leaves the fast worse
+    // one (100 ms) Master after a heal for far longer than the worse one's interval.
+    let heal = |readvertise: bool| {
+        let mut s = Scenario::new(2);
+        s.router(RouterSpec::new("r1", 1).priority(200).interval_cs(300))
+            .router(RouterSpec::new("r2", 2).priority(100).interval_cs(10))
+            .at(Timestamp::ZERO, Action::Partition(vec![vec![0], vec![1]]))
+            .at(Timestamp::from_millis(20_000), Action::Heal);
+        for r in &mut s.routers {
+            r.instances
+                .iter_mut()
+                .for_each(|i| i.readvertise = readvertise);
+        }
+        let mut sim = s.build();
+        sim.run_until(Timestamp::from_millis(30_000));
+        check::check_all(&s, sim.trace())
+    };
+    let on = heal(true);
+    assert_eq!(on.checked.get(check::HEAL_STEP_DOWN), Some(&1));
+    assert!(
+        on.violations_except(CHECKED_SEPARATELY).is_empty(),
+        "{:?}",
+        on.violations
+    );
+    let off = heal(false);
+    assert!(
+        off.violations
+            .iter()
+            .any(|v| v.property == check::HEAL_STEP_DOWN),
+        "{:?}",
+        off.violations
+    );
+}
