@@ -355,12 +355,9 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    /// Reads a keyword (the current token, a word) and the words after it on its line.
-    fn stmt(&mut self) -> Stmt<'t> {
+    /// Reads the keyword `kw` (the current token) and the words after it on its line.
+    fn stmt(&mut self, kw: &'t Token) -> Stmt<'t> {
         let toks = self.toks;
-        let Some(kw) = toks.get(self.pos) else {
-            unreachable!("stmt() is only called on a word")
-        };
         self.pos += 1;
         let mut args = Vec::new();
         while let Some(t) = toks.get(self.pos) {
@@ -397,11 +394,11 @@ impl<'t> Parser<'t, '_> {
                     self.skip_block();
                 }
                 TokKind::Word(_) => {
-                    let st = self.stmt();
+                    let st = self.stmt(t);
                     match st.name {
                         "global_defs" => {
                             self.no_args(&st);
-                            if self.expect_open(&st) {
+                            if self.expect_top_open(&st) {
                                 self.global_block(&st);
                             }
                         }
@@ -420,15 +417,13 @@ impl<'t> Parser<'t, '_> {
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
-        let hint = if let Some((_, k)) = close {
-            Some(format!("did you mean `{k}`?"))
-        } else if KEEPALIVED_KEYWORDS.contains(&st.name) {
+        let hint = if KEEPALIVED_KEYWORDS.contains(&st.name) {
             Some(
                 "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),
             )
         } else {
-            None
+            close.map(|(_, k)| format!("did you mean `{k}`?"))
         };
         let msg = format!("unsupported keyword `{}`", st.name);
         match hint {
@@ -475,6 +470,21 @@ impl<'t> Parser<'t, '_> {
         );
     }
 
+    /// Consumes the `{` that must follow a top-level block keyword. When it is missing but a
+    /// keyword follows, reports it and reads the block anyway (no cascade of errors).
+    fn expect_top_open(&mut self, st: &Stmt<'t>) -> bool {
+        if self.peek_open() {
+            self.pos += 1;
+            return true;
+        }
+        let body_follows = self
+            .peek()
+            .and_then(Token::word)
+            .is_some_and(|w| !TOP_LEVEL_ONLY.contains(&w));
+        self.expect_open(st);
+        body_follows
+    }
+
     /// Consumes the `{` that must follow a block keyword.
     fn expect_open(&mut self, st: &Stmt<'t>) -> bool {
         if self.peek_open() {
@@ -512,7 +522,7 @@ impl<'t> Parser<'t, '_> {
                         self.missing_close(ctx, Some(t));
                         return Next::End;
                     }
-                    return Next::Stmt(self.stmt());
+                    return Next::Stmt(self.stmt(t));
                 }
             }
         }
@@ -546,14 +556,14 @@ impl<'t> Parser<'t, '_> {
                         self.missing_close(ctx, Some(t));
                         return None;
                     }
-                    return Some(self.stmt_words());
+                    return Some(self.stmt_words(t));
                 }
             }
         }
     }
 
-    fn stmt_words(&mut self) -> Vec<&'t Token> {
-        let st = self.stmt();
+    fn stmt_words(&mut self, first: &'t Token) -> Vec<&'t Token> {
+        let st = self.stmt(first);
         let mut v = vec![st.kw];
         v.extend(st.args);
         v
@@ -839,7 +849,7 @@ impl<'t> Parser<'t, '_> {
                 (word(n).to_owned(), n.span)
             }
         };
-        if !self.expect_open(st) {
+        if !self.expect_top_open(st) {
             return;
         }
         let mut inst = RawInstance::new(name, st.span(), name_span);

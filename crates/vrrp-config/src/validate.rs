@@ -41,6 +41,7 @@ pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
         };
         let span = raw.span;
         let vrid_span = raw.vrid.as_ref().map_or(raw.span, |v| v.span);
+        let vmac = raw.use_vmac.as_ref().map(|v| (v.v.is_none(), v.span));
         let Some(inst) = instance(raw, &global, map, d) else {
             continue;
         };
@@ -85,9 +86,62 @@ pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
                 }
             }
         }
-        instances.push(inst);
+        instances.push((inst, vmac));
     }
+    let instances = vmac_names(instances, map, d);
     Config { global, instances }
+}
+
+/// Checks `use_vmac` names and picks the default ones as keepalived does: `vrrp.VRID`, and
+/// when that is taken `vrrp1.VRID`, `vrrp2.VRID`... (`vrrp6.VRID` first for IPv6).
+fn vmac_names(
+    mut list: Vec<(VrrpInstance, Option<(bool, Span)>)>,
+    map: &SourceMap,
+    d: &mut Diags,
+) -> Vec<VrrpInstance> {
+    let interfaces: Vec<String> = list.iter().map(|(i, _)| i.interface.clone()).collect();
+    let mut taken: HashMap<String, (String, Span)> = HashMap::new();
+    for (inst, vmac) in &list {
+        let (Some(name), Some((false, span))) = (&inst.use_vmac, vmac) else {
+            continue;
+        };
+        if interfaces.contains(name) {
+            d.error(
+                *span,
+                format!("use_vmac interface `{name}` is the name of a configured interface"),
+            );
+        } else if let Some((other, at_other)) = taken.get(name) {
+            d.error_hint(
+                *span,
+                format!("use_vmac interface `{name}` is also used by instance `{other}`"),
+                format!("see {}", at(map, *at_other)),
+            );
+        } else {
+            taken.insert(name.clone(), (inst.name.clone(), *span));
+        }
+    }
+    for (inst, vmac) in &mut list {
+        let Some((true, span)) = vmac else {
+            continue;
+        };
+        let vrid = inst.vrid;
+        let nums = match inst.family {
+            Family::Ipv4 => (1..1000).collect::<Vec<u32>>(),
+            Family::Ipv6 => std::iter::once(6)
+                .chain((1..1000).filter(|&n| n != 6))
+                .collect(),
+        };
+        let candidates = std::iter::once(format!("vrrp.{vrid}"))
+            .chain(nums.into_iter().map(|n| format!("vrrp{n}.{vrid}")));
+        for c in candidates {
+            if !taken.contains_key(&c) && !interfaces.contains(&c) {
+                taken.insert(c.clone(), (inst.name.clone(), *span));
+                inst.use_vmac = Some(c);
+                break;
+            }
+        }
+    }
+    list.into_iter().map(|(i, _)| i).collect()
 }
 
 fn global_defs(raw: RawGlobal) -> GlobalDefs {

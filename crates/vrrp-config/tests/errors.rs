@@ -410,3 +410,28 @@ fn missing_main_file() {
     assert!(errs[0].message.contains("cannot read"));
     assert!(errs[0].to_string().contains(": error: cannot read"));
 }
+
+#[test]
+fn missing_open_brace_reads_the_block() {
+    let errs = errors(
+        "vrrp_instance A\n    interface eth0\n    virtual_router_id 1\n    virtual_ipaddress {\n        10.0.0.1\n    }\n}\n",
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    has(&errs, 1, 1, "expected `{` after `vrrp_instance`");
+}
+
+#[test]
+fn vmac_name_conflicts() {
+    let a = instance("    use_vmac vm1\n");
+    let b = a.replace("VI_1", "VI_2").replace("51", "52");
+    let errs = errors(&format!("{a}{b}"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    has(
+        &errs,
+        14,
+        5,
+        "use_vmac interface `vm1` is also used by instance `VI_1`",
+    );
+    let errs = errors(&instance("    use_vmac eth0\n"));
+    has(&errs, 5, 5, "is the name of a configured interface");
+}

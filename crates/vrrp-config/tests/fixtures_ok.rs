@@ -134,6 +134,31 @@ fn vmac() {
 }
 
 #[test]
+fn default_vmac_names_are_unique() {
+    // The same VRID on two interfaces and in both families: keepalived's naming.
+    let one = |name: &str, ifname: &str, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n interface {ifname}\n virtual_router_id 7\n use_vmac\n virtual_ipaddress {{\n  {vip}\n }}\n}}\n"
+        )
+    };
+    let text = [
+        one("A", "eth0", "10.0.0.1"),
+        one("B", "eth1", "10.0.1.1"),
+        one("C", "eth0", "fe80::7"),
+        one("D", "eth2", "10.0.2.1"),
+    ]
+    .concat();
+    let l = vrrp_config::parse_str("v.conf", &text).expect("valid");
+    let names: Vec<&str> = l
+        .config
+        .instances
+        .iter()
+        .filter_map(|i| i.use_vmac.as_deref())
+        .collect();
+    assert_eq!(names, ["vrrp.7", "vrrp1.7", "vrrp6.7", "vrrp2.7"]);
+}
+
+#[test]
 fn observers() {
     let l = ok("observer.conf");
     let a = inst(&l, "WATCH_A");
