@@ -617,3 +617,96 @@ fn transmit(
 fn receive(bytes: &[u8], meta: &IpMeta) -> Result<Decoded, DecodeError> {
     packet::decode(bytes, meta)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::lan::LinkParams;
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn queue_pops_by_time_then_sequence() {
+        let mut q = BinaryHeap::new();
+        for (t, seq) in [(5, 1), (3, 2), (5, 0), (3, 3)] {
+            q.push(Scheduled {
+                at: at(t),
+                seq,
+                event: Event::Action(Action::Heal),
+            });
+        }
+        let order: Vec<(Timestamp, u64)> =
+            std::iter::from_fn(|| q.pop().map(|s| (s.at, s.seq))).collect();
+        assert_eq!(order, vec![(at(3), 2), (at(3), 3), (at(5), 0), (at(5), 1)]);
+    }
+
+    /// Jitter larger than the interval still delivers each sender's packets in order.
+    #[test]
+    fn links_deliver_in_order() {
+        let mut s = Scenario::new(9);
+        s.link(LinkParams {
+            loss: 0.0,
+            delay: Duration::from_micros(10),
+            jitter: Duration::from_millis(30),
+        });
+        s.router(RouterSpec::new("r1", 1).priority(200).interval_cs(1))
+            .router(RouterSpec::new("r2", 2).priority(100).interval_cs(1))
+            .at(at(500), Action::Shutdown(0));
+        let mut sim = s.build();
+        sim.run_until(at(1000));
+        let prios: Vec<u8> = sim
+            .trace()
+            .events
+            .iter()
+            .filter_map(|e| match e.what {
+                What::Recv {
+                    from: 0, priority, ..
+                } => Some(priority),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(prios.last(), Some(&0), "priority 0 arrives last");
+        assert!(prios[..prios.len() - 1].iter().all(|&p| p == 200));
+    }
+
+    /// A crashed router's pending timers are stale: it never acts again until restarted.
+    #[test]
+    fn crashed_router_stays_silent() {
+        let mut s = Scenario::new(10);
+        s.router(RouterSpec::new("r1", 1).priority(200))
+            .router(RouterSpec::new("r2", 2))
+            .at(at(5_000), Action::Crash(0));
+        let mut sim = s.build();
+        sim.run_until(at(20_000));
+        assert!(!sim.is_up(0));
+        let late = sim
+            .trace()
+            .events
+            .iter()
+            .any(|e| e.node == Some(0) && e.at > at(5_000));
+        assert!(!late);
+        assert_eq!(sim.masters(VrKey::v4(1)), vec![1]);
+    }
+
+    #[test]
+    fn same_seed_same_trace_with_loss() {
+        let run = || {
+            let mut s = Scenario::new(77);
+            s.link(LinkParams {
+                loss: 0.3,
+                ..LinkParams::default()
+            });
+            for n in 1..=4 {
+                s.router(RouterSpec::new(format!("r{n}"), n).priority(100 + n));
+            }
+            let mut sim = s.build();
+            sim.run_until(at(30_000));
+            sim.trace().to_string()
+        };
+        assert_eq!(run(), run());
+    }
+}
