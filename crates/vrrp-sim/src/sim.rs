@@ -683,11 +683,14 @@ mod tests {
         let mut sim = s.build();
         sim.run_until(at(20_000));
         assert!(!sim.is_up(0));
-        let late = sim
-            .trace()
-            .events
-            .iter()
-            .any(|e| e.node == Some(0) && e.at > at(5_000));
+        let late = sim.trace().events.iter().any(|e| {
+            e.node == Some(0)
+                && e.at > at(5_000)
+                && matches!(
+                    e.what,
+                    What::Send { .. } | What::State { .. } | What::Recv { .. }
+                )
+        });
         assert!(!late);
         assert_eq!(sim.masters(VrKey::v4(1)), vec![1]);
     }
