@@ -18,6 +18,16 @@ const MAX_VIPS: usize = 255;
 /// Builds the typed configuration; rule violations go to `d`.
 pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
     let global = global_defs(parsed.global);
+    if parsed.instances.is_empty() {
+        d.warn(
+            Span {
+                file: 0,
+                line: 0,
+                col: 0,
+            },
+            "no vrrp_instance is configured",
+        );
+    }
     let mut instances = Vec::new();
     let mut names: HashMap<String, Span> = HashMap::new();
     // (interface, family, vrid) -> (instance span, unicast source if unicast)

@@ -356,3 +356,14 @@ fn state_master_without_priority_is_owner() {
     .expect("valid");
     assert_eq!(l.config.instances[0].initial_state, InitialState::Master);
 }
+
+#[test]
+fn empty_configuration_warns() {
+    let l = vrrp_config::parse_str("e.conf", "# nothing\nglobal_defs {\n}\n").expect("valid");
+    assert!(l.config.instances.is_empty());
+    assert_eq!(l.warnings.len(), 1);
+    assert_eq!(
+        l.warnings[0].to_string(),
+        "e.conf: warning: no vrrp_instance is configured"
+    );
+}
