@@ -374,3 +374,49 @@ fn keepalived_split_brain_when_vrrp_is_dropped() {
         lab.diag()
     );
 }
+
+#[test]
+fn vrrpd_is_started_with_the_agreed_flags() {
+    require!();
+    // A stand-in for vrrpd: records its arguments, writes its pid file, waits.
+    let (lab, r1, ..) = lan("vstb");
+    let args_file = lab.dir().join("stub.args");
+    let stub = lab
+        .write_file(
+            "vrrpd-stub",
+            &format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" > {}\nwhile [ $# -gt 0 ]; do\n  \
+                 if [ \"$1\" = -p ]; then echo $$ > \"$2\"; fi\n  shift\ndone\nexec sleep 300\n",
+                args_file.display()
+            ),
+        )
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = Daemon::Vrrpd { binary: stub };
+    assert!(d.unavailable().is_none());
+    let p = d.start(&r1, "# empty\n").unwrap();
+    p.wait_started(Duration::from_secs(10)).unwrap();
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    let want = format!(
+        "-n -l -D -f {} -p {} --control-socket {}",
+        p.conf.display(),
+        p.pidfile.display(),
+        p.control_socket.as_ref().unwrap().display()
+    );
+    assert_eq!(args.trim(), want);
+    let pid: u32 = std::fs::read_to_string(&p.pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pid, p.pid(), "the daemon's own pid is the one we started");
+    assert!(p.stop(Duration::from_secs(10)).unwrap(), "SIGTERM ends it");
+    assert!(
+        Daemon::Vrrpd {
+            binary: "/nonexistent/vrrpd".into()
+        }
+        .unavailable()
+        .is_some()
+    );
+}
