@@ -82,7 +82,10 @@ mod tests {
         assert_eq!(t + Duration::from_millis(3), Timestamp::from_millis(8));
         assert_eq!(Timestamp::ZERO - t, Duration::ZERO);
         assert_eq!(t - Timestamp::ZERO, Duration::from_millis(5));
-        assert_eq!(Timestamp::from_nanos(u64::MAX) + Duration::MAX, Timestamp::from_nanos(u64::MAX));
+        assert_eq!(
+            Timestamp::from_nanos(u64::MAX) + Duration::MAX,
+            Timestamp::from_nanos(u64::MAX)
+        );
         assert_eq!(Timestamp::from_micros(12_000_350).to_string(), "12.000350s");
     }
 }

@@ -48,9 +48,18 @@ mod tests {
     /// RFC 3768 §6.1: Skew_Time = (256 - Priority) / 256 seconds.
     #[test]
     fn rfc3768_6_1_skew_time_in_seconds_independent_of_interval() {
-        assert_eq!(skew_time(Version::V2, 100, 100), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 100, 500), Duration::from_micros(609_375));
-        assert_eq!(skew_time(Version::V2, 255, 100), Duration::from_micros(3_906));
+        assert_eq!(
+            skew_time(Version::V2, 100, 100),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 100, 500),
+            Duration::from_micros(609_375)
+        );
+        assert_eq!(
+            skew_time(Version::V2, 255, 100),
+            Duration::from_micros(3_906)
+        );
     }
 
     /// RFC 3768 §6.1: Master_Down_Interval = 3 * Advertisement_Interval + Skew_time.
@@ -67,12 +76,18 @@ mod tests {
     /// rounding to whole centiseconds), down interval 321.875 cs.
     #[test]
     fn rfc5798_6_1_skew_time_scales_with_master_interval() {
-        assert_eq!(skew_time(Version::V3, 200, 100), Duration::from_micros(218_750));
+        assert_eq!(
+            skew_time(Version::V3, 200, 100),
+            Duration::from_micros(218_750)
+        );
         assert_eq!(
             master_down_interval(Version::V3, 200, 100),
             Duration::from_micros(3_218_750)
         );
         assert_eq!(skew_time(Version::V3, 200, 1), Duration::from_micros(2_187));
-        assert_eq!(master_down_interval(Version::V3, 100, 1), Duration::from_micros(36_093));
+        assert_eq!(
+            master_down_interval(Version::V3, 100, 1),
+            Duration::from_micros(36_093)
+        );
     }
 }

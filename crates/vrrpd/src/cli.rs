@@ -1,0 +1,95 @@
+//! vrrpd's command line, compatible with keepalived's where it makes sense.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The default configuration file, and the keepalived one tried when it is absent.
+pub const DEFAULT_CONFIG: &str = "/etc/vrrpd/vrrpd.conf";
+pub const KEEPALIVED_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+pub const DEFAULT_PID_FILE: &str = "/run/vrrpd/vrrpd.pid";
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vrrpd/vrrpd.sock";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vrrpd",
+    version,
+    about = "VRRP daemon (RFC 3768, RFC 5798, RFC 9568) that reads keepalived.conf"
+)]
+pub struct Args {
+    /// Configuration file [default: /etc/vrrpd/vrrpd.conf, else /etc/keepalived/keepalived.conf]
+    #[arg(short = 'f', long = "use-file", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration and exit: 0 when valid, 1 with the errors otherwise
+    #[arg(short = 't', long = "config-test")]
+    pub config_test: bool,
+
+    /// Stay in the foreground (accepted for keepalived compatibility; vrrpd never forks)
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+
+    /// Log to the console (standard error)
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+
+    /// Detailed (debug) logging
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+
+    /// Pid file; a daemon that finds it locked by a live vrrpd refuses to start
+    #[arg(short = 'p', long = "pid", value_name = "FILE", default_value = DEFAULT_PID_FILE)]
+    pub pid_file: PathBuf,
+
+    /// Control socket path (used by vrrpctl)
+    #[arg(long = "control-socket", value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
+    pub control_socket: PathBuf,
+}
+
+impl Args {
+    /// The configuration file to read: the one given, else the first default that exists.
+    pub fn config_path(&self) -> PathBuf {
+        if let Some(path) = &self.config {
+            return path.clone();
+        }
+        let ours = PathBuf::from(DEFAULT_CONFIG);
+        if ours.exists() {
+            return ours;
+        }
+        let keepalived = PathBuf::from(KEEPALIVED_CONFIG);
+        if keepalived.exists() {
+            keepalived
+        } else {
+            ours
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalived_style_flags_parse() {
+        let args = Args::try_parse_from([
+            "vrrpd",
+            "-n",
+            "-l",
+            "-D",
+            "-f",
+            "/tmp/k.conf",
+            "-p",
+            "/tmp/v.pid",
+            "--control-socket",
+            "/tmp/v.sock",
+        ])
+        .expect("parse");
+        assert!(args.dont_fork && args.log_console && args.log_detail);
+        assert_eq!(args.config_path(), PathBuf::from("/tmp/k.conf"));
+        assert_eq!(args.pid_file, PathBuf::from("/tmp/v.pid"));
+        assert_eq!(args.control_socket, PathBuf::from("/tmp/v.sock"));
+        let args =
+            Args::try_parse_from(["vrrpd", "--config-test", "--use-file", "x"]).expect("parse");
+        assert!(args.config_test);
+    }
+}

@@ -1,0 +1,376 @@
+//! The protocol engine: every VRRP instance of the daemon, fed by the sockets, the protocol
+//! timer and link events, all on the protocol thread.
+//!
+//! Handling an input is synchronous and short: decode, step the state machine, send the
+//! advertisements it asks for, queue address work for the address worker, log. Nothing here
+//! waits for the kernel beyond a non-blocking `sendmsg`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use vrrp_core::packet::{self, Family, MULTICAST_V4, MULTICAST_V6};
+use vrrp_core::{Input, Instance, Output, State, Timestamp};
+use vrrp_linux::netlink::Link;
+use vrrp_linux::{Received, VrrpSocket};
+
+use crate::addresses::Job;
+use crate::setup::RouterPlan;
+
+/// One running instance.
+pub struct Router {
+    pub instance: Instance,
+    pub plan: RouterPlan,
+    /// Index of the socket that sends this instance's advertisements.
+    pub socket: usize,
+    /// Current state of each tracked interface: `true` when up.
+    tracked_up: Vec<bool>,
+}
+
+/// How late the protocol timer fired, over the daemon's life.
+#[derive(Debug, Default, Clone)]
+pub struct TimerLateness {
+    pub fired: u64,
+    pub total: Duration,
+    pub max: Duration,
+    /// Counts of wake-ups at most 50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 5 ms late, and later.
+    pub buckets: [u64; 7],
+}
+
+impl TimerLateness {
+    pub const BOUNDS_MICROS: [u64; 6] = [50, 100, 250, 500, 1_000, 5_000];
+
+    fn record(&mut self, late: Duration) {
+        self.fired += 1;
+        self.total += late;
+        self.max = self.max.max(late);
+        let micros = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+        let bucket = Self::BOUNDS_MICROS
+            .iter()
+            .position(|&bound| micros <= bound)
+            .unwrap_or(Self::BOUNDS_MICROS.len());
+        self.buckets[bucket] += 1;
+    }
+}
+
+pub struct Engine {
+    pub routers: Vec<Router>,
+    /// Receive-and-send sockets, one per (family, interface, sending interface).
+    pub sockets: Vec<Rc<VrrpSocket>>,
+    jobs: mpsc::UnboundedSender<Job>,
+    check_unicast_src: bool,
+    pub lateness: TimerLateness,
+}
+
+impl Engine {
+    /// Opens the sockets the routers need (one per family, interface and sending interface,
+    /// shared by every VRID on it).
+    pub fn new(
+        plans: Vec<RouterPlan>,
+        jobs: mpsc::UnboundedSender<Job>,
+        check_unicast_src: bool,
+    ) -> std::io::Result<Engine> {
+        let mut sockets: Vec<Rc<VrrpSocket>> = Vec::new();
+        let mut by_key: HashMap<(Family, u32, u32), usize> = HashMap::new();
+        let mut routers = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let family = plan.core.family;
+            let key = (family, plan.ifindex, plan.send_ifindex);
+            let socket = match by_key.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let s = VrrpSocket::open_on(family, plan.ifindex, plan.send_ifindex).map_err(
+                        |e| {
+                            std::io::Error::new(
+                                e.kind(),
+                                format!("{}: VRRP socket: {e}", plan.config.name),
+                            )
+                        },
+                    )?;
+                    sockets.push(Rc::new(s));
+                    by_key.insert(key, sockets.len() - 1);
+                    sockets.len() - 1
+                }
+            };
+            let tracked_up = vec![true; plan.tracked.len()];
+            routers.push(Router {
+                instance: Instance::new(plan.core.clone()),
+                plan,
+                socket,
+                tracked_up,
+            });
+        }
+        Ok(Engine {
+            routers,
+            sockets,
+            jobs,
+            check_unicast_src,
+            lateness: TimerLateness::default(),
+        })
+    }
+
+    /// The earliest deadline of any instance.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.routers
+            .iter()
+            .filter_map(|r| r.instance.poll_timeout())
+            .min()
+    }
+
+    /// Applies the links' current state, then starts every instance.
+    pub fn start(&mut self, now: Timestamp, links: &[Link]) {
+        for link in links {
+            self.on_link(now, link);
+        }
+        for i in 0..self.routers.len() {
+            self.input(i, now, Input::Startup);
+        }
+    }
+
+    /// The protocol timer fired at `now` for the deadline `armed`.
+    pub fn on_timer(&mut self, now: Timestamp, armed: Option<Timestamp>) {
+        if let Some(deadline) = armed {
+            let late = now - deadline;
+            self.lateness.record(late);
+            if late > Duration::from_millis(1) {
+                debug!("protocol timer fired {} µs late", late.as_micros());
+            }
+        }
+        for i in 0..self.routers.len() {
+            let due = self.routers[i]
+                .instance
+                .poll_timeout()
+                .is_some_and(|t| t <= now);
+            if due {
+                self.input(i, now, Input::Timeout);
+            }
+        }
+    }
+
+    /// A packet arrived on socket `socket`.
+    pub fn on_packet(&mut self, now: Timestamp, socket: usize, bytes: &[u8], received: &Received) {
+        let Some(sock) = self.sockets.get(socket) else {
+            return;
+        };
+        let family = sock.family();
+        let ifindex = received.ifindex;
+        let route = |vrid: u8, routers: &[Router]| {
+            routers.iter().position(|r| {
+                r.plan.ifindex == ifindex
+                    && r.plan.core.family == family
+                    && r.plan.core.vrid == vrid
+            })
+        };
+        match packet::decode(bytes, &received.meta) {
+            Ok(decoded) => {
+                let vrid = decoded.advertisement.vrid;
+                let Some(i) = route(vrid, &self.routers) else {
+                    debug!(
+                        "advertisement for unconfigured VRID {vrid} from {}",
+                        received.meta.src
+                    );
+                    return;
+                };
+                let router = &self.routers[i];
+                if received.meta.src == router.plan.src {
+                    return;
+                }
+                if self.check_unicast_src
+                    && router.plan.config.is_unicast()
+                    && !router
+                        .plan
+                        .config
+                        .unicast_peers
+                        .contains(&received.meta.src)
+                {
+                    debug!(
+                        "{}: advertisement from {} is not from a unicast peer",
+                        router.plan.config.name, received.meta.src
+                    );
+                    return;
+                }
+                self.input(
+                    i,
+                    now,
+                    Input::Advertisement {
+                        src: received.meta.src,
+                        advertisement: &decoded.advertisement,
+                        checksum_form: decoded.checksum_form,
+                    },
+                );
+            }
+            Err(error) => {
+                let target = packet::peek_vrid(bytes).and_then(|vrid| route(vrid, &self.routers));
+                if let Some(i) = target {
+                    let router = &mut self.routers[i];
+                    router.instance.record_decode_error(&error);
+                    debug!(
+                        "{}: discarded packet from {}: {error}",
+                        router.plan.config.name, received.meta.src
+                    );
+                } else {
+                    debug!("discarded packet from {}: {error}", received.meta.src);
+                }
+            }
+        }
+    }
+
+    /// A link changed (or is reported at start).
+    pub fn on_link(&mut self, now: Timestamp, link: &Link) {
+        for i in 0..self.routers.len() {
+            let router = &mut self.routers[i];
+            let mut changed = false;
+            for (k, (name, _)) in router.plan.tracked.iter().enumerate() {
+                if *name == link.name && router.tracked_up[k] != link.up {
+                    router.tracked_up[k] = link.up;
+                    changed = true;
+                    info!(
+                        "{}: tracked interface {} is {}",
+                        router.plan.config.name,
+                        link.name,
+                        if link.up { "up" } else { "down" }
+                    );
+                }
+            }
+            if changed {
+                self.apply_tracking(i, now);
+            }
+        }
+    }
+
+    /// Tracked interfaces of weight 0 that are down put the instance in Fault (the
+    /// instance's own interface is one of them); the others change its priority (keepalived:
+    /// a positive weight is added while up, a negative one while down).
+    fn apply_tracking(&mut self, i: usize, now: Timestamp) {
+        let router = &self.routers[i];
+        let own = &router.plan.config.interface;
+        let mut link_down = false;
+        let mut track_fault = false;
+        let mut adjust: i32 = 0;
+        for ((name, weight), up) in router.plan.tracked.iter().zip(&router.tracked_up) {
+            match (*weight, *up) {
+                (0, false) if name == own => link_down = true,
+                (0, false) => track_fault = true,
+                (w, true) if w > 0 => adjust += w,
+                (w, false) if w < 0 => adjust += w,
+                _ => {}
+            }
+        }
+        let priority = (i32::from(router.plan.core.priority) + adjust).clamp(1, 254);
+        let was_link_down = router.instance.link_down();
+        let was_track_fault = router.instance.track_fault();
+        let priority_changed =
+            adjust != 0 || router.instance.effective_priority() != router.plan.core.priority;
+        if priority_changed {
+            self.input(
+                i,
+                now,
+                Input::SetPriority(u8::try_from(priority).unwrap_or(1)),
+            );
+        }
+        if link_down != was_link_down {
+            self.input(
+                i,
+                now,
+                if link_down {
+                    Input::LinkDown
+                } else {
+                    Input::LinkUp
+                },
+            );
+        }
+        if track_fault != was_track_fault {
+            self.input(i, now, Input::TrackFault(track_fault));
+        }
+    }
+
+    /// Shuts every instance down: Masters send priority 0 and release their addresses.
+    pub fn shutdown(&mut self, now: Timestamp) {
+        for i in 0..self.routers.len() {
+            self.input(i, now, Input::Shutdown);
+        }
+    }
+
+    /// Feeds one input and carries out what the instance asks.
+    pub fn input(&mut self, i: usize, now: Timestamp, input: Input<'_>) {
+        let Some(router) = self.routers.get_mut(i) else {
+            return;
+        };
+        router.instance.handle(now, input);
+        let mut became_master = false;
+        while let Some(output) = self.routers[i].instance.poll_output() {
+            let router = &self.routers[i];
+            match output {
+                Output::Send(adv) => self.send(i, &adv),
+                Output::AddAddresses => {
+                    became_master = true;
+                    let _ = self.jobs.send(Job::Add(i));
+                }
+                Output::RemoveAddresses => {
+                    let _ = self.jobs.send(Job::Remove(i));
+                }
+                Output::Announce => {
+                    let job = if became_master {
+                        Job::AnnounceMaster(i)
+                    } else {
+                        Job::AnnounceLowerPriority(i)
+                    };
+                    let _ = self.jobs.send(job);
+                }
+                Output::StateChanged { from, to, reason } => {
+                    let master = match router.instance.master() {
+                        Some(m) if to != State::Master => {
+                            format!("; master {} priority {}", m.address, m.priority)
+                        }
+                        _ => String::new(),
+                    };
+                    info!(
+                        "{}: {from} -> {to} ({reason}), priority {}{master}",
+                        router.plan.config.name,
+                        router.instance.effective_priority()
+                    );
+                }
+                Output::MasterChanged(master) => match master {
+                    Some(m) => debug!(
+                        "{}: master is {} priority {} interval {} cs",
+                        router.plan.config.name, m.address, m.priority, m.interval_cs
+                    ),
+                    None => debug!("{}: no master heard", router.plan.config.name),
+                },
+            }
+        }
+    }
+
+    fn send(&mut self, i: usize, adv: &vrrp_core::Advertisement) {
+        let router = &self.routers[i];
+        let Some(socket) = self.sockets.get(router.socket) else {
+            return;
+        };
+        let plan = &router.plan;
+        let multicast = [match plan.core.family {
+            Family::Ipv4 => IpAddr::V4(MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(MULTICAST_V6),
+        }];
+        let destinations: &[IpAddr] = if plan.config.is_unicast() {
+            &plan.config.unicast_peers
+        } else {
+            &multicast
+        };
+        for &dst in destinations {
+            match packet::encode(adv, plan.src, dst, plan.core.checksum_form) {
+                Ok(bytes) => {
+                    if let Err(e) = socket.send(&bytes, plan.src, dst) {
+                        warn!(
+                            "{}: cannot send advertisement to {dst}: {e}",
+                            plan.config.name
+                        );
+                    }
+                }
+                Err(e) => warn!("{}: cannot encode advertisement: {e}", plan.config.name),
+            }
+        }
+    }
+}

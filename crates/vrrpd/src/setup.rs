@@ -1,0 +1,261 @@
+//! From configuration to running routers: resolve interfaces and source addresses, create
+//! virtual MAC interfaces, and remove VIPs left behind by an earlier run.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tracing::{info, warn};
+use vrrp_config::{Config, Role as ConfigRole, VrrpInstance};
+use vrrp_core::packet::{Auth, ChecksumForm, Family, Version};
+use vrrp_core::{InstanceConfig, Role};
+use vrrp_linux::netlink::{AddressSpec, Netlink};
+use vrrp_linux::{SysctlGuard, sysctl, virtual_mac};
+
+/// How long to wait for an IPv6 link-local address to finish duplicate address detection.
+const LINK_LOCAL_WAIT: Duration = Duration::from_secs(5);
+
+/// Everything the daemon needs to run one `vrrp_instance`.
+#[derive(Debug)]
+pub struct RouterPlan {
+    pub config: VrrpInstance,
+    pub core: InstanceConfig,
+    /// The instance's interface: advertisements are received here.
+    pub ifindex: u32,
+    /// Where advertisements leave: the virtual MAC interface, unless `vmac_xmit_base`.
+    pub send_ifindex: u32,
+    /// The virtual MAC interface we created, if any (deleted on exit).
+    pub vmac: Option<Vmac>,
+    /// Source address of advertisements.
+    pub src: IpAddr,
+    /// VIPs and excluded VIPs, each with the interface it goes on.
+    pub addresses: Vec<(u32, AddressSpec)>,
+    /// Where gratuitous ARPs / NAs are sent, and with which MAC.
+    pub announce_ifindex: u32,
+    pub announce_mac: [u8; 6],
+    /// Tracked interfaces (name, weight); the instance's own interface is tracked by link
+    /// state unless `dont_track_primary`.
+    pub tracked: Vec<(String, i32)>,
+}
+
+#[derive(Debug)]
+pub struct Vmac {
+    pub ifindex: u32,
+    pub name: String,
+}
+
+/// The resolved plan of every instance, and the sysctls to restore on exit.
+pub struct Plan {
+    pub routers: Vec<RouterPlan>,
+    pub sysctls: SysctlGuard,
+}
+
+pub async fn prepare(nl: &Netlink, config: &Config) -> Result<Plan> {
+    let mut routers = Vec::new();
+    let mut sysctls = SysctlGuard::new();
+    for instance in &config.instances {
+        let plan = prepare_instance(nl, instance, &mut sysctls)
+            .await
+            .with_context(|| format!("vrrp_instance {}", instance.name))?;
+        routers.push(plan);
+    }
+    Ok(Plan { routers, sysctls })
+}
+
+async fn prepare_instance(
+    nl: &Netlink,
+    instance: &VrrpInstance,
+    sysctls: &mut SysctlGuard,
+) -> Result<RouterPlan> {
+    let family = match instance.family {
+        vrrp_config::Family::Ipv4 => Family::Ipv4,
+        vrrp_config::Family::Ipv6 => Family::Ipv6,
+    };
+    let link = nl
+        .link_by_name(&instance.interface)
+        .await?
+        .with_context(|| format!("interface {} does not exist", instance.interface))?;
+
+    let mut send_ifindex = link.index;
+    let mut announce_ifindex = link.index;
+    let mut announce_mac = link.mac.unwrap_or([0; 6]);
+    let mut vip_ifindex = link.index;
+    let mut vmac = None;
+    if let Some(name) = &instance.use_vmac {
+        let mac = virtual_mac(family, instance.vrid);
+        let ifindex = nl
+            .create_macvlan(link.index, name, mac)
+            .await
+            .with_context(|| format!("creating virtual MAC interface {name}"))?;
+        for (path, value) in sysctl::vmac_sysctls(&instance.interface, name) {
+            if let Err(e) = sysctls.set(&path, &value) {
+                warn!("{}: cannot set {path} to {value}: {e}", instance.name);
+            }
+        }
+        if !instance.vmac_xmit_base {
+            send_ifindex = ifindex;
+        }
+        announce_ifindex = ifindex;
+        announce_mac = mac;
+        vip_ifindex = ifindex;
+        vmac = Some(Vmac {
+            ifindex,
+            name: name.clone(),
+        });
+    }
+
+    let src = match instance.src_ip() {
+        Some(ip) => ip,
+        None => source_address(nl, family, link.index, send_ifindex, &instance.interface).await?,
+    };
+
+    let mut addresses = Vec::new();
+    for vip in instance.vips.iter().chain(&instance.excluded_vips) {
+        let ifindex = match &vip.dev {
+            Some(dev) => {
+                nl.link_by_name(dev)
+                    .await?
+                    .with_context(|| format!("interface {dev} of VIP {} does not exist", vip.addr))?
+                    .index
+            }
+            None => vip_ifindex,
+        };
+        let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
+        spec.broadcast = vip.broadcast;
+        spec.label = vip.label.clone();
+        spec.scope = vip.scope.as_deref().map(scope_number).transpose()?;
+        addresses.push((ifindex, spec));
+    }
+    remove_stale_vips(nl, &instance.name, &addresses).await;
+
+    let version = if instance.version == 2 {
+        Version::V2
+    } else {
+        Version::V3
+    };
+    let mut core = InstanceConfig::new(instance.name.clone(), instance.vrid, src);
+    core.version = version;
+    core.family = family;
+    core.role = match instance.role {
+        ConfigRole::Router => Role::Router,
+        ConfigRole::Observer => Role::Observer,
+    };
+    core.priority = instance.priority;
+    core.advert_interval_cs = instance.advert_interval_cs;
+    core.preempt = instance.preempt;
+    core.preempt_delay = instance.preempt_delay;
+    core.accept = instance.accept;
+    core.auth = match (&instance.auth, version) {
+        (Some(pass), Version::V2) => Auth::simple_password(pass),
+        _ => Auth::None,
+    };
+    core.addresses = instance.vips.iter().map(|v| v.addr).collect();
+    core.checksum_form = if instance.v3_checksum_as_v2 {
+        ChecksumForm::MessageOnly
+    } else {
+        ChecksumForm::PseudoHeader
+    };
+    core.readvertise_on_lower_priority = !instance.lower_prio_no_advert;
+
+    let mut tracked: Vec<(String, i32)> = instance
+        .track_interfaces
+        .iter()
+        .map(|t| (t.name.clone(), t.weight))
+        .collect();
+    if !instance.dont_track_primary {
+        tracked.push((instance.interface.clone(), 0));
+    }
+
+    info!(
+        "{}: interface {} (index {}), VRID {}, VRRPv{}, {:?}, priority {}, source {}{}",
+        instance.name,
+        instance.interface,
+        link.index,
+        instance.vrid,
+        instance.version,
+        family,
+        instance.priority,
+        src,
+        vmac.as_ref()
+            .map(|v: &Vmac| format!(", virtual MAC interface {}", v.name))
+            .unwrap_or_default()
+    );
+    Ok(RouterPlan {
+        config: instance.clone(),
+        core,
+        ifindex: link.index,
+        send_ifindex,
+        vmac,
+        src,
+        addresses,
+        announce_ifindex,
+        announce_mac,
+        tracked,
+    })
+}
+
+/// The advertisement source: the interface's primary IPv4 address, or the link-local IPv6
+/// address of the interface that sends (RFC 5798 §5.1.1.1, §5.1.2.1).
+async fn source_address(
+    nl: &Netlink,
+    family: Family,
+    ifindex: u32,
+    send_ifindex: u32,
+    ifname: &str,
+) -> Result<IpAddr> {
+    match family {
+        Family::Ipv4 => {
+            let addrs = nl.addresses(ifindex).await?;
+            match vrrp_linux::primary_ipv4(&addrs) {
+                Some(ip) => Ok(IpAddr::V4(ip)),
+                None => bail!(
+                    "interface {ifname} has no IPv4 address to send advertisements from; \
+                     add one or set mcast_src_ip / unicast_src_ip"
+                ),
+            }
+        }
+        Family::Ipv6 => {
+            let ip = vrrp_linux::wait_link_local(nl, send_ifindex, LINK_LOCAL_WAIT)
+                .await
+                .with_context(|| format!("no usable IPv6 link-local address on {ifname}"))?;
+            Ok(IpAddr::V6(ip))
+        }
+    }
+}
+
+/// Removes our VIPs found on their interfaces at start: we are not Master yet, and a VIP
+/// left by a killed daemon or a removed container would answer beside the real Master.
+async fn remove_stale_vips(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
+    for (ifindex, spec) in addresses {
+        let present = match nl.addresses(*ifindex).await {
+            Ok(list) => list.iter().any(|a| a.addr == spec.addr),
+            Err(e) => {
+                warn!("{name}: cannot list addresses of interface {ifindex}: {e}");
+                continue;
+            }
+        };
+        if present {
+            match nl.del_address(*ifindex, spec.addr, spec.prefix_len).await {
+                Ok(()) => info!(
+                    "{name}: removed stale VIP {} left by an earlier run",
+                    spec.addr
+                ),
+                Err(e) => warn!("{name}: cannot remove stale VIP {}: {e}", spec.addr),
+            }
+        }
+    }
+}
+
+/// keepalived's scope names (as iproute2's rt_scopes).
+fn scope_number(name: &str) -> Result<u8> {
+    Ok(match name {
+        "global" | "universe" => 0,
+        "site" => 200,
+        "link" => 253,
+        "host" => 254,
+        "nowhere" => 255,
+        other => other
+            .parse()
+            .with_context(|| format!("unknown address scope {other}"))?,
+    })
+}
