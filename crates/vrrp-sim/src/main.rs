@@ -153,11 +153,11 @@ fn main() -> ExitCode {
     }
     match takeover(trace, vr, r1, at(20)) {
         Some((t, n)) => println!(
-            "  shutdown of r1 at {} (priority 0): {} Master at {t}, {} s later (Skew_Time of r2: {} s)",
+            "  shutdown of r1 at {} (priority 0): {} Master at {t}, {} s later (its Skew_Time: {} s)",
             at(20),
             trace.name(n),
             secs(t - at(20)),
-            secs(skew(150))
+            secs(skew(if n == r2 { 150 } else { 100 }))
         ),
         None => println!("  shutdown of r1 at {}: nobody took over", at(20)),
     }
