@@ -51,3 +51,60 @@ pub struct Counters {
     /// Master: another router believes it is Master (split brain, RFC 9568 §6.4.3).
     pub rcvd_lower_priority_as_master: u64,
 }
+
+impl Counters {
+    /// Every counter with its name (the field name), for dumps, metrics and the control
+    /// socket.
+    pub fn fields(&self) -> [(&'static str, u64); 21] {
+        // Destructured so that a new counter cannot be forgotten here.
+        let Counters {
+            master_transitions,
+            rcvd_advertisements,
+            sent_advertisements,
+            adv_interval_errors,
+            ip_ttl_errors,
+            rcvd_pri_zero_packets,
+            sent_pri_zero_packets,
+            rcvd_invalid_type_packets,
+            address_list_errors,
+            packet_length_errors,
+            checksum_errors,
+            version_errors,
+            vrid_errors,
+            auth_failures,
+            invalid_auth_type,
+            auth_type_mismatch,
+            proto_errors,
+            rcvd_checksum_pseudo_header,
+            rcvd_checksum_message_only,
+            master_releases,
+            rcvd_lower_priority_as_master,
+        } = *self;
+        [
+            ("master_transitions", master_transitions),
+            ("rcvd_advertisements", rcvd_advertisements),
+            ("sent_advertisements", sent_advertisements),
+            ("adv_interval_errors", adv_interval_errors),
+            ("ip_ttl_errors", ip_ttl_errors),
+            ("rcvd_pri_zero_packets", rcvd_pri_zero_packets),
+            ("sent_pri_zero_packets", sent_pri_zero_packets),
+            ("rcvd_invalid_type_packets", rcvd_invalid_type_packets),
+            ("address_list_errors", address_list_errors),
+            ("packet_length_errors", packet_length_errors),
+            ("checksum_errors", checksum_errors),
+            ("version_errors", version_errors),
+            ("vrid_errors", vrid_errors),
+            ("auth_failures", auth_failures),
+            ("invalid_auth_type", invalid_auth_type),
+            ("auth_type_mismatch", auth_type_mismatch),
+            ("proto_errors", proto_errors),
+            ("rcvd_checksum_pseudo_header", rcvd_checksum_pseudo_header),
+            ("rcvd_checksum_message_only", rcvd_checksum_message_only),
+            ("master_releases", master_releases),
+            (
+                "rcvd_lower_priority_as_master",
+                rcvd_lower_priority_as_master,
+            ),
+        ]
+    }
+}

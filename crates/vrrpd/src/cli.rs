@@ -9,6 +9,8 @@ pub const DEFAULT_CONFIG: &str = "/etc/vrrpd/vrrpd.conf";
 pub const KEEPALIVED_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 pub const DEFAULT_PID_FILE: &str = "/run/vrrpd/vrrpd.pid";
 pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vrrpd/vrrpd.sock";
+pub const DEFAULT_STATE_FILE: &str = "/run/vrrpd/vrrpd.state.json";
+pub const DEFAULT_STATS_FILE: &str = "/run/vrrpd/vrrpd.stats.json";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,6 +46,14 @@ pub struct Args {
     /// Control socket path (used by vrrpctl)
     #[arg(long = "control-socket", value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
     pub control_socket: PathBuf,
+
+    /// Where SIGUSR1 writes the JSON state dump
+    #[arg(long = "state-file", value_name = "PATH", default_value = DEFAULT_STATE_FILE)]
+    pub state_file: PathBuf,
+
+    /// Where SIGUSR2 writes the JSON statistics dump
+    #[arg(long = "stats-file", value_name = "PATH", default_value = DEFAULT_STATS_FILE)]
+    pub stats_file: PathBuf,
 }
 
 impl Args {

@@ -8,6 +8,7 @@
 mod addresses;
 mod cli;
 mod clock;
+mod dump;
 mod engine;
 mod pidfile;
 mod setup;
@@ -80,7 +81,7 @@ fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    match local.block_on(&runtime, run(loaded.config)) {
+    match local.block_on(&runtime, run(loaded.config, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -102,7 +103,7 @@ fn init_logging(args: &Args) {
         .init();
 }
 
-async fn run(config: Config) -> Result<()> {
+async fn run(config: Config, args: &Args) -> Result<()> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
     let mut events = vrrp_linux::netlink::events()
@@ -219,6 +220,8 @@ async fn run(config: Config) -> Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigusr1 = signal(SignalKind::user_defined1())?;
+    let mut sigusr2 = signal(SignalKind::user_defined2())?;
     loop {
         tokio::select! {
             biased;
@@ -230,6 +233,20 @@ async fn run(config: Config) -> Result<()> {
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = sigusr1.recv() => {
+                let doc = dump::state(&engine.borrow(), clock::now());
+                match dump::write(&args.state_file, &doc) {
+                    Ok(()) => info!("SIGUSR1: state written to {}", args.state_file.display()),
+                    Err(e) => warn!("SIGUSR1: cannot write {}: {e}", args.state_file.display()),
+                }
+            }
+            _ = sigusr2.recv() => {
+                let doc = dump::stats(&engine.borrow());
+                match dump::write(&args.stats_file, &doc) {
+                    Ok(()) => info!("SIGUSR2: statistics written to {}", args.stats_file.display()),
+                    Err(e) => warn!("SIGUSR2: cannot write {}: {e}", args.stats_file.display()),
+                }
+            }
             _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
         }
     }
