@@ -145,6 +145,8 @@ pub enum TransitionReason {
     TrackRecovered,
     /// The effective priority changed to/from 255.
     PriorityChange,
+    /// An operator put the instance in maintenance.
+    Maintenance,
 }
 
 impl TransitionReason {
@@ -161,6 +163,7 @@ impl TransitionReason {
             TransitionReason::TrackFault => "tracked object failed",
             TransitionReason::TrackRecovered => "tracked object recovered",
             TransitionReason::PriorityChange => "priority change",
+            TransitionReason::Maintenance => "maintenance",
         }
     }
 }
@@ -266,6 +269,9 @@ pub enum Input<'a> {
     TrackFault(bool),
     /// The effective priority changed (trackers, operator). Ignored for owners.
     SetPriority(u8),
+    /// Operator maintenance on (`true`) or off: a Master leaves gracefully with a priority-0
+    /// advertisement, and the instance stays Backup (never takes over) until it is off.
+    Maintenance(bool),
 }
 
 /// What the instance asks the caller to do, or tells it.
@@ -319,6 +325,8 @@ pub struct Instance {
     preempt_deadline: Option<Timestamp>,
     link_down: bool,
     track_fault: bool,
+    /// Operator maintenance: never become Master.
+    maintenance: bool,
 }
 
 impl Instance {
@@ -342,6 +350,7 @@ impl Instance {
             preempt_deadline: None,
             link_down: false,
             track_fault: false,
+            maintenance: false,
         }
     }
 
@@ -372,6 +381,7 @@ impl Instance {
             Input::LinkUp => self.set_fault(now, FaultCause::Link, false),
             Input::TrackFault(failed) => self.set_fault(now, FaultCause::Track, failed),
             Input::SetPriority(priority) => self.set_priority(now, priority),
+            Input::Maintenance(on) => self.set_maintenance(now, on),
         }
     }
 
@@ -453,6 +463,11 @@ impl Instance {
         self.link_down
     }
 
+    /// An operator holds the instance in maintenance (never Master).
+    pub fn maintenance(&self) -> bool {
+        self.maintenance
+    }
+
     /// A tracked object has failed (a fault cause).
     pub fn track_fault(&self) -> bool {
         self.track_fault
@@ -518,7 +533,7 @@ impl Instance {
                 self.start_down_timer(now);
                 self.transition(State::Observer, reason);
             }
-            Role::Router if self.is_owner() => self.become_master(now, reason),
+            Role::Router if self.is_owner() && !self.maintenance => self.become_master(now, reason),
             Role::Router => {
                 self.start_down_timer(now);
                 // keepalived: preempt_delay also counts from startup.
@@ -554,7 +569,11 @@ impl Instance {
                 }
             }
             State::Backup => {
-                if self.down_timer.is_some_and(|t| t <= now) {
+                if self.down_timer.is_some_and(|t| t <= now) && self.maintenance {
+                    // In maintenance the instance never takes over: it keeps listening.
+                    self.start_down_timer(now);
+                    self.set_master(None);
+                } else if self.down_timer.is_some_and(|t| t <= now) {
                     // RFC 5798 §6.4.2: the Master_Down_Timer fired.
                     let reason = if self.down_timer_skew_only {
                         TransitionReason::PriorityZeroReceived
@@ -621,6 +640,21 @@ impl Instance {
         self.stop_timers();
         self.transition(State::Fault, reason);
         self.set_master(None);
+    }
+
+    /// Maintenance: a Master resigns as at shutdown (priority 0, so Backups take over after
+    /// Skew_Time) but stays running as a Backup that never takes over.
+    fn set_maintenance(&mut self, now: Timestamp, on: bool) {
+        self.maintenance = on;
+        if on && self.state == State::Master {
+            self.send_priority_zero();
+            self.outputs.push_back(Output::RemoveAddresses);
+            self.counters.master_releases += 1;
+            self.adver_timer = None;
+            self.start_down_timer(now);
+            self.transition(State::Backup, TransitionReason::Maintenance);
+            self.set_master(None);
+        }
     }
 
     /// Owners keep 255 (RFC 5798 §6.1: the owner's priority is 255); others are clamped to

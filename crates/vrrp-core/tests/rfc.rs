@@ -1486,3 +1486,48 @@ fn vrrpd_observer_reports_successor_of_silent_master() {
     );
     assert_eq!(inst.poll_timeout(), Some(t(4_414_062 + 3_996_093)));
 }
+
+/// vrrpd (operator maintenance): a Master resigns with priority 0, as at shutdown, and
+/// stays Backup without taking over until maintenance ends.
+#[test]
+fn vrrpd_maintenance_master_resigns_and_never_takes_over() {
+    let (mut inst, now) = master(config_v3(200));
+    inst.handle(now, Input::Maintenance(true));
+    let out = drain(&mut inst);
+    assert_eq!(out[0], Output::Send(own_adv(&inst, 0)));
+    assert_eq!(out[1], Output::RemoveAddresses);
+    assert_eq!(
+        out[2],
+        state_changed(State::Master, State::Backup, TransitionReason::Maintenance)
+    );
+    assert_eq!(inst.state(), State::Backup);
+    assert!(inst.maintenance());
+
+    // The group stays silent: the down timer fires, again and again, without takeover.
+    for _ in 0..3 {
+        let deadline = inst.poll_timeout().expect("down timer");
+        let out = fire(&mut inst, deadline);
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, Output::Send(_) | Output::AddAddresses)),
+            "{out:?}"
+        );
+        assert_eq!(inst.state(), State::Backup);
+    }
+
+    // Maintenance off: the next expiry takes over.
+    let now = inst.poll_timeout().expect("down timer");
+    inst.handle(now, Input::Maintenance(false));
+    let deadline = inst.poll_timeout().expect("down timer");
+    fire(&mut inst, deadline);
+    assert_eq!(inst.state(), State::Master);
+}
+
+/// vrrpd (operator maintenance): an owner in maintenance starts as Backup.
+#[test]
+fn vrrpd_maintenance_owner_starts_as_backup() {
+    let mut inst = Instance::new(config_v3(255));
+    inst.handle(t(0), Input::Maintenance(true));
+    inst.handle(t(0), Input::Startup);
+    assert_eq!(inst.state(), State::Backup);
+}
