@@ -1,0 +1,951 @@
+//! Behaviour of the vrrpd daemon on real LANs (network namespaces, `vrrp-testlab`).
+//!
+//! Each test builds its own lab (bridge + router namespaces + a client), starts vrrpd in the
+//! routers and observes the result from outside: who holds the VIP, whether the client
+//! reaches it and through which MAC, what the daemons log and count. The lab removes
+//! everything it created when dropped, also when a test panics.
+//!
+//! The tests need root; without it they print `SKIPPED: ...` and pass. Timeouts are
+//! generous (seconds) and timings are printed, never asserted tightly: the tests must pass
+//! on a loaded two-core machine. See docs/testing.md, "Daemon behaviour tests".
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use vrrp_testlab::{
+    Daemon, DaemonProc, KeepalivedConf, Lab, Node, SIGTERM, State, VrrpInstance, run_bounded,
+    skip_reason, wait_until,
+};
+
+/// Bound of every wait for a protocol step (an election takes well under a second with
+/// the intervals used here; the slack is for a loaded machine).
+const STEP: Duration = Duration::from_secs(15);
+/// How long a daemon may take to start (pid file written).
+const START: Duration = Duration::from_secs(10);
+/// Polling period of the waits.
+const POLL: Duration = Duration::from_millis(10);
+const VRID: u8 = 51;
+
+macro_rules! require_root {
+    () => {
+        if let Some(why) = skip_reason(&["nft", "ping"]) {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+fn vrrpd_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
+}
+
+/// Whether this vrrpd writes the SIGUSR1 / SIGUSR2 dumps (`--state-file`, `--stats-file`).
+fn has_dumps() -> bool {
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        let mut cmd = Command::new(vrrpd_binary());
+        cmd.arg("--help");
+        run_bounded(cmd, Duration::from_secs(30))
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("--stats-file"))
+            .unwrap_or(false)
+    })
+}
+
+/// One router of a test: its node, its configuration, its running daemon.
+struct Router {
+    node: Node,
+    conf: String,
+    daemon: Option<DaemonProc>,
+}
+
+impl Router {
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    fn daemon(&self) -> &DaemonProc {
+        self.daemon.as_ref().expect("the daemon was started")
+    }
+
+    /// The current daemon's standard error (its log).
+    fn log(&self) -> String {
+        self.daemon
+            .as_ref()
+            .map(|d| std::fs::read_to_string(d.proc.stderr_path()).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    fn stats_path(&self) -> PathBuf {
+        stats_path(self.daemon())
+    }
+}
+
+/// Where `start_vrrpd` asks the daemon to write its SIGUSR2 statistics.
+fn stats_path(d: &DaemonProc) -> PathBuf {
+    d.conf.with_extension("stats.json")
+}
+
+/// Starts vrrpd in `node` the way `Daemon::Vrrpd` does (`-n -l -D -f CONF -p PID
+/// --control-socket SOCK`, every file in the lab directory), plus `--state-file` and
+/// `--stats-file` in the lab directory when this vrrpd has them.
+fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
+    let base = format!("{}-vrrpd", node.name());
+    let mut n = 0;
+    while node.lab_path(&format!("{base}-{n}.conf")).exists() && n < 1000 {
+        n += 1;
+    }
+    let stem = format!("{base}-{n}");
+    let conf_path = node
+        .write_file(&format!("{stem}.conf"), conf)
+        .expect("write the configuration");
+    let pidfile = node.lab_path(&format!("{stem}.pid"));
+    let sock = node.lab_path(&format!("{stem}.sock"));
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let mut args = vec![
+        "-n".to_string(),
+        "-l".into(),
+        "-D".into(),
+        "-f".into(),
+        s(&conf_path),
+        "-p".into(),
+        s(&pidfile),
+        "--control-socket".into(),
+        s(&sock),
+    ];
+    if has_dumps() {
+        args.push("--state-file".into());
+        args.push(s(&node.lab_path(&format!("{stem}.state.json"))));
+        args.push("--stats-file".into());
+        args.push(s(&node.lab_path(&format!("{stem}.stats.json"))));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let binary = vrrpd_binary();
+    let proc = node
+        .spawn(&binary.to_string_lossy(), &args, &[])
+        .expect("spawn vrrpd");
+    let d = DaemonProc {
+        daemon: Daemon::Vrrpd { binary },
+        node: node.name().to_string(),
+        proc,
+        conf: conf_path,
+        pidfile,
+        control_socket: Some(sock),
+    };
+    d.wait_started(START).expect("vrrpd starts");
+    d
+}
+
+/// A LAN with routers (name, priority, instance) and one client host.
+struct Net {
+    lab: Lab,
+    routers: Vec<Router>,
+    client: Node,
+}
+
+impl Net {
+    /// Builds the lab; `instance(vip_cidr, router_index, node)` gives each router's instance.
+    fn new(
+        tag: &str,
+        priorities: &[u8],
+        mut instance: impl FnMut(usize, &Lab, &Node, u8) -> VrrpInstance,
+    ) -> Net {
+        let mut lab = Lab::new(tag).expect("lab");
+        let mut nodes = Vec::new();
+        for i in 0..priorities.len() {
+            nodes.push(lab.add_router(&format!("r{}", i + 1)).expect("router"));
+        }
+        let client = lab.add_host("client").expect("client");
+        let routers = nodes
+            .into_iter()
+            .zip(priorities)
+            .enumerate()
+            .map(|(i, (node, &prio))| {
+                let conf = KeepalivedConf::new()
+                    .router_id(node.name())
+                    .instance(instance(i, &lab, &node, prio))
+                    .render();
+                Router {
+                    node,
+                    conf,
+                    daemon: None,
+                }
+            })
+            .collect();
+        Net {
+            lab,
+            routers,
+            client,
+        }
+    }
+
+    /// The usual instance: VRRPv3, `advert_int`, the IPv4 VIP .100/24.
+    fn v3(lab: &Lab, node: &Node, prio: u8, advert_int: f64) -> VrrpInstance {
+        VrrpInstance::new("VI_1", node.ifname(), VRID, prio)
+            .version(3)
+            .advert_int(advert_int)
+            .vip(format!("{}/24", lab.vip4(100)))
+    }
+
+    fn vip(&self) -> IpAddr {
+        self.lab.vip4(100).into()
+    }
+
+    fn start(&mut self, i: usize) {
+        let d = start_vrrpd(&self.routers[i].node, &self.routers[i].conf);
+        self.routers[i].daemon = Some(d);
+    }
+
+    fn start_all(&mut self) {
+        for i in 0..self.routers.len() {
+            self.start(i);
+        }
+    }
+
+    /// Routers holding `ip`.
+    fn holders(&self, ip: IpAddr) -> Vec<usize> {
+        (0..self.routers.len())
+            .filter(|&i| self.routers[i].node.has_address(ip))
+            .collect()
+    }
+
+    /// Waits until router `i` holds `ip` and no other router does, except those in
+    /// `ignore` (a crashed router keeps its VIP in the kernel). Returns how long it took.
+    fn wait_sole_holder(&self, i: usize, ip: IpAddr, ignore: &[usize]) -> Option<Duration> {
+        let t = Instant::now();
+        wait_until(STEP, POLL, || {
+            let h = self.holders(ip);
+            h.contains(&i) && h.iter().all(|j| *j == i || ignore.contains(j))
+        })
+        .then(|| t.elapsed())
+    }
+
+    fn expect_sole_holder(&self, i: usize, ip: IpAddr, ignore: &[usize], what: &str) -> Duration {
+        match self.wait_sole_holder(i, ip, ignore) {
+            Some(d) => d,
+            None => panic!(
+                "{what}: {} did not become the only holder of {ip} within {STEP:?} \
+                 (holders: {:?}){}",
+                self.routers[i].name(),
+                self.holders(ip)
+                    .iter()
+                    .map(|&j| self.routers[j].name())
+                    .collect::<Vec<_>>(),
+                self.lab.diag()
+            ),
+        }
+    }
+
+    /// Checks for `hold` that router `i` stays the only holder of `ip`.
+    fn expect_stays_sole_holder(&self, i: usize, ip: IpAddr, hold: Duration, what: &str) {
+        let end = Instant::now() + hold;
+        while Instant::now() < end {
+            let h = self.holders(ip);
+            assert!(
+                h == [i],
+                "{what}: expected only {} to hold {ip}, holders are {:?}{}",
+                self.routers[i].name(),
+                h.iter()
+                    .map(|&j| self.routers[j].name())
+                    .collect::<Vec<_>>(),
+                self.lab.diag()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the log of router `i`'s current daemon contains `needle` `count` times.
+    fn expect_log(&self, i: usize, needle: &str, count: usize) {
+        let ok = wait_until(STEP, Duration::from_millis(20), || {
+            self.routers[i].log().matches(needle).count() >= count
+        });
+        assert!(
+            ok,
+            "{}: log line {needle:?} (x{count}) not seen within {STEP:?}{}",
+            self.routers[i].name(),
+            self.lab.diag()
+        );
+    }
+
+    /// The client pings `ip` (bounded) and asserts it answers.
+    fn expect_client_reaches(&self, ip: IpAddr, what: &str) {
+        assert!(
+            self.client.ping(ip, 3, Duration::from_secs(10)),
+            "{what}: the client cannot ping {ip}{}",
+            self.lab.diag()
+        );
+    }
+
+    /// The client's neighbour entry for `ip` becomes `mac` (after a ping refreshed it).
+    fn expect_client_neighbour(&self, ip: IpAddr, mac: &str, what: &str) {
+        let ok = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+            self.client.neighbour_mac(ip).as_deref() == Some(mac)
+        });
+        assert!(
+            ok,
+            "{what}: the client's neighbour entry for {ip} is {:?}, expected {mac}{}",
+            self.client.neighbour_mac(ip),
+            self.lab.diag()
+        );
+    }
+
+    /// SIGKILL the daemon of router `i` and pull its cable (a killed daemon leaves its VIP
+    /// in the kernel; the cable keeps that VIP from answering, as after a real crash).
+    fn crash(&self, i: usize) {
+        let r = &self.routers[i];
+        r.daemon().crash().expect("SIGKILL the daemon");
+        r.node.link_down().expect("link down");
+    }
+}
+
+/// Master_Down_Interval of VRRPv3 (RFC 9568 §6.1) for `prio` and `advert_int` seconds.
+fn master_down_interval(prio: u8, advert_int: f64) -> Duration {
+    Duration::from_secs_f64(3.0 * advert_int + f64::from(256 - u16::from(prio)) * advert_int / 256.0)
+}
+
+/// Sends SIGUSR2 to the daemon and reads `counter` of its (single) instance from the
+/// statistics dump. `None` if no dump appears.
+fn stats_counter(r: &Router, counter: &str) -> Option<u64> {
+    let path = r.stats_path();
+    let _ = std::fs::remove_file(&path);
+    r.daemon().proc.kill_main(libc::SIGUSR2).ok()?;
+    let mut text = String::new();
+    wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.contains(counter)
+    });
+    json_number(&text, counter)
+}
+
+/// The number after `"key":` in a JSON text (first occurrence).
+fn json_number(text: &str, key: &str) -> Option<u64> {
+    let quoted = format!("\"{key}\"");
+    let at = text.find(&quoted)? + quoted.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+// -------------------------------------------------------------------------------------------
+// 1. Election
+
+#[test]
+fn highest_priority_wins_and_only_the_master_holds_the_vip() {
+    require_root!();
+    // The highest priority is not the first router started.
+    let mut net = Net::new("elec", &[100, 200, 150], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1)
+    });
+    net.start_all();
+    let vip = net.vip();
+    let took = net.expect_sole_holder(1, vip, &[], "election");
+    println!("election: r2 (priority 200) holds the VIP alone after {took:?}");
+    net.expect_stays_sole_holder(1, vip, Duration::from_secs(1), "after the election");
+    net.expect_log(1, "-> MASTER", 1);
+    for i in [0, 2] {
+        let log = net.routers[i].log();
+        let last = log.lines().rfind(|l| l.contains(" -> "));
+        assert!(
+            last.is_some_and(|l| l.contains("-> BACKUP")),
+            "{} should end up in BACKUP; last transition {last:?}{}",
+            net.routers[i].name(),
+            net.lab.diag()
+        );
+    }
+}
+
+// 2. The client reaches the VIP through the Master's MAC
+
+#[test]
+fn client_reaches_the_vip_at_the_masters_mac() {
+    require_root!();
+    let mut net = Net::new("reach", &[200, 100], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1)
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    net.expect_client_reaches(vip, "r1 Master");
+    let mac = net.routers[0].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r1 Master");
+}
+
+// 3. SIGKILL of the Master
+
+#[test]
+fn sigkill_of_the_master_fails_over_to_the_next() {
+    require_root!();
+    let mut net = Net::new("kill", &[200, 150, 100], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.2)
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    net.expect_client_reaches(vip, "r1 Master");
+
+    net.crash(0);
+    let took = net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1");
+    println!("SIGKILL of r1: r2 holds the VIP after {took:?}");
+    net.expect_log(1, "BACKUP -> MASTER (master down timer expired)", 1);
+    net.expect_client_reaches(vip, "r2 Master after the crash");
+    let mac = net.routers[1].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r2 Master after the crash");
+    assert!(
+        !net.routers[2].node.has_address(vip),
+        "r3 (priority 100) must stay Backup{}",
+        net.lab.diag()
+    );
+}
+
+// 4. SIGTERM: priority-0 handover, faster than a crash
+
+#[test]
+fn sigterm_hands_over_faster_than_a_crash() {
+    require_root!();
+    const ADVERT: f64 = 0.5;
+    let mut net = Net::new("term", &[200, 150], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, ADVERT)
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    let v4 = net.lab.vip4(100);
+    let prober = net
+        .client
+        .start_probe(v4, Duration::from_millis(10), Duration::from_secs(120))
+        .expect("prober");
+    let r2mac = net.routers[1].node.mac().to_string();
+    assert!(
+        wait_until(STEP, POLL, || prober.last_answer().is_some()),
+        "the VIP does not answer the client's probes{}",
+        net.lab.diag()
+    );
+
+    // SIGTERM: r1 sends priority 0, r2 takes over after its Skew_Time.
+    let d1 = net.routers[0].daemon().clone();
+    let t_probe = prober.elapsed();
+    let t = Instant::now();
+    d1.proc.kill_main(SIGTERM).expect("SIGTERM");
+    let term = net.expect_sole_holder(1, vip, &[], "after SIGTERM of r1");
+    let status = d1.proc.wait_timeout(STEP).expect("wait");
+    let exited = t.elapsed();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "vrrpd on r1 must exit 0 after SIGTERM, got {status:?}{}",
+        net.lab.diag()
+    );
+    net.expect_log(0, "SIGTERM: shutting down", 1);
+    net.expect_log(1, "BACKUP -> MASTER (master left (priority 0))", 1);
+    assert!(
+        wait_until(STEP, POLL, || prober
+            .last_answer()
+            .is_some_and(|(_, m)| m == r2mac)),
+        "the VIP does not answer from r2 after the SIGTERM{}",
+        net.lab.diag()
+    );
+    let term_client = prober
+        .snapshot()
+        .first_answer_from(&r2mac, t_probe)
+        .map(|a| a.saturating_sub(t_probe));
+
+    // r1 comes back and preempts.
+    net.start(0);
+    net.expect_sole_holder(0, vip, &[], "r1 back");
+    let r1mac = net.routers[0].node.mac().to_string();
+    assert!(
+        wait_until(STEP, POLL, || prober
+            .last_answer()
+            .is_some_and(|(_, m)| m == r1mac)),
+        "the VIP does not answer from r1 after its return{}",
+        net.lab.diag()
+    );
+
+    // SIGKILL: r2 waits for its Master_Down_Interval.
+    let t_probe = prober.elapsed();
+    net.crash(0);
+    let kill = net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1");
+    assert!(
+        wait_until(STEP, POLL, || prober
+            .last_answer()
+            .is_some_and(|(_, m)| m == r2mac)),
+        "the VIP does not answer from r2 after the crash{}",
+        net.lab.diag()
+    );
+    let report = prober.stop().expect("prober");
+    let kill_client = report
+        .first_answer_from(&r2mac, t_probe)
+        .map(|a| a.saturating_sub(t_probe));
+
+    let mdi = master_down_interval(150, ADVERT);
+    println!(
+        "advert_int {ADVERT} s, r2's Master_Down_Interval {mdi:?}:\n  \
+         SIGTERM handover: r2 holds the VIP after {term:?} (client answered again after \
+         {term_client:?}; r1 exited after {exited:?})\n  \
+         SIGKILL failover: r2 holds the VIP after {kill:?} (client answered again after \
+         {kill_client:?})"
+    );
+    assert!(
+        term < mdi,
+        "the SIGTERM handover ({term:?}) should beat the Master_Down_Interval ({mdi:?}){}",
+        net.lab.diag()
+    );
+    assert!(
+        term < kill,
+        "the SIGTERM handover ({term:?}) should be faster than the crash failover ({kill:?})"
+    );
+}
+
+// 5. Interface cut: FAULT, takeover, return and preemption
+
+#[test]
+fn interface_cut_goes_to_fault_and_back() {
+    require_root!();
+    let mut net = Net::new("cut", &[200, 150, 100], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.2)
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+
+    net.routers[0].node.link_down().expect("link down");
+    net.expect_log(0, "MASTER -> FAULT (interface down)", 1);
+    // A router in FAULT holds no VIP; the next one takes over.
+    let took = net.expect_sole_holder(1, vip, &[], "r1's interface down");
+    println!("interface cut on r1: r2 holds the VIP alone after {took:?}");
+    assert!(
+        net.routers[0].daemon().is_running(),
+        "vrrpd on r1 must survive the interface cut{}",
+        net.lab.diag()
+    );
+
+    net.routers[0].node.link_up().expect("link up");
+    net.expect_log(0, "FAULT -> BACKUP (interface up)", 1);
+    let took = net.expect_sole_holder(0, vip, &[], "r1's interface up");
+    println!("interface back on r1: r1 preempted after {took:?}");
+    net.expect_log(0, "BACKUP -> MASTER", 2);
+    net.expect_client_reaches(vip, "r1 Master again");
+    let mac = net.routers[0].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r1 Master again");
+}
+
+// 6. Preemption: preempt (default), nopreempt, preempt_delay
+
+#[test]
+fn returning_master_preempts() {
+    require_root!();
+    let mut net = Net::new("pre", &[200, 150], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1)
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    net.routers[0]
+        .daemon()
+        .stop(STEP)
+        .expect("stop r1 with SIGTERM");
+    net.expect_sole_holder(1, vip, &[], "r1 stopped");
+    net.start(0);
+    let took = net.expect_sole_holder(0, vip, &[], "r1 restarted");
+    println!("r1 restarted and preempted after {took:?}");
+    net.expect_log(1, "MASTER -> BACKUP (higher priority advertisement)", 1);
+}
+
+#[test]
+fn nopreempt_leaves_the_current_master() {
+    require_root!();
+    const ADVERT: f64 = 0.1;
+    let mut net = Net::new("nopr", &[200, 150], |i, lab, node, prio| {
+        let inst = Net::v3(lab, node, prio, ADVERT).state(State::Backup);
+        if i == 0 { inst.nopreempt() } else { inst }
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    net.routers[0]
+        .daemon()
+        .stop(STEP)
+        .expect("stop r1 with SIGTERM");
+    net.expect_sole_holder(1, vip, &[], "r1 stopped");
+    net.start(0);
+    net.expect_log(0, "INIT -> BACKUP", 1);
+    // Many Master_Down_Intervals: r1 hears r2 (lower priority) and leaves it Master.
+    let hold = Duration::from_secs(2);
+    assert!(hold > master_down_interval(200, ADVERT) * 5);
+    net.expect_stays_sole_holder(1, vip, hold, "r1 back with nopreempt");
+    assert!(
+        !net.routers[0].log().contains("-> MASTER"),
+        "r1 (nopreempt) became Master{}",
+        net.lab.diag()
+    );
+}
+
+#[test]
+fn preempt_delay_postpones_the_takeover() {
+    require_root!();
+    const DELAY: u32 = 3;
+    let mut net = Net::new("pdel", &[200, 150], |i, lab, node, prio| {
+        let inst = Net::v3(lab, node, prio, 0.1);
+        if i == 0 {
+            inst.preempt_delay(DELAY)
+        } else {
+            inst
+        }
+    });
+    // r2 alone is Master; then r1 (higher priority, preempt_delay 3) comes up.
+    net.start(1);
+    let vip = net.vip();
+    net.expect_sole_holder(1, vip, &[], "r2 alone");
+    let t = Instant::now();
+    net.start(0);
+    net.expect_log(0, "INIT -> BACKUP", 1);
+    net.expect_stays_sole_holder(1, vip, Duration::from_secs(2), "during r1's preempt_delay");
+    net.expect_sole_holder(0, vip, &[], "after r1's preempt_delay");
+    let took = t.elapsed();
+    println!("r1 with preempt_delay {DELAY}: took over {took:?} after its start");
+    // Slack below: the daemon starts a little after we spawn it, never before.
+    assert!(
+        took >= Duration::from_millis(u64::from(DELAY) * 1000 - 300),
+        "r1 took over after {took:?}, before its preempt_delay of {DELAY} s{}",
+        net.lab.diag()
+    );
+}
+
+// 7. IPv6
+
+#[test]
+fn ipv6_vip_is_reachable() {
+    require_root!();
+    let mut net = Net::new("ip6", &[200, 150], |_, lab, node, prio| {
+        VrrpInstance::new("VI_6", node.ifname(), VRID, prio)
+            .version(3)
+            .advert_int(0.1)
+            .vip("fe80::100/64")
+            .vip(format!("{}/64", lab.vip6(100)))
+    });
+    net.start_all();
+    let vip: IpAddr = net.lab.vip6(100).into();
+    net.expect_sole_holder(0, vip, &[], "IPv6 election");
+    net.expect_client_reaches(vip, "r1 Master (IPv6)");
+    let mac = net.routers[0].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r1 Master (IPv6)");
+
+    // Handover: the client follows the unsolicited NA.
+    net.routers[0]
+        .daemon()
+        .stop(STEP)
+        .expect("stop r1 with SIGTERM");
+    net.expect_sole_holder(1, vip, &[], "r1 stopped (IPv6)");
+    net.expect_client_reaches(vip, "r2 Master (IPv6)");
+    let mac = net.routers[1].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r2 Master (IPv6)");
+}
+
+// 8. Virtual MAC
+
+#[test]
+fn use_vmac_keeps_the_clients_neighbour_entry_across_failover() {
+    require_root!();
+    let mut net = Net::new("vmac", &[200, 150], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1).use_vmac("")
+    });
+    let cap = net.lab.capture("exp", "arp or icmp").unwrap();
+    net.lab.keep_dir();
+    net.start_all();
+    let vip = net.vip();
+    let vmac = format!("00:00:5e:00:01:{VRID:02x}");
+    net.expect_sole_holder(0, vip, &[], "election (use_vmac)");
+    net.expect_client_reaches(vip, "r1 Master (use_vmac)");
+    net.expect_client_neighbour(vip, &vmac, "r1 Master (use_vmac)");
+
+    println!("CRASH");
+    net.crash(0);
+    net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1 (use_vmac)");
+    println!("R2 HOLDS");
+    net.expect_client_reaches(vip, "r2 Master (use_vmac)");
+    std::thread::sleep(Duration::from_millis(300));
+    println!("{:?}", cap.stop());
+    assert_eq!(
+        net.client.neighbour_mac(vip).as_deref(),
+        Some(vmac.as_str()),
+        "the client's neighbour entry changed across the failover (r1 {}, r2 {}){}",
+        net.routers[0].node.mac(),
+        net.routers[1].node.mac(),
+        net.lab.diag()
+    );
+}
+
+// 9. Unicast
+
+#[test]
+fn unicast_works_without_multicast() {
+    require_root!();
+    let mut net = Net::new("uni", &[200, 150, 100], |i, lab, node, prio| {
+        let mut inst = Net::v3(lab, node, prio, 0.1).unicast_src(node.ipv4().to_string());
+        for j in 1..=3u8 {
+            if usize::from(j) != i + 1 {
+                inst = inst.unicast_peer(lab.ipv4(j).to_string());
+            }
+        }
+        inst
+    });
+    for r in &net.routers {
+        r.node.drop_vrrp_multicast().expect("drop VRRP multicast");
+    }
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "unicast election");
+    net.expect_stays_sole_holder(0, vip, Duration::from_secs(1), "unicast election");
+    net.expect_client_reaches(vip, "r1 Master (unicast)");
+
+    net.crash(0);
+    let took = net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1 (unicast)");
+    println!("unicast: r2 took over after {took:?}");
+    net.expect_client_reaches(vip, "r2 Master (unicast)");
+    assert!(!net.routers[2].node.has_address(vip), "r3 must stay Backup");
+}
+
+// 10. Stale VIP at start-up
+
+#[test]
+fn stale_vip_is_removed_at_startup() {
+    require_root!();
+    let mut net = Net::new("stal", &[200, 100], |i, lab, node, prio| {
+        let inst = Net::v3(lab, node, prio, 0.1);
+        if i == 1 {
+            inst.state(State::Backup)
+        } else {
+            inst
+        }
+    });
+    net.start(0);
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "r1 alone");
+    // A VIP left on r2 by an earlier run.
+    net.routers[1]
+        .node
+        .add_address(&format!("{vip}/24"))
+        .expect("add the stale VIP");
+    assert!(net.routers[1].node.has_address(vip));
+    net.start(1);
+    net.expect_log(1, &format!("removed stale VIP {vip}"), 1);
+    net.expect_sole_holder(0, vip, &[], "stale VIP removed from r2");
+    net.expect_log(1, "INIT -> BACKUP", 1);
+    net.expect_stays_sole_holder(0, vip, Duration::from_secs(1), "r2 Backup");
+    net.client.flush_neighbour(vip);
+    net.expect_client_reaches(vip, "r1 Master");
+    let mac = net.routers[0].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "r1 Master");
+}
+
+// 11. Mismatched VRRPv2 passwords
+
+#[test]
+fn mismatched_passwords_are_dropped_and_counted() {
+    require_root!();
+    let mut net = Net::new("auth", &[200, 150], |i, lab, node, prio| {
+        VrrpInstance::new("VI_1", node.ifname(), VRID, prio)
+            .version(2)
+            .advert_int(1.0)
+            .vip(format!("{}/24", lab.vip4(100)))
+            .auth_pass(format!("secret{i}"))
+    });
+    net.start_all();
+    let vip = net.vip();
+    // Each drops the other's advertisements: both become Master.
+    let ok = wait_until(STEP, Duration::from_millis(50), || {
+        net.holders(vip).len() == 2
+    });
+    assert!(
+        ok,
+        "with different passwords both routers should be Master; holders {:?}{}",
+        net.holders(vip),
+        net.lab.diag()
+    );
+    for i in 0..2 {
+        net.expect_log(i, "BACKUP -> MASTER (master down timer expired)", 1);
+    }
+    if !has_dumps() {
+        eprintln!("NOTE: this vrrpd has no --stats-file; the auth_failures count is not checked");
+        return;
+    }
+    // Let a few advertisements (1 s apart) arrive at each.
+    let ok = wait_until(STEP, Duration::from_millis(500), || {
+        net.routers
+            .iter()
+            .all(|r| stats_counter(r, "auth_failures").is_some_and(|n| n >= 2))
+    });
+    let counts: Vec<_> = net
+        .routers
+        .iter()
+        .map(|r| {
+            (
+                stats_counter(r, "auth_failures"),
+                stats_counter(r, "rcvd_advertisements"),
+            )
+        })
+        .collect();
+    println!("(auth_failures, rcvd_advertisements) per router: {counts:?}");
+    assert!(
+        ok,
+        "auth failures not counted in the statistics dump: {counts:?}{}",
+        net.lab.diag()
+    );
+    for (auth, rcvd) in &counts {
+        assert_eq!(
+            *rcvd,
+            Some(0),
+            "an advertisement with the wrong password was accepted{}",
+            net.lab.diag()
+        );
+        assert!(auth.is_some());
+    }
+}
+
+// 12. Configuration check
+
+#[test]
+fn config_test_reports_the_error_position() {
+    // No network needed: runs as any user.
+    let dir = std::env::temp_dir().join(format!("vrrpd-behaviour-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = KeepalivedConf::new()
+        .instance(
+            VrrpInstance::new("VI_1", "eth0", VRID, 150)
+                .version(3)
+                .advert_int(0.1)
+                .vip("192.0.2.100/24"),
+        )
+        .render();
+    let good_path = dir.join("good.conf");
+    std::fs::write(&good_path, &good).expect("write");
+    // The same with an unsupported keyword: find where it lands.
+    let bad = KeepalivedConf::new()
+        .instance(
+            VrrpInstance::new("VI_1", "eth0", VRID, 150)
+                .version(3)
+                .advert_int(0.1)
+                .vip("192.0.2.100/24")
+                .line("smtp_alert"),
+        )
+        .render();
+    let line = bad
+        .lines()
+        .position(|l| l.trim() == "smtp_alert")
+        .expect("the line is rendered")
+        + 1;
+    let column = bad.lines().nth(line - 1).expect("line").find('s').expect("s") + 1;
+    let bad_path = dir.join("bad.conf");
+    std::fs::write(&bad_path, &bad).expect("write");
+
+    let check = |path: &Path| {
+        let mut cmd = Command::new(vrrpd_binary());
+        cmd.arg("-t").arg("-f").arg(path);
+        run_bounded(cmd, Duration::from_secs(30)).expect("run vrrpd -t")
+    };
+    let out = check(&good_path);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "good config refused:\n{text}");
+
+    let out = check(&bad_path);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !out.status.success(),
+        "bad config accepted:\n{stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let at = format!("{}:{line}:{column}", bad_path.display());
+    assert!(
+        stderr.contains(&at),
+        "the error should name {at}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("smtp_alert"),
+        "the error should name the keyword:\n{stderr}"
+    );
+}
+
+// 13. A second daemon with the same pid file
+
+#[test]
+fn second_daemon_with_the_same_pid_file_refuses_to_start() {
+    require_root!();
+    let mut net = Net::new("pidf", &[200], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1)
+    });
+    net.start(0);
+    let first = net.routers[0].daemon().clone();
+    let pidfile = first.pidfile.to_string_lossy().into_owned();
+    let conf = first.conf.to_string_lossy().into_owned();
+    let sock = net.routers[0].node.lab_path("second.sock");
+    let out = net.routers[0]
+        .node
+        .run_timeout(
+            &vrrpd_binary().to_string_lossy(),
+            &[
+                "-n",
+                "-l",
+                "-f",
+                &conf,
+                "-p",
+                &pidfile,
+                "--control-socket",
+                &sock.to_string_lossy(),
+            ],
+            Duration::from_secs(20),
+        )
+        .expect("run the second vrrpd");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("second vrrpd: {:?}\n{stderr}", out.status);
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "the second vrrpd must exit non-zero, got {:?}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("already running")
+            && stderr.contains(&first.pid().to_string())
+            && stderr.contains(&pidfile),
+        "the error should say vrrpd runs, with its pid and the pid file:\n{stderr}"
+    );
+    assert!(
+        first.is_running(),
+        "the first vrrpd must keep running{}",
+        net.lab.diag()
+    );
+    let content = std::fs::read_to_string(&first.pidfile).unwrap_or_default();
+    assert_eq!(
+        content.trim(),
+        first.pid().to_string(),
+        "the pid file must still name the first daemon"
+    );
+    net.expect_sole_holder(0, net.vip(), &[], "the first daemon still works");
+}
+
+#[test]
+fn zz_exp_keepalived_vmac() {
+    if std::env::var_os("EXP").is_none() { return; }
+    let mut net = Net::new("kvm", &[200, 150], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 1.0).use_vmac("")
+    });
+    let cap = net.lab.capture("exp", "arp or icmp").unwrap();
+    net.lab.keep_dir();
+    for i in 0..2 {
+        let d = Daemon::Keepalived.start(&net.routers[i].node, &net.routers[i].conf).unwrap();
+        d.wait_started(START).unwrap();
+        net.routers[i].daemon = Some(d);
+    }
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "k");
+    std::thread::sleep(Duration::from_secs(1));
+    net.expect_client_reaches(vip, "k");
+    println!("AFTER PING r1: {:?} r1 {} r2 {}", net.client.neighbour_mac(vip), net.routers[0].node.mac(), net.routers[1].node.mac());
+    std::thread::sleep(Duration::from_millis(300));
+    println!("{:?}", cap.stop());
+}
