@@ -5,19 +5,22 @@
 //! advertisements it asks for, queue address work for the address worker, log. Nothing here
 //! waits for the kernel beyond a non-blocking `sendmsg`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 use vrrp_core::packet::{self, Family, MULTICAST_V4, MULTICAST_V6};
-use vrrp_core::{Input, Instance, Output, State, Timestamp};
+use vrrp_core::{Input, Instance, Output, State, Timestamp, TransitionReason};
 use vrrp_linux::netlink::Link;
 use vrrp_linux::{Received, VrrpSocket};
 
 use crate::addresses::Job;
+use crate::control::{self, Request};
+use crate::report;
 use crate::setup::RouterPlan;
 
 /// One running instance.
@@ -27,8 +30,27 @@ pub struct Router {
     /// Index of the socket that sends this instance's advertisements.
     pub socket: usize,
     /// Current state of each tracked interface: `true` when up.
-    tracked_up: Vec<bool>,
+    pub tracked_up: Vec<bool>,
+    /// A temporary priority set by an operator (until reset or restart).
+    pub operator_priority: Option<u8>,
+    /// When the current state was entered.
+    pub state_since: Timestamp,
+    /// The last transitions, oldest first.
+    pub history: VecDeque<Transition>,
 }
+
+/// One state transition, as shown by `vrrpctl show`.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub wall: SystemTime,
+    pub from: State,
+    pub to: State,
+    pub reason: TransitionReason,
+}
+
+/// How many transitions each instance remembers.
+const HISTORY: usize = 20;
 
 /// How late the protocol timer fired, over the daemon's life.
 #[derive(Debug, Default, Clone)]
@@ -63,6 +85,8 @@ pub struct Engine {
     jobs: mpsc::UnboundedSender<Job>,
     check_unicast_src: bool,
     pub lateness: TimerLateness,
+    /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
+    events: Option<broadcast::Sender<String>>,
 }
 
 impl Engine {
@@ -101,6 +125,9 @@ impl Engine {
                 plan,
                 socket,
                 tracked_up,
+                operator_priority: None,
+                state_since: Timestamp::ZERO,
+                history: VecDeque::new(),
             });
         }
         Ok(Engine {
@@ -109,7 +136,83 @@ impl Engine {
             jobs,
             check_unicast_src,
             lateness: TimerLateness::default(),
+            events: None,
         })
+    }
+
+    /// Publish events (transitions, master changes, operator actions) to `events`.
+    pub fn set_events(&mut self, events: broadcast::Sender<String>) {
+        self.events = Some(events);
+    }
+
+    fn publish(&self, event: impl FnOnce() -> Value) {
+        if let Some(tx) = &self.events
+            && tx.receiver_count() > 0
+        {
+            let line = json!({"v": control::PROTOCOL_VERSION, "event": event()});
+            let _ = tx.send(line.to_string());
+        }
+    }
+
+    /// The index of the instance called `name`.
+    pub fn find(&self, name: &str) -> Result<usize, String> {
+        self.routers
+            .iter()
+            .position(|r| r.plan.config.name == name)
+            .ok_or_else(|| format!("no instance named {name:?}"))
+    }
+
+    /// Answers a control request (on the protocol thread: quick, no waiting).
+    pub fn control(
+        &mut self,
+        now: Timestamp,
+        request: Request,
+        who: &str,
+    ) -> Result<Value, String> {
+        match request {
+            Request::Status => Ok(report::status(self, now)),
+            Request::Show { instance } => {
+                let i = self.find(&instance)?;
+                Ok(report::show(self, i, now))
+            }
+            Request::Priority { instance, priority } => {
+                let i = self.find(&instance)?;
+                if self.routers[i].plan.core.priority == 255 {
+                    return Err(format!(
+                        "{instance} is the address owner (priority 255); its priority cannot change"
+                    ));
+                }
+                control::log_action(
+                    who,
+                    &match priority {
+                        Some(p) => {
+                            format!("{instance}: priority set to {p} until reset or restart")
+                        }
+                        None => format!("{instance}: operator priority reset"),
+                    },
+                );
+                self.routers[i].operator_priority = priority;
+                self.apply_tracking(i, now);
+                self.publish(|| json!({"type": "priority", "instance": instance, "priority": priority, "by": who}));
+                Ok(report::status_line(&self.routers[i], now))
+            }
+            Request::Maintenance { instance, on } => {
+                let i = self.find(&instance)?;
+                control::log_action(
+                    who,
+                    &format!("{instance}: maintenance {}", if on { "on" } else { "off" }),
+                );
+                self.input(i, now, Input::Maintenance(on));
+                self.publish(
+                    || json!({"type": "maintenance", "instance": instance, "on": on, "by": who}),
+                );
+                Ok(report::status_line(&self.routers[i], now))
+            }
+            Request::Reload => Err(
+                "reload is not supported yet; restart the daemon to apply a new configuration"
+                    .into(),
+            ),
+        }
     }
 
     /// The earliest deadline of any instance.
@@ -259,11 +362,13 @@ impl Engine {
                 _ => {}
             }
         }
-        let priority = (i32::from(router.plan.core.priority) + adjust).clamp(1, 254);
+        let priority = match router.operator_priority {
+            Some(p) => i32::from(p),
+            None => (i32::from(router.plan.core.priority) + adjust).clamp(1, 254),
+        };
         let was_link_down = router.instance.link_down();
         let was_track_fault = router.instance.track_fault();
-        let priority_changed =
-            adjust != 0 || router.instance.effective_priority() != router.plan.core.priority;
+        let priority_changed = i32::from(router.instance.effective_priority()) != priority;
         if priority_changed {
             self.input(
                 i,
@@ -332,16 +437,66 @@ impl Engine {
                         router.plan.config.name,
                         router.instance.effective_priority()
                     );
+                    self.record_transition(i, now, from, to, reason);
                 }
-                Output::MasterChanged(master) => match master {
-                    Some(m) => debug!(
-                        "{}: master is {} priority {} interval {} cs",
-                        router.plan.config.name, m.address, m.priority, m.interval_cs
-                    ),
-                    None => debug!("{}: no master heard", router.plan.config.name),
-                },
+                Output::MasterChanged(master) => {
+                    let name = &router.plan.config.name;
+                    match master {
+                        Some(m) => debug!(
+                            "{name}: master is {} priority {} interval {} cs",
+                            m.address, m.priority, m.interval_cs
+                        ),
+                        None => debug!("{name}: no master heard"),
+                    }
+                    self.publish(|| {
+                        json!({
+                            "type": "master_changed",
+                            "instance": name,
+                            "master": master.map(|m| json!({
+                                "address": m.address.to_string(),
+                                "priority": m.priority,
+                                "interval_cs": m.interval_cs,
+                            })),
+                        })
+                    });
+                }
             }
         }
+    }
+
+    fn record_transition(
+        &mut self,
+        i: usize,
+        now: Timestamp,
+        from: State,
+        to: State,
+        reason: TransitionReason,
+    ) {
+        let router = &mut self.routers[i];
+        router.state_since = now;
+        if router.history.len() == HISTORY {
+            router.history.pop_front();
+        }
+        router.history.push_back(Transition {
+            at: now,
+            wall: SystemTime::now(),
+            from,
+            to,
+            reason,
+        });
+        let router = &self.routers[i];
+        let name = &router.plan.config.name;
+        let priority = router.instance.effective_priority();
+        self.publish(|| {
+            json!({
+                "type": "transition",
+                "instance": name,
+                "from": from.name(),
+                "to": to.name(),
+                "reason": reason.name(),
+                "priority": priority,
+            })
+        });
     }
 
     fn send(&mut self, i: usize, adv: &vrrp_core::Advertisement) {

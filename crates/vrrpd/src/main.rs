@@ -8,9 +8,10 @@
 mod addresses;
 mod cli;
 mod clock;
-mod dump;
+mod control;
 mod engine;
 mod pidfile;
+mod report;
 mod setup;
 
 use std::cell::RefCell;
@@ -143,7 +144,12 @@ async fn run(config: Config, args: &Args) -> Result<()> {
         tokio::task::spawn_local(addresses::run(nl.clone(), Rc::clone(&worker_state), job_rx));
 
     let engine = Engine::new(plan.routers, jobs.clone(), config.global.check_unicast_src)?;
+    let (watchers, _) = tokio::sync::broadcast::channel(1024);
+    let mut engine = engine;
+    engine.set_events(watchers.clone());
     let engine = Rc::new(RefCell::new(engine));
+    let (control_tx, mut control_rx) = mpsc::channel::<control::ControlRequest>(64);
+    control::spawn(&args.control_socket, control_tx, watchers)?;
     let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
 
     if !config.global.startup_delay.is_zero() {
@@ -231,18 +237,24 @@ async fn run(config: Config, args: &Args) -> Result<()> {
                 e.on_timer(clock::now(), armed);
                 timer.arm(e.next_deadline())?;
             }
+            Some(req) = control_rx.recv() => {
+                let mut e = engine.borrow_mut();
+                let answer = e.control(clock::now(), req.request, &req.who);
+                let _ = req.reply.send(answer);
+                timer.arm(e.next_deadline())?;
+            }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = sigusr1.recv() => {
-                let doc = dump::state(&engine.borrow(), clock::now());
-                match dump::write(&args.state_file, &doc) {
+                let doc = report::state(&engine.borrow(), clock::now());
+                match report::write(&args.state_file, &doc) {
                     Ok(()) => info!("SIGUSR1: state written to {}", args.state_file.display()),
                     Err(e) => warn!("SIGUSR1: cannot write {}: {e}", args.state_file.display()),
                 }
             }
             _ = sigusr2.recv() => {
-                let doc = dump::stats(&engine.borrow());
-                match dump::write(&args.stats_file, &doc) {
+                let doc = report::stats(&engine.borrow());
+                match report::write(&args.stats_file, &doc) {
                     Ok(()) => info!("SIGUSR2: statistics written to {}", args.stats_file.display()),
                     Err(e) => warn!("SIGUSR2: cannot write {}: {e}", args.stats_file.display()),
                 }
@@ -264,6 +276,7 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     for e in sysctls.restore() {
         warn!("cannot restore a sysctl: {e}");
     }
+    let _ = std::fs::remove_file(&args.control_socket);
     info!("vrrpd stopped");
     Ok(())
 }
