@@ -44,7 +44,7 @@ enum Command {
         #[arg(short = 'c', long, value_name = "N")]
         count: Option<u64>,
         /// Stop a live capture after SECS seconds.
-        #[arg(long, value_name = "SECS", requires = "interface")]
+        #[arg(long, value_name = "SECS", conflicts_with = "pcap")]
         duration: Option<f64>,
         /// Show VRRPv2 simple passwords in text output (hidden by default).
         #[arg(long)]

@@ -7,14 +7,18 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use vrrp_core::packet::DecodeError;
+
 use crate::record::{Record, format_mac, password_text};
 
 /// Two sources count as simultaneous masters when each advertises (priority > 0) within
-/// this many intervals of the other's last advertisement...
+/// this many intervals of the other's last advertisement (a master that dies silently is
+/// replaced after 3 intervals plus the skew time, outside the window)...
 const MASTER_WINDOW_INTERVALS: f64 = 3.0;
-/// ...at least this many times each: a single crossing is a normal preemption or
-/// takeover, where the old master falls silent after the new one's first advertisement.
-const MASTER_OVERLAP_MIN: u32 = 2;
+/// ...both ways, and at least this many times in all. In a preemption the new master's
+/// first advertisements fall in the old one's window, but the old master falls silent as
+/// soon as it hears them, so only one direction counts.
+const MASTER_OVERLAP_MIN: u32 = 3;
 /// The interval assumed when a packet's cannot be read (or is 0).
 const DEFAULT_INTERVAL_S: f64 = 1.0;
 
@@ -136,6 +140,20 @@ fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
         .join(", ")
 }
 
+/// `join`, or `?` when nothing was readable.
+fn join_or_unknown<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    let s = join(items);
+    if s.is_empty() { "?".to_string() } else { s }
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn list(addrs: &[IpAddr]) -> String {
     format!("[{}]", join(addrs))
 }
@@ -203,9 +221,7 @@ impl Summary {
             s.versions.insert(v);
         }
         if let Some(a) = &r.addresses {
-            let mut sorted = a.clone();
-            sorted.sort();
-            s.address_lists.insert(sorted);
+            s.address_lists.insert(a.clone());
         }
         if let Some(t) = r.auth_type {
             s.auth_types.insert(t);
@@ -220,7 +236,8 @@ impl Summary {
         if r.ttl != 255 {
             s.bad_ttl += 1;
         }
-        if !r.checksum_ok {
+        // A packet too short for its checksum field has no checksum to be wrong.
+        if !r.checksum_ok && !matches!(r.error, Some(DecodeError::Truncated { .. })) {
             s.bad_checksum += 1;
         }
         if let Some(e) = &r.error {
@@ -246,7 +263,7 @@ impl Summary {
             let mut pairs = BTreeSet::new();
             for (&(a, b), &n) in &g.overlaps {
                 let back = g.overlaps.get(&(b, a)).copied().unwrap_or(0);
-                if n >= MASTER_OVERLAP_MIN && back >= MASTER_OVERLAP_MIN {
+                if n >= 1 && back >= 1 && n + back >= MASTER_OVERLAP_MIN {
                     pairs.insert((a.min(b), a.max(b)));
                 }
             }
@@ -281,8 +298,13 @@ impl Summary {
                     .collect()
             };
 
-            let lists: BTreeSet<&Vec<IpAddr>> =
-                g.sources.values().flat_map(|s| &s.address_lists).collect();
+            // Compared as sets: the order of the addresses does not matter.
+            let lists: BTreeSet<BTreeSet<IpAddr>> = g
+                .sources
+                .values()
+                .flat_map(|s| &s.address_lists)
+                .map(|l| l.iter().copied().collect())
+                .collect();
             if lists.len() > 1 {
                 let detail = per_source(&|s| {
                     Some(join(s.address_lists.iter().map(|l| list(l)))).filter(|t| !t.is_empty())
@@ -406,7 +428,8 @@ impl Summary {
                 let what = if auth_types.len() > 1 {
                     "different authentication types"
                 } else {
-                    "different passwords"
+                    "different passwords (#1, #2, ... number the distinct passwords; \
+                     --show-password prints them)"
                 };
                 push(
                     "auth_mismatch",
@@ -512,9 +535,9 @@ impl Summary {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "Summary: {} VRRP packets, {} VRID/family groups",
-            self.packets,
-            self.groups.len()
+            "Summary: {}, {}",
+            plural(self.packets, "VRRP packet"),
+            plural(self.groups.len() as u64, "VRID/family group")
         );
         if self.unreadable > 0 {
             let _ = writeln!(s, "  {} packets too short to show a VRID", self.unreadable);
@@ -522,10 +545,10 @@ impl Summary {
         for (&(vrid, family), g) in &self.groups {
             let _ = writeln!(
                 s,
-                "VRID {vrid} {}: {} packets from {} sources",
+                "VRID {vrid} {}: {} from {}",
                 family.label(),
-                g.packets,
-                g.sources.len()
+                plural(g.packets, "packet"),
+                plural(g.sources.len() as u64, "source")
             );
             for (a, st) in &g.sources {
                 let macs = join(st.macs.iter().map(format_mac));
@@ -534,18 +557,18 @@ impl Summary {
                 } else {
                     macs
                 };
-                let intervals = join(
+                let intervals = join_or_unknown(
                     st.intervals_cs
                         .iter()
                         .map(|i| interval_text(*i, &st.versions)),
                 );
-                let lists = join(st.address_lists.iter().map(|l| list(l)));
+                let lists = join_or_unknown(st.address_lists.iter().map(|l| list(l)));
                 let _ = write!(
                     s,
-                    "  {a} mac {macs}: {} packets, version {}, priority {}, interval {}, addresses {}",
-                    st.packets,
-                    join(&st.versions),
-                    join(&st.priorities),
+                    "  {a} mac {macs}: {}, version {}, priority {}, interval {}, addresses {}",
+                    plural(st.packets, "packet"),
+                    join_or_unknown(&st.versions),
+                    join_or_unknown(&st.priorities),
                     intervals,
                     lists
                 );
@@ -598,7 +621,7 @@ mod tests {
     use super::*;
     use crate::capture::Timestamp;
     use std::net::Ipv4Addr;
-    use vrrp_core::packet::{ChecksumForm, DecodeError};
+    use vrrp_core::packet::ChecksumForm;
 
     fn rec(src: u8, secs: i64, prio: u8) -> Record {
         Record {
@@ -638,8 +661,8 @@ mod tests {
             s.add(&rec(2, t, 100));
         }
         // Preemption: 3 comes up, the old master 2 falls silent after one more.
-        s.add(&rec(3, 10, 250));
         s.add(&rec(2, 10, 100));
+        s.add(&rec(3, 10, 250));
         for t in 11..15 {
             s.add(&rec(3, t, 250));
         }
