@@ -89,25 +89,48 @@ pub fn check_all(scenario: &Scenario, trace: &Trace) -> Report {
     report
 }
 
-/// How long after the last disturbance the election of `vr` must have settled: the
-/// longest Master_Down_Interval (priority 1), plus preempt_delay, plus one advertisement
-/// interval (a preempting Backup may first hear the Master that late), and twice the
-/// worst delay.
+/// How long after the last disturbance the election of `vr` must have settled.
+///
+/// Without preempt_delay: the longest Master_Down_Interval (priority 1), for the best
+/// Backup's timer, plus one advertisement interval, plus twice the worst delay (the new
+/// Master's advertisement reaching the others). With preempt_delay a Backup first accepts
+/// a lower-priority Master for preempt_delay after it first hears it, and that Master may
+/// itself appear only one Master_Down_Interval after the disturbance: add preempt_delay
+/// and a second Master_Down_Interval.
 pub fn settle_time(scenario: &Scenario, vr: VrKey) -> Duration {
-    scenario
-        .routers
-        .iter()
-        .flat_map(|r| r.instances.iter())
-        .filter(|i| i.key == vr)
-        .map(|i| {
-            timers::master_down_interval(i.version, 1, i.interval_cs)
-                + timers::centiseconds(i.interval_cs)
-                + i.preempt_delay
-        })
+    let instances = || {
+        scenario
+            .routers
+            .iter()
+            .flat_map(|r| r.instances.iter())
+            .filter(move |i| i.key == vr)
+    };
+    let mdi = instances()
+        .map(|i| timers::master_down_interval(i.version, 1, i.interval_cs))
         .max()
-        .unwrap_or_default()
-        + scenario.max_delay() * 2
-        + SLACK
+        .unwrap_or_default();
+    let interval = instances()
+        .map(|i| timers::centiseconds(i.interval_cs))
+        .max()
+        .unwrap_or_default();
+    let preempt_delay = instances()
+        .map(|i| i.preempt_delay)
+        .max()
+        .unwrap_or_default();
+    let delayed_preemption = if preempt_delay.is_zero() {
+        Duration::ZERO
+    } else {
+        preempt_delay + mdi
+    };
+    mdi + interval + delayed_preemption + scenario.max_delay() * 2 + SLACK
+}
+
+/// A virtual router in messages: `vrid 3` or `vrid 3 (IPv6)`.
+fn vr_name(vr: VrKey) -> String {
+    match vr.family {
+        vrrp_core::Family::Ipv4 => format!("vrid {}", vr.vrid),
+        vrrp_core::Family::Ipv6 => format!("vrid {} (IPv6)", vr.vrid),
+    }
 }
 
 /// One instance as the replay sees it.
@@ -354,8 +377,9 @@ impl<'a> Checker<'a> {
                 unreachable!("indexed actions")
             };
             for (vr, &settle) in vrs.iter().zip(&settle) {
-                let quiet = last_action.is_none_or(|t| at - t >= settle) && !world.lan.lossy();
-                if !quiet || last_action.is_none() {
+                // Settled: no action (the boots included) for `settle`, and no loss.
+                let settled = last_action.is_some_and(|t| at - t >= settle) && !world.lan.lossy();
+                if !settled {
                     continue;
                 }
                 self.stable(report, &world, *vr, at);
@@ -398,9 +422,9 @@ impl<'a> Checker<'a> {
             next += 1;
         }
         for (vr, &settle) in vrs.iter().zip(&settle) {
-            let quiet =
+            let settled =
                 last_action.is_none_or(|t| self.trace.end - t >= settle) && !world.lan.lossy();
-            if quiet {
+            if settled {
                 self.stable(report, &world, *vr, self.trace.end);
             }
         }
@@ -420,8 +444,8 @@ impl<'a> Checker<'a> {
                 report.fail(
                     STABLE_SINGLE_MASTER,
                     format!(
-                        "{at} vrid {}: {} Masters {names:?} in a settled group",
-                        vr.vrid,
+                        "{at} {}: {} Masters {names:?} in a settled group",
+                        vr_name(vr),
                         masters.len()
                     ),
                 );
@@ -447,8 +471,8 @@ impl<'a> Checker<'a> {
                     report.fail(
                         MASTER_VIEW,
                         format!(
-                            "{at} vrid {}: {} ({}) names {} as Master, but the Master is {}",
-                            vr.vrid,
+                            "{at} {}: {} ({}) names {} as Master, but the Master is {}",
+                            vr_name(vr),
                             self.name(n),
                             s.state,
                             s.view
@@ -464,8 +488,8 @@ impl<'a> Checker<'a> {
                 report.fail(
                     STABLE_SINGLE_MASTER,
                     format!(
-                        "{at} vrid {}: Master {} has priority {prio}, but {} has {top} and preempts",
-                        vr.vrid,
+                        "{at} {}: Master {} has priority {prio}, but {} has {top} and preempts",
+                        vr_name(vr),
                         self.name(m),
                         self.name(tops[0])
                     ),
@@ -626,8 +650,8 @@ impl<'a> Checker<'a> {
             Some((t, n)) => report.fail(
                 CRASH_FAILOVER,
                 format!(
-                    "vrid {}: {} crashed at {}; {} became Master at {t}, expected at {deadline} (last advertisement heard + Master_Down_Interval)",
-                    vr.vrid,
+                    "{}: {} crashed at {}; {} became Master at {t}, expected at {deadline} (last advertisement heard + Master_Down_Interval)",
+                    vr_name(vr),
                     self.name(m),
                     w.at,
                     self.name(n)
@@ -635,7 +659,7 @@ impl<'a> Checker<'a> {
             ),
             None => report.fail(
                 CRASH_FAILOVER,
-                format!("vrid {}: {} crashed at {}; no Backup took over by {}", vr.vrid, self.name(m), w.at, w.until),
+                format!("{}: {} crashed at {}; no Backup took over by {}", vr_name(vr), self.name(m), w.at, w.until),
             ),
         }
     }
@@ -685,8 +709,8 @@ impl<'a> Checker<'a> {
             Some((t, n)) => report.fail(
                 PRIORITY_ZERO_HANDOVER,
                 format!(
-                    "vrid {}: {} shut down at {}; {} became Master at {t}, expected at {deadline} (priority 0 heard + Skew_Time)",
-                    vr.vrid,
+                    "{}: {} shut down at {}; {} became Master at {t}, expected at {deadline} (priority 0 heard + Skew_Time)",
+                    vr_name(vr),
                     self.name(m),
                     w.at,
                     self.name(n)
@@ -694,7 +718,7 @@ impl<'a> Checker<'a> {
             ),
             None => report.fail(
                 PRIORITY_ZERO_HANDOVER,
-                format!("vrid {}: {} shut down at {}; no Backup took over by {}", vr.vrid, self.name(m), w.at, w.until),
+                format!("{}: {} shut down at {}; no Backup took over by {}", vr_name(vr), self.name(m), w.at, w.until),
             ),
         }
     }
@@ -748,8 +772,8 @@ impl<'a> Checker<'a> {
                     report.fail(
                         HEAL_STEP_DOWN,
                         format!(
-                            "vrid {}: healed at {}; {} (worse than {}) still Master at {deadline} (stepped down: {})",
-                            vr.vrid,
+                            "{}: healed at {}; {} (worse than {}) still Master at {deadline} (stepped down: {})",
+                            vr_name(vr),
                             w.at,
                             self.name(l),
                             self.name(best),

@@ -124,6 +124,19 @@ impl RouterSpec {
         }
     }
 
+    /// Another primary IPv4 address.
+    pub fn ipv4(mut self, addr: Ipv4Addr) -> Self {
+        self.ipv4 = addr;
+        self
+    }
+
+    /// Another primary IPv6 link-local address.
+    pub fn ipv6(mut self, addr: Ipv6Addr) -> Self {
+        self.ipv6 = addr;
+        self
+    }
+
+    /// The primary address of a family.
     pub fn address(&self, family: Family) -> IpAddr {
         match family {
             Family::Ipv4 => IpAddr::V4(self.ipv4),
@@ -321,5 +334,12 @@ impl Scenario {
     /// Start the simulation at time zero.
     pub fn build(&self) -> Sim {
         Sim::new(self.clone())
+    }
+
+    /// Build and run until `until`.
+    pub fn run_until(&self, until: Timestamp) -> Sim {
+        let mut sim = self.build();
+        sim.run_until(until);
+        sim
     }
 }
