@@ -1,5 +1,6 @@
 //! Diagnostics: located errors and warnings, rendered with the offending line and a caret.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -153,11 +154,25 @@ fn token_len(rest: &[char]) -> usize {
 }
 
 /// A position inside the loaded file set: index into the source map, 1-based line and column.
+/// `via` (when not 0) names a note of the source map that tells through which expansion
+/// (`$NAME` substitution, `~SEQ`/`~LST` iteration) the text at this position was produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Span {
     pub file: usize,
     pub line: usize,
     pub col: usize,
+    pub via: u32,
+}
+
+impl Span {
+    pub fn new(file: usize, line: usize, col: usize) -> Span {
+        Span {
+            file,
+            line,
+            col,
+            via: 0,
+        }
+    }
 }
 
 /// An error or warning before it is resolved against the source map.
@@ -213,6 +228,9 @@ impl Diags {
 #[derive(Debug, Default)]
 pub(crate) struct SourceMap {
     pub files: Vec<SourceFile>,
+    /// Expansion notes (`Span::via` - 1 indexes this).
+    pub notes: Vec<String>,
+    note_ids: HashMap<String, u32>,
 }
 
 #[derive(Debug)]
@@ -245,6 +263,42 @@ impl SourceMap {
             .unwrap_or_default()
     }
 
+    /// The id of an expansion note (interned).
+    pub fn note(&mut self, text: String) -> u32 {
+        if let Some(&id) = self.note_ids.get(&text) {
+            return id;
+        }
+        self.notes.push(text.clone());
+        let id = u32::try_from(self.notes.len()).unwrap_or(u32::MAX);
+        self.note_ids.insert(text, id);
+        id
+    }
+
+    /// The note `via` followed by `more` (a nested expansion).
+    pub fn note_after(&mut self, via: u32, more: &str) -> u32 {
+        match self.note_text(via) {
+            Some(first) => {
+                let text = format!("{first}; {more}");
+                self.note(text)
+            }
+            None => self.note(more.to_owned()),
+        }
+    }
+
+    pub fn note_text(&self, via: u32) -> Option<&str> {
+        let i = usize::try_from(via).ok()?.checked_sub(1)?;
+        self.notes.get(i).map(String::as_str)
+    }
+
+    /// The hint, with the expansion note of the span appended.
+    fn full_hint(&self, span: Span, hint: Option<String>) -> Option<String> {
+        match (hint, self.note_text(span.via)) {
+            (Some(h), Some(n)) => Some(format!("{h} ({n})")),
+            (None, Some(n)) => Some(n.to_owned()),
+            (h, None) => h,
+        }
+    }
+
     pub fn error(&self, d: Diag) -> ConfigError {
         ConfigError {
             file: self.path(d.span.file),
@@ -252,7 +306,7 @@ impl SourceMap {
             column: d.span.col,
             snippet: self.snippet(d.span),
             message: d.message,
-            hint: d.hint,
+            hint: self.full_hint(d.span, d.hint),
         }
     }
 
@@ -263,7 +317,7 @@ impl SourceMap {
             column: d.span.col,
             snippet: self.snippet(d.span),
             message: d.message,
-            hint: d.hint,
+            hint: self.full_hint(d.span, d.hint),
         }
     }
 }

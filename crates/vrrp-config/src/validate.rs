@@ -19,14 +19,7 @@ const MAX_VIPS: usize = 255;
 pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
     let global = global_defs(parsed.global);
     if parsed.instances.is_empty() {
-        d.warn(
-            Span {
-                file: 0,
-                line: 0,
-                col: 0,
-            },
-            "no vrrp_instance is configured",
-        );
+        d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
     let mut instances = Vec::new();
     let mut names: HashMap<String, Span> = HashMap::new();

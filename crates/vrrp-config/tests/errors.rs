@@ -179,9 +179,13 @@ fn unterminated_quote() {
 }
 
 #[test]
-fn line_continuation_refused() {
-    let errs = errors(&instance("    priority \\\n        120\n"));
-    has(&errs, 5, 14, "line continuation is not supported yet");
+fn line_continuation_joins_lines() {
+    let text = instance("    priority \\\n        120\n");
+    let l = parse_str("t.conf", &text).expect("valid");
+    assert_eq!(l.config.instances[0].priority, 120);
+    // The error in a continued line points at the physical line of the bad value.
+    let errs = errors(&instance("    priority \\\n        1200\n"));
+    has(&errs, 6, 9, "invalid priority `1200`");
 }
 
 #[test]
@@ -373,13 +377,13 @@ fn multiple_errors_at_once() {
 }
 
 #[test]
-fn unsupported_language_features() {
+fn undefined_parameters() {
     let errs = errors(&format!(
-        "@node1 global_defs {{\n}}\n$VIP=10.0.0.1\n{}",
+        "@ global_defs {{\n}}\n$VIP=10.0.0.1\nrouter_id $NOPE\n{}",
         instance("")
     ));
-    has(&errs, 1, 1, "conditional configuration lines");
-    has(&errs, 3, 1, "parameter definitions and substitutions");
+    has(&errs, 1, 1, "a conditional line needs a configuration id");
+    has(&errs, 4, 11, "undefined parameter `$NOPE`");
 }
 
 #[test]
