@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use vrrp_core::packet::DecodeError;
 
+use crate::capture::Timestamp;
 use crate::record::{Record, format_mac, password_text};
 
 /// Two sources count as simultaneous masters when each advertises (priority > 0) within
@@ -61,8 +62,8 @@ struct SourceStats {
     bad_ttl: u64,
     bad_checksum: u64,
     errors: BTreeMap<&'static str, u64>,
-    first_seen: f64,
-    last_seen: f64,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
     /// Time of the last advertisement with priority > 0, and its interval in seconds;
     /// cleared by a priority-0 (resignation) advertisement.
     last_active: Option<(f64, f64)>,
@@ -75,6 +76,8 @@ struct Group {
     /// For each ordered pair (a, b): how often a advertised while b was still active.
     overlaps: BTreeMap<(IpAddr, IpAddr), u32>,
     first_overlap: BTreeMap<(IpAddr, IpAddr), String>,
+    /// The distinct VRRPv2 passwords, in the order first seen.
+    passwords_seen: Vec<[u8; 8]>,
 }
 
 /// Collects records; renders the summary.
@@ -100,8 +103,9 @@ pub struct SourceJson {
     pub ttls: Vec<u8>,
     pub bad_checksums: u64,
     pub errors: BTreeMap<&'static str, u64>,
-    pub first_seen: f64,
-    pub last_seen: f64,
+    /// RFC 3339, UTC, microseconds, like the packets' `time`.
+    pub first_seen: String,
+    pub last_seen: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,12 +205,17 @@ impl Summary {
             }
         }
 
+        if let Some(p) = r.password
+            && !group.passwords_seen.contains(&p)
+        {
+            group.passwords_seen.push(p);
+        }
         let s = group.sources.entry(r.src).or_default();
         if s.packets == 0 {
-            s.first_seen = now;
+            s.first_seen = r.time;
         }
         s.packets += 1;
-        s.last_seen = now;
+        s.last_seen = r.time;
         if let Some(m) = r.src_mac {
             s.macs.insert(m);
         }
@@ -392,11 +401,7 @@ impl Summary {
                 .values()
                 .flat_map(|s| s.auth_types.clone())
                 .collect();
-            let passwords: BTreeSet<[u8; 8]> = g
-                .sources
-                .values()
-                .flat_map(|s| s.passwords.clone())
-                .collect();
+            let passwords = &g.passwords_seen;
             if auth_types.len() > 1 || passwords.len() > 1 {
                 let detail = per_source(&|s| {
                     if s.auth_types.is_empty() {
@@ -428,14 +433,19 @@ impl Summary {
                 let what = if auth_types.len() > 1 {
                     "different authentication types"
                 } else {
-                    "different passwords (#1, #2, ... number the distinct passwords; \
-                     --show-password prints them)"
+                    "different passwords"
+                };
+                let legend = if show_password || passwords.len() < 2 {
+                    ""
+                } else {
+                    " (#N numbers the distinct passwords in the order seen; --show-password \
+                     prints them)"
                 };
                 push(
                     "auth_mismatch",
                     sources.clone(),
                     format!(
-                        "{what} (each side drops the other's packets): {}",
+                        "{what}, each side drops the other's packets: {}{legend}",
                         detail.join("; ")
                     ),
                 );
@@ -517,8 +527,8 @@ impl Summary {
                         ttls: s.ttls.iter().copied().collect(),
                         bad_checksums: s.bad_checksum,
                         errors: s.errors.clone(),
-                        first_seen: s.first_seen,
-                        last_seen: s.last_seen,
+                        first_seen: s.first_seen.rfc3339(),
+                        last_seen: s.last_seen.rfc3339(),
                     })
                     .collect(),
             })
@@ -619,7 +629,6 @@ fn bad_sources(g: &Group, f: impl Fn(&SourceStats) -> bool) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::Timestamp;
     use std::net::Ipv4Addr;
     use vrrp_core::packet::ChecksumForm;
 
