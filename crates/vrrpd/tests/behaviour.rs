@@ -146,7 +146,8 @@ struct Net {
 }
 
 impl Net {
-    /// Builds the lab; `instance(vip_cidr, router_index, node)` gives each router's instance.
+    /// Builds the lab: routers r1, r2, ... with these priorities and a client;
+    /// `instance(index, lab, node, priority)` gives each router's instance.
     fn new(
         tag: &str,
         priorities: &[u8],
@@ -302,7 +303,9 @@ impl Net {
 
 /// Master_Down_Interval of VRRPv3 (RFC 9568 §6.1) for `prio` and `advert_int` seconds.
 fn master_down_interval(prio: u8, advert_int: f64) -> Duration {
-    Duration::from_secs_f64(3.0 * advert_int + f64::from(256 - u16::from(prio)) * advert_int / 256.0)
+    Duration::from_secs_f64(
+        3.0 * advert_int + f64::from(256 - u16::from(prio)) * advert_int / 256.0,
+    )
 }
 
 /// Sends SIGUSR2 to the daemon and reads `counter` of its (single) instance from the
@@ -644,36 +647,108 @@ fn ipv6_vip_is_reachable() {
 
 // 8. Virtual MAC
 
-#[test]
-fn use_vmac_keeps_the_clients_neighbour_entry_across_failover() {
-    require_root!();
-    let mut net = Net::new("vmac", &[200, 150], |_, lab, node, prio| {
+/// The MACs that answer an ARP request for `ip` from `node` (`arping`), lower-case.
+/// Reads both arpings' output: Debian's `arping` (Thomas Habets: "42 bytes from MAC (IP)")
+/// and iputils' ("Unicast reply from IP [MAC]").
+fn arp_answers(node: &Node, ip: IpAddr) -> Vec<String> {
+    let ip = ip.to_string();
+    let iputils = node
+        .run("arping", &["-V"])
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("iputils"))
+        .unwrap_or(false);
+    let mut args = vec!["-c", "3", "-w", "5"];
+    if iputils {
+        args.extend(["-I", node.ifname()]);
+    } else {
+        args.extend(["-W", "0.2", "-i", node.ifname()]);
+    }
+    args.push(&ip);
+    let out = node
+        .run_timeout("arping", &args, Duration::from_secs(20))
+        .expect("arping");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            if let Some(at) = l.find(" bytes from ") {
+                let rest = &l[at + " bytes from ".len()..];
+                return rest.split_whitespace().next().map(str::to_ascii_lowercase);
+            }
+            let open = l
+                .find("reply from")
+                .and_then(|at| l[at..].find('[').map(|o| o + at))?;
+            let close = l[open..].find(']')? + open;
+            Some(l[open + 1..close].to_ascii_lowercase())
+        })
+        .collect()
+}
+
+fn vmac_net(tag: &str) -> (Net, String) {
+    let mut net = Net::new(tag, &[200, 150], |_, lab, node, prio| {
         Net::v3(lab, node, prio, 0.1).use_vmac("")
     });
-    let cap = net.lab.capture("exp", "arp or icmp").unwrap();
-    net.lab.keep_dir();
     net.start_all();
-    let vip = net.vip();
-    let vmac = format!("00:00:5e:00:01:{VRID:02x}");
-    net.expect_sole_holder(0, vip, &[], "election (use_vmac)");
-    net.expect_client_reaches(vip, "r1 Master (use_vmac)");
-    net.expect_client_neighbour(vip, &vmac, "r1 Master (use_vmac)");
+    (net, format!("00:00:5e:00:01:{VRID:02x}"))
+}
 
-    println!("CRASH");
-    net.crash(0);
-    net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1 (use_vmac)");
-    println!("R2 HOLDS");
-    net.expect_client_reaches(vip, "r2 Master (use_vmac)");
-    std::thread::sleep(Duration::from_millis(300));
-    println!("{:?}", cap.stop());
-    assert_eq!(
-        net.client.neighbour_mac(vip).as_deref(),
-        Some(vmac.as_str()),
-        "the client's neighbour entry changed across the failover (r1 {}, r2 {}){}",
-        net.routers[0].node.mac(),
-        net.routers[1].node.mac(),
+#[test]
+fn use_vmac_answers_arp_with_the_virtual_mac_across_failover() {
+    require_root!();
+    if skip_reason(&["arping"]).is_some() {
+        eprintln!("SKIPPED: `arping` is not installed");
+        return;
+    }
+    let (net, vmac) = vmac_net("vmac");
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election (use_vmac)");
+    net.expect_log(0, "virtual MAC interface vrrp.51", 1);
+    let answers = arp_answers(&net.client, vip);
+    assert!(
+        !answers.is_empty() && answers.iter().all(|m| *m == vmac),
+        "r1 Master: ARP for {vip} answered by {answers:?}, expected only {vmac}{}",
         net.lab.diag()
     );
+    net.expect_client_reaches(vip, "r1 Master (use_vmac)");
+
+    net.crash(0);
+    net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1 (use_vmac)");
+    let answers = arp_answers(&net.client, vip);
+    assert!(
+        !answers.is_empty() && answers.iter().all(|m| *m == vmac),
+        "r2 Master: ARP for {vip} answered by {answers:?}, expected only {vmac}{}",
+        net.lab.diag()
+    );
+    net.expect_client_reaches(vip, "r2 Master (use_vmac)");
+}
+
+#[test]
+#[ignore = "daemon bug: with use_vmac, the Master's ARP request `who-has CLIENT tell VIP` leaves \
+            the base interface with its physical MAC and rewrites the client's neighbour entry \
+            (no arp_announce=2 on the base interface); see docs/testing.md"]
+fn use_vmac_keeps_the_clients_neighbour_entry_across_failover() {
+    require_root!();
+    let (net, vmac) = vmac_net("vmcn");
+    let vip = net.vip();
+    // Right after a ping, not after the second GARP burst (garp_master_delay) repaired it.
+    let check = |what: &str| {
+        net.expect_client_reaches(vip, what);
+        let ok = wait_until(Duration::from_secs(1), Duration::from_millis(50), || {
+            net.client.neighbour_mac(vip).as_deref() == Some(vmac.as_str())
+        });
+        assert!(
+            ok,
+            "{what}: the client's neighbour entry for {vip} is {:?}, expected {vmac} \
+             (r1 is {}, r2 is {}){}",
+            net.client.neighbour_mac(vip),
+            net.routers[0].node.mac(),
+            net.routers[1].node.mac(),
+            net.lab.diag()
+        );
+    };
+    net.expect_sole_holder(0, vip, &[], "election (use_vmac)");
+    check("r1 Master (use_vmac)");
+    net.crash(0);
+    net.expect_sole_holder(1, vip, &[0], "after SIGKILL of r1 (use_vmac)");
+    check("r2 Master (use_vmac)");
 }
 
 // 9. Unicast
@@ -835,7 +910,13 @@ fn config_test_reports_the_error_position() {
         .position(|l| l.trim() == "smtp_alert")
         .expect("the line is rendered")
         + 1;
-    let column = bad.lines().nth(line - 1).expect("line").find('s').expect("s") + 1;
+    let column = bad
+        .lines()
+        .nth(line - 1)
+        .expect("line")
+        .find('s')
+        .expect("s")
+        + 1;
     let bad_path = dir.join("bad.conf");
     std::fs::write(&bad_path, &bad).expect("write");
 
@@ -926,26 +1007,4 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
         "the pid file must still name the first daemon"
     );
     net.expect_sole_holder(0, net.vip(), &[], "the first daemon still works");
-}
-
-#[test]
-fn zz_exp_keepalived_vmac() {
-    if std::env::var_os("EXP").is_none() { return; }
-    let mut net = Net::new("kvm", &[200, 150], |_, lab, node, prio| {
-        Net::v3(lab, node, prio, 1.0).use_vmac("")
-    });
-    let cap = net.lab.capture("exp", "arp or icmp").unwrap();
-    net.lab.keep_dir();
-    for i in 0..2 {
-        let d = Daemon::Keepalived.start(&net.routers[i].node, &net.routers[i].conf).unwrap();
-        d.wait_started(START).unwrap();
-        net.routers[i].daemon = Some(d);
-    }
-    let vip = net.vip();
-    net.expect_sole_holder(0, vip, &[], "k");
-    std::thread::sleep(Duration::from_secs(1));
-    net.expect_client_reaches(vip, "k");
-    println!("AFTER PING r1: {:?} r1 {} r2 {}", net.client.neighbour_mac(vip), net.routers[0].node.mac(), net.routers[1].node.mac());
-    std::thread::sleep(Duration::from_millis(300));
-    println!("{:?}", cap.stop());
 }
