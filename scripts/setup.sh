@@ -10,6 +10,10 @@ packages=(
     arping        # neighbour checks in tests
     tcpdump       # captures in tests
     keepalived    # a real VRRP peer for interop tests
+    frr           # FRR's vrrpd, a second VRRP peer for interop tests
+    tshark        # Wireshark's VRRP dissector checks what vrrpd sends
+    curl          # metrics scrapes in tests
+    python3-prometheus-client  # the reference OpenMetrics parser, for the metrics test
 )
 
 missing=()
@@ -21,6 +25,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update
     # Debian's keepalived package must not start a system-wide daemon on install.
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    # tshark asks whether non-root users may capture: no.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get install -y --no-install-recommends "${missing[@]}"
     rm -f /usr/sbin/policy-rc.d
 fi

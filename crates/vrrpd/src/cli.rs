@@ -47,6 +47,19 @@ pub struct Args {
     #[arg(long = "control-socket", value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
     pub control_socket: PathBuf,
 
+    /// Log format on standard error (under systemd, text goes to the journal)
+    #[arg(
+        long = "log-format",
+        value_name = "FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: crate::logging::LogFormat,
+
+    /// Serve Prometheus metrics on this address (also `metrics_listen` in global_defs)
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
     /// Where SIGUSR1 writes the JSON state dump
     #[arg(long = "state-file", value_name = "PATH", default_value = DEFAULT_STATE_FILE)]
     pub state_file: PathBuf,

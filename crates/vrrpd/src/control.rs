@@ -38,6 +38,8 @@ pub enum Request {
         on: bool,
     },
     Reload,
+    /// A snapshot for the metrics endpoint.
+    Metrics,
 }
 
 /// A request on its way to the protocol thread, with who asked and where to answer.
@@ -54,6 +56,10 @@ pub fn spawn(
     path: &Path,
     requests: mpsc::Sender<ControlRequest>,
     events: broadcast::Sender<String>,
+    metrics: Option<(
+        std::net::SocketAddr,
+        prometheus_client::metrics::histogram::Histogram,
+    )>,
 ) -> Result<()> {
     let path = path.to_path_buf();
     if let Some(dir) = path.parent() {
@@ -83,7 +89,12 @@ pub fn spawn(
                     return;
                 }
             };
-            runtime.block_on(serve(std_listener, path, requests, events));
+            runtime.block_on(async move {
+                if let Some((addr, lateness)) = metrics {
+                    tokio::spawn(crate::metrics::serve(addr, requests.clone(), lateness));
+                }
+                serve(std_listener, path, requests, events).await
+            });
         })
         .context("cannot start the control thread")?;
     Ok(())

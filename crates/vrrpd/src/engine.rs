@@ -37,6 +37,8 @@ pub struct Router {
     pub state_since: Timestamp,
     /// The last transitions, oldest first.
     pub history: VecDeque<Transition>,
+    /// Changes of the Master as seen from here.
+    pub master_changes: u64,
 }
 
 /// One state transition, as shown by `vrrpctl show`.
@@ -87,6 +89,8 @@ pub struct Engine {
     pub lateness: TimerLateness,
     /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
     events: Option<broadcast::Sender<String>>,
+    /// The metrics endpoint's view of `lateness`.
+    pub lateness_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 impl Engine {
@@ -128,6 +132,7 @@ impl Engine {
                 operator_priority: None,
                 state_since: Timestamp::ZERO,
                 history: VecDeque::new(),
+                master_changes: 0,
             });
         }
         Ok(Engine {
@@ -137,6 +142,7 @@ impl Engine {
             check_unicast_src,
             lateness: TimerLateness::default(),
             events: None,
+            lateness_histogram: None,
         })
     }
 
@@ -208,6 +214,7 @@ impl Engine {
                 );
                 Ok(report::status_line(&self.routers[i], now))
             }
+            Request::Metrics => Ok(report::metrics(self, now)),
             Request::Reload => Err(
                 "reload is not supported yet; restart the daemon to apply a new configuration"
                     .into(),
@@ -238,6 +245,9 @@ impl Engine {
         if let Some(deadline) = armed {
             let late = now - deadline;
             self.lateness.record(late);
+            if let Some(h) = &self.lateness_histogram {
+                h.observe(late.as_secs_f64());
+            }
             if late > Duration::from_millis(1) {
                 debug!("protocol timer fired {} µs late", late.as_micros());
             }
@@ -440,6 +450,8 @@ impl Engine {
                     self.record_transition(i, now, from, to, reason);
                 }
                 Output::MasterChanged(master) => {
+                    self.routers[i].master_changes += 1;
+                    let router = &self.routers[i];
                     let name = &router.plan.config.name;
                     match master {
                         Some(m) => debug!(

@@ -10,6 +10,8 @@ mod cli;
 mod clock;
 mod control;
 mod engine;
+mod logging;
+mod metrics;
 mod pidfile;
 mod report;
 mod setup;
@@ -37,7 +39,7 @@ use crate::pidfile::PidFile;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(&args);
+    logging::init(args.log_detail, args.log_format);
 
     let path = args.config_path();
     let loaded = match vrrp_config::load(&path) {
@@ -91,19 +93,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(args: &Args) {
-    use tracing_subscriber::EnvFilter;
-    let default = if args.log_detail { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    // Logs go to standard error; under systemd it is captured by the journal.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_target(false)
-        .init();
-}
-
 async fn run(config: Config, args: &Args) -> Result<()> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
@@ -147,9 +136,14 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     let (watchers, _) = tokio::sync::broadcast::channel(1024);
     let mut engine = engine;
     engine.set_events(watchers.clone());
+    let metrics = args.metrics_listen.map(|addr| {
+        let histogram = metrics::lateness_histogram();
+        engine.lateness_histogram = Some(histogram.clone());
+        (addr, histogram)
+    });
     let engine = Rc::new(RefCell::new(engine));
     let (control_tx, mut control_rx) = mpsc::channel::<control::ControlRequest>(64);
-    control::spawn(&args.control_socket, control_tx, watchers)?;
+    control::spawn(&args.control_socket, control_tx, watchers, metrics)?;
     let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
 
     if !config.global.startup_delay.is_zero() {
@@ -162,10 +156,17 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     let links = nl.links().await?;
     engine.borrow_mut().start(clock::now(), &links);
     timer.arm(engine.borrow().next_deadline())?;
-    info!(
-        "vrrpd started with {} instance(s)",
-        engine.borrow().routers.len()
-    );
+    let count = engine.borrow().routers.len();
+    info!("vrrpd started with {count} instance(s)");
+    systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
+    ]);
+    // systemd's watchdog: prove the protocol thread is alive at half the period.
+    let watchdog_period = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut watchdog =
+        tokio::time::interval(watchdog_period.unwrap_or(std::time::Duration::from_secs(3600)));
+    let watchdog_on = watchdog_period.is_some();
 
     // One receive task per socket; each re-arms the protocol timer after the engine ran.
     let socket_count = engine.borrow().sockets.len();
@@ -243,6 +244,7 @@ async fn run(config: Config, args: &Args) -> Result<()> {
                 let _ = req.reply.send(answer);
                 timer.arm(e.next_deadline())?;
             }
+            _ = watchdog.tick(), if watchdog_on => systemd(&[sd_notify::NotifyState::Watchdog]),
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = sigusr1.recv() => {
@@ -263,6 +265,7 @@ async fn run(config: Config, args: &Args) -> Result<()> {
         }
     }
 
+    systemd(&[sd_notify::NotifyState::Stopping]);
     engine.borrow_mut().shutdown(clock::now());
     let (done, flushed) = oneshot::channel();
     let _ = jobs.send(Job::Flush(done));
@@ -279,4 +282,13 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     let _ = std::fs::remove_file(&args.control_socket);
     info!("vrrpd stopped");
     Ok(())
+}
+
+/// Tells systemd (when it started us with NOTIFY_SOCKET) how we are doing.
+fn systemd(state: &[sd_notify::NotifyState]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some()
+        && let Err(e) = sd_notify::notify(state)
+    {
+        warn!("cannot notify systemd: {e}");
+    }
 }

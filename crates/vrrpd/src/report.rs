@@ -87,12 +87,8 @@ pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
             "next_deadline_in_us": inst.poll_timeout().map(|t| micros(t - now)),
         },
         "master_since_s": inst.master().map(|m| (now - m.since).as_secs_f64()),
-        "trackers": r.plan.tracked.iter().zip(&r.tracked_up).map(|((name, weight), up)| json!({
-            "type": "interface",
-            "name": name,
-            "weight": weight,
-            "up": up,
-        })).collect::<Vec<_>>(),
+        "trackers": trackers(r),
+        "master_changes": r.master_changes,
         "counters": counters(r),
         "transitions": r.history.iter().map(|t| json!({
             "ago_s": (now - t.at).as_secs_f64(),
@@ -115,6 +111,33 @@ fn counters(r: &Router) -> Map<String, Value> {
         .fields()
         .iter()
         .map(|(name, value)| ((*name).to_string(), json!(value)))
+        .collect()
+}
+
+/// The metrics endpoint's snapshot: `status` lines with counters, trackers and master changes.
+pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
+    let instances: Vec<Value> = engine
+        .routers
+        .iter()
+        .map(|r| {
+            let mut doc = status_line(r, now);
+            if let Value::Object(map) = &mut doc {
+                map.insert("counters".into(), Value::Object(counters(r)));
+                map.insert("master_changes".into(), json!(r.master_changes));
+                map.insert("trackers".into(), trackers(r));
+            }
+            doc
+        })
+        .collect();
+    json!({ "instances": instances })
+}
+
+fn trackers(r: &Router) -> Value {
+    r.plan
+        .tracked
+        .iter()
+        .zip(&r.tracked_up)
+        .map(|((name, weight), up)| json!({"type": "interface", "name": name, "weight": weight, "up": up}))
         .collect()
 }
 

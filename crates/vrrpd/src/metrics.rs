@@ -1,0 +1,431 @@
+//! The optional Prometheus endpoint (`--metrics-listen ADDR` or `metrics_listen` in
+//! global_defs), served in OpenMetrics text on the control thread.
+//!
+//! Each scrape asks the protocol thread for a snapshot (the same document as the SIGUSR2
+//! dump plus `status`) and renders it; the protocol timer's lateness histogram is shared
+//! with the protocol thread through atomics. Metric names follow RFC 6527 where it names the
+//! counter, and the community keepalived exporter's `keepalived_*` names are offered as
+//! well, so that dashboards built for it keep working.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request as HttpRequest, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use crate::control::{ControlRequest, Request};
+
+type Labels = Vec<(String, String)>;
+
+/// Upper bounds (seconds) of the protocol timer lateness histogram.
+pub const LATENESS_BUCKETS: [f64; 8] = [25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 20e-3];
+
+/// The lateness histogram, observed by the protocol thread and read by scrapes.
+pub fn lateness_histogram() -> Histogram {
+    Histogram::new(LATENESS_BUCKETS)
+}
+
+/// Serves `GET /metrics` on `addr` (on the current runtime: the control thread's).
+pub async fn serve(addr: SocketAddr, requests: mpsc::Sender<ControlRequest>, lateness: Histogram) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            warn!("metrics endpoint disabled: cannot listen on {addr}: {e}");
+            return;
+        }
+    };
+    info!("metrics on http://{addr}/metrics");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let requests = requests.clone();
+        let lateness = lateness.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: HttpRequest<Incoming>| {
+                let requests = requests.clone();
+                let lateness = lateness.clone();
+                async move { Ok::<_, Infallible>(answer(req, requests, lateness).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    req: HttpRequest<Incoming>,
+    requests: mpsc::Sender<ControlRequest>,
+    lateness: Histogram,
+) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/metrics" {
+        return plain(StatusCode::NOT_FOUND, "see /metrics\n".into());
+    }
+    let (reply, answer) = oneshot::channel();
+    let asked = requests
+        .send(ControlRequest {
+            request: Request::Metrics,
+            who: "metrics".into(),
+            reply,
+        })
+        .await;
+    let snapshot = match (asked, answer.await) {
+        (Ok(()), Ok(Ok(snapshot))) => snapshot,
+        _ => {
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "daemon shutting down\n".into(),
+            );
+        }
+    };
+    match render(&snapshot, lateness) {
+        Ok(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            if let Ok(ct) = "application/openmetrics-text; version=1.0.0; charset=utf-8".parse() {
+                response
+                    .headers_mut()
+                    .insert(hyper::header::CONTENT_TYPE, ct);
+            }
+            response
+        }
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = status;
+    response
+}
+
+/// keepalived's state numbers, as the keepalived exporter reports them.
+fn keepalived_state(state: &str) -> i64 {
+    match state {
+        "BACKUP" => 1,
+        "MASTER" => 2,
+        "FAULT" => 3,
+        _ => 0,
+    }
+}
+
+/// Our counter names → (metric name, help, keepalived exporter name).
+const COUNTERS: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "rcvd_advertisements",
+        "vrrp_advertisements_received",
+        "Advertisements received and accepted (vrrpv3StatisticsRcvdAdvertisements)",
+        Some("keepalived_advert_rcvd"),
+    ),
+    (
+        "sent_advertisements",
+        "vrrp_advertisements_sent",
+        "Advertisements sent",
+        Some("keepalived_advert_sent"),
+    ),
+    (
+        "rcvd_pri_zero_packets",
+        "vrrp_priority_zero_received",
+        "Priority-0 advertisements received (vrrpv3StatisticsRcvdPriZeroPackets)",
+        Some("keepalived_pri_zero_rcvd"),
+    ),
+    (
+        "sent_pri_zero_packets",
+        "vrrp_priority_zero_sent",
+        "Priority-0 advertisements sent (vrrpv3StatisticsSentPriZeroPackets)",
+        Some("keepalived_pri_zero_sent"),
+    ),
+    (
+        "master_transitions",
+        "vrrp_master_transitions",
+        "Transitions to Master (vrrpv3StatisticsMasterTransitions)",
+        Some("keepalived_become_master"),
+    ),
+    (
+        "master_releases",
+        "vrrp_master_releases",
+        "Transitions out of Master",
+        Some("keepalived_release_master"),
+    ),
+    (
+        "rcvd_lower_priority_as_master",
+        "vrrp_lower_priority_received_as_master",
+        "Lower-priority advertisements heard while Master (split brain)",
+        None,
+    ),
+];
+
+/// Receive error counters → the `error` label, and the keepalived exporter's name.
+const ERRORS: &[(&str, &str, Option<&str>)] = &[
+    (
+        "adv_interval_errors",
+        "interval",
+        Some("keepalived_advert_interval_err"),
+    ),
+    ("ip_ttl_errors", "ttl", Some("keepalived_ip_ttl_err")),
+    (
+        "rcvd_invalid_type_packets",
+        "type",
+        Some("keepalived_invalid_type_rcvd"),
+    ),
+    (
+        "address_list_errors",
+        "address_list",
+        Some("keepalived_addr_list_err"),
+    ),
+    (
+        "packet_length_errors",
+        "length",
+        Some("keepalived_packet_len_err"),
+    ),
+    ("checksum_errors", "checksum", None),
+    ("version_errors", "version", None),
+    ("vrid_errors", "vrid", None),
+    (
+        "auth_failures",
+        "auth_failure",
+        Some("keepalived_auth_failure"),
+    ),
+    (
+        "invalid_auth_type",
+        "invalid_auth_type",
+        Some("keepalived_invalid_authtype"),
+    ),
+    (
+        "auth_type_mismatch",
+        "auth_type_mismatch",
+        Some("keepalived_authtype_mismatch"),
+    ),
+    ("proto_errors", "protocol", None),
+];
+
+fn render(snapshot: &Value, lateness: Histogram) -> Result<String, std::fmt::Error> {
+    let mut registry = Registry::default();
+    let empty = Vec::new();
+    let instances = snapshot
+        .get("instances")
+        .and_then(Value::as_array)
+        .unwrap_or(&empty);
+
+    let state = Family::<Labels, Gauge>::default();
+    let keepalived_vrrp_state = Family::<Labels, Gauge>::default();
+    let priority = Family::<Labels, Gauge>::default();
+    let configured_priority = Family::<Labels, Gauge>::default();
+    let since_transition = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let master_changes = Family::<Labels, Counter>::default();
+    let errors = Family::<Labels, Counter>::default();
+    let tracker_up = Family::<Labels, Gauge>::default();
+    let counters: Vec<Family<Labels, Counter>> =
+        COUNTERS.iter().map(|_| Family::default()).collect();
+    let keepalived_counters: Vec<Family<Labels, Counter>> =
+        COUNTERS.iter().map(|_| Family::default()).collect();
+    let keepalived_errors: Vec<Family<Labels, Counter>> =
+        ERRORS.iter().map(|_| Family::default()).collect();
+
+    for inst in instances {
+        let text = |k: &str| {
+            inst.get(k)
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default()
+        };
+        let num = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+        let labels: Labels = vec![
+            ("instance".into(), text("name")),
+            ("interface".into(), text("interface")),
+            ("vrid".into(), text("vrid")),
+            ("family".into(), text("family")),
+        ];
+        let current = text("state");
+        for s in ["INIT", "BACKUP", "MASTER", "FAULT", "OBSERVER"] {
+            let mut l = labels.clone();
+            l.push(("state".into(), s.into()));
+            state.get_or_create(&l).set(i64::from(current == s));
+        }
+        keepalived_vrrp_state
+            .get_or_create(&vec![
+                ("iname".into(), text("name")),
+                ("intf".into(), text("interface")),
+                ("vrid".into(), text("vrid")),
+            ])
+            .set(keepalived_state(&current));
+        priority
+            .get_or_create(&labels)
+            .set(i64::try_from(num(inst.get("priority"))).unwrap_or(0));
+        configured_priority
+            .get_or_create(&labels)
+            .set(i64::try_from(num(inst.get("configured_priority"))).unwrap_or(0));
+        since_transition.get_or_create(&labels).set(
+            inst.get("in_state_s")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+        );
+        master_changes
+            .get_or_create(&labels)
+            .inc_by(num(inst.get("master_changes")));
+        if let Some(trackers) = inst.get("trackers").and_then(Value::as_array) {
+            for t in trackers {
+                let mut l = labels.clone();
+                l.push((
+                    "tracker".into(),
+                    t.get("name").and_then(Value::as_str).unwrap_or("").into(),
+                ));
+                l.push((
+                    "type".into(),
+                    t.get("type").and_then(Value::as_str).unwrap_or("").into(),
+                ));
+                tracker_up.get_or_create(&l).set(i64::from(
+                    t.get("up").and_then(Value::as_bool).unwrap_or(false),
+                ));
+            }
+        }
+        let c = inst.get("counters");
+        for (k, (field, _, _, _)) in COUNTERS.iter().enumerate() {
+            let v = num(c.and_then(|c| c.get(*field)));
+            counters[k].get_or_create(&labels).inc_by(v);
+            keepalived_counters[k]
+                .get_or_create(&vec![
+                    ("iname".into(), text("name")),
+                    ("intf".into(), text("interface")),
+                    ("vrid".into(), text("vrid")),
+                ])
+                .inc_by(v);
+        }
+        for (k, (field, label, _)) in ERRORS.iter().enumerate() {
+            let v = num(c.and_then(|c| c.get(*field)));
+            let mut l = labels.clone();
+            l.push(("error".into(), (*label).into()));
+            errors.get_or_create(&l).inc_by(v);
+            keepalived_errors[k]
+                .get_or_create(&vec![
+                    ("iname".into(), text("name")),
+                    ("intf".into(), text("interface")),
+                    ("vrid".into(), text("vrid")),
+                ])
+                .inc_by(v);
+        }
+    }
+
+    registry.register(
+        "vrrp_state",
+        "Instance state (1 for the current state)",
+        state,
+    );
+    registry.register("vrrp_priority", "Effective priority", priority);
+    registry.register(
+        "vrrp_configured_priority",
+        "Configured priority",
+        configured_priority,
+    );
+    registry.register(
+        "vrrp_seconds_in_state",
+        "Seconds since the last transition",
+        since_transition,
+    );
+    registry.register(
+        "vrrp_master_changes",
+        "Changes of the Master as seen from here",
+        master_changes,
+    );
+    registry.register(
+        "vrrp_receive_errors",
+        "Advertisements discarded, by reason (RFC 6527 error counters)",
+        errors,
+    );
+    registry.register(
+        "vrrp_tracker_up",
+        "Tracked object state (1 up / OK)",
+        tracker_up,
+    );
+    for (k, (_, name, help, _)) in COUNTERS.iter().enumerate() {
+        registry.register(*name, *help, counters[k].clone());
+    }
+    registry.register(
+        "vrrp_protocol_timer_lateness_seconds",
+        "How late the protocol timer fired after its deadline",
+        lateness,
+    );
+    // The keepalived exporter's names (mehdy/keepalived-exporter), for existing dashboards.
+    registry.register(
+        "keepalived_vrrp_state",
+        "keepalived-compatible state (0 init, 1 backup, 2 master, 3 fault)",
+        keepalived_vrrp_state,
+    );
+    for (k, (_, _, _, name)) in COUNTERS.iter().enumerate() {
+        if let Some(name) = name {
+            registry.register(
+                *name,
+                "keepalived exporter compatible counter",
+                keepalived_counters[k].clone(),
+            );
+        }
+    }
+    for (k, (_, _, name)) in ERRORS.iter().enumerate() {
+        if let Some(name) = name {
+            registry.register(
+                *name,
+                "keepalived exporter compatible counter",
+                keepalived_errors[k].clone(),
+            );
+        }
+    }
+    process_metrics(&mut registry);
+
+    let mut text = String::new();
+    encode(&mut text, &registry)?;
+    Ok(text)
+}
+
+/// Process metrics from /proc/self, with the conventional names.
+fn process_metrics(registry: &mut Registry) {
+    let ticks = 100.0; // USER_HZ on Linux
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may contain spaces) start after ") ".
+        if let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let field = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the state.
+            let cpu = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+            cpu.inc_by((field(11) + field(12)) / ticks);
+            registry.register(
+                "process_cpu_seconds",
+                "CPU time used by the daemon (user + system)",
+                cpu,
+            );
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for line in status.lines() {
+            if let Some(kb) = line.strip_prefix("VmRSS:") {
+                let kb: i64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                let rss = Gauge::<i64>::default();
+                rss.set(kb * 1024);
+                registry.register("process_resident_memory_bytes", "Resident memory", rss);
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
+        let fds = Gauge::<i64>::default();
+        fds.set(i64::try_from(entries.count()).unwrap_or(0));
+        registry.register("process_open_fds", "Open file descriptors", fds);
+    }
+}
