@@ -103,7 +103,11 @@ fn ipv4_low_ttl_is_reported() {
         s.set_multicast_ttl_v4(1).expect("ttl");
         let _ = ia;
         let to = std::net::SocketAddr::new(IpAddr::V4(MULTICAST_V4), 0);
-        s.send_to(PAYLOAD, &to.into()).expect("send");
+        // Several copies: the first may leave before the fresh veth carries traffic.
+        for _ in 0..10 {
+            s.send_to(PAYLOAD, &to.into()).expect("send");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     });
     let mut buf = [0u8; 1500];
     let r = recv_one(&rx, &mut buf);

@@ -133,6 +133,18 @@ impl Pair {
         ]);
         a.ip(&["link", "set", "va", "up"]);
         b.ip(&["link", "set", "vb", "up"]);
+        // A veth carries traffic only once both ends have carrier; a packet sent before is
+        // lost, which made single-packet tests flaky on a loaded machine.
+        for (ns, ifname) in [(&a.name, "va"), (&b.name, "vb")] {
+            wait_for("veth carrier", Duration::from_secs(5), || {
+                let out = std::process::Command::new("ip")
+                    .args(["-n", ns, "-o", "link", "show", ifname])
+                    .output()
+                    .ok()?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                (text.contains("LOWER_UP") && text.contains("state UP")).then_some(())
+            });
+        }
         Pair { a, b, net }
     }
 }
