@@ -119,7 +119,10 @@ async fn sigterm_ignored_means_sigkill_for_the_group() {
 async fn leftover_children_killed_only_when_asked() {
     let dir = TempDir::new("leftover");
     let pidfile = dir.s("bg.pid");
-    let mut c = cmd(sh(&format!("sleep 30 >/dev/null 2>&1 & echo $! > {pidfile}")), 5000);
+    let mut c = cmd(
+        sh(&format!("sleep 30 >/dev/null 2>&1 & echo $! > {pidfile}")),
+        5000,
+    );
     let r = script::run(&c).await;
     assert_eq!(r.outcome, Outcome::Exited(0));
     let bg = read_pid(&dir.join("bg.pid"));
@@ -165,7 +168,10 @@ async fn many_runs_at_once() {
         n += 1;
     }
     assert_eq!(n, 20);
-    assert!(started.elapsed() < Duration::from_secs(3), "runs were serialised");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "runs were serialised"
+    );
 }
 
 #[tokio::test]
@@ -181,11 +187,14 @@ async fn runs_as_another_user() {
     let r = script::run(&c).await;
     assert_eq!(r.outcome, Outcome::Exited(0), "{}", r.summary());
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines, [
-        nobody.uid.to_string(),
-        nobody.gid.to_string(),
-        nobody.gid.to_string()
-    ]);
+    assert_eq!(
+        lines,
+        [
+            nobody.uid.to_string(),
+            nobody.gid.to_string(),
+            nobody.gid.to_string()
+        ]
+    );
 
     // A user that cannot run the program: failure to start, not a hang.
     let dir = TempDir::new("perm");
@@ -194,7 +203,14 @@ async fn runs_as_another_user() {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let mut c = cmd(vec![prog.display().to_string()], 5000);
-    c.run_as = Some(RunAs { uid: nobody.uid, gid: nobody.gid });
+    c.run_as = Some(RunAs {
+        uid: nobody.uid,
+        gid: nobody.gid,
+    });
     let r = script::run(&c).await;
-    assert!(matches!(r.outcome, Outcome::FailedToStart(_)), "{:?}", r.outcome);
+    assert!(
+        matches!(r.outcome, Outcome::FailedToStart(_)),
+        "{:?}",
+        r.outcome
+    );
 }
