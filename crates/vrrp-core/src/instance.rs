@@ -642,6 +642,44 @@ impl Instance {
         self.set_master(None);
     }
 
+    /// A reload changed the instance's configuration in place. The identity of the virtual
+    /// router (VRID, version, family, role, primary address, ownership) must not change:
+    /// the caller re-creates the instance for that. Priority, interval, addresses, preempt,
+    /// accept, authentication and checksum form take effect at once: a Master advertises
+    /// the new values immediately, a Backup recomputes its Master_Down_Timer from its start.
+    pub fn reconfigure(&mut self, now: Timestamp, config: InstanceConfig) {
+        let priority_changed = config.priority != self.config.priority;
+        let interval_changed = config.advert_interval_cs != self.config.advert_interval_cs;
+        let advertised_changed = priority_changed
+            || interval_changed
+            || config.addresses != self.config.addresses
+            || config.auth != self.config.auth;
+        let new_priority = config.priority;
+        self.config = config;
+        if priority_changed {
+            self.set_priority(now, new_priority);
+        }
+        match self.state {
+            State::Master => {
+                if advertised_changed {
+                    self.send_advertisement();
+                    self.start_adver_timer(now);
+                    self.set_master(Some(self.self_as_master(now)));
+                }
+            }
+            State::Backup | State::Observer => {
+                if interval_changed && self.config.version == Version::V2 {
+                    // VRRPv2 has nothing to learn: Master_Adver_Interval is ours.
+                    self.master_adver_interval_cs = self.advert_interval_cs();
+                }
+                if self.down_timer.is_some() {
+                    self.down_timer = Some(self.down_timer_start + self.down_timer_duration());
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+    }
+
     /// Maintenance: a Master resigns as at shutdown (priority 0, so Backups take over after
     /// Skew_Time) but stays running as a Backup that never takes over.
     fn set_maintenance(&mut self, now: Timestamp, on: bool) {

@@ -1531,3 +1531,40 @@ fn vrrpd_maintenance_owner_starts_as_backup() {
     inst.handle(t(0), Input::Startup);
     assert_eq!(inst.state(), State::Backup);
 }
+
+/// vrrpd (reload in place): a Master advertises its new priority and addresses at once.
+#[test]
+fn vrrpd_reconfigure_master_advertises_new_values_at_once() {
+    let (mut inst, now) = master(config_v3(200));
+    let mut config = inst.config().clone();
+    config.priority = 150;
+    config
+        .addresses
+        .push(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
+    inst.handle(now, Input::Timeout);
+    drain(&mut inst);
+    let later = now + us(1_000);
+    inst.reconfigure(later, config.clone());
+    let out = drain(&mut inst);
+    assert_eq!(out[0], Output::Send(own_adv(&inst, 150)));
+    let Output::Send(adv) = &out[0] else {
+        unreachable!()
+    };
+    assert_eq!(adv.addresses, config.addresses);
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(inst.effective_priority(), 150);
+    assert_eq!(inst.poll_timeout(), Some(later + us(1_000_000)));
+}
+
+/// vrrpd (reload in place): a VRRPv2 Backup adopts a new interval and moves its
+/// Master_Down_Timer, keeping its start.
+#[test]
+fn vrrpd_reconfigure_v2_backup_recomputes_down_timer() {
+    let mut inst = started(config_v2(100), t(0));
+    let mut config = inst.config().clone();
+    config.advert_interval_cs = 200;
+    inst.reconfigure(t(500_000), config);
+    // 3 × 2 s + (256 - 100) / 256 s from the start at 0.
+    assert_eq!(inst.poll_timeout(), Some(t(6_609_375)));
+    assert_eq!(inst.state(), State::Backup);
+}
