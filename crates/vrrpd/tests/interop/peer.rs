@@ -381,6 +381,18 @@ impl Router {
         let name = self.node.name().to_string();
         let dir = self.node.lab_path(&format!("{name}-frr"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        // FRR's daemons drop privileges to the `frr` user (of group `frrvty`):
+        // their pid files and vty sockets go in a directory it owns.
+        let mut chown = std::process::Command::new("chown");
+        chown.arg("frr:frr").arg(&dir);
+        let out = vrrp_testlab::run_bounded(chown, Duration::from_secs(10)).map_err(e)?;
+        if !out.status.success() {
+            return Err(format!(
+                "chown frr:frr {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
         let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
         let sock = d("zserv.api");
         let (mv, mac) = if spec.mode.ipv6() {
@@ -416,8 +428,8 @@ impl Router {
                 n.run_ok("ip", &["addr", "add", &ll, "dev", mv, "nodad"])
                     .map_err(e)?;
             }
-            n.run_ok("ip", &["link", "set", mv, "protodown", "on"])
-                .map_err(e)?;
+            // Up with carrier first: IPv6 makes the (random) link-local
+            // address only then; it stays through protodown.
             n.run_ok("ip", &["link", "set", mv, "up"]).map_err(e)?;
             if spec.mode.ipv6() {
                 let ok = wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
@@ -428,14 +440,10 @@ impl Router {
                 }
             }
             self.macvlan = Some(mv.to_string());
-        } else {
-            // A restarted FRR starts Backup: don't count the macvlan a crashed
-            // Master left up.
-            self.node
-                .run_ok("ip", &["link", "set", mv, "protodown", "on"])
-                .map_err(e)?;
         }
         if self.zebra.as_ref().is_none_or(|z| !z.is_running()) {
+            // A killed zebra leaves its socket: wait for the new one.
+            let _ = std::fs::remove_file(&sock);
             let conf = self
                 .node
                 .write_file(&format!("{name}-zebra.conf"), "!\n")
@@ -445,10 +453,6 @@ impl Router {
                 .spawn(
                     FRR_ZEBRA,
                     &[
-                        "-u",
-                        "root",
-                        "-g",
-                        "root",
                         "-f",
                         &conf.to_string_lossy(),
                         "-i",
@@ -471,6 +475,12 @@ impl Router {
             if !up || !z.is_running() {
                 return Err(format!("zebra on {name} did not start:\n{}", z.tail(20)));
             }
+            // FRR's vrrpd binds its IPv6 socket to the macvlan's link-local
+            // address as zebra reports it; started at once, it may not know
+            // the address yet ("Failed to find address to bind"), then
+            // advertises nothing or compares itself as "::" in elections.
+            // Give zebra a moment to learn the interfaces.
+            std::thread::sleep(Duration::from_millis(1000));
             self.zebra = Some(z);
         }
         let conf = self
@@ -485,10 +495,6 @@ impl Router {
             .spawn(
                 FRR_VRRPD,
                 &[
-                    "-u",
-                    "root",
-                    "-g",
-                    "root",
                     "-f",
                     &conf.to_string_lossy(),
                     "-i",
@@ -511,6 +517,17 @@ impl Router {
         });
         if !p.is_running() {
             return Err(format!("FRR vrrpd on {name} exited:\n{}", p.tail(20)));
+        }
+        // FRR's vrrpd starts in Backup and has zebra set the macvlan
+        // protodown (with a reason bit; a protodown set by hand would be
+        // one zebra cannot clear). Until then the macvlan looks like a Master's.
+        let ok = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            self.node
+                .run_ok("ip", &["-j", "-d", "link", "show", "dev", mv])
+                .is_ok_and(|j| j.contains("\"proto_down\":true"))
+        });
+        if !ok {
+            eprintln!("{name}: FRR's vrrpd did not set {mv} protodown within 10 s");
         }
         self.running = Some(Running::Frr(p));
         Ok(())
