@@ -18,8 +18,10 @@ use std::path::Path;
 
 pub use diag::{ConfigError, Warning};
 pub use model::{
-    Config, Family, Garp, GlobalDefs, InitialState, Location, Role, ScriptUser, TrackInterface,
-    Vip, VrrpInstance,
+    Command, Config, Family, Garp, GlobalDefs, InitFile, InitialState, InterfaceDelay, Location,
+    Notify, NotifyFifo, ParamMatch, Prefix, Role, RouteType, ScriptUser, SyncGroup, TrackFile,
+    TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
+    VrrpInstance, VrrpScript,
 };
 
 /// A parsed configuration and the warnings found while reading it.

@@ -13,11 +13,294 @@ pub struct Location {
     pub column: usize,
 }
 
-/// The whole configuration: `global_defs` and the `vrrp_instance` blocks, in file order.
+/// The whole configuration: `global_defs`, the `vrrp_instance` blocks and the trackers and
+/// sync groups they use, each list in file order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
     pub global: GlobalDefs,
     pub instances: Vec<VrrpInstance>,
+    /// `vrrp_script NAME { }`
+    pub scripts: Vec<VrrpScript>,
+    /// `track_file NAME { }` (alias `vrrp_track_file`)
+    pub track_files: Vec<TrackFile>,
+    /// `vrrp_track_process NAME { }`
+    pub track_processes: Vec<TrackProcess>,
+    /// `vrrp_sync_group NAME { }`
+    pub sync_groups: Vec<SyncGroup>,
+    /// `interface_up_down_delays { IF DOWN [UP] }` (top level)
+    pub interface_delays: Vec<InterfaceDelay>,
+}
+
+impl Config {
+    pub fn script(&self, name: &str) -> Option<&VrrpScript> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|s| s.name == name)
+    }
+
+    pub fn track_process(&self, name: &str) -> Option<&TrackProcess> {
+        self.track_processes.iter().find(|s| s.name == name)
+    }
+
+    pub fn sync_group(&self, name: &str) -> Option<&SyncGroup> {
+        self.sync_groups.iter().find(|s| s.name == name)
+    }
+
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|s| s.name == name)
+    }
+}
+
+/// A command to run: a `vrrp_script` `script`, a `notify*` hook, a FIFO reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The program and its arguments. As in keepalived, a `"..."` string is split again at
+    /// white space, where `'...'` keeps spaces inside an argument:
+    /// `notify "/bin/n.sh 'a b' c"` gives `["/bin/n.sh", "a b", "c"]`.
+    pub argv: Vec<String>,
+    /// `USER [GROUP]` given with the command (else `global_defs` `script_user` applies).
+    pub user: Option<ScriptUser>,
+    /// Where the keyword is.
+    pub location: Location,
+}
+
+impl Command {
+    /// The program (first word).
+    pub fn program(&self) -> &str {
+        self.argv.first().map_or("", String::as_str)
+    }
+}
+
+/// The `notify*` hooks of an instance or a sync group.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notify {
+    /// `notify_master`
+    pub master: Option<Command>,
+    /// `notify_backup`
+    pub backup: Option<Command>,
+    /// `notify_fault`
+    pub fault: Option<Command>,
+    /// `notify_stop`
+    pub stop: Option<Command>,
+    /// `notify`: run on every state change with 4 more arguments (`INSTANCE|GROUP`, name,
+    /// state, priority).
+    pub any: Option<Command>,
+    /// `notify_master_rx_lower_pri` (instances only)
+    pub master_rx_lower_pri: Option<Command>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        *self == Notify::default()
+    }
+}
+
+/// `notify_fifo` / `vrrp_notify_fifo FIFO [USER [GROUP]]` and the matching `*_script`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyFifo {
+    pub path: PathBuf,
+    /// Owner of the FIFO when vrrpd creates it.
+    pub owner: Option<ScriptUser>,
+    /// `notify_fifo_script` / `vrrp_notify_fifo_script`: a reader started by vrrpd, with
+    /// the FIFO path as its last argument.
+    pub script: Option<Command>,
+}
+
+/// `vrrp_script NAME { }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpScript {
+    pub name: String,
+    /// `script`, with `user USER [GROUP]` as its user.
+    pub command: Command,
+    /// `interval` (default 1 s)
+    pub interval: Duration,
+    /// `timeout` (default: the interval)
+    pub timeout: Duration,
+    /// `weight N` (-253..253, default 0 = Fault while failed)
+    pub weight: i32,
+    /// `weight N reverse`
+    pub reverse: bool,
+    /// `rise` (default 1)
+    pub rise: u32,
+    /// `fall` (default 1)
+    pub fall: u32,
+    /// `init_fail`: start in the failed state.
+    pub init_fail: bool,
+    pub location: Location,
+}
+
+/// One line of `track_script`, `track_file` or `track_process` in an instance or sync
+/// group: `NAME [weight N] [reverse|noreverse]`. `None` means the tracker's own setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackRef {
+    pub name: String,
+    pub weight: Option<i32>,
+    pub reverse: Option<bool>,
+}
+
+/// A `track_script` line (see [`TrackRef`]).
+pub type TrackScript = TrackRef;
+
+/// `track_file NAME { }` (alias `vrrp_track_file`)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    pub name: String,
+    /// `file PATH`
+    pub path: PathBuf,
+    /// `weight N` (-254..254, default 1): the value read times the weight adjusts the
+    /// priority; with 0, a non-zero value means Fault.
+    pub weight: i32,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`
+    pub init: Option<InitFile>,
+    pub location: Location,
+}
+
+/// `init_file [VALUE] [overwrite]`: write VALUE (default 0) at start if the file does not
+/// exist, or always with `overwrite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitFile {
+    pub value: i64,
+    pub overwrite: bool,
+}
+
+/// `param_match` of a tracked process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParamMatch {
+    /// The parameters must be exactly the configured ones (default).
+    Exact,
+    /// `initial`: the last configured parameter may be a prefix of the actual one.
+    Initial,
+    /// `partial`: the first configured parameters must match; more may follow.
+    Partial,
+}
+
+/// `vrrp_track_process NAME { }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackProcess {
+    pub name: String,
+    /// `process NAME [ARGS...]`: the process name.
+    pub process: String,
+    /// The parameters to match; `None` = any (name only). `param_match` without parameters
+    /// gives `Some(vec![])`: the process must have none.
+    pub args: Option<Vec<String>>,
+    pub param_match: ParamMatch,
+    /// `full_command`: match the whole command line instead of the name.
+    pub full_command: bool,
+    /// `weight N` (-254..254, default 0 = Fault when the quorum is lost)
+    pub weight: i32,
+    pub reverse: bool,
+    /// `quorum` (default 1)
+    pub quorum: u32,
+    /// `quorum_max` (default unlimited)
+    pub quorum_max: Option<u32>,
+    /// `fork_delay` (or `delay`; default 0)
+    pub fork_delay: Duration,
+    /// `terminate_delay` (or `delay`; default 0)
+    pub terminate_delay: Duration,
+    pub location: Location,
+}
+
+/// `vrrp_sync_group NAME { }`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// `group { INSTANCE... }`
+    pub members: Vec<String>,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScript>,
+    pub track_files: Vec<TrackRef>,
+    pub track_processes: Vec<TrackRef>,
+    pub notify: Notify,
+    /// `sync_group_tracking_weight`: members may have weighted trackers.
+    pub tracking_weight: bool,
+    pub location: Location,
+}
+
+/// One line of `interface_up_down_delays`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceDelay {
+    pub interface: String,
+    /// How long the link must stay down before it counts as down.
+    pub down: Duration,
+    /// How long it must stay up before it counts as up (default 0).
+    pub up: Duration,
+}
+
+/// An address prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Prefix {
+    pub fn family(&self) -> Family {
+        Family::of(&self.addr)
+    }
+}
+
+/// The type of a virtual route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteType {
+    Unicast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+/// One `virtual_routes` line (`ip route` syntax, common options): installed while Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRoute {
+    pub kind: RouteType,
+    /// `[to] PREFIX` or `default`.
+    pub dst: Prefix,
+    /// `via ADDR` (alias `gw`)
+    pub via: Option<IpAddr>,
+    /// `dev IF`
+    pub dev: Option<String>,
+    /// `src ADDR`
+    pub src: Option<IpAddr>,
+    /// `metric N` (aliases `priority`, `preference`)
+    pub metric: Option<u32>,
+    /// `table N|main|local|default`
+    pub table: Option<u32>,
+    /// `scope host|link|global|site|nowhere|N`
+    pub scope: Option<String>,
+    /// `proto NAME|N` (alias `protocol`)
+    pub proto: Option<String>,
+    pub location: Location,
+}
+
+impl VirtualRoute {
+    pub fn family(&self) -> Family {
+        self.dst.family()
+    }
+}
+
+/// One `virtual_rules` line (`ip rule` syntax, common options): installed while Master.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualRule {
+    /// `from PREFIX` (`all` = `None`)
+    pub from: Option<Prefix>,
+    /// `to PREFIX` (`all` = `None`)
+    pub to: Option<Prefix>,
+    /// `table N|main|local|default` (alias `lookup`), required.
+    pub table: u32,
+    /// `priority N` (aliases `preference`, `pref`)
+    pub priority: Option<u32>,
+    /// `iif IF` (alias `dev`)
+    pub iif: Option<String>,
+    /// `oif IF`
+    pub oif: Option<String>,
+    /// `fwmark MARK[/MASK]`
+    pub fwmark: Option<u32>,
+    pub fwmask: Option<u32>,
+    /// From the addresses, else the instance's family.
+    pub family: Family,
+    pub location: Location,
 }
 
 /// `global_defs { ... }`. Several `global_defs` blocks are merged, later keywords win.
@@ -47,6 +330,10 @@ pub struct GlobalDefs {
     pub higher_prio_send_advert: bool,
     /// `v3_checksum_as_v2`
     pub v3_checksum_as_v2: bool,
+    /// `notify_fifo FIFO [USER [GROUP]]` and `notify_fifo_script`
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo FIFO [USER [GROUP]]` and `vrrp_notify_fifo_script`
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
 }
 
 impl Default for GlobalDefs {
@@ -64,6 +351,8 @@ impl Default for GlobalDefs {
             lower_prio_no_advert: false,
             higher_prio_send_advert: false,
             v3_checksum_as_v2: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
         }
     }
 }
@@ -170,13 +459,16 @@ impl Vip {
     }
 }
 
-/// One `track_interface` line: `IF [weight N]`.
+/// One `track_interface` line: `IF [weight N [reverse]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackInterface {
     pub name: String,
     /// 0 (default) = the instance goes to Fault when the interface is down; otherwise the
     /// priority changes by this amount (-253..=253).
     pub weight: i32,
+    /// `reverse`: the weight applies while the interface is up (with weight 0: Fault while
+    /// it is up).
+    pub reverse: bool,
 }
 
 /// `vrrp_instance NAME { ... }` after defaults and validation.
@@ -218,6 +510,25 @@ pub struct VrrpInstance {
     pub lower_prio_no_advert: bool,
     pub higher_prio_send_advert: bool,
     pub v3_checksum_as_v2: bool,
+    /// `track_script { }`: the scripts exist in `Config::scripts`.
+    pub track_scripts: Vec<TrackScript>,
+    /// `track_file { }`: the files exist in `Config::track_files`.
+    pub track_files: Vec<TrackRef>,
+    /// `track_process { }`: the processes exist in `Config::track_processes`.
+    pub track_processes: Vec<TrackRef>,
+    /// `notify*` hooks.
+    pub notify: Notify,
+    /// `notify_master_change SCRIPT [USER [GROUP]]` (vrrpd): run when the Master of the
+    /// virtual router changes, as seen by this instance (made for observers).
+    pub notify_master_change: Option<Command>,
+    /// `virtual_routes { }`
+    pub virtual_routes: Vec<VirtualRoute>,
+    /// `virtual_rules { }`
+    pub virtual_rules: Vec<VirtualRule>,
+    /// `promote_secondaries`
+    pub promote_secondaries: bool,
+    /// The `vrrp_sync_group` the instance belongs to.
+    pub sync_group: Option<String>,
     /// Where the `vrrp_instance` keyword is.
     pub location: Location,
 }

@@ -8,9 +8,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diag::{Diags, Span};
-use crate::model::{GlobalDefs, ScriptUser, TrackInterface, Vip};
+use crate::model::{GlobalDefs, ScriptUser, TrackInterface, TrackRef, Vip, VirtualRoute};
 use crate::source::{TokKind, Token};
 use crate::value;
+
+mod tracking;
+
+pub(crate) use tracking::{
+    RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
+};
 
 /// A value and where it was written.
 #[derive(Debug, Clone)]
@@ -25,6 +31,9 @@ pub(crate) struct RawGlobal {
     pub defs: GlobalDefs,
     pub lower_prio_delay_set: bool,
     pub lower_prio_repeat_set: bool,
+    /// `notify_fifo` and `vrrp_notify_fifo` with their scripts.
+    pub notify_fifo: RawFifo,
+    pub vrrp_notify_fifo: RawFifo,
     seen: HashMap<String, Span>,
 }
 
@@ -80,6 +89,14 @@ pub(crate) struct RawInstance {
     pub lower_prio_no_advert: Option<At<bool>>,
     pub higher_prio_send_advert: Option<At<bool>>,
     pub v3_checksum_as_v2: Option<bool>,
+    pub track_scripts: Vec<At<TrackRef>>,
+    pub track_files: Vec<At<TrackRef>>,
+    pub track_processes: Vec<At<TrackRef>>,
+    pub notify: RawNotify,
+    pub notify_master_change: Option<RawCmd>,
+    pub routes: Vec<At<VirtualRoute>>,
+    pub rules: Vec<At<RawRule>>,
+    pub promote_secondaries: bool,
 }
 
 impl RawInstance {
@@ -117,11 +134,35 @@ impl RawInstance {
             lower_prio_no_advert: None,
             higher_prio_send_advert: None,
             v3_checksum_as_v2: None,
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
+            notify: RawNotify::default(),
+            notify_master_change: None,
+            routes: Vec::new(),
+            rules: Vec::new(),
+            promote_secondaries: false,
         }
     }
 }
 
-const TOP_KEYWORDS: &[&str] = &["global_defs", "vrrp_instance", "include"];
+const TOP_KEYWORDS: &[&str] = &[
+    "global_defs",
+    "vrrp_instance",
+    "vrrp_script",
+    "track_file",
+    "vrrp_track_file",
+    "vrrp_track_process",
+    "vrrp_sync_group",
+    "interface_up_down_delays",
+    "include",
+    "includer",
+    "includem",
+    "includew",
+    "includeb",
+    "includea",
+    "include_check",
+];
 
 const GLOBAL_KEYWORDS: &[&str] = &[
     "router_id",
@@ -146,6 +187,10 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "vrrp_lower_prio_no_advert",
     "vrrp_higher_prio_send_advert",
     "v3_checksum_as_v2",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo",
+    "vrrp_notify_fifo_script",
 ];
 
 const INSTANCE_KEYWORDS: &[&str] = &[
@@ -179,6 +224,19 @@ const INSTANCE_KEYWORDS: &[&str] = &[
     "lower_prio_no_advert",
     "higher_prio_send_advert",
     "v3_checksum_as_v2",
+    "track_script",
+    "track_file",
+    "track_process",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_master_rx_lower_pri",
+    "notify_master_change",
+    "virtual_routes",
+    "virtual_rules",
+    "promote_secondaries",
 ];
 
 /// Instance keywords that open a block.
@@ -188,6 +246,11 @@ const INSTANCE_BLOCKS: &[&str] = &[
     "authentication",
     "unicast_peer",
     "track_interface",
+    "track_script",
+    "track_file",
+    "track_process",
+    "virtual_routes",
+    "virtual_rules",
 ];
 
 const AUTH_KEYWORDS: &[&str] = &["auth_type", "auth_pass"];
@@ -199,31 +262,23 @@ const TOP_LEVEL_ONLY: &[&str] = &[
     "vrrp_instance",
     "vrrp_sync_group",
     "vrrp_script",
+    "vrrp_track_process",
+    "vrrp_track_file",
+    "interface_up_down_delays",
     "virtual_server",
     "virtual_server_group",
 ];
 
 /// A few keepalived keywords, to tell "not supported by vrrpd" from "misspelt".
 const KEEPALIVED_KEYWORDS: &[&str] = &[
-    "track_script",
-    "track_file",
-    "track_process",
     "track_bfd",
     "track_src_ip",
-    "notify",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
     "notify_deleted",
-    "notify_master_rx_lower_pri",
     "smtp_alert",
-    "virtual_routes",
-    "virtual_rules",
-    "vrrp_sync_group",
-    "vrrp_script",
-    "vrrp_track_process",
-    "vrrp_track_file",
+    "notify_priority_changes",
+    "sync_group_tracking_weight",
+    "static_track_group",
+    "track_group",
     "virtual_server",
     "virtual_server_group",
     "static_ipaddress",
@@ -240,8 +295,6 @@ const KEEPALIVED_KEYWORDS: &[&str] = &[
     "vrrp_mcast_group4",
     "vrrp_mcast_group6",
     "dynamic_interfaces",
-    "vrrp_notify_fifo",
-    "notify_fifo",
     "unicast_ttl",
     "mcast_dst_ip",
     "auth_hmac",
@@ -249,19 +302,12 @@ const KEEPALIVED_KEYWORDS: &[&str] = &[
     "strict_mode",
     "skip_check_adv_addr",
     "no_virtual_ipaddress",
-    "promote_secondaries",
     "garp_extra_if",
     "down_timer_adverts",
     "owner_ignore_adverts",
     "unicast_fault_no_peer",
     "check_unicast_src",
     "old_unicast_checksum",
-    "includer",
-    "includem",
-    "includew",
-    "includeb",
-    "includea",
-    "include_check",
 ];
 
 /// Options of a `virtual_ipaddress` line that keepalived knows and vrrpd refuses.
@@ -305,6 +351,11 @@ enum Next<'t> {
 pub(crate) struct Parsed {
     pub global: RawGlobal,
     pub instances: Vec<RawInstance>,
+    pub scripts: Vec<RawScript>,
+    pub files: Vec<RawTrackFile>,
+    pub processes: Vec<RawProcess>,
+    pub groups: Vec<RawGroup>,
+    pub delays: Vec<At<crate::model::InterfaceDelay>>,
 }
 
 /// Parses the token stream; errors and warnings go to `d`.
@@ -315,11 +366,21 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         d,
         global: RawGlobal::default(),
         instances: Vec::new(),
+        scripts: Vec::new(),
+        files: Vec::new(),
+        processes: Vec::new(),
+        groups: Vec::new(),
+        delays: Vec::new(),
     };
     p.top();
     Parsed {
         global: p.global,
         instances: p.instances,
+        scripts: p.scripts,
+        files: p.files,
+        processes: p.processes,
+        groups: p.groups,
+        delays: p.delays,
     }
 }
 
@@ -329,6 +390,11 @@ struct Parser<'t, 'd> {
     d: &'d mut Diags,
     global: RawGlobal,
     instances: Vec<RawInstance>,
+    scripts: Vec<RawScript>,
+    files: Vec<RawTrackFile>,
+    processes: Vec<RawProcess>,
+    groups: Vec<RawGroup>,
+    delays: Vec<At<crate::model::InterfaceDelay>>,
 }
 
 fn word(t: &Token) -> &str {
@@ -403,6 +469,11 @@ impl<'t> Parser<'t, '_> {
                             }
                         }
                         "vrrp_instance" => self.instance(&st),
+                        "vrrp_script" => self.vrrp_script(&st),
+                        "track_file" | "vrrp_track_file" => self.track_file_block(&st),
+                        "vrrp_track_process" => self.track_process_block(&st),
+                        "vrrp_sync_group" => self.sync_group(&st),
+                        "interface_up_down_delays" => self.up_down_delays(&st),
                         _ => self.unsupported(&st, TOP_KEYWORDS),
                     }
                 }
@@ -758,6 +829,8 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "script_user" => self.script_user(s),
+            "notify_fifo" | "vrrp_notify_fifo" => self.fifo(s),
+            "notify_fifo_script" | "vrrp_notify_fifo_script" => self.fifo_script(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),
@@ -885,7 +958,15 @@ impl<'t> Parser<'t, '_> {
         // Lists accumulate; every other keyword is a single setting.
         if !matches!(
             s.name,
-            "virtual_ipaddress" | "virtual_ipaddress_excluded" | "unicast_peer" | "track_interface"
+            "virtual_ipaddress"
+                | "virtual_ipaddress_excluded"
+                | "unicast_peer"
+                | "track_interface"
+                | "track_script"
+                | "track_file"
+                | "track_process"
+                | "virtual_routes"
+                | "virtual_rules"
         ) {
             let key = match s.name {
                 "no_accept" => "accept",
@@ -1034,6 +1115,46 @@ impl<'t> Parser<'t, '_> {
             "v3_checksum_as_v2" => {
                 if let Some(v) = self.flag(s) {
                     inst.v3_checksum_as_v2 = Some(v.v);
+                }
+            }
+            "track_script" => {
+                let list = self.track_refs(s, tracking::TrackKind::Script);
+                inst.track_scripts.extend(list);
+            }
+            "track_file" => {
+                let list = self.track_refs(s, tracking::TrackKind::File);
+                inst.track_files.extend(list);
+            }
+            "track_process" => {
+                let list = self.track_refs(s, tracking::TrackKind::Process);
+                inst.track_processes.extend(list);
+            }
+            "notify"
+            | "notify_master"
+            | "notify_backup"
+            | "notify_fault"
+            | "notify_stop"
+            | "notify_master_rx_lower_pri" => {
+                if let Some(c) = self.command(s, true) {
+                    inst.notify.set(s.name, c);
+                }
+            }
+            "notify_master_change" => {
+                if let Some(c) = self.command(s, true) {
+                    inst.notify_master_change = Some(c);
+                }
+            }
+            "virtual_routes" => {
+                let list = self.routes_block(s);
+                inst.routes.extend(list);
+            }
+            "virtual_rules" => {
+                let list = self.rules_block(s);
+                inst.rules.extend(list);
+            }
+            "promote_secondaries" => {
+                if let Some(v) = self.flag(s) {
+                    inst.promote_secondaries = v.v;
                 }
             }
             _ => self.unsupported(s, INSTANCE_KEYWORDS),
@@ -1222,24 +1343,39 @@ impl<'t> Parser<'t, '_> {
                     continue;
                 }
             };
-            let weight = match rest {
-                [] => 0,
-                [w, n] if word(w) == "weight" => match value::int(word(n), -253, 253) {
-                    Ok(v) => i32::try_from(v).unwrap_or(0),
-                    Err(reason) => {
-                        self.d
-                            .error(n.span, format!("invalid weight `{}`: {reason}", word(n)));
-                        continue;
+            let (weight, reverse) = match rest {
+                [] => (0, false),
+                [w, n] | [w, n, _] if word(w) == "weight" => {
+                    let reverse = match rest.get(2) {
+                        None => false,
+                        Some(r) if word(r) == "reverse" => true,
+                        Some(r) if word(r) == "noreverse" => false,
+                        Some(extra) => {
+                            self.d.error_hint(
+                                extra.span,
+                                format!("unexpected `{}` in `track_interface`", word(extra)),
+                                "one interface per line: IF [weight N [reverse]]",
+                            );
+                            continue;
+                        }
+                    };
+                    match value::int(word(n), -253, 253) {
+                        Ok(v) => (i32::try_from(v).unwrap_or(0), reverse),
+                        Err(reason) => {
+                            self.d
+                                .error(n.span, format!("invalid weight `{}`: {reason}", word(n)));
+                            continue;
+                        }
                     }
-                },
+                }
                 [w] if word(w) == "weight" => {
                     self.d.error(w.span, "`weight` needs a value");
                     continue;
                 }
-                [w, _, extra, ..] if word(w) == "weight" => {
+                [w, _, _, extra, ..] if word(w) == "weight" => {
                     self.d.error(
                         extra.span,
-                        format!("unsupported `track_interface` option `{}`", word(extra)),
+                        format!("unexpected `{}` in `track_interface`", word(extra)),
                     );
                     continue;
                 }
@@ -1247,13 +1383,17 @@ impl<'t> Parser<'t, '_> {
                     self.d.error_hint(
                         other.span,
                         format!("unexpected `{}` in `track_interface`", word(other)),
-                        "one interface per line: IF [weight N]",
+                        "one interface per line: IF [weight N [reverse]]",
                     );
                     continue;
                 }
             };
             out.push(At {
-                v: TrackInterface { name, weight },
+                v: TrackInterface {
+                    name,
+                    weight,
+                    reverse,
+                },
                 span: first.span,
             });
         }

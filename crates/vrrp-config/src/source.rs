@@ -41,7 +41,6 @@ pub(crate) struct Token {
     pub line_id: usize,
     /// The word had a `"..."` part: in script command lines its text is split again into
     /// arguments, with `'...'` grouping (as keepalived does).
-    #[allow(dead_code)]
     pub dq: bool,
 }
 

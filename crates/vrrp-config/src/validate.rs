@@ -8,6 +8,8 @@ use crate::diag::{Diags, SourceMap, Span};
 use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, VrrpInstance};
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
+mod tracking;
+
 /// Default priority (keepalived's VRRP_PRIO_DFL).
 const DEFAULT_PRIORITY: u8 = 100;
 /// The address owner's priority.
@@ -16,8 +18,17 @@ const OWNER_PRIORITY: u8 = 255;
 const MAX_VIPS: usize = 255;
 
 /// Builds the typed configuration; rule violations go to `d`.
-pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
-    let global = global_defs(parsed.global);
+pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
+    let fifos = tracking::fifos(&mut parsed.global, map, d);
+    tracking::check_references(&parsed, map, d);
+    let mut global = global_defs(parsed.global);
+    (global.notify_fifo, global.vrrp_notify_fifo) = fifos;
+    let scripts = tracking::scripts(std::mem::take(&mut parsed.scripts), map, d);
+    let track_files = tracking::files(std::mem::take(&mut parsed.files), map, d);
+    let track_processes = tracking::processes(std::mem::take(&mut parsed.processes), map, d);
+    let raw_names: Vec<String> = parsed.instances.iter().map(|i| i.name.clone()).collect();
+    let sync_groups = tracking::groups(std::mem::take(&mut parsed.groups), &raw_names, map, d);
+    let interface_delays = tracking::delays(std::mem::take(&mut parsed.delays), map, d);
     if parsed.instances.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
@@ -91,8 +102,22 @@ pub(crate) fn finish(parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
         }
         instances.push((inst, vmac));
     }
-    let instances = vmac_names(instances, map, d);
-    Config { global, instances }
+    let mut instances = vmac_names(instances, map, d);
+    for inst in &mut instances {
+        inst.sync_group = sync_groups
+            .iter()
+            .find(|g| g.members.contains(&inst.name))
+            .map(|g| g.name.clone());
+    }
+    Config {
+        global,
+        instances,
+        scripts,
+        track_files,
+        track_processes,
+        sync_groups,
+        interface_delays,
+    }
 }
 
 /// Checks `use_vmac` names and picks the default ones as keepalived does: `vrrp.VRID`, and
@@ -639,6 +664,37 @@ fn instance(
         lower_prio_no_advert,
         higher_prio_send_advert,
         v3_checksum_as_v2: raw.v3_checksum_as_v2.unwrap_or(g.v3_checksum_as_v2),
+        track_scripts: raw.track_scripts.iter().map(|t| t.v.clone()).collect(),
+        track_files: raw.track_files.iter().map(|t| t.v.clone()).collect(),
+        track_processes: raw.track_processes.iter().map(|t| t.v.clone()).collect(),
+        notify: tracking::notify(&raw.notify, map),
+        notify_master_change: raw
+            .notify_master_change
+            .as_ref()
+            .map(|c| tracking::command(c, map)),
+        virtual_routes: raw
+            .routes
+            .iter()
+            .map(|r| {
+                let mut v = r.v.clone();
+                v.location = map.location(r.span);
+                v
+            })
+            .collect(),
+        virtual_rules: raw
+            .rules
+            .iter()
+            .map(|r| {
+                let mut v = r.v.rule.clone();
+                if !r.v.family_known {
+                    v.family = family;
+                }
+                v.location = map.location(r.span);
+                v
+            })
+            .collect(),
+        promote_secondaries: raw.promote_secondaries,
+        sync_group: None,
         location: map.location(span),
     })
 }

@@ -360,7 +360,7 @@ fn multiple_errors_at_once() {
     has(&errs, 2, 5, "`router_id` needs a value");
     has(&errs, 3, 18, "invalid vrrp_version `4`");
     has(&errs, 7, 23, "invalid virtual_router_id `256`");
-    has(&errs, 8, 5, "unsupported keyword `track_script`");
+    has(&errs, 9, 9, "unknown vrrp_script `chk`");
     has(
         &errs,
         12,

@@ -256,15 +256,18 @@ fn kitchen_sink() {
         vec![
             TrackInterface {
                 name: "eth1".into(),
-                weight: 0
+                weight: 0,
+                reverse: false,
             },
             TrackInterface {
                 name: "eth2".into(),
-                weight: -20
+                weight: -20,
+                reverse: false,
             },
             TrackInterface {
                 name: "eth3".into(),
-                weight: 10
+                weight: 10,
+                reverse: false,
             },
         ]
     );
