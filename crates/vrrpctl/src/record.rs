@@ -415,4 +415,52 @@ mod tests {
         assert_eq!(j.addresses, None);
         assert!(r.to_text(false).contains("ERROR truncated"));
     }
+
+    #[test]
+    fn raw_checksum_of_refused_ipv6_packets() {
+        // keepalived's packets with a global first address: refused after the checksum.
+        let src: IpAddr = "fe80::1".parse().unwrap();
+        let dst: IpAddr = "ff02::12".parse().unwrap();
+        let adv = Advertisement {
+            version: Version::V3,
+            vrid: 51,
+            priority: 150,
+            interval_cs: 100,
+            auth: Auth::None,
+            addresses: vec!["fd99::100".parse().unwrap()],
+        };
+        let bytes = encode(&adv, src, dst, ChecksumForm::PseudoHeader).unwrap();
+        let pkt = VrrpPacket {
+            src_mac: None,
+            vlan: None,
+            src,
+            dst,
+            ttl: 255,
+            payload: &bytes,
+        };
+        let r = Record::from_packet(Timestamp::default(), &pkt);
+        let j = r.to_json();
+        assert_eq!(j.error, Some("first_address_not_link_local"));
+        assert!(j.checksum_ok);
+        assert_eq!(j.checksum_form, None);
+        assert_eq!(j.addresses, Some(vec!["fd99::100".to_string()]));
+        assert_eq!(j.interval_cs, Some(100));
+        assert_eq!(j.src_mac, None);
+        assert!(r.to_text(false).contains(" mac - "));
+
+        // VRRPv2 over IPv6 (version_family_mismatch): raw fields, message-only checksum.
+        let mut v2 = bytes.clone();
+        v2[0] = 0x21;
+        let pkt = VrrpPacket {
+            payload: &v2,
+            ..pkt
+        };
+        let j = Record::from_packet(Timestamp::default(), &pkt).to_json();
+        assert_eq!(j.error, Some("version_family_mismatch"));
+        assert_eq!(
+            (j.version, j.vrid, j.auth_type),
+            (Some(2), Some(51), Some(0))
+        );
+        assert!(!j.checksum_ok);
+    }
 }
