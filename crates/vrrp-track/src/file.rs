@@ -273,6 +273,16 @@ impl FileTracker {
         })
     }
 
+    /// [`FileTracker::new`] from outside the runtime of `handle` (e.g. the daemon's
+    /// main thread with the tracking thread's handle); spawn [`FileTracker::run`] on it.
+    pub fn new_on(
+        handle: &tokio::runtime::Handle,
+        specs: Vec<FileSpec>,
+    ) -> io::Result<FileTracker> {
+        let _guard = handle.enter();
+        FileTracker::new(specs)
+    }
+
     /// The current value of each file, by tracker name.
     pub fn values(&self) -> Vec<(String, i64)> {
         self.state
