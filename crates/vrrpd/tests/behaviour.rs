@@ -594,9 +594,13 @@ fn nopreempt_leaves_the_current_master() {
         let inst = Net::v3(lab, node, prio, ADVERT).state(State::Backup);
         if i == 0 { inst.nopreempt() } else { inst }
     });
-    net.start_all();
+    // r1 first: with nopreempt it would not take over from r2 if r2 won the start.
+    net.start(0);
     let vip = net.vip();
-    net.expect_sole_holder(0, vip, &[], "election");
+    net.expect_sole_holder(0, vip, &[], "r1 alone");
+    net.start(1);
+    net.expect_log(1, "INIT -> BACKUP", 1);
+    net.expect_stays_sole_holder(0, vip, Duration::from_millis(500), "r2 started");
     net.routers[0]
         .daemon()
         .stop(STEP)
