@@ -176,6 +176,24 @@ fn v3_ipv6_keepalived_tcpdump_any_sll2_nanoseconds() {
 }
 
 #[test]
+fn vrrpd_v3_tcpdump_linux_sll() {
+    // vrrpd as master against keepalived, captured as Linux cooked v1 (link type 113).
+    let p = packets("vrrpd-v3-sll.pcap");
+    assert!(p.len() >= 3, "{p:?}");
+    for pkt in &p {
+        assert_exact_fields(pkt);
+        assert_eq!(pkt["src"], "10.99.201.1");
+        assert_eq!(pkt["src_mac"], "02:00:00:99:01:01");
+        assert_eq!(pkt["version"], 3);
+        assert_eq!(pkt["checksum_ok"], true);
+        assert_eq!(pkt["checksum_form"], "pseudo-header");
+        assert_eq!(pkt["error"], Value::Null);
+    }
+    assert_eq!(p[0]["priority"], 150);
+    assert_eq!(p.last().unwrap()["priority"], 0);
+}
+
+#[test]
 fn two_masters_and_auth_mismatch_from_keepalived() {
     let p = packets("v2-auth-mismatch.pcapng");
     let sources: std::collections::BTreeSet<&str> =
