@@ -210,24 +210,13 @@ impl Identity {
 /// Runs in the child between fork and exec: new session (so the child is the leader of a
 /// new process group we can kill as a whole), then the identity change.
 fn child_setup(identity: Identity) -> io::Result<()> {
-    // SAFETY: setsid, setgroups, setgid and setuid are async-signal-safe system calls; the
-    // arguments are plain integers and a pointer to a local array that outlives the call.
-    unsafe {
-        if libc::setsid() == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        if let Some(r) = identity.change {
-            let groups = [r.gid as libc::gid_t];
-            if libc::setgroups(1, groups.as_ptr()) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::setgid(r.gid as libc::gid_t) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::setuid(r.uid as libc::uid_t) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+    // Only plain system calls (nix's thin wrappers: no allocation, no locks), as required
+    // between fork and exec; errors become raw OS errors without allocating.
+    nix::unistd::setsid().map_err(io::Error::from)?;
+    if let Some(r) = identity.change {
+        nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(r.gid)]).map_err(io::Error::from)?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(r.gid)).map_err(io::Error::from)?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(r.uid)).map_err(io::Error::from)?;
     }
     Ok(())
 }
@@ -254,7 +243,9 @@ fn build(cmd: &ScriptCommand, capture: bool) -> Result<tokio::process::Command, 
         std_cmd.env(k, v);
     }
     let identity = Identity::for_run_as(cmd.run_as);
-    // SAFETY: child_setup only makes async-signal-safe system calls and allocates nothing.
+    // SAFETY: the closure runs in the forked child before exec; child_setup only makes
+    // async-signal-safe system calls (setsid, setgroups, setgid, setuid) and allocates
+    // nothing; `identity` is a Copy value captured by move.
     unsafe {
         std_cmd.pre_exec(move || child_setup(identity));
     }
@@ -364,7 +355,11 @@ pub async fn run(cmd: &ScriptCommand) -> ScriptResult {
     let mut timed_out = false;
     let mut forced = false;
     let mut phase = Phase::Running;
-    let mut deadline = tokio::time::Instant::from_std(start + cmd.timeout);
+    // A timeout too large to add (Duration::MAX) means "a year".
+    let end = start
+        .checked_add(cmd.timeout)
+        .unwrap_or(start + Duration::from_secs(365 * 86_400));
+    let mut deadline = tokio::time::Instant::from_std(end);
 
     loop {
         if status.is_some() && stdout.is_none() && stderr.is_none() {

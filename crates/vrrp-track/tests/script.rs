@@ -214,3 +214,17 @@ async fn runs_as_another_user() {
         r.outcome
     );
 }
+
+#[tokio::test]
+async fn a_grandchild_holding_the_pipes_does_not_hold_the_run() {
+    let started = Instant::now();
+    let r = script::run(&cmd(sh("sleep 5 & echo started"), 5000)).await;
+    assert_eq!(r.outcome, Outcome::Exited(0));
+    assert_eq!(r.stdout, "started\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    script::kill_group(r.pid.expect("pid"), nix::sys::signal::Signal::SIGKILL);
+}
