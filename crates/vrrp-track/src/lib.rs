@@ -4,7 +4,7 @@
 //!   timeout that kills the whole group; never leaves zombies.
 //! * [`tracker`]: `vrrp_script` (rise/fall, init_fail) and the [`TrackerEvent`] channel
 //!   every tracker reports on.
-//! * [`file`]: `track_file`, with inotify on the file's directory.
+//! * [`file`](mod@file): `track_file`, with inotify on the file's directory.
 //! * [`process`]: `vrrp_track_process`, by polling `/proc`.
 //! * [`weights`]: keepalived's weight rules for every tracker kind, as a pure function.
 //! * [`security`]: `script_user`, `enable_script_security` checks at config load.
