@@ -532,15 +532,18 @@ impl Loader {
         let via = if param.is_loop {
             at.via
         } else {
-            let def = value
-                .first()
-                .filter(|_| per_line)
-                .map_or(param.at, |p| p.span);
-            let text = format!(
-                "from `${name}` defined at {}:{}",
-                self.map.path(def.file).display(),
-                def.line
-            );
+            let text = match value.first().filter(|_| per_line) {
+                Some(p) => format!(
+                    "from the `${name}` line at {}:{}",
+                    self.map.path(p.span.file).display(),
+                    p.span.line
+                ),
+                None => format!(
+                    "from `${name}` defined at {}:{}",
+                    self.map.path(param.at.file).display(),
+                    param.at.line
+                ),
+            };
             if at.via == 0 {
                 self.map.note(text)
             } else {
