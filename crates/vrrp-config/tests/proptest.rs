@@ -73,6 +73,87 @@ const PIECES: &[&str] = &[
     "\r",
 ];
 
+/// Pieces for the preprocessor: definitions, references, loops, conditions, continuations.
+const PRE_PIECES: &[&str] = &[
+    "~SEQ(i,1,1,3)",
+    "~SEQ(i, 3)",
+    "~SEQ(j, 2, 1)",
+    "~SEQx(h, 0x9, 0xb)",
+    "~SEQ(i, 1, 0, 3)",
+    "~SEQ(",
+    "~SEQ(i",
+    "~LST(x, a, b)",
+    "~LST({x, y}, {1, 2}, {3, 4})",
+    "~LST({x}, {1, 2})",
+    "~LST(",
+    "$X=1",
+    "$X=${X}${X}",
+    "$Y=$X $X",
+    "$M= \\",
+    "$X",
+    "${X}",
+    "${Y}",
+    "$M",
+    "${i}",
+    "${x}",
+    "$i",
+    "${_PWD}",
+    "${_INSTANCE}",
+    "${_HASH}",
+    "${_BANG}",
+    "${_RANDOM}",
+    "${_ENV PATH}",
+    "${_ENV}",
+    "${",
+    "${ }",
+    "$",
+    "$$",
+    "@node",
+    "@^node",
+    "@",
+    "@^",
+    "\\",
+    "(",
+    ")",
+    ",",
+    "-1",
+    "0x10",
+    "99999999999999999999",
+    "include_check",
+    "includea",
+    "vrrp_script",
+    "track_script",
+    "track_file",
+    "vrrp_track_process",
+    "process",
+    "notify",
+    "notify_master",
+    "vrrp_sync_group",
+    "group",
+    "virtual_routes",
+    "virtual_rules",
+    "via",
+    "table",
+    "from",
+    "fwmark",
+    "weight",
+    "reverse",
+    "script",
+    "\"a 'b c' d\"",
+];
+
+fn pre_line() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        prop::sample::select(PRE_PIECES),
+        prop::sample::select(PIECES),
+    ];
+    prop::collection::vec(piece, 0..10).prop_map(|v| v.join(" "))
+}
+
+fn pre_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(pre_line(), 0..25).prop_map(|v| v.join("\n"))
+}
+
 fn soup() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(PIECES), 0..120).prop_map(|v| v.join(" "))
 }
@@ -162,9 +243,45 @@ proptest! {
     fn mutated_valid_config(edits in prop::collection::vec(edit(), 1..8)) {
         check(&apply(VALID, &edits));
     }
+
+    #[test]
+    fn preprocessor_lines(text in pre_text()) {
+        check(&text.replace("include ", "inc "));
+    }
+
+    #[test]
+    fn mutated_real_world_config(edits in prop::collection::vec(pre_edit(), 1..8)) {
+        check(&apply(REAL, &edits).replace("include ", "inc "));
+    }
+}
+
+/// A real-world configuration with every preprocessor feature and the tracking keywords.
+const REAL: &str = include_str!("fixtures/realworld/lb_pair.conf");
+
+fn pre_edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        edit(),
+        (any::<usize>(), prop::sample::select(PRE_PIECES)).prop_map(|(a, p)| Edit::Insert(a, p)),
+    ]
 }
 
 #[test]
 fn valid_fixture_is_valid() {
     assert!(parse_str("k.conf", VALID).is_ok());
+    assert!(parse_str("r.conf", REAL).is_ok());
+}
+
+#[test]
+fn expansion_bombs_stop() {
+    // Nested loops, self-doubling and self-nesting parameters: bounded, reported.
+    for text in [
+        "~SEQ(a, 300) ~SEQ(b, 300) ~SEQ(c, 300) # nothing\n",
+        "~SEQ(a, 300) ~SEQ(b, 300) ~SEQ(c, 300) router_id x\n",
+        "$A=${A}${A}\nrouter_id $A\n",
+        "$M= \\\n$M \\\n$M\n$M\n",
+        "$M= \\\n~SEQ(i, 9) $M\n$M\n",
+    ] {
+        let errs = parse_str("b.conf", text).expect_err(text);
+        assert!(!errs.is_empty());
+    }
 }
