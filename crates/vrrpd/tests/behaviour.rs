@@ -1043,3 +1043,40 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
     );
     net.expect_sole_holder(0, net.vip(), &[], "the first daemon still works");
 }
+
+// 14. A dump request during start-up
+
+#[test]
+#[ignore = "daemon bug: SIGUSR1/SIGUSR2 (and SIGTERM) before the signal handlers are installed \
+            (after vrrp_startup_delay and interface setup, while the pid file already exists) \
+            kill vrrpd with the default action; see docs/testing.md"]
+fn dump_signal_during_startup_does_not_kill_the_daemon() {
+    require_root!();
+    if !has_dumps() {
+        eprintln!("SKIPPED: this vrrpd has no --stats-file");
+        return;
+    }
+    let mut lab = Lab::new("sigs").expect("lab");
+    let node = lab.add_router("r1").expect("router");
+    let conf = KeepalivedConf::new()
+        .global("vrrp_startup_delay 2")
+        .instance(Net::v3(&lab, &node, 200, 0.1))
+        .render();
+    let d = start_vrrpd(&node, &conf);
+    // The pid file exists: a monitoring script may ask for statistics now.
+    std::thread::sleep(Duration::from_millis(200));
+    d.proc.kill_main(libc::SIGUSR2).expect("SIGUSR2");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        d.is_running(),
+        "vrrpd died of a SIGUSR2 received during vrrp_startup_delay: {:?}{}",
+        d.proc.status(),
+        lab.diag()
+    );
+    let vip = lab.vip4(100);
+    assert!(
+        wait_until(STEP, POLL, || node.has_address(vip)),
+        "vrrpd did not become Master after its start-up delay{}",
+        lab.diag()
+    );
+}
