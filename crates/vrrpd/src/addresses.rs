@@ -2,9 +2,11 @@
 //! unsolicited NAs, in the order the protocol asked for them, off the protocol's hot path.
 //!
 //! The protocol loop only queues jobs here (it never waits for the kernel), so an
-//! advertisement is never late because an address change is slow.
+//! advertisement is never late because an address change is slow. Instances are known by
+//! a stable id, so that a reload can add and remove instances while jobs are queued.
 
-use std::cell::Cell;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
@@ -19,108 +21,100 @@ use vrrp_linux::netlink::{AddressSpec, Netlink};
 pub struct InstanceAddresses {
     pub name: String,
     pub addresses: Vec<(u32, AddressSpec)>,
-    pub announcer: Option<Announcer>,
+    pub announcer: Option<Rc<Announcer>>,
     pub mac: [u8; 6],
     pub garp: Garp,
-    /// Bumped whenever the instance stops being Master, so pending announcement bursts and
-    /// refreshes of an earlier term stop.
-    term: Cell<u64>,
 }
 
-impl InstanceAddresses {
-    pub fn new(
-        name: String,
-        addresses: Vec<(u32, AddressSpec)>,
-        announcer: Option<Announcer>,
-        mac: [u8; 6],
-        garp: Garp,
-    ) -> Self {
-        InstanceAddresses {
-            name,
-            addresses,
-            announcer,
-            mac,
-            garp,
-            term: Cell::new(0),
-        }
-    }
-}
-
-/// What the protocol loop asks of the worker, per instance (by index).
-#[derive(Debug)]
+/// What the protocol loop asks of the worker.
 pub enum Job {
-    Add(usize),
-    Remove(usize),
+    /// Learn (or replace) the settings of instance `id`.
+    Configure(u64, InstanceAddresses),
+    /// Forget instance `id` (after its addresses were removed).
+    Forget(u64),
+    /// Add all addresses of `id` (it became Master).
+    Add(u64),
+    /// Remove all addresses of `id` (it stopped being Master).
+    Remove(u64),
+    /// Add or remove these addresses (a reload changed a Master's VIPs).
+    AddSome(Vec<(u32, AddressSpec)>),
+    RemoveSome(Vec<(u32, AddressSpec)>),
     /// Announce after becoming Master: keepalived's garp_master_* schedule.
-    AnnounceMaster(usize),
+    AnnounceMaster(u64),
     /// Announce again after hearing a lower-priority Master (RFC 9568 §6.4.3).
-    AnnounceLowerPriority(usize),
+    AnnounceLowerPriority(u64),
     /// Reply once every job queued before has been done.
     Flush(oneshot::Sender<()>),
 }
 
-pub async fn run(
-    nl: Netlink,
-    instances: Rc<Vec<InstanceAddresses>>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-) {
+struct Entry {
+    addrs: Rc<InstanceAddresses>,
+    /// Bumped whenever the instance stops being Master (or is replaced), so pending
+    /// announcement bursts and refreshes of an earlier term stop.
+    term: u64,
+}
+
+type Table = Rc<RefCell<HashMap<u64, Entry>>>;
+
+pub async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let table: Table = Rc::new(RefCell::new(HashMap::new()));
     while let Some(job) = jobs.recv().await {
         match job {
-            Job::Add(i) => {
-                let Some(inst) = instances.get(i) else {
+            Job::Configure(id, addrs) => {
+                let mut t = table.borrow_mut();
+                let term = t.get(&id).map(|e| e.term).unwrap_or(0);
+                t.insert(
+                    id,
+                    Entry {
+                        addrs: Rc::new(addrs),
+                        term,
+                    },
+                );
+            }
+            Job::Forget(id) => {
+                table.borrow_mut().remove(&id);
+            }
+            Job::Add(id) => {
+                let Some(inst) = lookup(&table, id) else {
                     continue;
                 };
-                for (ifindex, spec) in &inst.addresses {
-                    match nl.add_address(*ifindex, spec).await {
-                        Ok(()) => debug!("{}: added {}/{}", inst.name, spec.addr, spec.prefix_len),
-                        Err(e) => warn!("{}: cannot add VIP {}: {e}", inst.name, spec.addr),
-                    }
-                }
+                add(&nl, &inst.name, &inst.addresses).await;
             }
-            Job::Remove(i) => {
-                let Some(inst) = instances.get(i) else {
+            Job::Remove(id) => {
+                if let Some(e) = table.borrow_mut().get_mut(&id) {
+                    e.term += 1;
+                }
+                let Some(inst) = lookup(&table, id) else {
                     continue;
                 };
-                inst.term.set(inst.term.get() + 1);
-                for (ifindex, spec) in &inst.addresses {
-                    match nl.del_address(*ifindex, spec.addr, spec.prefix_len).await {
-                        Ok(()) => {
-                            debug!("{}: removed {}/{}", inst.name, spec.addr, spec.prefix_len)
-                        }
-                        Err(e) => warn!("{}: cannot remove VIP {}: {e}", inst.name, spec.addr),
-                    }
-                }
+                remove(&nl, &inst.name, &inst.addresses).await;
             }
-            Job::AnnounceMaster(i) => {
-                let Some(inst) = instances.get(i) else {
+            Job::AddSome(addresses) => add(&nl, "reload", &addresses).await,
+            Job::RemoveSome(addresses) => remove(&nl, "reload", &addresses).await,
+            Job::AnnounceMaster(id) => {
+                let Some(inst) = lookup(&table, id) else {
                     continue;
                 };
-                announce(inst, inst.garp.master_repeat).await;
-                let garp = &inst.garp;
-                let schedule = (!garp.master_delay.is_zero()).then_some(garp.master_delay);
-                if schedule.is_some() || garp.master_refresh.is_some() {
-                    tokio::task::spawn_local(later_announcements(
-                        Rc::clone(&instances),
-                        i,
-                        inst.term.get(),
-                    ));
+                announce(&inst, inst.garp.master_repeat).await;
+                if !inst.garp.master_delay.is_zero() || inst.garp.master_refresh.is_some() {
+                    let term = term(&table, id);
+                    tokio::task::spawn_local(later_announcements(Rc::clone(&table), id, term));
                 }
             }
-            Job::AnnounceLowerPriority(i) => {
-                let Some(inst) = instances.get(i) else {
+            Job::AnnounceLowerPriority(id) => {
+                let Some(inst) = lookup(&table, id) else {
                     continue;
                 };
                 // One burst at once, as on becoming Master; keepalived's lower_prio knobs
                 // then add a delayed one.
-                announce(inst, inst.garp.lower_prio_repeat.max(1)).await;
+                announce(&inst, inst.garp.lower_prio_repeat.max(1)).await;
                 if !inst.garp.lower_prio_delay.is_zero() && inst.garp.lower_prio_repeat > 0 {
-                    let instances = Rc::clone(&instances);
-                    let term = inst.term.get();
+                    let table = Rc::clone(&table);
+                    let term = term(&table, id);
                     tokio::task::spawn_local(async move {
-                        let Some(inst) = instances.get(i) else { return };
                         tokio::time::sleep(inst.garp.lower_prio_delay).await;
-                        if inst.term.get() == term {
-                            announce(inst, inst.garp.lower_prio_repeat).await;
+                        if self::term(&table, id) == term {
+                            announce(&inst, inst.garp.lower_prio_repeat).await;
                         }
                     });
                 }
@@ -132,16 +126,45 @@ pub async fn run(
     }
 }
 
+fn lookup(table: &Table, id: u64) -> Option<Rc<InstanceAddresses>> {
+    table.borrow().get(&id).map(|e| Rc::clone(&e.addrs))
+}
+
+/// The current term of `id`; `u64::MAX` once it is forgotten, which ends its announcements.
+fn term(table: &Table, id: u64) -> u64 {
+    table.borrow().get(&id).map(|e| e.term).unwrap_or(u64::MAX)
+}
+
+async fn add(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
+    for (ifindex, spec) in addresses {
+        match nl.add_address(*ifindex, spec).await {
+            Ok(()) => debug!("{name}: added {}/{}", spec.addr, spec.prefix_len),
+            Err(e) => warn!("{name}: cannot add VIP {}: {e}", spec.addr),
+        }
+    }
+}
+
+async fn remove(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
+    for (ifindex, spec) in addresses {
+        match nl.del_address(*ifindex, spec.addr, spec.prefix_len).await {
+            Ok(()) => debug!("{name}: removed {}/{}", spec.addr, spec.prefix_len),
+            Err(e) => warn!("{name}: cannot remove VIP {}: {e}", spec.addr),
+        }
+    }
+}
+
 /// The second burst after `garp_master_delay`, then a refresh every `garp_master_refresh`,
 /// for as long as the instance stays in the same Master term.
-async fn later_announcements(instances: Rc<Vec<InstanceAddresses>>, i: usize, term: u64) {
-    let Some(inst) = instances.get(i) else { return };
+async fn later_announcements(table: Table, id: u64, started: u64) {
+    let Some(inst) = lookup(&table, id) else {
+        return;
+    };
     if !inst.garp.master_delay.is_zero() {
         tokio::time::sleep(inst.garp.master_delay).await;
-        if inst.term.get() != term {
+        if term(&table, id) != started {
             return;
         }
-        announce(inst, inst.garp.master_repeat).await;
+        announce(&inst, inst.garp.master_repeat).await;
     }
     let Some(period) = inst.garp.master_refresh else {
         return;
@@ -149,10 +172,10 @@ async fn later_announcements(instances: Rc<Vec<InstanceAddresses>>, i: usize, te
     let period = period.max(Duration::from_millis(10));
     loop {
         tokio::time::sleep(period).await;
-        if inst.term.get() != term {
+        if term(&table, id) != started {
             return;
         }
-        announce(inst, inst.garp.master_refresh_repeat).await;
+        announce(&inst, inst.garp.master_refresh_repeat).await;
     }
 }
 

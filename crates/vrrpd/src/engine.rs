@@ -13,18 +13,22 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
+use vrrp_config::VrrpInstance;
 use vrrp_core::packet::{self, Family, MULTICAST_V4, MULTICAST_V6};
 use vrrp_core::{Input, Instance, Output, State, Timestamp, TransitionReason};
+use vrrp_linux::netlink::AddressSpec;
 use vrrp_linux::netlink::Link;
-use vrrp_linux::{Received, VrrpSocket};
+use vrrp_linux::{Announcer, Received, VrrpSocket};
 
-use crate::addresses::Job;
+use crate::addresses::{InstanceAddresses, Job};
 use crate::control::{self, Request};
 use crate::report;
 use crate::setup::RouterPlan;
 
 /// One running instance.
 pub struct Router {
+    /// Stable for the instance's life (indices shift when a reload removes instances).
+    pub id: u64,
     pub instance: Instance,
     pub plan: RouterPlan,
     /// Index of the socket that sends this instance's advertisements.
@@ -50,6 +54,9 @@ pub struct Transition {
     pub to: State,
     pub reason: TransitionReason,
 }
+
+/// VIPs with the interface each goes on.
+pub type Addresses = Vec<(u32, AddressSpec)>;
 
 /// How many transitions each instance remembers.
 const HISTORY: usize = 20;
@@ -84,6 +91,12 @@ pub struct Engine {
     pub routers: Vec<Router>,
     /// Receive-and-send sockets, one per (family, interface, sending interface).
     pub sockets: Vec<Rc<VrrpSocket>>,
+    by_key: HashMap<(Family, u32, u32), usize>,
+    /// Gratuitous ARP / NA senders, one per interface.
+    announcers: HashMap<u32, Rc<Announcer>>,
+    /// The last known state of every link, by name.
+    links: HashMap<String, bool>,
+    next_id: u64,
     jobs: mpsc::UnboundedSender<Job>,
     check_unicast_src: bool,
     pub lateness: TimerLateness,
@@ -94,56 +107,171 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Opens the sockets the routers need (one per family, interface and sending interface,
-    /// shared by every VRID on it).
-    pub fn new(
-        plans: Vec<RouterPlan>,
-        jobs: mpsc::UnboundedSender<Job>,
-        check_unicast_src: bool,
-    ) -> std::io::Result<Engine> {
-        let mut sockets: Vec<Rc<VrrpSocket>> = Vec::new();
-        let mut by_key: HashMap<(Family, u32, u32), usize> = HashMap::new();
-        let mut routers = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let family = plan.core.family;
-            let key = (family, plan.ifindex, plan.send_ifindex);
-            let socket = match by_key.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let s = VrrpSocket::open_on(family, plan.ifindex, plan.send_ifindex).map_err(
-                        |e| {
-                            std::io::Error::new(
-                                e.kind(),
-                                format!("{}: VRRP socket: {e}", plan.config.name),
-                            )
-                        },
-                    )?;
-                    sockets.push(Rc::new(s));
-                    by_key.insert(key, sockets.len() - 1);
-                    sockets.len() - 1
-                }
-            };
-            let tracked_up = vec![true; plan.tracked.len()];
-            routers.push(Router {
-                instance: Instance::new(plan.core.clone()),
-                plan,
-                socket,
-                tracked_up,
-                operator_priority: None,
-                state_since: Timestamp::ZERO,
-                history: VecDeque::new(),
-                master_changes: 0,
-            });
-        }
-        Ok(Engine {
-            routers,
-            sockets,
+    pub fn new(jobs: mpsc::UnboundedSender<Job>, check_unicast_src: bool) -> Engine {
+        Engine {
+            routers: Vec::new(),
+            sockets: Vec::new(),
+            by_key: HashMap::new(),
+            announcers: HashMap::new(),
+            links: HashMap::new(),
+            next_id: 0,
             jobs,
             check_unicast_src,
             lateness: TimerLateness::default(),
             events: None,
             lateness_histogram: None,
-        })
+        }
+    }
+
+    pub fn set_check_unicast_src(&mut self, on: bool) {
+        self.check_unicast_src = on;
+    }
+
+    /// Adds an instance (not started). Opens its socket if no instance on the same
+    /// interface has one yet (one per family, interface and sending interface, shared by
+    /// every VRID on it) and returns the new socket's index, whose receiver the caller
+    /// starts.
+    pub fn add_router(&mut self, plan: RouterPlan) -> std::io::Result<Option<usize>> {
+        let family = plan.core.family;
+        let key = (family, plan.ifindex, plan.send_ifindex);
+        let mut opened = None;
+        let socket = match self.by_key.get(&key) {
+            Some(&i) => i,
+            None => {
+                let s =
+                    VrrpSocket::open_on(family, plan.ifindex, plan.send_ifindex).map_err(|e| {
+                        std::io::Error::new(
+                            e.kind(),
+                            format!("{}: VRRP socket: {e}", plan.config.name),
+                        )
+                    })?;
+                self.sockets.push(Rc::new(s));
+                let i = self.sockets.len() - 1;
+                self.by_key.insert(key, i);
+                opened = Some(i);
+                i
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let _ = self
+            .jobs
+            .send(Job::Configure(id, worker_view(&mut self.announcers, &plan)));
+        let tracked_up = plan
+            .tracked
+            .iter()
+            .map(|(name, _)| self.links.get(name).copied().unwrap_or(true))
+            .collect();
+        self.routers.push(Router {
+            id,
+            instance: Instance::new(plan.core.clone()),
+            plan,
+            socket,
+            tracked_up,
+            operator_priority: None,
+            state_since: Timestamp::ZERO,
+            history: VecDeque::new(),
+            master_changes: 0,
+        });
+        Ok(opened)
+    }
+
+    /// Starts instance `i` (Startup), after applying its trackers' current state.
+    pub fn start_router(&mut self, i: usize, now: Timestamp) {
+        self.apply_tracking(i, now);
+        self.input(i, now, Input::Startup);
+    }
+
+    /// Stops instance `i` (a Master sends priority 0 and releases its addresses) and
+    /// removes it; returns its plan so that the caller can delete its virtual MAC
+    /// interface.
+    pub fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
+        if i >= self.routers.len() {
+            return None;
+        }
+        self.input(i, now, Input::Shutdown);
+        let router = self.routers.remove(i);
+        let _ = self.jobs.send(Job::Forget(router.id));
+        Some(router.plan)
+    }
+
+    /// A reload changed instance `i` in place: new settings, addresses resolved by the
+    /// caller. Returns the addresses to remove and to add now (when it is Master), so that
+    /// the caller can order every removal of a reload before every addition (a VIP moving
+    /// between instances).
+    pub fn update_router(
+        &mut self,
+        i: usize,
+        now: Timestamp,
+        config: VrrpInstance,
+        addresses: Vec<(u32, AddressSpec)>,
+    ) -> (Addresses, Addresses) {
+        let Some(router) = self.routers.get_mut(i) else {
+            return (Vec::new(), Vec::new());
+        };
+        let core = crate::setup::core_config(&config, router.plan.core.family, router.plan.src);
+        let old_addresses = std::mem::replace(&mut router.plan.addresses, addresses);
+        let is_master = router.instance.state() == State::Master;
+        router.plan.tracked = crate::setup::tracked(&config);
+        router.plan.config = config;
+        router.plan.core = core.clone();
+        router.operator_priority = None;
+        router.tracked_up = router
+            .plan
+            .tracked
+            .iter()
+            .map(|(name, _)| self.links.get(name).copied().unwrap_or(true))
+            .collect();
+        let same = |a: &(u32, AddressSpec), b: &(u32, AddressSpec)| {
+            a.0 == b.0 && a.1.addr == b.1.addr && a.1.prefix_len == b.1.prefix_len
+        };
+        let (removed, added) = if is_master {
+            let new = &router.plan.addresses;
+            (
+                old_addresses
+                    .iter()
+                    .filter(|o| !new.iter().any(|n| same(o, n)))
+                    .cloned()
+                    .collect(),
+                new.iter()
+                    .filter(|n| !old_addresses.iter().any(|o| same(o, n)))
+                    .cloned()
+                    .collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        router.instance.reconfigure(now, core);
+        let id = router.id;
+        let view = worker_view(&mut self.announcers, &self.routers[i].plan);
+        let _ = self.jobs.send(Job::Configure(id, view));
+        self.apply_tracking(i, now);
+        self.drain(i, now);
+        (removed, added)
+    }
+
+    /// Queues address work of a reload: all removals first, then all additions.
+    pub fn queue_address_changes(&self, removed: Addresses, added: Addresses) {
+        if !removed.is_empty() {
+            let _ = self.jobs.send(Job::RemoveSome(removed));
+        }
+        if !added.is_empty() {
+            let _ = self.jobs.send(Job::AddSome(added));
+        }
+    }
+
+    /// Queues a marker answered once the address worker has done every job before it.
+    pub fn queue_flush(&self, done: tokio::sync::oneshot::Sender<()>) -> bool {
+        self.jobs.send(Job::Flush(done)).is_ok()
+    }
+
+    /// The operator's temporary priorities end with a reload.
+    pub fn clear_operator_priorities(&mut self, now: Timestamp) {
+        for i in 0..self.routers.len() {
+            if self.routers[i].operator_priority.take().is_some() {
+                self.apply_tracking(i, now);
+            }
+        }
     }
 
     /// Publish events (transitions, master changes, operator actions) to `events`.
@@ -215,10 +343,8 @@ impl Engine {
                 Ok(report::status_line(&self.routers[i], now))
             }
             Request::Metrics => Ok(report::metrics(self, now)),
-            Request::Reload => Err(
-                "reload is not supported yet; restart the daemon to apply a new configuration"
-                    .into(),
-            ),
+            // Handled by the main loop, which can wait for the kernel.
+            Request::Reload => Err("reload is handled by the main loop".into()),
         }
     }
 
@@ -238,6 +364,11 @@ impl Engine {
         for i in 0..self.routers.len() {
             self.input(i, now, Input::Startup);
         }
+    }
+
+    /// The index of the instance called `name`, if any.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.routers.iter().position(|r| r.plan.config.name == name)
     }
 
     /// The protocol timer fired at `now` for the deadline `armed`.
@@ -333,6 +464,7 @@ impl Engine {
 
     /// A link changed (or is reported at start).
     pub fn on_link(&mut self, now: Timestamp, link: &Link) {
+        self.links.insert(link.name.clone(), link.up);
         for i in 0..self.routers.len() {
             let router = &mut self.routers[i];
             let mut changed = false;
@@ -415,6 +547,11 @@ impl Engine {
             return;
         };
         router.instance.handle(now, input);
+        self.drain(i, now);
+    }
+
+    /// Carries out what instance `i` asks.
+    fn drain(&mut self, i: usize, now: Timestamp) {
         let mut became_master = false;
         while let Some(output) = self.routers[i].instance.poll_output() {
             let router = &self.routers[i];
@@ -422,16 +559,16 @@ impl Engine {
                 Output::Send(adv) => self.send(i, &adv),
                 Output::AddAddresses => {
                     became_master = true;
-                    let _ = self.jobs.send(Job::Add(i));
+                    let _ = self.jobs.send(Job::Add(router.id));
                 }
                 Output::RemoveAddresses => {
-                    let _ = self.jobs.send(Job::Remove(i));
+                    let _ = self.jobs.send(Job::Remove(router.id));
                 }
                 Output::Announce => {
                     let job = if became_master {
-                        Job::AnnounceMaster(i)
+                        Job::AnnounceMaster(router.id)
                     } else {
-                        Job::AnnounceLowerPriority(i)
+                        Job::AnnounceLowerPriority(router.id)
                     };
                     let _ = self.jobs.send(job);
                 }
@@ -539,5 +676,34 @@ impl Engine {
                 Err(e) => warn!("{}: cannot encode advertisement: {e}", plan.config.name),
             }
         }
+    }
+}
+
+/// What the address worker needs to know of an instance; gratuitous ARP / NA senders are
+/// shared per interface.
+fn worker_view(
+    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    plan: &RouterPlan,
+) -> InstanceAddresses {
+    let announcer = match announcers.get(&plan.announce_ifindex) {
+        Some(a) => Some(Rc::clone(a)),
+        None => match Announcer::open(plan.announce_ifindex) {
+            Ok(a) => {
+                let a = Rc::new(a);
+                announcers.insert(plan.announce_ifindex, Rc::clone(&a));
+                Some(a)
+            }
+            Err(e) => {
+                warn!("{}: cannot send gratuitous ARP / NA: {e}", plan.config.name);
+                None
+            }
+        },
+    };
+    InstanceAddresses {
+        name: plan.config.name.clone(),
+        addresses: plan.addresses.clone(),
+        announcer,
+        mac: plan.announce_mac,
+        garp: plan.config.garp.clone(),
     }
 }

@@ -29,9 +29,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 use vrrp_config::Config;
+use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::{Event, Netlink};
 
-use crate::addresses::{InstanceAddresses, Job};
+use crate::addresses::Job;
 use crate::cli::Args;
 use crate::clock::ProtocolTimer;
 use crate::engine::Engine;
@@ -96,45 +97,19 @@ fn main() -> ExitCode {
 async fn run(config: Config, args: &Args) -> Result<()> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
-    let mut events = vrrp_linux::netlink::events()
+    let mut link_events = vrrp_linux::netlink::events()
         .await
         .context("cannot subscribe to link events")?;
     let plan = setup::prepare(&nl, &config).await?;
     let mut sysctls = plan.sysctls;
-    let vmacs: Vec<(u32, String)> = plan
-        .routers
-        .iter()
-        .filter_map(|r| r.vmac.as_ref().map(|v| (v.ifindex, v.name.clone())))
-        .collect();
 
-    let worker_state: Rc<Vec<InstanceAddresses>> = Rc::new(
-        plan.routers
-            .iter()
-            .map(|r| {
-                let announcer = match vrrp_linux::Announcer::open(r.announce_ifindex) {
-                    Ok(a) => Some(a),
-                    Err(e) => {
-                        warn!("{}: cannot send gratuitous ARP / NA: {e}", r.config.name);
-                        None
-                    }
-                };
-                InstanceAddresses::new(
-                    r.config.name.clone(),
-                    r.addresses.clone(),
-                    announcer,
-                    r.announce_mac,
-                    r.config.garp.clone(),
-                )
-            })
-            .collect(),
-    );
     let (jobs, job_rx) = mpsc::unbounded_channel();
-    let worker =
-        tokio::task::spawn_local(addresses::run(nl.clone(), Rc::clone(&worker_state), job_rx));
-
-    let engine = Engine::new(plan.routers, jobs.clone(), config.global.check_unicast_src)?;
+    let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
+    let mut engine = Engine::new(jobs.clone(), config.global.check_unicast_src);
+    for router in plan.routers {
+        engine.add_router(router)?;
+    }
     let (watchers, _) = tokio::sync::broadcast::channel(1024);
-    let mut engine = engine;
     engine.set_events(watchers.clone());
     let metrics = args.metrics_listen.map(|addr| {
         let histogram = metrics::lateness_histogram();
@@ -156,64 +131,23 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     let links = nl.links().await?;
     engine.borrow_mut().start(clock::now(), &links);
     timer.arm(engine.borrow().next_deadline())?;
+    let socket_count = engine.borrow().sockets.len();
+    for index in 0..socket_count {
+        spawn_receiver(&engine, &timer, index)?;
+    }
     let count = engine.borrow().routers.len();
     info!("vrrpd started with {count} instance(s)");
     systemd(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
     ]);
-    // systemd's watchdog: prove the protocol thread is alive at half the period.
-    let watchdog_period = sd_notify::watchdog_enabled().map(|d| d / 2);
-    let mut watchdog =
-        tokio::time::interval(watchdog_period.unwrap_or(std::time::Duration::from_secs(3600)));
-    let watchdog_on = watchdog_period.is_some();
-
-    // One receive task per socket; each re-arms the protocol timer after the engine ran.
-    let socket_count = engine.borrow().sockets.len();
-    for index in 0..socket_count {
-        let socket = Rc::clone(&engine.borrow().sockets[index]);
-        // SAFETY: the `Rc` keeps the socket, and so its descriptor, open for as long as the
-        // `AsyncFd` exists.
-        let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
-            .map_err(|e| anyhow::anyhow!("cannot poll a VRRP socket: {e}"))?;
-        let engine = Rc::clone(&engine);
-        let timer = Rc::clone(&timer);
-        tokio::task::spawn_local(async move {
-            let mut buf = vec![0u8; 65_536];
-            loop {
-                let Ok(mut guard) = fd.readable().await else {
-                    return;
-                };
-                loop {
-                    match fd.get_ref().recv(&mut buf) {
-                        Ok(received) => {
-                            let Some(bytes) = buf.get(received.payload.clone()) else {
-                                continue;
-                            };
-                            engine
-                                .borrow_mut()
-                                .on_packet(clock::now(), index, bytes, &received);
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                            guard.clear_ready();
-                            break;
-                        }
-                        Err(e) => debug!("discarded a malformed packet: {e}"),
-                    }
-                }
-                if let Err(e) = timer.arm(engine.borrow().next_deadline()) {
-                    error!("cannot arm the protocol timer: {e}");
-                }
-            }
-        });
-    }
 
     // Link events: the instance's interface and tracked interfaces.
     {
         let engine = Rc::clone(&engine);
         let timer = Rc::clone(&timer);
         tokio::task::spawn_local(async move {
-            while let Some(event) = events.next().await {
+            while let Some(event) = link_events.next().await {
                 if let Event::Link(link) = event {
                     engine.borrow_mut().on_link(clock::now(), &link);
                     if let Err(e) = timer.arm(engine.borrow().next_deadline()) {
@@ -224,11 +158,25 @@ async fn run(config: Config, args: &Args) -> Result<()> {
         });
     }
 
+    // systemd's watchdog: prove the protocol thread is alive at half the period.
+    let watchdog_period = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut watchdog =
+        tokio::time::interval(watchdog_period.unwrap_or(std::time::Duration::from_secs(3600)));
+    let watchdog_on = watchdog_period.is_some();
+
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigusr1 = signal(SignalKind::user_defined1())?;
     let mut sigusr2 = signal(SignalKind::user_defined2())?;
+    let reloader = Reloader {
+        nl: nl.clone(),
+        path: args.config_path(),
+        engine: Rc::clone(&engine),
+        timer: Rc::clone(&timer),
+        running: Rc::new(std::cell::Cell::new(false)),
+    };
+    let mut sysctls_for_reload = SysctlGuard::new();
     loop {
         tokio::select! {
             biased;
@@ -239,6 +187,12 @@ async fn run(config: Config, args: &Args) -> Result<()> {
                 timer.arm(e.next_deadline())?;
             }
             Some(req) = control_rx.recv() => {
+                if req.request == control::Request::Reload {
+                    control::log_action(&req.who, "reload");
+                    let result = reloader.reload(&mut sysctls_for_reload).await;
+                    let _ = req.reply.send(result.map(serde_json::Value::String));
+                    continue;
+                }
                 let mut e = engine.borrow_mut();
                 let answer = e.control(clock::now(), req.request, &req.who);
                 let _ = req.reply.send(answer);
@@ -247,6 +201,12 @@ async fn run(config: Config, args: &Args) -> Result<()> {
             _ = watchdog.tick(), if watchdog_on => systemd(&[sd_notify::NotifyState::Watchdog]),
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break; }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
+            _ = sighup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                if let Err(e) = reloader.reload(&mut sysctls_for_reload).await {
+                    error!("reload refused, the running configuration stays: {e}");
+                }
+            }
             _ = sigusr1.recv() => {
                 let doc = report::state(&engine.borrow(), clock::now());
                 match report::write(&args.state_file, &doc) {
@@ -261,7 +221,6 @@ async fn run(config: Config, args: &Args) -> Result<()> {
                     Err(e) => warn!("SIGUSR2: cannot write {}: {e}", args.stats_file.display()),
                 }
             }
-            _ = sighup.recv() => warn!("SIGHUP: configuration reload is not supported yet; keeping the running configuration"),
         }
     }
 
@@ -271,17 +230,233 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     let _ = jobs.send(Job::Flush(done));
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flushed).await;
     worker.abort();
+    let vmacs: Vec<(u32, String)> = engine
+        .borrow()
+        .routers
+        .iter()
+        .filter_map(|r| r.plan.vmac.as_ref().map(|v| (v.ifindex, v.name.clone())))
+        .collect();
     for (ifindex, name) in vmacs {
         if let Err(e) = nl.delete_link(ifindex).await {
             warn!("cannot delete virtual MAC interface {name}: {e}");
         }
     }
-    for e in sysctls.restore() {
+    for e in sysctls
+        .restore()
+        .into_iter()
+        .chain(sysctls_for_reload.restore())
+    {
         warn!("cannot restore a sysctl: {e}");
     }
     let _ = std::fs::remove_file(&args.control_socket);
     info!("vrrpd stopped");
     Ok(())
+}
+
+/// Starts the task that reads socket `index` and feeds the engine.
+fn spawn_receiver(
+    engine: &Rc<RefCell<Engine>>,
+    timer: &Rc<ProtocolTimer>,
+    index: usize,
+) -> Result<()> {
+    let socket = Rc::clone(&engine.borrow().sockets[index]);
+    // SAFETY: the `Rc` keeps the socket, and so its descriptor, open for as long as the
+    // `AsyncFd` exists.
+    let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+        .map_err(|e| anyhow::anyhow!("cannot poll a VRRP socket: {e}"))?;
+    let engine = Rc::clone(engine);
+    let timer = Rc::clone(timer);
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                return;
+            };
+            loop {
+                match fd.get_ref().recv(&mut buf) {
+                    Ok(received) => {
+                        let Some(bytes) = buf.get(received.payload.clone()) else {
+                            continue;
+                        };
+                        engine
+                            .borrow_mut()
+                            .on_packet(clock::now(), index, bytes, &received);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        guard.clear_ready();
+                        break;
+                    }
+                    Err(e) => debug!("discarded a malformed packet: {e}"),
+                }
+            }
+            if let Err(e) = timer.arm(engine.borrow().next_deadline()) {
+                error!("cannot arm the protocol timer: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Reload: read the configuration again and apply the difference. An instance whose
+/// settings did not change keeps its state, timers and counters; a changed one is updated
+/// in place when it is the same virtual router, and re-created otherwise; a removed one
+/// leaves gracefully (priority 0, VIPs removed). A configuration that does not load is
+/// refused as a whole and the running one stays.
+struct Reloader {
+    nl: Netlink,
+    path: std::path::PathBuf,
+    engine: Rc<RefCell<Engine>>,
+    timer: Rc<ProtocolTimer>,
+    running: Rc<std::cell::Cell<bool>>,
+}
+
+impl Reloader {
+    async fn reload(&self, sysctls: &mut SysctlGuard) -> Result<String, String> {
+        if self.running.replace(true) {
+            return Err("a reload is already running".into());
+        }
+        systemd(&[sd_notify::NotifyState::Reloading]);
+        let result = self.apply(sysctls).await;
+        self.running.set(false);
+        systemd(&[sd_notify::NotifyState::Ready]);
+        if let Err(e) = self.timer.arm(self.engine.borrow().next_deadline()) {
+            error!("cannot arm the protocol timer: {e}");
+        }
+        match &result {
+            Ok(summary) => info!("reload: {summary}"),
+            Err(e) => error!("reload refused, the running configuration stays: {e}"),
+        }
+        result
+    }
+
+    async fn apply(&self, sysctls: &mut SysctlGuard) -> Result<String, String> {
+        // Parse off the protocol thread's runtime work: a large file must not delay timers.
+        let path = self.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || vrrp_config::load(&path))
+            .await
+            .map_err(|e| format!("cannot read the configuration: {e}"))?;
+        let config = match loaded {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    warn!("{w}");
+                }
+                loaded.config
+            }
+            Err(errors) => {
+                let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                return Err(text.join("\n"));
+            }
+        };
+
+        let now = clock::now();
+        let mut unchanged = 0;
+        let mut updated = Vec::new();
+        let mut recreated = Vec::new();
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        {
+            let engine = self.engine.borrow();
+            for r in &engine.routers {
+                match config
+                    .instances
+                    .iter()
+                    .find(|n| n.name == r.plan.config.name)
+                {
+                    None => removed.push(r.plan.config.name.clone()),
+                    Some(new) => {
+                        let mut same = new.clone();
+                        same.location = r.plan.config.location.clone();
+                        if same == r.plan.config {
+                            unchanged += 1;
+                        } else if setup::same_identity(&r.plan.config, new) {
+                            updated.push(new.clone());
+                        } else {
+                            recreated.push(new.clone());
+                        }
+                    }
+                }
+            }
+            for new in &config.instances {
+                if engine.index_of(&new.name).is_none() {
+                    added.push(new.clone());
+                }
+            }
+        }
+
+        // 1. Leave: removed instances, and the old form of re-created ones.
+        for name in removed.iter().chain(recreated.iter().map(|n| &n.name)) {
+            let plan = {
+                let mut engine = self.engine.borrow_mut();
+                let Some(i) = engine.index_of(name) else {
+                    continue;
+                };
+                engine.remove_router(i, clock::now())
+            };
+            if let Some(vmac) = plan.and_then(|p| p.vmac) {
+                let (done, flushed) = oneshot::channel();
+                let _ = self.engine.borrow().queue_flush(done);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flushed).await;
+                if let Err(e) = self.nl.delete_link(vmac.ifindex).await {
+                    warn!("cannot delete virtual MAC interface {}: {e}", vmac.name);
+                }
+            }
+        }
+
+        // 2. In place: every removal before every addition, so a VIP moves in one reload.
+        let mut resolved = Vec::new();
+        for new in updated.iter() {
+            let ifindex = {
+                let engine = self.engine.borrow();
+                engine
+                    .index_of(&new.name)
+                    .map(|i| engine.routers[i].plan.vip_ifindex)
+            };
+            let Some(ifindex) = ifindex else { continue };
+            let addresses = setup::resolve_addresses(&self.nl, new, ifindex)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            resolved.push((new.clone(), addresses));
+        }
+        let (mut all_removed, mut all_added) = (Vec::new(), Vec::new());
+        {
+            let mut engine = self.engine.borrow_mut();
+            engine.set_check_unicast_src(config.global.check_unicast_src);
+            for (new, addresses) in resolved {
+                let Some(i) = engine.index_of(&new.name) else {
+                    continue;
+                };
+                let (r, a) = engine.update_router(i, now, new, addresses);
+                all_removed.extend(r);
+                all_added.extend(a);
+            }
+            engine.queue_address_changes(all_removed, all_added);
+            engine.clear_operator_priorities(clock::now());
+        }
+
+        // 3. Start: new instances, and the new form of re-created ones.
+        for new in added.iter().chain(recreated.iter()) {
+            let plan = setup::prepare_instance(&self.nl, new, sysctls)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            let opened = {
+                let mut engine = self.engine.borrow_mut();
+                let opened = engine.add_router(plan).map_err(|e| e.to_string())?;
+                let i = engine.routers.len() - 1;
+                engine.start_router(i, clock::now());
+                opened
+            };
+            if let Some(index) = opened {
+                spawn_receiver(&self.engine, &self.timer, index).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(format!(
+            "{unchanged} unchanged, {} updated in place, {} re-created, {} removed, {} added",
+            updated.len(),
+            recreated.len(),
+            removed.len(),
+            added.len()
+        ))
+    }
 }
 
 /// Tells systemd (when it started us with NOTIFY_SOCKET) how we are doing.

@@ -24,6 +24,8 @@ pub struct RouterPlan {
     pub ifindex: u32,
     /// Where advertisements leave: the virtual MAC interface, unless `vmac_xmit_base`.
     pub send_ifindex: u32,
+    /// Where VIPs without `dev` go: the virtual MAC interface, or the instance's interface.
+    pub vip_ifindex: u32,
     /// The virtual MAC interface we created, if any (deleted on exit).
     pub vmac: Option<Vmac>,
     /// Source address of advertisements.
@@ -62,7 +64,7 @@ pub async fn prepare(nl: &Netlink, config: &Config) -> Result<Plan> {
     Ok(Plan { routers, sysctls })
 }
 
-async fn prepare_instance(
+pub async fn prepare_instance(
     nl: &Netlink,
     instance: &VrrpInstance,
     sysctls: &mut SysctlGuard,
@@ -109,25 +111,43 @@ async fn prepare_instance(
         None => source_address(nl, family, link.index, send_ifindex, &instance.interface).await?,
     };
 
-    let mut addresses = Vec::new();
-    for vip in instance.vips.iter().chain(&instance.excluded_vips) {
-        let ifindex = match &vip.dev {
-            Some(dev) => {
-                nl.link_by_name(dev)
-                    .await?
-                    .with_context(|| format!("interface {dev} of VIP {} does not exist", vip.addr))?
-                    .index
-            }
-            None => vip_ifindex,
-        };
-        let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
-        spec.broadcast = vip.broadcast;
-        spec.label = vip.label.clone();
-        spec.scope = vip.scope.as_deref().map(scope_number).transpose()?;
-        addresses.push((ifindex, spec));
-    }
+    let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
     remove_stale_vips(nl, &instance.name, &addresses).await;
 
+    let core = core_config(instance, family, src);
+    let tracked = tracked(instance);
+
+    info!(
+        "{}: interface {} (index {}), VRID {}, VRRPv{}, {:?}, priority {}, source {}{}",
+        instance.name,
+        instance.interface,
+        link.index,
+        instance.vrid,
+        instance.version,
+        family,
+        instance.priority,
+        src,
+        vmac.as_ref()
+            .map(|v: &Vmac| format!(", virtual MAC interface {}", v.name))
+            .unwrap_or_default()
+    );
+    Ok(RouterPlan {
+        config: instance.clone(),
+        core,
+        ifindex: link.index,
+        send_ifindex,
+        vip_ifindex,
+        vmac,
+        src,
+        addresses,
+        announce_ifindex,
+        announce_mac,
+        tracked,
+    })
+}
+
+/// The protocol core's view of an instance.
+pub fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> InstanceConfig {
     let version = if instance.version == 2 {
         Version::V2
     } else {
@@ -156,7 +176,12 @@ async fn prepare_instance(
         ChecksumForm::PseudoHeader
     };
     core.readvertise_on_lower_priority = !instance.lower_prio_no_advert;
+    core
+}
 
+/// Interfaces whose link state the instance follows: `track_interface`, and its own
+/// interface (weight 0: down = Fault) unless `dont_track_primary`.
+pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32)> {
     let mut tracked: Vec<(String, i32)> = instance
         .track_interfaces
         .iter()
@@ -165,33 +190,48 @@ async fn prepare_instance(
     if !instance.dont_track_primary {
         tracked.push((instance.interface.clone(), 0));
     }
+    tracked
+}
 
-    info!(
-        "{}: interface {} (index {}), VRID {}, VRRPv{}, {:?}, priority {}, source {}{}",
-        instance.name,
-        instance.interface,
-        link.index,
-        instance.vrid,
-        instance.version,
-        family,
-        instance.priority,
-        src,
-        vmac.as_ref()
-            .map(|v: &Vmac| format!(", virtual MAC interface {}", v.name))
-            .unwrap_or_default()
-    );
-    Ok(RouterPlan {
-        config: instance.clone(),
-        core,
-        ifindex: link.index,
-        send_ifindex,
-        vmac,
-        src,
-        addresses,
-        announce_ifindex,
-        announce_mac,
-        tracked,
-    })
+/// The VIPs and excluded VIPs of an instance, each with the interface it goes on
+/// (`dev`, else `default_ifindex`: the instance's interface or its virtual MAC interface).
+pub async fn resolve_addresses(
+    nl: &Netlink,
+    instance: &VrrpInstance,
+    default_ifindex: u32,
+) -> Result<Vec<(u32, AddressSpec)>> {
+    let mut addresses = Vec::new();
+    for vip in instance.vips.iter().chain(&instance.excluded_vips) {
+        let ifindex = match &vip.dev {
+            Some(dev) => {
+                nl.link_by_name(dev)
+                    .await?
+                    .with_context(|| format!("interface {dev} of VIP {} does not exist", vip.addr))?
+                    .index
+            }
+            None => default_ifindex,
+        };
+        let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
+        spec.broadcast = vip.broadcast;
+        spec.label = vip.label.clone();
+        spec.scope = vip.scope.as_deref().map(scope_number).transpose()?;
+        addresses.push((ifindex, spec));
+    }
+    Ok(addresses)
+}
+
+/// Whether `new` can replace `old` in place (same virtual router), rather than by removing
+/// the old instance and starting a new one.
+pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
+    old.interface == new.interface
+        && old.vrid == new.vrid
+        && old.family == new.family
+        && old.version == new.version
+        && old.role == new.role
+        && old.use_vmac == new.use_vmac
+        && old.vmac_xmit_base == new.vmac_xmit_base
+        && old.src_ip() == new.src_ip()
+        && (old.priority == 255) == (new.priority == 255)
 }
 
 /// The advertisement source: the interface's primary IPv4 address, or the link-local IPv6
