@@ -1,11 +1,13 @@
 //! vrrpctl: status, operator actions and wire diagnosis for vrrpd.
 //!
-//! The library holds the pieces of `vrrpctl sniff`: capture file readers
+//! [`daemon`] is the client of vrrpd's control socket (status, show, watch, reload,
+//! priority, maintenance). The rest holds the pieces of `vrrpctl sniff`: capture file readers
 //! ([`capture`]), link and IP parsing ([`frame`]), the per-packet record
 //! ([`record`]), the summary and its diagnoses ([`summary`]), live capture
 //! ([`live`]), and the command itself ([`sniff`]).
 
 pub mod capture;
+pub mod daemon;
 pub mod frame;
 pub mod live;
 pub mod record;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
+use vrrpctl::daemon;
 use vrrpctl::sniff::{self, Options, Source};
 
 /// Control and diagnose vrrpd.
@@ -25,6 +26,45 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// One line per instance: state, priority, the Master as this node sees it, VIPs held.
+    Status {
+        /// The daemon's answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything the daemon knows about one instance.
+    Show {
+        instance: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream events (transitions, master changes, operator actions) until interrupted.
+    Watch {
+        /// One JSON object per event.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reload the configuration; exits non-zero (with the errors) if it is refused.
+    Reload {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a temporary priority (until `reset` or a reload).
+    Priority {
+        instance: String,
+        /// 1-254, or `reset`.
+        value: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Maintenance: a Master resigns (priority 0) and the instance stays Backup until off.
+    Maintenance {
+        instance: String,
+        #[arg(value_parser = ["on", "off"])]
+        mode: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Capture VRRP packets (live or from a pcap/pcapng file), decode and check them.
     #[command(group(ArgGroup::new("source").required(true).args(["interface", "pcap"])))]
     Sniff {
@@ -55,8 +95,77 @@ enum Command {
 fn main() -> ExitCode {
     // Usage errors exit 2 (clap's convention); --help and --version exit 0.
     let cli = Cli::parse();
-    let _ = &cli.socket;
+    let socket = cli.socket.clone();
+    let daemon = |body: serde_json::Value, json: bool, render: fn(&serde_json::Value) -> String| {
+        match daemon::request(&socket, body) {
+            Ok(result) => {
+                if json {
+                    println!("{result}");
+                } else {
+                    println!("{}", render(&result));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(daemon::Failure(msg)) => {
+                eprintln!("vrrpctl: {msg}");
+                ExitCode::from(1)
+            }
+        }
+    };
+    let plain = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => daemon::status_text(&serde_json::json!({ "instances": [other] })),
+    };
     match cli.command {
+        Command::Status { json } => daemon(
+            serde_json::json!({"command": "status"}),
+            json,
+            daemon::status_text,
+        ),
+        Command::Show { instance, json } => daemon(
+            serde_json::json!({"command": "show", "instance": instance}),
+            json,
+            daemon::show_text,
+        ),
+        Command::Watch { json } => match daemon::watch(&socket, json, std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(daemon::Failure(msg)) => {
+                eprintln!("vrrpctl: {msg}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Reload { json } => daemon(serde_json::json!({"command": "reload"}), json, plain),
+        Command::Priority {
+            instance,
+            value,
+            json,
+        } => {
+            let priority = if value == "reset" {
+                serde_json::Value::Null
+            } else {
+                match value.parse::<u8>() {
+                    Ok(p) if (1..=254).contains(&p) => serde_json::json!(p),
+                    _ => {
+                        eprintln!("vrrpctl: priority must be 1-254 or `reset`, not {value:?}");
+                        return ExitCode::from(2);
+                    }
+                }
+            };
+            daemon(
+                serde_json::json!({"command": "priority", "instance": instance, "priority": priority}),
+                json,
+                plain,
+            )
+        }
+        Command::Maintenance {
+            instance,
+            mode,
+            json,
+        } => daemon(
+            serde_json::json!({"command": "maintenance", "instance": instance, "on": mode == "on"}),
+            json,
+            plain,
+        ),
         Command::Sniff {
             interface,
             pcap,
