@@ -147,6 +147,8 @@ pub enum TransitionReason {
     PriorityChange,
     /// An operator put the instance in maintenance.
     Maintenance,
+    /// Another member of its sync group changed state.
+    SyncGroup,
 }
 
 impl TransitionReason {
@@ -164,6 +166,7 @@ impl TransitionReason {
             TransitionReason::TrackRecovered => "tracked object recovered",
             TransitionReason::PriorityChange => "priority change",
             TransitionReason::Maintenance => "maintenance",
+            TransitionReason::SyncGroup => "sync group",
         }
     }
 }
@@ -207,6 +210,9 @@ pub struct InstanceConfig {
     /// (and re-announces its addresses). On by default; keepalived's `lower_prio_no_advert`
     /// turns it off.
     pub readvertise_on_lower_priority: bool,
+    /// keepalived's `higher_prio_send_advert`: a Master hearing a higher priority sends one
+    /// advertisement before becoming Backup. Off by default.
+    pub advertise_before_yielding: bool,
 }
 
 impl InstanceConfig {
@@ -229,6 +235,7 @@ impl InstanceConfig {
             primary_address,
             checksum_form: ChecksumForm::PseudoHeader,
             readvertise_on_lower_priority: true,
+            advertise_before_yielding: false,
         }
     }
 }
@@ -272,6 +279,12 @@ pub enum Input<'a> {
     /// Operator maintenance on (`true`) or off: a Master leaves gracefully with a priority-0
     /// advertisement, and the instance stays Backup (never takes over) until it is off.
     Maintenance(bool),
+    /// Another member of the instance's sync group became Master: a Backup follows at once
+    /// (keepalived's `vrrp_sync_group`: the members are Master together).
+    SyncGroupMaster,
+    /// Another member of the sync group stopped being Master: a Master follows, resigning
+    /// with a priority-0 advertisement, and goes on as an ordinary Backup.
+    SyncGroupBackup,
 }
 
 /// What the instance asks the caller to do, or tells it.
@@ -382,6 +395,16 @@ impl Instance {
             Input::TrackFault(failed) => self.set_fault(now, FaultCause::Track, failed),
             Input::SetPriority(priority) => self.set_priority(now, priority),
             Input::Maintenance(on) => self.set_maintenance(now, on),
+            Input::SyncGroupMaster => {
+                if self.state == State::Backup && !self.maintenance {
+                    self.become_master(now, TransitionReason::SyncGroup);
+                }
+            }
+            Input::SyncGroupBackup => {
+                if self.state == State::Master {
+                    self.resign(now, TransitionReason::SyncGroup);
+                }
+            }
         }
     }
 
@@ -685,14 +708,20 @@ impl Instance {
     fn set_maintenance(&mut self, now: Timestamp, on: bool) {
         self.maintenance = on;
         if on && self.state == State::Master {
-            self.send_priority_zero();
-            self.outputs.push_back(Output::RemoveAddresses);
-            self.counters.master_releases += 1;
-            self.adver_timer = None;
-            self.start_down_timer(now);
-            self.transition(State::Backup, TransitionReason::Maintenance);
-            self.set_master(None);
+            self.resign(now, TransitionReason::Maintenance);
         }
+    }
+
+    /// Master -> Backup on our own initiative: priority 0 first, so the Backups take over
+    /// after Skew_Time (as at shutdown), then listen as a Backup.
+    fn resign(&mut self, now: Timestamp, reason: TransitionReason) {
+        self.send_priority_zero();
+        self.outputs.push_back(Output::RemoveAddresses);
+        self.counters.master_releases += 1;
+        self.adver_timer = None;
+        self.start_down_timer(now);
+        self.transition(State::Backup, reason);
+        self.set_master(None);
     }
 
     /// Owners keep 255 (RFC 5798 §6.1: the owner's priority is 255); others are clamped to
@@ -880,6 +909,11 @@ impl Instance {
         let higher = adv.priority > self.priority
             || (adv.priority == self.priority && address_greater(src, self.config.primary_address));
         if higher {
+            if self.config.advertise_before_yielding {
+                // keepalived's higher_prio_send_advert: one last advertisement, so that
+                // the winner (which may not have heard us) re-announces its addresses.
+                self.send_advertisement();
+            }
             self.adver_timer = None;
             self.learn_interval(adv);
             self.start_down_timer(now);

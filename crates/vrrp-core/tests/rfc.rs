@@ -1568,3 +1568,39 @@ fn vrrpd_reconfigure_v2_backup_recomputes_down_timer() {
     assert_eq!(inst.poll_timeout(), Some(t(6_609_375)));
     assert_eq!(inst.state(), State::Backup);
 }
+
+/// keepalived (vrrp_sync_group): a Backup follows a member that became Master at once; a
+/// Master follows a member that left, resigning with priority 0.
+#[test]
+fn keepalived_sync_group_members_follow() {
+    let mut inst = started(config_v3(100), t(0));
+    inst.handle(t(10), Input::SyncGroupMaster);
+    let out = drain(&mut inst);
+    assert!(out.contains(&Output::AddAddresses), "{out:?}");
+    assert!(out.contains(&state_changed(
+        State::Backup,
+        State::Master,
+        TransitionReason::SyncGroup
+    )));
+    inst.handle(t(20), Input::SyncGroupBackup);
+    let out = drain(&mut inst);
+    assert_eq!(out[0], Output::Send(own_adv(&inst, 0)));
+    assert!(out.contains(&Output::RemoveAddresses), "{out:?}");
+    assert_eq!(inst.state(), State::Backup);
+    // An ordinary Backup again: its down timer takes over if nobody speaks.
+    let deadline = inst.poll_timeout().expect("down timer");
+    fire(&mut inst, deadline);
+    assert_eq!(inst.state(), State::Master);
+}
+
+/// keepalived (higher_prio_send_advert): a Master sends one advertisement before yielding.
+#[test]
+fn keepalived_higher_prio_send_advert() {
+    let mut config = config_v3(100);
+    config.advertise_before_yielding = true;
+    let (mut inst, now) = master(config);
+    let higher = adv_for(inst.config(), 200);
+    let out = recv(&mut inst, now + us(10), HIGHER_ADDR, &higher);
+    assert_eq!(out[0], Output::Send(own_adv(&inst, 100)));
+    assert_eq!(inst.state(), State::Backup);
+}
