@@ -1,8 +1,8 @@
 //! Diagnostics: located errors and warnings, rendered with the offending line and a caret.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::model::Location;
 
@@ -228,9 +228,9 @@ impl Diags {
 #[derive(Debug, Default)]
 pub(crate) struct SourceMap {
     pub files: Vec<SourceFile>,
-    /// Expansion notes (`Span::via` - 1 indexes this).
-    pub notes: Vec<String>,
-    note_ids: HashMap<String, u32>,
+    /// Expansion notes (`Span::via` - 1 indexes this): each is a text and the note of the
+    /// expansion it happened in (0: none).
+    pub notes: Vec<(u32, Rc<str>)>,
 }
 
 #[derive(Debug)]
@@ -263,31 +263,27 @@ impl SourceMap {
             .unwrap_or_default()
     }
 
-    /// The id of an expansion note (interned).
-    pub fn note(&mut self, text: String) -> u32 {
-        if let Some(&id) = self.note_ids.get(&text) {
-            return id;
-        }
-        self.notes.push(text.clone());
-        let id = u32::try_from(self.notes.len()).unwrap_or(u32::MAX);
-        self.note_ids.insert(text, id);
-        id
+    /// A new expansion note inside the expansion `via` (0: none).
+    pub fn note_after(&mut self, via: u32, text: Rc<str>) -> u32 {
+        self.notes.push((via, text));
+        u32::try_from(self.notes.len()).unwrap_or(0)
     }
 
-    /// The note `via` followed by `more` (a nested expansion).
-    pub fn note_after(&mut self, via: u32, more: &str) -> u32 {
-        match self.note_text(via) {
-            Some(first) => {
-                let text = format!("{first}; {more}");
-                self.note(text)
-            }
-            None => self.note(more.to_owned()),
+    /// The text of a note with those of the expansions around it, outermost first.
+    pub fn note_text(&self, via: u32) -> Option<String> {
+        let mut parts = Vec::new();
+        let mut cur = via;
+        // Parents are always older notes, so this ends; the bound is a safety net.
+        while cur != 0 && parts.len() < 64 {
+            let (parent, text) = self.notes.get(usize::try_from(cur).ok()?.checked_sub(1)?)?;
+            parts.push(text.clone());
+            cur = if *parent < cur { *parent } else { 0 };
         }
-    }
-
-    pub fn note_text(&self, via: u32) -> Option<&str> {
-        let i = usize::try_from(via).ok()?.checked_sub(1)?;
-        self.notes.get(i).map(String::as_str)
+        if parts.is_empty() {
+            return None;
+        }
+        parts.reverse();
+        Some(parts.join("; "))
     }
 
     /// The hint, with the expansion note of the span appended.

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::diag::{Diags, SourceFile, SourceMap, Span};
 
@@ -148,6 +149,8 @@ struct Ref {
     /// `$NAME` is followed by white space or the end of the line (keepalived substitutes
     /// only then; `${NAME}` always).
     delimited: bool,
+    /// `${` without `}`.
+    unclosed: bool,
 }
 
 /// Reads a file set into one token stream.
@@ -171,6 +174,8 @@ pub(crate) struct Loader {
     expanding: usize,
     /// The expansion budget is spent: expand nothing more.
     exhausted: bool,
+    /// Texts of the "from `$NAME` defined at" notes, by name, kind and place.
+    note_texts: HashMap<(String, bool, usize, usize), Rc<str>>,
 }
 
 impl Loader {
@@ -378,6 +383,16 @@ impl Loader {
                 );
                 return;
             }
+            if r.unclosed {
+                if !r.in_quotes {
+                    self.diags
+                        .error_hint(at, "`${` without a closing `}`", "write `${NAME}`");
+                }
+                for p in &mut line[r.start..r.end] {
+                    p.lit = true;
+                }
+                continue;
+            }
             if !r.braced && !r.delimited {
                 // keepalived leaves `$NAME` followed by other text as it is.
                 let defined = self.params.contains_key(&r.name);
@@ -431,7 +446,10 @@ impl Loader {
                     line.splice(r.start..r.end, chars);
                 }
                 Lookup::Failed => {
-                    line[r.start].lit = true;
+                    // Kept as plain text: its braces must not open or close a block.
+                    for p in &mut line[r.start..r.end] {
+                        p.lit = true;
+                    }
                 }
             }
         }
@@ -532,23 +550,26 @@ impl Loader {
         let via = if param.is_loop {
             at.via
         } else {
-            let text = match value.first().filter(|_| per_line) {
-                Some(p) => format!(
-                    "from the `${name}` line at {}:{}",
-                    self.map.path(p.span.file).display(),
-                    p.span.line
-                ),
-                None => format!(
-                    "from `${name}` defined at {}:{}",
-                    self.map.path(param.at.file).display(),
-                    param.at.line
-                ),
+            let (line_of, def) = match value.first().filter(|_| per_line) {
+                Some(p) => (true, p.span),
+                None => (false, param.at),
             };
-            if at.via == 0 {
-                self.map.note(text)
-            } else {
-                self.map.note_after(at.via, &text)
-            }
+            let key = (name.to_owned(), line_of, def.file, def.line);
+            let text = match self.note_texts.get(&key) {
+                Some(t) => t.clone(),
+                None => {
+                    let path = self.map.path(def.file);
+                    let t: Rc<str> = if line_of {
+                        format!("from the `${name}` line at {}:{}", path.display(), def.line)
+                    } else {
+                        format!("from `${name}` defined at {}:{}", path.display(), def.line)
+                    }
+                    .into();
+                    self.note_texts.insert(key, t.clone());
+                    t
+                }
+            };
+            self.map.note_after(at.via, text)
         };
         let span = Span { via, ..at };
         value
@@ -747,15 +768,16 @@ impl Loader {
                     },
                 );
             }
-            let mut vias: HashMap<u32, u32> = HashMap::new();
+            let note: Rc<str> = note.into();
+            let mut vias: Vec<(u32, u32)> = Vec::new();
             let mut piece = rest.clone();
             for p in &mut piece {
                 let old = p.span.via;
-                let new = match vias.get(&old) {
-                    Some(&n) => n,
+                let new = match vias.iter().find(|(o, _)| *o == old) {
+                    Some(&(_, n)) => n,
                     None => {
-                        let n = self.map.note_after(old, &note);
-                        vias.insert(old, n);
+                        let n = self.map.note_after(old, note.clone());
+                        vias.push((old, n));
                         n
                     }
                 };
@@ -1256,7 +1278,18 @@ fn find_ref(line: &[PChar]) -> Option<Ref> {
         let in_quotes = quote.is_some();
         let next = line.get(i);
         if next.is_some_and(|n| n.c == '{' && !n.lit) {
-            let close = line[i..].iter().position(|n| n.c == '}' && !n.lit)?;
+            let Some(close) = line[i..].iter().position(|n| n.c == '}' && !n.lit) else {
+                return Some(Ref {
+                    start,
+                    end: i + 1,
+                    name: String::new(),
+                    arg: String::new(),
+                    braced: true,
+                    in_quotes,
+                    delimited: true,
+                    unclosed: true,
+                });
+            };
             let inner = text_of(&line[i + 1..i + close]);
             let inner = inner.trim();
             let (name, arg) = match inner.split_once(char::is_whitespace) {
@@ -1275,6 +1308,7 @@ fn find_ref(line: &[PChar]) -> Option<Ref> {
                 braced: true,
                 in_quotes,
                 delimited: true,
+                unclosed: false,
             });
         }
         if !next.is_some_and(|n| is_name_start(n.c) && !n.lit) {
@@ -1293,6 +1327,7 @@ fn find_ref(line: &[PChar]) -> Option<Ref> {
             braced: false,
             in_quotes,
             delimited: line.get(end).is_none_or(|p| p.c.is_whitespace()),
+            unclosed: false,
         });
     }
     None

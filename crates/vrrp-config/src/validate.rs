@@ -21,6 +21,7 @@ const MAX_VIPS: usize = 255;
 pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
     let fifos = tracking::fifos(&mut parsed.global, map, d);
     tracking::check_references(&parsed, map, d);
+    tracking::check_weights(&parsed, d);
     let mut global = global_defs(parsed.global);
     (global.notify_fifo, global.vrrp_notify_fifo) = fifos;
     let scripts = tracking::scripts(std::mem::take(&mut parsed.scripts), map, d);

@@ -629,3 +629,35 @@ fn errors_in_generated_text_point_at_the_generating_line() {
         "{shown}"
     );
 }
+
+#[test]
+fn tracker_weights_of_owners_and_group_members() {
+    let errs = errors_as("bad/weights.conf", "x");
+    has(&errs, 5, 13, "duplicate vrrp_script name `chk`");
+    let e = has(
+        &errs,
+        19,
+        9,
+        "track_script `chk` has weight -10 but instance `OWNER` is the address owner",
+    );
+    assert!(
+        e.hint.as_deref().is_some_and(|h| h.contains("weight 0")),
+        "{e}"
+    );
+    // A track_file weighs 1 unless told otherwise.
+    has(
+        &errs,
+        30,
+        9,
+        "track_file `tf` has weight 1 but instance `MEMBER` is in sync group `SG`",
+    );
+    has(
+        &errs,
+        33,
+        9,
+        "track_interface `eth1` has weight 5 but instance `MEMBER`",
+    );
+    has(&errs, 36, 26, "`${` without a closing `}`");
+    has(&errs, 43, 17, "duplicate vrrp_sync_group name `SG`");
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+}

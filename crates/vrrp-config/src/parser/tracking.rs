@@ -423,7 +423,7 @@ impl<'t> Parser<'t, '_> {
                 .error(s.span(), format!("`{}` does not take a block", s.name));
             self.skip_block();
             return Some(None);
-        } else if !matches!(s.name, "group" | "track_interface" | "track_script") {
+        } else if !GROUP_BLOCKS.contains(&s.name) {
             self.seen(seen, s.name, s.span());
         }
         Some(Some(s))

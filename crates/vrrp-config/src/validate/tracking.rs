@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::parser::{
     At, Parsed, RawCmd, RawFifo, RawGlobal, RawGroup, RawNotify, RawProcess, RawScript,
-    RawTrackFile,
+    RawTrackFile, StateKw,
 };
 use crate::value;
 
@@ -364,4 +364,84 @@ pub(crate) fn delays(
         out.push(r.v);
     }
     out
+}
+
+/// Trackers of sync group members (unless the group has `sync_group_tracking_weight`) and
+/// of address owners must have weight 0, as keepalived requires (it resets the weights;
+/// vrrpd refuses them).
+pub(crate) fn check_weights(p: &Parsed, d: &mut Diags) {
+    // The first definition of a name is the one used.
+    let mut script_w: HashMap<&str, i32> = HashMap::new();
+    for s in &p.scripts {
+        script_w.entry(s.name.as_str()).or_insert(s.weight);
+    }
+    let mut file_w: HashMap<&str, i32> = HashMap::new();
+    for s in &p.files {
+        file_w.entry(s.name.as_str()).or_insert(s.weight);
+    }
+    let mut proc_w: HashMap<&str, i32> = HashMap::new();
+    for s in &p.processes {
+        proc_w.entry(s.name.as_str()).or_insert(s.weight);
+    }
+    for i in &p.instances {
+        let owner = match (&i.priority, &i.state) {
+            (Some(pr), _) => pr.v == 255,
+            (None, Some(s)) => s.v == StateKw::Master,
+            (None, None) => false,
+        };
+        let group = p
+            .groups
+            .iter()
+            .find(|g| !g.tracking_weight && g.members.iter().any(|m| m.v == i.name));
+        let why = if owner {
+            format!(
+                "instance `{}` is the address owner (priority 255), whose priority cannot change",
+                i.name
+            )
+        } else if let Some(g) = group {
+            format!(
+                "instance `{}` is in sync group `{}`, whose members' trackers need weight 0",
+                i.name, g.name
+            )
+        } else {
+            continue;
+        };
+        let hint = if owner {
+            "give the tracker `weight 0` (Fault instead of a priority change)".to_owned()
+        } else {
+            "give the tracker `weight 0`, or add `sync_group_tracking_weight` to the group"
+                .to_owned()
+        };
+        let mut found: Vec<(Span, String, i32)> = i
+            .track
+            .iter()
+            .map(|t| {
+                (
+                    t.span,
+                    format!("track_interface `{}`", t.v.name),
+                    t.v.weight,
+                )
+            })
+            .collect();
+        for (refs, table, kind) in [
+            (&i.track_scripts, &script_w, "track_script"),
+            (&i.track_files, &file_w, "track_file"),
+            (&i.track_processes, &proc_w, "track_process"),
+        ] {
+            for r in refs {
+                if let Some(w) = r.v.weight.or(table.get(r.v.name.as_str()).copied()) {
+                    found.push((r.span, format!("{kind} `{}`", r.v.name), w));
+                }
+            }
+        }
+        for (span, what, w) in found {
+            if w != 0 {
+                d.error_hint(
+                    span,
+                    format!("{what} has weight {w} but {why}"),
+                    hint.clone(),
+                );
+            }
+        }
+    }
 }
