@@ -661,3 +661,38 @@ fn tracker_weights_of_owners_and_group_members() {
     has(&errs, 43, 17, "duplicate vrrp_sync_group name `SG`");
     assert_eq!(errs.len(), 6, "{errs:#?}");
 }
+
+#[test]
+fn deprecated_and_single_member_groups_warn() {
+    let text = "vrrp_instance A {\n    interface eth0\n    virtual_router_id 1\n    virtual_ipaddress {\n        10.0.0.1/24\n    }\n}\nvrrp_sync_group G {\n    group {\n        A\n    }\n    global_tracking\n}\ninterface_up_down_delays {\n    eth0 1\n    eth0 2 3\n}\n";
+    let l = vrrp_config::parse_str("t.conf", text).expect("valid");
+    let w: Vec<(usize, usize, &str)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.column, w.message.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (
+                8,
+                1,
+                "vrrp_sync_group `G` has only one instance; a group is for several"
+            ),
+            (12, 5, "`global_tracking` is deprecated and ignored"),
+            (
+                16,
+                5,
+                "interface `eth0` has up/down delays twice; the last are used"
+            ),
+        ]
+    );
+    assert_eq!(
+        l.config.interface_delays,
+        vec![InterfaceDelay {
+            interface: "eth0".into(),
+            down: Duration::from_secs(2),
+            up: Duration::from_secs(3)
+        }]
+    );
+}
