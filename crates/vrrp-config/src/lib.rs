@@ -1,8 +1,11 @@
 //! The keepalived.conf configuration language, as vrrpd reads it.
 //!
-//! [`load`] reads a file (following `include`), [`parse_str`] parses text in memory. Both
-//! return the typed [`Config`] with keepalived's defaults applied and the warnings, or every
-//! error found in the file set, each located at the offending token.
+//! [`load`] reads a file (following `include`), [`parse_str`] parses text in memory; the
+//! `_with` variants take [`LoadOptions`] (the configuration id of `@ID` lines). All return
+//! the typed [`Config`] with keepalived's defaults applied and the warnings, or every error
+//! found in the file set, each located at the offending token. keepalived's preprocessing
+//! (`@ID` lines, `$NAME` parameters, `~SEQ`/`~LST` loops, line continuation, the `include`
+//! variants) is applied first; errors in generated text point at the text that generated it.
 //!
 //! Supported keywords, refusals and differences from keepalived: `docs/config.md`.
 
