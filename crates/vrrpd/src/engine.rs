@@ -24,6 +24,9 @@ use crate::addresses::{InstanceAddresses, Job};
 use crate::control::{self, Request};
 use crate::report;
 use crate::setup::RouterPlan;
+use crate::tracking::{self, Notifier};
+use vrrp_track::fifo::FifoState;
+use vrrp_track::{NotifyState, Scope, TrackState, Tracked, TrackerEvent};
 
 /// One running instance.
 pub struct Router {
@@ -43,6 +46,17 @@ pub struct Router {
     pub history: VecDeque<Transition>,
     /// Changes of the Master as seen from here.
     pub master_changes: u64,
+    /// Its own fault causes hold (its interface is down or a tracker failed): the other
+    /// members of its sync group follow it into Fault.
+    own_fault: bool,
+    /// Waiting for unweighted trackers' first results before starting (keepalived's INIT).
+    pending_start: bool,
+}
+
+/// A sync group's state as its notify hooks saw it last.
+struct Group {
+    notify: vrrp_track::NotifyScripts,
+    state: Option<NotifyState>,
 }
 
 /// One state transition, as shown by `vrrpctl show`.
@@ -96,6 +110,10 @@ pub struct Engine {
     announcers: HashMap<u32, Rc<Announcer>>,
     /// The last known state of every link, by name.
     links: HashMap<String, bool>,
+    /// The last reported state of every script, file and process tracker.
+    tracker_states: HashMap<String, TrackState>,
+    groups: HashMap<String, Group>,
+    notifier: Option<Notifier>,
     next_id: u64,
     jobs: mpsc::UnboundedSender<Job>,
     check_unicast_src: bool,
@@ -114,12 +132,51 @@ impl Engine {
             by_key: HashMap::new(),
             announcers: HashMap::new(),
             links: HashMap::new(),
+            tracker_states: HashMap::new(),
+            groups: HashMap::new(),
+            notifier: None,
             next_id: 0,
             jobs,
             check_unicast_src,
             lateness: TimerLateness::default(),
             events: None,
             lateness_histogram: None,
+        }
+    }
+
+    /// Where hooks and FIFO lines go.
+    pub fn set_notifier(&mut self, notifier: Notifier) {
+        self.notifier = Some(notifier);
+    }
+
+    /// The sync groups' own notify hooks.
+    pub fn set_group(&mut self, name: &str, notify: vrrp_track::NotifyScripts) {
+        self.groups.insert(
+            name.to_string(),
+            Group {
+                notify,
+                state: None,
+            },
+        );
+    }
+
+    /// The last reported state of a tracker (`script:NAME`, `file:NAME`, `process:NAME`).
+    pub fn tracker_state(&self, key: &str) -> Option<TrackState> {
+        self.tracker_states.get(key).copied()
+    }
+
+    /// A script, file or process tracker reported.
+    pub fn on_tracker(&mut self, now: Timestamp, event: &TrackerEvent) {
+        let key = tracking::key(event.kind, &event.name);
+        let state = TrackState::from(event.status);
+        if self.tracker_states.insert(key.clone(), state) == Some(state) {
+            return;
+        }
+        info!("tracker {} is {:?} ({})", key, state, event.detail);
+        for i in 0..self.routers.len() {
+            if self.routers[i].plan.trackers.iter().any(|t| t.key == key) {
+                self.apply_tracking(i, now);
+            }
         }
     }
 
@@ -160,7 +217,7 @@ impl Engine {
         let tracked_up = plan
             .tracked
             .iter()
-            .map(|(name, _)| self.links.get(name).copied().unwrap_or(true))
+            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(true))
             .collect();
         self.routers.push(Router {
             id,
@@ -172,14 +229,25 @@ impl Engine {
             state_since: Timestamp::ZERO,
             history: VecDeque::new(),
             master_changes: 0,
+            own_fault: false,
+            pending_start: false,
         });
         Ok(opened)
     }
 
-    /// Starts instance `i` (Startup), after applying its trackers' current state.
+    /// Starts instance `i` (Startup) once its trackers allow: an unweighted tracker that has
+    /// not reported yet holds it in Initialize, as keepalived does.
     pub fn start_router(&mut self, i: usize, now: Timestamp) {
+        if let Some(r) = self.routers.get_mut(i) {
+            r.pending_start = true;
+        }
         self.apply_tracking(i, now);
-        self.input(i, now, Input::Startup);
+        if self.routers.get(i).is_some_and(|r| r.pending_start) {
+            info!(
+                "{}: waiting for its trackers' first results",
+                self.routers[i].plan.config.name
+            );
+        }
     }
 
     /// Stops instance `i` (a Master sends priority 0 and releases its addresses) and
@@ -204,6 +272,7 @@ impl Engine {
         i: usize,
         now: Timestamp,
         config: VrrpInstance,
+        extras: crate::setup::Extras,
         addresses: Vec<(u32, AddressSpec)>,
     ) -> (Addresses, Addresses) {
         let Some(router) = self.routers.get_mut(i) else {
@@ -213,6 +282,8 @@ impl Engine {
         let old_addresses = std::mem::replace(&mut router.plan.addresses, addresses);
         let is_master = router.instance.state() == State::Master;
         router.plan.tracked = crate::setup::tracked(&config);
+        router.plan.trackers = extras.trackers;
+        router.plan.notify = extras.notify;
         router.plan.config = config;
         router.plan.core = core.clone();
         router.operator_priority = None;
@@ -220,7 +291,7 @@ impl Engine {
             .plan
             .tracked
             .iter()
-            .map(|(name, _)| self.links.get(name).copied().unwrap_or(true))
+            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(true))
             .collect();
         let same = |a: &(u32, AddressSpec), b: &(u32, AddressSpec)| {
             a.0 == b.0 && a.1.addr == b.1.addr && a.1.prefix_len == b.1.prefix_len
@@ -362,7 +433,7 @@ impl Engine {
             self.on_link(now, link);
         }
         for i in 0..self.routers.len() {
-            self.input(i, now, Input::Startup);
+            self.start_router(i, now);
         }
     }
 
@@ -468,7 +539,7 @@ impl Engine {
         for i in 0..self.routers.len() {
             let router = &mut self.routers[i];
             let mut changed = false;
-            for (k, (name, _)) in router.plan.tracked.iter().enumerate() {
+            for (k, (name, _, _)) in router.plan.tracked.iter().enumerate() {
                 if *name == link.name && router.tracked_up[k] != link.up {
                     router.tracked_up[k] = link.up;
                     changed = true;
@@ -486,39 +557,49 @@ impl Engine {
         }
     }
 
-    /// Tracked interfaces of weight 0 that are down put the instance in Fault (the
-    /// instance's own interface is one of them); the others change its priority (keepalived:
-    /// a positive weight is added while up, a negative one while down).
+    /// Applies the trackers of instance `i`: its own interface (down = Fault), tracked
+    /// interfaces, scripts, files and processes with keepalived's weight rules
+    /// (`vrrp_track::weights`), its sync group's faults, and an operator's priority.
     fn apply_tracking(&mut self, i: usize, now: Timestamp) {
-        let router = &self.routers[i];
+        let Some(router) = self.routers.get(i) else {
+            return;
+        };
         let own = &router.plan.config.interface;
         let mut link_down = false;
-        let mut track_fault = false;
-        let mut adjust: i32 = 0;
-        for ((name, weight), up) in router.plan.tracked.iter().zip(&router.tracked_up) {
-            match (*weight, *up) {
-                (0, false) if name == own => link_down = true,
-                (0, false) => track_fault = true,
-                (w, true) if w > 0 => adjust += w,
-                (w, false) if w < 0 => adjust += w,
-                _ => {}
+        let mut list = Vec::new();
+        for ((name, weight, reverse), up) in router.plan.tracked.iter().zip(&router.tracked_up) {
+            if name == own && *weight == 0 {
+                link_down |= !up;
+                continue;
             }
+            let state = if *up {
+                TrackState::Up
+            } else {
+                TrackState::Down
+            };
+            list.push(Tracked::new(state, *weight, *reverse));
         }
+        for t in &router.plan.trackers {
+            let state = self
+                .tracker_states
+                .get(&t.key)
+                .copied()
+                .unwrap_or(TrackState::Pending);
+            list.push(Tracked::new(state, t.weight, t.reverse));
+        }
+        let adj = vrrp_track::priority_adjustment(&list);
+        let own_fault = link_down || adj.fault;
+        let group_fault = self.group_fault(i);
         let priority = match router.operator_priority {
-            Some(p) => i32::from(p),
-            None => (i32::from(router.plan.core.priority) + adjust).clamp(1, 254),
+            Some(p) => p,
+            None => vrrp_track::effective_priority(router.plan.core.priority, &adj),
         };
-        let was_link_down = router.instance.link_down();
-        let was_track_fault = router.instance.track_fault();
-        let priority_changed = i32::from(router.instance.effective_priority()) != priority;
-        if priority_changed {
-            self.input(
-                i,
-                now,
-                Input::SetPriority(u8::try_from(priority).unwrap_or(1)),
-            );
+        let was_own_fault = router.own_fault;
+        let start = router.pending_start && !adj.pending;
+        if router.instance.effective_priority() != priority {
+            self.input(i, now, Input::SetPriority(priority));
         }
-        if link_down != was_link_down {
+        if link_down != self.routers[i].instance.link_down() {
             self.input(
                 i,
                 now,
@@ -529,9 +610,42 @@ impl Engine {
                 },
             );
         }
-        if track_fault != was_track_fault {
+        let track_fault = adj.fault || group_fault;
+        if track_fault != self.routers[i].instance.track_fault() {
             self.input(i, now, Input::TrackFault(track_fault));
         }
+        self.routers[i].own_fault = own_fault;
+        if start {
+            self.routers[i].pending_start = false;
+            self.input(i, now, Input::Startup);
+        }
+        if own_fault != was_own_fault {
+            // The other members follow this one into (or out of) Fault.
+            for j in self.group_members(i) {
+                self.apply_tracking(j, now);
+            }
+        }
+    }
+
+    /// The other members of instance `i`'s sync group.
+    fn group_members(&self, i: usize) -> Vec<usize> {
+        let Some(group) = self
+            .routers
+            .get(i)
+            .and_then(|r| r.plan.sync_group.as_deref())
+        else {
+            return Vec::new();
+        };
+        (0..self.routers.len())
+            .filter(|&j| j != i && self.routers[j].plan.sync_group.as_deref() == Some(group))
+            .collect()
+    }
+
+    /// Another member of `i`'s sync group has its own fault.
+    fn group_fault(&self, i: usize) -> bool {
+        self.group_members(i)
+            .into_iter()
+            .any(|j| self.routers[j].own_fault)
     }
 
     /// Shuts every instance down: Masters send priority 0 and release their addresses.
@@ -546,13 +660,49 @@ impl Engine {
         let Some(router) = self.routers.get_mut(i) else {
             return;
         };
+        let lower_before = router.instance.counters().rcvd_lower_priority_as_master;
         router.instance.handle(now, input);
+        if self.routers[i]
+            .instance
+            .counters()
+            .rcvd_lower_priority_as_master
+            > lower_before
+        {
+            self.lower_priority_heard(i);
+        }
         self.drain(i, now);
+    }
+
+    /// A Master heard a lower-priority advertisement: `notify_master_rx_lower_pri`.
+    fn lower_priority_heard(&self, i: usize) {
+        let (Some(n), Some(r)) = (&self.notifier, self.routers.get(i)) else {
+            return;
+        };
+        let name = &r.plan.config.name;
+        n.queue
+            .push_all(&self.hook_key(i), r.plan.notify.for_master_rx_lower_pri());
+        n.state_line(
+            Scope::Instance,
+            name,
+            FifoState::MasterRxLowerPri,
+            r.instance.effective_priority(),
+        );
+    }
+
+    /// Hooks of a sync group's members share the group's queue, so that group and member
+    /// hooks run in the order the transitions happened.
+    fn hook_key(&self, i: usize) -> String {
+        let r = &self.routers[i];
+        match &r.plan.sync_group {
+            Some(g) => format!("group:{g}"),
+            None => format!("instance:{}", r.plan.config.name),
+        }
     }
 
     /// Carries out what instance `i` asks.
     fn drain(&mut self, i: usize, now: Timestamp) {
         let mut became_master = false;
+        let mut follow = Vec::new();
         while let Some(output) = self.routers[i].instance.poll_output() {
             let router = &self.routers[i];
             match output {
@@ -585,6 +735,23 @@ impl Engine {
                         router.instance.effective_priority()
                     );
                     self.record_transition(i, now, from, to, reason);
+                    self.notify_transition(i, from, to);
+                    // Sync group: the other members follow a member's own transition (not
+                    // one it made following another member).
+                    if reason != TransitionReason::SyncGroup {
+                        let input = match (from, to) {
+                            (_, State::Master) => Some(Input::SyncGroupMaster),
+                            (State::Master, State::Backup) => Some(Input::SyncGroupBackup),
+                            _ => None,
+                        };
+                        if let Some(input) = input {
+                            follow.extend(
+                                self.group_members(i)
+                                    .into_iter()
+                                    .map(|j| (j, input.clone())),
+                            );
+                        }
+                    }
                 }
                 Output::MasterChanged(master) => {
                     self.routers[i].master_changes += 1;
@@ -596,6 +763,21 @@ impl Engine {
                             m.address, m.priority, m.interval_cs
                         ),
                         None => debug!("{name}: no master heard"),
+                    }
+                    if let Some(n) = &self.notifier
+                        && router.plan.notify.master_change.is_some()
+                    {
+                        let (address, priority) = master
+                            .map(|m| (Some(m.address), m.priority))
+                            .unwrap_or((None, 0));
+                        n.queue.push_all(
+                            &self.hook_key(i),
+                            router
+                                .plan
+                                .notify
+                                .for_master_change(name, address, priority),
+                        );
+                        n.master_change_line(name, address, priority);
                     }
                     self.publish(|| {
                         json!({
@@ -611,6 +793,65 @@ impl Engine {
                 }
             }
         }
+        for (j, input) in follow {
+            self.input(j, now, input);
+        }
+    }
+
+    /// Notify hooks and FIFO lines of a transition of instance `i`, and of its sync group
+    /// when the group as a whole changed state.
+    fn notify_transition(&mut self, i: usize, from: State, to: State) {
+        let Some(n) = self.notifier.clone() else {
+            return;
+        };
+        let Some(state) = tracking::notify_state(from, to) else {
+            return;
+        };
+        let key = self.hook_key(i);
+        let r = &self.routers[i];
+        let name = r.plan.config.name.clone();
+        let priority = r.instance.effective_priority();
+        n.queue.push_all(
+            &key,
+            r.plan
+                .notify
+                .for_state(Scope::Instance, &name, state, priority),
+        );
+        n.state_line(Scope::Instance, &name, FifoState::State(state), priority);
+        let Some(group) = r.plan.sync_group.clone() else {
+            return;
+        };
+        // The group is in Fault when a member is, Master when all are, Backup when all are
+        // Backup (or Master and Backup mixed while they follow each other: unchanged).
+        let states: Vec<State> = self
+            .routers
+            .iter()
+            .filter(|r| r.plan.sync_group.as_deref() == Some(group.as_str()))
+            .map(|r| r.instance.state())
+            .collect();
+        let aggregate = if states.contains(&State::Fault) {
+            Some(NotifyState::Fault)
+        } else if states.iter().all(|s| *s == State::Master) {
+            Some(NotifyState::Master)
+        } else if states.iter().all(|s| *s == State::Backup) {
+            Some(NotifyState::Backup)
+        } else if states.iter().all(|s| *s == State::Initialize) {
+            Some(NotifyState::Stop)
+        } else {
+            None
+        };
+        let Some(aggregate) = aggregate else { return };
+        let Some(g) = self.groups.get_mut(&group) else {
+            return;
+        };
+        if g.state == Some(aggregate) {
+            return;
+        }
+        g.state = Some(aggregate);
+        info!("sync group {group}: {}", aggregate.as_str());
+        n.queue
+            .push_all(&key, g.notify.for_state(Scope::Group, &group, aggregate, 0));
+        n.state_line(Scope::Group, &group, FifoState::State(aggregate), 0);
     }
 
     fn record_transition(

@@ -15,6 +15,7 @@ mod metrics;
 mod pidfile;
 mod report;
 mod setup;
+mod tracking;
 
 use std::cell::RefCell;
 use std::process::ExitCode;
@@ -61,18 +62,45 @@ fn main() -> ExitCode {
     for w in &loaded.warnings {
         warn!("{w}");
     }
+    // Scripts and hooks are checked at load (users, executables, script security), so that
+    // `-t` reports what would keep the daemon from starting.
+    let scripts = tracking::Scripts::new(&loaded.config.global);
+    let mut errors = Vec::new();
+    for instance in &loaded.config.instances {
+        if let Err(e) = setup::extras(&loaded.config, instance, &scripts) {
+            errors.push(e);
+        }
+    }
+    for group in &loaded.config.sync_groups {
+        if let Err(e) = scripts.notify_scripts(&group.notify, None) {
+            errors.push(e);
+        }
+    }
+    let tracker_plan = match tracking::plan(&loaded.config, &scripts) {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    let tracker_plan = match (tracker_plan, errors.is_empty()) {
+        (Some(plan), true) => plan,
+        _ => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{}: {} error(s) in scripts and hooks",
+                path.display(),
+                errors.len()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
     if args.config_test {
         println!("{}: configuration is valid", path.display());
         return ExitCode::SUCCESS;
     }
-
-    let _pid_file = match PidFile::acquire(&args.pid_file) {
-        Ok(p) => p,
-        Err(e) => {
-            error!("{e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -85,7 +113,7 @@ fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    match local.block_on(&runtime, run(loaded.config, &args)) {
+    match local.block_on(&runtime, run(loaded.config, scripts, tracker_plan, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -94,13 +122,29 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config, args: &Args) -> Result<()> {
+async fn run(
+    config: Config,
+    scripts: tracking::Scripts,
+    tracker_plan: tracking::Plan,
+    args: &Args,
+) -> Result<()> {
+    // Signals first: from the moment the pid file names us, a signal must not kill us.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigusr1 = signal(SignalKind::user_defined1())?;
+    let mut sigusr2 = signal(SignalKind::user_defined2())?;
+    let _pid_file = PidFile::acquire(&args.pid_file)?;
+
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
     let mut link_events = vrrp_linux::netlink::events()
         .await
         .context("cannot subscribe to link events")?;
-    let plan = setup::prepare(&nl, &config).await?;
+    let plan = setup::prepare(&nl, &config, &scripts).await?;
+    let (tracker_tx, mut tracker_rx) = mpsc::unbounded_channel();
+    let tracking =
+        tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
     let mut sysctls = plan.sysctls;
 
     let (jobs, job_rx) = mpsc::unbounded_channel();
@@ -111,6 +155,13 @@ async fn run(config: Config, args: &Args) -> Result<()> {
     }
     let (watchers, _) = tokio::sync::broadcast::channel(1024);
     engine.set_events(watchers.clone());
+    engine.set_notifier(tracking.notifier.clone());
+    for group in &config.sync_groups {
+        let notify = scripts
+            .notify_scripts(&group.notify, None)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        engine.set_group(&group.name, notify);
+    }
     let metrics = args.metrics_listen.map(|addr| {
         let histogram = metrics::lateness_histogram();
         engine.lateness_histogram = Some(histogram.clone());
@@ -164,12 +215,8 @@ async fn run(config: Config, args: &Args) -> Result<()> {
         tokio::time::interval(watchdog_period.unwrap_or(std::time::Duration::from_secs(3600)));
     let watchdog_on = watchdog_period.is_some();
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigusr1 = signal(SignalKind::user_defined1())?;
-    let mut sigusr2 = signal(SignalKind::user_defined2())?;
     let reloader = Reloader {
+        config: std::cell::RefCell::new(config),
         nl: nl.clone(),
         path: args.config_path(),
         engine: Rc::clone(&engine),
@@ -196,6 +243,11 @@ async fn run(config: Config, args: &Args) -> Result<()> {
                 let mut e = engine.borrow_mut();
                 let answer = e.control(clock::now(), req.request, &req.who);
                 let _ = req.reply.send(answer);
+                timer.arm(e.next_deadline())?;
+            }
+            Some(event) = tracker_rx.recv() => {
+                let mut e = engine.borrow_mut();
+                e.on_tracker(clock::now(), &event);
                 timer.arm(e.next_deadline())?;
             }
             _ = watchdog.tick(), if watchdog_on => systemd(&[sd_notify::NotifyState::Watchdog]),
@@ -226,6 +278,8 @@ async fn run(config: Config, args: &Args) -> Result<()> {
 
     systemd(&[sd_notify::NotifyState::Stopping]);
     engine.borrow_mut().shutdown(clock::now());
+    // STOP hooks are queued: let them run (bounded), then stop the trackers.
+    tracking.stop().await;
     let (done, flushed) = oneshot::channel();
     let _ = jobs.send(Job::Flush(done));
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flushed).await;
@@ -303,6 +357,8 @@ fn spawn_receiver(
 /// leaves gracefully (priority 0, VIPs removed). A configuration that does not load is
 /// refused as a whole and the running one stays.
 struct Reloader {
+    /// The configuration running now.
+    config: std::cell::RefCell<Config>,
     nl: Netlink,
     path: std::path::PathBuf,
     engine: Rc<RefCell<Engine>>,
@@ -347,6 +403,29 @@ impl Reloader {
                 return Err(text.join("\n"));
             }
         };
+
+        {
+            let running = self.config.borrow();
+            if running.scripts != config.scripts
+                || running.track_files != config.track_files
+                || running.track_processes != config.track_processes
+                || running.sync_groups != config.sync_groups
+                || running.global.notify_fifo != config.global.notify_fifo
+                || running.global.vrrp_notify_fifo != config.global.vrrp_notify_fifo
+                || running.global.enable_script_security != config.global.enable_script_security
+                || running.global.script_user != config.global.script_user
+            {
+                return Err("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into());
+            }
+        }
+        let scripts = tracking::Scripts::new(&config.global);
+        let mut extras = std::collections::HashMap::new();
+        for instance in &config.instances {
+            extras.insert(
+                instance.name.clone(),
+                setup::extras(&config, instance, &scripts)?,
+            );
+        }
 
         let now = clock::now();
         let mut unchanged = 0;
@@ -425,7 +504,10 @@ impl Reloader {
                 let Some(i) = engine.index_of(&new.name) else {
                     continue;
                 };
-                let (r, a) = engine.update_router(i, now, new, addresses);
+                let Some(x) = extras.remove(&new.name) else {
+                    continue;
+                };
+                let (r, a) = engine.update_router(i, now, new, x, addresses);
                 all_removed.extend(r);
                 all_added.extend(a);
             }
@@ -435,7 +517,10 @@ impl Reloader {
 
         // 3. Start: new instances, and the new form of re-created ones.
         for new in added.iter().chain(recreated.iter()) {
-            let plan = setup::prepare_instance(&self.nl, new, sysctls)
+            let Some(x) = extras.remove(&new.name) else {
+                continue;
+            };
+            let plan = setup::prepare_instance(&self.nl, new, x, sysctls)
                 .await
                 .map_err(|e| format!("{}: {e:#}", new.name))?;
             let opened = {
@@ -449,6 +534,7 @@ impl Reloader {
                 spawn_receiver(&self.engine, &self.timer, index).map_err(|e| e.to_string())?;
             }
         }
+        *self.config.borrow_mut() = config;
         Ok(format!(
             "{unchanged} unchanged, {} updated in place, {} re-created, {} removed, {} added",
             updated.len(),

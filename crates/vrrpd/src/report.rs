@@ -87,7 +87,7 @@ pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
             "next_deadline_in_us": inst.poll_timeout().map(|t| micros(t - now)),
         },
         "master_since_s": inst.master().map(|m| (now - m.since).as_secs_f64()),
-        "trackers": trackers(r),
+        "trackers": trackers(engine, r),
         "master_changes": r.master_changes,
         "counters": counters(r),
         "transitions": r.history.iter().map(|t| json!({
@@ -124,7 +124,7 @@ pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
             if let Value::Object(map) = &mut doc {
                 map.insert("counters".into(), Value::Object(counters(r)));
                 map.insert("master_changes".into(), json!(r.master_changes));
-                map.insert("trackers".into(), trackers(r));
+                map.insert("trackers".into(), trackers(engine, r));
             }
             doc
         })
@@ -132,13 +132,27 @@ pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
     json!({ "instances": instances })
 }
 
-fn trackers(r: &Router) -> Value {
-    r.plan
+fn trackers(engine: &Engine, r: &Router) -> Value {
+    let interfaces = r
+        .plan
         .tracked
         .iter()
         .zip(&r.tracked_up)
-        .map(|((name, weight), up)| json!({"type": "interface", "name": name, "weight": weight, "up": up}))
-        .collect()
+        .map(|((name, weight, reverse), up)| {
+            json!({"type": "interface", "name": name, "weight": weight, "reverse": reverse, "up": up})
+        });
+    let others = r.plan.trackers.iter().map(|t| {
+        let (kind, name) = t.key.split_once(':').unwrap_or(("", t.key.as_str()));
+        let state = engine.tracker_state(&t.key);
+        let (up, value) = match state {
+            Some(vrrp_track::TrackState::Up) => (Some(true), None),
+            Some(vrrp_track::TrackState::Down) => (Some(false), None),
+            Some(vrrp_track::TrackState::Value(v)) => (Some(v == 0), Some(v)),
+            Some(vrrp_track::TrackState::Pending) | None => (None, None),
+        };
+        json!({"type": kind, "name": name, "weight": t.weight, "reverse": t.reverse, "up": up, "value": value})
+    });
+    interfaces.chain(others).collect()
 }
 
 /// SIGUSR1: the `show` document of every instance.

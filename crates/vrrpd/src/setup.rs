@@ -35,9 +35,15 @@ pub struct RouterPlan {
     /// Where gratuitous ARPs / NAs are sent, and with which MAC.
     pub announce_ifindex: u32,
     pub announce_mac: [u8; 6],
-    /// Tracked interfaces (name, weight); the instance's own interface is tracked by link
-    /// state unless `dont_track_primary`.
-    pub tracked: Vec<(String, i32)>,
+    /// Tracked interfaces (name, weight, reverse); the instance's own interface is tracked
+    /// by link state unless `dont_track_primary`.
+    pub tracked: Vec<(String, i32, bool)>,
+    /// Scripts, files and processes tracked (its own and its sync group's).
+    pub trackers: Vec<crate::tracking::TrackerRef>,
+    /// Its notify hooks.
+    pub notify: vrrp_track::NotifyScripts,
+    /// Its `vrrp_sync_group`, if any.
+    pub sync_group: Option<String>,
 }
 
 #[derive(Debug)]
@@ -52,11 +58,16 @@ pub struct Plan {
     pub sysctls: SysctlGuard,
 }
 
-pub async fn prepare(nl: &Netlink, config: &Config) -> Result<Plan> {
+pub async fn prepare(
+    nl: &Netlink,
+    config: &Config,
+    scripts: &crate::tracking::Scripts,
+) -> Result<Plan> {
     let mut routers = Vec::new();
     let mut sysctls = SysctlGuard::new();
     for instance in &config.instances {
-        let plan = prepare_instance(nl, instance, &mut sysctls)
+        let extras = extras(config, instance, scripts).map_err(|e| anyhow::anyhow!(e))?;
+        let plan = prepare_instance(nl, instance, extras, &mut sysctls)
             .await
             .with_context(|| format!("vrrp_instance {}", instance.name))?;
         routers.push(plan);
@@ -67,8 +78,18 @@ pub async fn prepare(nl: &Netlink, config: &Config) -> Result<Plan> {
 pub async fn prepare_instance(
     nl: &Netlink,
     instance: &VrrpInstance,
+    extras: Extras,
     sysctls: &mut SysctlGuard,
 ) -> Result<RouterPlan> {
+    if instance.promote_secondaries {
+        let path = format!(
+            "/proc/sys/net/ipv4/conf/{}/promote_secondaries",
+            instance.interface
+        );
+        if let Err(e) = sysctls.set(&path, "1") {
+            warn!("{}: cannot set {path}: {e}", instance.name);
+        }
+    }
     let family = match instance.family {
         vrrp_config::Family::Ipv4 => Family::Ipv4,
         vrrp_config::Family::Ipv6 => Family::Ipv6,
@@ -143,6 +164,9 @@ pub async fn prepare_instance(
         announce_ifindex,
         announce_mac,
         tracked,
+        trackers: extras.trackers,
+        notify: extras.notify,
+        sync_group: instance.sync_group.clone(),
     })
 }
 
@@ -181,16 +205,34 @@ pub fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> Inst
 
 /// Interfaces whose link state the instance follows: `track_interface`, and its own
 /// interface (weight 0: down = Fault) unless `dont_track_primary`.
-pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32)> {
-    let mut tracked: Vec<(String, i32)> = instance
+pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32, bool)> {
+    let mut tracked: Vec<(String, i32, bool)> = instance
         .track_interfaces
         .iter()
-        .map(|t| (t.name.clone(), t.weight))
+        .map(|t| (t.name.clone(), t.weight, t.reverse))
         .collect();
     if !instance.dont_track_primary {
-        tracked.push((instance.interface.clone(), 0));
+        tracked.push((instance.interface.clone(), 0, false));
     }
     tracked
+}
+
+/// What an instance needs beyond its own block: trackers (with its sync group's), notify
+/// hooks (checked: users, executables, script security).
+pub struct Extras {
+    pub trackers: Vec<crate::tracking::TrackerRef>,
+    pub notify: vrrp_track::NotifyScripts,
+}
+
+pub fn extras(
+    config: &Config,
+    instance: &VrrpInstance,
+    scripts: &crate::tracking::Scripts,
+) -> std::result::Result<Extras, String> {
+    Ok(Extras {
+        trackers: crate::tracking::instance_trackers(config, instance),
+        notify: scripts.notify_scripts(&instance.notify, instance.notify_master_change.as_ref())?,
+    })
 }
 
 /// The VIPs and excluded VIPs of an instance, each with the interface it goes on

@@ -1,0 +1,440 @@
+//! Trackers (`vrrp_script`, `track_file`, `vrrp_track_process`), notify hooks and notify
+//! FIFOs, wired from the configuration to the `vrrp-track` thread.
+//!
+//! Everything that runs a program or waits on a file runs on that thread; the protocol
+//! thread only receives [`TrackerEvent`]s and pushes hooks and FIFO lines, which never
+//! blocks (`docs/tracking.md`).
+
+use std::cell::OnceCell;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+use vrrp_config::{Command, Config, GlobalDefs, Notify, TrackRef, VrrpInstance};
+use vrrp_track::fifo::FifoState;
+use vrrp_track::notify::NotifyOptions;
+use vrrp_track::security::{self, DEFAULT_PATH};
+use vrrp_track::{
+    FifoScript, FileInit, FileSpec, HookScript, NotifyFifo, NotifyQueue, NotifyScripts,
+    NotifyState, ProcessSpec, RunAs, Scope, ScriptSpec, TrackerEvent, TrackingThread,
+};
+
+/// Resolves the users and executables of scripts and hooks, applying
+/// `enable_script_security` (an unsafe script refuses the configuration).
+pub struct Scripts {
+    security: bool,
+    script_user: Option<(String, Option<String>)>,
+    default: OnceCell<Result<RunAs, String>>,
+}
+
+impl Scripts {
+    pub fn new(global: &GlobalDefs) -> Scripts {
+        Scripts {
+            security: global.enable_script_security,
+            script_user: global
+                .script_user
+                .as_ref()
+                .map(|u| (u.user.clone(), u.group.clone())),
+            default: OnceCell::new(),
+        }
+    }
+
+    /// keepalived's default script user, looked up once and only when needed.
+    fn default_user(&self) -> Result<RunAs, String> {
+        self.default
+            .get_or_init(|| {
+                let configured = self
+                    .script_user
+                    .as_ref()
+                    .map(|(u, g)| (u.as_str(), g.as_deref()));
+                match security::default_script_user(configured, self.security) {
+                    Ok((run_as, source)) => {
+                        if source == security::UserSource::RootInsecure {
+                            warn!(
+                                "scripts run as root: set script_user in global_defs or create user {}",
+                                security::DEFAULT_SCRIPT_USER
+                            );
+                        }
+                        Ok(run_as)
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .clone()
+    }
+
+    /// A checked command: who it runs as and the executable to run.
+    fn resolve(
+        &self,
+        label: &str,
+        command: &Command,
+    ) -> Result<(RunAs, std::path::PathBuf), String> {
+        let at = format!(
+            "{}:{}:{}",
+            command.location.file.display(),
+            command.location.line,
+            command.location.column
+        );
+        let run_as = match &command.user {
+            Some(u) => security::resolve_user(&u.user, u.group.as_deref())
+                .map_err(|e| format!("{at}: error: {label}: {e}"))?,
+            None => self
+                .default_user()
+                .map_err(|e| format!("{at}: error: {label}: {e}"))?,
+        };
+        let check =
+            security::check_script(label, &command.argv, run_as, self.security, DEFAULT_PATH)
+                .map_err(|e| format!("{at}: error: {e}"))?;
+        for w in &check.warnings {
+            warn!("{at}: {w}");
+        }
+        Ok((run_as, check.executable))
+    }
+
+    fn hook(&self, label: &str, command: Option<&Command>) -> Result<Option<HookScript>, String> {
+        let Some(command) = command else {
+            return Ok(None);
+        };
+        let (run_as, program) = self.resolve(label, command)?;
+        Ok(Some(HookScript {
+            argv: command.argv.clone(),
+            run_as: Some(run_as),
+            program: Some(program),
+        }))
+    }
+
+    /// The notify scripts of an instance or sync group.
+    pub fn notify_scripts(
+        &self,
+        notify: &Notify,
+        master_change: Option<&Command>,
+    ) -> Result<NotifyScripts, String> {
+        Ok(NotifyScripts {
+            master: self.hook("notify_master", notify.master.as_ref())?,
+            backup: self.hook("notify_backup", notify.backup.as_ref())?,
+            fault: self.hook("notify_fault", notify.fault.as_ref())?,
+            stop: self.hook("notify_stop", notify.stop.as_ref())?,
+            deleted: None,
+            notify: self.hook("notify", notify.any.as_ref())?,
+            master_rx_lower_pri: self.hook(
+                "notify_master_rx_lower_pri",
+                notify.master_rx_lower_pri.as_ref(),
+            )?,
+            master_change: self.hook("notify_master_change", master_change)?,
+        })
+    }
+}
+
+/// A tracker an instance follows, with the weight it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerRef {
+    /// `script:NAME`, `file:NAME` or `process:NAME`.
+    pub key: String,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+pub fn key(kind: vrrp_track::TrackerKind, name: &str) -> String {
+    match kind {
+        vrrp_track::TrackerKind::Script => format!("script:{name}"),
+        vrrp_track::TrackerKind::File => format!("file:{name}"),
+        vrrp_track::TrackerKind::Process => format!("process:{name}"),
+    }
+}
+
+/// The trackers of an instance: its own `track_script` / `track_file` / `track_process`
+/// lines and its sync group's, each with the instance's weight (else the tracker's own).
+pub fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<TrackerRef> {
+    let group = instance
+        .sync_group
+        .as_deref()
+        .and_then(|g| config.sync_group(g));
+    let mut refs = Vec::new();
+    let mut add = |kind, r: &TrackRef, weight: i32, reverse: bool| {
+        refs.push(TrackerRef {
+            key: key(kind, &r.name),
+            weight: r.weight.unwrap_or(weight),
+            reverse: r.reverse.unwrap_or(reverse),
+        });
+    };
+    let scripts = instance
+        .track_scripts
+        .iter()
+        .chain(group.into_iter().flat_map(|g| g.track_scripts.iter()));
+    for r in scripts {
+        if let Some(s) = config.script(&r.name) {
+            add(vrrp_track::TrackerKind::Script, r, s.weight, s.reverse);
+        }
+    }
+    let files = instance
+        .track_files
+        .iter()
+        .chain(group.into_iter().flat_map(|g| g.track_files.iter()));
+    for r in files {
+        if let Some(f) = config.track_file(&r.name) {
+            add(vrrp_track::TrackerKind::File, r, f.weight, f.reverse);
+        }
+    }
+    let processes = instance
+        .track_processes
+        .iter()
+        .chain(group.into_iter().flat_map(|g| g.track_processes.iter()));
+    for r in processes {
+        if let Some(p) = config.track_process(&r.name) {
+            add(vrrp_track::TrackerKind::Process, r, p.weight, p.reverse);
+        }
+    }
+    refs
+}
+
+/// Everything to start on the tracking thread, checked at configuration load.
+pub struct Plan {
+    scripts: Vec<(ScriptSpec, std::path::PathBuf)>,
+    files: Vec<FileSpec>,
+    processes: Vec<ProcessSpec>,
+    fifos: Vec<(std::path::PathBuf, Option<RunAs>, Option<HookScript>)>,
+    default_user: Option<RunAs>,
+}
+
+/// Checks every script, hook and FIFO of the configuration (users, executables, script
+/// security) and builds the tracker specs. Only trackers some instance or group uses run,
+/// as in keepalived. `Err` holds located messages; the configuration is then refused.
+pub fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<String>> {
+    let mut errors = Vec::new();
+    let used: HashSet<String> = config
+        .instances
+        .iter()
+        .flat_map(|i| instance_trackers(config, i))
+        .map(|r| r.key)
+        .collect();
+
+    let mut specs = Vec::new();
+    for s in &config.scripts {
+        if !used.contains(&key(vrrp_track::TrackerKind::Script, &s.name)) {
+            warn!("vrrp_script {} is not used by any instance", s.name);
+            continue;
+        }
+        match scripts.resolve(&format!("vrrp_script {}", s.name), &s.command) {
+            Ok((run_as, program)) => {
+                let mut spec = ScriptSpec::new(&s.name, s.command.argv.clone());
+                spec.interval = s.interval;
+                spec.timeout = Some(s.timeout);
+                spec.weight = s.weight;
+                spec.reverse = s.reverse;
+                spec.rise = s.rise;
+                spec.fall = s.fall;
+                spec.user = Some(run_as);
+                spec.init_fail = s.init_fail;
+                specs.push((spec, program));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    let files = config
+        .track_files
+        .iter()
+        .filter(|f| used.contains(&key(vrrp_track::TrackerKind::File, &f.name)))
+        .map(|f| {
+            let mut spec = FileSpec::new(&f.name, f.path.clone());
+            spec.weight = f.weight;
+            spec.reverse = f.reverse;
+            spec.init = f.init.map(|i| FileInit {
+                value: i.value,
+                overwrite: i.overwrite,
+            });
+            spec
+        })
+        .collect();
+    let processes = config
+        .track_processes
+        .iter()
+        .filter(|p| used.contains(&key(vrrp_track::TrackerKind::Process, &p.name)))
+        .map(|p| {
+            let mut spec = ProcessSpec::new(&p.name, &p.process);
+            spec.args = p.args.clone().unwrap_or_default();
+            spec.param_match = match (&p.args, p.param_match) {
+                (None, _) => None,
+                (Some(_), vrrp_config::ParamMatch::Exact) => Some(vrrp_track::ParamMatch::Exact),
+                (Some(_), vrrp_config::ParamMatch::Initial) => {
+                    Some(vrrp_track::ParamMatch::Initial)
+                }
+                (Some(_), vrrp_config::ParamMatch::Partial) => {
+                    Some(vrrp_track::ParamMatch::Partial)
+                }
+            };
+            spec.full_command = p.full_command;
+            spec.weight = p.weight;
+            spec.reverse = p.reverse;
+            spec.quorum = p.quorum;
+            spec.quorum_max = p.quorum_max.unwrap_or(u32::MAX);
+            spec.fork_delay = p.fork_delay;
+            spec.terminate_delay = p.terminate_delay;
+            spec
+        })
+        .collect();
+
+    let mut fifos = Vec::new();
+    for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+        .into_iter()
+        .flatten()
+    {
+        let owner = match &fifo.owner {
+            Some(u) => match security::resolve_user(&u.user, u.group.as_deref()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    errors.push(format!("notify FIFO {}: {e}", fifo.path.display()));
+                    None
+                }
+            },
+            None => None,
+        };
+        match scripts.hook("notify_fifo_script", fifo.script.as_ref()) {
+            Ok(reader) => fifos.push((fifo.path.clone(), owner, reader)),
+            Err(e) => errors.push(e),
+        }
+    }
+    let needs_default = !specs.is_empty() || !fifos.is_empty();
+    let default_user = if needs_default {
+        scripts.default_user().ok()
+    } else {
+        None
+    };
+    if errors.is_empty() {
+        Ok(Plan {
+            scripts: specs,
+            files,
+            processes,
+            fifos,
+            default_user,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// Hooks and FIFO lines, as the engine pushes them (never blocks).
+#[derive(Clone)]
+pub struct Notifier {
+    pub queue: NotifyQueue,
+    pub fifos: Vec<NotifyFifo>,
+}
+
+impl Notifier {
+    pub fn state_line(&self, scope: Scope, name: &str, state: FifoState, priority: u8) {
+        for f in &self.fifos {
+            f.state(scope, name, state, priority);
+        }
+    }
+
+    pub fn master_change_line(
+        &self,
+        instance: &str,
+        master: Option<std::net::IpAddr>,
+        priority: u8,
+    ) {
+        for f in &self.fifos {
+            f.master_change(instance, master, priority);
+        }
+    }
+
+    /// Waits (bounded) until queued hooks ran and FIFO lines were written.
+    pub async fn drain(&self, timeout: Duration) {
+        if !self.queue.wait_idle(timeout).await {
+            warn!("notify hooks still running after {timeout:?}; they are killed");
+        }
+        for f in &self.fifos {
+            let _ = f.flush(timeout).await;
+        }
+    }
+}
+
+/// The running tracking thread and what lives on it.
+pub struct Tracking {
+    thread: TrackingThread,
+    readers: Vec<FifoScript>,
+    pub notifier: Notifier,
+}
+
+impl Tracking {
+    /// Starts the tracking thread, the trackers, the hook queue and the FIFOs.
+    pub fn start(
+        plan: Plan,
+        events: mpsc::UnboundedSender<TrackerEvent>,
+    ) -> std::io::Result<Tracking> {
+        let thread = TrackingThread::start()?;
+        let handle = thread.handle().clone();
+        for f in &plan.files {
+            if f.init.is_some()
+                && let Err(e) = vrrp_track::file::initialise(f, false)
+            {
+                warn!(
+                    "track_file {}: cannot initialise {}: {e}",
+                    f.name,
+                    f.path.display()
+                );
+            }
+        }
+        for (spec, program) in plan.scripts {
+            info!("vrrp_script {}: every {:?}", spec.name, spec.interval);
+            handle.spawn(vrrp_track::tracker::run_script_tracker(
+                spec,
+                Some(program),
+                plan.default_user,
+                events.clone(),
+            ));
+        }
+        if !plan.files.is_empty() {
+            let files = vrrp_track::FileTracker::new_on(&handle, plan.files)?;
+            handle.spawn(files.run(events.clone()));
+        }
+        if !plan.processes.is_empty() {
+            handle.spawn(vrrp_track::process::run_process_trackers(
+                plan.processes,
+                vrrp_track::process::DEFAULT_POLL,
+                events.clone(),
+            ));
+        }
+        let queue = NotifyQueue::start_on(&handle, NotifyOptions::default());
+        let mut fifos = Vec::new();
+        let mut readers = Vec::new();
+        for (path, owner, reader) in plan.fifos {
+            let fifo = NotifyFifo::open_on(&handle, &path, owner)?;
+            if let Some(script) = reader {
+                readers.push(FifoScript::start_on(
+                    &handle,
+                    script.argv,
+                    script.run_as,
+                    &path,
+                ));
+            }
+            fifos.push(fifo);
+        }
+        Ok(Tracking {
+            thread,
+            readers,
+            notifier: Notifier { queue, fifos },
+        })
+    }
+
+    /// Lets the last hooks run (bounded), then stops the thread, killing what still runs.
+    pub async fn stop(self) {
+        self.notifier.drain(Duration::from_secs(10)).await;
+        for r in self.readers {
+            r.stop().await;
+        }
+        self.thread.stop();
+    }
+}
+
+/// keepalived's notify state for a transition to `state`.
+pub fn notify_state(from: vrrp_core::State, to: vrrp_core::State) -> Option<NotifyState> {
+    use vrrp_core::State;
+    match to {
+        State::Master => Some(NotifyState::Master),
+        State::Backup => Some(NotifyState::Backup),
+        State::Fault => Some(NotifyState::Fault),
+        State::Initialize if from != State::Initialize => Some(NotifyState::Stop),
+        State::Initialize | State::Observer => None,
+    }
+}
