@@ -259,6 +259,16 @@ impl fmt::Display for EncodeError {
 
 impl std::error::Error for EncodeError {}
 
+/// RFC 5798 §5.2.9: over IPv6 the first address should be the virtual router's
+/// link-local address. `true` for IPv4 and for an empty list. [`decode`] does not enforce
+/// it (see there); [`DecodeError::FirstAddressNotLinkLocal`] names it for reports.
+pub fn first_address_is_link_local(adv: &Advertisement) -> bool {
+    match adv.addresses.first() {
+        Some(IpAddr::V6(first)) => first.is_unicast_link_local(),
+        _ => true,
+    }
+}
+
 /// The VRID of a packet that may not decode, so that errors can be counted against the
 /// right instance.
 pub fn peek_vrid(bytes: &[u8]) -> Option<u8> {
@@ -460,13 +470,11 @@ pub fn decode(bytes: &[u8], ip: &IpMeta) -> Result<Decoded, DecodeError> {
             if interval_cs == 0 {
                 return Err(DecodeError::ZeroInterval);
             }
+            // RFC 5798 §5.2.9 asks the sender to put the link-local address first. The
+            // receiver does not refuse other lists: keepalived accepts and sends them when
+            // configured so, and refusing them splits a mixed group into two Masters.
+            // `first_address_is_link_local` lets callers report it.
             let addresses = parse_addresses(address_bytes, family);
-            // RFC 5798 §5.2.9: over IPv6 the first address is the link-local one.
-            if let Some(IpAddr::V6(first)) = addresses.first()
-                && !first.is_unicast_link_local()
-            {
-                return Err(DecodeError::FirstAddressNotLinkLocal);
-            }
             Advertisement {
                 version,
                 vrid: header[1],

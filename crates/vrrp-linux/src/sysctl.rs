@@ -100,6 +100,8 @@ impl Drop for SysctlGuard {
 /// - base interface `arp_ignore=1`: answer ARP only for addresses configured on the interface
 ///   the request came in on, so the base interface does not answer for the VIPs that live on
 ///   the macvlan (with its own MAC instead of the virtual MAC).
+/// - base interface `arp_announce=2`: ARP requests sent on it use its own address as the
+///   sender, never a VIP (else hosts learn the VIP with the base interface's MAC).
 /// - base interface `arp_filter=1`: answer (and route) only when the reply would leave by the
 ///   interface the request came in on.
 /// - macvlan `arp_ignore=1`: the macvlan answers only for its own addresses (the VIPs), not for
@@ -115,6 +117,10 @@ pub fn vmac_sysctls(base_if: &str, vmac_if: &str) -> Vec<(String, String)> {
     vec![
         (conf(base_if, "arp_ignore"), "1".into()),
         (conf(base_if, "arp_filter"), "1".into()),
+        // The Master's own ARP requests (for its neighbours) would otherwise carry a VIP as
+        // sender address with the base interface's MAC, rewriting the hosts' entry for the
+        // VIP away from the virtual MAC. 2: use the interface's own address.
+        (conf(base_if, "arp_announce"), "2".into()),
         (conf(vmac_if, "arp_ignore"), "1".into()),
         (conf(vmac_if, "accept_local"), "1".into()),
         (conf(vmac_if, "rp_filter"), "0".into()),

@@ -157,6 +157,7 @@ impl Record {
         match full {
             Ok(d) => {
                 let adv = d.advertisement;
+                let link_local_first = vrrp_core::packet::first_address_is_link_local(&adv);
                 rec.version = Some(adv.version.number());
                 rec.vrid = Some(adv.vrid);
                 rec.priority = Some(adv.priority);
@@ -165,6 +166,10 @@ impl Record {
                 rec.addresses = Some(adv.addresses);
                 rec.checksum_ok = true;
                 rec.checksum_form = d.checksum_form;
+                // Accepted by receivers, but worth showing: RFC 5798 §5.2.9.
+                if rec.error.is_none() && !link_local_first {
+                    rec.error = Some(DecodeError::FirstAddressNotLinkLocal);
+                }
                 if adv.version.number() == 2 {
                     rec.auth_type = Some(adv.auth.type_number());
                     if let Auth::SimplePassword(p) = adv.auth {

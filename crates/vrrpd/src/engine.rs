@@ -51,6 +51,8 @@ pub struct Router {
     own_fault: bool,
     /// Waiting for unweighted trackers' first results before starting (keepalived's INIT).
     pending_start: bool,
+    /// When each kind of discarded packet was last logged as a warning.
+    warned: HashMap<&'static str, Timestamp>,
 }
 
 /// A sync group's state as its notify hooks saw it last.
@@ -231,6 +233,7 @@ impl Engine {
             master_changes: 0,
             own_fault: false,
             pending_start: false,
+            warned: HashMap::new(),
         });
         Ok(opened)
     }
@@ -507,6 +510,18 @@ impl Engine {
                     );
                     return;
                 }
+                if !packet::first_address_is_link_local(&decoded.advertisement) {
+                    self.warn_limited(
+                        i,
+                        now,
+                        "first_address_not_link_local",
+                        format!(
+                            "advertisement from {} lists a global IPv6 address first (RFC 5798 §5.2.9 wants the link-local one); accepted",
+                            received.meta.src
+                        ),
+                    );
+                }
+                let before = self.routers[i].instance.counters().fields();
                 self.input(
                     i,
                     now,
@@ -516,20 +531,61 @@ impl Engine {
                         checksum_form: decoded.checksum_form,
                     },
                 );
+                // Say why an advertisement was discarded: a misconfigured peer should be
+                // diagnosed, not only counted (at most one warning a minute per reason).
+                let after = self.routers[i].instance.counters().fields();
+                for ((name, old), (_, new)) in before.iter().zip(after.iter()) {
+                    if new > old && is_receive_error(name) {
+                        let adv = &decoded.advertisement;
+                        self.warn_limited(
+                            i,
+                            now,
+                            name,
+                            format!(
+                                "advertisement from {} counted in {name} (discarded unless only logged by the RFC): version {}, priority {}, interval {} cs, auth type {}, addresses {:?}",
+                                received.meta.src,
+                                adv.version.number(),
+                                adv.priority,
+                                adv.interval_cs,
+                                adv.auth.type_number(),
+                                adv.addresses
+                            ),
+                        );
+                    }
+                }
             }
             Err(error) => {
                 let target = packet::peek_vrid(bytes).and_then(|vrid| route(vrid, &self.routers));
                 if let Some(i) = target {
-                    let router = &mut self.routers[i];
-                    router.instance.record_decode_error(&error);
-                    debug!(
-                        "{}: discarded packet from {}: {error}",
-                        router.plan.config.name, received.meta.src
+                    self.routers[i].instance.record_decode_error(&error);
+                    self.warn_limited(
+                        i,
+                        now,
+                        error.name(),
+                        format!("discarded packet from {}: {error}", received.meta.src),
                     );
                 } else {
                     debug!("discarded packet from {}: {error}", received.meta.src);
                 }
             }
+        }
+    }
+
+    /// Logs `message` as a warning at most once a minute per instance and `reason`; as debug
+    /// otherwise.
+    fn warn_limited(&mut self, i: usize, now: Timestamp, reason: &'static str, message: String) {
+        let Some(r) = self.routers.get_mut(i) else {
+            return;
+        };
+        let due = r
+            .warned
+            .get(reason)
+            .is_none_or(|last| now - *last >= Duration::from_secs(60));
+        if due {
+            r.warned.insert(reason, now);
+            warn!("{}: {message}", r.plan.config.name);
+        } else {
+            debug!("{}: {message}", r.plan.config.name);
         }
     }
 
@@ -947,4 +1003,23 @@ fn worker_view(
         mac: plan.announce_mac,
         garp: plan.config.garp.clone(),
     }
+}
+
+/// Counters that count a discarded advertisement.
+fn is_receive_error(counter: &str) -> bool {
+    matches!(
+        counter,
+        "adv_interval_errors"
+            | "ip_ttl_errors"
+            | "rcvd_invalid_type_packets"
+            | "address_list_errors"
+            | "packet_length_errors"
+            | "checksum_errors"
+            | "version_errors"
+            | "vrid_errors"
+            | "auth_failures"
+            | "invalid_auth_type"
+            | "auth_type_mismatch"
+            | "proto_errors"
+    )
 }

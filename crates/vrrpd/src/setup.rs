@@ -127,13 +127,15 @@ pub async fn prepare_instance(
         });
     }
 
+    // Stale VIPs go first: a link-local VIP left by a killed daemon must not be taken as
+    // the advertisement source (RFC 5798 §5.1.2.1: the interface's own link-local).
+    let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
+    remove_stale_vips(nl, &instance.name, &addresses).await;
+
     let src = match instance.src_ip() {
         Some(ip) => ip,
         None => source_address(nl, family, link.index, send_ifindex, &instance.interface).await?,
     };
-
-    let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
-    remove_stale_vips(nl, &instance.name, &addresses).await;
 
     let core = core_config(instance, family, src);
     let tracked = tracked(instance);
