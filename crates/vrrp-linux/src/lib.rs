@@ -5,6 +5,7 @@
 
 pub mod announce;
 pub mod netlink;
+pub mod routes;
 pub mod socket;
 pub mod sysctl;
 

@@ -233,6 +233,10 @@ impl Netlink {
         })
     }
 
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// The link called `name`, or `None` if there is none.
     pub async fn link_by_name(&self, name: &str) -> Result<Option<Link>> {
         let req = self.handle.link().get().match_name(name).execute();
