@@ -761,9 +761,6 @@ fn use_vmac_answers_arp_with_the_virtual_mac_across_failover() {
 }
 
 #[test]
-#[ignore = "daemon bug: with use_vmac, the Master's ARP request `who-has CLIENT tell VIP` leaves \
-            the base interface with its physical MAC and rewrites the client's neighbour entry \
-            (no arp_announce=2 on the base interface); see docs/testing.md"]
 fn use_vmac_keeps_the_clients_neighbour_entry_across_failover() {
     require_root!();
     let (net, vmac) = vmac_net("vmcn");
@@ -1052,9 +1049,6 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
 // 14. A dump request during start-up
 
 #[test]
-#[ignore = "daemon bug: SIGUSR1/SIGUSR2 (and SIGTERM) before the signal handlers are installed \
-            (after vrrp_startup_delay and interface setup, while the pid file already exists) \
-            kill vrrpd with the default action; see docs/testing.md"]
 fn dump_signal_during_startup_does_not_kill_the_daemon() {
     require_root!();
     if !has_dumps() {

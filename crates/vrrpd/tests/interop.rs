@@ -815,7 +815,6 @@ fn same_config_same_outcome() {
 /// vrrpd's decoder discards them ("first IPv6 address is not link-local"), so
 /// a vrrpd Backup never hears such a Master and becomes Master too.
 #[test]
-#[ignore = "vrrpd bug: discards IPv6 adverts whose first address is global, which it accepts in its config and sends itself (see docs/interop.md)"]
 fn keepalived_v3_ipv6_global_first_address() {
     let test = "IPv6 global first address";
     if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
@@ -872,7 +871,6 @@ fn keepalived_v3_ipv6_unicast_default_hop_limit() {
 /// restarted vrrpd must still advertise from the interface's own link-local
 /// address (RFC 5798 §5.1.2.1), not from the virtual one.
 #[test]
-#[ignore = "vrrpd bug: after a crash, the restarted vrrpd picks the stale link-local VIP as its IPv6 source (see docs/interop.md)"]
 fn vrrpd_ipv6_source_after_crash_is_not_the_vip() {
     let test = "IPv6 source after crash";
     if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
