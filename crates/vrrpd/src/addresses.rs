@@ -16,11 +16,15 @@ use tracing::{debug, warn};
 use vrrp_config::Garp;
 use vrrp_linux::Announcer;
 use vrrp_linux::netlink::{AddressSpec, Netlink};
+use vrrp_linux::routes::{RouteSpec, RuleSpec};
 
 /// The addresses and announcement settings of one instance.
 pub struct InstanceAddresses {
     pub name: String,
     pub addresses: Vec<(u32, AddressSpec)>,
+    /// `virtual_routes` / `virtual_rules`: added after the addresses, removed before them.
+    pub routes: Vec<RouteSpec>,
+    pub rules: Vec<RuleSpec>,
     pub announcer: Option<Rc<Announcer>>,
     pub mac: [u8; 6],
     pub garp: Garp,
@@ -79,6 +83,7 @@ pub async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     continue;
                 };
                 add(&nl, &inst.name, &inst.addresses).await;
+                add_routes(&nl, &inst).await;
             }
             Job::Remove(id) => {
                 if let Some(e) = table.borrow_mut().get_mut(&id) {
@@ -87,6 +92,7 @@ pub async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 let Some(inst) = lookup(&table, id) else {
                     continue;
                 };
+                remove_routes(&nl, &inst).await;
                 remove(&nl, &inst.name, &inst.addresses).await;
             }
             Job::AddSome(addresses) => add(&nl, "reload", &addresses).await,
@@ -133,6 +139,32 @@ fn lookup(table: &Table, id: u64) -> Option<Rc<InstanceAddresses>> {
 /// The current term of `id`; `u64::MAX` once it is forgotten, which ends its announcements.
 fn term(table: &Table, id: u64) -> u64 {
     table.borrow().get(&id).map(|e| e.term).unwrap_or(u64::MAX)
+}
+
+async fn add_routes(nl: &Netlink, inst: &InstanceAddresses) {
+    for route in &inst.routes {
+        if let Err(e) = nl.add_route(route).await {
+            warn!("{}: {e}", inst.name);
+        }
+    }
+    for rule in &inst.rules {
+        if let Err(e) = nl.add_rule(rule).await {
+            warn!("{}: {e}", inst.name);
+        }
+    }
+}
+
+async fn remove_routes(nl: &Netlink, inst: &InstanceAddresses) {
+    for rule in &inst.rules {
+        if let Err(e) = nl.del_rule(rule).await {
+            warn!("{}: {e}", inst.name);
+        }
+    }
+    for route in &inst.routes {
+        if let Err(e) = nl.del_route(route).await {
+            warn!("{}: {e}", inst.name);
+        }
+    }
 }
 
 async fn add(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {

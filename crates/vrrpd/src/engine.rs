@@ -999,6 +999,8 @@ fn worker_view(
     InstanceAddresses {
         name: plan.config.name.clone(),
         addresses: plan.addresses.clone(),
+        routes: plan.routes.clone(),
+        rules: plan.rules.clone(),
         announcer,
         mac: plan.announce_mac,
         garp: plan.config.garp.clone(),

@@ -193,18 +193,52 @@ async fn run(
         sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
     ]);
 
-    // Link events: the instance's interface and tracked interfaces.
+    // Link events: the instance's interface and tracked interfaces, debounced by
+    // `interface_up_down_delays` (a change that reverts within the delay is ignored).
     {
         let engine = Rc::clone(&engine);
         let timer = Rc::clone(&timer);
+        let delays: std::collections::HashMap<String, (std::time::Duration, std::time::Duration)> =
+            config
+                .interface_delays
+                .iter()
+                .map(|d| (d.interface.clone(), (d.down, d.up)))
+                .collect();
         tokio::task::spawn_local(async move {
+            let generation: Rc<RefCell<std::collections::HashMap<String, u64>>> = Rc::default();
             while let Some(event) = link_events.next().await {
-                if let Event::Link(link) = event {
-                    engine.borrow_mut().on_link(clock::now(), &link);
-                    if let Err(e) = timer.arm(engine.borrow().next_deadline()) {
-                        error!("cannot arm the protocol timer: {e}");
+                let Event::Link(link) = event else { continue };
+                let apply = {
+                    let engine = Rc::clone(&engine);
+                    let timer = Rc::clone(&timer);
+                    move |link: &vrrp_linux::netlink::Link| {
+                        engine.borrow_mut().on_link(clock::now(), link);
+                        if let Err(e) = timer.arm(engine.borrow().next_deadline()) {
+                            error!("cannot arm the protocol timer: {e}");
+                        }
                     }
+                };
+                let delay = delays
+                    .get(&link.name)
+                    .map(|(down, up)| if link.up { *up } else { *down })
+                    .unwrap_or_default();
+                let mine = {
+                    let mut g = generation.borrow_mut();
+                    let n = g.entry(link.name.clone()).or_default();
+                    *n += 1;
+                    *n
+                };
+                if delay.is_zero() {
+                    apply(&link);
+                    continue;
                 }
+                let generation = Rc::clone(&generation);
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(delay).await;
+                    if generation.borrow().get(&link.name) == Some(&mine) {
+                        apply(&link);
+                    }
+                });
             }
         });
     }

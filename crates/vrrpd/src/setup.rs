@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tracing::{info, warn};
+use vrrp_config::RouteType;
 use vrrp_config::{Config, Role as ConfigRole, VrrpInstance};
 use vrrp_core::packet::{Auth, ChecksumForm, Family, Version};
 use vrrp_core::{InstanceConfig, Role};
 use vrrp_linux::netlink::{AddressSpec, Netlink};
+use vrrp_linux::routes::{RouteKind, RouteSpec, RuleSpec};
 use vrrp_linux::{SysctlGuard, sysctl, virtual_mac};
 
 /// How long to wait for an IPv6 link-local address to finish duplicate address detection.
@@ -32,6 +34,9 @@ pub struct RouterPlan {
     pub src: IpAddr,
     /// VIPs and excluded VIPs, each with the interface it goes on.
     pub addresses: Vec<(u32, AddressSpec)>,
+    /// `virtual_routes` and `virtual_rules`: installed while Master.
+    pub routes: Vec<RouteSpec>,
+    pub rules: Vec<RuleSpec>,
     /// Where gratuitous ARPs / NAs are sent, and with which MAC.
     pub announce_ifindex: u32,
     pub announce_mac: [u8; 6],
@@ -131,6 +136,7 @@ pub async fn prepare_instance(
     // the advertisement source (RFC 5798 §5.1.2.1: the interface's own link-local).
     let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
     remove_stale_vips(nl, &instance.name, &addresses).await;
+    let (routes, rules) = resolve_routes(nl, instance, link.index).await?;
 
     let src = match instance.src_ip() {
         Some(ip) => ip,
@@ -166,6 +172,8 @@ pub async fn prepare_instance(
         announce_ifindex,
         announce_mac,
         tracked,
+        routes,
+        rules,
         trackers: extras.trackers,
         notify: extras.notify,
         sync_group: instance.sync_group.clone(),
@@ -264,6 +272,78 @@ pub async fn resolve_addresses(
     Ok(addresses)
 }
 
+/// The `virtual_routes` and `virtual_rules` of an instance in the kernel's terms; a route
+/// without `dev` and without a gateway goes on the instance's interface.
+pub async fn resolve_routes(
+    nl: &Netlink,
+    instance: &VrrpInstance,
+    default_ifindex: u32,
+) -> Result<(Vec<RouteSpec>, Vec<RuleSpec>)> {
+    let mut routes = Vec::new();
+    for r in &instance.virtual_routes {
+        let mut spec = RouteSpec::new(r.dst.addr, r.dst.len);
+        spec.kind = match r.kind {
+            RouteType::Unicast => RouteKind::Unicast,
+            RouteType::Blackhole => RouteKind::Blackhole,
+            RouteType::Unreachable => RouteKind::Unreachable,
+            RouteType::Prohibit => RouteKind::Prohibit,
+        };
+        spec.gateway = r.via;
+        spec.src = r.src;
+        spec.metric = r.metric;
+        spec.table = r.table;
+        spec.oif = match &r.dev {
+            Some(dev) => Some(
+                nl.link_by_name(dev)
+                    .await?
+                    .with_context(|| {
+                        format!("interface {dev} of route {} does not exist", r.dst.addr)
+                    })?
+                    .index,
+            ),
+            None if r.via.is_none() && spec.kind == RouteKind::Unicast => Some(default_ifindex),
+            None => None,
+        };
+        spec.scope = match &r.scope {
+            Some(s) => Some(
+                vrrp_linux::routes::scope_number(s)
+                    .with_context(|| format!("unknown route scope {s}"))?,
+            ),
+            None => None,
+        };
+        spec.protocol = match &r.proto {
+            Some(p) => Some(
+                vrrp_linux::routes::protocol_number(p)
+                    .with_context(|| format!("unknown route protocol {p}"))?,
+            ),
+            None => None,
+        };
+        routes.push(spec);
+    }
+    let rules = instance
+        .virtual_rules
+        .iter()
+        .map(|r| {
+            let mut spec = RuleSpec::new(
+                match r.family {
+                    vrrp_config::Family::Ipv4 => Family::Ipv4,
+                    vrrp_config::Family::Ipv6 => Family::Ipv6,
+                },
+                r.table,
+            );
+            spec.from = r.from.as_ref().map(|p| (p.addr, p.len));
+            spec.to = r.to.as_ref().map(|p| (p.addr, p.len));
+            spec.priority = r.priority;
+            spec.iif = r.iif.clone();
+            spec.oif = r.oif.clone();
+            spec.fwmark = r.fwmark;
+            spec.fwmask = r.fwmask;
+            spec
+        })
+        .collect();
+    Ok((routes, rules))
+}
+
 /// Whether `new` can replace `old` in place (same virtual router), rather than by removing
 /// the old instance and starting a new one.
 pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
@@ -276,6 +356,9 @@ pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
         && old.vmac_xmit_base == new.vmac_xmit_base
         && old.src_ip() == new.src_ip()
         && (old.priority == 255) == (new.priority == 255)
+        // Routes and rules change by re-creating the instance (they follow Master state).
+        && old.virtual_routes == new.virtual_routes
+        && old.virtual_rules == new.virtual_rules
 }
 
 /// The advertisement source: the interface's primary IPv4 address, or the link-local IPv6
