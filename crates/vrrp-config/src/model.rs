@@ -308,6 +308,8 @@ pub struct VirtualRule {
 pub struct GlobalDefs {
     /// `router_id` (keepalived defaults to the host name; `None` here means "not set").
     pub router_id: Option<String>,
+    /// `metrics_listen ADDR:PORT` (a vrrpd keyword): serve Prometheus metrics there.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `vrrp_version`: default version for instances without `version` (default 2).
     pub vrrp_version: u8,
     /// The `vrrp_garp_*` / `vrrp_gna_interval` defaults that instances inherit.
@@ -340,6 +342,7 @@ impl Default for GlobalDefs {
     fn default() -> Self {
         GlobalDefs {
             router_id: None,
+            metrics_listen: None,
             vrrp_version: 2,
             garp: Garp::default(),
             check_unicast_src: false,

@@ -191,6 +191,7 @@ const GLOBAL_KEYWORDS: &[&str] = &[
     "notify_fifo_script",
     "vrrp_notify_fifo",
     "vrrp_notify_fifo_script",
+    "metrics_listen",
 ];
 
 const INSTANCE_KEYWORDS: &[&str] = &[
@@ -765,6 +766,18 @@ impl<'t> Parser<'t, '_> {
             "router_id" => {
                 if let Some(v) = self.value(s, |w| Ok(w.to_owned())) {
                     self.global.defs.router_id = Some(v.v);
+                }
+            }
+            // vrrpd: the Prometheus endpoint, `ADDR:PORT` (IPv6 as `[ADDR]:PORT`).
+            "metrics_listen" => {
+                if let Some(v) = self.value(s, |w| {
+                    w.parse::<std::net::SocketAddr>().map_err(|_| {
+                        format!(
+                            "`{w}` is not an address and port such as 127.0.0.1:9650 or [::1]:9650"
+                        )
+                    })
+                }) {
+                    self.global.defs.metrics_listen = Some(v.v);
                 }
             }
             "vrrp_version" => {

@@ -162,11 +162,14 @@ async fn run(
             .map_err(|e| anyhow::anyhow!(e))?;
         engine.set_group(&group.name, notify);
     }
-    let metrics = args.metrics_listen.map(|addr| {
-        let histogram = metrics::lateness_histogram();
-        engine.lateness_histogram = Some(histogram.clone());
-        (addr, histogram)
-    });
+    let metrics = args
+        .metrics_listen
+        .or(config.global.metrics_listen)
+        .map(|addr| {
+            let histogram = metrics::lateness_histogram();
+            engine.lateness_histogram = Some(histogram.clone());
+            (addr, histogram)
+        });
     let engine = Rc::new(RefCell::new(engine));
     let (control_tx, mut control_rx) = mpsc::channel::<control::ControlRequest>(64);
     control::spawn(&args.control_socket, control_tx, watchers, metrics)?;
