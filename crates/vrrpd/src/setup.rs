@@ -210,6 +210,7 @@ pub fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> Inst
         ChecksumForm::PseudoHeader
     };
     core.readvertise_on_lower_priority = !instance.lower_prio_no_advert;
+    core.advertise_before_yielding = instance.higher_prio_send_advert;
     core
 }
 
