@@ -684,7 +684,7 @@ fn refused_client_is_told_why() {
         "--inh-caps=+dac_override",
         "--ambient-caps=+dac_override",
     ];
-    let answers: Vec<String> = (0..10)
+    let answers: Vec<String> = (0..30)
         .map(|_| ctl_as(&nobody_dac, &sock, &["status"]).stderr)
         .collect();
     let told = answers
@@ -870,6 +870,22 @@ fn operator_priority_and_maintenance() {
             "operator (uid 0 pid {}): VI_1: operator priority reset",
             out.pid
         ),
+    );
+    net.expect_master("VI_1", 0);
+    net.expect_sole_holder(0, vip);
+    let st = r1.status_of("VI_1").expect("status");
+    assert_eq!(st["priority"], 200, "{st}");
+    assert!(st["operator_priority"].is_null(), "{st}");
+
+    // A reload ends an operator priority (docs/control.md), even with nothing changed.
+    let out = r1.ctl(&["priority", "VI_1", "120"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    net.expect_master("VI_1", 1);
+    let out = r1.ctl(&["reload"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "1 unchanged, 0 updated in place, 0 re-created, 0 removed, 0 added"
     );
     net.expect_master("VI_1", 0);
     net.expect_sole_holder(0, vip);
@@ -1291,6 +1307,31 @@ fn reload_changes_priority_in_place_and_refuses_a_broken_config() {
         out.stdout.trim(),
         "1 unchanged, 0 updated in place, 0 re-created, 0 removed, 0 added"
     );
+}
+
+/// A configuration refused on SIGHUP is logged once.
+#[test]
+#[ignore = "known daemon bug: a refused SIGHUP reload is logged twice (Reloader::reload and \
+            the SIGHUP arm of the main loop both log `reload refused ...`)"]
+fn refused_sighup_reload_is_logged_once() {
+    require!();
+    let mut net = Net::new("hup1", 1);
+    let conf = KeepalivedConf::new()
+        .instance(net.instance("VI_1", 51, 150, &[100]))
+        .render();
+    net.start(0, &conf, &[], &[]);
+    let r = &net.routers[0];
+    fs::write(
+        &r.daemon().conf,
+        conf.replace("priority 150", "priority 300"),
+    )
+    .expect("write");
+    r.daemon().proc.kill_main(libc::SIGHUP).expect("SIGHUP");
+    net.expect_log(0, "reload refused");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = r.log();
+    let refused = log.lines().filter(|l| l.contains("reload refused")).count();
+    assert_eq!(refused, 1, "{log}");
 }
 
 /// A VIP moved from one instance to another, both Master on the same router, moves in one
@@ -1866,6 +1907,11 @@ fn systemd_notify_ready_reloading_stopping_and_watchdog() {
     assert!(
         status.is_some_and(|s| s.success()),
         "exit 0 on SIGTERM: {status:?}"
+    );
+    assert!(!r.sock().exists(), "the control socket is removed at exit");
+    assert!(
+        !r.daemon().pidfile.exists(),
+        "the pid file is removed at exit"
     );
     net.expect("STOPPING=1 on SIGTERM", || {
         listener.states()[seen..]
