@@ -1334,6 +1334,136 @@ fn refused_sighup_reload_is_logged_once() {
     assert_eq!(refused, 1, "{log}");
 }
 
+/// A reload that removes an instance makes it leave gracefully (priority 0: the Backup takes
+/// over at once, "master left"); a reload that adds it back starts it (INIT -> BACKUP) and
+/// it preempts with its higher priority. The untouched instance keeps its state throughout.
+#[test]
+fn reload_removes_and_adds_instances_gracefully() {
+    require!();
+    let mut net = Net::new("radd", 2);
+    let conf = |net: &Net, p1: u8, p2: u8, with_vi2: bool| {
+        let mut c = KeepalivedConf::new().instance(net.instance("VI_1", 51, p1, &[100]));
+        if with_vi2 {
+            c = c.instance(net.instance("VI_2", 52, p2, &[101]));
+        }
+        c.render()
+    };
+    // r1 is Master of VI_1, r2 of VI_2.
+    let confs = [conf(&net, 200, 100, true), conf(&net, 100, 200, true)];
+    for (i, c) in confs.iter().enumerate() {
+        net.start(i, c, &[], &[]);
+    }
+    net.expect_master("VI_1", 0);
+    net.expect_master("VI_2", 1);
+    net.expect_sole_holder(1, net.vip(101));
+    let (r1, r2) = (&net.routers[0], &net.routers[1]);
+    let vi1_before = transitions(&r2.show("VI_1")).len();
+    let zero_before = counter(&r1.show("VI_2"), "rcvd_pri_zero_packets");
+
+    // r2 drops VI_2: it sends priority 0, r1 takes over on "master left".
+    fs::write(&r2.daemon().conf, conf(&net, 100, 200, false)).expect("write");
+    let out = r2.ctl(&["reload"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "1 unchanged, 0 updated in place, 0 re-created, 1 removed, 0 added"
+    );
+    net.expect_sole_holder(0, net.vip(101));
+    net.expect("r1 takes VI_2 over on r2's priority 0", || {
+        r1.state("VI_2") == "MASTER"
+    });
+    let s = r1.show("VI_2");
+    assert_eq!(
+        transitions(&s).last().map(|t| t.2.as_str()),
+        Some("master left (priority 0)"),
+        "{s}"
+    );
+    assert!(counter(&s, "rcvd_pri_zero_packets") > zero_before, "{s}");
+    let st = r2.status();
+    assert_eq!(st["instances"].as_array().map(Vec::len), Some(1), "{st}");
+    assert_eq!(r2.ctl(&["show", "VI_2"]).code, 1);
+
+    // r2 gets VI_2 back: it starts as Backup and preempts (200 over 100).
+    fs::write(&r2.daemon().conf, &confs[1]).expect("write");
+    let out = r2.ctl(&["reload"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "1 unchanged, 0 updated in place, 0 re-created, 0 removed, 1 added"
+    );
+    net.expect_master("VI_2", 1);
+    net.expect_sole_holder(1, net.vip(101));
+    let s = r2.show("VI_2");
+    let t = transitions(&s);
+    assert_eq!(
+        t.first(),
+        Some(&("INIT".into(), "BACKUP".into(), "startup".into())),
+        "{s}"
+    );
+    assert_eq!(t.last().map(|t| t.1.as_str()), Some("MASTER"), "{s}");
+    // VI_1 was never touched.
+    assert_eq!(transitions(&r2.show("VI_1")).len(), vi1_before);
+    net.expect_master("VI_1", 0);
+}
+
+/// A configuration that parses but cannot be set up (an instance on a missing interface) is
+/// refused: `vrrpctl reload` exits 1 and the daemon says the running configuration stays.
+/// It must then really stay: the instance that the new file would re-create (VRRPv2
+/// instead of v3) and the one it would update in place (another priority) are unchanged.
+#[test]
+#[ignore = "known daemon bug: a reload that fails while setting up an added or re-created \
+            instance is applied halfway: instances removed or updated in place before the \
+            failure stay so, a re-created one is gone (the daemon can end with no instance), \
+            although it logs `reload refused, the running configuration stays`"]
+fn reload_failing_at_setup_keeps_the_running_configuration() {
+    require!();
+    let mut net = Net::new("rfail", 2);
+    let good = |net: &Net, p: u8| {
+        KeepalivedConf::new()
+            .instance(net.instance("VI_1", 51, p, &[100]))
+            .instance(net.instance("VI_2", 52, p, &[101]))
+            .render()
+    };
+    for (i, p) in [200, 100].into_iter().enumerate() {
+        let c = good(&net, p);
+        net.start(i, &c, &[], &[]);
+    }
+    net.expect_master("VI_1", 0);
+    net.expect_master("VI_2", 0);
+    let r1 = &net.routers[0];
+    let bad = KeepalivedConf::new()
+        .instance(
+            net.instance("VI_1", 51, 200, &[100])
+                .version(2)
+                .advert_int(1.0),
+        )
+        .instance(net.instance("VI_2", 52, 150, &[101]))
+        .instance(
+            VrrpInstance::new("VI_3", "eth9", 53, 100)
+                .version(3)
+                .advert_int(ADVERT_INT)
+                .vip(net.vip_cidr(103)),
+        )
+        .render();
+    fs::write(&r1.daemon().conf, bad).expect("write");
+    let out = r1.ctl(&["reload"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("eth9"), "{out:?}");
+    let st = r1.status();
+    let list = st["instances"].as_array().cloned().unwrap_or_default();
+    let vi1 = list.iter().find(|i| i["name"] == "VI_1");
+    let vi2 = list.iter().find(|i| i["name"] == "VI_2");
+    assert!(
+        vi1.is_some_and(|i| i["version"] == 3 && i["state"] == "MASTER"),
+        "VI_1 should still run as before (VRRPv3, Master): {st}"
+    );
+    assert!(
+        vi2.is_some_and(|i| i["configured_priority"] == 200),
+        "VI_2 should keep priority 200: {st}"
+    );
+    net.expect_sole_holder(0, net.vip(100));
+}
+
 /// A VIP moved from one instance to another, both Master on the same router, moves in one
 /// reload: the old instance's removal happens before the new one's addition, so the
 /// address stays on the router, and the advertisements carry the new lists (the Backup,
