@@ -1603,7 +1603,10 @@ fn usage() -> &'static str {
      \x20 --secs S         cost window in seconds (default 30; --quick 10)\n\
      \x20 --only DAEMON    vrrpd or keepalived (default both)\n\
      \x20 --vrrpd PATH     vrrpd binary (default: next to this executable)\n\
-     \x20 --no-failover, --no-load, --no-cost   skip a part of `all`"
+     \x20 --no-failover, --no-load, --no-cost   skip a part of `all`\n\
+     \n\
+     environment: VRRP_LAB_KEEP=1 keeps every lab directory (daemon configs and logs);\n\
+     VRRP_BENCH_DEBUG=1 prints the captured events and probes around each kill."
 }
 
 struct Opts {
