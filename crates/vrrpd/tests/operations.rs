@@ -1771,7 +1771,7 @@ fn metrics_endpoint_serves_valid_openmetrics() {
         l
     };
 
-    let (text1, m1) = scrape(&net, 0);
+    let (_, m1) = scrape(&net, 0);
     let (_, b1) = scrape(&net, 1);
     assert_eq!(m1["vrrp_state"]["type"], "gauge");
     assert_eq!(
@@ -1855,7 +1855,7 @@ fn metrics_endpoint_serves_valid_openmetrics() {
     );
 
     std::thread::sleep(Duration::from_millis(500));
-    let (_, m2) = scrape(&net, 0);
+    let (text2, m2) = scrape(&net, 0);
     let sent2 = sample(&m2, sent, "vrrp_advertisements_sent_total", &vi1);
     assert!(
         sent2 >= sent1 + 3.0,
@@ -1879,7 +1879,7 @@ fn metrics_endpoint_serves_valid_openmetrics() {
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
 
-    let excerpt: Vec<&str> = text1
+    let excerpt: Vec<&str> = text2
         .lines()
         .filter(|l| {
             l.starts_with("vrrp_state{")
@@ -1891,7 +1891,10 @@ fn metrics_endpoint_serves_valid_openmetrics() {
                 || l.starts_with("# EOF")
         })
         .collect();
-    println!("--- r1 metrics excerpt\n{}", excerpt.join("\n"));
+    println!(
+        "--- r1 metrics excerpt (second scrape)\n{}",
+        excerpt.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
