@@ -149,12 +149,22 @@ async fn client(
             .unwrap_or_else(|| "?".into())
     );
     let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
     if cred.uid() != 0 && cred.uid() != our_uid {
+        // Read (and ignore) the request first: a client whose write fails on a closed
+        // socket would not see the answer.
+        let mut ignored = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            (&mut reader)
+                .take(MAX_REQUEST as u64 + 1)
+                .read_until(b'\n', &mut ignored),
+        )
+        .await;
         let answer = error_answer(&format!("permission denied for uid {}", cred.uid()));
         write.write_all(answer.as_bytes()).await?;
         return Ok(());
     }
-    let mut reader = BufReader::new(read);
     loop {
         // Read at most one request's worth: a line without an end must not grow forever.
         let mut raw = Vec::new();

@@ -252,15 +252,15 @@ async fn run(
         tokio::time::interval(watchdog_period.unwrap_or(std::time::Duration::from_secs(3600)));
     let watchdog_on = watchdog_period.is_some();
 
-    let reloader = Reloader {
-        config: std::cell::RefCell::new(config),
+    let reloader = Rc::new(Reloader {
+        config: RefCell::new(config),
         nl: nl.clone(),
         path: args.config_path(),
         engine: Rc::clone(&engine),
         timer: Rc::clone(&timer),
-        running: Rc::new(std::cell::Cell::new(false)),
-    };
-    let mut sysctls_for_reload = SysctlGuard::new();
+        running: std::cell::Cell::new(false),
+        sysctls: RefCell::new(Vec::new()),
+    });
     loop {
         tokio::select! {
             biased;
@@ -272,9 +272,14 @@ async fn run(
             }
             Some(req) = control_rx.recv() => {
                 if req.request == control::Request::Reload {
+                    // A reload waits for the file and the kernel: its own task, so that the
+                    // protocol timer is served meanwhile.
                     control::log_action(&req.who, "reload");
-                    let result = reloader.reload(&mut sysctls_for_reload).await;
-                    let _ = req.reply.send(result.map(serde_json::Value::String));
+                    let reloader = Rc::clone(&reloader);
+                    tokio::task::spawn_local(async move {
+                        let result = reloader.reload().await;
+                        let _ = req.reply.send(result.map(serde_json::Value::String));
+                    });
                     continue;
                 }
                 let mut e = engine.borrow_mut();
@@ -292,9 +297,10 @@ async fn run(
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break; }
             _ = sighup.recv() => {
                 info!("SIGHUP: reloading the configuration");
-                if let Err(e) = reloader.reload(&mut sysctls_for_reload).await {
-                    error!("reload refused, the running configuration stays: {e}");
-                }
+                let reloader = Rc::clone(&reloader);
+                tokio::task::spawn_local(async move {
+                    let _ = reloader.reload().await;
+                });
             }
             _ = sigusr1.recv() => {
                 let doc = report::state(&engine.borrow(), clock::now());
@@ -332,11 +338,13 @@ async fn run(
             warn!("cannot delete virtual MAC interface {name}: {e}");
         }
     }
-    for e in sysctls
-        .restore()
-        .into_iter()
-        .chain(sysctls_for_reload.restore())
-    {
+    for e in sysctls.restore().into_iter().chain(
+        reloader
+            .sysctls
+            .borrow_mut()
+            .iter_mut()
+            .flat_map(|g| g.restore()),
+    ) {
         warn!("cannot restore a sysctl: {e}");
     }
     let _ = std::fs::remove_file(&args.control_socket);
@@ -400,16 +408,22 @@ struct Reloader {
     path: std::path::PathBuf,
     engine: Rc<RefCell<Engine>>,
     timer: Rc<ProtocolTimer>,
-    running: Rc<std::cell::Cell<bool>>,
+    running: std::cell::Cell<bool>,
+    /// Sysctls set for instances that reloads added (restored on exit).
+    sysctls: RefCell<Vec<SysctlGuard>>,
 }
 
 impl Reloader {
-    async fn reload(&self, sysctls: &mut SysctlGuard) -> Result<String, String> {
+    async fn reload(&self) -> Result<String, String> {
         if self.running.replace(true) {
             return Err("a reload is already running".into());
         }
-        systemd(&[sd_notify::NotifyState::Reloading]);
-        let result = self.apply(sysctls).await;
+        // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
+        match sd_notify::NotifyState::monotonic_usec_now() {
+            Ok(now) => systemd(&[sd_notify::NotifyState::Reloading, now]),
+            Err(_) => systemd(&[sd_notify::NotifyState::Reloading]),
+        }
+        let result = self.apply().await;
         self.running.set(false);
         systemd(&[sd_notify::NotifyState::Ready]);
         if let Err(e) = self.timer.arm(self.engine.borrow().next_deadline()) {
@@ -417,12 +431,13 @@ impl Reloader {
         }
         match &result {
             Ok(summary) => info!("reload: {summary}"),
+            Err(e) if e.starts_with("applied") => error!("reload {e}"),
             Err(e) => error!("reload refused, the running configuration stays: {e}"),
         }
         result
     }
 
-    async fn apply(&self, sysctls: &mut SysctlGuard) -> Result<String, String> {
+    async fn apply(&self) -> Result<String, String> {
         // Parse off the protocol thread's runtime work: a large file must not delay timers.
         let path = self.path.clone();
         let loaded = tokio::task::spawn_blocking(move || vrrp_config::load(&path))
@@ -499,6 +514,28 @@ impl Reloader {
             }
         }
 
+        // 0. Everything that can fail is checked before anything changes: a refused reload
+        //    leaves the running configuration exactly as it was.
+        let mut resolved = Vec::new();
+        for new in updated.iter() {
+            let ifindex = {
+                let engine = self.engine.borrow();
+                engine
+                    .index_of(&new.name)
+                    .map(|i| engine.routers[i].plan.vip_ifindex)
+            };
+            let Some(ifindex) = ifindex else { continue };
+            let addresses = setup::resolve_addresses(&self.nl, new, ifindex)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            resolved.push((new.clone(), addresses));
+        }
+        for new in added.iter().chain(recreated.iter()) {
+            setup::check_instance(&self.nl, new)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+        }
+
         // 1. Leave: removed instances, and the old form of re-created ones.
         for name in removed.iter().chain(recreated.iter().map(|n| &n.name)) {
             let plan = {
@@ -519,20 +556,6 @@ impl Reloader {
         }
 
         // 2. In place: every removal before every addition, so a VIP moves in one reload.
-        let mut resolved = Vec::new();
-        for new in updated.iter() {
-            let ifindex = {
-                let engine = self.engine.borrow();
-                engine
-                    .index_of(&new.name)
-                    .map(|i| engine.routers[i].plan.vip_ifindex)
-            };
-            let Some(ifindex) = ifindex else { continue };
-            let addresses = setup::resolve_addresses(&self.nl, new, ifindex)
-                .await
-                .map_err(|e| format!("{}: {e:#}", new.name))?;
-            resolved.push((new.clone(), addresses));
-        }
         let (mut all_removed, mut all_added) = (Vec::new(), Vec::new());
         {
             let mut engine = self.engine.borrow_mut();
@@ -552,26 +575,47 @@ impl Reloader {
             engine.clear_operator_priorities(clock::now());
         }
 
-        // 3. Start: new instances, and the new form of re-created ones.
+        // 3. Start: new instances, and the new form of re-created ones. They were checked
+        //    above; a failure here (the kernel changed meanwhile) is reported, and the other
+        //    instances still start.
+        let mut sysctls = SysctlGuard::new();
+        let mut failed = Vec::new();
         for new in added.iter().chain(recreated.iter()) {
             let Some(x) = extras.remove(&new.name) else {
                 continue;
             };
-            let plan = setup::prepare_instance(&self.nl, new, x, sysctls)
-                .await
-                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            let plan = match setup::prepare_instance(&self.nl, new, x, &mut sysctls).await {
+                Ok(plan) => plan,
+                Err(e) => {
+                    failed.push(format!("{}: {e:#}", new.name));
+                    continue;
+                }
+            };
             let opened = {
                 let mut engine = self.engine.borrow_mut();
-                let opened = engine.add_router(plan).map_err(|e| e.to_string())?;
-                let i = engine.routers.len() - 1;
-                engine.start_router(i, clock::now());
-                opened
+                match engine.add_router(plan) {
+                    Ok(opened) => {
+                        let i = engine.routers.len() - 1;
+                        engine.start_router(i, clock::now());
+                        opened
+                    }
+                    Err(e) => {
+                        failed.push(e.to_string());
+                        None
+                    }
+                }
             };
-            if let Some(index) = opened {
-                spawn_receiver(&self.engine, &self.timer, index).map_err(|e| e.to_string())?;
+            if let Some(index) = opened
+                && let Err(e) = spawn_receiver(&self.engine, &self.timer, index)
+            {
+                failed.push(e.to_string());
             }
         }
+        self.sysctls.borrow_mut().push(sysctls);
         *self.config.borrow_mut() = config;
+        if !failed.is_empty() {
+            return Err(format!("applied, except: {}", failed.join("; ")));
+        }
         Ok(format!(
             "{unchanged} unchanged, {} updated in place, {} re-created, {} removed, {} added",
             updated.len(),

@@ -345,6 +345,27 @@ pub async fn resolve_routes(
     Ok((routes, rules))
 }
 
+/// Checks, without changing anything, what starting `instance` needs: its interface, the
+/// interfaces named by its VIPs and routes, and a source address.
+pub async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()> {
+    let link = nl
+        .link_by_name(&instance.interface)
+        .await?
+        .with_context(|| format!("interface {} does not exist", instance.interface))?;
+    resolve_addresses(nl, instance, link.index).await?;
+    resolve_routes(nl, instance, link.index).await?;
+    if instance.src_ip().is_none() && instance.family == vrrp_config::Family::Ipv4 {
+        let addrs = nl.addresses(link.index).await?;
+        if vrrp_linux::primary_ipv4(&addrs).is_none() {
+            bail!(
+                "interface {} has no IPv4 address to send advertisements from",
+                instance.interface
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Whether `new` can replace `old` in place (same virtual router), rather than by removing
 /// the old instance and starting a new one.
 pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {

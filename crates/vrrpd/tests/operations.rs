@@ -665,9 +665,6 @@ fn control_socket_status_show_and_refusals() {
 /// A client refused by the daemon's SO_PEERCRED check (uid 65534 with CAP_DAC_OVERRIDE, so
 /// past the socket's file mode) is told why, every time.
 #[test]
-#[ignore = "known daemon bug: the daemon writes the refusal and closes before reading the \
-            request, so vrrpctl's write usually fails with EPIPE and prints `Broken pipe` \
-            instead of the reason (docs/testing.md, Operations tests)"]
 fn refused_client_is_told_why() {
     require!("setpriv");
     let mut net = Net::new("refu", 1);
@@ -1211,11 +1208,6 @@ fn unix_now() -> f64 {
 /// is read on a blocking thread, and the protocol timer has to keep firing meanwhile. So
 /// no transition on either router, and the Master's protocol timer never 300 ms late.
 #[test]
-#[ignore = "known daemon bug: the main loop awaits the reload inside its select! arm, so the \
-            protocol timer is not served until the configuration has been read: the Master \
-            stops advertising for the whole reload, and the Backup becomes Master each \
-            Master_Down_Interval (3 times in 1.5 s here), pushed back only by the Master's \
-            answer to its lower-priority advertisement"]
 fn reload_blocked_on_a_slow_file_keeps_advertising() {
     require!();
     let mut net = Net::new("slow", 2);
@@ -1402,8 +1394,6 @@ fn reload_changes_priority_in_place_and_refuses_a_broken_config() {
 
 /// A configuration refused on SIGHUP is logged once.
 #[test]
-#[ignore = "known daemon bug: a refused SIGHUP reload is logged twice (Reloader::reload and \
-            the SIGHUP arm of the main loop both log `reload refused ...`)"]
 fn refused_sighup_reload_is_logged_once() {
     require!();
     let mut net = Net::new("hup1", 1);
@@ -1502,10 +1492,6 @@ fn reload_removes_and_adds_instances_gracefully() {
 /// It must then really stay: the instance that the new file would re-create (VRRPv2
 /// instead of v3) and the one it would update in place (another priority) are unchanged.
 #[test]
-#[ignore = "known daemon bug: a reload that fails while setting up an added or re-created \
-            instance is applied halfway: instances removed or updated in place before the \
-            failure stay so, a re-created one is gone (the daemon can end with no instance), \
-            although it logs `reload refused, the running configuration stays`"]
 fn reload_failing_at_setup_keeps_the_running_configuration() {
     require!();
     let mut net = Net::new("rfail", 2);
