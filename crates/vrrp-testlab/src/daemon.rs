@@ -63,6 +63,19 @@ impl Daemon {
     /// pid files (and control socket) in the lab directory so that several
     /// instances coexist.
     pub fn start(&self, node: &Node, conf: &str) -> Result<DaemonProc> {
+        self.start_with(node, conf, &[], &[])
+    }
+
+    /// [`Daemon::start`] with more arguments and environment for the daemon. vrrpd also
+    /// gets `--state-file` / `--stats-file` next to its configuration
+    /// ([`DaemonProc::state_file`], [`DaemonProc::stats_file`]).
+    pub fn start_with(
+        &self,
+        node: &Node,
+        conf: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<DaemonProc> {
         if let Some(why) = self.unavailable() {
             return Err(Error::msg(why));
         }
@@ -93,8 +106,9 @@ impl Daemon {
                     format!("--checkers_pid={}", s(&chk_pid)),
                     format!("--bfd_pid={}", s(&bfd_pid)),
                 ];
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let proc = node.spawn("keepalived", &args, &[])?;
+                let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+                args.extend_from_slice(extra);
+                let proc = node.spawn("keepalived", &args, env)?;
                 // keepalived forks its VRRP process; kill it with the parent.
                 proc.add_child_pidfile(&vrrp_pid);
                 Ok(DaemonProc {
@@ -108,7 +122,7 @@ impl Daemon {
             }
             Daemon::Vrrpd { binary } => {
                 let sock = node.lab_path(&format!("{stem}.sock"));
-                let args = [
+                let mut args = vec![
                     "-n".to_string(),
                     "-l".into(),
                     "-D".into(),
@@ -118,9 +132,14 @@ impl Daemon {
                     s(&pidfile),
                     "--control-socket".into(),
                     s(&sock),
+                    "--state-file".into(),
+                    s(&conf_path.with_extension("state.json")),
+                    "--stats-file".into(),
+                    s(&conf_path.with_extension("stats.json")),
                 ];
+                args.extend(extra.iter().map(|a| a.to_string()));
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let proc = node.spawn(&binary.to_string_lossy(), &args, &[])?;
+                let proc = node.spawn(&binary.to_string_lossy(), &args, env)?;
                 Ok(DaemonProc {
                     daemon: self.clone(),
                     node: node.name().to_string(),
@@ -146,6 +165,16 @@ pub struct DaemonProc {
 }
 
 impl DaemonProc {
+    /// Where vrrpd writes its SIGUSR1 state dump.
+    pub fn state_file(&self) -> PathBuf {
+        self.conf.with_extension("state.json")
+    }
+
+    /// Where vrrpd writes its SIGUSR2 statistics dump.
+    pub fn stats_file(&self) -> PathBuf {
+        self.conf.with_extension("stats.json")
+    }
+
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }

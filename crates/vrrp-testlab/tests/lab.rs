@@ -399,10 +399,12 @@ fn vrrpd_is_started_with_the_agreed_flags() {
     p.wait_started(Duration::from_secs(10)).unwrap();
     let args = std::fs::read_to_string(&args_file).unwrap();
     let want = format!(
-        "-n -l -D -f {} -p {} --control-socket {}",
+        "-n -l -D -f {} -p {} --control-socket {} --state-file {} --stats-file {}",
         p.conf.display(),
         p.pidfile.display(),
-        p.control_socket.as_ref().unwrap().display()
+        p.control_socket.as_ref().unwrap().display(),
+        p.state_file().display(),
+        p.stats_file().display()
     );
     assert_eq!(args.trim(), want);
     let pid: u32 = std::fs::read_to_string(&p.pidfile)

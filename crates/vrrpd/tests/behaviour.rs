@@ -12,7 +12,6 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use vrrp_testlab::{
@@ -40,18 +39,6 @@ macro_rules! require_root {
 
 fn vrrpd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
-}
-
-/// Whether this vrrpd writes the SIGUSR1 / SIGUSR2 dumps (`--state-file`, `--stats-file`).
-fn has_dumps() -> bool {
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        let mut cmd = Command::new(vrrpd_binary());
-        cmd.arg("--help");
-        run_bounded(cmd, Duration::from_secs(30))
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("--stats-file"))
-            .unwrap_or(false)
-    })
 }
 
 /// One router of a test: its node, its configuration, its running daemon.
@@ -85,55 +72,17 @@ impl Router {
 
 /// Where `start_vrrpd` asks the daemon to write its SIGUSR2 statistics.
 fn stats_path(d: &DaemonProc) -> PathBuf {
-    d.conf.with_extension("stats.json")
+    d.stats_file()
 }
 
-/// Starts vrrpd in `node` the way `Daemon::Vrrpd` does (`-n -l -D -f CONF -p PID
-/// --control-socket SOCK`, every file in the lab directory), plus `--state-file` and
-/// `--stats-file` in the lab directory when this vrrpd has them.
+/// Starts vrrpd in `node` (the lab's `Daemon::Vrrpd`: every file in the lab directory,
+/// dumps next to the configuration) and waits until it runs.
 fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
-    let base = format!("{}-vrrpd", node.name());
-    let mut n = 0;
-    while node.lab_path(&format!("{base}-{n}.conf")).exists() && n < 1000 {
-        n += 1;
+    let d = Daemon::Vrrpd {
+        binary: vrrpd_binary(),
     }
-    let stem = format!("{base}-{n}");
-    let conf_path = node
-        .write_file(&format!("{stem}.conf"), conf)
-        .expect("write the configuration");
-    let pidfile = node.lab_path(&format!("{stem}.pid"));
-    let sock = node.lab_path(&format!("{stem}.sock"));
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    let mut args = vec![
-        "-n".to_string(),
-        "-l".into(),
-        "-D".into(),
-        "-f".into(),
-        s(&conf_path),
-        "-p".into(),
-        s(&pidfile),
-        "--control-socket".into(),
-        s(&sock),
-    ];
-    if has_dumps() {
-        args.push("--state-file".into());
-        args.push(s(&node.lab_path(&format!("{stem}.state.json"))));
-        args.push("--stats-file".into());
-        args.push(s(&node.lab_path(&format!("{stem}.stats.json"))));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let binary = vrrpd_binary();
-    let proc = node
-        .spawn(&binary.to_string_lossy(), &args, &[])
-        .expect("spawn vrrpd");
-    let d = DaemonProc {
-        daemon: Daemon::Vrrpd { binary },
-        node: node.name().to_string(),
-        proc,
-        conf: conf_path,
-        pidfile,
-        control_socket: Some(sock),
-    };
+    .start(node, conf)
+    .expect("spawn vrrpd");
     d.wait_started(START).expect("vrrpd starts");
     d
 }
@@ -469,14 +418,12 @@ fn sigterm_hands_over_faster_than_a_crash() {
     );
     net.expect_log(0, "SIGTERM: shutting down", 1);
     net.expect_log(1, "BACKUP -> MASTER (master left (priority 0))", 1);
-    if has_dumps() {
-        let zero = stats_counter(&net.routers[1], "rcvd_pri_zero_packets");
-        assert!(
-            zero.is_some_and(|n| n >= 1),
-            "r2 should count the priority-0 advertisement, got {zero:?}{}",
-            net.lab.diag()
-        );
-    }
+    let zero = stats_counter(&net.routers[1], "rcvd_pri_zero_packets");
+    assert!(
+        zero.is_some_and(|n| n >= 1),
+        "r2 should count the priority-0 advertisement, got {zero:?}{}",
+        net.lab.diag()
+    );
     assert!(
         wait_until(STEP, POLL, || prober
             .last_answer()
@@ -878,10 +825,6 @@ fn mismatched_passwords_are_dropped_and_counted() {
     for i in 0..2 {
         net.expect_log(i, "BACKUP -> MASTER (master down timer expired)", 1);
     }
-    if !has_dumps() {
-        eprintln!("NOTE: this vrrpd has no --stats-file; the auth_failures count is not checked");
-        return;
-    }
     // Let a few advertisements (1 s apart) arrive at each.
     let ok = wait_until(STEP, Duration::from_millis(500), || {
         net.routers
@@ -1051,10 +994,6 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
 #[test]
 fn dump_signal_during_startup_does_not_kill_the_daemon() {
     require_root!();
-    if !has_dumps() {
-        eprintln!("SKIPPED: this vrrpd has no --stats-file");
-        return;
-    }
     let mut lab = Lab::new("sigs").expect("lab");
     let node = lab.add_router("r1").expect("router");
     let conf = KeepalivedConf::new()

@@ -368,47 +368,11 @@ impl Net {
 /// `extra` arguments and environment; waits until it logs "vrrpd started" (its signal
 /// handlers are installed after that point, see docs/testing.md).
 fn start_vrrpd(node: &Node, conf: &str, extra: &[&str], env: &[(&str, &str)]) -> DaemonProc {
-    let base = format!("{}-vrrpd", node.name());
-    let mut n = 0;
-    while node.lab_path(&format!("{base}-{n}.conf")).exists() && n < 1000 {
-        n += 1;
+    let d = Daemon::Vrrpd {
+        binary: vrrpd_binary(),
     }
-    let stem = format!("{base}-{n}");
-    let conf_path = node
-        .write_file(&format!("{stem}.conf"), conf)
-        .expect("write the configuration");
-    let pidfile = node.lab_path(&format!("{stem}.pid"));
-    let sock = node.lab_path(&format!("{stem}.sock"));
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    let mut args = vec![
-        "-n".to_string(),
-        "-l".into(),
-        "-D".into(),
-        "-f".into(),
-        s(&conf_path),
-        "-p".into(),
-        s(&pidfile),
-        "--control-socket".into(),
-        s(&sock),
-        "--state-file".into(),
-        s(&conf_path.with_extension("state.json")),
-        "--stats-file".into(),
-        s(&conf_path.with_extension("stats.json")),
-    ];
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let binary = vrrpd_binary();
-    let proc = node
-        .spawn(&binary.to_string_lossy(), &args, env)
-        .expect("spawn vrrpd");
-    let d = DaemonProc {
-        daemon: Daemon::Vrrpd { binary },
-        node: node.name().to_string(),
-        proc,
-        conf: conf_path,
-        pidfile,
-        control_socket: Some(sock),
-    };
+    .start_with(node, conf, extra, env)
+    .expect("spawn vrrpd");
     d.wait_started(START).expect("vrrpd starts");
     let started = wait_until(START, POLL, || {
         !d.is_running()
@@ -1899,8 +1863,8 @@ fn sigusr1_and_sigusr2_write_json_dumps() {
     let r = &net.routers[0];
     net.expect("r1 becomes Master alone", || r.state("VI_1") == "MASTER");
     let d = r.daemon();
-    let state_path = d.conf.with_extension("state.json");
-    let stats_path = d.conf.with_extension("stats.json");
+    let state_path = d.state_file();
+    let stats_path = d.stats_file();
     assert!(!state_path.exists() && !stats_path.exists());
 
     let read_json =
