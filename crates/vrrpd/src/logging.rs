@@ -14,7 +14,15 @@ pub enum LogFormat {
 }
 
 /// `detail`: debug level (keepalived's `-D`); `RUST_LOG` overrides both.
-pub fn init(detail: bool, format: LogFormat) {
+///
+/// Standard error is written by a background thread: the protocol thread only queues the
+/// line, so a slow or stuck reader of our standard error (a full pipe) can never delay an
+/// advertisement; lines are dropped rather than block when the queue is full. Keep the
+/// returned guard alive until exit: dropping it flushes the queue.
+pub fn init(
+    detail: bool,
+    format: LogFormat,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let default = if detail { "debug" } else { "info" };
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
 
@@ -26,22 +34,24 @@ pub fn init(detail: bool, format: LogFormat) {
             .with(filter())
             .with(journald)
             .init();
-        return;
+        return None;
     }
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     match format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter())
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_ansi(false)
             .with_target(false)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter())
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .with_target(false)
             .init(),
     }
+    Some(guard)
 }
 
 /// systemd sets `JOURNAL_STREAM=DEV:INODE` when standard error is connected to the journal;

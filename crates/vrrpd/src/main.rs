@@ -41,7 +41,7 @@ use crate::pidfile::PidFile;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(args.log_detail, args.log_format);
+    let _log_flush = logging::init(args.log_detail, args.log_format);
 
     let path = args.config_path();
     let loaded = match vrrp_config::load(&path) {
