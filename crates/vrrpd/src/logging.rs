@@ -19,10 +19,7 @@ pub enum LogFormat {
 /// line, so a slow or stuck reader of our standard error (a full pipe) can never delay an
 /// advertisement; lines are dropped rather than block when the queue is full. Keep the
 /// returned guard alive until exit: dropping it flushes the queue.
-pub fn init(
-    detail: bool,
-    format: LogFormat,
-) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub fn init(detail: bool, format: LogFormat) -> Option<Flush> {
     let default = if detail { "debug" } else { "info" };
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
 
@@ -36,7 +33,7 @@ pub fn init(
             .init();
         return None;
     }
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, guard) = background_stderr();
     match format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter())
@@ -70,5 +67,74 @@ fn journal_is_stderr() -> bool {
     match std::fs::metadata("/proc/self/fd/2") {
         Ok(meta) => meta.dev() == dev && meta.ino() == ino,
         Err(_) => false,
+    }
+}
+
+/// How many log lines may wait for the writer thread before new ones are dropped.
+const QUEUED_LINES: usize = 16 * 1024;
+
+/// A `MakeWriter` whose writes are queued for a background thread that writes standard
+/// error. Hand-written rather than `tracing-appender` (which does the same) because that
+/// crate brings the `time` crate and its macros for rolling files vrrpd does not use.
+#[derive(Clone)]
+pub struct BackgroundWriter(std::sync::mpsc::SyncSender<Message>);
+
+pub enum Message {
+    Line(Vec<u8>),
+    /// Answer once every line queued before is written.
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// Dropping it waits (at most a second) until the queued lines are written.
+pub struct Flush(std::sync::mpsc::SyncSender<Message>);
+
+impl Drop for Flush {
+    fn drop(&mut self) {
+        let (done, written) = std::sync::mpsc::sync_channel(1);
+        if self.0.send(Message::Flush(done)).is_ok() {
+            let _ = written.recv_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+fn background_stderr() -> (BackgroundWriter, Flush) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Message>(QUEUED_LINES);
+    let _ = std::thread::Builder::new()
+        .name("vrrpd-log".into())
+        .spawn(move || {
+            use std::io::Write;
+            let mut err = std::io::stderr();
+            for message in rx {
+                match message {
+                    Message::Line(line) => {
+                        let _ = err.write_all(&line);
+                    }
+                    Message::Flush(done) => {
+                        let _ = err.flush();
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
+    (BackgroundWriter(tx.clone()), Flush(tx))
+}
+
+impl std::io::Write for BackgroundWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Never block: a full queue drops the line.
+        let _ = self.0.try_send(Message::Line(buf.to_vec()));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BackgroundWriter {
+    type Writer = BackgroundWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
