@@ -5,6 +5,7 @@
 
 pub mod announce;
 pub mod netlink;
+pub mod nft;
 pub mod routes;
 pub mod socket;
 pub mod sysctl;

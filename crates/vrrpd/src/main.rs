@@ -146,6 +146,10 @@ async fn run(
     let tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
     let mut sysctls = plan.sysctls;
+    let no_accept = !setup::no_accept_vips(&config).is_empty();
+    if no_accept {
+        setup::apply_no_accept(&config)?;
+    }
 
     let (jobs, job_rx) = mpsc::unbounded_channel();
     let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
@@ -346,6 +350,11 @@ async fn run(
             .flat_map(|g| g.restore()),
     ) {
         warn!("cannot restore a sysctl: {e}");
+    }
+    if (no_accept || !setup::no_accept_vips(&reloader.config.borrow()).is_empty())
+        && let Err(e) = vrrp_linux::nft::remove_no_accept()
+    {
+        warn!("cannot remove the no_accept filter: {e}");
     }
     let _ = std::fs::remove_file(&args.control_socket);
     info!("vrrpd stopped");
@@ -612,6 +621,11 @@ impl Reloader {
             }
         }
         self.sysctls.borrow_mut().push(sysctls);
+        let filter_changed =
+            setup::no_accept_vips(&self.config.borrow()) != setup::no_accept_vips(&config);
+        if filter_changed && let Err(e) = setup::apply_no_accept(&config) {
+            failed.push(format!("{e:#}"));
+        }
         *self.config.borrow_mut() = config;
         if !failed.is_empty() {
             return Err(format!("applied, except: {}", failed.join("; ")));

@@ -366,6 +366,30 @@ pub async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()>
     Ok(())
 }
 
+/// The VIPs to protect with the no_accept filter: those of instances with Accept_Mode off
+/// that are not address owners (RFC 5798 §6.4.3: only the owner, or Accept_Mode, accepts).
+pub fn no_accept_vips(config: &Config) -> Vec<IpAddr> {
+    config
+        .instances
+        .iter()
+        .filter(|i| !i.accept && i.priority != 255 && i.role == ConfigRole::Router)
+        .flat_map(|i| i.vips.iter().chain(&i.excluded_vips).map(|v| v.addr))
+        .collect()
+}
+
+/// Installs the no_accept filter for `config` (or removes it when nothing needs it).
+pub fn apply_no_accept(config: &Config) -> Result<()> {
+    let vips = no_accept_vips(config);
+    vrrp_linux::nft::apply_no_accept(&vips).context("no_accept")?;
+    if !vips.is_empty() {
+        info!(
+            "no_accept: packets to {} VIP(s) are dropped while Master",
+            vips.len()
+        );
+    }
+    Ok(())
+}
+
 /// Whether `new` can replace `old` in place (same virtual router), rather than by removing
 /// the old instance and starting a new one.
 pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {

@@ -352,6 +352,43 @@ fn client_reaches_the_vip_at_the_masters_mac() {
     net.expect_client_neighbour(vip, &mac, "r1 Master");
 }
 
+// 2b. Accept_Mode off (no_accept): the Master answers ARP for the VIP but drops packets
+//     addressed to it (RFC 5798 §6.4.3); with accept (keepalived's default) they pass.
+
+#[test]
+fn no_accept_drops_packets_to_the_vip_but_answers_arp() {
+    require_root!();
+    let mut net = Net::new("noacc", &[200, 100], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1).line("no_accept")
+    });
+    net.start_all();
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    assert!(
+        !net.client.ping(vip, 2, Duration::from_secs(3)),
+        "no_accept: the client's ping to {vip} should be dropped{}",
+        net.lab.diag()
+    );
+    let mac = net.routers[0].node.mac().to_string();
+    net.expect_client_neighbour(vip, &mac, "no_accept: ARP still answered by r1");
+    let own = IpAddr::V4(net.routers[0].node.ipv4());
+    net.expect_client_reaches(own, "no_accept: r1's own address is not filtered");
+    // The filter is the daemon's: it goes with it.
+    net.routers[0]
+        .daemon()
+        .stop(Duration::from_secs(10))
+        .expect("stop r1");
+    let rules = net.routers[0]
+        .node
+        .run("nft", &["list", "ruleset"])
+        .expect("nft");
+    assert!(
+        !String::from_utf8_lossy(&rules.stdout).contains("vrrpd"),
+        "the no_accept table is left behind{}",
+        net.lab.diag()
+    );
+}
+
 // 3. SIGKILL of the Master
 
 #[test]
