@@ -52,7 +52,8 @@ fn runs(path: &Path) -> u64 {
 // 1. vrrp_script: weight, fall, rise
 
 /// r1 (150) tracks a script (interval 0.2, weight -60, fall 3, rise 2) that fails while a
-/// flag file exists; r2 (100) has no tracker. One failed run (the script removes its
+/// flag file exists, and one (weight 0, `user nobody`) that fails unless it runs as nobody;
+/// r2 (100) has no tracker. One failed run (the script removes its
 /// one-shot flag) changes nothing; persistent failure takes r1 to 90 after at least 3
 /// failures in a row and r2 takes over; success again brings r1 back to 150 after at least
 /// 2 successes and it preempts.
@@ -72,17 +73,25 @@ fn track_script_weight_fall_and_rise() {
              echo \"$n ok\" >> {d}/results\n"
         ),
     );
+    // A second tracker (weight 0) that fails unless it runs as its `user`, nobody.
+    let uid = script(
+        &net.lab,
+        "uid.sh",
+        "[ \"$(id -u)\" = \"$(id -u nobody)\" ] && [ \"$(id -g)\" = \"$(id -g nobody)\" ]\n",
+    );
     let vip = net.vip_cidr(100);
     let r1 = format!(
-        "{}vrrp_script chk {{\n    script \"{}\"\n    interval 0.2\n    weight -60\n    fall 3\n    rise 2\n}}\n{}",
+        "{}vrrp_script chk {{\n    script \"{}\"\n    interval 0.2\n    weight -60\n    fall 3\n    rise 2\n}}\n\
+         vrrp_script uid {{\n    script \"{}\"\n    interval 1\n    weight 0\n    user nobody\n}}\n{}",
         global_defs(&[]),
         chk.display(),
+        uid.display(),
         instance(
             "VI_1",
             51,
             150,
             &vip,
-            &["track_script {\n        chk\n    }".into()]
+            &["track_script {\n        chk\n        uid\n    }".into()]
         )
     );
     let r2 = format!(
@@ -643,7 +652,9 @@ fn notify_hooks_run_in_order_one_at_a_time() {
 /// r1 alone (150) writes to `vrrp_notify_fifo`; a reader attaches after the start (the
 /// first lines wait in the pipe). A fault (weight-0 track file), maintenance on and off,
 /// and SIGTERM give `INSTANCE "VI_1" STATE PRIORITY` lines, one per transition vrrpd
-/// logged, in the same order, ending with STOP.
+/// logged, in the same order, ending with STOP. A second FIFO (`notify_fifo`) with a
+/// `notify_fifo_script` reader started by vrrpd (ignoring SIGTERM) gets the same lines; the
+/// reader is killed with vrrpd.
 #[test]
 fn notify_fifo_lines_follow_the_transitions() {
     require!();
@@ -652,9 +663,26 @@ fn notify_fifo_lines_follow_the_transitions() {
     let flap = net.path("flap.value");
     fs::write(&flap, "0\n").unwrap();
     let vip = net.vip_cidr(100);
+    // A second FIFO, `notify_fifo`, read by a `notify_fifo_script` that vrrpd starts. At
+    // shutdown vrrpd writes the STOP lines, then sends SIGTERM to the reader (SIGKILL 2 s
+    // later): a reader that wants the STOP lines must outlive SIGTERM, so this one ignores it.
+    let fifo2 = net.path("notify2.fifo");
+    let copied = net.path("reader.out");
+    let reader = script(
+        &net.lab,
+        "reader.sh",
+        &format!(
+            "trap '' TERM\nwhile read -r line; do echo \"$line\" >> {}; done < \"$1\"\n",
+            copied.display()
+        ),
+    );
     let conf = format!(
         "{}vrrp_track_file flap {{\n    file \"{}\"\n    weight 0\n}}\n{}",
-        global_defs(&[format!("vrrp_notify_fifo {}", fifo.display())]),
+        global_defs(&[
+            format!("vrrp_notify_fifo {}", fifo.display()),
+            format!("notify_fifo {}", fifo2.display()),
+            format!("notify_fifo_script \"{}\"", reader.display()),
+        ]),
         flap.display(),
         instance(
             "VI_1",
@@ -696,6 +724,26 @@ fn notify_fifo_lines_follow_the_transitions() {
         want,
         "FIFO lines (left) vs transitions{}",
         net.lab.diag()
+    );
+    // The reader vrrpd started got the same lines, and was stopped with vrrpd.
+    let read = || {
+        fs::read_to_string(&copied)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(STEP, POLL, || read().len() >= want.len()) && read() == want,
+        "notify_fifo_script read (left) vs transitions:\n{:?}\n{want:?}{}",
+        read(),
+        net.lab.diag()
+    );
+    let pattern = reader.display().to_string();
+    assert!(
+        wait_until(STEP, POLL, || pgrep(&pattern).is_empty()),
+        "the notify_fifo_script reader outlived vrrpd: {:?}",
+        pgrep(&pattern)
     );
 }
 
