@@ -433,6 +433,64 @@ fn missing_tracked_interface_is_refused_or_down() {
     }
 }
 
+/// `vrrp_track_process p { process sleep 30.4X; weight -60; quorum 2 }` on r1 (150), r2
+/// (100): with no such process r1 is at 90 and r2 is Master; one `sleep 30.4X` (started in
+/// r1's namespace) is below the quorum, r1 stays at 90 for a second (5 scans); a second one
+/// brings r1 to 150 and it preempts; one killed: 90 again and r2 takes over.
+#[test]
+fn track_process_quorum_and_weight() {
+    require!();
+    let mut net = Net::new("tprc", 2);
+    let arg = format!("30.4{:03}", net.lab.octet());
+    let vip = net.vip_cidr(100);
+    let r1 = format!(
+        "{}vrrp_track_process p {{\n    process sleep {arg}\n    weight -60\n    quorum 2\n}}\n{}",
+        global_defs(&[]),
+        instance(
+            "VI_1",
+            51,
+            150,
+            &vip,
+            &["track_process {\n        p\n    }".into()]
+        )
+    );
+    let r2 = format!(
+        "{}{}",
+        global_defs(&[]),
+        instance("VI_1", 51, 100, &vip, &[])
+    );
+    net.start(1, &r2);
+    net.start(0, &r1);
+    net.expect_state(1, "VI_1", "MASTER");
+    net.expect("r1 should be at 90 without the processes", || {
+        net.routers[0].priority("VI_1") == 90
+    });
+    net.expect_state(0, "VI_1", "BACKUP");
+
+    let n1 = net.routers[0].node.clone();
+    let first = n1.spawn("sleep", &[&arg], &[]).expect("sleep");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        net.routers[0].priority("VI_1"),
+        90,
+        "one process is below quorum 2{}",
+        net.lab.diag()
+    );
+    let _second = n1.spawn("sleep", &[&arg], &[]).expect("sleep");
+    net.expect("r1 should be back at 150 with two processes", || {
+        net.routers[0].priority("VI_1") == 150
+    });
+    net.expect_state(0, "VI_1", "MASTER");
+    net.expect_sole_holder(0, net.vip(100));
+
+    first.kill_and_wait().expect("kill one sleep");
+    net.expect("r1 should drop to 90 with one process left", || {
+        net.routers[0].priority("VI_1") == 90
+    });
+    net.expect_state(1, "VI_1", "MASTER");
+    net.expect_sole_holder(1, net.vip(100));
+}
+
 // ---------------------------------------------------------------------------------------
 // 4. track_file
 
@@ -642,6 +700,105 @@ fn notify_hooks_run_in_order_one_at_a_time() {
     assert!(
         exited >= last,
         "vrrpd exited before its last hook ended{}",
+        net.lab.diag()
+    );
+}
+
+/// A notify hook that hangs is killed at the hooks' timeout (10 s) with its process group,
+/// and only delays the later hooks of its own instance. r1 alone: VI_1's notify_master
+/// logs and hangs in `sleep 30.3X`; VI_2's notify_master only logs. VI_2's hook runs while
+/// VI_1's hangs; `maintenance VI_1 on` takes VI_1 to BACKUP at once (the protocol does not
+/// wait for hooks), but its notify_backup runs only once the hung hook was killed, about
+/// 10 s after it started, when no `sleep 30.3X` is left.
+#[test]
+fn hung_notify_hook_is_killed_and_delays_only_its_instance() {
+    require!("pgrep");
+    let mut net = Net::new("hhok", 1);
+    let log = net.path("hooks.log");
+    let arg = format!("30.3{:03}", net.lab.octet());
+    let pattern = format!("sleep {}", arg.replace('.', "\\."));
+    let hang = script(
+        &net.lab,
+        "hang-hook.sh",
+        &format!(
+            "echo \"$(date +%s.%N) $(date +%s.%N) hang\" >> {}\nsleep {arg}\n",
+            log.display()
+        ),
+    );
+    let quick = logging_hook(&net.lab, "quick.sh", &log, &[], 0.0);
+    let q = quick.display();
+    let conf = format!(
+        "{}{}{}",
+        global_defs(&[]),
+        instance(
+            "VI_1",
+            51,
+            150,
+            &net.vip_cidr(100),
+            &[
+                format!("notify_master \"{}\"", hang.display()),
+                format!("notify_backup \"{q} vi1-backup\""),
+            ]
+        ),
+        instance(
+            "VI_2",
+            52,
+            150,
+            &net.vip_cidr(101),
+            &[format!("notify_master \"{q} vi2-master\"")]
+        ),
+    );
+    net.start(0, &conf);
+    net.expect_state(0, "VI_1", "MASTER");
+    net.expect_state(0, "VI_2", "MASTER");
+    let calls = || -> Vec<(f64, String)> {
+        hook_lines(&log)
+            .into_iter()
+            .map(|l| (l.start, l.args.join(" ")))
+            .collect()
+    };
+    let started = |what: &str| calls().into_iter().find(|(_, a)| a == what).map(|(t, _)| t);
+    net.expect("VI_1's notify_master should hang", || {
+        started("hang").is_some() && !pgrep(&pattern).is_empty()
+    });
+    net.expect("VI_2's notify_master should run meanwhile", || {
+        started("vi2-master").is_some()
+    });
+    assert!(
+        !pgrep(&pattern).is_empty(),
+        "VI_1's hook should still be hanging"
+    );
+
+    // notify_backup ran once already, at start-up (INIT -> BACKUP): look for a later one.
+    let hang_start = started("hang").unwrap();
+    let backup_after = || {
+        calls()
+            .into_iter()
+            .find(|(t, a)| a == "vi1-backup" && *t > hang_start)
+            .map(|(t, _)| t)
+    };
+    assert_eq!(net.routers[0].ctl(&["maintenance", "VI_1", "on"]).code, 0);
+    net.expect_state(0, "VI_1", "BACKUP");
+    assert!(
+        backup_after().is_none(),
+        "notify_backup must wait for the hung notify_master"
+    );
+    let ran = wait_until(Duration::from_secs(25), POLL, || backup_after().is_some());
+    assert!(ran, "notify_backup never ran{}", net.lab.diag());
+    let waited = backup_after().unwrap() - hang_start;
+    eprintln!("notify_backup ran {waited:.2} s after the hung notify_master started");
+    assert!(
+        waited >= 9.5,
+        "the hung hook was killed after {waited:.2} s, before its 10 s timeout"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), POLL, || pgrep(&pattern).is_empty()),
+        "the hung hook's sleep is still running: {:?}",
+        pgrep(&pattern)
+    );
+    assert!(
+        net.routers[0].log().contains("timed out"),
+        "the log should say the hook timed out{}",
         net.lab.diag()
     );
 }
