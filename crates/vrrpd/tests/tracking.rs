@@ -1461,46 +1461,7 @@ fn sync_group_with_tracking_weight_settles() {
     net.expect("r1's VI_1 priority should drop to 90", || {
         net.routers[0].priority("VI_1") == 90
     });
-    // Settled: one router is Master of both members, the other Backup of both, and for 3 s
-    // (30 advertisement intervals) nobody changes state any more.
-    let settled = |net: &Net| {
-        let s: Vec<Vec<String>> = (0..2)
-            .map(|i| {
-                ["VI_1", "VI_2"]
-                    .iter()
-                    .map(|inst| net.routers[i].state(inst))
-                    .collect()
-            })
-            .collect();
-        (s[0] == ["MASTER", "MASTER"] && s[1] == ["BACKUP", "BACKUP"])
-            || (s[1] == ["MASTER", "MASTER"] && s[0] == ["BACKUP", "BACKUP"])
-    };
-    net.expect("one router should be Master of both members", || {
-        settled(&net)
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    let count = |net: &Net| {
-        (
-            logged_transitions(&net.routers[0].log()).len(),
-            logged_transitions(&net.routers[1].log()).len(),
-        )
-    };
-    let before = count(&net);
-    std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(
-        count(&net),
-        before,
-        "the sync group keeps changing state (transitions of r1, r2){}",
-        net.lab.diag()
-    );
-    assert!(settled(&net), "the members disagree{}", net.lab.diag());
-    let master = if net.routers[0].state("VI_1") == "MASTER" {
-        0
-    } else {
-        1
-    };
-    net.expect_sole_holder(master, net.vip(100));
-    net.expect_sole_holder(master, net.vip(101));
+    expect_group_settles(&net);
 
     fs::write(&f1, "0\n").unwrap();
     for inst in ["VI_1", "VI_2"] {
@@ -1509,4 +1470,105 @@ fn sync_group_with_tracking_weight_settles() {
     }
     net.expect_sole_holder(0, net.vip(100));
     net.expect_sole_holder(0, net.vip(101));
+}
+
+/// Sync group G = {VI_1, VI_2} on r1 and r2: waits until one router is Master of both
+/// members and the other Backup of both, then checks that for 3 s (30 advertisement
+/// intervals) nobody changes state any more and that the Master holds both VIPs. Returns
+/// the Master's index.
+fn expect_group_settles(net: &Net) -> usize {
+    let states = |net: &Net, i: usize| -> Vec<String> {
+        ["VI_1", "VI_2"]
+            .iter()
+            .map(|inst| net.routers[i].state(inst))
+            .collect()
+    };
+    let settled = |net: &Net| {
+        let (a, b) = (states(net, 0), states(net, 1));
+        (a == ["MASTER", "MASTER"] && b == ["BACKUP", "BACKUP"])
+            || (b == ["MASTER", "MASTER"] && a == ["BACKUP", "BACKUP"])
+    };
+    net.expect("one router should be Master of both members", || {
+        settled(net)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let count = |net: &Net| {
+        (
+            logged_transitions(&net.routers[0].log()).len(),
+            logged_transitions(&net.routers[1].log()).len(),
+        )
+    };
+    let before = count(net);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        count(net),
+        before,
+        "the sync group keeps changing state (transitions of r1, r2){}",
+        net.lab.diag()
+    );
+    assert!(
+        settled(net),
+        "the members disagree: r1 {:?}, r2 {:?}{}",
+        states(net, 0),
+        states(net, 1),
+        net.lab.diag()
+    );
+    let master = if states(net, 0)[0] == "MASTER" { 0 } else { 1 };
+    net.expect_sole_holder(master, net.vip(100));
+    net.expect_sole_holder(master, net.vip(101));
+    master
+}
+
+/// A sync group whose members' priorities are crossed: r1 has VI_1 100 and VI_2 150, r2
+/// VI_1 150 and VI_2 100. No tracker, no operator: the group must settle on one router
+/// (keepalived: whichever got both first; a member goes Master only when all do).
+#[test]
+#[ignore = "daemon bug: the sync group flaps between r1 and r2 every ~0.7 s (see docs/testing.md)"]
+fn sync_group_with_crossed_priorities_settles() {
+    require!();
+    let mut net = Net::new("sgcr", 2);
+    let (vip1, vip2) = (net.vip_cidr(100), net.vip_cidr(101));
+    let conf = |p1: u8, p2: u8| {
+        format!(
+            "{}vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}",
+            global_defs(&[]),
+            instance("VI_1", 51, p1, &vip1, &[]),
+            instance("VI_2", 52, p2, &vip2, &[]),
+        )
+    };
+    net.start(1, &conf(150, 100));
+    net.start(0, &conf(100, 150));
+    expect_group_settles(&net);
+}
+
+/// `vrrpctl maintenance VI_1 on` on r1, Master of sync group G = {VI_1, VI_2} (150; r2 100):
+/// VI_1 resigns and VI_2 follows; the group must then settle on r2, Master of both, with
+/// both VIPs.
+#[test]
+#[ignore = "daemon bug: r1 takes VI_2 back alone and r2 flaps, VI_1 has no Master (see docs/testing.md)"]
+fn sync_group_member_in_maintenance_moves_the_group() {
+    require!();
+    let mut net = Net::new("sgmn", 2);
+    let (vip1, vip2) = (net.vip_cidr(100), net.vip_cidr(101));
+    let conf = |p: u8| {
+        format!(
+            "{}vrrp_sync_group G {{\n    group {{\n        VI_1\n        VI_2\n    }}\n}}\n{}{}",
+            global_defs(&[]),
+            instance("VI_1", 51, p, &vip1, &[]),
+            instance("VI_2", 52, p, &vip2, &[]),
+        )
+    };
+    net.start(1, &conf(100));
+    net.start(0, &conf(150));
+    for inst in ["VI_1", "VI_2"] {
+        net.expect_state(0, inst, "MASTER");
+        net.expect_state(1, inst, "BACKUP");
+    }
+    assert_eq!(net.routers[0].ctl(&["maintenance", "VI_1", "on"]).code, 0);
+    assert_eq!(
+        expect_group_settles(&net),
+        1,
+        "r2 should be Master of the group{}",
+        net.lab.diag()
+    );
 }
