@@ -52,11 +52,13 @@ fn runs(path: &Path) -> u64 {
 // 1. vrrp_script: weight, fall, rise
 
 /// r1 (150) tracks a script (interval 0.2, weight -60, fall 3, rise 2) that fails while a
-/// flag file exists, and one (weight 0, `user nobody`) that fails unless it runs as nobody;
-/// r2 (100) has no tracker. One failed run (the script removes its
+/// flag file exists, one (weight 0, `user nobody`) that fails unless it runs as nobody, and
+/// one (weight 0, `init_fail`, rise 3) that always succeeds; r2 (100) has no tracker. r1
+/// starts in FAULT and leaves it after 3 runs of the `init_fail` script. One failed run (the script removes its
 /// one-shot flag) changes nothing; persistent failure takes r1 to 90 after at least 3
 /// failures in a row and r2 takes over; success again brings r1 back to 150 after at least
-/// 2 successes and it preempts.
+/// 2 successes and it preempts. A `notify` hook gets each transition with its effective
+/// priority (`BACKUP 90`).
 #[test]
 fn track_script_weight_fall_and_rise() {
     require!();
@@ -79,19 +81,34 @@ fn track_script_weight_fall_and_rise() {
         "uid.sh",
         "[ \"$(id -u)\" = \"$(id -u nobody)\" ] && [ \"$(id -g)\" = \"$(id -g nobody)\" ]\n",
     );
+    // A third (weight 0, `init_fail`, rise 3) that always succeeds and counts its runs: the
+    // instance starts in FAULT and leaves it after the third run.
+    let init = script(
+        &net.lab,
+        "init.sh",
+        &format!("echo $(( $(cat {d}/init-runs 2>/dev/null || echo 0) + 1 )) > {d}/init-runs\n"),
+    );
+    // And a `notify` hook, to check the priority it is given.
+    let hook_log = net.path("notify.log");
+    let hook = logging_hook(&net.lab, "notify.sh", &hook_log, &[], 0.0);
     let vip = net.vip_cidr(100);
     let r1 = format!(
         "{}vrrp_script chk {{\n    script \"{}\"\n    interval 0.2\n    weight -60\n    fall 3\n    rise 2\n}}\n\
-         vrrp_script uid {{\n    script \"{}\"\n    interval 1\n    weight 0\n    user nobody\n}}\n{}",
+         vrrp_script uid {{\n    script \"{}\"\n    interval 1\n    weight 0\n    user nobody\n}}\n\
+         vrrp_script init {{\n    script \"{}\"\n    interval 0.5\n    weight 0\n    init_fail\n    rise 3\n}}\n{}",
         global_defs(&[]),
         chk.display(),
         uid.display(),
+        init.display(),
         instance(
             "VI_1",
             51,
             150,
             &vip,
-            &["track_script {\n        chk\n        uid\n    }".into()]
+            &[
+                "track_script {\n        chk\n        uid\n        init\n    }".into(),
+                format!("notify \"{}\"", hook.display()),
+            ]
         )
     );
     let r2 = format!(
@@ -101,6 +118,21 @@ fn track_script_weight_fall_and_rise() {
     );
     net.start(1, &r2);
     net.start(0, &r1);
+    net.expect("r1 should leave FAULT (init_fail, rise 3)", || {
+        ["BACKUP", "MASTER"].contains(&net.routers[0].state("VI_1").as_str())
+    });
+    let init_runs = runs(&dir.join("init-runs"));
+    assert!(
+        init_runs >= 3,
+        "init_fail with rise 3: up after {init_runs} successful runs{}",
+        net.lab.diag()
+    );
+    let first = logged_transitions(&net.routers[0].log());
+    assert_eq!(
+        first.first().map(|t| (t.from.as_str(), t.to.as_str())),
+        Some(("INIT", "FAULT")),
+        "init_fail: r1 should start in FAULT: {first:?}"
+    );
     net.expect_state(0, "VI_1", "MASTER");
     net.expect_sole_holder(0, net.vip(100));
     assert_eq!(net.routers[0].priority("VI_1"), 150, "{}", net.lab.diag());
@@ -169,6 +201,21 @@ fn track_script_weight_fall_and_rise() {
     let log = net.routers[0].log();
     assert!(log.contains("tracker script:chk is Down"), "{log}");
     assert!(log.contains("tracker script:chk is Up"), "{log}");
+
+    // `notify` got the effective priority of each transition (BACKUP 90 after the drop).
+    let want: Vec<Vec<String>> = logged_events(&log)
+        .into_iter()
+        .map(|(scope, name, event, prio)| vec![scope, name, event, prio.to_string()])
+        .collect();
+    net.expect("every notify call should have run", || {
+        hook_lines(&hook_log).len() >= want.len()
+    });
+    let got: Vec<Vec<String>> = hook_lines(&hook_log).into_iter().map(|l| l.args).collect();
+    assert_eq!(got, want, "notify calls (left) vs the log (right)");
+    assert!(
+        got.iter().any(|a| a[2] == "BACKUP" && a[3] == "90"),
+        "notify should be called with BACKUP 90: {got:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
