@@ -1709,7 +1709,7 @@ fn reload_keeps_a_tracker_fault() {
 }
 
 /// A reload that makes VI_1 track a file it did not track before (`tg`, weight 0, holding
-/// 1) must put it in FAULT, as a restart with that configuration would; so must a reload
+/// the value 1) must put it in FAULT, as a restart with that configuration would; so must a reload
 /// that makes it track a failing `vrrp_script` (`/bin/false`, weight 0).
 #[test]
 #[ignore = "daemon bug: trackers added by a reload are never started, the instance ignores them (see docs/testing.md)"]
