@@ -1709,11 +1709,13 @@ fn reload_keeps_a_tracker_fault() {
 }
 
 /// A reload that makes VI_1 track a file it did not track before (`tg`, weight 0, holding
-/// the value 1) must put it in FAULT, as a restart with that configuration would; so must a reload
-/// that makes it track a failing `vrrp_script` (`/bin/false`, weight 0).
+/// the value 1; defined in the running configuration but unused, so not running) must put
+/// it in FAULT, as a restart with that configuration would, or be refused as a reload that
+/// changes a tracker definition is ("... need a restart"); so must a reload that makes it
+/// track a defined but unused failing `vrrp_script` (`/bin/false`, weight 0).
 #[test]
-#[ignore = "daemon bug: trackers added by a reload are never started, the instance ignores them (see docs/testing.md)"]
-fn reload_starts_the_trackers_it_adds() {
+#[ignore = "daemon bug: a reload may start tracking a defined but unused tracker, which never runs (see docs/testing.md)"]
+fn reload_tracking_an_unused_tracker() {
     require!();
     let mut net = Net::new("rlad", 1);
     let (conf, tf, tg) = reload_conf(&net, 150, "track_file {\n        tf\n    }");
@@ -1722,14 +1724,22 @@ fn reload_starts_the_trackers_it_adds() {
     net.start(0, &conf);
     net.expect_state(0, "VI_1", "MASTER");
 
+    // Either refused (and the running configuration stays) or applied (FAULT).
+    let refused_or_fault = |net: &Net, text: &str| {
+        fs::write(&net.routers[0].daemon().conf, text).expect("rewrite the configuration");
+        let out = net.routers[0].ctl(&["reload"]);
+        if out.code != 0 {
+            assert!(out.stderr.contains("restart"), "{}", out.stderr);
+            fs::write(&net.routers[0].daemon().conf, &conf).unwrap();
+            assert_eq!(net.routers[0].state("VI_1"), "MASTER");
+        } else {
+            net.expect_state(0, "VI_1", "FAULT");
+        }
+    };
     let (with_tg, _, _) = reload_conf(&net, 150, "track_file {\n        tf\n        tg\n    }");
-    let summary = reload(&net, 0, &with_tg);
-    assert!(summary.contains("1 updated in place"), "{summary}");
-    net.expect_state(0, "VI_1", "FAULT");
-    fs::write(&tg, "0\n").unwrap();
+    refused_or_fault(&net, &with_tg);
+    reload(&net, 0, &conf);
     net.expect_state(0, "VI_1", "MASTER");
-
     let (with_bad, _, _) = reload_conf(&net, 150, "track_script {\n        bad\n    }");
-    reload(&net, 0, &with_bad);
-    net.expect_state(0, "VI_1", "FAULT");
+    refused_or_fault(&net, &with_bad);
 }
