@@ -218,6 +218,56 @@ fn track_script_weight_fall_and_rise() {
     );
 }
 
+/// Until its first run ends, a weight-0 script has no state and holds the instance in INIT
+/// (keepalived does the same): r1 (150) tracks `slow` (sleeps 1.5 s, then fails) while r2
+/// (100) is Master. For the first 1.2 s r1 stays in INIT (never BACKUP or MASTER) and r2
+/// keeps the VIP; then r1 goes straight to FAULT.
+#[test]
+fn weight_0_script_holds_the_instance_until_its_first_result() {
+    require!();
+    let mut net = Net::new("tpnd", 2);
+    let slow = script(&net.lab, "slow.sh", "sleep 1.5\nexit 1\n");
+    let vip = net.vip_cidr(100);
+    let r1 = format!(
+        "{}vrrp_script slow {{\n    script \"{}\"\n    interval 3\n    timeout 2\n    weight 0\n}}\n{}",
+        global_defs(&[]),
+        slow.display(),
+        instance(
+            "VI_1",
+            51,
+            150,
+            &vip,
+            &["track_script {\n        slow\n    }".into()]
+        )
+    );
+    let r2 = format!(
+        "{}{}",
+        global_defs(&[]),
+        instance("VI_1", 51, 100, &vip, &[])
+    );
+    net.start(1, &r2);
+    net.expect_state(1, "VI_1", "MASTER");
+    net.start(0, &r1);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1200) {
+        let state = net.routers[0].state("VI_1");
+        assert_eq!(
+            state, "INIT",
+            "r1 left INIT before its script's first result"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(net.holders(net.vip(100)), ["r2"]);
+    net.expect_state(0, "VI_1", "FAULT");
+    let t = logged_transitions(&net.routers[0].log());
+    assert_eq!(
+        t.first().map(|t| (t.from.as_str(), t.to.as_str())),
+        Some(("INIT", "FAULT")),
+        "{t:?}"
+    );
+    net.expect_sole_holder(1, net.vip(100));
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. A hung script is killed at its timeout, with its process group
 
