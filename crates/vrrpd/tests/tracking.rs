@@ -908,7 +908,7 @@ fn hung_notify_hook_is_killed_and_delays_only_its_instance() {
 /// and SIGTERM give `INSTANCE "VI_1" STATE PRIORITY` lines, one per transition vrrpd
 /// logged, in the same order, ending with STOP. A second FIFO (`notify_fifo`) with a
 /// `notify_fifo_script` reader started by vrrpd (ignoring SIGTERM) gets the same lines; the
-/// reader is killed with vrrpd.
+/// reader is killed with vrrpd. A `notify_master SCRIPT nobody` hook runs as nobody.
 #[test]
 fn notify_fifo_lines_follow_the_transitions() {
     require!();
@@ -917,6 +917,21 @@ fn notify_fifo_lines_follow_the_transitions() {
     let flap = net.path("flap.value");
     fs::write(&flap, "0\n").unwrap();
     let vip = net.vip_cidr(100);
+    // A notify_master hook run as nobody records who it ran as (in a directory nobody may
+    // write to).
+    let out_dir = net.path("out");
+    fs::create_dir(&out_dir).unwrap();
+    fs::set_permissions(
+        &out_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let uid_file = out_dir.join("uid");
+    let uid_hook = script(
+        &net.lab,
+        "uid-hook.sh",
+        &format!("echo \"$(id -u) $(id -g)\" >> {}\n", uid_file.display()),
+    );
     // A second FIFO, `notify_fifo`, read by a `notify_fifo_script` that vrrpd starts. At
     // shutdown vrrpd writes the STOP lines, then sends SIGTERM to the reader (SIGKILL 2 s
     // later): a reader that wants the STOP lines must outlive SIGTERM, so this one ignores it.
@@ -943,7 +958,10 @@ fn notify_fifo_lines_follow_the_transitions() {
             51,
             150,
             &vip,
-            &["track_file {\n        flap\n    }".into()]
+            &[
+                "track_file {\n        flap\n    }".into(),
+                format!("notify_master \"{}\" nobody", uid_hook.display()),
+            ]
         )
     );
     net.start(0, &conf);
@@ -992,6 +1010,17 @@ fn notify_fifo_lines_follow_the_transitions() {
         "notify_fifo_script read (left) vs transitions:\n{:?}\n{want:?}{}",
         read(),
         net.lab.diag()
+    );
+    let nobody = run(
+        std::process::Command::new("sh").args(["-c", "echo \"$(id -u nobody) $(id -g nobody)\""]),
+        Duration::from_secs(30),
+    )
+    .expect("id nobody")
+    .stdout;
+    let uids = fs::read_to_string(&uid_file).unwrap_or_default();
+    assert!(
+        !uids.is_empty() && uids.lines().all(|l| l == nobody.trim()),
+        "notify_master with user nobody ran as {uids:?}, not {nobody:?}"
     );
     let pattern = reader.display().to_string();
     assert!(
