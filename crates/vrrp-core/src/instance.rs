@@ -285,6 +285,10 @@ pub enum Input<'a> {
     /// Another member of the sync group stopped being Master: a Master follows, resigning
     /// with a priority-0 advertisement, and goes on as an ordinary Backup.
     SyncGroupBackup,
+    /// Another member of the sync group would not become Master now (keepalived: members
+    /// go Master together or not at all): while held, a Backup does not take over on its
+    /// Master_Down_Timer (it keeps listening). [`Input::SyncGroupMaster`] still applies.
+    SyncGroupHold(bool),
 }
 
 /// What the instance asks the caller to do, or tells it.
@@ -340,6 +344,8 @@ pub struct Instance {
     track_fault: bool,
     /// Operator maintenance: never become Master.
     maintenance: bool,
+    /// A sync group member holds this one back (see [`Input::SyncGroupHold`]).
+    sync_hold: bool,
 }
 
 impl Instance {
@@ -364,6 +370,7 @@ impl Instance {
             link_down: false,
             track_fault: false,
             maintenance: false,
+            sync_hold: false,
         }
     }
 
@@ -400,6 +407,7 @@ impl Instance {
                     self.become_master(now, TransitionReason::SyncGroup);
                 }
             }
+            Input::SyncGroupHold(on) => self.sync_hold = on,
             Input::SyncGroupBackup => {
                 if self.state == State::Master {
                     self.resign(now, TransitionReason::SyncGroup);
@@ -489,6 +497,26 @@ impl Instance {
     /// An operator holds the instance in maintenance (never Master).
     pub fn maintenance(&self) -> bool {
         self.maintenance
+    }
+
+    /// Whether this instance, left alone, would be Master: it is, or it is a Backup that
+    /// hears no Master it yields to (none, or one it would preempt), and no operator holds
+    /// it. Sync groups use it: a member only takes over when every member would.
+    pub fn would_be_master(&self) -> bool {
+        match self.state {
+            State::Master => true,
+            State::Backup if !self.maintenance => match self.master {
+                None => true,
+                Some(m) if m.address == self.config.primary_address => true,
+                Some(m) => {
+                    self.config.preempt
+                        && (self.priority > m.priority
+                            || (self.priority == m.priority
+                                && address_greater(self.config.primary_address, m.address)))
+                }
+            },
+            _ => false,
+        }
     }
 
     /// A tracked object has failed (a fault cause).
@@ -592,8 +620,10 @@ impl Instance {
                 }
             }
             State::Backup => {
-                if self.down_timer.is_some_and(|t| t <= now) && self.maintenance {
-                    // In maintenance the instance never takes over: it keeps listening.
+                if self.down_timer.is_some_and(|t| t <= now) && (self.maintenance || self.sync_hold)
+                {
+                    // In maintenance (or held by its sync group) the instance never takes
+                    // over: it keeps listening.
                     self.start_down_timer(now);
                     self.set_master(None);
                 } else if self.down_timer.is_some_and(|t| t <= now) {

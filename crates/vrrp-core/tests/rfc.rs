@@ -1604,3 +1604,30 @@ fn keepalived_higher_prio_send_advert() {
     assert_eq!(out[0], Output::Send(own_adv(&inst, 100)));
     assert_eq!(inst.state(), State::Backup);
 }
+
+/// keepalived (vrrp_sync_group): a held member does not take over on its down timer, and
+/// reports whether it would be Master.
+#[test]
+fn keepalived_sync_group_hold() {
+    let mut inst = started(config_v3(100), t(0));
+    assert!(
+        inst.would_be_master(),
+        "a Backup hearing nobody would be Master"
+    );
+    inst.handle(t(0), Input::SyncGroupHold(true));
+    let deadline = inst.poll_timeout().expect("down timer");
+    let out = fire(&mut inst, deadline);
+    assert!(!out.contains(&Output::AddAddresses), "{out:?}");
+    assert_eq!(inst.state(), State::Backup);
+    // A higher-priority Master: it would not be Master.
+    let higher = adv_for(inst.config(), 200);
+    recv(&mut inst, deadline + us(10), HIGHER_ADDR, &higher);
+    assert!(!inst.would_be_master());
+    inst.handle(deadline + us(20), Input::SyncGroupHold(false));
+    inst.handle(deadline + us(30), Input::SyncGroupMaster);
+    assert_eq!(
+        inst.state(),
+        State::Master,
+        "SyncGroupMaster overrides the hold"
+    );
+}

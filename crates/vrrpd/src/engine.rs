@@ -53,6 +53,8 @@ pub struct Router {
     pending_start: bool,
     /// When each kind of discarded packet was last logged as a warning.
     warned: HashMap<&'static str, Timestamp>,
+    /// Held back by its sync group (see `update_group_holds`).
+    sync_hold: bool,
 }
 
 /// A sync group's state as its notify hooks saw it last.
@@ -219,7 +221,7 @@ impl Engine {
         let tracked_up = plan
             .tracked
             .iter()
-            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(true))
+            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(false))
             .collect();
         self.routers.push(Router {
             id,
@@ -234,6 +236,7 @@ impl Engine {
             own_fault: false,
             pending_start: false,
             warned: HashMap::new(),
+            sync_hold: false,
         });
         Ok(opened)
     }
@@ -294,7 +297,7 @@ impl Engine {
             .plan
             .tracked
             .iter()
-            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(true))
+            .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(false))
             .collect();
         let same = |a: &(u32, AddressSpec), b: &(u32, AddressSpec)| {
             a.0 == b.0 && a.1.addr == b.1.addr && a.1.prefix_len == b.1.prefix_len
@@ -433,7 +436,23 @@ impl Engine {
     /// Applies the links' current state, then starts every instance.
     pub fn start(&mut self, now: Timestamp, links: &[Link]) {
         for link in links {
-            self.on_link(now, link);
+            self.links.insert(link.name.clone(), link.up);
+        }
+        for r in &mut self.routers {
+            r.tracked_up = r
+                .plan
+                .tracked
+                .iter()
+                .map(|(name, _, _)| self.links.get(name).copied().unwrap_or(false))
+                .collect();
+            for (name, _, _) in &r.plan.tracked {
+                if !self.links.contains_key(name) {
+                    warn!(
+                        "{}: tracked interface {name} does not exist: it counts as down",
+                        r.plan.config.name
+                    );
+                }
+            }
         }
         for i in 0..self.routers.len() {
             self.start_router(i, now);
@@ -727,6 +746,30 @@ impl Engine {
             self.lower_priority_heard(i);
         }
         self.drain(i, now);
+        self.update_group_holds(i, now);
+    }
+
+    /// Sync group members go Master together or not at all (keepalived): a member is held
+    /// back from taking over on its own timer while another member would not be Master
+    /// (it hears a Master it yields to, is in Fault, or in maintenance).
+    fn update_group_holds(&mut self, i: usize, now: Timestamp) {
+        let Some(group) = self.routers.get(i).and_then(|r| r.plan.sync_group.clone()) else {
+            return;
+        };
+        let members: Vec<usize> = (0..self.routers.len())
+            .filter(|&j| self.routers[j].plan.sync_group.as_deref() == Some(group.as_str()))
+            .collect();
+        for &j in &members {
+            let hold = members
+                .iter()
+                .any(|&k| k != j && !self.routers[k].instance.would_be_master());
+            if hold != self.routers[j].sync_hold {
+                self.routers[j].sync_hold = hold;
+                self.routers[j]
+                    .instance
+                    .handle(now, Input::SyncGroupHold(hold));
+            }
+        }
     }
 
     /// A Master heard a lower-priority advertisement: `notify_master_rx_lower_pri`.

@@ -478,6 +478,21 @@ impl Reloader {
             {
                 return Err("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into());
             }
+            // Only the trackers in use run: a reload that starts using another one needs
+            // a restart too.
+            let used = |c: &Config| -> std::collections::BTreeSet<String> {
+                c.instances
+                    .iter()
+                    .flat_map(|i| tracking::instance_trackers(c, i))
+                    .map(|t| t.key)
+                    .collect()
+            };
+            let (before, after) = (used(&running), used(&config));
+            if let Some(new) = after.difference(&before).next() {
+                return Err(format!(
+                    "tracker {new} is not running (no instance used it at start); using it needs a restart"
+                ));
+            }
         }
         let scripts = tracking::Scripts::new(&config.global);
         let mut extras = std::collections::HashMap::new();

@@ -477,7 +477,6 @@ fn track_interface_weight_and_fault() {
 /// or count the interface as down, as it does for a tracked interface deleted while it runs
 /// (weight 0: FAULT).
 #[test]
-#[ignore = "daemon bug: a missing tracked interface is silently counted as up (see docs/testing.md)"]
 fn missing_tracked_interface_is_refused_or_down() {
     require!();
     let net = Net::new("tmis", 1);
@@ -1549,7 +1548,6 @@ fn master_hearing_lower_priority_runs_hook_and_reannounces() {
 /// to avoid thrashing"; r2's VI_1 logs "Receive advertisement timeout" and stays Backup).
 /// With 0 again, both are on r1.
 #[test]
-#[ignore = "daemon bug: the sync group flaps between r1 and r2 every ~0.7 s (see docs/testing.md)"]
 fn sync_group_with_tracking_weight_settles() {
     require!();
     let mut net = Net::new("sgtw", 2);
@@ -1649,7 +1647,6 @@ fn expect_group_settles(net: &Net) -> usize {
 /// VI_1 150 and VI_2 100. No tracker, no operator: the group must settle on one router
 /// (keepalived: whichever got both first; a member goes Master only when all do).
 #[test]
-#[ignore = "daemon bug: the sync group flaps between r1 and r2 every ~0.7 s (see docs/testing.md)"]
 fn sync_group_with_crossed_priorities_settles() {
     require!();
     let mut net = Net::new("sgcr", 2);
@@ -1671,7 +1668,6 @@ fn sync_group_with_crossed_priorities_settles() {
 /// VI_1 resigns and VI_2 follows; the group must then settle on r2, Master of both, with
 /// both VIPs.
 #[test]
-#[ignore = "daemon bug: r1 takes VI_2 back alone and r2 flaps, VI_1 has no Master (see docs/testing.md)"]
 fn sync_group_member_in_maintenance_moves_the_group() {
     require!();
     let mut net = Net::new("sgmn", 2);
@@ -1793,7 +1789,6 @@ fn reload_keeps_a_tracker_fault() {
 /// changes a tracker definition is ("... need a restart"); so must a reload that makes it
 /// track a defined but unused failing `vrrp_script` (`/bin/false`, weight 0).
 #[test]
-#[ignore = "daemon bug: a reload may start tracking a defined but unused tracker, which never runs (see docs/testing.md)"]
 fn reload_tracking_an_unused_tracker() {
     require!();
     let mut net = Net::new("rlad", 1);
