@@ -1,6 +1,6 @@
 //! The daemon under test: keepalived (reference) or vrrpd, started in a node.
 
-use crate::{Error, Node, Proc, Result, SIGKILL, SIGTERM, find_tool, wait_until};
+use crate::{Error, Node, Proc, Result, SIGKILL, SIGTERM, find_tool, run_bounded, wait_until};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -240,4 +240,54 @@ impl DaemonProc {
     pub fn tail(&self, n: usize) -> String {
         self.proc.tail(n)
     }
+}
+
+/// The vrrpctl binary of the same build as `vrrpd`: next to it (a workspace build puts it
+/// there), else built once with `cargo build -p vrrpctl` into the same target directory
+/// and profile (bounded).
+pub fn vrrpctl_next_to(vrrpd: &Path) -> Result<PathBuf> {
+    let dir = vrrpd
+        .parent()
+        .ok_or_else(|| Error::msg("vrrpd has no directory"))?;
+    let candidate = dir.join("vrrpctl");
+    let usable = |p: &Path| {
+        let mut cmd = std::process::Command::new(p);
+        cmd.arg("--help");
+        p.is_file()
+            && run_bounded(cmd, Duration::from_secs(30))
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("maintenance"))
+    };
+    if usable(&candidate) {
+        return Ok(candidate);
+    }
+    // dir is TARGET/PROFILE (debug, release or a custom profile's name).
+    let profile = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = dir
+        .parent()
+        .ok_or_else(|| Error::msg("no target directory"))?;
+    let mut cmd = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"));
+    cmd.args(["build", "-p", "vrrpctl", "--bin", "vrrpctl"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("CARGO_TARGET_DIR", target);
+    match profile.as_str() {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    let out = run_bounded(cmd, Duration::from_secs(900))?;
+    if !out.status.success() || !candidate.is_file() {
+        return Err(Error::msg(format!(
+            "cargo build -p vrrpctl failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(candidate)
 }

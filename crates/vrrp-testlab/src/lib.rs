@@ -19,7 +19,7 @@ pub mod daemon;
 pub mod probe;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};
-pub use daemon::{Daemon, DaemonProc};
+pub use daemon::{Daemon, DaemonProc, vrrpctl_next_to};
 pub use probe::{ProbeRecord, ProbeReport, Prober};
 
 use std::fmt;

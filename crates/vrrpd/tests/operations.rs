@@ -55,49 +55,8 @@ fn vrrpd_binary() -> PathBuf {
 /// `cargo build -p vrrpctl` into the same target directory (bounded).
 fn vrrpctl() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let found = BIN.get_or_init(|| {
-        let vrrpd = vrrpd_binary();
-        let dir = vrrpd
-            .parent()
-            .ok_or("vrrpd has no directory")?
-            .to_path_buf();
-        let candidate = dir.join("vrrpctl");
-        let usable = |p: &Path| {
-            p.is_file()
-                && run(Command::new(p).arg("--help"), Duration::from_secs(30))
-                    .is_ok_and(|o| o.stdout.contains("maintenance"))
-        };
-        if usable(&candidate) {
-            return Ok(candidate);
-        }
-        // dir is TARGET/PROFILE (debug, release or a custom profile's name).
-        let profile = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let target = dir.parent().ok_or("no target directory")?;
-        let mut cmd = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cmd.args(["build", "-p", "vrrpctl", "--bin", "vrrpctl"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("CARGO_TARGET_DIR", target);
-        match profile.as_str() {
-            "debug" => {}
-            "release" => {
-                cmd.arg("--release");
-            }
-            other => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let out = run(&mut cmd, Duration::from_secs(900))?;
-        if out.code != 0 || !candidate.is_file() {
-            return Err(format!(
-                "cargo build -p vrrpctl failed ({}):\n{}",
-                out.code, out.stderr
-            ));
-        }
-        Ok(candidate)
-    });
+    let found = BIN
+        .get_or_init(|| vrrp_testlab::vrrpctl_next_to(&vrrpd_binary()).map_err(|e| e.to_string()));
     match found {
         Ok(p) => p.clone(),
         Err(e) => panic!("no vrrpctl binary: {e}"),
