@@ -91,7 +91,12 @@ impl ProtocolTimer {
             let mut guard = self.fd.readable().await?;
             let mut expirations = [0u8; 8];
             match nix::unistd::read(guard.get_inner().0.as_fd(), &mut expirations) {
-                Ok(_) => return Ok(self.armed.replace(None)),
+                Ok(_) => {
+                    // The read drained the timerfd: it is not readable again until the next
+                    // expiry, so clearing now spares the EAGAIN read on the next wait.
+                    guard.clear_ready();
+                    return Ok(self.armed.replace(None));
+                }
                 Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
                 Err(e) => return Err(e.into()),
             }
