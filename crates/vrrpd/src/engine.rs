@@ -124,6 +124,8 @@ pub struct Engine {
     pub lateness: TimerLateness,
     /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
     events: Option<broadcast::Sender<String>>,
+    /// Receive buffer for `drain_sockets`.
+    recv_buf: Vec<u8>,
     /// The metrics endpoint's view of `lateness`.
     pub lateness_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
 }
@@ -145,6 +147,7 @@ impl Engine {
             lateness: TimerLateness::default(),
             events: None,
             lateness_histogram: None,
+            recv_buf: Vec::new(),
         }
     }
 
@@ -485,6 +488,31 @@ impl Engine {
                 self.input(i, now, Input::Timeout);
             }
         }
+    }
+
+    /// Reads every packet already queued on the sockets. Used when the protocol timer woke
+    /// up late (the process was not scheduled): an advertisement that arrived meanwhile
+    /// must be seen before a Backup concludes that its Master is gone, or a busy machine
+    /// makes false takeovers (keepalived's "thread timer expired" split brains).
+    pub fn drain_sockets(&mut self, now: Timestamp) {
+        let mut buf = std::mem::take(&mut self.recv_buf);
+        buf.resize(65_536, 0);
+        for index in 0..self.sockets.len() {
+            let socket = Rc::clone(&self.sockets[index]);
+            // Bounded: a flood cannot keep the timer from being served.
+            for _ in 0..256 {
+                match socket.recv(&mut buf) {
+                    Ok(received) => {
+                        if let Some(bytes) = buf.get(received.payload.clone()) {
+                            self.on_packet(now, index, bytes, &received);
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => debug!("discarded a malformed packet: {e}"),
+                }
+            }
+        }
+        self.recv_buf = buf;
     }
 
     /// A packet arrived on socket `socket`.

@@ -271,7 +271,12 @@ async fn run(
             result = timer.expired() => {
                 let armed = result?;
                 let mut e = engine.borrow_mut();
-                e.on_timer(clock::now(), armed);
+                let now = clock::now();
+                if armed.is_some_and(|deadline| now - deadline > std::time::Duration::from_millis(1)) {
+                    // Woken late: first see what arrived meanwhile.
+                    e.drain_sockets(now);
+                }
+                e.on_timer(now, armed);
                 timer.arm(e.next_deadline())?;
             }
             Some(req) = control_rx.recv() => {

@@ -99,13 +99,28 @@ fn settle(mode: Mode) -> Duration {
     }
 }
 
-/// Starts both (lower index first) and checks the outcome.
+/// Starts both (lower index first), then waits out the start-up transient: a Backup
+/// started before its peer may become Master once, for a few milliseconds, when its first
+/// Master_Down_Timer expires before the peer's first advertisement reaches it (RFC 5798
+/// allows it; it steps down on that advertisement). Checks that "only X is Master" begin
+/// after that moment.
 fn start_all(lab: &Lab, rs: &mut [&mut Router], specs: &[Spec]) {
     for (r, s) in rs.iter_mut().zip(specs) {
         if let Err(e) = r.start(lab, s) {
             panic!("starting {}: {e}\n{}", r.label(), lab.diag());
         }
     }
+    // The longest Master_Down_Interval (priority 1: 3 intervals + almost one more for v3,
+    // one second for v2), and a margin for a loaded machine.
+    let longest = specs
+        .iter()
+        .map(|s| {
+            let interval = s.interval();
+            let skew = if s.mode.v2() { 1.0 } else { interval };
+            3.0 * interval + skew
+        })
+        .fold(0.0, f64::max);
+    std::thread::sleep(Duration::from_secs_f64(longest + 0.1));
 }
 
 // ---------------------------------------------------------------------------

@@ -43,6 +43,10 @@ impl Mode {
         }
     }
 
+    pub fn v2(self) -> bool {
+        matches!(self, Mode::V2 | Mode::V2Pass)
+    }
+
     pub fn ipv6(self) -> bool {
         self == Mode::V3v6
     }
@@ -155,7 +159,8 @@ impl Spec {
         self
     }
 
-    fn interval(&self) -> f64 {
+    /// The advertisement interval in seconds.
+    pub fn interval(&self) -> f64 {
         self.advert_int.unwrap_or(self.mode.advert_int())
     }
 }
