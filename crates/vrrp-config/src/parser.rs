@@ -859,7 +859,7 @@ impl<'t> Parser<'t, '_> {
                 self.d.warn_hint(
                     s.span(),
                     format!("`{}` is accepted and ignored", s.name),
-                    "vrrpd installs no firewall rules; accept mode is not enforced by a firewall",
+                    "vrrpd keeps its own nftables table (`inet vrrpd`) for no_accept; these are not needed",
                 );
             }
             "vrrp_lower_prio_no_advert" => {

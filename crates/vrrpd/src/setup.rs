@@ -267,7 +267,13 @@ pub async fn resolve_addresses(
         let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
         spec.broadcast = vip.broadcast;
         spec.label = vip.label.clone();
-        spec.scope = vip.scope.as_deref().map(scope_number).transpose()?;
+        spec.scope = match vip.scope.as_deref() {
+            Some(name) => Some(
+                vrrp_linux::routes::scope_number(name)
+                    .with_context(|| format!("unknown address scope {name}"))?,
+            ),
+            None => None,
+        };
         addresses.push((ifindex, spec));
     }
     Ok(addresses)
@@ -457,18 +463,4 @@ async fn remove_stale_vips(nl: &Netlink, name: &str, addresses: &[(u32, AddressS
             }
         }
     }
-}
-
-/// keepalived's scope names (as iproute2's rt_scopes).
-fn scope_number(name: &str) -> Result<u8> {
-    Ok(match name {
-        "global" | "universe" => 0,
-        "site" => 200,
-        "link" => 253,
-        "host" => 254,
-        "nowhere" => 255,
-        other => other
-            .parse()
-            .with_context(|| format!("unknown address scope {other}"))?,
-    })
 }
