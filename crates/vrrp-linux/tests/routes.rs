@@ -1,5 +1,5 @@
 //! Virtual routes and rules in network namespaces (root only; skipped with a message
-//! otherwise). Each test makes its own namespace `vr-<tag>-<pid>` holding a veth pair `va`/`vb`
+//! otherwise, a failure under `VRRPD_LAB_REQUIRED=1`). Each test makes its own namespace `vr-<tag>-<pid>` holding a veth pair `va`/`vb`
 //! (va: 10.99.N.1/24, fd99:N::1/64), runs the library inside it and checks the result with
 //! `ip route show` / `ip rule show`.
 

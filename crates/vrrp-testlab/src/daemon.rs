@@ -184,7 +184,7 @@ impl DaemonProc {
     }
 
     /// Waits (bounded) until the daemon is up: its pid file exists, and for
-    /// keepalived its VRRP child too. Fails if the daemon exited.
+    /// keepalived its VRRP child too. Fails if the daemon exited or wrote no pid file.
     pub fn wait_started(&self, timeout: Duration) -> Result<()> {
         let ok = wait_until(timeout, Duration::from_millis(20), || {
             !self.proc.is_running()
@@ -204,12 +204,14 @@ impl DaemonProc {
             )));
         }
         if !ok {
-            // No pid file yet is not fatal: the daemon runs. Say so.
-            eprintln!(
-                "vrrp-testlab: {} on {}: no pid file after {timeout:?}",
+            // A daemon that runs but never wrote its pid file is not up as documented.
+            return Err(Error::msg(format!(
+                "{} on {}: no pid file {} after {timeout:?}\n{}",
                 self.daemon.name(),
-                self.node
-            );
+                self.node,
+                self.pidfile.display(),
+                self.proc.tail(20)
+            )));
         }
         Ok(())
     }

@@ -17,10 +17,16 @@
 pub mod conf;
 pub mod daemon;
 pub mod probe;
+mod require;
+mod watch;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};
 pub use daemon::{Daemon, DaemonProc, vrrpctl_next_to};
 pub use probe::{ProbeRecord, ProbeReport, Prober};
+pub use require::{
+    LAB_REQUIRED_VAR, find_tool, is_root, lab_ready, lab_required, need, skip, skip_reason,
+};
+pub use watch::AddressWatch;
 
 use std::fmt;
 use std::fs;
@@ -64,35 +70,6 @@ impl From<io::Error> for Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// True when running as root (the lab needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Finds `name` in `$PATH`, `/usr/sbin` and `/sbin`.
-pub fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
-}
-
-/// Returns `None` when the lab can run here, or a reason to skip a test.
-pub fn skip_reason(tools: &[&str]) -> Option<String> {
-    if !is_root() {
-        return Some("needs root (network namespaces)".into());
-    }
-    for t in ["ip"].iter().chain(tools) {
-        if find_tool(t).is_none() {
-            return Some(format!("`{t}` is not installed (see docs/testing.md)"));
-        }
-    }
-    None
-}
 
 /// Polls `cond` every `poll` until it returns true or `timeout` passes.
 /// Returns whether it became true. Bounded in time and in iterations.
@@ -1140,15 +1117,14 @@ impl Node {
     }
 
     /// Whether `ip` is configured on any interface of the node (how a VIP's
-    /// owner, i.e. the Master, is recognised). False if `ip` can't be run.
+    /// owner, i.e. the Master, is recognised). Panics when `ip` cannot be run: a
+    /// failed probe must not read as "no address" and pass a negative check.
+    #[track_caller]
     pub fn has_address(&self, ip: impl Into<IpAddr>) -> bool {
         let ip = ip.into();
         match self.addresses() {
             Ok(v) => v.contains(&ip),
-            Err(e) => {
-                eprintln!("vrrp-testlab: {}: {e}", self.name);
-                false
-            }
+            Err(e) => panic!("vrrp-testlab: {}: cannot list addresses: {e}", self.name),
         }
     }
 

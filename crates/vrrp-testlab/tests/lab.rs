@@ -4,17 +4,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 use vrrp_testlab::{
-    Daemon, KeepalivedConf, Lab, Node, SIGKILL, SIGTERM, VrrpInstance, skip_reason, wait_until,
+    Daemon, KeepalivedConf, Lab, Node, SIGKILL, SIGTERM, VrrpInstance, require, wait_until,
 };
-
-macro_rules! require {
-    ($($tool:expr),*) => {
-        if let Some(why) = skip_reason(&[$($tool),*]) {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
-    };
-}
 
 fn netns_list() -> String {
     let out = std::process::Command::new("ip")
@@ -281,11 +272,10 @@ fn keepalived_conf(lab: &Lab, name: &str, prio: u8) -> String {
 }
 
 fn keepalived_available() -> bool {
-    if let Some(why) = Daemon::Keepalived.unavailable() {
-        eprintln!("SKIPPED: {why}");
-        return false;
-    }
-    true
+    vrrp_testlab::need(
+        Daemon::Keepalived.unavailable().is_none(),
+        "keepalived is not installed",
+    )
 }
 
 #[test]

@@ -176,8 +176,7 @@ async fn many_runs_at_once() {
 
 #[tokio::test]
 async fn runs_as_another_user() {
-    if !is_root() {
-        eprintln!("skipped: needs root to change user");
+    if !vrrp_testlab::need(is_root(), "needs root to change user") {
         return;
     }
     let nobody = vrrp_track::security::resolve_user("nobody", None).expect("user nobody");

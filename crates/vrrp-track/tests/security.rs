@@ -147,8 +147,7 @@ fn symlink_into_an_unsafe_directory_is_refused() {
 
 #[test]
 fn file_owned_by_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root to chown");
+    if !vrrp_testlab::need(is_root(), "needs root to chown") {
         return;
     }
     let nobody = security::resolve_user("nobody", None).expect("nobody");

@@ -1,6 +1,6 @@
 //! `vrrpctl sniff --interface` on a real link: two network namespaces joined by a veth
 //! pair; the test sends VRRPv3 advertisements from one (a raw IP socket opened in that
-//! namespace) while vrrpctl captures in the other. Needs root and `ip`; skips otherwise.
+//! namespace) while vrrpctl captures in the other. Needs root and `ip`; skipped otherwise (a failure under `VRRPD_LAB_REQUIRED=1`).
 
 use std::fs::File;
 use std::io::Read;
@@ -18,21 +18,6 @@ use vrrp_core::packet::{Advertisement, Auth, ChecksumForm, MULTICAST_V4, Version
 
 const MAC_A: &str = "02:00:00:99:03:01";
 const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 99, 203, 1);
-
-fn skip_reason() -> Option<&'static str> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("needs root (network namespaces, AF_PACKET)");
-    }
-    let ok = Command::new("ip")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        return Some("`ip` (iproute2) is not installed");
-    }
-    None
-}
 
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
@@ -228,8 +213,7 @@ impl Drop for Sender {
 
 #[test]
 fn live_capture_count_json_and_sigterm_summary() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping live_capture_count_json_and_sigterm_summary: {why}");
+    if !vrrp_testlab::lab_ready(&[]) {
         return;
     }
     let mut pair = NsPair::new("live");
@@ -283,8 +267,7 @@ fn live_capture_count_json_and_sigterm_summary() {
 
 #[test]
 fn live_duration_stops_an_idle_capture() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping live_duration_stops_an_idle_capture: {why}");
+    if !vrrp_testlab::lab_ready(&[]) {
         return;
     }
     let mut pair = NsPair::new("idle");

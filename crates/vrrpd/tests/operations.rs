@@ -4,7 +4,7 @@
 //!
 //! Each test builds its own lab and leaves nothing behind (the lab kills what it started and
 //! deletes its namespaces on drop, also when a test panics). Without root every test prints
-//! `SKIPPED: ...` and passes. Protocol steps use VRRPv3 with `advert_int 0.1`; waits are
+//! `SKIPPED: ...` (a failure under `VRRPD_LAB_REQUIRED=1`, as in CI). Protocol steps use VRRPv3 with `advert_int 0.1`; waits are
 //! bounded and generous, and the assertions are about behaviour (who is Master, which
 //! transitions happened, what the daemon answered), not tight timings. See docs/testing.md,
 //! "Operations tests".
@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vrrp_testlab::{
-    Daemon, DaemonProc, KeepalivedConf, Lab, Node, SIGTERM, VrrpInstance, skip_reason, wait_until,
+    AddressWatch, Daemon, DaemonProc, KeepalivedConf, Lab, Node, SIGTERM, VrrpInstance, require,
+    wait_until,
 };
 
 /// Bound of every wait for a protocol step (an election takes well under a second with
@@ -37,15 +38,6 @@ const START: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(20);
 /// The advertisement interval of every instance here (seconds).
 const ADVERT_INT: f64 = 0.1;
-
-macro_rules! require {
-    ($($tool:expr),*) => {
-        if let Some(why) = skip_reason(&[$($tool),*]) {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
-    };
-}
 
 fn vrrpd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
@@ -1225,16 +1217,31 @@ fn reload_changes_priority_in_place_and_refuses_a_broken_config() {
     let r2 = &net.routers[1];
     let conf_path = r2.daemon().conf.clone();
 
-    // r2: priority 150 -> 250 by reload.
+    // r2: priority 150 -> 250 by reload. With preempt, r2 discards r1's advertisements
+    // from then on (lower priority, RFC 9568 §6.4.2) and takes over when its
+    // Master_Down_Timer, counted from the last one it accepted, expires (keepalived does
+    // the same): within Master_Down_Interval of the reload, plus a margin.
     let raised = confs[1].replace("priority 150", "priority 250");
     assert_ne!(raised, confs[1]);
     fs::write(&conf_path, &raised).expect("write");
+    let watch = AddressWatch::start(&r2.node).expect("ip monitor");
     let out = r2.ctl(&["reload"]);
+    let reloaded = Instant::now();
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
         out.stdout.trim(),
         "0 unchanged, 1 updated in place, 0 re-created, 0 removed, 0 added"
     );
+    let added = watch.wait_added(vip, STEP).expect("r2 takes the VIP");
+    let took = added.saturating_duration_since(reloaded);
+    let skew = (256.0 - 250.0) * ADVERT_INT / 256.0;
+    let bound = Duration::from_secs_f64(3.0 * ADVERT_INT + skew) + Duration::from_millis(100);
+    assert!(
+        took <= bound,
+        "r2 took the VIP {took:?} after the reload, beyond {bound:?}{}",
+        net.lab.diag()
+    );
+    eprintln!("priority raised by reload: r2 added the VIP {took:?} after the reply");
     net.expect_master("VI_1", 1);
     net.expect_sole_holder(1, vip);
     std::thread::sleep(Duration::from_millis(1000));
@@ -1313,6 +1320,32 @@ fn reload_changes_priority_in_place_and_refuses_a_broken_config() {
         out.stdout.trim(),
         "1 unchanged, 0 updated in place, 0 re-created, 0 removed, 0 added"
     );
+
+    // A priority change of the Master goes out with its next advertisement: r3 sees it
+    // within one advertisement interval of the reload, plus a margin.
+    fs::write(&conf_path, raised.replace("priority 250", "priority 240")).expect("write");
+    let out = r2.ctl(&["reload"]);
+    let reloaded = Instant::now();
+    assert_eq!(out.code, 0, "{out:?}");
+    let bound = Duration::from_secs_f64(ADVERT_INT) + Duration::from_millis(50);
+    let seen = loop {
+        let view = net.routers[2].status_of("VI_1").expect("r3");
+        if view["master"]["priority"] == 240 {
+            break reloaded.elapsed();
+        }
+        assert!(
+            reloaded.elapsed() < STEP,
+            "r3 does not see the new priority: {view}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    eprintln!("priority lowered by reload: r3 saw it {seen:?} after the reply");
+    assert!(
+        seen <= bound,
+        "r3 saw the Master's new priority {seen:?} after the reload, beyond {bound:?}{}",
+        net.lab.diag()
+    );
+    assert_eq!(count(2), before[2], "r3: no transition");
 }
 
 /// A configuration refused on SIGHUP is logged once.
@@ -1658,10 +1691,10 @@ fn metrics_endpoint_serves_valid_openmetrics() {
             Duration::from_secs(60),
         )
         .is_ok_and(|o| o.code == 0);
-    if !python_ok {
-        eprintln!(
-            "SKIPPED: needs /usr/bin/python3 with prometheus_client (python3-prometheus-client)"
-        );
+    if !vrrp_testlab::need(
+        python_ok,
+        "needs /usr/bin/python3 with prometheus_client (python3-prometheus-client)",
+    ) {
         return;
     }
     let mut net = Net::new("metr", 2);

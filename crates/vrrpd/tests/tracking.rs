@@ -3,12 +3,11 @@
 //!
 //! Each test builds its own lab and leaves nothing behind (the lab kills what it started and
 //! deletes its namespaces on drop, also when a test panics). Without root every test prints
-//! `SKIPPED: ...` and passes. Instances use VRRPv3 with `advert_int 0.1` (one test 1 s);
+//! `SKIPPED: ...` (a failure under `VRRPD_LAB_REQUIRED=1`, as in CI). Instances use VRRPv3 with `advert_int 0.1` (one test 1 s);
 //! waits are bounded and generous, and the assertions are about behaviour (who is Master,
 //! which priority, which hooks ran in which order), not tight timings. See docs/testing.md,
 //! "Tracking, hooks and sync group tests".
 
-#[macro_use]
 #[path = "tracking/support.rs"]
 mod support;
 
@@ -22,7 +21,7 @@ use support::{
     Net, POLL, STEP, fifo_reader, global_defs, hook_lines, instance, logged_events,
     logged_transitions, logging_hook, pgrep, receive, run, script, unix_now, vrrpctl,
 };
-use vrrp_testlab::wait_until;
+use vrrp_testlab::{require, wait_until};
 
 /// The lines of a results file written by the rise/fall check script: `N ok|fail`.
 fn results(path: &Path) -> Vec<(u64, bool)> {

@@ -10,17 +10,16 @@ use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns};
 
-/// True when the tests can create namespaces; prints why not otherwise.
+/// True when the tests can create namespaces; otherwise reports the skip (a failure under
+/// `VRRPD_LAB_REQUIRED=1`, as in CI).
 pub fn can_run(test: &str) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping {test}: needs root (network namespaces)");
-        return false;
+    match vrrp_testlab::skip_reason(&[]) {
+        None => true,
+        Some(why) => {
+            vrrp_testlab::skip(&format!("{test}: {why}"));
+            false
+        }
     }
-    if Command::new("ip").arg("-V").output().is_err() {
-        eprintln!("skipping {test}: iproute2 `ip` not found");
-        return false;
-    }
-    true
 }
 
 /// Runs `ip ARGS`, panicking with its stderr on failure.

@@ -267,11 +267,11 @@ pub fn skip_reason(peer: Kind) -> Option<String> {
     }
 }
 
-/// Prints the skip message and returns true when the test must be skipped.
+/// True when the test must be skipped; reports it (a failure under `VRRPD_LAB_REQUIRED=1`).
 pub fn skip(test: &str, peers: &[Kind]) -> bool {
     for p in peers {
         if let Some(r) = skip_reason(*p) {
-            eprintln!("SKIPPED {test}: {r}");
+            vrrp_testlab::skip(&format!("{test}: {r}"));
             return true;
         }
     }
@@ -281,6 +281,17 @@ pub fn skip(test: &str, peers: &[Kind]) -> bool {
 enum Running {
     Daemon(DaemonProc),
     Frr(Proc),
+}
+
+/// Set when an FRR vrrpd of this test process logged its own start-up bind race (FRR 8.4
+/// `vrrp.c`: "[VRID n] [IPv6] Failed to find address to bind on IF"); read and cleared by
+/// the interop tests' retry, which must not retry on other failures.
+pub static FRR_BIND_RACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `log` (an FRR vrrpd's own output) has FRR's bind race line.
+fn has_frr_bind_race(log: &str) -> bool {
+    log.lines()
+        .any(|l| l.contains("[VRID ") && l.contains("Failed to find address to bind on "))
 }
 
 /// One node of the lab and the VRRP implementation on it.
@@ -350,7 +361,8 @@ impl Router {
                     .run_ok("ip", &["-j", "-d", "link", "show", "dev", m])
                 {
                     Ok(j) => !j.contains("\"proto_down\":true"),
-                    Err(_) => false,
+                    // A failed probe must not read as "not Master".
+                    Err(e) => panic!("{}: cannot read the state of {m}: {e}", self.node.name()),
                 }
             }
             _ => self.node.has_address(self.vip),
@@ -540,6 +552,7 @@ impl Router {
 
     /// SIGKILL: no priority-0 advertisement, leftovers stay.
     pub fn crash(&mut self) {
+        self.note_frr_bind_race();
         match self.running.take() {
             Some(Running::Daemon(d)) => {
                 let _ = d.crash();
@@ -554,6 +567,7 @@ impl Router {
     /// SIGTERM: the Master sends priority 0 and releases the VIP. Returns
     /// whether the daemon exited on its own within 10 s.
     pub fn stop(&mut self) -> bool {
+        self.note_frr_bind_race();
         match self.running.take() {
             Some(Running::Daemon(d)) => d.stop(Duration::from_secs(10)).unwrap_or(false),
             Some(Running::Frr(p)) => {
@@ -585,6 +599,14 @@ impl Router {
     }
 
     /// Everything the running daemon wrote (stdout and stderr).
+    /// Records FRR's bind race ([`FRR_BIND_RACE`]) from this router's FRR log, before
+    /// the process (and, at the lab's drop, its log) goes.
+    fn note_frr_bind_race(&self) {
+        if matches!(self.running, Some(Running::Frr(_))) && has_frr_bind_race(&self.log()) {
+            FRR_BIND_RACE.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
     pub fn log(&self) -> String {
         let p = match &self.running {
             Some(Running::Daemon(d)) => &d.proc,
@@ -634,4 +656,11 @@ pub fn link_local(node: &Node, ifname: &str) -> Option<Ipv6Addr> {
         }
     }
     None
+}
+
+impl Drop for Router {
+    /// A test that panics drops its routers before its lab: FRR's log is still there.
+    fn drop(&mut self) {
+        self.note_frr_bind_race();
+    }
 }

@@ -37,25 +37,38 @@ impl Pkt {
     }
 }
 
-/// Starts a capture of every VRRP packet on the bridge.
-pub fn start(lab: &Lab, name: &str) -> Option<Capture> {
-    match lab.capture(name, "ip proto 112 or ip6 proto 112") {
-        Ok(c) => Some(c),
-        Err(e) => {
-            eprintln!("capture {name}: {e}");
-            None
-        }
-    }
+/// Starts a capture of every VRRP packet on the bridge. A capture that cannot start fails
+/// the test: its checks would otherwise vanish.
+pub fn start(lab: &Lab, name: &str) -> Capture {
+    lab.capture(name, "ip proto 112 or ip6 proto 112")
+        .unwrap_or_else(|e| panic!("capture {name}: {e}"))
 }
 
-/// Whether tshark is there to read the captures.
-pub fn have_tshark() -> bool {
-    find_tool("tshark").is_some()
+/// True when tshark is there to read the captures; otherwise the check is reported as
+/// skipped (a failure under `VRRPD_LAB_REQUIRED=1`).
+pub fn tshark_ready(what: &str) -> bool {
+    vrrp_testlab::need(
+        find_tool("tshark").is_some(),
+        &format!("{what}: tshark is not installed: the capture cannot be checked"),
+    )
 }
 
-/// Dissects `pcap` with tshark. `None` when tshark is not installed.
-pub fn dissect(pcap: &Path) -> Option<Vec<Pkt>> {
-    let tshark = find_tool("tshark")?;
+/// Stops `cap` and dissects it with tshark; `None` (reported as a skip) without tshark.
+pub fn stop_and_dissect(cap: Capture, what: &str) -> Option<(PathBuf, Vec<Pkt>)> {
+    let path = cap
+        .stop()
+        .unwrap_or_else(|e| panic!("{what}: stopping the capture: {e}"));
+    tshark_ready(what).then(|| {
+        let pkts = dissect(&path);
+        (path, pkts)
+    })
+}
+
+/// Dissects `pcap` with tshark (which must be installed).
+fn dissect(pcap: &Path) -> Vec<Pkt> {
+    let Some(tshark) = find_tool("tshark") else {
+        panic!("tshark is not installed");
+    };
     let mut c = Command::new(tshark);
     c.args(["-n", "-r"])
         .arg(pcap)
@@ -65,58 +78,57 @@ pub fn dissect(pcap: &Path) -> Option<Vec<Pkt>> {
         ])
         .args(["-e", "vrrp.version", "-e", "vrrp.prio"])
         .args(["-e", "_ws.expert.message", "-e", "vrrp.checksum.status"]);
-    let out = run_bounded(c, Duration::from_secs(60)).ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "tshark failed on {}: {}",
-            pcap.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
+    let out = run_bounded(c, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("tshark on {}: {e}", pcap.display()));
+    assert!(
+        out.status.success(),
+        "tshark failed on {}: {}",
+        pcap.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                let f: Vec<&str> = l.split('\t').collect();
-                let g = |i: usize| f.get(i).copied().unwrap_or("").to_string();
-                let src = if g(0).is_empty() { g(1) } else { g(0) };
-                let dst = if g(2).is_empty() { g(3) } else { g(2) };
-                Pkt {
-                    src,
-                    dst,
-                    version: g(4),
-                    priority: g(5),
-                    expert: g(6),
-                    checksum_status: g(7),
-                }
-            })
-            .collect(),
-    )
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let g = |i: usize| f.get(i).copied().unwrap_or("").to_string();
+            let src = if g(0).is_empty() { g(1) } else { g(0) };
+            let dst = if g(2).is_empty() { g(3) } else { g(2) };
+            Pkt {
+                src,
+                dst,
+                version: g(4),
+                priority: g(5),
+                expert: g(6),
+                checksum_status: g(7),
+            }
+        })
+        .collect()
 }
 
-/// Stops the capture and checks it: every VRRP packet sent from one of
-/// `vrrpd_sources` is well formed with a good checksum (a Backup sends none). Returns the dissected packets (empty without tshark).
+/// Stops the capture and checks it: at least one VRRP packet from one of `heard` (the
+/// sender the scenario must have heard, so that an empty capture cannot pass), and every
+/// packet sent from one of `vrrpd_sources` well formed with a good checksum (a Backup sends
+/// none). Returns the dissected packets (empty, reported as a skip, without tshark).
 pub fn stop_and_check(
     lab: &Lab,
-    cap: Option<Capture>,
+    cap: Capture,
     vrrpd_sources: &[IpAddr],
+    heard: &[IpAddr],
     what: &str,
 ) -> Vec<Pkt> {
-    let Some(cap) = cap else {
+    let Some((path, pkts)) = stop_and_dissect(cap, what) else {
         return Vec::new();
     };
-    let path: PathBuf = match cap.stop() {
-        Ok(p) => p,
-        Err(e) => panic!("{what}: stopping the capture: {e}"),
-    };
-    if !have_tshark() {
-        eprintln!("{what}: tshark is not installed: the capture is not checked");
-        return Vec::new();
+    let expected: Vec<String> = heard.iter().map(|s| s.to_string()).collect();
+    if !pkts.iter().any(|p| expected.contains(&p.src)) {
+        lab.keep_dir();
+        panic!(
+            "{what}: no VRRP packet from {expected:?} in the capture ({} packets, kept: {})",
+            pkts.len(),
+            path.display()
+        );
     }
-    let pkts =
-        dissect(&path).unwrap_or_else(|| panic!("{what}: tshark could not read the capture"));
     let srcs: Vec<String> = vrrpd_sources.iter().map(|s| s.to_string()).collect();
     let mine: Vec<&Pkt> = pkts.iter().filter(|p| srcs.contains(&p.src)).collect();
     let bad: Vec<&&Pkt> = mine

@@ -21,16 +21,6 @@ pub const STEP: Duration = Duration::from_secs(15);
 pub const START: Duration = Duration::from_secs(15);
 pub const POLL: Duration = Duration::from_millis(20);
 
-/// Skips the test (passing) with a message when the lab cannot run here.
-macro_rules! require {
-    ($($tool:expr),*) => {
-        if let Some(why) = vrrp_testlab::skip_reason(&[$($tool),*]) {
-            eprintln!("SKIPPED: {why}");
-            return;
-        }
-    };
-}
-
 pub fn vrrpd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
