@@ -15,6 +15,9 @@ use crate::value;
 
 mod tracking;
 
+#[cfg(test)]
+mod keyword_tests;
+
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
 };
@@ -1267,7 +1270,14 @@ impl<'t> Parser<'t, '_> {
                 continue;
             }
             self.seen(&mut seen, a.name, a.span());
-            if a.name == "auth_type" {
+            self.auth_stmt(&mut auth, &a);
+        }
+        auth
+    }
+
+    fn auth_stmt(&mut self, auth: &mut RawAuth, a: &Stmt<'t>) {
+        match a.name {
+            "auth_type" => {
                 if let [t] = a.args.as_slice()
                     && word(t) == "AH"
                 {
@@ -1276,26 +1286,29 @@ impl<'t> Parser<'t, '_> {
                         "auth_type AH is not supported",
                         "use `auth_type PASS`, or no authentication",
                     );
-                    continue;
+                    return;
                 }
-                if let Some(v) = self.value(&a, |w| match w {
+                if let Some(v) = self.value(a, |w| match w {
                     "PASS" => Ok("PASS".to_owned()),
                     "AH" => Err("auth_type AH is not supported".to_owned()),
                     _ => Err("must be PASS".to_owned()),
                 }) {
                     auth.auth_type = Some(v);
                 }
-            } else if let Some(v) = self.value(&a, |w| {
-                if w.is_empty() {
-                    Err("must not be empty".to_owned())
-                } else {
-                    Ok(w.to_owned())
-                }
-            }) {
-                auth.auth_pass = Some(v);
             }
+            "auth_pass" => {
+                if let Some(v) = self.value(a, |w| {
+                    if w.is_empty() {
+                        Err("must not be empty".to_owned())
+                    } else {
+                        Ok(w.to_owned())
+                    }
+                }) {
+                    auth.auth_pass = Some(v);
+                }
+            }
+            _ => self.unsupported(a, Block::Auth),
         }
-        auth
     }
 }
 
