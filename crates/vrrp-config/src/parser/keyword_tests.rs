@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::ConfigError;
-use crate::keywords::{self, Block, KEYWORDS, Keyword, Shape};
+use crate::keywords::{self, Block, KEYWORDS, Keyword, Repeat, Shape, lookup, markdown};
 
 /// The parser's functions holding the match arms of each block's keywords.
 const HANDLERS: &[(&str, &str, Block)] = &[
@@ -150,5 +150,70 @@ fn the_match_arms_handle_exactly_the_table() {
             })
             .collect();
         assert_eq!(handled, table, "{} (`{start}` in {file})", block.title());
+    }
+}
+
+// The table on its own.
+#[test]
+fn no_keyword_twice_in_a_block() {
+    for (i, a) in KEYWORDS.iter().enumerate() {
+        for b in &KEYWORDS[i + 1..] {
+            assert!(
+                a.name != b.name || a.block != b.block,
+                "`{}` is twice in {}",
+                a.name,
+                a.block.title()
+            );
+        }
+    }
+}
+
+#[test]
+fn aliases_share_the_key_of_a_keyword_of_their_block() {
+    for kw in KEYWORDS {
+        if let Repeat::SameAs(key) = kw.repeat {
+            assert!(lookup(kw.block, key).is_some(), "`{}`: no `{key}`", kw.name);
+        }
+    }
+}
+
+#[test]
+fn only_top_level_blocks_are_top_level_only() {
+    for kw in KEYWORDS.iter().filter(|kw| kw.top_level_only) {
+        assert_eq!(kw.block, Block::Top, "`{}`", kw.name);
+        assert!(
+            kw.shape.opens_block() || kw.shape == Shape::Unsupported,
+            "`{}`",
+            kw.name
+        );
+    }
+}
+
+#[test]
+fn lists_accumulate_and_nothing_else_does() {
+    for kw in KEYWORDS.iter().filter(|kw| kw.block != Block::Top) {
+        assert_eq!(
+            kw.shape == Shape::List,
+            kw.repeat == Repeat::Adds,
+            "`{}` in {}",
+            kw.name,
+            kw.block.title()
+        );
+    }
+}
+
+#[test]
+fn the_index_has_one_row_per_keyword() {
+    assert_eq!(markdown().lines().count(), KEYWORDS.len() + 2);
+}
+
+#[test]
+fn docs_are_one_line() {
+    for kw in KEYWORDS {
+        assert!(
+            !kw.doc.is_empty() && !kw.doc.contains('\n'),
+            "`{}`",
+            kw.name
+        );
     }
 }
