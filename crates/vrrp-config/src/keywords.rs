@@ -337,6 +337,53 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("global_tracking", SyncGroup, Flag, "Deprecated: accepted with a warning, ignored"),
 ];
 
+/// A list block whose lines take options (`ADDR dev IF ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// `virtual_ipaddress` and `virtual_ipaddress_excluded`.
+    VirtualIpaddress,
+    UnicastPeer,
+    VirtualRoutes,
+    VirtualRules,
+}
+
+impl Line {
+    /// The keyword of the block, as the documentation names it.
+    #[cfg(test)]
+    pub(crate) fn keyword(self) -> &'static str {
+        match self {
+            Line::VirtualIpaddress => "virtual_ipaddress",
+            Line::UnicastPeer => "unicast_peer",
+            Line::VirtualRoutes => "virtual_routes",
+            Line::VirtualRules => "virtual_rules",
+        }
+    }
+}
+
+/// Options that keepalived (or `ip`) takes on such a line and vrrpd refuses: the error says
+/// "unsupported option", not "unexpected". The options vrrpd reads are in the parser's code,
+/// which reads their values.
+#[rustfmt::skip]
+pub(crate) const REFUSED_OPTIONS: &[(Line, &[&str])] = &[
+    (Line::VirtualIpaddress, &[
+        "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track",
+        "preferred_lft", "use_vmac", "track",
+    ]),
+    (Line::UnicastPeer, &["min_ttl", "max_ttl"]),
+    (Line::VirtualRoutes, &[
+        "nexthop", "onlink", "mtu", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd",
+        "ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl",
+        "pref", "tos", "dsfield", "hoplimit", "expires", "fastopen_no_cookie", "encap", "vrf",
+        "no_track", "track_group", "append", "prepend", "throw", "nat", "local", "broadcast",
+        "multicast", "anycast", "lock",
+    ]),
+    (Line::VirtualRules, &[
+        "not", "tos", "dsfield", "realms", "goto", "nat", "uidrange", "ipproto", "sport", "dport",
+        "l3mdev", "suppress_prefixlength", "suppress_ifgroup", "protocol", "no_track",
+        "track_group", "blackhole", "prohibit", "unreachable", "type",
+    ]),
+];
+
 /// The keyword `name` as vrrpd reads it in `block`.
 pub(crate) fn lookup(block: Block, name: &str) -> Option<&'static Keyword> {
     KEYWORDS
@@ -382,6 +429,13 @@ pub(crate) fn keepalived_only(name: &str) -> bool {
         .any(|kw| kw.shape == Shape::Unsupported && kw.name == name)
 }
 
+/// Whether `word` is an option of `line` that vrrpd refuses.
+pub(crate) fn refused_option(line: Line, word: &str) -> bool {
+    REFUSED_OPTIONS
+        .iter()
+        .any(|(l, words)| *l == line && words.contains(&word))
+}
+
 /// The generated keyword index of `docs/config.md` (between its `keywords` markers).
 #[cfg(test)]
 pub(crate) fn markdown() -> String {
@@ -396,6 +450,14 @@ pub(crate) fn markdown() -> String {
                 kw.shape.label()
             ));
         }
+    }
+    out.push_str(
+        "\nOptions that keepalived (or `ip`) takes on a line of these blocks and vrrpd refuses \
+         (\"unsupported option\"):\n\n",
+    );
+    for (line, words) in REFUSED_OPTIONS {
+        let list: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+        out.push_str(&format!("- `{}`: {}\n", line.keyword(), list.join(", ")));
     }
     out
 }

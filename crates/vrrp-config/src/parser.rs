@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diag::{Diags, Span};
-use crate::keywords::{self, Block};
+use crate::keywords::{self, Block, Line};
 use crate::model::{GlobalDefs, ScriptUser, TrackInterface, TrackRef, Vip, VirtualRoute};
 use crate::source::{TokKind, Token};
 use crate::value;
@@ -149,21 +149,6 @@ impl RawInstance {
         }
     }
 }
-
-/// Options of a `virtual_ipaddress` line that keepalived knows and vrrpd refuses.
-const VIP_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "peer",
-    "home",
-    "-nodad",
-    "nodad",
-    "mngtmpaddr",
-    "noprefixroute",
-    "autojoin",
-    "no_track",
-    "preferred_lft",
-    "use_vmac",
-    "track",
-];
 
 struct Stmt<'t> {
     kw: &'t Token,
@@ -1073,7 +1058,7 @@ impl<'t> Parser<'t, '_> {
         while let Some(opt) = it.next() {
             let o = word(opt);
             if !matches!(o, "brd" | "broadcast" | "dev" | "scope" | "label") {
-                if VIP_OPTIONS_UNSUPPORTED.contains(&o) {
+                if keywords::refused_option(Line::VirtualIpaddress, o) {
                     self.d
                         .error(opt.span, format!("unsupported `{kw}` option `{o}`"));
                 } else {
@@ -1136,7 +1121,7 @@ impl<'t> Parser<'t, '_> {
                 Ok(a) => {
                     if let Some(extra) = rest.first() {
                         let w = word(extra);
-                        if matches!(w, "min_ttl" | "max_ttl") {
+                        if keywords::refused_option(Line::UnicastPeer, w) {
                             self.d.error(
                                 extra.span,
                                 format!("unsupported `unicast_peer` option `{w}`"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{At, BlockCtx, Next, Parser, Stmt, word};
 use crate::diag::Span;
-use crate::keywords::{self, Block};
+use crate::keywords::{self, Block, Line};
 use crate::model::{
     Family, InitFile, InterfaceDelay, Location, ParamMatch, Prefix, RouteType, ScriptUser,
     TrackInterface, TrackRef, VirtualRoute, VirtualRule,
@@ -153,70 +153,6 @@ impl TrackKind {
         }
     }
 }
-
-/// `ip route` options that vrrpd does not support.
-const ROUTE_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "nexthop",
-    "onlink",
-    "mtu",
-    "advmss",
-    "rtt",
-    "rttvar",
-    "reordering",
-    "window",
-    "cwnd",
-    "ssthresh",
-    "realms",
-    "rto_min",
-    "initcwnd",
-    "initrwnd",
-    "features",
-    "quickack",
-    "congctl",
-    "pref",
-    "tos",
-    "dsfield",
-    "hoplimit",
-    "expires",
-    "fastopen_no_cookie",
-    "encap",
-    "vrf",
-    "no_track",
-    "track_group",
-    "append",
-    "prepend",
-    "throw",
-    "nat",
-    "local",
-    "broadcast",
-    "multicast",
-    "anycast",
-    "lock",
-];
-
-/// `ip rule` options that vrrpd does not support.
-const RULE_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "not",
-    "tos",
-    "dsfield",
-    "realms",
-    "goto",
-    "nat",
-    "uidrange",
-    "ipproto",
-    "sport",
-    "dport",
-    "l3mdev",
-    "suppress_prefixlength",
-    "suppress_ifgroup",
-    "protocol",
-    "no_track",
-    "track_group",
-    "blackhole",
-    "prohibit",
-    "unreachable",
-    "type",
-];
 
 /// A script string split as keepalived does: at white space, `'...'` keeps spaces.
 pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
@@ -1055,7 +991,7 @@ impl<'t> Parser<'t, '_> {
                         return None;
                     }
                 }
-                _ if ROUTE_OPTIONS_UNSUPPORTED.contains(&w) => {
+                _ if keywords::refused_option(Line::VirtualRoutes, w) => {
                     self.d
                         .error(t.span, format!("unsupported `{KW}` option `{w}`"));
                     return None;
@@ -1242,7 +1178,7 @@ impl<'t> Parser<'t, '_> {
                         return None;
                     }
                 }
-                _ if RULE_OPTIONS_UNSUPPORTED.contains(&w) => {
+                _ if keywords::refused_option(Line::VirtualRules, w) => {
                     self.d
                         .error(t.span, format!("unsupported `{KW}` option `{w}`"));
                     return None;
