@@ -10,6 +10,7 @@
 //! Supported keywords, refusals and differences from keepalived: `docs/config.md`.
 
 mod diag;
+mod keywords;
 mod model;
 mod parser;
 mod source;

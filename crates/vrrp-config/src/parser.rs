@@ -8,11 +8,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diag::{Diags, Span};
+use crate::keywords::{self, Block, Line};
 use crate::model::{GlobalDefs, ScriptUser, TrackInterface, TrackRef, Vip, VirtualRoute};
 use crate::source::{TokKind, Token};
 use crate::value;
 
 mod tracking;
+
+#[cfg(test)]
+mod keyword_tests;
 
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
@@ -145,186 +149,6 @@ impl RawInstance {
         }
     }
 }
-
-const TOP_KEYWORDS: &[&str] = &[
-    "global_defs",
-    "vrrp_instance",
-    "vrrp_script",
-    "track_file",
-    "vrrp_track_file",
-    "vrrp_track_process",
-    "vrrp_sync_group",
-    "interface_up_down_delays",
-    "include",
-    "includer",
-    "includem",
-    "includew",
-    "includeb",
-    "includea",
-    "include_check",
-];
-
-const GLOBAL_KEYWORDS: &[&str] = &[
-    "router_id",
-    "vrrp_version",
-    "vrrp_garp_master_delay",
-    "vrrp_garp_master_repeat",
-    "vrrp_garp_master_refresh",
-    "vrrp_garp_master_refresh_repeat",
-    "vrrp_garp_interval",
-    "vrrp_gna_interval",
-    "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat",
-    "vrrp_check_unicast_src",
-    "vrrp_skip_check_adv_addr",
-    "vrrp_strict",
-    "vrrp_startup_delay",
-    "enable_script_security",
-    "script_user",
-    "vrrp_iptables",
-    "vrrp_ipsets",
-    "nftables",
-    "vrrp_lower_prio_no_advert",
-    "vrrp_higher_prio_send_advert",
-    "v3_checksum_as_v2",
-    "notify_fifo",
-    "notify_fifo_script",
-    "vrrp_notify_fifo",
-    "vrrp_notify_fifo_script",
-    "metrics_listen",
-];
-
-const INSTANCE_KEYWORDS: &[&str] = &[
-    "state",
-    "interface",
-    "virtual_router_id",
-    "priority",
-    "advert_int",
-    "virtual_ipaddress",
-    "virtual_ipaddress_excluded",
-    "authentication",
-    "nopreempt",
-    "preempt",
-    "preempt_delay",
-    "unicast_src_ip",
-    "unicast_peer",
-    "mcast_src_ip",
-    "version",
-    "accept",
-    "no_accept",
-    "use_vmac",
-    "vmac_xmit_base",
-    "track_interface",
-    "dont_track_primary",
-    "garp_master_delay",
-    "garp_master_repeat",
-    "garp_master_refresh",
-    "garp_master_refresh_repeat",
-    "garp_lower_prio_delay",
-    "garp_lower_prio_repeat",
-    "lower_prio_no_advert",
-    "higher_prio_send_advert",
-    "v3_checksum_as_v2",
-    "track_script",
-    "track_file",
-    "track_process",
-    "notify",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "notify_master_rx_lower_pri",
-    "notify_master_change",
-    "virtual_routes",
-    "virtual_rules",
-    "promote_secondaries",
-];
-
-/// Instance keywords that open a block.
-const INSTANCE_BLOCKS: &[&str] = &[
-    "virtual_ipaddress",
-    "virtual_ipaddress_excluded",
-    "authentication",
-    "unicast_peer",
-    "track_interface",
-    "track_script",
-    "track_file",
-    "track_process",
-    "virtual_routes",
-    "virtual_rules",
-];
-
-const AUTH_KEYWORDS: &[&str] = &["auth_type", "auth_pass"];
-
-/// Keywords that only start a top-level block: met inside a block, they mean that a `}` is
-/// missing before them.
-const TOP_LEVEL_ONLY: &[&str] = &[
-    "global_defs",
-    "vrrp_instance",
-    "vrrp_sync_group",
-    "vrrp_script",
-    "vrrp_track_process",
-    "vrrp_track_file",
-    "interface_up_down_delays",
-    "virtual_server",
-    "virtual_server_group",
-];
-
-/// A few keepalived keywords, to tell "not supported by vrrpd" from "misspelt".
-const KEEPALIVED_KEYWORDS: &[&str] = &[
-    "track_bfd",
-    "track_src_ip",
-    "notify_deleted",
-    "smtp_alert",
-    "notify_priority_changes",
-    "sync_group_tracking_weight",
-    "static_track_group",
-    "track_group",
-    "virtual_server",
-    "virtual_server_group",
-    "static_ipaddress",
-    "static_routes",
-    "static_rules",
-    "bfd_instance",
-    "garp_group",
-    "net_namespace",
-    "linkbeat_interfaces",
-    "notification_email",
-    "notification_email_from",
-    "smtp_server",
-    "smtp_connect_timeout",
-    "vrrp_mcast_group4",
-    "vrrp_mcast_group6",
-    "dynamic_interfaces",
-    "unicast_ttl",
-    "mcast_dst_ip",
-    "auth_hmac",
-    "use_ipvlan",
-    "strict_mode",
-    "skip_check_adv_addr",
-    "no_virtual_ipaddress",
-    "garp_extra_if",
-    "down_timer_adverts",
-    "owner_ignore_adverts",
-    "unicast_fault_no_peer",
-    "check_unicast_src",
-    "old_unicast_checksum",
-];
-
-/// Options of a `virtual_ipaddress` line that keepalived knows and vrrpd refuses.
-const VIP_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "peer",
-    "home",
-    "-nodad",
-    "nodad",
-    "mngtmpaddr",
-    "noprefixroute",
-    "autojoin",
-    "no_track",
-    "preferred_lft",
-    "use_vmac",
-    "track",
-];
 
 struct Stmt<'t> {
     kw: &'t Token,
@@ -478,15 +302,15 @@ impl<'t> Parser<'t, '_> {
                         "vrrp_track_process" => self.track_process_block(&st),
                         "vrrp_sync_group" => self.sync_group(&st),
                         "interface_up_down_delays" => self.up_down_delays(&st),
-                        _ => self.unsupported(&st, TOP_KEYWORDS),
+                        _ => self.unsupported(&st, Block::Top),
                     }
                 }
             }
         }
     }
 
-    /// Reports an unsupported keyword and skips its block, if any.
-    fn unsupported(&mut self, st: &Stmt<'t>, known: &[&str]) {
+    /// Reports an unsupported keyword of `block` and skips its block, if any.
+    fn unsupported(&mut self, st: &Stmt<'t>, block: Block) {
         // Text generated by a loop repeats the same keyword at one position: report it once.
         let at = st.span();
         if !self.reported.insert((at.file, at.line, at.col)) {
@@ -495,12 +319,11 @@ impl<'t> Parser<'t, '_> {
             }
             return;
         }
-        let close = known
-            .iter()
+        let close = keywords::supported(block)
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
-        let hint = if KEEPALIVED_KEYWORDS.contains(&st.name) {
+        let hint = if keywords::keepalived_only(st.name) {
             Some(
                 "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),
@@ -534,7 +357,7 @@ impl<'t> Parser<'t, '_> {
                     }
                 }
                 TokKind::Word(w) => {
-                    if TOP_LEVEL_ONLY.contains(&w.as_str()) && self.starts_line(self.pos) {
+                    if keywords::top_level_only(w) && self.starts_line(self.pos) {
                         self.d.error_hint(
                             open_span,
                             "missing `}`: this block is not closed",
@@ -563,7 +386,7 @@ impl<'t> Parser<'t, '_> {
         let body_follows = self
             .peek()
             .and_then(Token::word)
-            .is_some_and(|w| !TOP_LEVEL_ONLY.contains(&w));
+            .is_some_and(|w| !keywords::top_level_only(w));
         self.expect_open(st);
         body_follows
     }
@@ -601,7 +424,7 @@ impl<'t> Parser<'t, '_> {
                     self.skip_block();
                 }
                 TokKind::Word(w) => {
-                    if TOP_LEVEL_ONLY.contains(&w.as_str()) {
+                    if keywords::top_level_only(w) {
                         self.missing_close(ctx, Some(t));
                         return Next::End;
                     }
@@ -635,7 +458,7 @@ impl<'t> Parser<'t, '_> {
                     self.skip_block();
                 }
                 TokKind::Word(w) => {
-                    if TOP_LEVEL_ONLY.contains(&w.as_str()) {
+                    if keywords::top_level_only(w) {
                         self.missing_close(ctx, Some(t));
                         return None;
                     }
@@ -743,8 +566,8 @@ impl<'t> Parser<'t, '_> {
         };
         let mut seen = std::mem::take(&mut self.global.seen);
         while let Next::Stmt(s) = self.next_in_block(&ctx) {
-            if !GLOBAL_KEYWORDS.contains(&s.name) {
-                self.unsupported(&s, GLOBAL_KEYWORDS);
+            if keywords::lookup(Block::Global, s.name).is_none() {
+                self.unsupported(&s, Block::Global);
                 continue;
             }
             if self.peek_open() {
@@ -877,7 +700,7 @@ impl<'t> Parser<'t, '_> {
                     self.global.defs.v3_checksum_as_v2 = v.v;
                 }
             }
-            _ => self.unsupported(s, GLOBAL_KEYWORDS),
+            _ => self.unsupported(s, Block::Global),
         }
     }
 
@@ -955,11 +778,11 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
         };
         while let Next::Stmt(s) = self.next_in_block(&ctx) {
-            if !INSTANCE_KEYWORDS.contains(&s.name) {
-                self.unsupported(&s, INSTANCE_KEYWORDS);
+            if keywords::lookup(Block::Instance, s.name).is_none() {
+                self.unsupported(&s, Block::Instance);
                 continue;
             }
-            let wants_block = INSTANCE_BLOCKS.contains(&s.name);
+            let wants_block = keywords::opens_block(Block::Instance, s.name);
             if !wants_block && self.peek_open() {
                 self.d
                     .error(s.span(), format!("`{}` does not take a block", s.name));
@@ -979,27 +802,12 @@ impl<'t> Parser<'t, '_> {
 
     fn instance_stmt(&mut self, inst: &mut RawInstance, s: &Stmt<'t>) {
         const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
-        // Lists accumulate; every other keyword is a single setting.
-        if !matches!(
-            s.name,
-            "virtual_ipaddress"
-                | "virtual_ipaddress_excluded"
-                | "unicast_peer"
-                | "track_interface"
-                | "track_script"
-                | "track_file"
-                | "track_process"
-                | "virtual_routes"
-                | "virtual_rules"
-        ) {
-            let key = match s.name {
-                "no_accept" => "accept",
-                "preempt" => "nopreempt",
-                other => other,
-            };
-            self.seen(&mut inst.seen, key, s.span());
-        } else {
-            inst.seen.insert(s.name.to_owned(), s.span());
+        // Lists accumulate; every other keyword is a single setting (aliases share one).
+        match keywords::seen_key(Block::Instance, s.name) {
+            Some(key) => self.seen(&mut inst.seen, key, s.span()),
+            None => {
+                inst.seen.insert(s.name.to_owned(), s.span());
+            }
         }
         match s.name {
             "state" => inst.state = self.value(s, parse_state).or(inst.state.take()),
@@ -1181,7 +989,7 @@ impl<'t> Parser<'t, '_> {
                     inst.promote_secondaries = v.v;
                 }
             }
-            _ => self.unsupported(s, INSTANCE_KEYWORDS),
+            _ => self.unsupported(s, Block::Instance),
         }
     }
 
@@ -1250,7 +1058,7 @@ impl<'t> Parser<'t, '_> {
         while let Some(opt) = it.next() {
             let o = word(opt);
             if !matches!(o, "brd" | "broadcast" | "dev" | "scope" | "label") {
-                if VIP_OPTIONS_UNSUPPORTED.contains(&o) {
+                if keywords::refused_option(Line::VirtualIpaddress, o) {
                     self.d
                         .error(opt.span, format!("unsupported `{kw}` option `{o}`"));
                 } else {
@@ -1313,7 +1121,7 @@ impl<'t> Parser<'t, '_> {
                 Ok(a) => {
                     if let Some(extra) = rest.first() {
                         let w = word(extra);
-                        if matches!(w, "min_ttl" | "max_ttl") {
+                        if keywords::refused_option(Line::UnicastPeer, w) {
                             self.d.error(
                                 extra.span,
                                 format!("unsupported `unicast_peer` option `{w}`"),
@@ -1436,8 +1244,8 @@ impl<'t> Parser<'t, '_> {
         };
         let mut seen = HashMap::new();
         while let Next::Stmt(a) = self.next_in_block(&ctx) {
-            if !AUTH_KEYWORDS.contains(&a.name) {
-                self.unsupported(&a, AUTH_KEYWORDS);
+            if keywords::lookup(Block::Auth, a.name).is_none() {
+                self.unsupported(&a, Block::Auth);
                 continue;
             }
             if self.peek_open() {
@@ -1447,7 +1255,14 @@ impl<'t> Parser<'t, '_> {
                 continue;
             }
             self.seen(&mut seen, a.name, a.span());
-            if a.name == "auth_type" {
+            self.auth_stmt(&mut auth, &a);
+        }
+        auth
+    }
+
+    fn auth_stmt(&mut self, auth: &mut RawAuth, a: &Stmt<'t>) {
+        match a.name {
+            "auth_type" => {
                 if let [t] = a.args.as_slice()
                     && word(t) == "AH"
                 {
@@ -1456,26 +1271,29 @@ impl<'t> Parser<'t, '_> {
                         "auth_type AH is not supported",
                         "use `auth_type PASS`, or no authentication",
                     );
-                    continue;
+                    return;
                 }
-                if let Some(v) = self.value(&a, |w| match w {
+                if let Some(v) = self.value(a, |w| match w {
                     "PASS" => Ok("PASS".to_owned()),
                     "AH" => Err("auth_type AH is not supported".to_owned()),
                     _ => Err("must be PASS".to_owned()),
                 }) {
                     auth.auth_type = Some(v);
                 }
-            } else if let Some(v) = self.value(&a, |w| {
-                if w.is_empty() {
-                    Err("must not be empty".to_owned())
-                } else {
-                    Ok(w.to_owned())
-                }
-            }) {
-                auth.auth_pass = Some(v);
             }
+            "auth_pass" => {
+                if let Some(v) = self.value(a, |w| {
+                    if w.is_empty() {
+                        Err("must not be empty".to_owned())
+                    } else {
+                        Ok(w.to_owned())
+                    }
+                }) {
+                    auth.auth_pass = Some(v);
+                }
+            }
+            _ => self.unsupported(a, Block::Auth),
         }
-        auth
     }
 }
 

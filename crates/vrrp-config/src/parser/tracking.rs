@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{At, BlockCtx, Next, Parser, Stmt, word};
 use crate::diag::Span;
+use crate::keywords::{self, Block, Line};
 use crate::model::{
     Family, InitFile, InterfaceDelay, Location, ParamMatch, Prefix, RouteType, ScriptUser,
     TrackInterface, TrackRef, VirtualRoute, VirtualRule,
@@ -153,118 +154,6 @@ impl TrackKind {
     }
 }
 
-const SCRIPT_KEYWORDS: &[&str] = &[
-    "script",
-    "interval",
-    "timeout",
-    "weight",
-    "rise",
-    "fall",
-    "user",
-    "init_fail",
-];
-
-const FILE_KEYWORDS: &[&str] = &["file", "weight", "init_file"];
-
-const PROCESS_KEYWORDS: &[&str] = &[
-    "process",
-    "param_match",
-    "full_command",
-    "weight",
-    "quorum",
-    "quorum_max",
-    "delay",
-    "fork_delay",
-    "terminate_delay",
-];
-
-const GROUP_KEYWORDS: &[&str] = &[
-    "group",
-    "track_interface",
-    "track_script",
-    "track_file",
-    "track_process",
-    "notify",
-    "notify_master",
-    "notify_backup",
-    "notify_fault",
-    "notify_stop",
-    "sync_group_tracking_weight",
-    "global_tracking",
-];
-
-const GROUP_BLOCKS: &[&str] = &[
-    "group",
-    "track_interface",
-    "track_script",
-    "track_file",
-    "track_process",
-];
-
-/// `ip route` options that vrrpd does not support.
-const ROUTE_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "nexthop",
-    "onlink",
-    "mtu",
-    "advmss",
-    "rtt",
-    "rttvar",
-    "reordering",
-    "window",
-    "cwnd",
-    "ssthresh",
-    "realms",
-    "rto_min",
-    "initcwnd",
-    "initrwnd",
-    "features",
-    "quickack",
-    "congctl",
-    "pref",
-    "tos",
-    "dsfield",
-    "hoplimit",
-    "expires",
-    "fastopen_no_cookie",
-    "encap",
-    "vrf",
-    "no_track",
-    "track_group",
-    "append",
-    "prepend",
-    "throw",
-    "nat",
-    "local",
-    "broadcast",
-    "multicast",
-    "anycast",
-    "lock",
-];
-
-/// `ip rule` options that vrrpd does not support.
-const RULE_OPTIONS_UNSUPPORTED: &[&str] = &[
-    "not",
-    "tos",
-    "dsfield",
-    "realms",
-    "goto",
-    "nat",
-    "uidrange",
-    "ipproto",
-    "sport",
-    "dport",
-    "l3mdev",
-    "suppress_prefixlength",
-    "suppress_ifgroup",
-    "protocol",
-    "no_track",
-    "track_group",
-    "blackhole",
-    "prohibit",
-    "unreachable",
-    "type",
-];
-
 /// A script string split as keepalived does: at white space, `'...'` keeps spaces.
 pub(crate) fn shell_split(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
@@ -398,22 +287,22 @@ impl<'t> Parser<'t, '_> {
         Some((name, name_span))
     }
 
-    /// The next statement of a tracker block: known keyword, no block, recorded once.
+    /// The next statement of a tracker block: a keyword of `block`, opening a block when the
+    /// table says so, a single setting recorded once.
     fn block_stmt(
         &mut self,
         ctx: &BlockCtx<'_>,
-        known: &[&str],
-        blocks: &[&str],
+        block: Block,
         seen: &mut HashMap<String, Span>,
     ) -> Option<Option<Stmt<'t>>> {
         let Next::Stmt(s) = self.next_in_block(ctx) else {
             return None;
         };
-        if !known.contains(&s.name) {
-            self.unsupported(&s, known);
+        if keywords::lookup(block, s.name).is_none() {
+            self.unsupported(&s, block);
             return Some(None);
         }
-        if blocks.contains(&s.name) {
+        if keywords::opens_block(block, s.name) {
             self.no_args(&s);
             if !self.expect_open(&s) {
                 return Some(None);
@@ -423,8 +312,8 @@ impl<'t> Parser<'t, '_> {
                 .error(s.span(), format!("`{}` does not take a block", s.name));
             self.skip_block();
             return Some(None);
-        } else if !GROUP_BLOCKS.contains(&s.name) {
-            self.seen(seen, s.name, s.span());
+        } else if let Some(key) = keywords::seen_key(block, s.name) {
+            self.seen(seen, key, s.span());
         }
         Some(Some(s))
     }
@@ -586,7 +475,7 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
         };
         let mut seen = HashMap::new();
-        while let Some(s) = self.block_stmt(&ctx, SCRIPT_KEYWORDS, &[], &mut seen) {
+        while let Some(s) = self.block_stmt(&ctx, Block::Script, &mut seen) {
             let Some(s) = s else { continue };
             match s.name {
                 "script" => {
@@ -609,11 +498,12 @@ impl<'t> Parser<'t, '_> {
                         raw.user = Some(u);
                     }
                 }
-                _ => {
+                "init_fail" => {
                     if let Some(v) = self.flag(&s) {
                         raw.init_fail = v.v;
                     }
                 }
+                _ => self.unsupported(&s, Block::Script),
             }
         }
         self.scripts.push(raw);
@@ -637,7 +527,7 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
         };
         let mut seen = HashMap::new();
-        while let Some(s) = self.block_stmt(&ctx, FILE_KEYWORDS, &[], &mut seen) {
+        while let Some(s) = self.block_stmt(&ctx, Block::TrackFile, &mut seen) {
             let Some(s) = s else { continue };
             match s.name {
                 "file" => {
@@ -657,7 +547,7 @@ impl<'t> Parser<'t, '_> {
                         raw.reverse = r;
                     }
                 }
-                _ => {
+                "init_file" => {
                     let mut init = InitFile {
                         value: 0,
                         overwrite: false,
@@ -691,6 +581,7 @@ impl<'t> Parser<'t, '_> {
                         raw.init = Some(init);
                     }
                 }
+                _ => self.unsupported(&s, Block::TrackFile),
             }
         }
         self.files.push(raw);
@@ -720,7 +611,7 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
         };
         let mut seen = HashMap::new();
-        while let Some(s) = self.block_stmt(&ctx, PROCESS_KEYWORDS, &[], &mut seen) {
+        while let Some(s) = self.block_stmt(&ctx, Block::Process, &mut seen) {
             let Some(s) = s else { continue };
             match s.name {
                 "process" => match s.args.split_first() {
@@ -763,9 +654,10 @@ impl<'t> Parser<'t, '_> {
                 }
                 "delay" => raw.delay = self.track_timer(&s, false).or(raw.delay),
                 "fork_delay" => raw.fork_delay = self.track_timer(&s, false).or(raw.fork_delay),
-                _ => {
+                "terminate_delay" => {
                     raw.terminate_delay = self.track_timer(&s, false).or(raw.terminate_delay);
                 }
+                _ => self.unsupported(&s, Block::Process),
             }
         }
         self.processes.push(raw);
@@ -793,7 +685,7 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
         };
         let mut seen = HashMap::new();
-        while let Some(s) = self.block_stmt(&ctx, GROUP_KEYWORDS, GROUP_BLOCKS, &mut seen) {
+        while let Some(s) = self.block_stmt(&ctx, Block::SyncGroup, &mut seen) {
             let Some(s) = s else { continue };
             match s.name {
                 "group" => {
@@ -835,11 +727,12 @@ impl<'t> Parser<'t, '_> {
                     "`global_tracking` is deprecated and ignored",
                     "keepalived ignores it too; use `sync_group_tracking_weight`",
                 ),
-                _ => {
+                "notify" | "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" => {
                     if let Some(c) = self.command(&s, true) {
                         raw.notify.set(s.name, c);
                     }
                 }
+                _ => self.unsupported(&s, Block::SyncGroup),
             }
         }
         self.groups.push(raw);
@@ -1098,7 +991,7 @@ impl<'t> Parser<'t, '_> {
                         return None;
                     }
                 }
-                _ if ROUTE_OPTIONS_UNSUPPORTED.contains(&w) => {
+                _ if keywords::refused_option(Line::VirtualRoutes, w) => {
                     self.d
                         .error(t.span, format!("unsupported `{KW}` option `{w}`"));
                     return None;
@@ -1285,7 +1178,7 @@ impl<'t> Parser<'t, '_> {
                         return None;
                     }
                 }
-                _ if RULE_OPTIONS_UNSUPPORTED.contains(&w) => {
+                _ if keywords::refused_option(Line::VirtualRules, w) => {
                     self.d
                         .error(t.span, format!("unsupported `{KW}` option `{w}`"));
                     return None;

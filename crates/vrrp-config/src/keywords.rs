@@ -1,0 +1,463 @@
+//! The keyword table: every keyword vrrpd reads, and the keepalived keywords it refuses.
+//!
+//! A keyword is added here, in one place, with its block, its shape, how a repetition is
+//! handled and its one-line documentation. The parser derives from this table what it used to
+//! keep in separate lists: the keywords of each block (and the "did you mean" candidates),
+//! which ones open a block, which ones accumulate, which ones only start a top-level block,
+//! and which unknown keywords keepalived knows (so that "not supported" is told from
+//! "misspelt"). The parser's match arms then read the values; tests check that both agree,
+//! and that `docs/config.md` lists the table (its generated keyword index).
+//!
+//! This file uses nothing else of the crate, so that the documentation test can include it.
+
+/// Where a keyword is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Block {
+    /// Outside any block.
+    Top,
+    /// `global_defs { }`.
+    Global,
+    /// `vrrp_instance NAME { }`.
+    Instance,
+    /// `authentication { }` inside an instance.
+    Auth,
+    /// `vrrp_script NAME { }`.
+    Script,
+    /// `track_file NAME { }` (alias `vrrp_track_file`).
+    TrackFile,
+    /// `vrrp_track_process NAME { }`.
+    Process,
+    /// `vrrp_sync_group NAME { }`.
+    SyncGroup,
+}
+
+impl Block {
+    /// Every block, in the order of the documentation.
+    #[cfg(test)]
+    pub(crate) const ALL: [Block; 8] = [
+        Block::Top,
+        Block::Global,
+        Block::Instance,
+        Block::Auth,
+        Block::Script,
+        Block::TrackFile,
+        Block::Process,
+        Block::SyncGroup,
+    ];
+
+    /// The name of the block as written in a configuration.
+    #[cfg(test)]
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Block::Top => "top level",
+            Block::Global => "global_defs",
+            Block::Instance => "vrrp_instance",
+            Block::Auth => "authentication",
+            Block::Script => "vrrp_script",
+            Block::TrackFile => "track_file",
+            Block::Process => "vrrp_track_process",
+            Block::SyncGroup => "vrrp_sync_group",
+        }
+    }
+}
+
+/// What follows a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Values on the keyword's line.
+    Value,
+    /// A flag, with keepalived's optional `<BOOL>` after it.
+    Flag,
+    /// A `{ }` block of keywords.
+    Section,
+    /// A `{ }` block of entries, one per line.
+    List,
+    /// Read by the preprocessing (`include`), before the parser sees the text.
+    Preprocessor,
+    /// keepalived knows it; vrrpd refuses it with an error that says so.
+    Unsupported,
+}
+
+impl Shape {
+    /// The shape as the documentation names it.
+    #[cfg(test)]
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Shape::Value => "value",
+            Shape::Flag => "flag",
+            Shape::Section => "block",
+            Shape::List => "list block",
+            Shape::Preprocessor => "preprocessing",
+            Shape::Unsupported => "not supported",
+        }
+    }
+
+    /// Whether the keyword opens a `{ }` block.
+    pub(crate) fn opens_block(self) -> bool {
+        matches!(self, Shape::Section | Shape::List)
+    }
+}
+
+/// What a second occurrence of a keyword in the same block does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// A single setting: the last value is used, with a warning.
+    Last,
+    /// A single setting shared with another keyword (`no_accept` sets `accept`): the warning
+    /// names that keyword.
+    SameAs(&'static str),
+    /// A list: every occurrence adds to it.
+    Adds,
+}
+
+/// One keyword of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Keyword {
+    pub name: &'static str,
+    pub block: Block,
+    pub shape: Shape,
+    pub repeat: Repeat,
+    /// Only ever starts a top-level block: met inside a block, it means that a `}` is missing.
+    pub top_level_only: bool,
+    /// One line for the documentation (read by the test that keeps `docs/config.md` in step).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub doc: &'static str,
+}
+
+impl Keyword {
+    /// Whether vrrpd reads the keyword (it may still ignore it with a warning).
+    pub(crate) fn supported(&self) -> bool {
+        self.shape != Shape::Unsupported
+    }
+
+    const fn adds(self) -> Self {
+        Keyword {
+            repeat: Repeat::Adds,
+            ..self
+        }
+    }
+
+    const fn same_as(self, key: &'static str) -> Self {
+        Keyword {
+            repeat: Repeat::SameAs(key),
+            ..self
+        }
+    }
+
+    const fn top_only(self) -> Self {
+        Keyword {
+            top_level_only: true,
+            ..self
+        }
+    }
+}
+
+/// A single-setting keyword; the builders above change the rest.
+const fn k(name: &'static str, block: Block, shape: Shape, doc: &'static str) -> Keyword {
+    Keyword {
+        name,
+        block,
+        shape,
+        repeat: Repeat::Last,
+        top_level_only: false,
+        doc,
+    }
+}
+
+use Block::{Auth, Global, Instance, Process, Script, SyncGroup, Top, TrackFile};
+use Shape::{Flag, List, Preprocessor, Section, Unsupported, Value};
+
+/// The table. Within a block, the order is the order of the "did you mean" candidates (the
+/// first of equally close keywords is proposed) and of the documentation.
+#[rustfmt::skip]
+pub(crate) const KEYWORDS: &[Keyword] = &[
+    // Top level.
+    k("global_defs", Top, Section, "Daemon-wide settings; several blocks are merged").top_only(),
+    k("vrrp_instance", Top, Section, "`vrrp_instance NAME { }`: one virtual router").top_only(),
+    k("vrrp_script", Top, Section, "`vrrp_script NAME { }`: a tracking script").top_only(),
+    k("track_file", Top, Section, "`track_file NAME { }`: a tracked file"),
+    k("vrrp_track_file", Top, Section, "Alias of the top-level `track_file`").top_only(),
+    k("vrrp_track_process", Top, Section, "`vrrp_track_process NAME { }`: a tracked process").top_only(),
+    k("vrrp_sync_group", Top, Section, "`vrrp_sync_group NAME { }`: instances that change state together").top_only(),
+    k("interface_up_down_delays", Top, List, "`IF DOWN [UP]` per line: link debounce delays").top_only(),
+    k("include", Top, Preprocessor, "`include PATTERN`: read the matching files here"),
+    k("includer", Top, Preprocessor, "`include` that also checks that matches are readable"),
+    k("includem", Top, Preprocessor, "`include` that also checks that a plain name matches"),
+    k("includew", Top, Preprocessor, "`include` that also checks that every pattern matches"),
+    k("includeb", Top, Preprocessor, "`include` that also checks that every `{a,b}` alternative matches"),
+    k("includea", Top, Preprocessor, "`include` with all checks"),
+    k("include_check", Top, Preprocessor, "`include_check [OPTIONS]`: checks of later includes"),
+    k("virtual_server", Top, Unsupported, "LVS virtual server").top_only(),
+    k("virtual_server_group", Top, Unsupported, "LVS virtual server group").top_only(),
+    k("static_track_group", Top, Unsupported, "Static tracking group"),
+    k("static_ipaddress", Top, Unsupported, "Static addresses"),
+    k("static_routes", Top, Unsupported, "Static routes"),
+    k("static_rules", Top, Unsupported, "Static rules"),
+    k("bfd_instance", Top, Unsupported, "BFD session"),
+    k("garp_group", Top, Unsupported, "GARP interval group"),
+    k("linkbeat_interfaces", Top, Unsupported, "Link-beat polled interfaces"),
+    // global_defs.
+    k("router_id", Global, Value, "`STR`: node name (reports)"),
+    k("vrrp_version", Global, Value, "`2|3`: version of instances without `version`"),
+    k("vrrp_garp_master_delay", Global, Value, "`SECS`: delay of the second GARP/NA burst after becoming Master"),
+    k("vrrp_garp_master_repeat", Global, Value, "`N`: GARP/NA per burst"),
+    k("vrrp_garp_master_refresh", Global, Value, "`SECS`: periodic GARP/NA while Master (0 = off)"),
+    k("vrrp_garp_master_refresh_repeat", Global, Value, "`N`: messages per refresh"),
+    k("vrrp_garp_interval", Global, Value, "`TIMER`: gap between two GARPs on an interface"),
+    k("vrrp_gna_interval", Global, Value, "`TIMER`: gap between two unsolicited NAs on an interface"),
+    k("vrrp_garp_lower_prio_delay", Global, Value, "`SECS`: second burst after a Master hears a lower priority"),
+    k("vrrp_garp_lower_prio_repeat", Global, Value, "`N`: messages per such burst"),
+    k("vrrp_check_unicast_src", Global, Flag, "Accept unicast adverts only from configured peers"),
+    k("vrrp_skip_check_adv_addr", Global, Flag, "Don't re-check the addresses of adverts from the same Master"),
+    k("vrrp_strict", Global, Flag, "Strict RFC compliance"),
+    k("vrrp_startup_delay", Global, Value, "`TIMER`: wait before starting the instances"),
+    k("enable_script_security", Global, Flag, "Script security checks"),
+    k("script_user", Global, Value, "`USER [GROUP]`: user for scripts"),
+    k("vrrp_iptables", Global, Value, "Accepted and ignored, with a warning"),
+    k("vrrp_ipsets", Global, Value, "Accepted and ignored, with a warning"),
+    k("nftables", Global, Value, "Accepted and ignored, with a warning"),
+    k("vrrp_lower_prio_no_advert", Global, Flag, "A Master does not answer lower-priority adverts"),
+    k("vrrp_higher_prio_send_advert", Global, Flag, "A Master sends one advert before yielding to a higher priority"),
+    k("v3_checksum_as_v2", Global, Flag, "VRRPv3/IPv4 checksum without the pseudo-header"),
+    k("notify_fifo", Global, Value, "`FIFO [USER [GROUP]]`: FIFO that receives every state change"),
+    k("notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `notify_fifo`"),
+    k("vrrp_notify_fifo", Global, Value, "`FIFO [USER [GROUP]]`: FIFO of the VRRP events"),
+    k("vrrp_notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `vrrp_notify_fifo`"),
+    k("metrics_listen", Global, Value, "`ADDR:PORT`: vrrpd's Prometheus endpoint"),
+    k("net_namespace", Global, Unsupported, "Network namespace"),
+    k("notification_email", Global, Unsupported, "SMTP alert recipients"),
+    k("notification_email_from", Global, Unsupported, "SMTP alert sender"),
+    k("smtp_server", Global, Unsupported, "SMTP server"),
+    k("smtp_connect_timeout", Global, Unsupported, "SMTP timeout"),
+    k("vrrp_mcast_group4", Global, Unsupported, "IPv4 multicast group of adverts"),
+    k("vrrp_mcast_group6", Global, Unsupported, "IPv6 multicast group of adverts"),
+    k("dynamic_interfaces", Global, Unsupported, "Interfaces that may come and go"),
+    // vrrp_instance.
+    k("state", Instance, Value, "`MASTER|BACKUP|OBSERVER|SLAVE`: initial state wish"),
+    k("interface", Instance, Value, "`IF`: interface (required)"),
+    k("virtual_router_id", Instance, Value, "`1-255`: VRID (required)"),
+    k("priority", Instance, Value, "`1-255`: priority; 255 = address owner"),
+    k("advert_int", Instance, Value, "`TIMER`: advert interval"),
+    k("virtual_ipaddress", Instance, List, "`ADDR[/LEN] [brd ADDR] [dev IF] [scope SCOPE] [label LABEL]` per line").adds(),
+    k("virtual_ipaddress_excluded", Instance, List, "Addresses managed with the instance but not advertised").adds(),
+    k("authentication", Instance, Section, "`auth_type PASS` and `auth_pass TEXT`: VRRPv2 password"),
+    k("nopreempt", Instance, Flag, "Don't take over from a lower-priority Master"),
+    k("preempt", Instance, Flag, "Legacy: re-enables preemption (the default)").same_as("nopreempt"),
+    k("preempt_delay", Instance, Value, "`TIMER`: wait before preempting"),
+    k("unicast_src_ip", Instance, Value, "`ADDR`: source address of adverts"),
+    k("unicast_peer", Instance, List, "`ADDR` per line: adverts go unicast to them").adds(),
+    k("mcast_src_ip", Instance, Value, "`ADDR`: source address of adverts"),
+    k("version", Instance, Value, "`2|3`: protocol version"),
+    k("accept", Instance, Flag, "Accept mode"),
+    k("no_accept", Instance, Flag, "Accept mode off").same_as("accept"),
+    k("use_vmac", Instance, Value, "`[NAME]`: virtual MAC through a macvlan interface"),
+    k("vmac_xmit_base", Instance, Flag, "Send and receive adverts on the base interface"),
+    k("track_interface", Instance, List, "`IF [weight N [reverse]]` per line").adds(),
+    k("dont_track_primary", Instance, Flag, "Ignore link faults on the instance's own interface"),
+    k("garp_master_delay", Instance, Value, "Per-instance `vrrp_garp_master_delay`"),
+    k("garp_master_repeat", Instance, Value, "Per-instance `vrrp_garp_master_repeat`"),
+    k("garp_master_refresh", Instance, Value, "Per-instance `vrrp_garp_master_refresh`"),
+    k("garp_master_refresh_repeat", Instance, Value, "Per-instance `vrrp_garp_master_refresh_repeat`"),
+    k("garp_lower_prio_delay", Instance, Value, "Per-instance `vrrp_garp_lower_prio_delay`"),
+    k("garp_lower_prio_repeat", Instance, Value, "Per-instance `vrrp_garp_lower_prio_repeat`"),
+    k("lower_prio_no_advert", Instance, Flag, "Per-instance `vrrp_lower_prio_no_advert`"),
+    k("higher_prio_send_advert", Instance, Flag, "Per-instance `vrrp_higher_prio_send_advert`"),
+    k("v3_checksum_as_v2", Instance, Flag, "Per-instance `v3_checksum_as_v2`"),
+    k("track_script", Instance, List, "`NAME [weight N] [reverse|noreverse]` per line").adds(),
+    k("track_file", Instance, List, "`NAME [weight N [reverse]]` per line").adds(),
+    k("track_process", Instance, List, "`NAME [weight N [reverse]]` per line").adds(),
+    k("notify", Instance, Value, "`SCRIPT [USER [GROUP]]`: run on every state change"),
+    k("notify_master", Instance, Value, "`SCRIPT [USER [GROUP]]`: run on becoming Master"),
+    k("notify_backup", Instance, Value, "`SCRIPT [USER [GROUP]]`: run on becoming Backup"),
+    k("notify_fault", Instance, Value, "`SCRIPT [USER [GROUP]]`: run on entering Fault"),
+    k("notify_stop", Instance, Value, "`SCRIPT [USER [GROUP]]`: run when the instance stops"),
+    k("notify_master_rx_lower_pri", Instance, Value, "`SCRIPT [USER [GROUP]]`: run when a Master hears a lower priority"),
+    k("notify_master_change", Instance, Value, "`SCRIPT [USER [GROUP]]`: run when the Master changes (vrrpd)"),
+    k("virtual_routes", Instance, List, "One route per line, installed while Master").adds(),
+    k("virtual_rules", Instance, List, "One rule per line, installed while Master").adds(),
+    k("promote_secondaries", Instance, Flag, "Set `promote_secondaries` on the interface"),
+    k("track_bfd", Instance, Unsupported, "BFD tracking"),
+    k("track_src_ip", Instance, Unsupported, "Source address tracking"),
+    k("notify_deleted", Instance, Unsupported, "Notify on deletion"),
+    k("smtp_alert", Instance, Unsupported, "SMTP alerts"),
+    k("notify_priority_changes", Instance, Unsupported, "Notify on priority changes"),
+    k("sync_group_tracking_weight", Instance, Unsupported, "A `vrrp_sync_group` keyword, not an instance one"),
+    k("track_group", Instance, Unsupported, "Tracking groups"),
+    k("unicast_ttl", Instance, Unsupported, "TTL of unicast adverts"),
+    k("mcast_dst_ip", Instance, Unsupported, "Destination multicast address"),
+    k("auth_hmac", Instance, Unsupported, "HMAC authentication"),
+    k("use_ipvlan", Instance, Unsupported, "ipvlan interface"),
+    k("strict_mode", Instance, Unsupported, "Per-instance strict mode"),
+    k("skip_check_adv_addr", Instance, Unsupported, "Per-instance `vrrp_skip_check_adv_addr`"),
+    k("no_virtual_ipaddress", Instance, Unsupported, "Instance without addresses"),
+    k("garp_extra_if", Instance, Unsupported, "GARPs on other interfaces"),
+    k("down_timer_adverts", Instance, Unsupported, "Adverts before the Master down timer expires"),
+    k("owner_ignore_adverts", Instance, Unsupported, "Address owner ignores adverts"),
+    k("unicast_fault_no_peer", Instance, Unsupported, "Fault without unicast peers"),
+    k("check_unicast_src", Instance, Unsupported, "Per-instance `vrrp_check_unicast_src`"),
+    k("old_unicast_checksum", Instance, Unsupported, "Old unicast checksum"),
+    // authentication.
+    k("auth_type", Auth, Value, "`PASS`: simple password (`AH` is refused)"),
+    k("auth_pass", Auth, Value, "`TEXT`: the password (first 8 bytes used)"),
+    // vrrp_script.
+    k("script", Script, Value, "`COMMAND...`: the check (required)"),
+    k("interval", Script, Value, "`TIMER`: time between runs"),
+    k("timeout", Script, Value, "`TIMER`: a run that takes longer fails"),
+    k("weight", Script, Value, "`N [reverse]`: -253..253; 0 = Fault while failed"),
+    k("rise", Script, Value, "`N`: successes in a row to count as up"),
+    k("fall", Script, Value, "`N`: failures in a row to count as down"),
+    k("user", Script, Value, "`USER [GROUP]`: run as"),
+    k("init_fail", Script, Flag, "Start in the failed state"),
+    // track_file.
+    k("file", TrackFile, Value, "`PATH`: file holding an integer (required)"),
+    k("weight", TrackFile, Value, "`N [reverse]`: -254..254; value x weight adjusts the priority"),
+    k("init_file", TrackFile, Value, "`[VALUE] [overwrite]`: write VALUE at start"),
+    // vrrp_track_process.
+    k("process", Process, Value, "`NAME [ARGS...]`: process to count (required)"),
+    k("param_match", Process, Value, "`initial|partial`: how the arguments match"),
+    k("full_command", Process, Flag, "Match the whole command line"),
+    k("weight", Process, Value, "`N [reverse]`: -254..254; 0 = Fault when the quorum is lost"),
+    k("quorum", Process, Value, "`N`: processes needed"),
+    k("quorum_max", Process, Value, "`N`: processes allowed"),
+    k("delay", Process, Value, "`TIMER`: sets `fork_delay` and `terminate_delay`"),
+    k("fork_delay", Process, Value, "`TIMER`: debounce after a start"),
+    k("terminate_delay", Process, Value, "`TIMER`: debounce after an exit"),
+    // vrrp_sync_group.
+    k("group", SyncGroup, List, "`INSTANCE...` per line: members (required)").adds(),
+    k("track_interface", SyncGroup, List, "Group interface trackers").adds(),
+    k("track_script", SyncGroup, List, "Group script trackers").adds(),
+    k("track_file", SyncGroup, List, "Group file trackers").adds(),
+    k("track_process", SyncGroup, List, "Group process trackers").adds(),
+    k("notify", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run on every group state change"),
+    k("notify_master", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run when the group becomes Master"),
+    k("notify_backup", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run when the group becomes Backup"),
+    k("notify_fault", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run when the group enters Fault"),
+    k("notify_stop", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run when the group stops"),
+    k("sync_group_tracking_weight", SyncGroup, Flag, "Members may have weighted trackers"),
+    k("global_tracking", SyncGroup, Flag, "Deprecated: accepted with a warning, ignored"),
+];
+
+/// A list block whose lines take options (`ADDR dev IF ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// `virtual_ipaddress` and `virtual_ipaddress_excluded`.
+    VirtualIpaddress,
+    UnicastPeer,
+    VirtualRoutes,
+    VirtualRules,
+}
+
+impl Line {
+    /// The keyword of the block, as the documentation names it.
+    #[cfg(test)]
+    pub(crate) fn keyword(self) -> &'static str {
+        match self {
+            Line::VirtualIpaddress => "virtual_ipaddress",
+            Line::UnicastPeer => "unicast_peer",
+            Line::VirtualRoutes => "virtual_routes",
+            Line::VirtualRules => "virtual_rules",
+        }
+    }
+}
+
+/// Options that keepalived (or `ip`) takes on such a line and vrrpd refuses: the error says
+/// "unsupported option", not "unexpected". The options vrrpd reads are in the parser's code,
+/// which reads their values.
+#[rustfmt::skip]
+pub(crate) const REFUSED_OPTIONS: &[(Line, &[&str])] = &[
+    (Line::VirtualIpaddress, &[
+        "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track",
+        "preferred_lft", "use_vmac", "track",
+    ]),
+    (Line::UnicastPeer, &["min_ttl", "max_ttl"]),
+    (Line::VirtualRoutes, &[
+        "nexthop", "onlink", "mtu", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd",
+        "ssthresh", "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl",
+        "pref", "tos", "dsfield", "hoplimit", "expires", "fastopen_no_cookie", "encap", "vrf",
+        "no_track", "track_group", "append", "prepend", "throw", "nat", "local", "broadcast",
+        "multicast", "anycast", "lock",
+    ]),
+    (Line::VirtualRules, &[
+        "not", "tos", "dsfield", "realms", "goto", "nat", "uidrange", "ipproto", "sport", "dport",
+        "l3mdev", "suppress_prefixlength", "suppress_ifgroup", "protocol", "no_track",
+        "track_group", "blackhole", "prohibit", "unreachable", "type",
+    ]),
+];
+
+/// The keyword `name` as vrrpd reads it in `block`.
+pub(crate) fn lookup(block: Block, name: &str) -> Option<&'static Keyword> {
+    KEYWORDS
+        .iter()
+        .find(|kw| kw.block == block && kw.name == name && kw.supported())
+}
+
+/// The keywords vrrpd reads in `block`, in table order (the "did you mean" candidates).
+pub(crate) fn supported(block: Block) -> impl Iterator<Item = &'static str> {
+    KEYWORDS
+        .iter()
+        .filter(move |kw| kw.block == block && kw.supported())
+        .map(|kw| kw.name)
+}
+
+/// Whether `name` opens a `{ }` block in `block`.
+pub(crate) fn opens_block(block: Block, name: &str) -> bool {
+    lookup(block, name).is_some_and(|kw| kw.shape.opens_block())
+}
+
+/// The key under which a repetition of `name` is detected in `block`; `None` for lists, which
+/// may be repeated.
+pub(crate) fn seen_key(block: Block, name: &str) -> Option<&'static str> {
+    let kw = lookup(block, name)?;
+    match kw.repeat {
+        Repeat::Last => Some(kw.name),
+        Repeat::SameAs(key) => Some(key),
+        Repeat::Adds => None,
+    }
+}
+
+/// Whether `name` only starts a top-level block (met inside a block, a `}` is missing).
+pub(crate) fn top_level_only(name: &str) -> bool {
+    KEYWORDS
+        .iter()
+        .any(|kw| kw.top_level_only && kw.name == name)
+}
+
+/// Whether keepalived knows `name` although vrrpd refuses it.
+pub(crate) fn keepalived_only(name: &str) -> bool {
+    KEYWORDS
+        .iter()
+        .any(|kw| kw.shape == Shape::Unsupported && kw.name == name)
+}
+
+/// Whether `word` is an option of `line` that vrrpd refuses.
+pub(crate) fn refused_option(line: Line, word: &str) -> bool {
+    REFUSED_OPTIONS
+        .iter()
+        .any(|(l, words)| *l == line && words.contains(&word))
+}
+
+/// The generated keyword index of `docs/config.md` (between its `keywords` markers).
+#[cfg(test)]
+pub(crate) fn markdown() -> String {
+    let mut out = String::from("| Block | Keyword | Kind | Summary |\n|---|---|---|---|\n");
+    for block in Block::ALL {
+        for kw in KEYWORDS.iter().filter(|kw| kw.block == block) {
+            let doc = kw.doc.replace('|', "\\|");
+            out.push_str(&format!(
+                "| {} | `{}` | {} | {doc} |\n",
+                block.title(),
+                kw.name,
+                kw.shape.label()
+            ));
+        }
+    }
+    out.push_str(
+        "\nOptions that keepalived (or `ip`) takes on a line of these blocks and vrrpd refuses \
+         (\"unsupported option\"):\n\n",
+    );
+    for (line, words) in REFUSED_OPTIONS {
+        let list: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+        out.push_str(&format!("- `{}`: {}\n", line.keyword(), list.join(", ")));
+    }
+    out
+}
