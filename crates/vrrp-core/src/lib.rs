@@ -19,7 +19,7 @@ pub mod packet;
 pub mod time;
 pub mod timers;
 
-pub use counters::Counters;
+pub use counters::{Counters, ReceiveError};
 pub use instance::{
     Input, Instance, InstanceConfig, MasterInfo, Output, Role, State, TransitionReason,
 };

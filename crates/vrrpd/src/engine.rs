@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 use vrrp_config::VrrpInstance;
 use vrrp_core::packet::{self, Family, MULTICAST_V4, MULTICAST_V6};
-use vrrp_core::{Input, Instance, Output, State, Timestamp, TransitionReason};
+use vrrp_core::{Input, Instance, Output, ReceiveError, State, Timestamp, TransitionReason};
 use vrrp_linux::netlink::AddressSpec;
 use vrrp_linux::netlink::Link;
 use vrrp_linux::{Announcer, Received, VrrpSocket};
@@ -126,6 +126,8 @@ pub struct Engine {
     events: Option<broadcast::Sender<String>>,
     /// Receive buffer for `drain_sockets`.
     recv_buf: Vec<u8>,
+    /// Receive errors the instance reported for the advertisement being handled.
+    receive_errors: Vec<(ReceiveError, bool)>,
     /// The metrics endpoint's view of `lateness`.
     pub lateness_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
 }
@@ -148,6 +150,7 @@ impl Engine {
             events: None,
             lateness_histogram: None,
             recv_buf: Vec::new(),
+            receive_errors: Vec::new(),
         }
     }
 
@@ -568,7 +571,6 @@ impl Engine {
                         ),
                     );
                 }
-                let before = self.routers[i].instance.counters().fields();
                 self.input(
                     i,
                     now,
@@ -580,26 +582,28 @@ impl Engine {
                 );
                 // Say why an advertisement was discarded: a misconfigured peer should be
                 // diagnosed, not only counted (at most one warning a minute per reason).
-                let after = self.routers[i].instance.counters().fields();
-                for ((name, old), (_, new)) in before.iter().zip(after.iter()) {
-                    if new > old && is_receive_error(name) {
-                        let adv = &decoded.advertisement;
-                        self.warn_limited(
-                            i,
-                            now,
-                            name,
-                            format!(
-                                "advertisement from {} counted in {name} (discarded unless only logged by the RFC): version {}, priority {}, interval {} cs, auth type {}, addresses {:?}",
-                                received.meta.src,
-                                adv.version.number(),
-                                adv.priority,
-                                adv.interval_cs,
-                                adv.auth.type_number(),
-                                adv.addresses
-                            ),
-                        );
-                    }
+                let errors = std::mem::take(&mut self.receive_errors);
+                for &(error, discard) in &errors {
+                    let adv = &decoded.advertisement;
+                    let name = error.counter_name();
+                    self.warn_limited(
+                        i,
+                        now,
+                        name,
+                        format!(
+                            "advertisement from {} counted in {name} ({}): version {}, priority {}, interval {} cs, auth type {}, addresses {:?}",
+                            received.meta.src,
+                            if discard { "discarded" } else { "only logged, as the RFC asks" },
+                            adv.version.number(),
+                            adv.priority,
+                            adv.interval_cs,
+                            adv.auth.type_number(),
+                            adv.addresses
+                        ),
+                    );
                 }
+                self.receive_errors = errors;
+                self.receive_errors.clear();
             }
             Err(error) => {
                 let target = packet::peek_vrid(bytes).and_then(|vrid| route(vrid, &self.routers));
@@ -763,16 +767,7 @@ impl Engine {
         let Some(router) = self.routers.get_mut(i) else {
             return;
         };
-        let lower_before = router.instance.counters().rcvd_lower_priority_as_master;
         router.instance.handle(now, input);
-        if self.routers[i]
-            .instance
-            .counters()
-            .rcvd_lower_priority_as_master
-            > lower_before
-        {
-            self.lower_priority_heard(i);
-        }
         self.drain(i, now);
         self.update_group_holds(i, now);
     }
@@ -879,6 +874,10 @@ impl Engine {
                             );
                         }
                     }
+                }
+                Output::LowerPriorityHeard => self.lower_priority_heard(i),
+                Output::ReceiveError { error, discard } => {
+                    self.receive_errors.push((error, discard));
                 }
                 Output::MasterChanged(master) => {
                     self.routers[i].master_changes += 1;
@@ -1076,23 +1075,4 @@ fn worker_view(
         mac: plan.announce_mac,
         garp: plan.config.garp.clone(),
     }
-}
-
-/// Counters that count a discarded advertisement.
-fn is_receive_error(counter: &str) -> bool {
-    matches!(
-        counter,
-        "adv_interval_errors"
-            | "ip_ttl_errors"
-            | "rcvd_invalid_type_packets"
-            | "address_list_errors"
-            | "packet_length_errors"
-            | "checksum_errors"
-            | "version_errors"
-            | "vrid_errors"
-            | "auth_failures"
-            | "invalid_auth_type"
-            | "auth_type_mismatch"
-            | "proto_errors"
-    )
 }
