@@ -1151,7 +1151,7 @@ impl Instance {
 }
 
 /// Priority 255: the address owner (RFC 5798 §6.1).
-const OWNER_PRIORITY: u8 = 255;
+pub(crate) const OWNER_PRIORITY: u8 = 255;
 
 /// The priority an observer computes its timers with: the lowest a Backup can have.
 const OBSERVER_TIMER_PRIORITY: u8 = 1;

@@ -14,13 +14,7 @@ use tracing::{debug, info, warn};
 use crate::script::{self, RunAs, ScriptCommand};
 use crate::weights::TrackState;
 
-/// What kind of object a tracker watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrackerKind {
-    Script,
-    File,
-    Process,
-}
+pub use crate::weights::TrackerKind;
 
 /// The reported state of a tracker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

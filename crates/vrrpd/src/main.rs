@@ -393,7 +393,7 @@ fn spawn_receiver(
                         };
                         engine
                             .borrow_mut()
-                            .on_packet(clock::now(), index, bytes, &received);
+                            .on_packet(clock::now(), bytes, &received);
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         guard.clear_ready();
@@ -485,7 +485,7 @@ impl Reloader {
             }
             // Only the trackers in use run: a reload that starts using another one needs
             // a restart too.
-            let used = |c: &Config| -> std::collections::BTreeSet<String> {
+            let used = |c: &Config| -> std::collections::BTreeSet<vrrp_core::weights::TrackerKey> {
                 c.instances
                     .iter()
                     .flat_map(|i| tracking::instance_trackers(c, i))
