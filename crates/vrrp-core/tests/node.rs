@@ -114,7 +114,12 @@ fn packets_are_routed_by_interface_family_and_vrid() {
         "{ev:?}"
     );
     assert!(node.instance(ids[0]).and_then(|i| i.master()).is_none());
-    assert_eq!(node.instance(ids[1]).and_then(|i| i.master()).map(|m| m.priority), Some(200));
+    assert_eq!(
+        node.instance(ids[1])
+            .and_then(|i| i.master())
+            .map(|m| m.priority),
+        Some(200)
+    );
     // Another VRID on that interface: nobody's.
     let (meta, bytes) = wire(&advert(9, 200), PEER);
     node.handle_packet(t(20), 3, &meta, &bytes);

@@ -14,22 +14,23 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 use vrrp_config::VrrpInstance;
-use vrrp_core::node::{AddressAction, Discard, GroupState, NodeEvent, NodeOutput};
+use vrrp_core::node::{AddressAction, NodeOutput};
 use vrrp_core::{
-    InstanceId, InstanceSpec, MasterInfo, Node, SocketKey, State, Timestamp, TrackedInterface,
-    TransitionReason,
+    InstanceId, InstanceSpec, Node, SocketKey, State, Timestamp, TrackedInterface, TransitionReason,
 };
 use vrrp_linux::netlink::AddressSpec;
 use vrrp_linux::netlink::Link;
 use vrrp_linux::{Announcer, Received, VrrpSocket};
 
 use crate::addresses::{InstanceAddresses, Job};
+use crate::clock::ProtocolTimer;
 use crate::control::{self, Request};
 use crate::report;
 use crate::setup::RouterPlan;
 use crate::tracking::{self, Notifier};
-use vrrp_track::fifo::FifoState;
-use vrrp_track::{NotifyState, Scope, TrackState, TrackerEvent};
+
+mod events;
+use vrrp_track::{TrackState, TrackerEvent};
 
 /// What the daemon keeps of one instance beside the node: its plan and its history.
 pub struct Router {
@@ -88,6 +89,25 @@ impl TimerLateness {
     }
 }
 
+/// Every input of the protocol thread, one entry point: [`Engine::handle`].
+pub enum Input<'a> {
+    /// Start every instance, given the links' current state.
+    Start(&'a [Link]),
+    /// The protocol timer fired for the deadline `armed`.
+    Timer { armed: Option<Timestamp> },
+    /// A packet arrived on one of the sockets.
+    Packet {
+        bytes: &'a [u8],
+        received: &'a Received,
+    },
+    /// A link changed.
+    Link(&'a Link),
+    /// A script, file or process tracker reported.
+    Tracker(&'a TrackerEvent),
+    /// Shut every instance down: Masters send priority 0 and release their addresses.
+    Shutdown,
+}
+
 pub struct Engine {
     /// Every instance's protocol state.
     pub node: Node,
@@ -109,6 +129,10 @@ pub struct Engine {
     recv_buf: Vec<u8>,
     /// The metrics endpoint's view of `lateness`.
     pub lateness_histogram: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// Armed for the node's next deadline after every input.
+    timer: Rc<ProtocolTimer>,
+    /// Set when arming the timer failed: the daemon cannot keep its timers and stops.
+    timer_error: Option<std::io::Error>,
 }
 
 /// The node's view of an instance's plan.
@@ -137,7 +161,11 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
 }
 
 impl Engine {
-    pub fn new(jobs: mpsc::UnboundedSender<Job>, check_unicast_src: bool) -> Engine {
+    pub fn new(
+        jobs: mpsc::UnboundedSender<Job>,
+        check_unicast_src: bool,
+        timer: Rc<ProtocolTimer>,
+    ) -> Engine {
         let mut node = Node::new();
         node.set_check_unicast_src(check_unicast_src);
         Engine {
@@ -153,7 +181,19 @@ impl Engine {
             events: None,
             lateness_histogram: None,
             recv_buf: Vec::new(),
+            timer,
+            timer_error: None,
         }
+    }
+
+    /// The protocol timer the engine arms.
+    pub fn timer(&self) -> Rc<ProtocolTimer> {
+        Rc::clone(&self.timer)
+    }
+
+    /// Why arming the protocol timer failed, once.
+    pub fn take_timer_error(&mut self) -> Option<std::io::Error> {
+        self.timer_error.take()
     }
 
     /// Where hooks and FIFO lines go.
@@ -166,15 +206,13 @@ impl Engine {
         self.groups.insert(name.to_string(), notify);
     }
 
-    /// A script, file or process tracker reported.
-    pub fn on_tracker(&mut self, now: Timestamp, event: &TrackerEvent) {
+    fn on_tracker(&mut self, now: Timestamp, event: &TrackerEvent) {
         let key = tracking::key(event.kind, &event.name);
         let state = TrackState::from(event.status);
         if self.node.tracker_state(&key) != state {
             info!("tracker {key} is {state:?} ({})", event.detail);
         }
         self.node.set_tracker(now, &key, state);
-        self.after_input(now);
     }
 
     pub fn set_check_unicast_src(&mut self, on: bool) {
@@ -376,13 +414,24 @@ impl Engine {
         }
     }
 
-    /// The earliest deadline of any instance.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.node.poll_timeout()
+    /// Feeds one input to the node and carries out what it asks (see [`Input`]).
+    pub fn handle(&mut self, now: Timestamp, input: Input<'_>) {
+        match input {
+            Input::Start(links) => self.start(now, links),
+            Input::Timer { armed } => self.on_timer(now, armed),
+            Input::Packet { bytes, received } => {
+                self.node
+                    .handle_packet(now, received.ifindex, &received.meta, bytes);
+            }
+            Input::Link(link) => self.node.set_link(now, &link.name, link.up),
+            Input::Tracker(event) => self.on_tracker(now, event),
+            Input::Shutdown => self.node.shutdown(now),
+        }
+        self.after_input(now);
     }
 
     /// Applies the links' current state, then starts every instance.
-    pub fn start(&mut self, now: Timestamp, links: &[Link]) {
+    fn start(&mut self, now: Timestamp, links: &[Link]) {
         self.node
             .set_links(links.iter().map(|l| (l.name.as_str(), l.up)));
         for r in &self.routers {
@@ -396,7 +445,6 @@ impl Engine {
             }
         }
         self.node.start(now);
-        self.after_input(now);
     }
 
     /// The index of the instance called `name`, if any.
@@ -405,9 +453,13 @@ impl Engine {
     }
 
     /// The protocol timer fired at `now` for the deadline `armed`.
-    pub fn on_timer(&mut self, now: Timestamp, armed: Option<Timestamp>) {
+    fn on_timer(&mut self, now: Timestamp, armed: Option<Timestamp>) {
         if let Some(deadline) = armed {
             let late = now - deadline;
+            if late > Duration::from_millis(1) {
+                // Woken late: first see what arrived meanwhile.
+                self.drain_sockets(now);
+            }
             self.lateness.record(late);
             if let Some(h) = &self.lateness_histogram {
                 h.observe(late.as_secs_f64());
@@ -417,14 +469,13 @@ impl Engine {
             }
         }
         self.node.handle_timeout(now);
-        self.after_input(now);
     }
 
     /// Reads every packet already queued on the sockets. Used when the protocol timer woke
     /// up late (the process was not scheduled): an advertisement that arrived meanwhile
     /// must be seen before a Backup concludes that its Master is gone, or a busy machine
     /// makes false takeovers (keepalived's "thread timer expired" split brains).
-    pub fn drain_sockets(&mut self, now: Timestamp) {
+    fn drain_sockets(&mut self, now: Timestamp) {
         let mut buf = std::mem::take(&mut self.recv_buf);
         buf.resize(65_536, 0);
         for index in 0..self.sockets.len() {
@@ -434,7 +485,8 @@ impl Engine {
                 match socket.recv(&mut buf) {
                     Ok(received) => {
                         if let Some(bytes) = buf.get(received.payload.clone()) {
-                            self.on_packet(now, bytes, &received);
+                            self.node
+                                .handle_packet(now, received.ifindex, &received.meta, bytes);
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -445,27 +497,17 @@ impl Engine {
         self.recv_buf = buf;
     }
 
-    /// A packet arrived on one of the sockets.
-    pub fn on_packet(&mut self, now: Timestamp, bytes: &[u8], received: &Received) {
-        self.node
-            .handle_packet(now, received.ifindex, &received.meta, bytes);
-        self.after_input(now);
-    }
-
-    /// A link changed (or is reported at start).
-    pub fn on_link(&mut self, now: Timestamp, link: &Link) {
-        self.node.set_link(now, &link.name, link.up);
-        self.after_input(now);
-    }
-
-    /// Shuts every instance down: Masters send priority 0 and release their addresses.
-    pub fn shutdown(&mut self, now: Timestamp) {
-        self.node.shutdown(now);
-        self.after_input(now);
-    }
-
-    /// Carries out everything the node asked for after an input.
+    /// Carries out everything the node asked for after an input, then arms the protocol
+    /// timer for the node's next deadline: every input ends here.
     fn after_input(&mut self, now: Timestamp) {
+        self.carry_out(now);
+        if let Err(e) = self.timer.arm(self.node.poll_timeout()) {
+            tracing::error!("cannot arm the protocol timer: {e}");
+            self.timer_error = Some(e);
+        }
+    }
+
+    fn carry_out(&mut self, now: Timestamp) {
         while let Some(output) = self.node.poll_output() {
             match output {
                 NodeOutput::Transmit {
@@ -501,278 +543,6 @@ impl Engine {
     fn position(&self, id: InstanceId) -> Option<usize> {
         self.routers.iter().position(|r| r.id == id)
     }
-
-    fn on_event(&mut self, now: Timestamp, event: NodeEvent) {
-        match event {
-            NodeEvent::Transition {
-                id,
-                from,
-                to,
-                reason,
-                priority,
-                master,
-            } => self.on_transition(now, id, (from, to, reason), priority, master),
-            NodeEvent::MasterChanged { id, master } => self.on_master_changed(id, master),
-            NodeEvent::LowerPriorityHeard { id, priority } => {
-                self.lower_priority_heard(id, priority)
-            }
-            NodeEvent::GroupState { group, state } => self.on_group_state(&group, state),
-            NodeEvent::Discarded { id, src, reason } => self.on_discard(now, id, src, reason),
-            NodeEvent::GlobalFirstAddress { id, src } => self.warn_limited(
-                id,
-                now,
-                "first_address_not_link_local",
-                format!(
-                    "advertisement from {src} lists a global IPv6 address first (RFC 5798 §5.2.9 wants the link-local one); accepted"
-                ),
-            ),
-            NodeEvent::UnknownVrid { src, vrid } => {
-                debug!("advertisement for unconfigured VRID {vrid} from {src}")
-            }
-            NodeEvent::TrackedInterface { id, name, up } => {
-                if let Some(i) = self.position(id) {
-                    info!(
-                        "{}: tracked interface {name} is {}",
-                        self.routers[i].plan.config.name,
-                        if up { "up" } else { "down" }
-                    );
-                }
-            }
-            NodeEvent::Tracker { .. } => {}
-            NodeEvent::WaitingForTrackers { id } => {
-                if let Some(i) = self.position(id) {
-                    info!(
-                        "{}: waiting for its trackers' first results",
-                        self.routers[i].plan.config.name
-                    );
-                }
-            }
-            NodeEvent::EncodeFailed { id, error } => {
-                if let Some(i) = self.position(id) {
-                    warn!(
-                        "{}: cannot encode advertisement: {error}",
-                        self.routers[i].plan.config.name
-                    );
-                }
-            }
-        }
-    }
-
-    /// Logs a discarded or counted packet: a misconfigured peer should be diagnosed, not
-    /// only counted (at most one warning a minute per reason).
-    fn on_discard(
-        &mut self,
-        now: Timestamp,
-        id: InstanceId,
-        src: std::net::IpAddr,
-        reason: Discard,
-    ) {
-        match reason {
-            Discard::Malformed(error) => self.warn_limited(
-                id,
-                now,
-                error.name(),
-                format!("discarded packet from {src}: {error}"),
-            ),
-            Discard::Check {
-                error,
-                dropped,
-                advertisement: adv,
-            } => {
-                let name = error.counter_name();
-                self.warn_limited(
-                    id,
-                    now,
-                    name,
-                    format!(
-                        "advertisement from {src} counted in {name} ({}): version {}, priority {}, interval {} cs, auth type {}, addresses {:?}",
-                        if dropped { "discarded" } else { "only logged, as the RFC asks" },
-                        adv.version.number(),
-                        adv.priority,
-                        adv.interval_cs,
-                        adv.auth.type_number(),
-                        adv.addresses
-                    ),
-                );
-            }
-            Discard::NotUnicastPeer => {
-                if let Some(i) = self.position(id) {
-                    debug!(
-                        "{}: advertisement from {src} is not from a unicast peer",
-                        self.routers[i].plan.config.name
-                    );
-                }
-            }
-        }
-    }
-
-    /// Logs `message` as a warning at most once a minute per instance and `reason`; as debug
-    /// otherwise.
-    fn warn_limited(
-        &mut self,
-        id: InstanceId,
-        now: Timestamp,
-        reason: &'static str,
-        message: String,
-    ) {
-        let Some(i) = self.position(id) else {
-            return;
-        };
-        let r = &mut self.routers[i];
-        let due = r
-            .warned
-            .get(reason)
-            .is_none_or(|last| now - *last >= Duration::from_secs(60));
-        if due {
-            r.warned.insert(reason, now);
-            warn!("{}: {message}", r.plan.config.name);
-        } else {
-            debug!("{}: {message}", r.plan.config.name);
-        }
-    }
-
-    /// A transition: log, history, `vrrpctl watch`, hooks and FIFO lines.
-    fn on_transition(
-        &mut self,
-        now: Timestamp,
-        id: InstanceId,
-        (from, to, reason): (State, State, TransitionReason),
-        priority: u8,
-        master: Option<MasterInfo>,
-    ) {
-        let Some(i) = self.position(id) else { return };
-        let master_text = match master {
-            Some(m) => format!("; master {} priority {}", m.address, m.priority),
-            None => String::new(),
-        };
-        let router = &mut self.routers[i];
-        info!(
-            "{}: {from} -> {to} ({reason}), priority {priority}{master_text}",
-            router.plan.config.name
-        );
-        router.state_since = now;
-        if router.history.len() == HISTORY {
-            router.history.pop_front();
-        }
-        router.history.push_back(Transition {
-            at: now,
-            wall: SystemTime::now(),
-            from,
-            to,
-            reason,
-        });
-        let name = &self.routers[i].plan.config.name;
-        self.publish(|| {
-            json!({
-                "type": "transition",
-                "instance": name,
-                "from": from.name(),
-                "to": to.name(),
-                "reason": reason.name(),
-                "priority": priority,
-            })
-        });
-        let (Some(n), Some(state)) = (&self.notifier, tracking::notify_state(from, to)) else {
-            return;
-        };
-        let r = &self.routers[i];
-        let name = &r.plan.config.name;
-        n.queue.push_all(
-            &hook_key(r),
-            r.plan
-                .notify
-                .for_state(Scope::Instance, name, state, priority),
-        );
-        n.state_line(Scope::Instance, name, FifoState::State(state), priority);
-    }
-
-    /// A sync group as a whole changed state: its own hooks, in its members' queue.
-    fn on_group_state(&mut self, group: &str, state: GroupState) {
-        let state = match state {
-            GroupState::Master => NotifyState::Master,
-            GroupState::Backup => NotifyState::Backup,
-            GroupState::Fault => NotifyState::Fault,
-            GroupState::Stop => NotifyState::Stop,
-        };
-        info!("sync group {group}: {}", state.as_str());
-        let (Some(n), Some(notify)) = (&self.notifier, self.groups.get(group)) else {
-            return;
-        };
-        n.queue.push_all(
-            &group_hook_key(group),
-            notify.for_state(Scope::Group, group, state, 0),
-        );
-        n.state_line(Scope::Group, group, FifoState::State(state), 0);
-    }
-
-    fn on_master_changed(&mut self, id: InstanceId, master: Option<MasterInfo>) {
-        let Some(i) = self.position(id) else { return };
-        self.routers[i].master_changes += 1;
-        let router = &self.routers[i];
-        let name = &router.plan.config.name;
-        match master {
-            Some(m) => debug!(
-                "{name}: master is {} priority {} interval {} cs",
-                m.address, m.priority, m.interval_cs
-            ),
-            None => debug!("{name}: no master heard"),
-        }
-        if let Some(n) = &self.notifier
-            && router.plan.notify.master_change.is_some()
-        {
-            let (address, priority) = master
-                .map(|m| (Some(m.address), m.priority))
-                .unwrap_or((None, 0));
-            n.queue.push_all(
-                &hook_key(router),
-                router
-                    .plan
-                    .notify
-                    .for_master_change(name, address, priority),
-            );
-            n.master_change_line(name, address, priority);
-        }
-        self.publish(|| {
-            json!({
-                "type": "master_changed",
-                "instance": name,
-                "master": master.map(|m| json!({
-                    "address": m.address.to_string(),
-                    "priority": m.priority,
-                    "interval_cs": m.interval_cs,
-                })),
-            })
-        });
-    }
-
-    /// A Master heard a lower-priority advertisement: `notify_master_rx_lower_pri`.
-    fn lower_priority_heard(&self, id: InstanceId, priority: u8) {
-        let (Some(n), Some(i)) = (&self.notifier, self.position(id)) else {
-            return;
-        };
-        let r = &self.routers[i];
-        n.queue
-            .push_all(&hook_key(r), r.plan.notify.for_master_rx_lower_pri());
-        n.state_line(
-            Scope::Instance,
-            &r.plan.config.name,
-            FifoState::MasterRxLowerPri,
-            priority,
-        );
-    }
-}
-
-/// Hooks of a sync group's members share the group's queue, so that group and member
-/// hooks run in the order the transitions happened.
-fn hook_key(r: &Router) -> String {
-    match &r.plan.sync_group {
-        Some(g) => group_hook_key(g),
-        None => format!("instance:{}", r.plan.config.name),
-    }
-}
-
-fn group_hook_key(group: &str) -> String {
-    format!("group:{group}")
 }
 
 /// The addresses a Master loses and gains when its configuration changes from `old` to
