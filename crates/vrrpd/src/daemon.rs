@@ -159,7 +159,7 @@ async fn start(
         nl: nl.clone(),
         path: args.config_path(),
         engine: Rc::clone(&engine),
-        running: std::cell::Cell::new(false),
+        serial: tokio::sync::Mutex::new(()),
         sysctls: RefCell::new(Vec::new()),
     });
     Ok(Running {

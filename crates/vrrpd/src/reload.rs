@@ -29,7 +29,10 @@ pub struct Reloader {
     pub nl: Netlink,
     pub path: std::path::PathBuf,
     pub engine: Rc<RefCell<Engine>>,
-    pub running: std::cell::Cell<bool>,
+    /// Held by the reload that runs: a reload asked for meanwhile (SIGHUP, `vrrpctl
+    /// reload`) waits for it, then reads the file again, so the last request sees the last
+    /// file.
+    pub serial: tokio::sync::Mutex<()>,
     /// Sysctls set for instances that reloads added (restored on exit).
     pub sysctls: RefCell<Vec<SysctlGuard>>,
 }
@@ -37,16 +40,13 @@ pub struct Reloader {
 impl Reloader {
     /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
     pub async fn reload(&self) -> Result<String, String> {
-        if self.running.replace(true) {
-            return Err("a reload is already running".into());
-        }
+        let _serial = self.serial.lock().await;
         // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
         match sd_notify::NotifyState::monotonic_usec_now() {
             Ok(now) => daemon::systemd(&[sd_notify::NotifyState::Reloading, now]),
             Err(_) => daemon::systemd(&[sd_notify::NotifyState::Reloading]),
         }
         let result = self.apply().await;
-        self.running.set(false);
         daemon::systemd(&[sd_notify::NotifyState::Ready]);
         match &result {
             Ok(summary) => info!("reload: {summary}"),
