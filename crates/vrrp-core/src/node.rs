@@ -500,11 +500,10 @@ impl Node {
             &spec.unicast_peers
         };
         let checksum_form = spec.core.checksum_form;
-        let mut out = Vec::with_capacity(destinations.len());
         let mut failed = None;
         for &dst in destinations {
             match packet::encode(adv, src, dst, checksum_form) {
-                Ok(bytes) => out.push(NodeOutput::Transmit {
+                Ok(bytes) => self.outputs.push_back(NodeOutput::Transmit {
                     socket: spec.socket,
                     src,
                     dst,
@@ -514,7 +513,6 @@ impl Node {
             }
         }
         let id = m.id;
-        self.outputs.extend(out);
         if let Some(error) = failed {
             self.event(NodeEvent::EncodeFailed { id, error });
         }
