@@ -423,22 +423,9 @@ pub enum Role {
     Observer,
 }
 
-/// Address family of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
-}
+/// Address family of an instance, its addresses and rules: the protocol core's type, so
+/// that the daemon hands it over as it is.
+pub use vrrp_core::Family;
 
 /// One `virtual_ipaddress` (or `virtual_ipaddress_excluded`) line.
 #[derive(Debug, Clone, PartialEq, Eq)]
