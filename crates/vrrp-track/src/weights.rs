@@ -44,12 +44,16 @@ pub enum TrackState {
 /// One tracked object as seen by one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracked {
+    /// The object's current state.
     pub state: TrackState,
+    /// The weight the instance gives it (0: Fault while down).
     pub weight: i32,
+    /// The weight counts the other way (see the module docs).
     pub reverse: bool,
 }
 
 impl Tracked {
+    /// Bundles the three.
     pub fn new(state: TrackState, weight: i32, reverse: bool) -> Tracked {
         Tracked {
             state,
