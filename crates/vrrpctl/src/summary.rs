@@ -102,52 +102,81 @@ pub struct Summary {
     groups: BTreeMap<GroupKey, Group>,
 }
 
+/// What one source sent for one VRID, in the JSON summary.
 #[derive(Debug, Serialize)]
 pub struct SourceJson {
+    /// The source address.
     pub src: String,
+    /// Source MACs seen.
     pub macs: Vec<String>,
+    /// Packets from it.
     pub packets: u64,
+    /// Priorities seen.
     pub priorities: Vec<u8>,
+    /// Intervals seen, in centiseconds.
     pub intervals_cs: Vec<u16>,
+    /// Versions seen.
     pub versions: Vec<u8>,
+    /// Address lists seen.
     pub address_lists: Vec<Vec<String>>,
+    /// VRRPv2 auth types seen.
     pub auth_types: Vec<u8>,
+    /// Checksum forms seen.
     pub checksum_forms: Vec<&'static str>,
+    /// TTLs / hop limits seen.
     pub ttls: Vec<u8>,
+    /// Packets with a bad checksum.
     pub bad_checksums: u64,
+    /// Refused packets, by error name.
     pub errors: BTreeMap<&'static str, u64>,
     /// RFC 3339, UTC, microseconds, like the packets' `time`.
     pub first_seen: String,
+    /// Like `first_seen`.
     pub last_seen: String,
 }
 
+/// One VRID in one family, in the JSON summary.
 #[derive(Debug, Serialize)]
 pub struct GroupJson {
+    /// The VRID.
     pub vrid: u8,
+    /// `ipv4` or `ipv6`.
     #[serde(serialize_with = "serialize_family")]
     pub family: Family,
+    /// Packets in the group.
     pub packets: u64,
+    /// Each source, by address.
     pub sources: Vec<SourceJson>,
 }
 
+/// A problem found in one group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
     /// `two_masters`, `address_mismatch`, `interval_mismatch`, `version_mismatch`,
     /// `ttl_not_255`, `bad_checksum`, `auth_mismatch`, `mixed_checksum_forms`,
     /// `invalid_packets`.
     pub kind: &'static str,
+    /// The group's VRID.
     pub vrid: u8,
+    /// The group's family (`ipv4` or `ipv6` in JSON).
     #[serde(serialize_with = "serialize_family")]
     pub family: Family,
+    /// The sources involved.
     pub sources: Vec<String>,
+    /// An explanation for people.
     pub message: String,
 }
 
+/// The `--summary --json` document.
 #[derive(Debug, Serialize)]
 pub struct SummaryJson {
+    /// VRRP packets read.
     pub packets: u64,
+    /// Packets without a readable VRID.
     pub unreadable: u64,
+    /// The VRID/family groups, by VRID, IPv4 first.
     pub groups: Vec<GroupJson>,
+    /// The problems found.
     pub diagnoses: Vec<Diagnosis>,
 }
 
@@ -186,6 +215,7 @@ fn interval_text(cs: u16, versions: &BTreeSet<u8>) -> String {
 }
 
 impl Summary {
+    /// Counts one packet.
     pub fn add(&mut self, r: &Record) {
         self.packets += 1;
         let Some(vrid) = r.vrid else {
@@ -517,6 +547,7 @@ impl Summary {
         out
     }
 
+    /// The JSON document; passwords appear in the diagnoses only with `show_password`.
     pub fn to_json(&self, show_password: bool) -> SummaryJson {
         let groups = self
             .groups
@@ -559,6 +590,7 @@ impl Summary {
         }
     }
 
+    /// The text summary; passwords appear only with `show_password`.
     pub fn to_text(&self, show_password: bool) -> String {
         let mut s = String::new();
         let _ = writeln!(
