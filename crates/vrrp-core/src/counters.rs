@@ -3,6 +3,81 @@
 //! counters (`vrrpv3RouterChecksumErrors`, ...) kept per instance, where the daemon can
 //! attribute them by VRID.
 
+use crate::packet::DecodeError;
+
+/// Why a received packet for an instance was counted as an error: one variant per error
+/// counter, so that a caller learns the reason from the instance's output, typed, instead
+/// of comparing counters.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ReceiveError {
+    /// The advertisement interval differs (VRRPv2, RFC 3768 §7.1).
+    AdvInterval,
+    /// TTL / hop limit not 255 (RFC 5798 §7.1).
+    IpTtl,
+    /// Not an advertisement.
+    InvalidType,
+    /// The address list differs from ours (RFC 5798 §7.1 MAY check).
+    AddressList,
+    /// Truncated, or the length disagrees with the address count.
+    PacketLength,
+    /// Bad checksum.
+    Checksum,
+    /// Another VRRP version, or v3 with the wrong family.
+    Version,
+    /// Another VRID (cannot happen once routed by VRID; kept for the MIB).
+    Vrid,
+    /// VRRPv2: wrong password.
+    AuthFailure,
+    /// VRRPv2: authentication type 2 (AH) or unknown.
+    InvalidAuthType,
+    /// VRRPv2: a valid authentication type other than ours.
+    AuthTypeMismatch,
+    /// Zero count, zero interval, a source of the other family.
+    Proto,
+}
+
+impl ReceiveError {
+    /// The name of the counter it increments (a field of [`Counters`]).
+    pub fn counter_name(self) -> &'static str {
+        match self {
+            ReceiveError::AdvInterval => "adv_interval_errors",
+            ReceiveError::IpTtl => "ip_ttl_errors",
+            ReceiveError::InvalidType => "rcvd_invalid_type_packets",
+            ReceiveError::AddressList => "address_list_errors",
+            ReceiveError::PacketLength => "packet_length_errors",
+            ReceiveError::Checksum => "checksum_errors",
+            ReceiveError::Version => "version_errors",
+            ReceiveError::Vrid => "vrid_errors",
+            ReceiveError::AuthFailure => "auth_failures",
+            ReceiveError::InvalidAuthType => "invalid_auth_type",
+            ReceiveError::AuthTypeMismatch => "auth_type_mismatch",
+            ReceiveError::Proto => "proto_errors",
+        }
+    }
+}
+
+impl From<&DecodeError> for ReceiveError {
+    fn from(error: &DecodeError) -> Self {
+        match error {
+            DecodeError::TtlNot255 { .. } => ReceiveError::IpTtl,
+            DecodeError::Truncated { .. } | DecodeError::LengthMismatch { .. } => {
+                ReceiveError::PacketLength
+            }
+            DecodeError::BadType { .. } => ReceiveError::InvalidType,
+            DecodeError::BadChecksum { .. } => ReceiveError::Checksum,
+            DecodeError::BadVersion { .. } | DecodeError::VersionFamilyMismatch => {
+                ReceiveError::Version
+            }
+            DecodeError::ZeroCount
+            | DecodeError::ZeroInterval
+            | DecodeError::FirstAddressNotLinkLocal => ReceiveError::Proto,
+            DecodeError::AuthHeaderUnsupported | DecodeError::BadAuthType { .. } => {
+                ReceiveError::InvalidAuthType
+            }
+        }
+    }
+}
+
 /// Counters of one instance. All are monotonic.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -53,6 +128,25 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Counts one receive error.
+    pub fn count(&mut self, error: ReceiveError) {
+        let c = match error {
+            ReceiveError::AdvInterval => &mut self.adv_interval_errors,
+            ReceiveError::IpTtl => &mut self.ip_ttl_errors,
+            ReceiveError::InvalidType => &mut self.rcvd_invalid_type_packets,
+            ReceiveError::AddressList => &mut self.address_list_errors,
+            ReceiveError::PacketLength => &mut self.packet_length_errors,
+            ReceiveError::Checksum => &mut self.checksum_errors,
+            ReceiveError::Version => &mut self.version_errors,
+            ReceiveError::Vrid => &mut self.vrid_errors,
+            ReceiveError::AuthFailure => &mut self.auth_failures,
+            ReceiveError::InvalidAuthType => &mut self.invalid_auth_type,
+            ReceiveError::AuthTypeMismatch => &mut self.auth_type_mismatch,
+            ReceiveError::Proto => &mut self.proto_errors,
+        };
+        *c += 1;
+    }
+
     /// Every counter with its name (the field name), for dumps, metrics and the control
     /// socket.
     pub fn fields(&self) -> [(&'static str, u64); 21] {

@@ -70,7 +70,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::counters::Counters;
+use crate::counters::{Counters, ReceiveError};
 use crate::packet::{Advertisement, Auth, ChecksumForm, DecodeError, Family, Version};
 use crate::time::Timestamp;
 use crate::timers;
@@ -310,6 +310,12 @@ pub enum Output {
     },
     /// The Master as seen from here changed (`None`: the group went silent).
     MasterChanged(Option<MasterInfo>),
+    /// A received advertisement failed a receive check (RFC 5798 §7.1) and was counted;
+    /// `discard`: it was dropped (otherwise only logged, as the RFC asks for some).
+    ReceiveError { error: ReceiveError, discard: bool },
+    /// As Master, an advertisement of lower priority was heard: another router believes it
+    /// is Master (split brain, RFC 9568 §6.4.3; keepalived's `notify_master_rx_lower_pri`).
+    LowerPriorityHeard,
 }
 
 /// One virtual router.
@@ -430,27 +436,11 @@ impl Instance {
         }
     }
 
-    /// Count a packet for this VRID that failed to decode.
-    pub fn record_decode_error(&mut self, error: &DecodeError) {
-        let c = &mut self.counters;
-        let counter = match error {
-            DecodeError::TtlNot255 { .. } => &mut c.ip_ttl_errors,
-            DecodeError::Truncated { .. } | DecodeError::LengthMismatch { .. } => {
-                &mut c.packet_length_errors
-            }
-            DecodeError::BadType { .. } => &mut c.rcvd_invalid_type_packets,
-            DecodeError::BadChecksum { .. } => &mut c.checksum_errors,
-            DecodeError::BadVersion { .. } | DecodeError::VersionFamilyMismatch => {
-                &mut c.version_errors
-            }
-            DecodeError::ZeroCount
-            | DecodeError::ZeroInterval
-            | DecodeError::FirstAddressNotLinkLocal => &mut c.proto_errors,
-            DecodeError::AuthHeaderUnsupported | DecodeError::BadAuthType { .. } => {
-                &mut c.invalid_auth_type
-            }
-        };
-        *counter += 1;
+    /// Count a packet for this VRID that failed to decode; returns the error counted.
+    pub fn record_decode_error(&mut self, error: &DecodeError) -> ReceiveError {
+        let e = ReceiveError::from(error);
+        self.counters.count(e);
+        e
     }
 
     /// The Master as seen from here (ourselves when Master).
@@ -827,43 +817,49 @@ impl Instance {
     /// applied: RFC 9568 erratum 8298 makes it SHOULD-log, and duplicate owners are then
     /// settled by election (tie-break on the address) instead of both staying Master.
     fn check(&mut self, src: IpAddr, adv: &Advertisement) -> bool {
-        let c = &mut self.counters;
+        match self.check_error(src, adv) {
+            None => true,
+            Some((error, discard)) => {
+                self.counters.count(error);
+                self.outputs
+                    .push_back(Output::ReceiveError { error, discard });
+                !discard
+            }
+        }
+    }
+
+    /// The first receive error of `adv`, and whether it discards the advertisement (some
+    /// are only counted and logged).
+    fn check_error(&self, src: IpAddr, adv: &Advertisement) -> Option<(ReceiveError, bool)> {
         if adv.version != self.config.version {
-            c.version_errors += 1;
-            return false;
+            return Some((ReceiveError::Version, true));
         }
         if adv.vrid != self.config.vrid {
-            c.vrid_errors += 1;
-            return false;
+            return Some((ReceiveError::Vrid, true));
         }
         if Family::of(&src) != self.config.family {
             // The tie-break compares addresses of one family (RFC 5798 §6.4.3).
-            c.proto_errors += 1;
-            return false;
+            return Some((ReceiveError::Proto, true));
         }
         match self.config.version {
             Version::V2 => {
                 // RFC 3768 §7.1: the auth type MUST match; a wrong password fails auth.
                 if adv.auth.type_number() != self.config.auth.type_number() {
-                    c.auth_type_mismatch += 1;
-                    return false;
+                    return Some((ReceiveError::AuthTypeMismatch, true));
                 }
                 if adv.auth != self.config.auth {
-                    c.auth_failures += 1;
-                    return false;
+                    return Some((ReceiveError::AuthFailure, true));
                 }
                 // RFC 3768 §7.1: the Adver Interval MUST match, else discard.
                 if adv.interval_cs != self.config.advert_interval_cs {
-                    c.adv_interval_errors += 1;
-                    return false;
+                    return Some((ReceiveError::AdvInterval, true));
                 }
             }
             Version::V3 => {
                 // RFC 9568 erratum 8301 (the decoder refuses it too): a zero interval would
                 // make every Backup expire at once.
                 if adv.interval_cs == 0 {
-                    c.proto_errors += 1;
-                    return false;
+                    return Some((ReceiveError::Proto, true));
                 }
                 // A differing interval is only logged (RFC 5798 §7.1 SHOULD); the Backup
                 // adopts it (§6.4.2).
@@ -872,15 +868,13 @@ impl Instance {
         // The address list MAY be checked (RFC 3768 / RFC 5798 §7.1). An instance without
         // configured addresses (an observer) cannot judge it.
         if !self.config.addresses.is_empty() && !same_set(&adv.addresses, &self.config.addresses) {
-            c.address_list_errors += 1;
             // RFC 3768 §7.1: "If the packet was not generated by the address owner
             // (Priority does not equal 255 (decimal)), the receiver MUST drop the packet".
             // RFC 5798 dropped that sentence: in v3 the mismatch is only logged.
-            if self.config.version == Version::V2 && adv.priority != OWNER_PRIORITY {
-                return false;
-            }
+            let discard = self.config.version == Version::V2 && adv.priority != OWNER_PRIORITY;
+            return Some((ReceiveError::AddressList, discard));
         }
-        true
+        None
     }
 
     /// RFC 5798 / RFC 9568 §6.4.2, with keepalived's preempt_delay.
@@ -961,6 +955,7 @@ impl Instance {
             self.master_heard = now;
         } else {
             self.counters.rcvd_lower_priority_as_master += 1;
+            self.outputs.push_back(Output::LowerPriorityHeard);
             if self.config.readvertise_on_lower_priority {
                 // RFC 9568 §6.4.3: "Send an ADVERTISEMENT immediately to assert the Active
                 // state to the sending VRRP Router and to update any learning bridges";
@@ -1156,7 +1151,7 @@ impl Instance {
 }
 
 /// Priority 255: the address owner (RFC 5798 §6.1).
-const OWNER_PRIORITY: u8 = 255;
+pub(crate) const OWNER_PRIORITY: u8 = 255;
 
 /// The priority an observer computes its timers with: the lowest a Backup can have.
 const OBSERVER_TIMER_PRIORITY: u8 = 1;
@@ -1361,7 +1356,10 @@ mod tests {
                                 prop_assert!(before == State::Master || inst.state() == State::Master);
                             }
                             Output::MasterChanged(m) => last_master = Some(*m),
-                            Output::StateChanged { .. } => {}
+                            Output::LowerPriorityHeard => {
+                                prop_assert_eq!(before, State::Master);
+                            }
+                            Output::StateChanged { .. } | Output::ReceiveError { .. } => {}
                         }
                     }
                     prop_assert_eq!(held, inst.state() == State::Master);

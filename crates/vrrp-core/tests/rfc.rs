@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use vrrp_core::{
     Advertisement, Auth, ChecksumForm, DecodeError, Input, Instance, InstanceConfig, MasterInfo,
-    Output, Role, State, Timestamp, TransitionReason, Version,
+    Output, ReceiveError, Role, State, Timestamp, TransitionReason, Version,
 };
 
 // ---- helpers ---------------------------------------------------------------------------
@@ -59,6 +59,14 @@ fn adv_for(config: &InstanceConfig, priority: u8) -> Advertisement {
 /// The advertisement `inst` itself sends with `priority`.
 fn own_adv(inst: &Instance, priority: u8) -> Advertisement {
     adv_for(inst.config(), priority)
+}
+
+/// The output of an advertisement dropped by a receive check.
+fn discarded(error: ReceiveError) -> Output {
+    Output::ReceiveError {
+        error,
+        discard: true,
+    }
 }
 
 fn drain(inst: &mut Instance) -> Vec<Output> {
@@ -669,7 +677,7 @@ fn rfc5798_6_4_3_master_equal_priority_lower_address_stays_master() {
     let (mut inst, at) = master(config.clone());
     assert_eq!(
         recv(&mut inst, at + us(1), LOWER_ADDR, &adv_for(&config, 100)),
-        vec![]
+        vec![Output::LowerPriorityHeard]
     );
     assert_eq!(inst.state(), State::Master);
 }
@@ -684,7 +692,11 @@ fn rfc9568_6_4_3_master_lower_priority_readvertises() {
     let now = at + us(250_000);
     assert_eq!(
         recv(&mut inst, now, LOWER_ADDR, &adv_for(&config, 50)),
-        vec![Output::Send(own_adv(&inst, 100)), Output::Announce]
+        vec![
+            Output::LowerPriorityHeard,
+            Output::Send(own_adv(&inst, 100)),
+            Output::Announce
+        ]
     );
     assert_eq!(inst.poll_timeout(), Some(now + Duration::from_secs(1)));
     assert_eq!(inst.state(), State::Master);
@@ -700,7 +712,7 @@ fn rfc5798_6_4_3_master_lower_priority_discarded() {
     let (mut inst, at) = master(config.clone());
     assert_eq!(
         recv(&mut inst, at + us(1), HIGHER_ADDR, &adv_for(&config, 50)),
-        vec![]
+        vec![Output::LowerPriorityHeard]
     );
     assert_eq!(inst.poll_timeout(), Some(at + Duration::from_secs(1)));
 }
@@ -775,7 +787,11 @@ fn rfc9568_6_4_3_owner_tie_break_by_address() {
     let mut inst = started(config.clone(), t(0));
     assert_eq!(
         recv(&mut inst, t(100), LOWER_ADDR, &adv_for(&config, 255)),
-        vec![Output::Send(own_adv(&inst, 255)), Output::Announce]
+        vec![
+            Output::LowerPriorityHeard,
+            Output::Send(own_adv(&inst, 255)),
+            Output::Announce
+        ]
     );
     assert_eq!(inst.state(), State::Master);
     recv(&mut inst, t(200), HIGHER_ADDR, &adv_for(&config, 255));
@@ -964,7 +980,10 @@ fn rfc5798_7_1_version_mismatch_discarded() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.version = Version::V2;
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::Version)]
+    );
     assert_eq!(inst.poll_timeout(), Some(t(3_609_375)));
     assert_eq!(inst.counters().version_errors, 1);
     assert_eq!(inst.counters().rcvd_advertisements, 0);
@@ -977,7 +996,10 @@ fn rfc5798_7_1_vrid_mismatch_discarded() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.vrid = 8;
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::Vrid)]
+    );
     assert_eq!(inst.poll_timeout(), Some(t(3_609_375)));
     assert_eq!(inst.counters().vrid_errors, 1);
 }
@@ -991,7 +1013,10 @@ fn rfc3768_7_1_auth_type_mismatch_discarded() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.auth = Auth::None;
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::AuthTypeMismatch)]
+    );
     assert_eq!(inst.poll_timeout(), Some(t(3_609_375)));
     assert_eq!(inst.counters().auth_type_mismatch, 1);
 }
@@ -1005,7 +1030,10 @@ fn rfc3768_7_1_auth_failure_discarded() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.auth = Auth::simple_password("wrong");
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::AuthFailure)]
+    );
     assert_eq!(inst.counters().auth_failures, 1);
     assert_eq!(
         recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv_for(&config, 200)).len(),
@@ -1023,7 +1051,10 @@ fn rfc3768_7_1_interval_mismatch_discarded() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.interval_cs = 200;
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::AdvInterval)]
+    );
     assert_eq!(inst.poll_timeout(), Some(t(3_609_375)));
     assert_eq!(inst.counters().adv_interval_errors, 1);
 }
@@ -1073,7 +1104,10 @@ fn rfc3768_7_1_address_list_mismatch_dropped_unless_owner() {
     let mut inst = started(config.clone(), t(0));
     let mut adv = adv_for(&config, 200);
     adv.addresses = vec![ip(Ipv4Addr::new(192, 0, 2, 99))];
-    assert_eq!(recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv), vec![]);
+    assert_eq!(
+        recv(&mut inst, t(1_000_000), HIGHER_ADDR, &adv),
+        vec![discarded(ReceiveError::AddressList)]
+    );
     assert_eq!(inst.counters().address_list_errors, 1);
     assert_eq!(inst.counters().rcvd_advertisements, 0);
     assert_eq!(inst.poll_timeout(), Some(t(3_609_375)));
@@ -1081,7 +1115,13 @@ fn rfc3768_7_1_address_list_mismatch_dropped_unless_owner() {
     adv.priority = 255;
     assert_eq!(
         recv(&mut inst, t(2_000_000), HIGHER_ADDR, &adv),
-        vec![peer_master(HIGHER_ADDR, 255, 100, t(2_000_000))]
+        vec![
+            Output::ReceiveError {
+                error: ReceiveError::AddressList,
+                discard: false
+            },
+            peer_master(HIGHER_ADDR, 255, 100, t(2_000_000))
+        ]
     );
     assert_eq!(inst.counters().address_list_errors, 2);
     assert_eq!(inst.poll_timeout(), Some(t(5_609_375)));
@@ -1372,7 +1412,11 @@ fn rfc3768_6_4_3_master_lower_priority_discarded_and_answered() {
     let (mut inst, at) = master(config.clone());
     assert_eq!(
         recv(&mut inst, at + us(1), LOWER_ADDR, &adv_for(&config, 100)),
-        vec![Output::Send(own_adv(&inst, 100)), Output::Announce]
+        vec![
+            Output::LowerPriorityHeard,
+            Output::Send(own_adv(&inst, 100)),
+            Output::Announce
+        ]
     );
     assert_eq!(inst.state(), State::Master);
 }

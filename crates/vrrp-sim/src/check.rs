@@ -28,6 +28,11 @@ pub const OBSERVERS_SILENT: &str = "e: observers never send nor become Master";
 pub const HEAL_STEP_DOWN: &str = "f: after a heal the worse Master steps down within an interval";
 pub const ANOMALY: &str = "core anomaly (outputs disagree with state, livelock, encode error)";
 pub const MASTER_VIEW: &str = "g: once settled, every instance names the right Master";
+pub const SETTLED_NO_TRANSITION: &str = "h: no instance changes state while the LAN is settled";
+pub const LEAVES_INIT_FAULT: &str = "i: Initialize or Fault is left as soon as its cause is gone";
+/// Of the checks of property i, those of an instance in Fault (a recovered link or
+/// tracker rather than a boot): a count only, so a test can demand them.
+pub const LEAVES_FAULT: &str = "i (of which from Fault)";
 
 /// A property that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +91,7 @@ pub fn check_all(scenario: &Scenario, trace: &Trace) -> Report {
     let checker = Checker::new(scenario, trace);
     checker.observers_silent(&mut report);
     checker.walk(&mut report);
+    checker.recovery(&mut report);
     report
 }
 
@@ -148,6 +154,9 @@ struct SlotView {
 struct World {
     lan: Lan,
     up: Vec<bool>,
+    /// A tracked object of the router failed (told to its instances while it is up; a
+    /// fresh boot forgets it, as the simulator's new instances do).
+    track_fault: Vec<bool>,
     slots: Vec<Vec<SlotView>>,
 }
 
@@ -156,6 +165,7 @@ impl World {
         World {
             lan: Lan::new(scenario.routers.len(), scenario.link),
             up: vec![false; scenario.routers.len()],
+            track_fault: vec![false; scenario.routers.len()],
             slots: scenario
                 .routers
                 .iter()
@@ -176,6 +186,7 @@ impl World {
 
     fn reset(&mut self, node: NodeId, up: bool) {
         self.up[node] = up;
+        self.track_fault[node] = false;
         for s in &mut self.slots[node] {
             s.state = State::Initialize;
             s.priority = s.spec.priority;
@@ -211,7 +222,11 @@ impl World {
                 }
                 Action::LinkDown(n) => self.lan.set_link(*n, false),
                 Action::LinkUp(n) => self.lan.set_link(*n, true),
-                Action::TrackFault(..) => {}
+                Action::TrackFault(n, failed) => {
+                    if self.up[*n] {
+                        self.track_fault[*n] = *failed;
+                    }
+                }
             },
             What::State { to, .. } => {
                 if let (Some(n), Some(vr)) = (e.node, e.vr)
@@ -242,6 +257,14 @@ impl World {
     /// Whether a node is up with its link up.
     fn live(&self, node: NodeId) -> bool {
         self.up[node] && self.lan.link_up(node)
+    }
+
+    /// Whether instance `j` of `node` sits in Initialize or Fault with none of the causes
+    /// the simulator has for them: its router is up, its link up, no tracked object failed.
+    fn stranded(&self, node: NodeId, j: usize) -> bool {
+        self.live(node)
+            && !self.track_fault[node]
+            && matches!(self.slots[node][j].state, State::Initialize | State::Fault)
     }
 
     /// Live nodes that hear `node`, itself included.
@@ -364,6 +387,8 @@ impl<'a> Checker<'a> {
         let mut world = World::new(self.scenario);
         let mut next = 0;
         let mut last_action: Option<Timestamp> = None;
+        // The trace since the last action (the boots included).
+        let mut since = 0;
         for (k, &ai) in action_idx.iter().enumerate() {
             while next < ai {
                 world.apply(&events[next]);
@@ -383,6 +408,8 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 self.stable(report, &world, *vr, at);
+                let quiet_from = last_action.expect("settled") + settle;
+                self.quiet(report, *vr, &events[since..ai], quiet_from);
                 let window = Window {
                     at,
                     until: next_action,
@@ -416,6 +443,7 @@ impl<'a> Checker<'a> {
                 }
             }
             last_action = Some(at);
+            since = ai + 1;
         }
         while next < events.len() {
             world.apply(&events[next]);
@@ -426,6 +454,8 @@ impl<'a> Checker<'a> {
                 last_action.is_none_or(|t| self.trace.end - t >= settle) && !world.lan.lossy();
             if settled {
                 self.stable(report, &world, *vr, self.trace.end);
+                let quiet_from = last_action.map_or(Timestamp::ZERO, |t| t + settle);
+                self.quiet(report, *vr, &events[since..], quiet_from);
             }
         }
     }
@@ -496,6 +526,101 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+    }
+
+    /// h: once settled, nothing changes state until the next action. With every election
+    /// decided, the Master's advertisements keep resetting the Backups' Master_Down_Timers
+    /// and no Backup outranks it (RFC 5798 §6.4.2, RFC 9568 §6.4.2): a transition here is
+    /// a flap. `events` run from the last action to the next; those from `from` on are
+    /// judged.
+    fn quiet(&self, report: &mut Report, vr: VrKey, events: &[TraceEvent], from: Timestamp) {
+        report.count(SETTLED_NO_TRANSITION);
+        for e in events.iter().filter(|e| e.at >= from && e.vr == Some(vr)) {
+            if let (
+                What::State {
+                    from: was,
+                    to,
+                    reason,
+                },
+                Some(n),
+            ) = (&e.what, e.node)
+            {
+                report.fail(
+                    SETTLED_NO_TRANSITION,
+                    format!(
+                        "{} {} {}: {was} -> {to} ({reason}) in a LAN settled since {from}",
+                        e.at,
+                        vr_name(vr),
+                        self.name(n)
+                    ),
+                );
+            }
+        }
+    }
+
+    /// i: an instance left in Initialize or Fault once its router is up, its link up and
+    /// its tracked objects fine leaves at once: the Startup event moves Initialize to
+    /// Backup or Master (RFC 5798 §6.4.1), and the core restarts a recovered instance the
+    /// same way. A second pass over the trace, judging each such episode when it ends
+    /// (or at the end of the trace).
+    fn recovery(&self, report: &mut Report) {
+        let mut world = World::new(self.scenario);
+        let mut stuck: Vec<Vec<Option<Stranded>>> =
+            world.slots.iter().map(|s| vec![None; s.len()]).collect();
+        for e in &self.trace.events {
+            world.apply(e);
+            let (What::Action(_) | What::State { .. }, Some(n)) = (&e.what, e.node) else {
+                continue;
+            };
+            for (j, episode) in stuck[n].iter_mut().enumerate() {
+                match (episode.take(), world.stranded(n, j)) {
+                    (None, true) => {
+                        let state = world.slots[n][j].state;
+                        *episode = Some(Stranded { since: e.at, state });
+                    }
+                    (Some(was), false) => self.stranded(report, n, j, was, e.at, false),
+                    (was, _) => *episode = was,
+                }
+            }
+        }
+        for (n, slots) in stuck.into_iter().enumerate() {
+            for (j, was) in slots.into_iter().enumerate() {
+                if let Some(was) = was.filter(|w| self.trace.end >= w.since + SLACK) {
+                    self.stranded(report, n, j, was, self.trace.end, true);
+                }
+            }
+        }
+    }
+
+    /// Judge one episode of instance `j` of `node` in Initialize or Fault without a cause,
+    /// ended at `until` (`still`: not left by the end of the trace).
+    fn stranded(
+        &self,
+        report: &mut Report,
+        node: NodeId,
+        j: usize,
+        was: Stranded,
+        until: Timestamp,
+        still: bool,
+    ) {
+        report.count(LEAVES_INIT_FAULT);
+        if was.state == State::Fault {
+            report.count(LEAVES_FAULT);
+        }
+        if until <= was.since + SLACK && !still {
+            return;
+        }
+        let how = if still { "still there at" } else { "until" };
+        report.fail(
+            LEAVES_INIT_FAULT,
+            format!(
+                "{} {}: {} from {} with its router up, link up and trackers fine, {how} {until}",
+                vr_name(self.scenario.routers[node].instances[j].key),
+                self.name(node),
+                was.state,
+                was.since
+            ),
+        );
     }
 
     /// The unique Master of `node`'s group, if there is exactly one.
@@ -784,6 +909,13 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// An instance in Initialize or Fault with no cause for it: since when, and which state.
+#[derive(Clone, Copy, Debug)]
+struct Stranded {
+    since: Timestamp,
+    state: State,
 }
 
 /// An action and the quiet time after it.

@@ -450,6 +450,8 @@ impl Sim {
                 self.record(Some(node), Some(key), What::Addresses(false));
             }
             Output::Announce => self.record(Some(node), Some(key), What::Announce),
+            // Counted by the instance; the properties do not judge them.
+            Output::ReceiveError { .. } | Output::LowerPriorityHeard => {}
         }
     }
 

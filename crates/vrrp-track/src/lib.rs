@@ -23,7 +23,8 @@ pub mod process;
 pub mod script;
 pub mod security;
 pub mod tracker;
-pub mod weights;
+/// keepalived's weight rules live in the protocol core, which applies them.
+pub use vrrp_core::weights;
 
 use std::io;
 use std::thread;

@@ -14,16 +14,7 @@ use tracing::{debug, info, warn};
 use crate::script::{self, RunAs, ScriptCommand};
 use crate::weights::TrackState;
 
-/// What kind of object a tracker watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TrackerKind {
-    /// A `vrrp_script`.
-    Script,
-    /// A `track_file`.
-    File,
-    /// A `vrrp_track_process`.
-    Process,
-}
+pub use crate::weights::TrackerKind;
 
 /// The reported state of a tracker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

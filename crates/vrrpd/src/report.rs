@@ -26,8 +26,8 @@ fn family(r: &Router) -> &'static str {
 }
 
 /// One line of `vrrpctl status`.
-pub fn status_line(r: &Router, now: Timestamp) -> Value {
-    let inst = &r.instance;
+pub fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> Value {
+    let inst = engine.instance(r);
     let cfg = &r.plan.config;
     let holds_vips = inst.state() == State::Master;
     json!({
@@ -39,7 +39,7 @@ pub fn status_line(r: &Router, now: Timestamp) -> Value {
         "state": inst.state().name(),
         "priority": inst.effective_priority(),
         "configured_priority": cfg.priority,
-        "operator_priority": r.operator_priority,
+        "operator_priority": engine.node.operator_priority(r.id),
         "maintenance": inst.maintenance(),
         "master": inst.master().map(|m| json!({
             "address": m.address.to_string(),
@@ -56,7 +56,11 @@ pub fn status_line(r: &Router, now: Timestamp) -> Value {
 
 /// `vrrpctl status`: one line per instance.
 pub fn status(engine: &Engine, now: Timestamp) -> Value {
-    let instances: Vec<Value> = engine.routers.iter().map(|r| status_line(r, now)).collect();
+    let instances: Vec<Value> = engine
+        .routers
+        .iter()
+        .map(|r| status_line(engine, r, now))
+        .collect();
     json!({ "instances": instances })
 }
 
@@ -65,9 +69,9 @@ pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
     let Some(r) = engine.routers.get(i) else {
         return Value::Null;
     };
-    let inst = &r.instance;
+    let inst = engine.instance(r);
     let cfg = &r.plan.config;
-    let mut doc = status_line(r, now);
+    let mut doc = status_line(engine, r, now);
     let extra = json!({
         "source": r.plan.src.to_string(),
         "preempt": cfg.preempt,
@@ -89,7 +93,7 @@ pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
         "master_since_s": inst.master().map(|m| (now - m.since).as_secs_f64()),
         "trackers": trackers(engine, r),
         "master_changes": r.master_changes,
-        "counters": counters(r),
+        "counters": counters(engine, r),
         "transitions": r.history.iter().map(|t| json!({
             "ago_s": (now - t.at).as_secs_f64(),
             "unix_time": t.wall.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
@@ -105,8 +109,9 @@ pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
     doc
 }
 
-fn counters(r: &Router) -> Map<String, Value> {
-    r.instance
+fn counters(engine: &Engine, r: &Router) -> Map<String, Value> {
+    engine
+        .instance(r)
         .counters()
         .fields()
         .iter()
@@ -120,9 +125,9 @@ pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
         .routers
         .iter()
         .map(|r| {
-            let mut doc = status_line(r, now);
+            let mut doc = status_line(engine, r, now);
             if let Value::Object(map) = &mut doc {
-                map.insert("counters".into(), Value::Object(counters(r)));
+                map.insert("counters".into(), Value::Object(counters(engine, r)));
                 map.insert("master_changes".into(), json!(r.master_changes));
                 map.insert("trackers".into(), trackers(engine, r));
             }
@@ -133,26 +138,23 @@ pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
 }
 
 fn trackers(engine: &Engine, r: &Router) -> Value {
-    let interfaces = r
-        .plan
-        .tracked
-        .iter()
-        .zip(&r.tracked_up)
-        .map(|((name, weight, reverse), up)| {
-            json!({"type": "interface", "name": name, "weight": weight, "reverse": reverse, "up": up})
+    let interfaces = engine
+        .node
+        .tracked_interfaces(r.id)
+        .into_iter()
+        .map(|(t, up)| {
+            json!({"type": "interface", "name": t.name, "weight": t.weight, "reverse": t.reverse, "up": up})
         });
     let others = r.plan.trackers.iter().map(|t| {
-        let (kind, name) = t.key.split_once(':').unwrap_or(("", t.key.as_str()));
-        let state = engine.tracker_state(&t.key);
-        let (up, value) = match state {
-            Some(vrrp_track::TrackState::Up) => (Some(true), None),
-            Some(vrrp_track::TrackState::Down) => (Some(false), None),
-            Some(vrrp_track::TrackState::Value(v)) => (Some(v == 0), Some(v)),
-            Some(vrrp_track::TrackState::Pending) | None => (None, None),
+        let (up, value) = match engine.node.tracker_state(&t.key) {
+            vrrp_track::TrackState::Up => (Some(true), None),
+            vrrp_track::TrackState::Down => (Some(false), None),
+            vrrp_track::TrackState::Value(v) => (Some(v == 0), Some(v)),
+            vrrp_track::TrackState::Pending => (None, None),
         };
-        json!({"type": kind, "name": name, "weight": t.weight, "reverse": t.reverse, "up": up, "value": value})
+        json!({"type": t.key.kind.name(), "name": t.key.name, "weight": t.weight, "reverse": t.reverse, "up": up, "value": value})
     });
-    interfaces.chain(others).collect()
+    interfaces.chain(others).collect::<Vec<_>>().into()
 }
 
 /// SIGUSR1: the `show` document of every instance.
@@ -171,8 +173,8 @@ pub fn stats(engine: &Engine) -> Value {
         .map(|r| {
             json!({
                 "name": r.plan.config.name,
-                "state": r.instance.state().name(),
-                "counters": counters(r),
+                "state": engine.instance(r).state().name(),
+                "counters": counters(engine, r),
             })
         })
         .collect();

@@ -44,7 +44,7 @@ pub struct RouterPlan {
     /// by link state unless `dont_track_primary`.
     pub tracked: Vec<(String, i32, bool)>,
     /// Scripts, files and processes tracked (its own and its sync group's).
-    pub trackers: Vec<crate::tracking::TrackerRef>,
+    pub trackers: Vec<vrrp_core::TrackerWeight>,
     /// Its notify hooks.
     pub notify: vrrp_track::NotifyScripts,
     /// Its `vrrp_sync_group`, if any.
@@ -231,7 +231,7 @@ pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32, bool)> {
 /// What an instance needs beyond its own block: trackers (with its sync group's), notify
 /// hooks (checked: users, executables, script security).
 pub struct Extras {
-    pub trackers: Vec<crate::tracking::TrackerRef>,
+    pub trackers: Vec<vrrp_core::TrackerWeight>,
     pub notify: vrrp_track::NotifyScripts,
 }
 

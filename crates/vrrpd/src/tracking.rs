@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use vrrp_config::{Command, Config, GlobalDefs, Notify, TrackRef, VrrpInstance};
+use vrrp_core::TrackerWeight;
+use vrrp_core::weights::TrackerKey;
 use vrrp_track::fifo::FifoState;
 use vrrp_track::notify::NotifyOptions;
 use vrrp_track::security::{self, DEFAULT_PATH};
@@ -126,33 +128,21 @@ impl Scripts {
     }
 }
 
-/// A tracker an instance follows, with the weight it applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackerRef {
-    /// `script:NAME`, `file:NAME` or `process:NAME`.
-    pub key: String,
-    pub weight: i32,
-    pub reverse: bool,
-}
-
-pub fn key(kind: vrrp_track::TrackerKind, name: &str) -> String {
-    match kind {
-        vrrp_track::TrackerKind::Script => format!("script:{name}"),
-        vrrp_track::TrackerKind::File => format!("file:{name}"),
-        vrrp_track::TrackerKind::Process => format!("process:{name}"),
-    }
+/// The key of a script, file or process tracker.
+pub fn key(kind: vrrp_track::TrackerKind, name: &str) -> TrackerKey {
+    TrackerKey::new(kind, name)
 }
 
 /// The trackers of an instance: its own `track_script` / `track_file` / `track_process`
 /// lines and its sync group's, each with the instance's weight (else the tracker's own).
-pub fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<TrackerRef> {
+pub fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<TrackerWeight> {
     let group = instance
         .sync_group
         .as_deref()
         .and_then(|g| config.sync_group(g));
     let mut refs = Vec::new();
     let mut add = |kind, r: &TrackRef, weight: i32, reverse: bool| {
-        refs.push(TrackerRef {
+        refs.push(TrackerWeight {
             key: key(kind, &r.name),
             weight: r.weight.unwrap_or(weight),
             reverse: r.reverse.unwrap_or(reverse),
@@ -202,7 +192,7 @@ pub struct Plan {
 /// as in keepalived. `Err` holds located messages; the configuration is then refused.
 pub fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<String>> {
     let mut errors = Vec::new();
-    let used: HashSet<String> = config
+    let used: HashSet<TrackerKey> = config
         .instances
         .iter()
         .flat_map(|i| instance_trackers(config, i))

@@ -28,6 +28,51 @@
 //! The effective priority is `base + delta` clamped to `1..=254`; an address owner (base
 //! 255) is never changed by weights (faults still apply).
 
+/// What kind of object a tracker watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrackerKind {
+    /// `vrrp_script`.
+    Script,
+    /// `track_file` / `vrrp_track_file`.
+    File,
+    /// `vrrp_track_process`.
+    Process,
+}
+
+impl TrackerKind {
+    /// The kind as vrrpctl and the logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrackerKind::Script => "script",
+            TrackerKind::File => "file",
+            TrackerKind::Process => "process",
+        }
+    }
+}
+
+/// A script, file or process tracker by kind and configured name (names are unique per
+/// kind, not across kinds).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrackerKey {
+    pub kind: TrackerKind,
+    pub name: String,
+}
+
+impl TrackerKey {
+    pub fn new(kind: TrackerKind, name: impl Into<String>) -> Self {
+        TrackerKey {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for TrackerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind.name(), self.name)
+    }
+}
+
 /// The current state of one tracked object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackState {
@@ -44,16 +89,12 @@ pub enum TrackState {
 /// One tracked object as seen by one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracked {
-    /// The object's current state.
     pub state: TrackState,
-    /// The weight the instance gives it (0: Fault while down).
     pub weight: i32,
-    /// The weight counts the other way (see the module docs).
     pub reverse: bool,
 }
 
 impl Tracked {
-    /// Bundles the three.
     pub fn new(state: TrackState, weight: i32, reverse: bool) -> Tracked {
         Tracked {
             state,

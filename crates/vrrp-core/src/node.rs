@@ -1,0 +1,522 @@
+//! A node: every VRRP instance of one router, as one sans-IO object.
+//!
+//! [`Instance`] is one virtual router; a [`Node`] is what a daemon runs (quinn-proto's
+//! `Endpoint` to `Instance`'s `Connection`): the instance table keyed by (interface,
+//! family, VRID), the receive path with the own-source and unicast-peer checks, sync groups
+//! ([`sync`]), tracked interfaces and trackers with keepalived's weight rules and the
+//! operator's priority and maintenance ([`tracking`]). Inputs carry a [`Timestamp`]; the
+//! node answers with [`NodeOutput`]s (packets to transmit, address work, typed events) and
+//! one deadline ([`Node::poll_timeout`]). It does no I/O and reads no clock, so the daemon
+//! and the simulator drive the same code.
+
+mod receive;
+mod spec;
+mod sync;
+mod tracking;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+
+use crate::ReceiveError;
+use crate::instance::{Input, Instance, MasterInfo, Output, State, TransitionReason};
+use crate::packet::{self, Advertisement, DecodeError, EncodeError, Family};
+use crate::time::Timestamp;
+use crate::weights::{TrackState, TrackerKey};
+
+pub use spec::{InstanceSpec, SocketKey, TrackedInterface, TrackerWeight};
+pub use sync::GroupState;
+
+/// A node's name for one of its instances, stable for the instance's life (positions
+/// shift when a reload removes instances).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(u64);
+
+impl InstanceId {
+    /// The number behind the id (for logs and maps).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the node asks its driver to do, or tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeOutput {
+    /// Send `bytes` (an encoded advertisement) from `src` to `dst` through `socket`.
+    Transmit {
+        socket: SocketKey,
+        src: IpAddr,
+        dst: IpAddr,
+        bytes: Vec<u8>,
+    },
+    /// Address work for an instance's virtual addresses.
+    Addresses(InstanceId, AddressAction),
+    /// Something happened that the driver reports (logs, hooks, metrics, `vrrpctl watch`).
+    Event(NodeEvent),
+}
+
+/// What to do with an instance's virtual addresses (routes and rules go with them).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AddressAction {
+    /// It became Master: add them.
+    Add,
+    /// It stopped being Master: remove them.
+    Remove,
+    /// Announce them (gratuitous ARP / unsolicited NA) after becoming Master.
+    AnnounceMaster,
+    /// Announce them again after hearing a lower priority as Master (RFC 9568 §6.4.3).
+    AnnounceLowerPriority,
+}
+
+/// Events, in the order they happened; hooks run in this order per instance or sync group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// An instance changed state; `priority` is its effective priority then, `master` the
+    /// Master it knows (when not Master itself).
+    Transition {
+        id: InstanceId,
+        from: State,
+        to: State,
+        reason: TransitionReason,
+        priority: u8,
+        master: Option<MasterInfo>,
+    },
+    /// The Master as an instance sees it changed (`None`: silence).
+    MasterChanged {
+        id: InstanceId,
+        master: Option<MasterInfo>,
+    },
+    /// As Master, an instance heard a lower priority (another router thinks it is Master).
+    LowerPriorityHeard { id: InstanceId, priority: u8 },
+    /// A sync group as a whole changed state.
+    GroupState { group: String, state: GroupState },
+    /// A packet for an instance was counted as an error or refused.
+    Discarded {
+        id: InstanceId,
+        src: IpAddr,
+        reason: Discard,
+    },
+    /// A received advertisement was accepted although it breaks a SHOULD: its IPv6 address
+    /// list does not start with a link-local address (RFC 5798 §5.2.9); keepalived sends
+    /// such lists.
+    GlobalFirstAddress { id: InstanceId, src: IpAddr },
+    /// A packet for a VRID no instance has on that interface.
+    UnknownVrid { src: IpAddr, vrid: u8 },
+    /// A tracked interface of an instance went up or down.
+    TrackedInterface {
+        id: InstanceId,
+        name: String,
+        up: bool,
+    },
+    /// A tracker reported a new state.
+    Tracker { key: TrackerKey, state: TrackState },
+    /// An instance waits for its unweighted trackers' first results before starting.
+    WaitingForTrackers { id: InstanceId },
+    /// An advertisement could not be encoded (a configuration the codec refuses).
+    EncodeFailed { id: InstanceId, error: EncodeError },
+}
+
+/// Why a packet was counted or refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Discard {
+    /// It did not decode (RFC 5798 §7.1 checks the packet alone can decide).
+    Malformed(DecodeError),
+    /// A receive check of the instance failed; `dropped` is false for checks the RFC only
+    /// asks to log (a v3 address list mismatch).
+    Check {
+        error: ReceiveError,
+        dropped: bool,
+        advertisement: Advertisement,
+    },
+    /// `vrrp_check_unicast_src`: the source is not one of the instance's unicast peers.
+    NotUnicastPeer,
+}
+
+/// An operator action the node refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorError {
+    /// No instance with that id.
+    NoSuchInstance,
+    /// The address owner's priority (255) cannot change.
+    AddressOwner,
+}
+
+/// One instance and what the node knows around it.
+#[derive(Debug)]
+struct Member {
+    id: InstanceId,
+    spec: InstanceSpec,
+    instance: Instance,
+    /// State of each tracked interface, in `spec.tracked_interfaces` order: `true` when up.
+    tracked_up: Vec<bool>,
+    /// A temporary priority set by an operator (until reset, reload or restart).
+    operator_priority: Option<u8>,
+    /// Its own fault causes hold (interface down, a tracker failed): the other members of
+    /// its sync group follow it into Fault.
+    own_fault: bool,
+    /// Waiting for unweighted trackers' first results before starting (keepalived's INIT).
+    pending_start: bool,
+    /// Held back by its sync group ([`sync`]).
+    sync_hold: bool,
+}
+
+/// Every instance of one router.
+#[derive(Debug, Default)]
+pub struct Node {
+    members: Vec<Member>,
+    next_id: u64,
+    /// The last known state of every link, by name.
+    links: HashMap<String, bool>,
+    /// The last reported state of every script, file and process tracker.
+    trackers: HashMap<TrackerKey, TrackState>,
+    /// Sync groups by name: their last aggregate state.
+    groups: BTreeMap<String, Option<GroupState>>,
+    /// `vrrp_check_unicast_src`.
+    check_unicast_src: bool,
+    outputs: VecDeque<NodeOutput>,
+}
+
+impl Node {
+    /// An empty node.
+    pub fn new() -> Node {
+        Node::default()
+    }
+
+    /// `vrrp_check_unicast_src`: advertisements to a unicast instance must come from one of
+    /// its peers.
+    pub fn set_check_unicast_src(&mut self, on: bool) {
+        self.check_unicast_src = on;
+    }
+
+    /// Adds an instance, not started ([`Node::start`], [`Node::start_instance`]).
+    pub fn add(&mut self, spec: InstanceSpec) -> InstanceId {
+        let id = InstanceId(self.next_id);
+        self.next_id += 1;
+        if let Some(g) = &spec.sync_group {
+            self.groups.entry(g.clone()).or_insert(None);
+        }
+        let tracked_up = self.tracked_up(&spec);
+        self.members.push(Member {
+            id,
+            instance: Instance::new(spec.core.clone()),
+            spec,
+            tracked_up,
+            operator_priority: None,
+            own_fault: false,
+            pending_start: false,
+            sync_hold: false,
+        });
+        id
+    }
+
+    /// Starts every instance (Startup), each once its unweighted trackers have reported.
+    pub fn start(&mut self, now: Timestamp) {
+        for id in self.ids() {
+            self.start_instance(id, now);
+        }
+    }
+
+    /// Starts one instance once its trackers allow: an unweighted tracker that has not
+    /// reported yet holds it in Initialize, as keepalived does.
+    pub fn start_instance(&mut self, id: InstanceId, now: Timestamp) {
+        let Some(i) = self.index(id) else { return };
+        self.members[i].pending_start = true;
+        self.apply_tracking(i, now);
+        if self.members.get(i).is_some_and(|m| m.pending_start) {
+            self.event(NodeEvent::WaitingForTrackers { id });
+        }
+    }
+
+    /// Stops an instance (a Master sends priority 0 and releases its addresses) and
+    /// removes it; returns its spec.
+    pub fn remove(&mut self, id: InstanceId, now: Timestamp) -> Option<InstanceSpec> {
+        let i = self.index(id)?;
+        self.input(i, now, Input::Shutdown);
+        let m = self.members.remove(i);
+        if let Some(g) = &m.spec.sync_group
+            && !self
+                .members
+                .iter()
+                .any(|o| o.spec.sync_group.as_ref() == Some(g))
+        {
+            self.groups.remove(g);
+        }
+        Some(m.spec)
+    }
+
+    /// New settings for a running instance (a reload that changed it in place). The
+    /// operator's priority ends; trackers are applied again.
+    pub fn reconfigure(&mut self, id: InstanceId, now: Timestamp, spec: InstanceSpec) {
+        let Some(i) = self.index(id) else { return };
+        if let Some(g) = &spec.sync_group {
+            self.groups.entry(g.clone()).or_insert(None);
+        }
+        let tracked_up = self.tracked_up(&spec);
+        let m = &mut self.members[i];
+        m.instance.reconfigure(now, spec.core.clone());
+        m.spec = spec;
+        m.tracked_up = tracked_up;
+        m.operator_priority = None;
+        self.drain(i, now, None);
+        self.apply_tracking(i, now);
+    }
+
+    /// Shuts every instance down: Masters send priority 0 and release their addresses.
+    pub fn shutdown(&mut self, now: Timestamp) {
+        for i in 0..self.members.len() {
+            self.input(i, now, Input::Shutdown);
+        }
+    }
+
+    /// The earliest deadline of any instance: call [`Node::handle_timeout`] then.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.members
+            .iter()
+            .filter_map(|m| m.instance.poll_timeout())
+            .min()
+    }
+
+    /// Serves every instance whose deadline has passed at `now`.
+    pub fn handle_timeout(&mut self, now: Timestamp) {
+        for i in 0..self.members.len() {
+            let due = self.members[i]
+                .instance
+                .poll_timeout()
+                .is_some_and(|t| t <= now);
+            if due {
+                self.input(i, now, Input::Timeout);
+            }
+        }
+    }
+
+    /// The next thing to do, until `None`.
+    pub fn poll_output(&mut self) -> Option<NodeOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Sets (`Some`) or resets (`None`) an operator's temporary priority.
+    pub fn set_operator_priority(
+        &mut self,
+        id: InstanceId,
+        now: Timestamp,
+        priority: Option<u8>,
+    ) -> Result<(), OperatorError> {
+        let i = self.index(id).ok_or(OperatorError::NoSuchInstance)?;
+        if self.members[i].spec.core.priority == crate::instance::OWNER_PRIORITY {
+            return Err(OperatorError::AddressOwner);
+        }
+        self.members[i].operator_priority = priority;
+        self.apply_tracking(i, now);
+        Ok(())
+    }
+
+    /// Operator maintenance on or off ([`Input::Maintenance`]).
+    pub fn set_maintenance(
+        &mut self,
+        id: InstanceId,
+        now: Timestamp,
+        on: bool,
+    ) -> Result<(), OperatorError> {
+        let i = self.index(id).ok_or(OperatorError::NoSuchInstance)?;
+        self.input(i, now, Input::Maintenance(on));
+        Ok(())
+    }
+
+    /// Ends every operator priority (a reload does).
+    pub fn clear_operator_priorities(&mut self, now: Timestamp) {
+        for i in 0..self.members.len() {
+            if self.members[i].operator_priority.take().is_some() {
+                self.apply_tracking(i, now);
+            }
+        }
+    }
+
+    // ---- queries ---------------------------------------------------------------------
+
+    /// The ids of every instance, in the order they were added.
+    pub fn ids(&self) -> Vec<InstanceId> {
+        self.members.iter().map(|m| m.id).collect()
+    }
+
+    /// The instance called `name`.
+    pub fn find(&self, name: &str) -> Option<InstanceId> {
+        self.members
+            .iter()
+            .find(|m| m.spec.core.name == name)
+            .map(|m| m.id)
+    }
+
+    /// An instance's state machine (state, counters, timers, Master).
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.member(id).map(|m| &m.instance)
+    }
+
+    /// An instance's spec.
+    pub fn spec(&self, id: InstanceId) -> Option<&InstanceSpec> {
+        self.member(id).map(|m| &m.spec)
+    }
+
+    /// The operator's temporary priority of an instance, if any.
+    pub fn operator_priority(&self, id: InstanceId) -> Option<u8> {
+        self.member(id).and_then(|m| m.operator_priority)
+    }
+
+    /// Each tracked interface of an instance with whether it is up.
+    pub fn tracked_interfaces(&self, id: InstanceId) -> Vec<(&TrackedInterface, bool)> {
+        self.member(id)
+            .map(|m| {
+                m.spec
+                    .tracked_interfaces
+                    .iter()
+                    .zip(m.tracked_up.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The last reported state of a tracker ([`TrackState::Pending`] before its first).
+    pub fn tracker_state(&self, key: &TrackerKey) -> TrackState {
+        self.trackers
+            .get(key)
+            .copied()
+            .unwrap_or(TrackState::Pending)
+    }
+
+    /// Whether an instance is held in Initialize until its trackers report.
+    pub fn waiting_for_trackers(&self, id: InstanceId) -> bool {
+        self.member(id).is_some_and(|m| m.pending_start)
+    }
+
+    /// A sync group's last aggregate state.
+    pub fn group_state(&self, group: &str) -> Option<GroupState> {
+        self.groups.get(group).copied().flatten()
+    }
+
+    // ---- internals -------------------------------------------------------------------
+
+    fn index(&self, id: InstanceId) -> Option<usize> {
+        self.members.iter().position(|m| m.id == id)
+    }
+
+    fn member(&self, id: InstanceId) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    fn event(&mut self, event: NodeEvent) {
+        self.outputs.push_back(NodeOutput::Event(event));
+    }
+
+    /// Feeds one input to member `i` and carries out what it asks.
+    fn input(&mut self, i: usize, now: Timestamp, input: Input<'_>) {
+        let Some(m) = self.members.get_mut(i) else {
+            return;
+        };
+        m.instance.handle(now, input);
+        self.drain(i, now, None);
+        self.update_group_holds(i, now);
+    }
+
+    /// Turns member `i`'s outputs into the node's; sync group members follow. `received`:
+    /// the advertisement just handled, with its source, to report receive errors with.
+    fn drain(&mut self, i: usize, now: Timestamp, received: Option<(IpAddr, &Advertisement)>) {
+        let mut became_master = false;
+        let mut follow = Vec::new();
+        while let Some(output) = self.members[i].instance.poll_output() {
+            let m = &self.members[i];
+            let id = m.id;
+            match output {
+                Output::Send(adv) => self.transmit(i, &adv),
+                Output::AddAddresses => {
+                    became_master = true;
+                    self.outputs
+                        .push_back(NodeOutput::Addresses(id, AddressAction::Add));
+                }
+                Output::RemoveAddresses => {
+                    self.outputs
+                        .push_back(NodeOutput::Addresses(id, AddressAction::Remove));
+                }
+                Output::Announce => {
+                    let action = if became_master {
+                        AddressAction::AnnounceMaster
+                    } else {
+                        AddressAction::AnnounceLowerPriority
+                    };
+                    self.outputs.push_back(NodeOutput::Addresses(id, action));
+                }
+                Output::StateChanged { from, to, reason } => {
+                    let master = m.instance.master().filter(|_| to != State::Master);
+                    let priority = m.instance.effective_priority();
+                    self.event(NodeEvent::Transition {
+                        id,
+                        from,
+                        to,
+                        reason,
+                        priority,
+                        master,
+                    });
+                    // The other members follow a member's own transition (not one it made
+                    // following another member).
+                    if reason != TransitionReason::SyncGroup {
+                        follow.extend(sync::follow(self, i, from, to));
+                    }
+                    self.update_group_state(i);
+                }
+                Output::MasterChanged(master) => {
+                    self.event(NodeEvent::MasterChanged { id, master });
+                }
+                Output::LowerPriorityHeard => {
+                    let priority = m.instance.effective_priority();
+                    self.event(NodeEvent::LowerPriorityHeard { id, priority });
+                }
+                Output::ReceiveError { error, discard } => {
+                    if let Some((src, adv)) = received {
+                        let reason = Discard::Check {
+                            error,
+                            dropped: discard,
+                            advertisement: adv.clone(),
+                        };
+                        self.event(NodeEvent::Discarded { id, src, reason });
+                    }
+                }
+            }
+        }
+        for (j, input) in follow {
+            self.input(j, now, input);
+        }
+    }
+
+    /// Encodes `adv` for each destination of member `i` (its unicast peers, else the
+    /// multicast group of its family).
+    fn transmit(&mut self, i: usize, adv: &Advertisement) {
+        let m = &self.members[i];
+        let spec = &m.spec;
+        let src = spec.core.primary_address;
+        let group = [match spec.core.family {
+            Family::Ipv4 => IpAddr::V4(packet::MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(packet::MULTICAST_V6),
+        }];
+        let destinations: &[IpAddr] = if spec.unicast_peers.is_empty() {
+            &group
+        } else {
+            &spec.unicast_peers
+        };
+        let checksum_form = spec.core.checksum_form;
+        let mut out = Vec::with_capacity(destinations.len());
+        let mut failed = None;
+        for &dst in destinations {
+            match packet::encode(adv, src, dst, checksum_form) {
+                Ok(bytes) => out.push(NodeOutput::Transmit {
+                    socket: spec.socket,
+                    src,
+                    dst,
+                    bytes,
+                }),
+                Err(error) => failed = Some(error),
+            }
+        }
+        let id = m.id;
+        self.outputs.extend(out);
+        if let Some(error) = failed {
+            self.event(NodeEvent::EncodeFailed { id, error });
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! What the node needs to know of an instance beyond its protocol settings.
+
+use std::net::IpAddr;
+
+use crate::instance::InstanceConfig;
+use crate::packet::Family;
+use crate::weights::TrackerKey;
+
+/// The socket an instance sends and receives on: the daemon opens one per key, shared by
+/// every VRID on it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SocketKey {
+    pub family: Family,
+    /// The interface advertisements arrive on (the instance's `interface`).
+    pub ifindex: u32,
+    /// The interface they leave by: a virtual MAC interface, unless `vmac_xmit_base`.
+    pub send_ifindex: u32,
+}
+
+/// A tracked interface: `track_interface` lines, and the instance's own interface (weight
+/// 0: Fault while it is down) unless `dont_track_primary`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedInterface {
+    pub name: String,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// A script, file or process tracker as one instance tracks it (its own line or its sync
+/// group's), with the weight that applies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackerWeight {
+    pub key: TrackerKey,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+/// One instance as the node runs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// The protocol settings; `core.primary_address` is the advertisements' source and
+    /// the address own advertisements are recognised by.
+    pub core: InstanceConfig,
+    /// Where it sends and receives.
+    pub socket: SocketKey,
+    /// Its interface's name: down means Fault when it is tracked with weight 0.
+    pub interface: String,
+    /// Unicast peers; empty: the multicast group of its family.
+    pub unicast_peers: Vec<IpAddr>,
+    pub tracked_interfaces: Vec<TrackedInterface>,
+    pub trackers: Vec<TrackerWeight>,
+    /// Its `vrrp_sync_group`, if any.
+    pub sync_group: Option<String>,
+}

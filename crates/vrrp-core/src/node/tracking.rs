@@ -1,0 +1,139 @@
+//! Links, trackers and the operator's priority, combined by keepalived's weight rules
+//! ([`crate::weights`]) into each instance's priority, its Fault and its start.
+
+use crate::instance::Input;
+use crate::time::Timestamp;
+use crate::weights::{self, TrackState, Tracked, TrackerKey};
+
+use super::{InstanceSpec, Node, NodeEvent};
+
+impl Node {
+    /// Every link's current state (at start, before [`Node::start`]). A tracked interface
+    /// that is not among them counts as down.
+    pub fn set_links<'a>(&mut self, links: impl IntoIterator<Item = (&'a str, bool)>) {
+        for (name, up) in links {
+            self.links.insert(name.to_string(), up);
+        }
+        for i in 0..self.members.len() {
+            let up = self.tracked_up(&self.members[i].spec);
+            self.members[i].tracked_up = up;
+        }
+    }
+
+    /// Whether a link by this name is known.
+    pub fn has_link(&self, name: &str) -> bool {
+        self.links.contains_key(name)
+    }
+
+    /// A link went up or down (or was reported).
+    pub fn set_link(&mut self, now: Timestamp, name: &str, up: bool) {
+        self.links.insert(name.to_string(), up);
+        for i in 0..self.members.len() {
+            let m = &mut self.members[i];
+            let mut changed = Vec::new();
+            for (k, t) in m.spec.tracked_interfaces.iter().enumerate() {
+                if t.name == name && m.tracked_up[k] != up {
+                    m.tracked_up[k] = up;
+                    changed.push(t.name.clone());
+                }
+            }
+            let id = m.id;
+            if !changed.is_empty() {
+                for name in changed {
+                    self.event(NodeEvent::TrackedInterface { id, name, up });
+                }
+                self.apply_tracking(i, now);
+            }
+        }
+    }
+
+    /// A script, file or process tracker reported.
+    pub fn set_tracker(&mut self, now: Timestamp, key: &TrackerKey, state: TrackState) {
+        if self.trackers.insert(key.clone(), state) == Some(state) {
+            return;
+        }
+        self.event(NodeEvent::Tracker {
+            key: key.clone(),
+            state,
+        });
+        for i in 0..self.members.len() {
+            if self.members[i].spec.trackers.iter().any(|t| t.key == *key) {
+                self.apply_tracking(i, now);
+            }
+        }
+    }
+
+    /// The state of each tracked interface of `spec` as known now.
+    pub(super) fn tracked_up(&self, spec: &InstanceSpec) -> Vec<bool> {
+        spec.tracked_interfaces
+            .iter()
+            .map(|t| self.links.get(&t.name).copied().unwrap_or(false))
+            .collect()
+    }
+
+    /// Applies member `i`'s trackers: its own interface (down = Fault), tracked
+    /// interfaces, scripts, files and processes by keepalived's weight rules, its sync
+    /// group's faults, and an operator's priority; starts it once nothing is pending.
+    pub(super) fn apply_tracking(&mut self, i: usize, now: Timestamp) {
+        let Some(m) = self.members.get(i) else {
+            return;
+        };
+        let own = &m.spec.interface;
+        let mut link_down = false;
+        let mut list = Vec::new();
+        for (t, up) in m.spec.tracked_interfaces.iter().zip(&m.tracked_up) {
+            if t.name == *own && t.weight == 0 {
+                link_down |= !up;
+                continue;
+            }
+            let state = if *up {
+                TrackState::Up
+            } else {
+                TrackState::Down
+            };
+            list.push(Tracked::new(state, t.weight, t.reverse));
+        }
+        for t in &m.spec.trackers {
+            list.push(Tracked::new(
+                self.tracker_state(&t.key),
+                t.weight,
+                t.reverse,
+            ));
+        }
+        let adj = weights::priority_adjustment(&list);
+        let own_fault = link_down || adj.fault;
+        let group_fault = self.group_fault(i);
+        let priority = match m.operator_priority {
+            Some(p) => p,
+            None => weights::effective_priority(m.spec.core.priority, &adj),
+        };
+        let was_own_fault = m.own_fault;
+        let start = m.pending_start && !adj.pending;
+        if m.instance.effective_priority() != priority {
+            self.input(i, now, Input::SetPriority(priority));
+        }
+        if link_down != self.members[i].instance.link_down() {
+            let input = if link_down {
+                Input::LinkDown
+            } else {
+                Input::LinkUp
+            };
+            self.input(i, now, input);
+        }
+        let track_fault = adj.fault || group_fault;
+        if track_fault != self.members[i].instance.track_fault() {
+            self.input(i, now, Input::TrackFault(track_fault));
+        }
+        self.members[i].own_fault = own_fault;
+        if start {
+            self.members[i].pending_start = false;
+            self.input(i, now, Input::Startup);
+        }
+        if own_fault != was_own_fault {
+            // The other members follow this one into (or out of) Fault.
+            for j in self.group_members(i) {
+                self.apply_tracking(j, now);
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The node: routing by (interface, family, VRID), the node's receive checks, typed
+//! discards, trackers with keepalived's weights, the operator, and sync groups.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use vrrp_core::node::{AddressAction, Discard, GroupState, NodeEvent, NodeOutput};
+use vrrp_core::packet::{self, MULTICAST_V4};
+use vrrp_core::weights::{TrackState, TrackerKey, TrackerKind};
+use vrrp_core::{
+    Advertisement, Auth, ChecksumForm, Family, InstanceConfig, InstanceId, InstanceSpec, IpMeta,
+    Node, OperatorError, ReceiveError, SocketKey, State, Timestamp, TrackedInterface,
+    TrackerWeight, Version,
+};
+
+const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 10);
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 20);
+const VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 100);
+
+fn t(ms: u64) -> Timestamp {
+    Timestamp::ZERO + Duration::from_millis(ms)
+}
+
+fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
+    let mut core = InstanceConfig::new(name, vrid, IpAddr::V4(LOCAL));
+    core.priority = priority;
+    core.addresses = vec![IpAddr::V4(VIP)];
+    InstanceSpec {
+        core,
+        socket: SocketKey {
+            family: Family::Ipv4,
+            ifindex,
+            send_ifindex: ifindex,
+        },
+        interface: format!("eth{ifindex}"),
+        unicast_peers: Vec::new(),
+        tracked_interfaces: vec![TrackedInterface {
+            name: format!("eth{ifindex}"),
+            weight: 0,
+            reverse: false,
+        }],
+        trackers: Vec::new(),
+        sync_group: None,
+    }
+}
+
+/// The encoded advertisement `adv` from `src`, as the kernel hands it over.
+fn wire(adv: &Advertisement, src: Ipv4Addr) -> (IpMeta, Vec<u8>) {
+    let (src, dst) = (IpAddr::V4(src), IpAddr::V4(MULTICAST_V4));
+    let bytes = packet::encode(adv, src, dst, ChecksumForm::PseudoHeader).expect("encode");
+    (IpMeta { src, dst, ttl: 255 }, bytes)
+}
+
+fn advert(vrid: u8, priority: u8) -> Advertisement {
+    Advertisement {
+        version: Version::V3,
+        vrid,
+        priority,
+        interval_cs: 100,
+        auth: Auth::None,
+        addresses: vec![IpAddr::V4(VIP)],
+    }
+}
+
+fn outputs(node: &mut Node) -> Vec<NodeOutput> {
+    std::iter::from_fn(|| node.poll_output()).collect()
+}
+
+fn events(node: &mut Node) -> Vec<NodeEvent> {
+    outputs(node)
+        .into_iter()
+        .filter_map(|o| match o {
+            NodeOutput::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A node with `specs`, links up, started, drained.
+fn running(specs: Vec<InstanceSpec>) -> (Node, Vec<InstanceId>) {
+    let mut node = Node::new();
+    let ids: Vec<InstanceId> = specs.into_iter().map(|s| node.add(s)).collect();
+    node.set_links([("eth2", true), ("eth3", true)]);
+    node.start(t(0));
+    outputs(&mut node);
+    (node, ids)
+}
+
+fn state(node: &Node, id: InstanceId) -> State {
+    node.instance(id).expect("instance").state()
+}
+
+/// Runs the node's timers up to `until` (ms), returning everything it output.
+fn run_until(node: &mut Node, until: u64) -> Vec<NodeOutput> {
+    let mut out = Vec::new();
+    while let Some(d) = node.poll_timeout().filter(|d| *d <= t(until)) {
+        node.handle_timeout(d);
+        out.extend(outputs(node));
+    }
+    out
+}
+
+#[test]
+fn packets_are_routed_by_interface_family_and_vrid() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100), spec("B", 1, 3, 100)]);
+    let (meta, bytes) = wire(&advert(1, 200), PEER);
+    node.handle_packet(t(10), 3, &meta, &bytes);
+    let ev = events(&mut node);
+    assert!(
+        ev.contains(&NodeEvent::MasterChanged {
+            id: ids[1],
+            master: node.instance(ids[1]).and_then(|i| i.master()),
+        }),
+        "{ev:?}"
+    );
+    assert!(node.instance(ids[0]).and_then(|i| i.master()).is_none());
+    assert_eq!(
+        node.instance(ids[1])
+            .and_then(|i| i.master())
+            .map(|m| m.priority),
+        Some(200)
+    );
+    // Another VRID on that interface: nobody's.
+    let (meta, bytes) = wire(&advert(9, 200), PEER);
+    node.handle_packet(t(20), 3, &meta, &bytes);
+    assert_eq!(
+        events(&mut node),
+        vec![NodeEvent::UnknownVrid {
+            src: IpAddr::V4(PEER),
+            vrid: 9
+        }]
+    );
+}
+
+#[test]
+fn own_advertisements_are_ignored() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100)]);
+    let (meta, bytes) = wire(&advert(1, 200), LOCAL);
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    assert!(outputs(&mut node).is_empty());
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!(c.rcvd_advertisements, 0);
+}
+
+#[test]
+fn unicast_sources_are_checked_when_asked() {
+    let mut s = spec("A", 1, 2, 100);
+    s.unicast_peers = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 30))];
+    let (mut node, ids) = running(vec![s]);
+    node.set_check_unicast_src(true);
+    let (meta, bytes) = wire(&advert(1, 200), PEER);
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    assert_eq!(
+        events(&mut node),
+        vec![NodeEvent::Discarded {
+            id: ids[0],
+            src: IpAddr::V4(PEER),
+            reason: Discard::NotUnicastPeer
+        }]
+    );
+}
+
+#[test]
+fn receive_errors_are_typed_with_the_advertisement() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100)]);
+    let mut adv = advert(1, 200);
+    adv.addresses = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99))];
+    let (meta, bytes) = wire(&adv, PEER);
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    let ev = events(&mut node);
+    // VRRPv3: an address list mismatch is only logged (RFC 5798 §7.1).
+    assert!(
+        ev.contains(&NodeEvent::Discarded {
+            id: ids[0],
+            src: IpAddr::V4(PEER),
+            reason: Discard::Check {
+                error: ReceiveError::AddressList,
+                dropped: false,
+                advertisement: adv.clone(),
+            }
+        }),
+        "{ev:?}"
+    );
+    // A packet that does not decode is typed too, and counted on its VRID's instance.
+    let (meta, mut bytes) = wire(&advert(1, 200), PEER);
+    bytes[6] ^= 0xff;
+    node.handle_packet(t(20), 2, &meta, &bytes);
+    let ev = events(&mut node);
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [NodeEvent::Discarded {
+                reason: Discard::Malformed(_),
+                ..
+            }]
+        ),
+        "{ev:?}"
+    );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.address_list_errors, c.checksum_errors), (1, 1));
+}
+
+#[test]
+fn unicast_instances_transmit_to_each_peer() {
+    let mut s = spec("A", 1, 2, 255);
+    let peers = [Ipv4Addr::new(10, 0, 0, 30), Ipv4Addr::new(10, 0, 0, 31)];
+    s.unicast_peers = peers.iter().map(|p| IpAddr::V4(*p)).collect();
+    let mut node = Node::new();
+    let id = node.add(s);
+    node.set_links([("eth2", true)]);
+    node.start(t(0));
+    let out = outputs(&mut node);
+    assert_eq!(state(&node, id), State::Master);
+    let dsts: Vec<IpAddr> = out
+        .iter()
+        .filter_map(|o| match o {
+            NodeOutput::Transmit { dst, .. } => Some(*dst),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dsts, vec![IpAddr::V4(peers[0]), IpAddr::V4(peers[1])]);
+    assert!(out.contains(&NodeOutput::Addresses(id, AddressAction::Add)));
+}
+
+#[test]
+fn tracker_weights_set_the_priority_and_unweighted_ones_hold_the_start() {
+    let key = TrackerKey::new(TrackerKind::Script, "chk");
+    let gate = TrackerKey::new(TrackerKind::File, "gate");
+    let mut s = spec("A", 1, 2, 150);
+    s.trackers = vec![
+        TrackerWeight {
+            key: key.clone(),
+            weight: -60,
+            reverse: false,
+        },
+        TrackerWeight {
+            key: gate.clone(),
+            weight: 0,
+            reverse: false,
+        },
+    ];
+    let mut node = Node::new();
+    let id = node.add(s);
+    node.set_links([("eth2", true)]);
+    node.start(t(0));
+    assert!(events(&mut node).contains(&NodeEvent::WaitingForTrackers { id }));
+    assert_eq!(state(&node, id), State::Initialize);
+    node.set_tracker(t(5), &gate, TrackState::Value(0));
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Backup);
+    node.set_tracker(t(10), &key, TrackState::Down);
+    outputs(&mut node);
+    assert_eq!(node.instance(id).expect("A").effective_priority(), 90);
+    node.set_tracker(t(20), &key, TrackState::Up);
+    outputs(&mut node);
+    assert_eq!(node.instance(id).expect("A").effective_priority(), 150);
+    // A file value that is not 0 with weight 0: Fault.
+    node.set_tracker(t(30), &gate, TrackState::Value(3));
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Fault);
+}
+
+#[test]
+fn the_operator_sets_priorities_except_the_owners() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100), spec("O", 2, 2, 255)]);
+    assert_eq!(node.set_operator_priority(ids[0], t(1), Some(42)), Ok(()));
+    outputs(&mut node);
+    assert_eq!(node.instance(ids[0]).expect("A").effective_priority(), 42);
+    assert_eq!(node.operator_priority(ids[0]), Some(42));
+    assert_eq!(
+        node.set_operator_priority(ids[1], t(1), Some(42)),
+        Err(OperatorError::AddressOwner)
+    );
+    node.clear_operator_priorities(t(2));
+    outputs(&mut node);
+    assert_eq!(node.instance(ids[0]).expect("A").effective_priority(), 100);
+}
+
+#[test]
+fn a_sync_group_goes_master_together_and_follows_a_members_fault() {
+    let mut a = spec("A", 1, 2, 100);
+    let mut b = spec("B", 2, 3, 100);
+    a.sync_group = Some("G".into());
+    b.sync_group = Some("G".into());
+    let (mut node, ids) = running(vec![a, b]);
+    let out = run_until(&mut node, 5_000);
+    assert_eq!(state(&node, ids[0]), State::Master);
+    assert_eq!(state(&node, ids[1]), State::Master);
+    assert!(out.contains(&NodeOutput::Event(NodeEvent::GroupState {
+        group: "G".into(),
+        state: GroupState::Master
+    })));
+    // A's interface goes down: A in Fault, B follows; the group is in Fault.
+    node.set_link(t(5_100), "eth2", false);
+    let ev = events(&mut node);
+    assert_eq!(state(&node, ids[0]), State::Fault);
+    assert_eq!(state(&node, ids[1]), State::Fault);
+    assert!(ev.contains(&NodeEvent::GroupState {
+        group: "G".into(),
+        state: GroupState::Fault
+    }));
+    // Back up: both Backup, then Master together again.
+    node.set_link(t(6_000), "eth2", true);
+    outputs(&mut node);
+    run_until(&mut node, 12_000);
+    assert_eq!(state(&node, ids[0]), State::Master);
+    assert_eq!(state(&node, ids[1]), State::Master);
+    assert_eq!(node.group_state("G"), Some(GroupState::Master));
+}
+
+#[test]
+fn removing_a_master_sends_priority_zero_and_releases_its_addresses() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 255)]);
+    assert_eq!(state(&node, ids[0]), State::Master);
+    let removed = node.remove(ids[0], t(10));
+    assert!(removed.is_some());
+    let out = outputs(&mut node);
+    assert!(out.contains(&NodeOutput::Addresses(ids[0], AddressAction::Remove)));
+    let zero = out.iter().any(|o| match o {
+        NodeOutput::Transmit { bytes, .. } => bytes.get(2) == Some(&0),
+        _ => false,
+    });
+    assert!(zero, "{out:?}");
+    assert!(node.instance(ids[0]).is_none());
+    assert!(node.poll_timeout().is_none());
+}

@@ -1,0 +1,378 @@
+//! The running daemon: start-up, the event loop of the protocol thread, and shutdown.
+//!
+//! Every input reaches the engine as one [`engine::Input`] on this thread: the protocol
+//! timer and control requests in the loop below, packets from one task per socket, link
+//! events from their task. The engine hands its work to the address worker (a task here
+//! that never blocks the loop) and the tracking thread, and arms the timer itself.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+use vrrp_config::Config;
+use vrrp_linux::SysctlGuard;
+use vrrp_linux::netlink::{Event, Link, Netlink};
+use vrrp_track::TrackerEvent;
+
+use crate::addresses::{self, Job};
+use crate::cli::Args;
+use crate::clock::{self, ProtocolTimer};
+use crate::engine::{Engine, Input};
+use crate::pidfile::PidFile;
+use crate::reload::Reloader;
+use crate::{control, metrics, report, setup, tracking};
+
+/// The signals the daemon answers, installed before the pid file names it.
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    usr1: Signal,
+    usr2: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+        })
+    }
+}
+
+/// What runs between start-up and shutdown.
+struct Running {
+    nl: Netlink,
+    engine: Rc<RefCell<Engine>>,
+    jobs: mpsc::UnboundedSender<Job>,
+    worker: tokio::task::JoinHandle<()>,
+    tracking: tracking::Tracking,
+    tracker_rx: mpsc::UnboundedReceiver<TrackerEvent>,
+    control_rx: mpsc::Receiver<control::ControlRequest>,
+    sysctls: SysctlGuard,
+    no_accept: bool,
+    reloader: Rc<Reloader>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(
+    config: Config,
+    scripts: tracking::Scripts,
+    tracker_plan: tracking::Plan,
+    args: &Args,
+) -> Result<()> {
+    // Signals first: from the moment the pid file names us, a signal must not kill us.
+    let mut signals = Signals::install()?;
+    let _pid_file = PidFile::acquire(&args.pid_file)?;
+    let mut running = start(config, scripts, tracker_plan, args).await?;
+    let result = event_loop(&mut running, &mut signals, args).await;
+    stop(running, args).await;
+    result
+}
+
+/// Start-up: the data plane prepared, the trackers, the address worker, the engine, the
+/// control socket; after `vrrp_startup_delay`, every instance started.
+async fn start(
+    config: Config,
+    scripts: tracking::Scripts,
+    tracker_plan: tracking::Plan,
+    args: &Args,
+) -> Result<Running> {
+    let nl = Netlink::new().context("cannot open rtnetlink")?;
+    // Subscribe before reading the initial link state, so no change falls in between.
+    let link_events = vrrp_linux::netlink::events()
+        .await
+        .context("cannot subscribe to link events")?;
+    let plan = setup::prepare(&nl, &config, &scripts).await?;
+    let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
+    let tracking =
+        tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
+    let no_accept = !setup::no_accept_vips(&config).is_empty();
+    if no_accept {
+        setup::apply_no_accept(&config)?;
+    }
+
+    let (jobs, job_rx) = mpsc::unbounded_channel();
+    let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
+    let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
+    let mut engine = Engine::new(jobs.clone(), config.global.check_unicast_src, timer);
+    for router in plan.routers {
+        engine.add_router(router)?;
+    }
+    let (watchers, _) = tokio::sync::broadcast::channel(1024);
+    engine.set_events(watchers.clone());
+    engine.set_notifier(tracking.notifier.clone());
+    for group in &config.sync_groups {
+        let notify = scripts
+            .notify_scripts(&group.notify, None)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        engine.set_group(&group.name, notify);
+    }
+    let metrics = args
+        .metrics_listen
+        .or(config.global.metrics_listen)
+        .map(|addr| {
+            let histogram = metrics::lateness_histogram();
+            engine.lateness_histogram = Some(histogram.clone());
+            (addr, histogram)
+        });
+    let engine = Rc::new(RefCell::new(engine));
+    let (control_tx, control_rx) = mpsc::channel::<control::ControlRequest>(64);
+    control::spawn(&args.control_socket, control_tx, watchers, metrics)?;
+
+    if !config.global.startup_delay.is_zero() {
+        info!(
+            "waiting vrrp_startup_delay {:?} before starting",
+            config.global.startup_delay
+        );
+        tokio::time::sleep(config.global.startup_delay).await;
+    }
+    let links = nl.links().await?;
+    engine
+        .borrow_mut()
+        .handle(clock::now(), Input::Start(&links));
+    let socket_count = engine.borrow().sockets.len();
+    for index in 0..socket_count {
+        spawn_receiver(&engine, index)?;
+    }
+    let count = engine.borrow().routers.len();
+    info!("vrrpd started with {count} instance(s)");
+    systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
+    ]);
+    spawn_link_events(&engine, link_events, &config);
+
+    let reloader = Rc::new(Reloader {
+        config: RefCell::new(config),
+        nl: nl.clone(),
+        path: args.config_path(),
+        engine: Rc::clone(&engine),
+        running: std::cell::Cell::new(false),
+        sysctls: RefCell::new(Vec::new()),
+    });
+    Ok(Running {
+        nl,
+        engine,
+        jobs,
+        worker,
+        tracking,
+        tracker_rx,
+        control_rx,
+        sysctls: plan.sysctls,
+        no_accept,
+        reloader,
+    })
+}
+
+/// The protocol thread's loop: the timer first, then control requests, tracker results,
+/// the watchdog and signals. Returns on SIGTERM / SIGINT, or with an error when the timer
+/// cannot be served.
+async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Result<()> {
+    // systemd's watchdog: prove the protocol thread is alive at half the period.
+    let watchdog_period = sd_notify::watchdog_enabled().map(|d| d / 2);
+    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
+    let watchdog_on = watchdog_period.is_some();
+    let timer = r.engine.borrow().timer();
+    loop {
+        tokio::select! {
+            biased;
+            result = timer.expired() => {
+                let armed = result?;
+                r.engine.borrow_mut().handle(clock::now(), Input::Timer { armed });
+            }
+            Some(req) = r.control_rx.recv() => {
+                if req.request == control::Request::Reload {
+                    // A reload waits for the file and the kernel: its own task, so that the
+                    // protocol timer is served meanwhile.
+                    control::log_action(&req.who, "reload");
+                    let reloader = Rc::clone(&r.reloader);
+                    tokio::task::spawn_local(async move {
+                        let result = reloader.reload().await;
+                        let _ = req.reply.send(result.map(serde_json::Value::String));
+                    });
+                    continue;
+                }
+                let answer = r.engine.borrow_mut().control(clock::now(), req.request, &req.who);
+                let _ = req.reply.send(answer);
+            }
+            Some(event) = r.tracker_rx.recv() => {
+                r.engine.borrow_mut().handle(clock::now(), Input::Tracker(&event));
+            }
+            _ = watchdog.tick(), if watchdog_on => systemd(&[sd_notify::NotifyState::Watchdog]),
+            _ = signals.term.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
+            _ = signals.int.recv() => { info!("SIGINT: shutting down"); return Ok(()); }
+            _ = signals.hup.recv() => {
+                info!("SIGHUP: reloading the configuration");
+                let reloader = Rc::clone(&r.reloader);
+                tokio::task::spawn_local(async move {
+                    let _ = reloader.reload().await;
+                });
+            }
+            _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.state_file, || {
+                report::state(&r.engine.borrow(), clock::now())
+            }),
+            _ = signals.usr2.recv() => dump("SIGUSR2: statistics", &args.stats_file, || {
+                report::stats(&r.engine.borrow())
+            }),
+        }
+        if let Some(e) = r.engine.borrow_mut().take_timer_error() {
+            return Err(anyhow::Error::new(e).context("the protocol timer cannot be armed"));
+        }
+    }
+}
+
+/// Writes a dump document, logging where.
+fn dump(what: &str, path: &std::path::Path, doc: impl FnOnce() -> serde_json::Value) {
+    match report::write(path, &doc()) {
+        Ok(()) => info!("{what} written to {}", path.display()),
+        Err(e) => warn!("{what}: cannot write {}: {e}", path.display()),
+    }
+}
+
+/// Shutdown: Masters send priority 0 and release their addresses, queued hooks run
+/// (bounded), then what start-up changed in the kernel is undone.
+async fn stop(r: Running, args: &Args) {
+    systemd(&[sd_notify::NotifyState::Stopping]);
+    r.engine.borrow_mut().handle(clock::now(), Input::Shutdown);
+    // STOP hooks are queued: let them run (bounded), then stop the trackers.
+    r.tracking.stop().await;
+    let (done, flushed) = oneshot::channel();
+    let _ = r.jobs.send(Job::Flush(done));
+    let _ = tokio::time::timeout(Duration::from_secs(5), flushed).await;
+    r.worker.abort();
+    let vmacs: Vec<(u32, String)> = r
+        .engine
+        .borrow()
+        .routers
+        .iter()
+        .filter_map(|x| x.plan.vmac.as_ref().map(|v| (v.ifindex, v.name.clone())))
+        .collect();
+    for (ifindex, name) in vmacs {
+        if let Err(e) = r.nl.delete_link(ifindex).await {
+            warn!("cannot delete virtual MAC interface {name}: {e}");
+        }
+    }
+    let mut sysctls = r.sysctls;
+    for e in sysctls.restore().into_iter().chain(
+        r.reloader
+            .sysctls
+            .borrow_mut()
+            .iter_mut()
+            .flat_map(|g| g.restore()),
+    ) {
+        warn!("cannot restore a sysctl: {e}");
+    }
+    if (r.no_accept || !setup::no_accept_vips(&r.reloader.config.borrow()).is_empty())
+        && let Err(e) = vrrp_linux::nft::remove_no_accept()
+    {
+        warn!("cannot remove the no_accept filter: {e}");
+    }
+    let _ = std::fs::remove_file(&args.control_socket);
+    info!("vrrpd stopped");
+}
+
+/// Link events: the instance's interface and tracked interfaces, debounced by
+/// `interface_up_down_delays` (a change that reverts within the delay is ignored).
+fn spawn_link_events(
+    engine: &Rc<RefCell<Engine>>,
+    mut link_events: impl futures::Stream<Item = Event> + Unpin + 'static,
+    config: &Config,
+) {
+    let engine = Rc::clone(engine);
+    let delays: HashMap<String, (Duration, Duration)> = config
+        .interface_delays
+        .iter()
+        .map(|d| (d.interface.clone(), (d.down, d.up)))
+        .collect();
+    tokio::task::spawn_local(async move {
+        let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
+        while let Some(event) = link_events.next().await {
+            let Event::Link(link) = event else { continue };
+            let delay = delays
+                .get(&link.name)
+                .map(|(down, up)| if link.up { *up } else { *down })
+                .unwrap_or_default();
+            let mine = {
+                let mut g = generation.borrow_mut();
+                let n = g.entry(link.name.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            if delay.is_zero() {
+                apply_link(&engine, &link);
+                continue;
+            }
+            let generation = Rc::clone(&generation);
+            let engine = Rc::clone(&engine);
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(delay).await;
+                if generation.borrow().get(&link.name) == Some(&mine) {
+                    apply_link(&engine, &link);
+                }
+            });
+        }
+    });
+}
+
+fn apply_link(engine: &Rc<RefCell<Engine>>, link: &Link) {
+    engine.borrow_mut().handle(clock::now(), Input::Link(link));
+}
+
+/// Starts the task that reads socket `index` and feeds the engine.
+pub fn spawn_receiver(engine: &Rc<RefCell<Engine>>, index: usize) -> Result<()> {
+    let socket = Rc::clone(&engine.borrow().sockets[index]);
+    // SAFETY: the `Rc` keeps the socket, and so its descriptor, open for as long as the
+    // `AsyncFd` exists.
+    let fd = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE) }
+        .map_err(|e| anyhow::anyhow!("cannot poll a VRRP socket: {e}"))?;
+    let engine = Rc::clone(engine);
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                return;
+            };
+            loop {
+                match fd.get_ref().recv(&mut buf) {
+                    Ok(received) => {
+                        let Some(bytes) = buf.get(received.payload.clone()) else {
+                            continue;
+                        };
+                        let packet = Input::Packet {
+                            bytes,
+                            received: &received,
+                        };
+                        engine.borrow_mut().handle(clock::now(), packet);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        guard.clear_ready();
+                        break;
+                    }
+                    Err(e) => debug!("discarded a malformed packet: {e}"),
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Tells systemd (when it started us with NOTIFY_SOCKET) how we are doing.
+pub fn systemd(state: &[sd_notify::NotifyState]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some()
+        && let Err(e) = sd_notify::notify(state)
+    {
+        warn!("cannot notify systemd: {e}");
+    }
+}

@@ -1,0 +1,283 @@
+//! Reload: read the configuration again and apply the difference, on its own task so
+//! that the protocol timer is served meanwhile. Reading and parsing the file, the script
+//! security checks and the `nft` run happen on blocking threads, never on the protocol
+//! thread.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use tokio::sync::oneshot;
+use tracing::{error, info, warn};
+use vrrp_config::Config;
+use vrrp_linux::SysctlGuard;
+use vrrp_linux::netlink::Netlink;
+
+use crate::clock;
+use crate::engine::Engine;
+use crate::setup::{self, Extras};
+use crate::{daemon, tracking};
+
+/// Reload: read the configuration again and apply the difference. An instance whose
+/// settings did not change keeps its state, timers and counters; a changed one is updated
+/// in place when it is the same virtual router, and re-created otherwise; a removed one
+/// leaves gracefully (priority 0, VIPs removed). A configuration that does not load is
+/// refused as a whole and the running one stays.
+pub struct Reloader {
+    /// The configuration running now.
+    pub config: RefCell<Config>,
+    pub nl: Netlink,
+    pub path: std::path::PathBuf,
+    pub engine: Rc<RefCell<Engine>>,
+    pub running: std::cell::Cell<bool>,
+    /// Sysctls set for instances that reloads added (restored on exit).
+    pub sysctls: RefCell<Vec<SysctlGuard>>,
+}
+
+impl Reloader {
+    /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
+    pub async fn reload(&self) -> Result<String, String> {
+        if self.running.replace(true) {
+            return Err("a reload is already running".into());
+        }
+        // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
+        match sd_notify::NotifyState::monotonic_usec_now() {
+            Ok(now) => daemon::systemd(&[sd_notify::NotifyState::Reloading, now]),
+            Err(_) => daemon::systemd(&[sd_notify::NotifyState::Reloading]),
+        }
+        let result = self.apply().await;
+        self.running.set(false);
+        daemon::systemd(&[sd_notify::NotifyState::Ready]);
+        match &result {
+            Ok(summary) => info!("reload: {summary}"),
+            Err(e) if e.starts_with("applied") => error!("reload {e}"),
+            Err(e) => error!("reload refused, the running configuration stays: {e}"),
+        }
+        result
+    }
+
+    async fn apply(&self) -> Result<String, String> {
+        // Parse off the protocol thread's runtime work: a large file must not delay timers.
+        let path = self.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || vrrp_config::load(&path))
+            .await
+            .map_err(|e| format!("cannot read the configuration: {e}"))?;
+        let config = match loaded {
+            Ok(loaded) => {
+                for w in &loaded.warnings {
+                    warn!("{w}");
+                }
+                loaded.config
+            }
+            Err(errors) => {
+                let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                return Err(text.join("\n"));
+            }
+        };
+
+        {
+            let running = self.config.borrow();
+            if running.scripts != config.scripts
+                || running.track_files != config.track_files
+                || running.track_processes != config.track_processes
+                || running.sync_groups != config.sync_groups
+                || running.global.notify_fifo != config.global.notify_fifo
+                || running.global.vrrp_notify_fifo != config.global.vrrp_notify_fifo
+                || running.global.enable_script_security != config.global.enable_script_security
+                || running.global.script_user != config.global.script_user
+            {
+                return Err("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into());
+            }
+            // Only the trackers in use run: a reload that starts using another one needs
+            // a restart too.
+            let used = |c: &Config| -> std::collections::BTreeSet<vrrp_core::weights::TrackerKey> {
+                c.instances
+                    .iter()
+                    .flat_map(|i| tracking::instance_trackers(c, i))
+                    .map(|t| t.key)
+                    .collect()
+            };
+            let (before, after) = (used(&running), used(&config));
+            if let Some(new) = after.difference(&before).next() {
+                return Err(format!(
+                    "tracker {new} is not running (no instance used it at start); using it needs a restart"
+                ));
+            }
+        }
+        let (config, mut extras) = checked_extras(config).await?;
+
+        let now = clock::now();
+        let mut unchanged = 0;
+        let mut updated = Vec::new();
+        let mut recreated = Vec::new();
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        {
+            let engine = self.engine.borrow();
+            for r in &engine.routers {
+                match config
+                    .instances
+                    .iter()
+                    .find(|n| n.name == r.plan.config.name)
+                {
+                    None => removed.push(r.plan.config.name.clone()),
+                    Some(new) => {
+                        let mut same = new.clone();
+                        same.location = r.plan.config.location.clone();
+                        if same == r.plan.config {
+                            unchanged += 1;
+                        } else if setup::same_identity(&r.plan.config, new) {
+                            updated.push(new.clone());
+                        } else {
+                            recreated.push(new.clone());
+                        }
+                    }
+                }
+            }
+            for new in &config.instances {
+                if engine.index_of(&new.name).is_none() {
+                    added.push(new.clone());
+                }
+            }
+        }
+
+        // 0. Everything that can fail is checked before anything changes: a refused reload
+        //    leaves the running configuration exactly as it was.
+        let mut resolved = Vec::new();
+        for new in updated.iter() {
+            let ifindex = {
+                let engine = self.engine.borrow();
+                engine
+                    .index_of(&new.name)
+                    .map(|i| engine.routers[i].plan.vip_ifindex)
+            };
+            let Some(ifindex) = ifindex else { continue };
+            let addresses = setup::resolve_addresses(&self.nl, new, ifindex)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            resolved.push((new.clone(), addresses));
+        }
+        for new in added.iter().chain(recreated.iter()) {
+            setup::check_instance(&self.nl, new)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+        }
+
+        // 1. Leave: removed instances, and the old form of re-created ones.
+        for name in removed.iter().chain(recreated.iter().map(|n| &n.name)) {
+            let plan = {
+                let mut engine = self.engine.borrow_mut();
+                let Some(i) = engine.index_of(name) else {
+                    continue;
+                };
+                engine.remove_router(i, clock::now())
+            };
+            if let Some(vmac) = plan.and_then(|p| p.vmac) {
+                let (done, flushed) = oneshot::channel();
+                let _ = self.engine.borrow().queue_flush(done);
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), flushed).await;
+                if let Err(e) = self.nl.delete_link(vmac.ifindex).await {
+                    warn!("cannot delete virtual MAC interface {}: {e}", vmac.name);
+                }
+            }
+        }
+
+        // 2. In place: every removal before every addition, so a VIP moves in one reload.
+        let (mut all_removed, mut all_added) = (Vec::new(), Vec::new());
+        {
+            let mut engine = self.engine.borrow_mut();
+            engine.set_check_unicast_src(config.global.check_unicast_src);
+            for (new, addresses) in resolved {
+                let Some(i) = engine.index_of(&new.name) else {
+                    continue;
+                };
+                let Some(x) = extras.remove(&new.name) else {
+                    continue;
+                };
+                let (r, a) = engine.update_router(i, now, new, x, addresses);
+                all_removed.extend(r);
+                all_added.extend(a);
+            }
+            engine.queue_address_changes(all_removed, all_added);
+            engine.clear_operator_priorities(clock::now());
+        }
+
+        // 3. Start: new instances, and the new form of re-created ones. They were checked
+        //    above; a failure here (the kernel changed meanwhile) is reported, and the other
+        //    instances still start.
+        let mut sysctls = SysctlGuard::new();
+        let mut failed = Vec::new();
+        for new in added.iter().chain(recreated.iter()) {
+            let Some(x) = extras.remove(&new.name) else {
+                continue;
+            };
+            let plan = match setup::prepare_instance(&self.nl, new, x, &mut sysctls).await {
+                Ok(plan) => plan,
+                Err(e) => {
+                    failed.push(format!("{}: {e:#}", new.name));
+                    continue;
+                }
+            };
+            let opened = {
+                let mut engine = self.engine.borrow_mut();
+                match engine.add_router(plan) {
+                    Ok(opened) => {
+                        let i = engine.routers.len() - 1;
+                        engine.start_router(i, clock::now());
+                        opened
+                    }
+                    Err(e) => {
+                        failed.push(e.to_string());
+                        None
+                    }
+                }
+            };
+            if let Some(index) = opened
+                && let Err(e) = daemon::spawn_receiver(&self.engine, index)
+            {
+                failed.push(e.to_string());
+            }
+        }
+        self.sysctls.borrow_mut().push(sysctls);
+        let filter_changed =
+            setup::no_accept_vips(&self.config.borrow()) != setup::no_accept_vips(&config);
+        if filter_changed {
+            // `nft` runs on a blocking thread.
+            let c = config.clone();
+            match tokio::task::spawn_blocking(move || setup::apply_no_accept(&c)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed.push(format!("{e:#}")),
+                Err(e) => failed.push(format!("no_accept: {e}")),
+            }
+        }
+        *self.config.borrow_mut() = config;
+        if !failed.is_empty() {
+            return Err(format!("applied, except: {}", failed.join("; ")));
+        }
+        Ok(format!(
+            "{unchanged} unchanged, {} updated in place, {} re-created, {} removed, {} added",
+            updated.len(),
+            recreated.len(),
+            removed.len(),
+            added.len()
+        ))
+    }
+}
+
+/// The trackers and hooks of every instance of `config`, with the users, executables and
+/// script security checked (file system look-ups: on a blocking thread).
+async fn checked_extras(config: Config) -> Result<(Config, HashMap<String, Extras>), String> {
+    tokio::task::spawn_blocking(move || {
+        let scripts = tracking::Scripts::new(&config.global);
+        let mut extras = HashMap::new();
+        for instance in &config.instances {
+            extras.insert(
+                instance.name.clone(),
+                setup::extras(&config, instance, &scripts)?,
+            );
+        }
+        Ok((config, extras))
+    })
+    .await
+    .map_err(|e| format!("cannot check the scripts: {e}"))?
+}
