@@ -17,13 +17,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 /// The protocol version in every request and answer.
-pub const PROTOCOL_VERSION: u64 = 1;
+pub(crate) const PROTOCOL_VERSION: u64 = 1;
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 
 /// What a client asks of the protocol thread.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Request {
+pub(crate) enum Request {
     Status,
     Show {
         instance: String,
@@ -44,7 +44,7 @@ pub enum Request {
 
 /// A request on its way to the protocol thread, with who asked and where to answer.
 #[derive(Debug)]
-pub struct ControlRequest {
+pub(crate) struct ControlRequest {
     pub request: Request,
     /// "uid U pid P" of the client, for the log of operator actions.
     pub who: String,
@@ -52,7 +52,7 @@ pub struct ControlRequest {
 }
 
 /// Starts the control thread listening on `path`.
-pub fn spawn(
+pub(crate) fn spawn(
     path: &Path,
     requests: mpsc::Sender<ControlRequest>,
     events: broadcast::Sender<String>,
@@ -307,7 +307,7 @@ fn parse_request(line: &str) -> Result<Parsed, String> {
 }
 
 /// Logs an operator action with who asked.
-pub fn log_action(who: &str, what: &str) {
+pub(crate) fn log_action(who: &str, what: &str) {
     info!("operator ({who}): {what}");
 }
 

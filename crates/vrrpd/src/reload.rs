@@ -23,7 +23,7 @@ use crate::{daemon, tracking};
 /// in place when it is the same virtual router, and re-created otherwise; a removed one
 /// leaves gracefully (priority 0, VIPs removed). A configuration that does not load is
 /// refused as a whole and the running one stays.
-pub struct Reloader {
+pub(crate) struct Reloader {
     /// The configuration running now.
     pub config: RefCell<Config>,
     pub nl: Netlink,
@@ -39,7 +39,7 @@ pub struct Reloader {
 
 impl Reloader {
     /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
-    pub async fn reload(&self) -> Result<String, String> {
+    pub(crate) async fn reload(&self) -> Result<String, String> {
         let _serial = self.serial.lock().await;
         // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
         match sd_notify::NotifyState::monotonic_usec_now() {

@@ -12,7 +12,7 @@ use vrrp_core::{Family, State, Timestamp};
 use crate::engine::{Engine, Router, TimerLateness};
 
 /// Version of the dump documents.
-pub const DUMP_VERSION: u32 = 1;
+pub(crate) const DUMP_VERSION: u32 = 1;
 
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -26,7 +26,7 @@ fn family(r: &Router) -> &'static str {
 }
 
 /// One line of `vrrpctl status`.
-pub fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> Value {
+pub(crate) fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> Value {
     let inst = engine.instance(r);
     let cfg = &r.plan.config;
     let holds_vips = inst.state() == State::Master;
@@ -55,7 +55,7 @@ pub fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> Value {
 }
 
 /// `vrrpctl status`: one line per instance.
-pub fn status(engine: &Engine, now: Timestamp) -> Value {
+pub(crate) fn status(engine: &Engine, now: Timestamp) -> Value {
     let instances: Vec<Value> = engine
         .routers
         .iter()
@@ -65,7 +65,7 @@ pub fn status(engine: &Engine, now: Timestamp) -> Value {
 }
 
 /// `vrrpctl show INSTANCE`: everything the daemon knows about one instance.
-pub fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
+pub(crate) fn show(engine: &Engine, i: usize, now: Timestamp) -> Value {
     let Some(r) = engine.routers.get(i) else {
         return Value::Null;
     };
@@ -120,7 +120,7 @@ fn counters(engine: &Engine, r: &Router) -> Map<String, Value> {
 }
 
 /// The metrics endpoint's snapshot: `status` lines with counters, trackers and master changes.
-pub fn metrics(engine: &Engine, now: Timestamp) -> Value {
+pub(crate) fn metrics(engine: &Engine, now: Timestamp) -> Value {
     let instances: Vec<Value> = engine
         .routers
         .iter()
@@ -158,7 +158,7 @@ fn trackers(engine: &Engine, r: &Router) -> Value {
 }
 
 /// SIGUSR1: the `show` document of every instance.
-pub fn state(engine: &Engine, now: Timestamp) -> Value {
+pub(crate) fn state(engine: &Engine, now: Timestamp) -> Value {
     let instances: Vec<Value> = (0..engine.routers.len())
         .map(|i| show(engine, i, now))
         .collect();
@@ -166,7 +166,7 @@ pub fn state(engine: &Engine, now: Timestamp) -> Value {
 }
 
 /// SIGUSR2: every instance's counters and the protocol timer's lateness.
-pub fn stats(engine: &Engine) -> Value {
+pub(crate) fn stats(engine: &Engine) -> Value {
     let instances: Vec<Value> = engine
         .routers
         .iter()
@@ -209,7 +209,7 @@ fn lateness(l: &TimerLateness) -> Value {
 
 /// Writes `doc` to `path` atomically (a temporary file renamed over it), so a reader never
 /// sees half a document.
-pub fn write(path: &Path, doc: &Value) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, doc: &Value) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
