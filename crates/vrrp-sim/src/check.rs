@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use vrrp_core::weights::{self, TrackState, Tracked, TrackerKey};
 use vrrp_core::{State, Timestamp, Version, timers};
 
 use crate::lan::{Lan, NodeId};
@@ -144,9 +145,18 @@ fn vr_name(vr: VrKey) -> String {
 struct SlotView {
     spec: InstanceSpec,
     state: State,
+    /// The effective priority: the operator's, else the configured one with the trackers'
+    /// weights (keepalived's rules, `vrrp_core::weights`).
     priority: u8,
     /// The Master as last reported by MasterChanged.
     view: Option<IpAddr>,
+    /// An operator priority (`Action::SetPriority`), until the router restarts.
+    operator: Option<u8>,
+    /// Operator maintenance, until the router restarts.
+    maintenance: bool,
+    /// Its own trackers hold it in Fault (a weight-0 tracker failed, a file value at the
+    /// fault floor) or in Initialize (an unweighted tracker not reported yet).
+    tracker_fault: bool,
 }
 
 /// Everything the replay knows at one moment.
@@ -157,15 +167,22 @@ struct World {
     /// A tracked object of the router failed (told to its instances while it is up; a
     /// fresh boot forgets it, as the simulator's new instances do).
     track_fault: Vec<bool>,
+    /// The state of each router's tracked objects (kept across crashes).
+    trackers: Vec<Vec<(TrackerKey, TrackState)>>,
     slots: Vec<Vec<SlotView>>,
 }
 
 impl World {
     fn new(scenario: &Scenario) -> Self {
-        World {
+        let mut world = World {
             lan: Lan::new(scenario.routers.len(), scenario.link),
             up: vec![false; scenario.routers.len()],
             track_fault: vec![false; scenario.routers.len()],
+            trackers: scenario
+                .routers
+                .iter()
+                .map(|r| r.trackers.clone())
+                .collect(),
             slots: scenario
                 .routers
                 .iter()
@@ -177,11 +194,18 @@ impl World {
                             state: State::Initialize,
                             priority: spec.priority,
                             view: None,
+                            operator: None,
+                            maintenance: false,
+                            tracker_fault: false,
                         })
                         .collect()
                 })
                 .collect(),
+        };
+        for n in 0..scenario.routers.len() {
+            world.weigh(n);
         }
+        world
     }
 
     fn reset(&mut self, node: NodeId, up: bool) {
@@ -189,9 +213,52 @@ impl World {
         self.track_fault[node] = false;
         for s in &mut self.slots[node] {
             s.state = State::Initialize;
-            s.priority = s.spec.priority;
             s.view = None;
+            s.operator = None;
+            s.maintenance = false;
         }
+        self.weigh(node);
+    }
+
+    /// Recomputes the effective priority and the tracker fault of `node`'s instances.
+    fn weigh(&mut self, node: NodeId) {
+        let trackers = &self.trackers[node];
+        for s in &mut self.slots[node] {
+            let list: Vec<Tracked> = s
+                .spec
+                .trackers
+                .iter()
+                .map(|t| {
+                    let state = trackers
+                        .iter()
+                        .find(|(k, _)| *k == t.key)
+                        .map_or(TrackState::Pending, |&(_, st)| st);
+                    Tracked::new(state, t.weight, t.reverse)
+                })
+                .collect();
+            let adj = weights::priority_adjustment(&list);
+            s.tracker_fault = adj.fault || adj.pending;
+            s.priority = if s.spec.priority == 255 {
+                255
+            } else if let Some(p) = s.operator {
+                p.clamp(1, 254)
+            } else {
+                weights::effective_priority(s.spec.priority, &adj)
+            };
+        }
+    }
+
+    /// Whether instance `j` of `node` has its own fault from its trackers or shares one
+    /// of a member of its sync group.
+    fn group_fault(&self, node: NodeId, j: usize) -> bool {
+        let slots = &self.slots[node];
+        let me = &slots[j];
+        me.tracker_fault
+            || me.spec.sync_group.as_ref().is_some_and(|g| {
+                slots
+                    .iter()
+                    .any(|o| o.tracker_fault && o.spec.sync_group.as_ref() == Some(g))
+            })
     }
 
     fn apply(&mut self, e: &TraceEvent) {
@@ -212,13 +279,29 @@ impl World {
                     vrid,
                     priority,
                 } => {
-                    for s in &mut self.slots[*node] {
-                        if (vrid.is_none() || *vrid == Some(s.spec.key.vrid))
-                            && s.spec.priority != 255
-                        {
-                            s.priority = (*priority).clamp(1, 254);
+                    if self.up[*node] {
+                        for s in &mut self.slots[*node] {
+                            if vrid.is_none_or(|v| v == s.spec.key.vrid) {
+                                s.operator = Some(*priority);
+                            }
+                        }
+                        self.weigh(*node);
+                    }
+                }
+                Action::Maintenance { node, vrid, on } => {
+                    if self.up[*node] {
+                        for s in &mut self.slots[*node] {
+                            if vrid.is_none_or(|v| v == s.spec.key.vrid) {
+                                s.maintenance = *on;
+                            }
                         }
                     }
+                }
+                Action::Tracker { node, key, state } => {
+                    let t = &mut self.trackers[*node];
+                    t.retain(|(k, _)| k != key);
+                    t.push((key.clone(), *state));
+                    self.weigh(*node);
                 }
                 Action::LinkDown(n) => self.lan.set_link(*n, false),
                 Action::LinkUp(n) => self.lan.set_link(*n, true),
@@ -264,6 +347,7 @@ impl World {
     fn stranded(&self, node: NodeId, j: usize) -> bool {
         self.live(node)
             && !self.track_fault[node]
+            && !self.group_fault(node, j)
             && matches!(self.slots[node][j].state, State::Initialize | State::Fault)
     }
 
@@ -295,7 +379,11 @@ impl World {
         nodes
             .iter()
             .filter_map(|&n| self.slot(n, vr).map(|s| (n, s)))
-            .filter(|(_, s)| !s.spec.observer && matches!(s.state, State::Backup | State::Master))
+            .filter(|(_, s)| {
+                !s.spec.observer
+                    && !s.maintenance
+                    && matches!(s.state, State::Backup | State::Master)
+            })
             .collect()
     }
 

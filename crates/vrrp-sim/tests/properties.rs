@@ -129,6 +129,8 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
                 preempt_delay: preempt_delay[v],
                 observer,
                 readvertise: true,
+                sync_group: None,
+                trackers: Vec::new(),
             });
         }
     }
