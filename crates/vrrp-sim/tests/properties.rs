@@ -15,11 +15,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use vrrp_core::weights::{TrackState, TrackerKey, TrackerKind};
 use vrrp_core::{Family, State, Timestamp, TransitionReason, Version};
 use vrrp_sim::check::{self, Report};
 use vrrp_sim::{
     Action, InstanceSpec, LinkParams, LinkScope, NodeId, RouterSpec, Scenario, SimRng, Trace,
-    TraceEvent, VrKey, What,
+    TraceEvent, TrackerSpec, VrKey, What,
 };
 
 /// What a scenario is built to exercise.
@@ -35,6 +36,13 @@ enum Flavor {
     Shutdowns,
     /// The LAN splits for long enough to elect a Master per side, then heals.
     Partitions,
+    /// Every router runs its instances (2-3 VRIDs) in one sync group, priorities crossed
+    /// half the time; members' trackers and links fail, routers crash and restart.
+    SyncGroups,
+    /// Script and file trackers with ± weights move the effective priorities.
+    Weights,
+    /// The operator puts routers (mostly the Master) in maintenance and takes them out.
+    Maintenance,
 }
 
 /// A scenario and when to stop it.
@@ -44,6 +52,9 @@ struct Case {
 }
 
 fn generate(seed: u64, flavor: Flavor) -> Case {
+    if flavor == Flavor::SyncGroups {
+        return generate_groups(seed);
+    }
     let mut rng = SimRng::new(seed);
     let n = rng.range(2, 5) as usize;
     let with_v2 = rng.chance(0.2);
@@ -130,7 +141,11 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
                 observer,
                 readvertise: true,
                 sync_group: None,
-                trackers: Vec::new(),
+                trackers: if flavor == Flavor::Weights {
+                    weighted_trackers(&mut rng)
+                } else {
+                    Vec::new()
+                },
             });
         }
     }
@@ -146,7 +161,14 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     let mut s = Scenario::new(seed);
     s.link(link);
     for (r, instances) in members.into_iter().enumerate() {
-        s.router(RouterSpec::new(format!("r{}", r + 1), r as u8 + 1).instances(instances));
+        let mut router = RouterSpec::new(format!("r{}", r + 1), r as u8 + 1).instances(instances);
+        if flavor == Flavor::Weights {
+            for key in tracker_keys() {
+                let state = tracker_state(&mut rng, &key);
+                router = router.tracker_state(key, state);
+            }
+        }
+        s.router(router);
     }
     if rng.chance(0.2) {
         let to = rng.below(n as u64) as NodeId;
@@ -185,6 +207,7 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     let mut lossy = false;
     let mut down_links: Vec<NodeId> = Vec::new();
     let mut track_faults: Vec<NodeId> = Vec::new();
+    let mut maintenance: Vec<NodeId> = Vec::new();
     for _ in 0..phases {
         let gap = if rng.chance(0.75) {
             settle + rng.duration(settle)
@@ -195,6 +218,81 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
         let live: Vec<NodeId> = (0..n).filter(|&r| up[r]).collect();
         let best = best_router(&s, &up, &mut rng);
         match flavor {
+            Flavor::SyncGroups => unreachable!("generate_groups"),
+            Flavor::Weights => {
+                let node = rng.below(n as u64) as NodeId;
+                match rng.below(10) {
+                    0 => {
+                        s.at(t, Action::Crash(node));
+                        up[node] = false;
+                    }
+                    1 => {
+                        s.at(t, Action::Restart(node));
+                        up[node] = true;
+                    }
+                    2 => {
+                        if down_links.contains(&node) {
+                            s.at(t, Action::LinkUp(node));
+                            down_links.retain(|&x| x != node);
+                        } else {
+                            s.at(t, Action::LinkDown(node));
+                            down_links.push(node);
+                        }
+                    }
+                    _ => {
+                        // One or two trackers of a router change.
+                        for _ in 0..rng.range(1, 2) {
+                            let keys = tracker_keys();
+                            let key = rng.pick(&keys).clone();
+                            let state = tracker_state(&mut rng, &key);
+                            s.at(t, Action::Tracker { node, key, state });
+                        }
+                    }
+                }
+            }
+            Flavor::Maintenance => {
+                let in_maint: Vec<NodeId> = maintenance.clone();
+                if !in_maint.is_empty() && rng.chance(0.35) {
+                    let node = *rng.pick(&in_maint);
+                    s.at(
+                        t,
+                        Action::Maintenance {
+                            node,
+                            vrid: None,
+                            on: false,
+                        },
+                    );
+                    maintenance.retain(|&x| x != node);
+                } else if rng.chance(0.15) {
+                    let node = rng.below(n as u64) as NodeId;
+                    s.at(t, Action::Restart(node));
+                    up[node] = true;
+                    maintenance.retain(|&x| x != node);
+                } else {
+                    // Mostly the Master of a VR (the best router not in maintenance).
+                    let avail: Vec<bool> =
+                        (0..n).map(|r| up[r] && !maintenance.contains(&r)).collect();
+                    let node = best_router(&s, &avail, &mut rng)
+                        .filter(|_| rng.chance(0.8))
+                        .unwrap_or_else(|| rng.below(n as u64) as NodeId);
+                    let vrid = if rng.chance(0.3) {
+                        s.routers[node].instances.first().map(|i| i.key.vrid)
+                    } else {
+                        None
+                    };
+                    s.at(
+                        t,
+                        Action::Maintenance {
+                            node,
+                            vrid,
+                            on: true,
+                        },
+                    );
+                    if !maintenance.contains(&node) {
+                        maintenance.push(node);
+                    }
+                }
+            }
             Flavor::Joins => {
                 if !down.is_empty() && rng.chance(0.7) {
                     let j = *rng.pick(&down);
@@ -324,6 +422,212 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     }
     for node in track_faults {
         s.at(t, Action::TrackFault(node, false));
+    }
+    if flavor == Flavor::Maintenance && rng.chance(0.5) {
+        for node in maintenance {
+            s.at(
+                t,
+                Action::Maintenance {
+                    node,
+                    vrid: None,
+                    on: false,
+                },
+            );
+        }
+    }
+    let end = t + settle + rng.duration(settle);
+    Case { scenario: s, end }
+}
+
+/// The trackers every router of the Weights flavour has: two scripts and a file.
+fn tracker_keys() -> Vec<TrackerKey> {
+    vec![
+        TrackerKey::new(TrackerKind::Script, "chk1"),
+        TrackerKey::new(TrackerKind::Script, "chk2"),
+        TrackerKey::new(TrackerKind::File, "load"),
+    ]
+}
+
+/// A random state for a tracker: up or down for a script, -60..=60 for a file.
+fn tracker_state(rng: &mut SimRng, key: &TrackerKey) -> TrackState {
+    match key.kind {
+        TrackerKind::File => TrackState::Value(rng.range(0, 120) as i64 - 60),
+        _ => {
+            if rng.chance(0.5) {
+                TrackState::Up
+            } else {
+                TrackState::Down
+            }
+        }
+    }
+}
+
+/// An instance's trackers in the Weights flavour: each of the router's trackers with
+/// probability 0.7, weights -60..=60 for scripts (0, a fault, one time in ten), -5..=5
+/// for the file, sometimes reversed.
+fn weighted_trackers(rng: &mut SimRng) -> Vec<TrackerSpec> {
+    let mut out = Vec::new();
+    for key in tracker_keys() {
+        if !rng.chance(0.7) {
+            continue;
+        }
+        let weight = match key.kind {
+            TrackerKind::File => rng.range(0, 10) as i32 - 5,
+            _ if rng.chance(0.1) => 0,
+            _ => rng.range(0, 120) as i32 - 60,
+        };
+        out.push(TrackerSpec {
+            key,
+            weight,
+            reverse: rng.chance(0.2),
+        });
+    }
+    out
+}
+
+/// Sync groups: 2-3 routers, each with 2-3 VRs (VRIDs 1-3, one family) in one sync group
+/// (one router in five without a group), each member tracking its own script with weight
+/// 0. Half the scenarios cross the priorities (the top of VRID v is router v mod n), the
+/// others give one router the top everywhere. Phases: a member's tracker fails or
+/// recovers, links go down and up, routers crash, restart or shut down.
+fn generate_groups(seed: u64) -> Case {
+    let mut rng = SimRng::new(seed);
+    let n = rng.range(2, 3) as usize;
+    let v2 = rng.chance(0.2);
+    let (version, interval_cs) = if v2 {
+        (Version::V2, 100)
+    } else if rng.chance(0.5) {
+        (Version::V3, *rng.pick(&[5, 10, 20, 50, 100]))
+    } else {
+        (Version::V3, rng.range(1, 100) as u16)
+    };
+    let interval = Duration::from_millis(u64::from(interval_cs) * 10);
+    let family = if !v2 && rng.chance(0.5) {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    let k = rng.range(2, 3) as u8;
+    let crossed = rng.chance(0.5);
+    let winner = rng.below(n as u64) as usize;
+    let preempt: Vec<bool> = (0..k).map(|_| rng.chance(0.9)).collect();
+    let cap = (interval / 40)
+        .min(Duration::from_micros(300))
+        .max(Duration::from_micros(10));
+    let link = LinkParams {
+        loss: 0.0,
+        delay: rng.duration(cap),
+        jitter: rng.duration(cap),
+    };
+    let mut s = Scenario::new(seed);
+    s.link(link);
+    for r in 0..n {
+        let grouped = rng.chance(0.8);
+        let mut router = RouterSpec::new(format!("r{}", r + 1), r as u8 + 1);
+        let mut instances = Vec::new();
+        for v in 0..k {
+            let top = if crossed {
+                usize::from(v) % n == r
+            } else {
+                r == winner
+            };
+            let priority = if top {
+                rng.range(200, 254) as u8
+            } else {
+                rng.range(1, 199) as u8
+            };
+            let vrid = v + 1;
+            let mut i = InstanceSpec::new(vrid);
+            i.key.family = family;
+            i.version = version;
+            i.priority = priority;
+            i.interval_cs = interval_cs;
+            i.preempt = preempt[usize::from(v)];
+            i.sync_group = grouped.then(|| "g".to_string());
+            i.trackers = vec![TrackerSpec::script(&format!("chk{vrid}"), 0)];
+            router = router.tracker_state(
+                TrackerKey::new(TrackerKind::Script, format!("chk{vrid}")),
+                TrackState::Up,
+            );
+            instances.push(i);
+        }
+        s.router(router.instances(instances));
+    }
+    let settle = s
+        .vr_keys()
+        .iter()
+        .map(|&vr| check::settle_time(&s, vr))
+        .max()
+        .unwrap_or_default();
+    if rng.chance(0.3) {
+        for router in &mut s.routers {
+            router.start_at = Some(Timestamp::ZERO + rng.duration(interval * 2));
+        }
+    }
+    let mut up = vec![true; n];
+    let mut failed: Vec<(NodeId, u8)> = Vec::new();
+    let mut down_links: Vec<NodeId> = Vec::new();
+    let mut t = Timestamp::ZERO + settle;
+    for _ in 0..rng.range(3, 8) {
+        let gap = if rng.chance(0.8) {
+            settle + rng.duration(settle)
+        } else {
+            rng.duration(settle)
+        };
+        let node = rng.below(n as u64) as NodeId;
+        let live = up.iter().filter(|&&u| u).count();
+        match rng.below(10) {
+            0..=4 => {
+                // A member's own tracker fails (or recovers).
+                let vrid = rng.range(1, u64::from(k)) as u8;
+                let key = TrackerKey::new(TrackerKind::Script, format!("chk{vrid}"));
+                let was = failed.contains(&(node, vrid));
+                let state = if was {
+                    failed.retain(|&x| x != (node, vrid));
+                    TrackState::Up
+                } else {
+                    failed.push((node, vrid));
+                    TrackState::Down
+                };
+                s.at(t, Action::Tracker { node, key, state });
+            }
+            5 | 6 => {
+                if down_links.contains(&node) {
+                    s.at(t, Action::LinkUp(node));
+                    down_links.retain(|&x| x != node);
+                } else {
+                    s.at(t, Action::LinkDown(node));
+                    down_links.push(node);
+                }
+            }
+            7 if up[node] && live > 1 => {
+                s.at(t, Action::Crash(node));
+                up[node] = false;
+            }
+            8 if up[node] && live > 1 => {
+                s.at(t, Action::Shutdown(node));
+                up[node] = false;
+            }
+            _ => {
+                s.at(t, Action::Restart(node));
+                up[node] = true;
+            }
+        }
+        t += gap;
+    }
+    for (node, vrid) in failed {
+        let key = TrackerKey::new(TrackerKind::Script, format!("chk{vrid}"));
+        s.at(
+            t,
+            Action::Tracker {
+                node,
+                key,
+                state: TrackState::Up,
+            },
+        );
+    }
+    for node in down_links {
+        s.at(t, Action::LinkUp(node));
     }
     let end = t + settle + rng.duration(settle);
     Case { scenario: s, end }
@@ -482,6 +786,44 @@ fn g_every_instance_names_the_right_master() {
     exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
     exercised(&c, check::LEAVES_INIT_FAULT, 15_000);
     exercised(&c, check::LEAVES_FAULT, 2_000);
+}
+
+/// Sync groups (crossed priorities half the time): j (a member's own fault takes its
+/// group to Fault at once; settled groups are never split) and k = h in group scenarios
+/// (no transition once settled, so no flapping with crossed priorities), with a, g, i.
+#[test]
+fn j_sync_groups_move_together_and_do_not_flap() {
+    let c = run(Flavor::SyncGroups, 7, SCENARIOS);
+    exercised(&c, check::SYNC_GROUP_FAULT, 2_000);
+    exercised(&c, check::SYNC_GROUP_TOGETHER, 10_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 15_000);
+    exercised(&c, check::MASTER_VIEW, 15_000);
+    exercised(&c, check::LEAVES_FAULT, 2_000);
+}
+
+/// Tracker weights: a with effective priorities (the Master of each VR once settled is
+/// the top effective priority), and g, h, i.
+#[test]
+fn l_tracker_weights_elect_the_best_effective_priority() {
+    let c = run(Flavor::Weights, 8, SCENARIOS);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+    exercised(&c, check::WEIGHTED, 10_000);
+    exercised(&c, check::MASTER_VIEW, 20_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
+    exercised(&c, check::LEAVES_FAULT, 500);
+}
+
+/// Maintenance: m (never Master in maintenance; a Master entering it is replaced at
+/// priority 0 + Skew_Time), and a (maintenance instances are not candidates), g, h, i.
+#[test]
+fn m_maintenance_hands_over_and_never_masters() {
+    let c = run(Flavor::Maintenance, 9, SCENARIOS);
+    exercised(&c, check::MAINTENANCE_NEVER_MASTER, 3_000);
+    exercised(&c, check::MAINTENANCE_HANDOVER, 3_000);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+    exercised(&c, check::MASTER_VIEW, 20_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
 }
 
 #[test]
