@@ -987,3 +987,260 @@ fn checks_catch_flaps_and_stranded_instances() {
         report.violations
     );
 }
+
+/// j, k (= h in sync group scenarios), a with effective priorities and m are not vacuous:
+/// each untouched trace passes, each hand-made misbehaviour of a core fails its property.
+#[test]
+fn checks_catch_sync_group_weight_and_maintenance_violations() {
+    let secs = |s: u64| Timestamp::from_millis(s * 1000);
+    let state = |at, node, vrid, from, to, reason| TraceEvent {
+        at,
+        node: Some(node),
+        vr: Some(VrKey::v4(vrid)),
+        what: What::State { from, to, reason },
+    };
+    let insert = |events: &mut Vec<TraceEvent>, e: TraceEvent| {
+        let i = events
+            .iter()
+            .position(|x| x.at > e.at)
+            .unwrap_or(events.len());
+        events.insert(i, e);
+    };
+    let props = |r: &Report| r.violations.iter().map(|v| v.property).collect::<Vec<_>>();
+
+    // Sync group g of VRIDs 1 and 2 on both routers, r1 the better; r1's member for VRID
+    // 1 tracks chk1 (weight 0), which fails from 10 s to 20 s.
+    let chk1 = TrackerKey::new(TrackerKind::Script, "chk1");
+    let mut s = Scenario::new(4);
+    for (n, prio) in [(1u8, 200u8), (2, 100)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .priority(prio)
+            .sync_group("g")
+            .tracker_state(chk1.clone(), TrackState::Up);
+        r.instances[0].trackers = vec![TrackerSpec::script("chk1", 0)];
+        s.router(r);
+    }
+    let tracker = |state| Action::Tracker {
+        node: 0,
+        key: chk1.clone(),
+        state,
+    };
+    s.at(secs(10), tracker(TrackState::Down))
+        .at(secs(20), tracker(TrackState::Up));
+    let trace = s.run_until(secs(40)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(
+        clean.ok(),
+        "{:?}\n{}",
+        clean.violations,
+        trace.transitions()
+    );
+    assert_eq!(clean.checked.get(check::SYNC_GROUP_FAULT), Some(&1));
+    assert_eq!(clean.checked.get(check::SYNC_GROUP_TOGETHER), Some(&6));
+    // A core whose group does not follow a member's fault: r1's VRID 2 stays Master.
+    let r1_vrid2_fault = |e: &TraceEvent| {
+        e.node == Some(0)
+            && e.vr == Some(VrKey::v4(2))
+            && matches!(
+                e.what,
+                What::State {
+                    to: State::Fault,
+                    ..
+                }
+            )
+    };
+    assert!(trace.events.iter().any(r1_vrid2_fault));
+    let report = check::check_all(&s, &edited(&trace, |ev| ev.retain(|e| !r1_vrid2_fault(e))));
+    assert!(
+        props(&report).contains(&check::SYNC_GROUP_FAULT),
+        "{report:?}"
+    );
+    // A core that splits a settled group (r1's VRID 2 alone steps down at 35 s): j and h.
+    let split = edited(&trace, |ev| {
+        insert(
+            ev,
+            state(
+                secs(35),
+                0,
+                2,
+                State::Master,
+                State::Backup,
+                TransitionReason::HigherPriorityAdvertisement,
+            ),
+        )
+    });
+    let report = check::check_all(&s, &split);
+    let p = props(&report);
+    assert!(p.contains(&check::SYNC_GROUP_TOGETHER), "{report:?}");
+    assert!(p.contains(&check::SETTLED_NO_TRANSITION), "{report:?}");
+
+    // Crossed priorities (VRID 1 better on r1, VRID 2 better on r2): one router wins both
+    // and nothing flaps; a group flapping in the settled tail fails h. (Exactly mirrored
+    // priorities flap for ever: see `mirrored_crossed_sync_groups_settle`.)
+    let mut s = Scenario::new(5);
+    for (n, p1, p2) in [(1u8, 200u8, 100u8), (2, 90, 210)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .sync_group("g");
+        r.instances[0].priority = p1;
+        r.instances[1].priority = p2;
+        s.router(r);
+    }
+    let trace = s.run_until(secs(30)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(
+        clean.ok(),
+        "{:?}\n{}",
+        clean.violations,
+        trace.transitions()
+    );
+    assert_eq!(clean.checked.get(check::SETTLED_NO_TRANSITION), Some(&2));
+    let winner = trace
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e.what {
+            What::State {
+                to: State::Master, ..
+            } => e.node,
+            _ => None,
+        })
+        .expect("a Master");
+    let flap = edited(&trace, |ev| {
+        for vrid in [1, 2] {
+            for (from, to) in [
+                (State::Master, State::Backup),
+                (State::Backup, State::Master),
+            ] {
+                insert(
+                    ev,
+                    state(
+                        secs(25),
+                        winner,
+                        vrid,
+                        from,
+                        to,
+                        TransitionReason::SyncGroup,
+                    ),
+                );
+            }
+        }
+    });
+    let report = check::check_all(&s, &flap);
+    assert!(
+        props(&report).contains(&check::SETTLED_NO_TRANSITION),
+        "{report:?}"
+    );
+
+    // Tracker weights: r1 (100) tracks a script that is up with weight +120, so its
+    // effective priority 220 beats r2 (200). A core that ignored the weight would leave
+    // r2 Master: its trace (the same LAN without the tracker) fails a.
+    let up = TrackerKey::new(TrackerKind::Script, "up");
+    let mut weighted = Scenario::new(6);
+    weighted
+        .router(
+            RouterSpec::new("r1", 1)
+                .priority(100)
+                .track(TrackerSpec::script("up", 120))
+                .tracker_state(up, TrackState::Up),
+        )
+        .router(RouterSpec::new("r2", 2).priority(200));
+    let trace = weighted.run_until(secs(20)).into_trace();
+    let clean = check::check_all(&weighted, &trace);
+    assert!(clean.ok(), "{:?}", clean.violations);
+    assert_eq!(clean.checked.get(check::WEIGHTED), Some(&1));
+    let mut unweighted = weighted.clone();
+    unweighted.routers[0].instances[0].trackers.clear();
+    let trace = unweighted.run_until(secs(20)).into_trace();
+    let report = check::check_all(&weighted, &trace);
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.property == check::STABLE_SINGLE_MASTER && v.text.contains("220")),
+        "{report:?}"
+    );
+
+    // Maintenance: r1 (200), Master, enters maintenance at 10 s; r2 takes over Skew_Time
+    // after r1's priority 0.
+    let mut s = Scenario::new(7);
+    s.router(RouterSpec::new("r1", 1).priority(200))
+        .router(RouterSpec::new("r2", 2).priority(100))
+        .at(
+            secs(10),
+            Action::Maintenance {
+                node: 0,
+                vrid: None,
+                on: true,
+            },
+        );
+    let trace = s.run_until(secs(30)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(clean.ok(), "{:?}", clean.violations);
+    assert_eq!(clean.checked.get(check::MAINTENANCE_HANDOVER), Some(&1));
+    assert_eq!(clean.checked.get(check::MAINTENANCE_NEVER_MASTER), Some(&1));
+    // A core that lets r1 back in at 20 s fails m (and a: r1 is not a candidate).
+    let back = edited(&trace, |ev| {
+        insert(
+            ev,
+            state(
+                secs(20),
+                0,
+                1,
+                State::Backup,
+                State::Master,
+                TransitionReason::MasterDownTimer,
+            ),
+        )
+    });
+    let report = check::check_all(&s, &back);
+    assert!(
+        props(&report).contains(&check::MAINTENANCE_NEVER_MASTER),
+        "{report:?}"
+    );
+    // A core whose Backup takes 3 s more than Skew_Time after the priority 0 (which
+    // arrives at once; r2 takes over at 10.609 s).
+    let slow = edited(&trace, |ev| {
+        for e in ev.iter_mut() {
+            if e.node == Some(1) && e.at > secs(10) + Duration::from_millis(500) && e.at < secs(11)
+            {
+                e.at += Duration::from_secs(3);
+            }
+        }
+        ev.sort_by_key(|e| e.at);
+    });
+    let report = check::check_all(&s, &slow);
+    assert!(
+        props(&report).contains(&check::MAINTENANCE_HANDOVER),
+        "{report:?}"
+    );
+}
+
+/// Mirrored crossed priorities (VRID 1: r1 200, r2 100; VRID 2: r1 100, r2 200, one sync
+/// group per router) booting together: a known flap of the core, kept visible here. Both
+/// routers' best members take over at the same instant and pull their groups along; each
+/// then hears the other's better member, so both groups resign (priority 0) together, and
+/// Skew_Time later both worse members (equal Skew_Time) take over again: every 0.61 s for
+/// ever. Random scenarios do not find it (their priorities break the symmetry).
+#[test]
+#[ignore = "known core flap with mirrored crossed sync group priorities (docs/simulator.md)"]
+fn mirrored_crossed_sync_groups_settle() {
+    let mut s = Scenario::new(8);
+    for (n, p1, p2) in [(1u8, 200u8, 100u8), (2, 100, 200)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .sync_group("g");
+        r.instances[0].priority = p1;
+        r.instances[1].priority = p2;
+        s.router(r);
+    }
+    let trace = s.run_until(Timestamp::from_millis(30_000)).into_trace();
+    let report = check::check_all(&s, &trace);
+    assert!(
+        report.ok(),
+        "{:?}\n{}",
+        report.violations.first(),
+        trace.transitions()
+    );
+}
