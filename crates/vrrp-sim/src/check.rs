@@ -579,6 +579,9 @@ impl<'a> Checker<'a> {
             }
             if let Action::Tracker { node, .. } = action
                 && world.up[*node]
+                && world.slots[*node]
+                    .iter()
+                    .any(|s| s.spec.sync_group.is_some())
             {
                 let mut after = world.clone();
                 after.apply(&events[ai]);
