@@ -6,11 +6,11 @@
 //! change the number of scenarios with `VRRP_SIM_SCENARIOS=<n>`.
 //!
 //! Every test runs `check::check_all` on every scenario and fails on any violation, so each
-//! checks all the properties (a-i) wherever they apply; its flavour decides which apply
+//! checks all the properties (a-m) wherever they apply; its flavour decides which apply
 //! often, and its doc says which do. The asserted minimums name the ones each test is
 //! there for; h (no transition while settled) and i (Initialize and Fault left once their
 //! cause is gone) apply in every flavour, i from Fault only where links and trackers fail
-//! (Chaos). docs/simulator.md has the counts.
+//! (Chaos, SyncGroups, Weights). docs/simulator.md has the counts.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
