@@ -832,13 +832,26 @@ fn m_maintenance_hands_over_and_never_masters() {
 
 #[test]
 fn same_seed_same_trace() {
-    for seed in [11, 12, 13] {
-        let case = generate(seed, Flavor::Chaos);
+    let flavors = [
+        Flavor::Chaos,
+        Flavor::SyncGroups,
+        Flavor::Weights,
+        Flavor::Maintenance,
+    ];
+    for (seed, flavor) in [11, 12, 13]
+        .into_iter()
+        .flat_map(|s| flavors.map(|f| (s, f)))
+    {
+        let case = generate(seed, flavor);
         let mut a = case.scenario.build();
         a.run_until(case.end);
         let mut b = case.scenario.build();
         b.run_until(case.end);
-        assert_eq!(a.trace().to_string(), b.trace().to_string(), "seed {seed}");
+        assert_eq!(
+            a.trace().to_string(),
+            b.trace().to_string(),
+            "seed {seed} {flavor:?}"
+        );
         assert!(!a.trace().events.is_empty());
     }
 }
