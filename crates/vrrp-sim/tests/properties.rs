@@ -239,6 +239,19 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
                             down_links.push(node);
                         }
                     }
+                    3 => {
+                        // An operator priority: it replaces the weights until a restart.
+                        let vrid = s.routers[node].instances.first().map(|i| i.key.vrid);
+                        let priority = rng.range(1, 254) as u8;
+                        s.at(
+                            t,
+                            Action::SetPriority {
+                                node,
+                                vrid,
+                                priority,
+                            },
+                        );
+                    }
                     _ => {
                         // One or two trackers of a router change.
                         for _ in 0..rng.range(1, 2) {
@@ -806,8 +819,9 @@ fn j_sync_groups_move_together_and_do_not_flap() {
     exercised(&c, check::LEAVES_FAULT, 2_000);
 }
 
-/// Tracker weights: a with effective priorities (the Master of each VR once settled is
-/// the top effective priority), and g, h, i.
+/// Tracker weights (and sometimes an operator priority, which replaces them): a with
+/// effective priorities (the Master of each VR once settled is the top effective
+/// priority), and g, h, i.
 #[test]
 fn l_tracker_weights_elect_the_best_effective_priority() {
     let c = run(Flavor::Weights, 8, NODE_SCENARIOS);
