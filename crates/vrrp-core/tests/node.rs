@@ -328,7 +328,8 @@ fn removing_a_master_sends_priority_zero_and_releases_its_addresses() {
 #[test]
 fn a_held_backup_keeps_naming_a_master_it_hears() {
     let (mut node, ids) = running(vec![spec("A", 1, 2, 200)]);
-    node.set_maintenance(ids[0], t(0), true).expect("maintenance");
+    node.set_maintenance(ids[0], t(0), true)
+        .expect("maintenance");
     outputs(&mut node);
     let mut views = Vec::new();
     for k in 0..15u64 {
