@@ -634,9 +634,18 @@ impl Instance {
                 if self.down_timer.is_some_and(|t| t <= now) && (self.maintenance || self.sync_hold)
                 {
                     // In maintenance (or held by its sync group) the instance never takes
-                    // over: it keeps listening.
+                    // over: it keeps listening. The advertisements of a Master it would
+                    // preempt do not reset the timer, so the timer running out is no
+                    // silence: the Master it reports goes only once it is silent (or left).
                     self.start_down_timer(now);
-                    self.set_master(None);
+                    let silent = self.master.is_none_or(|m| {
+                        now >= self.master_heard
+                            + timers::centiseconds(m.interval_cs)
+                                * timers::DOWN_INTERVAL_ADVERTS as u32
+                    });
+                    if silent || self.master_leaving {
+                        self.set_master(None);
+                    }
                 } else if self.down_timer.is_some_and(|t| t <= now) {
                     // RFC 5798 §6.4.2: the Master_Down_Timer fired.
                     let reason = if self.down_timer_skew_only {

@@ -324,3 +324,41 @@ fn removing_a_master_sends_priority_zero_and_releases_its_addresses() {
     assert!(node.instance(ids[0]).is_none());
     assert!(node.poll_timeout().is_none());
 }
+
+/// An instance in maintenance (or held by its sync group) that outranks the Master keeps
+/// naming it: the Master's advertisements do not reset its Master_Down_Timer (it would
+/// preempt), but the timer running out while the Master is heard is no silence. Found by
+/// the simulator (property g, seed 9000027 of `m_maintenance_hands_over_and_never_masters`):
+/// the view went "master unknown" and back every Master_Down_Interval.
+#[test]
+fn a_held_backup_keeps_naming_a_master_it_hears() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 200)]);
+    node.set_maintenance(ids[0], t(0), true)
+        .expect("maintenance");
+    outputs(&mut node);
+    let mut views = Vec::new();
+    for k in 0..15u64 {
+        let at = 100 + 1000 * k;
+        let mut out = run_until(&mut node, at);
+        let (meta, bytes) = wire(&advert(1, 100), PEER);
+        node.handle_packet(t(at), 2, &meta, &bytes);
+        out.extend(outputs(&mut node));
+        views.extend(out.into_iter().filter_map(|o| match o {
+            NodeOutput::Event(NodeEvent::MasterChanged { master, .. }) => {
+                Some(master.map(|m| m.address))
+            }
+            _ => None,
+        }));
+    }
+    assert_eq!(views, vec![Some(IpAddr::V4(PEER))], "{views:?}");
+    assert_eq!(state(&node, ids[0]), State::Backup);
+    // Once the Master falls silent the view does go.
+    let out = run_until(&mut node, 30_000);
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            NodeOutput::Event(NodeEvent::MasterChanged { master: None, .. })
+        )),
+        "{out:?}"
+    );
+}

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use vrrp_core::weights::{self, TrackState, Tracked, TrackerKey};
 use vrrp_core::{State, Timestamp, Version, timers};
 
 use crate::lan::{Lan, NodeId};
@@ -33,6 +34,18 @@ pub const LEAVES_INIT_FAULT: &str = "i: Initialize or Fault is left as soon as i
 /// Of the checks of property i, those of an instance in Fault (a recovered link or
 /// tracker rather than a boot): a count only, so a test can demand them.
 pub const LEAVES_FAULT: &str = "i (of which from Fault)";
+/// Of the checks of property a, those where a tracker weight moved a candidate's
+/// priority away from its configured one: a count only.
+pub const WEIGHTED: &str = "a (of which with tracker weights moving a priority)";
+pub const SYNC_GROUP_FAULT: &str = "j: a member's own fault takes its whole sync group to Fault";
+pub const SYNC_GROUP_TOGETHER: &str =
+    "j: once settled, a sync group's members on a router are not split between Master and Backup";
+/// Of the checks of property a, those that found no Master because every candidate was
+/// held back by its sync group: a count only.
+pub const SYNC_GROUP_HELD: &str = "a (of which no Master: every candidate held by its sync group)";
+pub const MAINTENANCE_NEVER_MASTER: &str = "m: an instance in maintenance never becomes Master";
+pub const MAINTENANCE_HANDOVER: &str =
+    "m: a Master entering maintenance is replaced within priority 0 + Skew_Time";
 
 /// A property that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +103,7 @@ pub fn check_all(scenario: &Scenario, trace: &Trace) -> Report {
     }
     let checker = Checker::new(scenario, trace);
     checker.observers_silent(&mut report);
+    checker.maintenance_never_master(&mut report);
     checker.walk(&mut report);
     checker.recovery(&mut report);
     report
@@ -103,7 +117,41 @@ pub fn check_all(scenario: &Scenario, trace: &Trace) -> Report {
 /// a lower-priority Master for preempt_delay after it first hears it, and that Master may
 /// itself appear only one Master_Down_Interval after the disturbance: add preempt_delay
 /// and a second Master_Down_Interval.
+///
+/// A VR with sync group members settles with the slowest VR of the scenario plus one more
+/// Master_Down_Interval: members go Master together, so a group takes over when its last
+/// member's timer runs out, and a member held back by its group restarts its timer.
 pub fn settle_time(scenario: &Scenario, vr: VrKey) -> Duration {
+    let grouped = |vr: VrKey| {
+        scenario
+            .routers
+            .iter()
+            .flat_map(|r| r.instances.iter())
+            .any(|i| i.key == vr && i.sync_group.is_some())
+    };
+    if !grouped(vr) {
+        return base_settle_time(scenario, vr);
+    }
+    scenario
+        .vr_keys()
+        .into_iter()
+        .map(|v| base_settle_time(scenario, v) + longest_mdi(scenario, v))
+        .max()
+        .unwrap_or_default()
+}
+
+fn longest_mdi(scenario: &Scenario, vr: VrKey) -> Duration {
+    scenario
+        .routers
+        .iter()
+        .flat_map(|r| r.instances.iter())
+        .filter(|i| i.key == vr)
+        .map(|i| timers::master_down_interval(i.version, 1, i.interval_cs))
+        .max()
+        .unwrap_or_default()
+}
+
+fn base_settle_time(scenario: &Scenario, vr: VrKey) -> Duration {
     let instances = || {
         scenario
             .routers
@@ -144,9 +192,18 @@ fn vr_name(vr: VrKey) -> String {
 struct SlotView {
     spec: InstanceSpec,
     state: State,
+    /// The effective priority: the operator's, else the configured one with the trackers'
+    /// weights (keepalived's rules, `vrrp_core::weights`).
     priority: u8,
     /// The Master as last reported by MasterChanged.
     view: Option<IpAddr>,
+    /// An operator priority (`Action::SetPriority`), until the router restarts.
+    operator: Option<u8>,
+    /// Operator maintenance, until the router restarts.
+    maintenance: bool,
+    /// Its own trackers hold it in Fault (a weight-0 tracker failed, a file value at the
+    /// fault floor) or in Initialize (an unweighted tracker not reported yet).
+    tracker_fault: bool,
 }
 
 /// Everything the replay knows at one moment.
@@ -157,15 +214,22 @@ struct World {
     /// A tracked object of the router failed (told to its instances while it is up; a
     /// fresh boot forgets it, as the simulator's new instances do).
     track_fault: Vec<bool>,
+    /// The state of each router's tracked objects (kept across crashes).
+    trackers: Vec<Vec<(TrackerKey, TrackState)>>,
     slots: Vec<Vec<SlotView>>,
 }
 
 impl World {
     fn new(scenario: &Scenario) -> Self {
-        World {
+        let mut world = World {
             lan: Lan::new(scenario.routers.len(), scenario.link),
             up: vec![false; scenario.routers.len()],
             track_fault: vec![false; scenario.routers.len()],
+            trackers: scenario
+                .routers
+                .iter()
+                .map(|r| r.trackers.clone())
+                .collect(),
             slots: scenario
                 .routers
                 .iter()
@@ -177,11 +241,18 @@ impl World {
                             state: State::Initialize,
                             priority: spec.priority,
                             view: None,
+                            operator: None,
+                            maintenance: false,
+                            tracker_fault: false,
                         })
                         .collect()
                 })
                 .collect(),
+        };
+        for n in 0..scenario.routers.len() {
+            world.weigh(n);
         }
+        world
     }
 
     fn reset(&mut self, node: NodeId, up: bool) {
@@ -189,9 +260,52 @@ impl World {
         self.track_fault[node] = false;
         for s in &mut self.slots[node] {
             s.state = State::Initialize;
-            s.priority = s.spec.priority;
             s.view = None;
+            s.operator = None;
+            s.maintenance = false;
         }
+        self.weigh(node);
+    }
+
+    /// Recomputes the effective priority and the tracker fault of `node`'s instances.
+    fn weigh(&mut self, node: NodeId) {
+        let trackers = &self.trackers[node];
+        for s in &mut self.slots[node] {
+            let list: Vec<Tracked> = s
+                .spec
+                .trackers
+                .iter()
+                .map(|t| {
+                    let state = trackers
+                        .iter()
+                        .find(|(k, _)| *k == t.key)
+                        .map_or(TrackState::Pending, |&(_, st)| st);
+                    Tracked::new(state, t.weight, t.reverse)
+                })
+                .collect();
+            let adj = weights::priority_adjustment(&list);
+            s.tracker_fault = adj.fault || adj.pending;
+            s.priority = if s.spec.priority == 255 {
+                255
+            } else if let Some(p) = s.operator {
+                p.clamp(1, 254)
+            } else {
+                weights::effective_priority(s.spec.priority, &adj)
+            };
+        }
+    }
+
+    /// Whether instance `j` of `node` has its own fault from its trackers or shares one
+    /// of a member of its sync group.
+    fn group_fault(&self, node: NodeId, j: usize) -> bool {
+        let slots = &self.slots[node];
+        let me = &slots[j];
+        me.tracker_fault
+            || me.spec.sync_group.as_ref().is_some_and(|g| {
+                slots
+                    .iter()
+                    .any(|o| o.tracker_fault && o.spec.sync_group.as_ref() == Some(g))
+            })
     }
 
     fn apply(&mut self, e: &TraceEvent) {
@@ -212,13 +326,29 @@ impl World {
                     vrid,
                     priority,
                 } => {
-                    for s in &mut self.slots[*node] {
-                        if (vrid.is_none() || *vrid == Some(s.spec.key.vrid))
-                            && s.spec.priority != 255
-                        {
-                            s.priority = (*priority).clamp(1, 254);
+                    if self.up[*node] {
+                        for s in &mut self.slots[*node] {
+                            if vrid.is_none_or(|v| v == s.spec.key.vrid) {
+                                s.operator = Some(*priority);
+                            }
+                        }
+                        self.weigh(*node);
+                    }
+                }
+                Action::Maintenance { node, vrid, on } => {
+                    if self.up[*node] {
+                        for s in &mut self.slots[*node] {
+                            if vrid.is_none_or(|v| v == s.spec.key.vrid) {
+                                s.maintenance = *on;
+                            }
                         }
                     }
+                }
+                Action::Tracker { node, key, state } => {
+                    let t = &mut self.trackers[*node];
+                    t.retain(|(k, _)| k != key);
+                    t.push((key.clone(), *state));
+                    self.weigh(*node);
                 }
                 Action::LinkDown(n) => self.lan.set_link(*n, false),
                 Action::LinkUp(n) => self.lan.set_link(*n, true),
@@ -264,6 +394,7 @@ impl World {
     fn stranded(&self, node: NodeId, j: usize) -> bool {
         self.live(node)
             && !self.track_fault[node]
+            && !self.group_fault(node, j)
             && matches!(self.slots[node][j].state, State::Initialize | State::Fault)
     }
 
@@ -295,7 +426,11 @@ impl World {
         nodes
             .iter()
             .filter_map(|&n| self.slot(n, vr).map(|s| (n, s)))
-            .filter(|(_, s)| !s.spec.observer && matches!(s.state, State::Backup | State::Master))
+            .filter(|(_, s)| {
+                !s.spec.observer
+                    && !s.maintenance
+                    && matches!(s.state, State::Backup | State::Master)
+            })
             .collect()
     }
 
@@ -384,6 +519,7 @@ impl<'a> Checker<'a> {
             .collect();
         let vrs = self.scenario.vr_keys();
         let settle: Vec<Duration> = vrs.iter().map(|&vr| self.settle_time(vr)).collect();
+        let max_settle = settle.iter().copied().max().unwrap_or_default();
         let mut world = World::new(self.scenario);
         let mut next = 0;
         let mut last_action: Option<Timestamp> = None;
@@ -415,14 +551,46 @@ impl<'a> Checker<'a> {
                     until: next_action,
                     index: ai,
                 };
+                let grouped = self.grouped(*vr);
                 match action {
-                    Action::Start(j) | Action::Restart(j) => {
+                    Action::Start(j) | Action::Restart(j) if !grouped => {
                         self.nopreempt_join(report, &world, *vr, *j, &window, settle)
                     }
-                    Action::Crash(m) => self.crash_failover(report, &world, *vr, *m, &window),
-                    Action::Shutdown(m) => self.priority_zero(report, &world, *vr, *m, &window),
+                    Action::Crash(m) if !grouped => {
+                        self.crash_failover(report, &world, *vr, *m, &window)
+                    }
+                    Action::Shutdown(m) if !grouped => {
+                        self.priority_zero(report, &world, *vr, *m, &window, PRIORITY_ZERO_HANDOVER)
+                    }
+                    Action::Maintenance {
+                        node: m,
+                        vrid,
+                        on: true,
+                    } if !grouped && vrid.is_none_or(|v| v == vr.vrid) => {
+                        self.priority_zero(report, &world, *vr, *m, &window, MAINTENANCE_HANDOVER)
+                    }
                     _ => {}
                 }
+            }
+            let all_settled =
+                last_action.is_some_and(|t| at - t >= max_settle) && !world.lan.lossy();
+            if all_settled {
+                self.groups_together(report, &world, at);
+            }
+            if let Action::Tracker { node, .. } = action
+                && world.up[*node]
+                && world.slots[*node]
+                    .iter()
+                    .any(|s| s.spec.sync_group.is_some())
+            {
+                let mut after = world.clone();
+                after.apply(&events[ai]);
+                let w = Window {
+                    at,
+                    until: next_action,
+                    index: ai,
+                };
+                self.group_fault_follows(report, &world, &after, *node, &w);
             }
             if let Action::Heal = action
                 && !world.lan.lossy()
@@ -449,6 +617,9 @@ impl<'a> Checker<'a> {
             world.apply(&events[next]);
             next += 1;
         }
+        if last_action.is_none_or(|t| self.trace.end - t >= max_settle) && !world.lan.lossy() {
+            self.groups_together(report, &world, self.trace.end);
+        }
         for (vr, &settle) in vrs.iter().zip(&settle) {
             let settled =
                 last_action.is_none_or(|t| self.trace.end - t >= settle) && !world.lan.lossy();
@@ -470,6 +641,12 @@ impl<'a> Checker<'a> {
             }
             report.count(STABLE_SINGLE_MASTER);
             let names: Vec<&str> = masters.iter().map(|&n| self.name(n)).collect();
+            if masters.is_empty() && cands.iter().all(|&(n, _)| self.held(world, &comp, n, vr)) {
+                // keepalived: members go Master together or not at all, preferring Backup
+                // to thrashing; a VR whose every candidate is held back that way has none.
+                report.count(SYNC_GROUP_HELD);
+                continue;
+            }
             if masters.len() != 1 {
                 report.fail(
                     STABLE_SINGLE_MASTER,
@@ -492,6 +669,17 @@ impl<'a> Checker<'a> {
                 .filter(|(_, s)| s.priority == top)
                 .all(|(_, s)| s.spec.preempt);
             let m = masters[0];
+            if cands
+                .iter()
+                .any(|(_, s)| s.operator.is_none() && s.priority != s.spec.priority)
+            {
+                report.count(WEIGHTED);
+            }
+            // Sync groups: a router wins a VR only with its whole group, so the top
+            // priority is demanded only where every top router is the sole top of every
+            // other member of its group.
+            let all_preempt =
+                all_preempt && tops.iter().all(|&t| self.group_wins(world, &comp, t, vr));
             report.count(MASTER_VIEW);
             for &n in &comp {
                 let Some(s) = world.slot(n, vr) else { continue };
@@ -791,7 +979,15 @@ impl<'a> Checker<'a> {
 
     /// d: after the Master shuts down, a Backup takes over Skew_Time after the priority-0
     /// advertisement reached it.
-    fn priority_zero(&self, report: &mut Report, world: &World, vr: VrKey, m: NodeId, w: &Window) {
+    fn priority_zero(
+        &self,
+        report: &mut Report,
+        world: &World,
+        vr: VrKey,
+        m: NodeId,
+        w: &Window,
+        property: &'static str,
+    ) {
         if world.slot(m, vr).is_none_or(|s| s.state != State::Master)
             || self.sole_master(world, vr, m) != Some(m)
         {
@@ -828,23 +1024,228 @@ impl<'a> Checker<'a> {
         if w.until < deadline + SLACK {
             return;
         }
-        report.count(PRIORITY_ZERO_HANDOVER);
+        report.count(property);
         match self.first_new_master(w, vr, m, &group) {
             Some((t, _)) if t + Duration::from_micros(1) >= deadline && t <= deadline + SLACK => {}
             Some((t, n)) => report.fail(
-                PRIORITY_ZERO_HANDOVER,
+                property,
                 format!(
-                    "{}: {} shut down at {}; {} became Master at {t}, expected at {deadline} (priority 0 heard + Skew_Time)",
+                    "{}: {} {} at {}; {} became Master at {t}, expected at {deadline} (priority 0 heard + Skew_Time)",
                     vr_name(vr),
                     self.name(m),
+                    leaving(property),
                     w.at,
                     self.name(n)
                 ),
             ),
             None => report.fail(
-                PRIORITY_ZERO_HANDOVER,
-                format!("{}: {} shut down at {}; no Backup took over by {}", vr_name(vr), self.name(m), w.at, w.until),
+                property,
+                format!("{}: {} {} at {}; no Backup took over by {}", vr_name(vr), self.name(m), leaving(property), w.at, w.until),
             ),
+        }
+    }
+
+    /// Whether any instance of `vr` is a sync group member.
+    fn grouped(&self, vr: VrKey) -> bool {
+        self.scenario
+            .routers
+            .iter()
+            .flat_map(|r| r.instances.iter())
+            .any(|i| i.key == vr && i.sync_group.is_some())
+    }
+
+    /// Whether router `t`, a top candidate of `vr`, can win it with its sync group: every
+    /// other member of its group is a candidate and the sole top one of its own VR in
+    /// `comp`, with every top candidate there preempting (members go Master together or
+    /// not at all). True outside sync groups.
+    fn group_wins(&self, world: &World, comp: &[NodeId], t: NodeId, vr: VrKey) -> bool {
+        let Some(me) = world.slot(t, vr) else {
+            return true;
+        };
+        let Some(group) = &me.spec.sync_group else {
+            return true;
+        };
+        world.slots[t]
+            .iter()
+            .filter(|o| o.spec.key != vr && o.spec.sync_group.as_ref() == Some(group))
+            .all(|o| {
+                let cands = world.candidates(comp, o.spec.key);
+                let Some(top) = cands.iter().map(|(_, s)| s.priority).max() else {
+                    return false;
+                };
+                let tops: Vec<&(NodeId, &SlotView)> =
+                    cands.iter().filter(|(_, s)| s.priority == top).collect();
+                tops.len() == 1 && tops[0].0 == t && tops[0].1.spec.preempt
+            })
+    }
+
+    /// Whether `n`'s instance of `vr` is held back by its sync group (so it may stay
+    /// Backup with no Master around): another member of its group on `n` would not be
+    /// Master, being out of Backup and Master, in maintenance, or a Backup that hears a
+    /// Master in `comp` it does not preempt.
+    fn held(&self, world: &World, comp: &[NodeId], n: NodeId, vr: VrKey) -> bool {
+        let Some(group) = world.slot(n, vr).and_then(|s| s.spec.sync_group.as_ref()) else {
+            return false;
+        };
+        world.slots[n]
+            .iter()
+            .filter(|o| o.spec.key != vr && o.spec.sync_group.as_ref() == Some(group))
+            .any(|o| match o.state {
+                State::Master => false,
+                State::Backup if !o.maintenance => {
+                    world.masters(comp, o.spec.key).into_iter().any(|m| {
+                        let mp = world.slot(m, o.spec.key).map_or(0, |s| s.priority);
+                        let outranks = o.priority > mp
+                            || (o.priority == mp
+                                && self.addr(n, o.spec.key) > self.addr(m, o.spec.key));
+                        m != n && !(o.spec.preempt && outranks)
+                    })
+                }
+                _ => true,
+            })
+    }
+
+    /// j: once everything settled, the members of each sync group on each live router are
+    /// not split between Master and Backup.
+    fn groups_together(&self, report: &mut Report, world: &World, at: Timestamp) {
+        for n in 0..world.up.len() {
+            if !world.up[n] {
+                continue;
+            }
+            let slots = &world.slots[n];
+            let mut groups: Vec<&String> = slots
+                .iter()
+                .filter_map(|s| s.spec.sync_group.as_ref())
+                .collect();
+            groups.sort();
+            groups.dedup();
+            for g in groups {
+                let members: Vec<&SlotView> = slots
+                    .iter()
+                    .filter(|s| s.spec.sync_group.as_ref() == Some(g))
+                    .collect();
+                report.count(SYNC_GROUP_TOGETHER);
+                let masters = members.iter().filter(|s| s.state == State::Master).count();
+                let backups = members.iter().filter(|s| s.state == State::Backup).count();
+                if masters > 0 && backups > 0 {
+                    let states: Vec<String> = members
+                        .iter()
+                        .map(|s| format!("{} {}", vr_name(s.spec.key), s.state))
+                        .collect();
+                    report.fail(
+                        SYNC_GROUP_TOGETHER,
+                        format!(
+                            "{at} {} sync group {g} split in a settled LAN: {}",
+                            self.name(n),
+                            states.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// j: a tracker action gave a member of a sync group of `node` its own fault while
+    /// another member has none: by the same instant (+ SLACK) every member is in Fault
+    /// (none left Master or Backup). `before` and `after` are the world around the action.
+    fn group_fault_follows(
+        &self,
+        report: &mut Report,
+        before: &World,
+        after: &World,
+        node: NodeId,
+        w: &Window,
+    ) {
+        if !after.live(node) || after.track_fault[node] {
+            return;
+        }
+        let slots = &after.slots[node];
+        let mut groups: Vec<&String> = slots
+            .iter()
+            .filter_map(|s| s.spec.sync_group.as_ref())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        for g in groups {
+            let members: Vec<usize> = (0..slots.len())
+                .filter(|&j| slots[j].spec.sync_group.as_ref() == Some(g))
+                .collect();
+            let newly = members
+                .iter()
+                .any(|&j| slots[j].tracker_fault && !before.slots[node][j].tracker_fault);
+            let spared = members.iter().any(|&j| !slots[j].tracker_fault);
+            let running = members
+                .iter()
+                .all(|&j| matches!(before.slots[node][j].state, State::Master | State::Backup));
+            if !newly || !spared || !running {
+                continue;
+            }
+            report.count(SYNC_GROUP_FAULT);
+            let mut states: Vec<State> = members.iter().map(|&j| slots[j].state).collect();
+            for e in self.after(w).take_while(|e| e.at <= w.at + SLACK) {
+                if let (What::State { to, .. }, Some(n), Some(vr)) = (&e.what, e.node, e.vr)
+                    && n == node
+                    && let Some(k) = members.iter().position(|&j| slots[j].spec.key == vr)
+                {
+                    states[k] = *to;
+                }
+            }
+            let left: Vec<String> = members
+                .iter()
+                .zip(&states)
+                .filter(|(_, s)| **s != State::Fault)
+                .map(|(&j, s)| format!("{} {s}", vr_name(slots[j].spec.key)))
+                .collect();
+            if !left.is_empty() {
+                report.fail(
+                    SYNC_GROUP_FAULT,
+                    format!(
+                        "{} {}: a member of sync group {g} failed, but {} not in Fault by {}",
+                        w.at,
+                        self.name(node),
+                        left.join(", "),
+                        w.at + SLACK
+                    ),
+                );
+            }
+        }
+    }
+
+    /// m: no instance enters Master while in maintenance (replayed from the actions).
+    fn maintenance_never_master(&self, report: &mut Report) {
+        if !self
+            .scenario
+            .actions
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Maintenance { on: true, .. }))
+        {
+            return;
+        }
+        report.count(MAINTENANCE_NEVER_MASTER);
+        let mut world = World::new(self.scenario);
+        for e in &self.trace.events {
+            if let (
+                What::State {
+                    to: State::Master,
+                    reason,
+                    ..
+                },
+                Some(n),
+                Some(vr),
+            ) = (&e.what, e.node, e.vr)
+                && world.slot(n, vr).is_some_and(|s| s.maintenance)
+            {
+                report.fail(
+                    MAINTENANCE_NEVER_MASTER,
+                    format!(
+                        "{} {} {}: became Master ({reason}) in maintenance",
+                        e.at,
+                        vr_name(vr),
+                        self.name(n)
+                    ),
+                );
+            }
+            world.apply(e);
         }
     }
 
@@ -908,6 +1309,15 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+}
+
+/// How a Master left, for property d's and m's messages.
+fn leaving(property: &str) -> &'static str {
+    if property == MAINTENANCE_HANDOVER {
+        "entered maintenance"
+    } else {
+        "shut down"
     }
 }
 

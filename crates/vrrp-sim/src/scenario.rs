@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use vrrp_core::weights::{TrackState, TrackerKey, TrackerKind};
 use vrrp_core::{Family, InstanceConfig, Role, Timestamp, Version};
 
 use crate::lan::{LinkParams, LinkScope, NodeId};
@@ -58,6 +59,44 @@ pub struct InstanceSpec {
     /// RFC 9568 §6.4.3: a Master hearing a lower priority re-advertises at once
     /// (keepalived's `lower_prio_no_advert` turns it off).
     pub readvertise: bool,
+    /// Its `vrrp_sync_group` on its router, if any.
+    pub sync_group: Option<String>,
+    /// Script and file trackers with their weights (keepalived's rules,
+    /// `vrrp_core::weights`); their states are the router's ([`RouterSpec::trackers`],
+    /// [`Action::Tracker`]).
+    pub trackers: Vec<TrackerSpec>,
+}
+
+/// A tracker as one instance tracks it: `track_script { name weight W [reverse] }` or
+/// `track_file`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerSpec {
+    pub key: TrackerKey,
+    pub weight: i32,
+    pub reverse: bool,
+}
+
+impl TrackerSpec {
+    pub fn script(name: &str, weight: i32) -> Self {
+        TrackerSpec {
+            key: TrackerKey::new(TrackerKind::Script, name),
+            weight,
+            reverse: false,
+        }
+    }
+
+    pub fn file(name: &str, weight: i32) -> Self {
+        TrackerSpec {
+            key: TrackerKey::new(TrackerKind::File, name),
+            weight,
+            reverse: false,
+        }
+    }
+
+    pub fn reverse(mut self, reverse: bool) -> Self {
+        self.reverse = reverse;
+        self
+    }
 }
 
 impl InstanceSpec {
@@ -72,6 +111,8 @@ impl InstanceSpec {
             preempt_delay: Duration::ZERO,
             observer: false,
             readvertise: true,
+            sync_group: None,
+            trackers: Vec::new(),
         }
     }
 
@@ -109,6 +150,11 @@ pub struct RouterSpec {
     pub instances: Vec<InstanceSpec>,
     /// When the router boots; `None` waits for an [`Action::Start`].
     pub start_at: Option<Timestamp>,
+    /// The state of the objects its trackers watch at time zero (a script's result, a
+    /// file's value); they belong to the router's world, not to the VRRP process, so they
+    /// survive crashes and are reported to a booting node. Unlisted: never reported yet
+    /// ([`TrackState::Pending`]).
+    pub trackers: Vec<(TrackerKey, TrackState)>,
 }
 
 impl RouterSpec {
@@ -121,6 +167,7 @@ impl RouterSpec {
             ipv6: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, n.into()),
             instances: vec![InstanceSpec::new(1)],
             start_at: Some(Timestamp::ZERO),
+            trackers: Vec::new(),
         }
     }
 
@@ -207,6 +254,23 @@ impl RouterSpec {
         self.start_at = at;
         self
     }
+
+    /// Put every instance in sync group `name`.
+    pub fn sync_group(self, name: &str) -> Self {
+        self.each(|i| i.sync_group = Some(name.to_string()))
+    }
+
+    /// Every instance tracks `tracker`.
+    pub fn track(self, tracker: TrackerSpec) -> Self {
+        self.each(|i| i.trackers.push(tracker.clone()))
+    }
+
+    /// The state of a tracked object at time zero.
+    pub fn tracker_state(mut self, key: TrackerKey, state: TrackState) -> Self {
+        self.trackers.retain(|(k, _)| *k != key);
+        self.trackers.push((key, state));
+        self
+    }
 }
 
 /// Something that happens to the routers or the LAN at a scheduled time.
@@ -227,18 +291,37 @@ pub enum Action {
     Heal,
     /// Change loss, delay and jitter.
     SetLink(LinkScope, LinkParams),
-    /// Input::SetPriority to a router's instance for `vrid` (all instances when `None`).
+    /// An operator priority (`Node::set_operator_priority`) for a router's instance for
+    /// `vrid` (all instances when `None`): it replaces the configured priority and the
+    /// trackers' weights until the router restarts; an owner's is refused.
     SetPriority {
         node: NodeId,
         vrid: Option<u8>,
         priority: u8,
     },
-    /// The router's interface goes down (Input::LinkDown; the LAN stops carrying its packets).
+    /// The router's interface goes down (`Node::set_link`: every instance tracks it with
+    /// weight 0, so Fault; the LAN stops carrying its packets).
     LinkDown(NodeId),
     /// The router's interface comes back.
     LinkUp(NodeId),
-    /// Input::TrackFault to every instance of a router.
+    /// A tracked object every instance of the router tracks with weight 0 fails (`true`)
+    /// or recovers: Fault while failed. Told only to a running node; a booting node
+    /// starts with it recovered.
     TrackFault(NodeId, bool),
+    /// A tracked object of the router changes state (`Node::set_tracker`); remembered
+    /// while the router is down and reported when it boots.
+    Tracker {
+        node: NodeId,
+        key: TrackerKey,
+        state: TrackState,
+    },
+    /// Operator maintenance on or off (`Node::set_maintenance`) for a router's instance
+    /// for `vrid` (all when `None`); a restart ends it.
+    Maintenance {
+        node: NodeId,
+        vrid: Option<u8>,
+        on: bool,
+    },
 }
 
 impl Action {
@@ -252,6 +335,8 @@ impl Action {
             | Action::LinkDown(n)
             | Action::LinkUp(n)
             | Action::TrackFault(n, _)
+            | Action::Tracker { node: n, .. }
+            | Action::Maintenance { node: n, .. }
             | Action::SetPriority { node: n, .. } => Some(n),
             Action::Partition(_) | Action::Heal | Action::SetLink(..) => None,
         }

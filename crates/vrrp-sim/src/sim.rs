@@ -1,5 +1,11 @@
 //! The discrete-event scheduler: a virtual clock, an event queue, the routers and the LAN.
 //!
+//! Each router runs one [`vrrp_core::Node`] holding its instances (one per VRID and
+//! family), driven as the daemon drives it: packets through [`Node::handle_packet`], one
+//! timer per node from [`Node::poll_timeout`], the interface through [`Node::set_link`],
+//! trackers through [`Node::set_tracker`], the operator through
+//! [`Node::set_operator_priority`] and [`Node::set_maintenance`].
+//!
 //! Events at equal times run in the order they were scheduled (a sequence number breaks
 //! ties), so a run depends only on the scenario and its seed.
 
@@ -7,10 +13,12 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
+use vrrp_core::node::{AddressAction, Discard, NodeEvent, NodeOutput};
 use vrrp_core::packet::{self, MULTICAST_V4, MULTICAST_V6, VRRP_TTL};
+use vrrp_core::weights::{TrackState, TrackerKey, TrackerKind};
 use vrrp_core::{
-    Advertisement, ChecksumForm, DecodeError, Decoded, Family, Input, Instance, IpMeta, Output,
-    State, Timestamp,
+    Family, Instance, InstanceId, IpMeta, Node, SocketKey, State, Timestamp, TrackedInterface,
+    TrackerWeight,
 };
 
 use crate::lan::{DropReason, Lan, NodeId};
@@ -18,9 +26,18 @@ use crate::rng::SimRng;
 use crate::scenario::{Action, InstanceSpec, RouterSpec, Scenario, VrKey};
 use crate::trace::{Trace, What};
 
-/// How many times in a row an instance may ask to be woken at the very instant it was just
+/// How many times in a row a node may ask to be woken at the very instant it was just
 /// woken before the simulator calls it a livelock and stops waking it.
 const MAX_IMMEDIATE_WAKEUPS: u32 = 1_000;
+
+/// The one interface of every simulated router.
+pub const LINK: &str = "eth0";
+const IFINDEX: u32 = 1;
+
+/// The tracker behind [`Action::TrackFault`]: every instance tracks it with weight 0.
+pub fn fault_tracker() -> TrackerKey {
+    TrackerKey::new(TrackerKind::Script, "sim-fault")
+}
 
 /// A packet in flight.
 #[derive(Clone, Debug)]
@@ -29,6 +46,7 @@ struct Packet {
     to: NodeId,
     key: VrKey,
     src: IpAddr,
+    dst: IpAddr,
     bytes: Vec<u8>,
 }
 
@@ -37,7 +55,6 @@ enum Event {
     Action(Action),
     Timer {
         node: NodeId,
-        slot: usize,
         incarnation: u64,
         deadline: Timestamp,
     },
@@ -72,17 +89,15 @@ impl Ord for Scheduled {
     }
 }
 
-/// One VRRP instance slot of a router.
+/// What the simulator knows of one instance of a router, to check the node's outputs.
 #[derive(Debug)]
 struct Slot {
     spec: InstanceSpec,
-    instance: Option<Instance>,
-    /// The deadline a live timer event stands for.
-    armed: Option<Timestamp>,
-    /// The state as told by StateChanged outputs.
+    /// Its id in the running node.
+    id: Option<InstanceId>,
+    /// The state as told by Transition events.
     told_state: State,
     holds_addresses: bool,
-    immediate_wakeups: u32,
 }
 
 #[derive(Debug)]
@@ -91,7 +106,19 @@ struct Router {
     up: bool,
     /// Bumped at every crash, shutdown and start, so stale timers are recognised.
     incarnation: u64,
+    node: Option<Node>,
     slots: Vec<Slot>,
+    /// The deadline a live timer event stands for.
+    armed: Option<Timestamp>,
+    immediate_wakeups: u32,
+    /// The objects its trackers watch: the router's world, kept across crashes.
+    trackers: Vec<(TrackerKey, TrackState)>,
+}
+
+impl Router {
+    fn slot_of_id(&self, id: InstanceId) -> Option<usize> {
+        self.slots.iter().position(|s| s.id == Some(id))
+    }
 }
 
 /// A running simulation.
@@ -120,18 +147,20 @@ impl Sim {
                 spec: spec.clone(),
                 up: false,
                 incarnation: 0,
+                node: None,
                 slots: spec
                     .instances
                     .iter()
                     .map(|i| Slot {
                         spec: i.clone(),
-                        instance: None,
-                        armed: None,
+                        id: None,
                         told_state: State::Initialize,
                         holds_addresses: false,
-                        immediate_wakeups: 0,
                     })
                     .collect(),
+                armed: None,
+                immediate_wakeups: 0,
+                trackers: spec.trackers.clone(),
             })
             .collect();
         let mut sim = Sim {
@@ -195,13 +224,16 @@ impl Sim {
         self.routers[node].up
     }
 
+    /// A router's running node.
+    pub fn node(&self, node: NodeId) -> Option<&Node> {
+        self.routers[node].node.as_ref()
+    }
+
     /// A router's live instance for a virtual router.
     pub fn instance(&self, node: NodeId, key: VrKey) -> Option<&Instance> {
-        self.routers[node]
-            .slots
-            .iter()
-            .find(|s| s.spec.key == key)
-            .and_then(|s| s.instance.as_ref())
+        let r = &self.routers[node];
+        let id = r.slots.iter().find(|s| s.spec.key == key)?.id?;
+        r.node.as_ref()?.instance(id)
     }
 
     /// The nodes whose instance for `key` is Master now.
@@ -227,10 +259,9 @@ impl Sim {
                 Event::Action(action) => self.apply(action),
                 Event::Timer {
                     node,
-                    slot,
                     incarnation,
                     deadline,
-                } => self.fire_timer(node, slot, incarnation, deadline),
+                } => self.fire_timer(node, incarnation, deadline),
                 Event::Deliver(packet) => self.deliver(packet),
             }
         }
@@ -253,6 +284,7 @@ impl Sim {
 
     fn apply(&mut self, action: Action) {
         self.record(action.node(), None, What::Action(action.clone()));
+        let now = self.now;
         match action {
             Action::Start(node) => self.start(node),
             Action::Crash(node) => self.crash(node),
@@ -261,8 +293,7 @@ impl Sim {
                 self.start(node);
             }
             Action::Shutdown(node) => {
-                if self.routers[node].up {
-                    self.feed_all(node, |_| Some(Input::Shutdown));
+                if self.with_node(node, |n, _| n.shutdown(now)) {
                     self.crash(node);
                 }
             }
@@ -273,145 +304,220 @@ impl Sim {
                 node,
                 vrid,
                 priority,
-            } => self.feed_all(node, |spec| {
-                (vrid.is_none() || vrid == Some(spec.key.vrid))
-                    .then_some(Input::SetPriority(priority))
-            }),
-            Action::LinkDown(node) => {
-                self.lan.set_link(node, false);
-                self.feed_all(node, |_| Some(Input::LinkDown));
+            } => {
+                self.with_node(node, |n, slots| {
+                    for s in slots
+                        .iter()
+                        .filter(|s| vrid.is_none_or(|v| v == s.spec.key.vrid))
+                    {
+                        if let Some(id) = s.id {
+                            // An owner's priority cannot change: refused, as before.
+                            let _ = n.set_operator_priority(id, now, Some(priority));
+                        }
+                    }
+                });
             }
-            Action::LinkUp(node) => {
-                self.lan.set_link(node, true);
-                self.feed_all(node, |_| Some(Input::LinkUp));
+            Action::LinkDown(node) | Action::LinkUp(node) => {
+                let up = matches!(action, Action::LinkUp(_));
+                self.lan.set_link(node, up);
+                self.with_node(node, |n, _| n.set_link(now, LINK, up));
             }
             Action::TrackFault(node, failed) => {
-                self.feed_all(node, |_| Some(Input::TrackFault(failed)))
+                let state = if failed {
+                    TrackState::Down
+                } else {
+                    TrackState::Up
+                };
+                self.with_node(node, |n, _| n.set_tracker(now, &fault_tracker(), state));
+            }
+            Action::Tracker { node, key, state } => {
+                let trackers = &mut self.routers[node].trackers;
+                trackers.retain(|(k, _)| *k != key);
+                trackers.push((key.clone(), state));
+                self.with_node(node, |n, _| n.set_tracker(now, &key, state));
+            }
+            Action::Maintenance { node, vrid, on } => {
+                self.with_node(node, |n, slots| {
+                    for s in slots
+                        .iter()
+                        .filter(|s| vrid.is_none_or(|v| v == s.spec.key.vrid))
+                    {
+                        if let Some(id) = s.id {
+                            let _ = n.set_maintenance(id, now, on);
+                        }
+                    }
+                });
             }
         }
     }
 
-    /// Boot a router (no-op when up): fresh instances, Startup, and LinkDown if its link is down.
+    /// Feeds the running node of a router (if up) and carries out what it asks; whether
+    /// it was up.
+    fn with_node(&mut self, node: NodeId, f: impl FnOnce(&mut Node, &[Slot])) -> bool {
+        let r = &mut self.routers[node];
+        let Some(n) = r.node.as_mut() else {
+            return false;
+        };
+        f(n, &r.slots);
+        self.after_input(node, None);
+        true
+    }
+
+    /// The node's view of one instance.
+    fn node_spec(router: &RouterSpec, spec: &InstanceSpec) -> vrrp_core::InstanceSpec {
+        let family = spec.key.family;
+        let mut trackers = vec![TrackerWeight {
+            key: fault_tracker(),
+            weight: 0,
+            reverse: false,
+        }];
+        trackers.extend(spec.trackers.iter().map(|t| TrackerWeight {
+            key: t.key.clone(),
+            weight: t.weight,
+            reverse: t.reverse,
+        }));
+        vrrp_core::InstanceSpec {
+            core: spec.config(&router.name, router.address(family)),
+            socket: SocketKey {
+                family,
+                ifindex: IFINDEX,
+                send_ifindex: IFINDEX,
+            },
+            interface: LINK.to_string(),
+            unicast_peers: Vec::new(),
+            tracked_interfaces: vec![TrackedInterface {
+                name: LINK.to_string(),
+                weight: 0,
+                reverse: false,
+            }],
+            trackers,
+            sync_group: spec.sync_group.clone(),
+        }
+    }
+
+    /// Boot a router (no-op when up): a fresh node with its link state and trackers, then
+    /// started.
     fn start(&mut self, node: NodeId) {
+        let now = self.now;
+        let link_up = self.lan.link_up(node);
         let router = &mut self.routers[node];
         if router.up {
             return;
         }
         router.up = true;
         router.incarnation += 1;
-        let name = router.spec.name.clone();
+        router.armed = None;
+        router.immediate_wakeups = 0;
+        let mut n = Node::new();
         for slot in &mut router.slots {
-            let primary = router.spec.address(slot.spec.key.family);
-            slot.instance = Some(Instance::new(slot.spec.config(&name, primary)));
-            slot.armed = None;
+            slot.id = Some(n.add(Self::node_spec(&router.spec, &slot.spec)));
             slot.told_state = State::Initialize;
             slot.holds_addresses = false;
         }
-        self.feed_all(node, |_| Some(Input::Startup));
-        if !self.lan.link_up(node) {
-            self.feed_all(node, |_| Some(Input::LinkDown));
+        n.set_links([(LINK, link_up)]);
+        n.set_tracker(now, &fault_tracker(), TrackState::Up);
+        for (key, state) in &router.trackers {
+            n.set_tracker(now, key, *state);
         }
+        n.start(now);
+        router.node = Some(n);
+        self.after_input(node, None);
     }
 
-    /// Drop a router's instances without a word.
+    /// Drop a router's node without a word.
     fn crash(&mut self, node: NodeId) {
         let router = &mut self.routers[node];
         router.up = false;
         router.incarnation += 1;
+        router.node = None;
+        router.armed = None;
         for slot in &mut router.slots {
-            slot.instance = None;
-            slot.armed = None;
+            slot.id = None;
             slot.told_state = State::Initialize;
             slot.holds_addresses = false;
         }
     }
 
-    /// Feed an input (chosen per instance) to every live instance of a router.
-    fn feed_all(&mut self, node: NodeId, input: impl Fn(&InstanceSpec) -> Option<Input<'static>>) {
-        for slot in 0..self.routers[node].slots.len() {
-            if let Some(input) = input(&self.routers[node].slots[slot].spec) {
-                self.feed(node, slot, input);
-            }
-        }
-    }
-
-    /// Feed one input to one instance, then act on its outputs and re-arm its timer.
-    fn feed(&mut self, node: NodeId, slot: usize, input: Input<'_>) {
+    fn fire_timer(&mut self, node: NodeId, incarnation: u64, deadline: Timestamp) {
         let now = self.now;
-        let Some(instance) = self.routers[node].slots[slot].instance.as_mut() else {
-            return;
-        };
-        instance.handle(now, input);
-        self.after_handle(node, slot);
-    }
-
-    fn fire_timer(&mut self, node: NodeId, slot: usize, incarnation: u64, deadline: Timestamp) {
         let router = &mut self.routers[node];
-        let s = &mut router.slots[slot];
-        if !router.up || router.incarnation != incarnation || s.armed != Some(deadline) {
+        if !router.up || router.incarnation != incarnation || router.armed != Some(deadline) {
             return; // stale
         }
-        s.armed = None;
-        self.feed(node, slot, Input::Timeout);
+        router.armed = None;
+        self.with_node(node, |n, _| n.handle_timeout(now));
     }
 
-    fn after_handle(&mut self, node: NodeId, slot: usize) {
-        let key = self.routers[node].slots[slot].spec.key;
+    /// Drains the node's outputs into the LAN and the trace, checks them against its
+    /// instances' states, and re-arms its timer. `from`: the sender of the packet just
+    /// handled.
+    fn after_input(&mut self, node: NodeId, from: Option<NodeId>) {
         let mut outputs = Vec::new();
-        let (state, deadline) = {
-            let instance = self.routers[node].slots[slot]
-                .instance
-                .as_mut()
-                .expect("after_handle runs on a live instance");
-            while let Some(out) = instance.poll_output() {
+        {
+            let Some(n) = self.routers[node].node.as_mut() else {
+                return;
+            };
+            while let Some(out) = n.poll_output() {
                 outputs.push(out);
             }
-            (instance.state(), instance.poll_timeout())
-        };
+        }
         for out in outputs {
-            self.output(node, slot, out);
+            self.output(node, from, out);
         }
         let now = self.now;
-        let s = &mut self.routers[node].slots[slot];
+        let r = &mut self.routers[node];
+        let Some(n) = r.node.as_ref() else { return };
         let mut anomalies = Vec::new();
-        if s.told_state != state {
-            anomalies.push(format!(
-                "StateChanged outputs say {}, state() says {state}",
-                s.told_state
-            ));
-            s.told_state = state;
+        for s in &mut r.slots {
+            let Some(state) = s.id.and_then(|id| n.instance(id)).map(|i| i.state()) else {
+                continue;
+            };
+            if s.told_state != state {
+                anomalies.push((
+                    s.spec.key,
+                    format!(
+                        "Transition events say {}, state() says {state}",
+                        s.told_state
+                    ),
+                ));
+                s.told_state = state;
+            }
+            if s.holds_addresses != (state == State::Master) {
+                anomalies.push((
+                    s.spec.key,
+                    format!(
+                        "in {state} but virtual addresses {}",
+                        if s.holds_addresses {
+                            "held"
+                        } else {
+                            "not held"
+                        }
+                    ),
+                ));
+                s.holds_addresses = state == State::Master;
+            }
         }
-        if s.holds_addresses != (state == State::Master) {
-            anomalies.push(format!(
-                "in {state} but virtual addresses {}",
-                if s.holds_addresses {
-                    "held"
-                } else {
-                    "not held"
-                }
-            ));
-            s.holds_addresses = state == State::Master;
-        }
-        if deadline != s.armed {
-            s.armed = deadline;
+        let deadline = n.poll_timeout();
+        if deadline != r.armed {
+            r.armed = deadline;
             if let Some(deadline) = deadline {
                 if deadline <= now {
-                    s.immediate_wakeups += 1;
+                    r.immediate_wakeups += 1;
                 } else {
-                    s.immediate_wakeups = 0;
+                    r.immediate_wakeups = 0;
                 }
-                if s.immediate_wakeups > MAX_IMMEDIATE_WAKEUPS {
-                    s.armed = None;
-                    anomalies.push(format!(
+                if r.immediate_wakeups > MAX_IMMEDIATE_WAKEUPS {
+                    r.armed = None;
+                    let key = r.slots.first().map(|s| s.spec.key);
+                    anomalies.push((key.unwrap_or(VrKey::v4(0)), format!(
                         "livelock: asked to wake at {deadline} (now {now}) {MAX_IMMEDIATE_WAKEUPS} times in a row; timer dropped"
-                    ));
+                    )));
                 } else {
-                    let incarnation = self.routers[node].incarnation;
+                    let incarnation = r.incarnation;
                     self.schedule(
                         deadline.max(now),
                         Event::Timer {
                             node,
-                            slot,
                             incarnation,
                             deadline,
                         },
@@ -419,58 +525,123 @@ impl Sim {
                 }
             }
         }
-        for text in anomalies {
+        for (key, text) in anomalies {
             self.record(Some(node), Some(key), What::Anomaly(text));
         }
     }
 
-    fn output(&mut self, node: NodeId, slot: usize, out: Output) {
-        let key = self.routers[node].slots[slot].spec.key;
-        let s = &mut self.routers[node].slots[slot];
+    fn key_of(&self, node: NodeId, id: InstanceId) -> Option<(usize, VrKey)> {
+        let r = &self.routers[node];
+        r.slot_of_id(id).map(|i| (i, r.slots[i].spec.key))
+    }
+
+    fn output(&mut self, node: NodeId, from: Option<NodeId>, out: NodeOutput) {
         match out {
-            Output::Send(adv) => self.send(node, key, &adv),
-            Output::StateChanged { from, to, reason } => {
-                if from != s.told_state {
-                    let text = format!(
-                        "StateChanged from {from}, but the last state told was {}",
-                        s.told_state
-                    );
+            NodeOutput::Transmit {
+                socket,
+                src,
+                dst,
+                bytes,
+            } => self.send(node, socket.family, src, dst, bytes),
+            NodeOutput::Addresses(id, action) => {
+                let Some((slot, key)) = self.key_of(node, id) else {
+                    return;
+                };
+                let what = match action {
+                    AddressAction::Add => {
+                        self.routers[node].slots[slot].holds_addresses = true;
+                        What::Addresses(true)
+                    }
+                    AddressAction::Remove => {
+                        self.routers[node].slots[slot].holds_addresses = false;
+                        What::Addresses(false)
+                    }
+                    AddressAction::AnnounceMaster | AddressAction::AnnounceLowerPriority => {
+                        What::Announce
+                    }
+                };
+                self.record(Some(node), Some(key), what);
+            }
+            NodeOutput::Event(event) => self.event(node, from, event),
+        }
+    }
+
+    fn event(&mut self, node: NodeId, from: Option<NodeId>, event: NodeEvent) {
+        match event {
+            NodeEvent::Transition {
+                id,
+                from: was,
+                to,
+                reason,
+                ..
+            } => {
+                let Some((slot, key)) = self.key_of(node, id) else {
+                    return;
+                };
+                let s = &mut self.routers[node].slots[slot];
+                let told = s.told_state;
+                s.told_state = to;
+                if was != told {
+                    let text = format!("Transition from {was}, but the last state told was {told}");
                     self.record(Some(node), Some(key), What::Anomaly(text));
                 }
-                self.routers[node].slots[slot].told_state = to;
-                self.record(Some(node), Some(key), What::State { from, to, reason });
+                self.record(
+                    Some(node),
+                    Some(key),
+                    What::State {
+                        from: was,
+                        to,
+                        reason,
+                    },
+                );
             }
-            Output::MasterChanged(info) => self.record(Some(node), Some(key), What::Master(info)),
-            Output::AddAddresses => {
-                s.holds_addresses = true;
-                self.record(Some(node), Some(key), What::Addresses(true));
+            NodeEvent::MasterChanged { id, master } => {
+                if let Some((_, key)) = self.key_of(node, id) {
+                    self.record(Some(node), Some(key), What::Master(master));
+                }
             }
-            Output::RemoveAddresses => {
-                s.holds_addresses = false;
-                self.record(Some(node), Some(key), What::Addresses(false));
+            NodeEvent::GroupState { group, state } => {
+                self.record(Some(node), None, What::Group { group, state });
             }
-            Output::Announce => self.record(Some(node), Some(key), What::Announce),
-            // Counted by the instance; the properties do not judge them.
-            Output::ReceiveError { .. } | Output::LowerPriorityHeard => {}
+            NodeEvent::EncodeFailed { id, error } => {
+                let key = self.key_of(node, id).map(|(_, k)| k);
+                let text = format!("cannot encode an advertisement: {error}");
+                self.record(Some(node), key, What::Anomaly(text));
+            }
+            NodeEvent::Discarded {
+                id,
+                reason: Discard::Malformed(error),
+                ..
+            } => {
+                if let (Some((_, key)), Some(from)) = (self.key_of(node, id), from) {
+                    self.record(Some(node), Some(key), What::Undecodable { from, error });
+                }
+            }
+            // Counted by the instances; the properties do not judge them.
+            NodeEvent::Discarded { .. }
+            | NodeEvent::LowerPriorityHeard { .. }
+            | NodeEvent::GlobalFirstAddress { .. }
+            | NodeEvent::UnknownVrid { .. }
+            | NodeEvent::TrackedInterface { .. }
+            | NodeEvent::Tracker { .. }
+            | NodeEvent::WaitingForTrackers { .. } => {}
         }
     }
 
     /// Put one advertisement on the LAN: one copy per other router, each with its own fate.
-    fn send(&mut self, from: NodeId, key: VrKey, adv: &Advertisement) {
-        let src = self.routers[from].spec.address(key.family);
+    fn send(&mut self, from: NodeId, family: Family, src: IpAddr, dst: IpAddr, bytes: Vec<u8>) {
         let packets = self.scenario.trace_packets;
-        let bytes = match transmit(adv, src, group(key.family)) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                let text = format!("cannot encode {adv:?}: {error}");
-                self.record(Some(from), Some(key), What::Anomaly(text));
-                return;
-            }
+        let Some(vrid) = packet::peek_vrid(&bytes) else {
+            let text = format!("sent a packet of {} bytes without a VRID", bytes.len());
+            self.record(Some(from), None, What::Anomaly(text));
+            return;
         };
+        let key = VrKey { family, vrid };
         if packets {
+            let (priority, interval_cs) = header(&bytes);
             let what = What::Send {
-                priority: adv.priority,
-                interval_cs: adv.interval_cs,
+                priority,
+                interval_cs,
                 len: bytes.len(),
             };
             self.record(Some(from), Some(key), what);
@@ -491,6 +662,7 @@ impl Sim {
                         to,
                         key,
                         src,
+                        dst,
                         bytes: bytes.clone(),
                     };
                     // Jitter varies the delay but, as on one Ethernet segment, never
@@ -527,66 +699,32 @@ impl Sim {
             }
             return;
         }
+        if packets {
+            let what = if self.slot_of(p.to, p.key).is_some() {
+                let (priority, interval_cs) = header(&p.bytes);
+                What::Recv {
+                    from: p.from,
+                    priority,
+                    interval_cs,
+                }
+            } else {
+                What::Drop {
+                    from: p.from,
+                    reason: DropReason::NoInstance,
+                }
+            };
+            self.record(Some(p.to), Some(p.key), what);
+        }
         let meta = IpMeta {
             src: p.src,
-            dst: group(p.key.family),
+            dst: p.dst,
             ttl: VRRP_TTL,
         };
-        match receive(&p.bytes, &meta) {
-            Ok(Decoded {
-                advertisement,
-                checksum_form,
-            }) => {
-                let key = VrKey {
-                    family: p.key.family,
-                    vrid: advertisement.vrid,
-                };
-                let Some(slot) = self.slot_of(p.to, key) else {
-                    if packets {
-                        let what = What::Drop {
-                            from: p.from,
-                            reason: DropReason::NoInstance,
-                        };
-                        self.record(Some(p.to), Some(key), what);
-                    }
-                    return;
-                };
-                if packets {
-                    let what = What::Recv {
-                        from: p.from,
-                        priority: advertisement.priority,
-                        interval_cs: advertisement.interval_cs,
-                    };
-                    self.record(Some(p.to), Some(key), what);
-                }
-                let input = Input::Advertisement {
-                    src: p.src,
-                    advertisement: &advertisement,
-                    checksum_form,
-                };
-                self.feed(p.to, slot, input);
-            }
-            Err(error) => {
-                if let Some(vrid) = packet::peek_vrid(&p.bytes) {
-                    let key = VrKey {
-                        family: p.key.family,
-                        vrid,
-                    };
-                    if let Some(slot) = self.slot_of(p.to, key)
-                        && let Some(instance) = self.routers[p.to].slots[slot].instance.as_mut()
-                    {
-                        instance.record_decode_error(&error);
-                    }
-                }
-                self.record(
-                    Some(p.to),
-                    Some(p.key),
-                    What::Undecodable {
-                        from: p.from,
-                        error,
-                    },
-                );
-            }
+        let now = self.now;
+        let r = &mut self.routers[p.to];
+        if let Some(n) = r.node.as_mut() {
+            n.handle_packet(now, IFINDEX, &meta, &p.bytes);
+            self.after_input(p.to, Some(p.from));
         }
     }
 
@@ -598,26 +736,25 @@ impl Sim {
     }
 }
 
+/// The priority and the interval (cs) of an encoded advertisement, read from its header
+/// for the trace (the node decodes it for real): VRRPv3 has a 12-bit interval in
+/// centiseconds in bytes 4-5, VRRPv2 an interval in seconds in byte 5.
+fn header(bytes: &[u8]) -> (u8, u16) {
+    let byte = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let interval_cs = if byte(0) >> 4 == 3 {
+        u16::from_be_bytes([byte(4), byte(5)]) & 0x0fff
+    } else {
+        u16::from(byte(5)) * 100
+    };
+    (byte(2), interval_cs)
+}
+
 /// The VRRP multicast group of a family.
-fn group(family: Family) -> IpAddr {
+pub fn group(family: Family) -> IpAddr {
     match family {
         Family::Ipv4 => IpAddr::V4(MULTICAST_V4),
         Family::Ipv6 => IpAddr::V6(MULTICAST_V6),
     }
-}
-
-/// Encode an advertisement as the sender's kernel would send it.
-fn transmit(
-    adv: &Advertisement,
-    src: IpAddr,
-    dst: IpAddr,
-) -> Result<Vec<u8>, vrrp_core::EncodeError> {
-    packet::encode(adv, src, dst, ChecksumForm::PseudoHeader)
-}
-
-/// Decode a packet as the receiver's daemon would.
-fn receive(bytes: &[u8], meta: &IpMeta) -> Result<Decoded, DecodeError> {
-    packet::decode(bytes, meta)
 }
 
 #[cfg(test)]

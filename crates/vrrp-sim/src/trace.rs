@@ -3,7 +3,7 @@
 use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 
-use vrrp_core::{DecodeError, Family, MasterInfo, State, Timestamp, TransitionReason};
+use vrrp_core::{DecodeError, Family, GroupState, MasterInfo, State, Timestamp, TransitionReason};
 
 use crate::lan::{DropReason, LinkScope, NodeId};
 use crate::scenario::{Action, Scenario, VrKey};
@@ -52,6 +52,8 @@ pub enum What {
     Addresses(bool),
     /// Output::Announce.
     Announce,
+    /// A sync group of the router changed state as a whole (`NodeEvent::GroupState`).
+    Group { group: String, state: GroupState },
     /// Something the core did that the simulator considers wrong.
     Anomaly(String),
 }
@@ -184,6 +186,7 @@ impl Trace {
             What::Addresses(true) => "add virtual addresses".to_string(),
             What::Addresses(false) => "remove virtual addresses".to_string(),
             What::Announce => "announce (gratuitous ARP / NA)".to_string(),
+            What::Group { group, state } => format!("sync group {group}: {state:?}"),
             What::Anomaly(text) => format!("!!! ANOMALY: {text}"),
         }
     }
@@ -222,6 +225,14 @@ impl Trace {
             Action::LinkUp(_) => "link up".to_string(),
             Action::TrackFault(_, true) => "tracked object failed".to_string(),
             Action::TrackFault(_, false) => "tracked object recovered".to_string(),
+            Action::Tracker { key, state, .. } => format!("tracker {key}: {state:?}"),
+            Action::Maintenance { vrid, on, .. } => {
+                let on = if *on { "on" } else { "off" };
+                match vrid {
+                    Some(v) => format!("maintenance {on} on vrid {v}"),
+                    None => format!("maintenance {on}"),
+                }
+            }
         }
     }
 }

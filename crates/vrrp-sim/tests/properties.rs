@@ -6,20 +6,21 @@
 //! change the number of scenarios with `VRRP_SIM_SCENARIOS=<n>`.
 //!
 //! Every test runs `check::check_all` on every scenario and fails on any violation, so each
-//! checks all the properties (a-i) wherever they apply; its flavour decides which apply
+//! checks all the properties (a-m) wherever they apply; its flavour decides which apply
 //! often, and its doc says which do. The asserted minimums name the ones each test is
 //! there for; h (no transition while settled) and i (Initialize and Fault left once their
 //! cause is gone) apply in every flavour, i from Fault only where links and trackers fail
-//! (Chaos). docs/simulator.md has the counts.
+//! (Chaos, SyncGroups, Weights). docs/simulator.md has the counts.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use vrrp_core::weights::{TrackState, TrackerKey, TrackerKind};
 use vrrp_core::{Family, State, Timestamp, TransitionReason, Version};
 use vrrp_sim::check::{self, Report};
 use vrrp_sim::{
     Action, InstanceSpec, LinkParams, LinkScope, NodeId, RouterSpec, Scenario, SimRng, Trace,
-    TraceEvent, VrKey, What,
+    TraceEvent, TrackerSpec, VrKey, What,
 };
 
 /// What a scenario is built to exercise.
@@ -35,6 +36,13 @@ enum Flavor {
     Shutdowns,
     /// The LAN splits for long enough to elect a Master per side, then heals.
     Partitions,
+    /// Every router runs its instances (2-3 VRIDs) in one sync group, priorities crossed
+    /// half the time; members' trackers and links fail, routers crash and restart.
+    SyncGroups,
+    /// Script and file trackers with ± weights move the effective priorities.
+    Weights,
+    /// The operator puts routers (mostly the Master) in maintenance and takes them out.
+    Maintenance,
 }
 
 /// A scenario and when to stop it.
@@ -44,6 +52,9 @@ struct Case {
 }
 
 fn generate(seed: u64, flavor: Flavor) -> Case {
+    if flavor == Flavor::SyncGroups {
+        return generate_groups(seed);
+    }
     let mut rng = SimRng::new(seed);
     let n = rng.range(2, 5) as usize;
     let with_v2 = rng.chance(0.2);
@@ -129,6 +140,12 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
                 preempt_delay: preempt_delay[v],
                 observer,
                 readvertise: true,
+                sync_group: None,
+                trackers: if flavor == Flavor::Weights {
+                    weighted_trackers(&mut rng)
+                } else {
+                    Vec::new()
+                },
             });
         }
     }
@@ -144,7 +161,14 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     let mut s = Scenario::new(seed);
     s.link(link);
     for (r, instances) in members.into_iter().enumerate() {
-        s.router(RouterSpec::new(format!("r{}", r + 1), r as u8 + 1).instances(instances));
+        let mut router = RouterSpec::new(format!("r{}", r + 1), r as u8 + 1).instances(instances);
+        if flavor == Flavor::Weights {
+            for key in tracker_keys() {
+                let state = tracker_state(&mut rng, &key);
+                router = router.tracker_state(key, state);
+            }
+        }
+        s.router(router);
     }
     if rng.chance(0.2) {
         let to = rng.below(n as u64) as NodeId;
@@ -183,6 +207,7 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     let mut lossy = false;
     let mut down_links: Vec<NodeId> = Vec::new();
     let mut track_faults: Vec<NodeId> = Vec::new();
+    let mut maintenance: Vec<NodeId> = Vec::new();
     for _ in 0..phases {
         let gap = if rng.chance(0.75) {
             settle + rng.duration(settle)
@@ -193,6 +218,94 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
         let live: Vec<NodeId> = (0..n).filter(|&r| up[r]).collect();
         let best = best_router(&s, &up, &mut rng);
         match flavor {
+            Flavor::SyncGroups => unreachable!("generate_groups"),
+            Flavor::Weights => {
+                let node = rng.below(n as u64) as NodeId;
+                match rng.below(10) {
+                    0 => {
+                        s.at(t, Action::Crash(node));
+                        up[node] = false;
+                    }
+                    1 => {
+                        s.at(t, Action::Restart(node));
+                        up[node] = true;
+                    }
+                    2 => {
+                        if down_links.contains(&node) {
+                            s.at(t, Action::LinkUp(node));
+                            down_links.retain(|&x| x != node);
+                        } else {
+                            s.at(t, Action::LinkDown(node));
+                            down_links.push(node);
+                        }
+                    }
+                    3 => {
+                        // An operator priority: it replaces the weights until a restart.
+                        let vrid = s.routers[node].instances.first().map(|i| i.key.vrid);
+                        let priority = rng.range(1, 254) as u8;
+                        s.at(
+                            t,
+                            Action::SetPriority {
+                                node,
+                                vrid,
+                                priority,
+                            },
+                        );
+                    }
+                    _ => {
+                        // One or two trackers of a router change.
+                        for _ in 0..rng.range(1, 2) {
+                            let keys = tracker_keys();
+                            let key = rng.pick(&keys).clone();
+                            let state = tracker_state(&mut rng, &key);
+                            s.at(t, Action::Tracker { node, key, state });
+                        }
+                    }
+                }
+            }
+            Flavor::Maintenance => {
+                let in_maint: Vec<NodeId> = maintenance.clone();
+                if !in_maint.is_empty() && rng.chance(0.35) {
+                    let node = *rng.pick(&in_maint);
+                    s.at(
+                        t,
+                        Action::Maintenance {
+                            node,
+                            vrid: None,
+                            on: false,
+                        },
+                    );
+                    maintenance.retain(|&x| x != node);
+                } else if rng.chance(0.15) {
+                    let node = rng.below(n as u64) as NodeId;
+                    s.at(t, Action::Restart(node));
+                    up[node] = true;
+                    maintenance.retain(|&x| x != node);
+                } else {
+                    // Mostly the Master of a VR (the best router not in maintenance).
+                    let avail: Vec<bool> =
+                        (0..n).map(|r| up[r] && !maintenance.contains(&r)).collect();
+                    let node = best_router(&s, &avail, &mut rng)
+                        .filter(|_| rng.chance(0.8))
+                        .unwrap_or_else(|| rng.below(n as u64) as NodeId);
+                    let vrid = if rng.chance(0.3) {
+                        s.routers[node].instances.first().map(|i| i.key.vrid)
+                    } else {
+                        None
+                    };
+                    s.at(
+                        t,
+                        Action::Maintenance {
+                            node,
+                            vrid,
+                            on: true,
+                        },
+                    );
+                    if !maintenance.contains(&node) {
+                        maintenance.push(node);
+                    }
+                }
+            }
             Flavor::Joins => {
                 if !down.is_empty() && rng.chance(0.7) {
                     let j = *rng.pick(&down);
@@ -323,6 +436,212 @@ fn generate(seed: u64, flavor: Flavor) -> Case {
     for node in track_faults {
         s.at(t, Action::TrackFault(node, false));
     }
+    if flavor == Flavor::Maintenance && rng.chance(0.5) {
+        for node in maintenance {
+            s.at(
+                t,
+                Action::Maintenance {
+                    node,
+                    vrid: None,
+                    on: false,
+                },
+            );
+        }
+    }
+    let end = t + settle + rng.duration(settle);
+    Case { scenario: s, end }
+}
+
+/// The trackers every router of the Weights flavour has: two scripts and a file.
+fn tracker_keys() -> Vec<TrackerKey> {
+    vec![
+        TrackerKey::new(TrackerKind::Script, "chk1"),
+        TrackerKey::new(TrackerKind::Script, "chk2"),
+        TrackerKey::new(TrackerKind::File, "load"),
+    ]
+}
+
+/// A random state for a tracker: up or down for a script, -60..=60 for a file.
+fn tracker_state(rng: &mut SimRng, key: &TrackerKey) -> TrackState {
+    match key.kind {
+        TrackerKind::File => TrackState::Value(rng.range(0, 120) as i64 - 60),
+        _ => {
+            if rng.chance(0.5) {
+                TrackState::Up
+            } else {
+                TrackState::Down
+            }
+        }
+    }
+}
+
+/// An instance's trackers in the Weights flavour: each of the router's trackers with
+/// probability 0.7, weights -60..=60 for scripts (0, a fault, one time in ten), -5..=5
+/// for the file, sometimes reversed.
+fn weighted_trackers(rng: &mut SimRng) -> Vec<TrackerSpec> {
+    let mut out = Vec::new();
+    for key in tracker_keys() {
+        if !rng.chance(0.7) {
+            continue;
+        }
+        let weight = match key.kind {
+            TrackerKind::File => rng.range(0, 10) as i32 - 5,
+            _ if rng.chance(0.1) => 0,
+            _ => rng.range(0, 120) as i32 - 60,
+        };
+        out.push(TrackerSpec {
+            key,
+            weight,
+            reverse: rng.chance(0.2),
+        });
+    }
+    out
+}
+
+/// Sync groups: 2-3 routers, each with 2-3 VRs (VRIDs 1-3, one family) in one sync group
+/// (one router in five without a group), each member tracking its own script with weight
+/// 0. Half the scenarios cross the priorities (the top of VRID v is router v mod n), the
+/// others give one router the top everywhere. Phases: a member's tracker fails or
+/// recovers, links go down and up, routers crash, restart or shut down.
+fn generate_groups(seed: u64) -> Case {
+    let mut rng = SimRng::new(seed);
+    let n = rng.range(2, 3) as usize;
+    let v2 = rng.chance(0.2);
+    let (version, interval_cs) = if v2 {
+        (Version::V2, 100)
+    } else if rng.chance(0.5) {
+        (Version::V3, *rng.pick(&[5, 10, 20, 50, 100]))
+    } else {
+        (Version::V3, rng.range(1, 100) as u16)
+    };
+    let interval = Duration::from_millis(u64::from(interval_cs) * 10);
+    let family = if !v2 && rng.chance(0.5) {
+        Family::Ipv6
+    } else {
+        Family::Ipv4
+    };
+    let k = rng.range(2, 3) as u8;
+    let crossed = rng.chance(0.5);
+    let winner = rng.below(n as u64) as usize;
+    let preempt: Vec<bool> = (0..k).map(|_| rng.chance(0.9)).collect();
+    let cap = (interval / 40)
+        .min(Duration::from_micros(300))
+        .max(Duration::from_micros(10));
+    let link = LinkParams {
+        loss: 0.0,
+        delay: rng.duration(cap),
+        jitter: rng.duration(cap),
+    };
+    let mut s = Scenario::new(seed);
+    s.link(link);
+    for r in 0..n {
+        let grouped = rng.chance(0.8);
+        let mut router = RouterSpec::new(format!("r{}", r + 1), r as u8 + 1);
+        let mut instances = Vec::new();
+        for v in 0..k {
+            let top = if crossed {
+                usize::from(v) % n == r
+            } else {
+                r == winner
+            };
+            let priority = if top {
+                rng.range(200, 254) as u8
+            } else {
+                rng.range(1, 199) as u8
+            };
+            let vrid = v + 1;
+            let mut i = InstanceSpec::new(vrid);
+            i.key.family = family;
+            i.version = version;
+            i.priority = priority;
+            i.interval_cs = interval_cs;
+            i.preempt = preempt[usize::from(v)];
+            i.sync_group = grouped.then(|| "g".to_string());
+            i.trackers = vec![TrackerSpec::script(&format!("chk{vrid}"), 0)];
+            router = router.tracker_state(
+                TrackerKey::new(TrackerKind::Script, format!("chk{vrid}")),
+                TrackState::Up,
+            );
+            instances.push(i);
+        }
+        s.router(router.instances(instances));
+    }
+    let settle = s
+        .vr_keys()
+        .iter()
+        .map(|&vr| check::settle_time(&s, vr))
+        .max()
+        .unwrap_or_default();
+    if rng.chance(0.3) {
+        for router in &mut s.routers {
+            router.start_at = Some(Timestamp::ZERO + rng.duration(interval * 2));
+        }
+    }
+    let mut up = vec![true; n];
+    let mut failed: Vec<(NodeId, u8)> = Vec::new();
+    let mut down_links: Vec<NodeId> = Vec::new();
+    let mut t = Timestamp::ZERO + settle;
+    for _ in 0..rng.range(3, 8) {
+        let gap = if rng.chance(0.8) {
+            settle + rng.duration(settle)
+        } else {
+            rng.duration(settle)
+        };
+        let node = rng.below(n as u64) as NodeId;
+        let live = up.iter().filter(|&&u| u).count();
+        match rng.below(10) {
+            0..=4 => {
+                // A member's own tracker fails (or recovers).
+                let vrid = rng.range(1, u64::from(k)) as u8;
+                let key = TrackerKey::new(TrackerKind::Script, format!("chk{vrid}"));
+                let was = failed.contains(&(node, vrid));
+                let state = if was {
+                    failed.retain(|&x| x != (node, vrid));
+                    TrackState::Up
+                } else {
+                    failed.push((node, vrid));
+                    TrackState::Down
+                };
+                s.at(t, Action::Tracker { node, key, state });
+            }
+            5 | 6 => {
+                if down_links.contains(&node) {
+                    s.at(t, Action::LinkUp(node));
+                    down_links.retain(|&x| x != node);
+                } else {
+                    s.at(t, Action::LinkDown(node));
+                    down_links.push(node);
+                }
+            }
+            7 if up[node] && live > 1 => {
+                s.at(t, Action::Crash(node));
+                up[node] = false;
+            }
+            8 if up[node] && live > 1 => {
+                s.at(t, Action::Shutdown(node));
+                up[node] = false;
+            }
+            _ => {
+                s.at(t, Action::Restart(node));
+                up[node] = true;
+            }
+        }
+        t += gap;
+    }
+    for (node, vrid) in failed {
+        let key = TrackerKey::new(TrackerKind::Script, format!("chk{vrid}"));
+        s.at(
+            t,
+            Action::Tracker {
+                node,
+                key,
+                state: TrackState::Up,
+            },
+        );
+    }
+    for node in down_links {
+        s.at(t, Action::LinkUp(node));
+    }
     let end = t + settle + rng.duration(settle);
     Case { scenario: s, end }
 }
@@ -347,6 +666,10 @@ fn best_router(s: &Scenario, up: &[bool], rng: &mut SimRng) -> Option<NodeId> {
 
 /// Scenarios per test (override with `VRRP_SIM_SCENARIOS`).
 const SCENARIOS: u64 = 4000;
+/// Scenarios per test of the flavours only a `Node` has (sync groups, weights,
+/// maintenance): fewer, to keep the crate's CI run within its time budget (a scenario
+/// there costs 1.3-1.5 times one of the others; docs/simulator.md).
+const NODE_SCENARIOS: u64 = 3000;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -482,15 +805,67 @@ fn g_every_instance_names_the_right_master() {
     exercised(&c, check::LEAVES_FAULT, 2_000);
 }
 
+/// Sync groups (crossed priorities half the time): j (a member's own fault takes its
+/// group to Fault at once; settled groups are never split) and k = h in group scenarios
+/// (no transition once settled, so no flapping with crossed priorities), with a, g, i.
+#[test]
+fn j_sync_groups_move_together_and_do_not_flap() {
+    let c = run(Flavor::SyncGroups, 7, NODE_SCENARIOS);
+    exercised(&c, check::SYNC_GROUP_FAULT, 2_000);
+    exercised(&c, check::SYNC_GROUP_TOGETHER, 10_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 15_000);
+    exercised(&c, check::MASTER_VIEW, 15_000);
+    exercised(&c, check::LEAVES_FAULT, 2_000);
+}
+
+/// Tracker weights (and sometimes an operator priority, which replaces them): a with
+/// effective priorities (the Master of each VR once settled is the top effective
+/// priority), and g, h, i.
+#[test]
+fn l_tracker_weights_elect_the_best_effective_priority() {
+    let c = run(Flavor::Weights, 8, NODE_SCENARIOS);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+    exercised(&c, check::WEIGHTED, 10_000);
+    exercised(&c, check::MASTER_VIEW, 20_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
+    exercised(&c, check::LEAVES_FAULT, 500);
+}
+
+/// Maintenance: m (never Master in maintenance; a Master entering it is replaced at
+/// priority 0 + Skew_Time), and a (maintenance instances are not candidates), g, h, i.
+#[test]
+fn m_maintenance_hands_over_and_never_masters() {
+    let c = run(Flavor::Maintenance, 9, NODE_SCENARIOS);
+    exercised(&c, check::MAINTENANCE_NEVER_MASTER, 2_000);
+    exercised(&c, check::MAINTENANCE_HANDOVER, 3_000);
+    exercised(&c, check::STABLE_SINGLE_MASTER, 20_000);
+    exercised(&c, check::MASTER_VIEW, 20_000);
+    exercised(&c, check::SETTLED_NO_TRANSITION, 20_000);
+}
+
 #[test]
 fn same_seed_same_trace() {
-    for seed in [11, 12, 13] {
-        let case = generate(seed, Flavor::Chaos);
+    let flavors = [
+        Flavor::Chaos,
+        Flavor::SyncGroups,
+        Flavor::Weights,
+        Flavor::Maintenance,
+    ];
+    for (seed, flavor) in [11, 12, 13]
+        .into_iter()
+        .flat_map(|s| flavors.map(|f| (s, f)))
+    {
+        let case = generate(seed, flavor);
         let mut a = case.scenario.build();
         a.run_until(case.end);
         let mut b = case.scenario.build();
         b.run_until(case.end);
-        assert_eq!(a.trace().to_string(), b.trace().to_string(), "seed {seed}");
+        assert_eq!(
+            a.trace().to_string(),
+            b.trace().to_string(),
+            "seed {seed} {flavor:?}"
+        );
         assert!(!a.trace().events.is_empty());
     }
 }
@@ -641,5 +1016,298 @@ fn checks_catch_flaps_and_stranded_instances() {
                 && v.text.contains("until 10")),
         "{:?}",
         report.violations
+    );
+}
+
+/// j, k (= h in sync group scenarios), a with effective priorities and m are not vacuous:
+/// each untouched trace passes, each hand-made misbehaviour of a core fails its property.
+#[test]
+fn checks_catch_sync_group_weight_and_maintenance_violations() {
+    let secs = |s: u64| Timestamp::from_millis(s * 1000);
+    let state = |at, node, vrid, from, to, reason| TraceEvent {
+        at,
+        node: Some(node),
+        vr: Some(VrKey::v4(vrid)),
+        what: What::State { from, to, reason },
+    };
+    let insert = |events: &mut Vec<TraceEvent>, e: TraceEvent| {
+        let i = events
+            .iter()
+            .position(|x| x.at > e.at)
+            .unwrap_or(events.len());
+        events.insert(i, e);
+    };
+    let props = |r: &Report| r.violations.iter().map(|v| v.property).collect::<Vec<_>>();
+
+    // Sync group g of VRIDs 1 and 2 on both routers, r1 the better; r1's member for VRID
+    // 1 tracks chk1 (weight 0), which fails from 10 s to 20 s.
+    let chk1 = TrackerKey::new(TrackerKind::Script, "chk1");
+    let mut s = Scenario::new(4);
+    for (n, prio) in [(1u8, 200u8), (2, 100)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .priority(prio)
+            .sync_group("g")
+            .tracker_state(chk1.clone(), TrackState::Up);
+        r.instances[0].trackers = vec![TrackerSpec::script("chk1", 0)];
+        s.router(r);
+    }
+    let tracker = |state| Action::Tracker {
+        node: 0,
+        key: chk1.clone(),
+        state,
+    };
+    s.at(secs(10), tracker(TrackState::Down))
+        .at(secs(20), tracker(TrackState::Up));
+    let trace = s.run_until(secs(40)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(
+        clean.ok(),
+        "{:?}\n{}",
+        clean.violations,
+        trace.transitions()
+    );
+    assert_eq!(clean.checked.get(check::SYNC_GROUP_FAULT), Some(&1));
+    assert_eq!(clean.checked.get(check::SYNC_GROUP_TOGETHER), Some(&6));
+    // A core whose group does not follow a member's fault: r1's VRID 2 stays Master.
+    let r1_vrid2_fault = |e: &TraceEvent| {
+        e.node == Some(0)
+            && e.vr == Some(VrKey::v4(2))
+            && matches!(
+                e.what,
+                What::State {
+                    to: State::Fault,
+                    ..
+                }
+            )
+    };
+    assert!(trace.events.iter().any(r1_vrid2_fault));
+    let report = check::check_all(&s, &edited(&trace, |ev| ev.retain(|e| !r1_vrid2_fault(e))));
+    assert!(
+        props(&report).contains(&check::SYNC_GROUP_FAULT),
+        "{report:?}"
+    );
+    // A core that splits a settled group (r1's VRID 2 alone steps down at 35 s): j and h.
+    let split = edited(&trace, |ev| {
+        insert(
+            ev,
+            state(
+                secs(35),
+                0,
+                2,
+                State::Master,
+                State::Backup,
+                TransitionReason::HigherPriorityAdvertisement,
+            ),
+        )
+    });
+    let report = check::check_all(&s, &split);
+    let p = props(&report);
+    assert!(p.contains(&check::SYNC_GROUP_TOGETHER), "{report:?}");
+    assert!(p.contains(&check::SETTLED_NO_TRANSITION), "{report:?}");
+
+    // Crossed priorities (VRID 1 better on r1, VRID 2 better on r2): one router wins both
+    // and nothing flaps; a group flapping in the settled tail fails h. (Exactly mirrored
+    // priorities flap for ever: see `mirrored_crossed_sync_groups_settle`.)
+    let mut s = Scenario::new(5);
+    for (n, p1, p2) in [(1u8, 200u8, 100u8), (2, 90, 210)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .sync_group("g");
+        r.instances[0].priority = p1;
+        r.instances[1].priority = p2;
+        s.router(r);
+    }
+    let trace = s.run_until(secs(30)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(
+        clean.ok(),
+        "{:?}\n{}",
+        clean.violations,
+        trace.transitions()
+    );
+    assert_eq!(clean.checked.get(check::SETTLED_NO_TRANSITION), Some(&2));
+    let winner = trace
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e.what {
+            What::State {
+                to: State::Master, ..
+            } => e.node,
+            _ => None,
+        })
+        .expect("a Master");
+    let flap = edited(&trace, |ev| {
+        for vrid in [1, 2] {
+            for (from, to) in [
+                (State::Master, State::Backup),
+                (State::Backup, State::Master),
+            ] {
+                insert(
+                    ev,
+                    state(
+                        secs(25),
+                        winner,
+                        vrid,
+                        from,
+                        to,
+                        TransitionReason::SyncGroup,
+                    ),
+                );
+            }
+        }
+    });
+    let report = check::check_all(&s, &flap);
+    assert!(
+        props(&report).contains(&check::SETTLED_NO_TRANSITION),
+        "{report:?}"
+    );
+
+    // Tracker weights: r1 (100) tracks a script that is up with weight +120, so its
+    // effective priority 220 beats r2 (200). A core that ignored the weight would leave
+    // r2 Master: its trace (the same LAN without the tracker) fails a.
+    let up = TrackerKey::new(TrackerKind::Script, "up");
+    let mut weighted = Scenario::new(6);
+    weighted
+        .router(
+            RouterSpec::new("r1", 1)
+                .priority(100)
+                .track(TrackerSpec::script("up", 120))
+                .tracker_state(up, TrackState::Up),
+        )
+        .router(RouterSpec::new("r2", 2).priority(200));
+    let trace = weighted.run_until(secs(20)).into_trace();
+    let clean = check::check_all(&weighted, &trace);
+    assert!(clean.ok(), "{:?}", clean.violations);
+    assert_eq!(clean.checked.get(check::WEIGHTED), Some(&1));
+    let mut unweighted = weighted.clone();
+    unweighted.routers[0].instances[0].trackers.clear();
+    let trace = unweighted.run_until(secs(20)).into_trace();
+    let report = check::check_all(&weighted, &trace);
+    assert!(
+        report
+            .violations
+            .iter()
+            .any(|v| v.property == check::STABLE_SINGLE_MASTER && v.text.contains("220")),
+        "{report:?}"
+    );
+
+    // Maintenance: r1 (200), Master, enters maintenance at 10 s; r2 takes over Skew_Time
+    // after r1's priority 0.
+    let mut s = Scenario::new(7);
+    s.router(RouterSpec::new("r1", 1).priority(200))
+        .router(RouterSpec::new("r2", 2).priority(100))
+        .at(
+            secs(10),
+            Action::Maintenance {
+                node: 0,
+                vrid: None,
+                on: true,
+            },
+        );
+    let trace = s.run_until(secs(30)).into_trace();
+    let clean = check::check_all(&s, &trace);
+    assert!(clean.ok(), "{:?}", clean.violations);
+    assert_eq!(clean.checked.get(check::MAINTENANCE_HANDOVER), Some(&1));
+    assert_eq!(clean.checked.get(check::MAINTENANCE_NEVER_MASTER), Some(&1));
+    // A core that lets r1 back in at 20 s fails m (and a: r1 is not a candidate).
+    let back = edited(&trace, |ev| {
+        insert(
+            ev,
+            state(
+                secs(20),
+                0,
+                1,
+                State::Backup,
+                State::Master,
+                TransitionReason::MasterDownTimer,
+            ),
+        )
+    });
+    let report = check::check_all(&s, &back);
+    assert!(
+        props(&report).contains(&check::MAINTENANCE_NEVER_MASTER),
+        "{report:?}"
+    );
+    // A core whose Backup takes 3 s more than Skew_Time after the priority 0 (which
+    // arrives at once; r2 takes over at 10.609 s).
+    let slow = edited(&trace, |ev| {
+        for e in ev.iter_mut() {
+            if e.node == Some(1) && e.at > secs(10) + Duration::from_millis(500) && e.at < secs(11)
+            {
+                e.at += Duration::from_secs(3);
+            }
+        }
+        ev.sort_by_key(|e| e.at);
+    });
+    let report = check::check_all(&s, &slow);
+    assert!(
+        props(&report).contains(&check::MAINTENANCE_HANDOVER),
+        "{report:?}"
+    );
+}
+
+/// Mirrored crossed priorities (VRID 1: r1 200, r2 100; VRID 2: r1 100, r2 200, one sync
+/// group per router) booting together: a known flap of the core, kept visible here. Both
+/// routers' best members take over at the same instant and pull their groups along; each
+/// then hears the other's better member, so both groups resign (priority 0) together, and
+/// Skew_Time later both worse members (equal Skew_Time) take over again: every 0.61 s for
+/// ever. Random scenarios do not find it (their priorities break the symmetry).
+#[test]
+#[ignore = "known core flap with mirrored crossed sync group priorities (docs/simulator.md)"]
+fn mirrored_crossed_sync_groups_settle() {
+    let mut s = Scenario::new(8);
+    for (n, p1, p2) in [(1u8, 200u8, 100u8), (2, 100, 200)] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2])
+            .sync_group("g");
+        r.instances[0].priority = p1;
+        r.instances[1].priority = p2;
+        s.router(r);
+    }
+    let trace = s.run_until(Timestamp::from_millis(30_000)).into_trace();
+    let report = check::check_all(&s, &trace);
+    assert!(
+        report.ok(),
+        "{:?}\n{}",
+        report.violations.first(),
+        trace.transitions()
+    );
+}
+
+/// The same flap found by a random scenario (the 200,000-scenario soak of
+/// `j_sync_groups_move_together_and_do_not_flap`, seed 7005540), minimized: r1 is Master of
+/// VRIDs 1-3 with its group; r2 and r3 have crossed priorities (VRID 1 and 2 better on
+/// r2, VRID 3 on r3) and the same weakest member priority (103). When r1 crashes, the
+/// weakest members on r2 and r3 give up on r1 at the same instant (their
+/// Master_Down_Intervals are equal) and take their groups to Master together; each group
+/// loses a VR to the other, both resign with priority 0, and the two weakest members take
+/// over again Skew_Time later, together: the groups flap until something else happens.
+#[test]
+#[ignore = "known core flap with crossed sync group priorities (docs/simulator.md)"]
+fn crossed_sync_groups_settle_after_the_master_crashes() {
+    let mut s = Scenario::new(9);
+    for (n, prios) in [
+        (1u8, [234u8, 177, 134]),
+        (2, [160, 200, 103]),
+        (3, [103, 132, 226]),
+    ] {
+        let mut r = RouterSpec::new(format!("r{n}"), n)
+            .vrids(&[1, 2, 3])
+            .sync_group("g");
+        for (i, p) in r.instances.iter_mut().zip(prios) {
+            i.priority = p;
+        }
+        s.router(r);
+    }
+    s.at(Timestamp::from_millis(8_000), Action::Crash(0));
+    let trace = s.run_until(Timestamp::from_millis(40_000)).into_trace();
+    let report = check::check_all(&s, &trace);
+    assert!(
+        report.ok(),
+        "{:?}\n{}",
+        report.violations.first(),
+        trace.transitions()
     );
 }
