@@ -110,3 +110,10 @@ impl fmt::Display for ReloadError {
 }
 
 impl std::error::Error for ReloadError {}
+
+/// A sentence on its own is a refusal.
+impl From<String> for ReloadError {
+    fn from(why: String) -> ReloadError {
+        ReloadError::Refused(why)
+    }
+}
