@@ -134,12 +134,32 @@ pub enum Auth {
     None,
 }
 
+impl Auth {
+    /// The name on the wire (`"PASS"`, `"none"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Auth::Pass => "PASS",
+            Auth::None => "none",
+        }
+    }
+}
+
 /// Which checksum form the instance sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChecksumForm {
     PseudoHeader,
     MessageOnly,
+}
+
+impl ChecksumForm {
+    /// The name on the wire (`"pseudo-header"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumForm::PseudoHeader => "pseudo-header",
+            ChecksumForm::MessageOnly => "message-only",
+        }
+    }
 }
 
 impl From<vrrp_core::ChecksumForm> for ChecksumForm {
@@ -247,6 +267,62 @@ pub struct Counters {
     pub rcvd_checksum_message_only: u64,
     pub master_releases: u64,
     pub rcvd_lower_priority_as_master: u64,
+}
+
+impl Counters {
+    /// Every counter with its name (the field name on the wire), in the core's order.
+    pub fn fields(&self) -> [(&'static str, u64); 21] {
+        // Destructured so that a new counter cannot be forgotten here.
+        let Counters {
+            master_transitions,
+            rcvd_advertisements,
+            sent_advertisements,
+            adv_interval_errors,
+            ip_ttl_errors,
+            rcvd_pri_zero_packets,
+            sent_pri_zero_packets,
+            rcvd_invalid_type_packets,
+            address_list_errors,
+            packet_length_errors,
+            checksum_errors,
+            version_errors,
+            vrid_errors,
+            auth_failures,
+            invalid_auth_type,
+            auth_type_mismatch,
+            proto_errors,
+            rcvd_checksum_pseudo_header,
+            rcvd_checksum_message_only,
+            master_releases,
+            rcvd_lower_priority_as_master,
+        } = *self;
+        [
+            ("master_transitions", master_transitions),
+            ("rcvd_advertisements", rcvd_advertisements),
+            ("sent_advertisements", sent_advertisements),
+            ("adv_interval_errors", adv_interval_errors),
+            ("ip_ttl_errors", ip_ttl_errors),
+            ("rcvd_pri_zero_packets", rcvd_pri_zero_packets),
+            ("sent_pri_zero_packets", sent_pri_zero_packets),
+            ("rcvd_invalid_type_packets", rcvd_invalid_type_packets),
+            ("address_list_errors", address_list_errors),
+            ("packet_length_errors", packet_length_errors),
+            ("checksum_errors", checksum_errors),
+            ("version_errors", version_errors),
+            ("vrid_errors", vrid_errors),
+            ("auth_failures", auth_failures),
+            ("invalid_auth_type", invalid_auth_type),
+            ("auth_type_mismatch", auth_type_mismatch),
+            ("proto_errors", proto_errors),
+            ("rcvd_checksum_pseudo_header", rcvd_checksum_pseudo_header),
+            ("rcvd_checksum_message_only", rcvd_checksum_message_only),
+            ("master_releases", master_releases),
+            (
+                "rcvd_lower_priority_as_master",
+                rcvd_lower_priority_as_master,
+            ),
+        ]
+    }
 }
 
 impl From<&vrrp_core::Counters> for Counters {

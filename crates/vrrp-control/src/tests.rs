@@ -414,6 +414,52 @@ fn counters_follow_the_core() {
         .map(|(name, value)| ((*name).to_string(), json!(value)))
         .collect();
     assert_eq!(ours, Value::Object(fields));
+    assert_eq!(Counters::from(&core).fields(), core.fields());
+}
+
+#[test]
+fn names_are_the_wire_names() {
+    for s in VrrpState::ALL {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+    }
+    for f in [IpFamily::Ipv4, IpFamily::Ipv6] {
+        assert_eq!(serde_json::to_value(f).unwrap(), f.name());
+    }
+    for a in [Auth::Pass, Auth::None] {
+        assert_eq!(serde_json::to_value(a).unwrap(), a.name());
+    }
+    for c in [ChecksumForm::PseudoHeader, ChecksumForm::MessageOnly] {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.name());
+        let core = match c {
+            ChecksumForm::PseudoHeader => vrrp_core::ChecksumForm::PseudoHeader,
+            ChecksumForm::MessageOnly => vrrp_core::ChecksumForm::MessageOnly,
+        };
+        assert_eq!(c.name(), core.name());
+    }
+    for t in [
+        TrackerType::Interface,
+        TrackerType::Script,
+        TrackerType::File,
+        TrackerType::Process,
+    ] {
+        assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+    }
+    for k in [
+        vrrp_core::weights::TrackerKind::Script,
+        vrrp_core::weights::TrackerKind::File,
+        vrrp_core::weights::TrackerKind::Process,
+    ] {
+        assert_eq!(TrackerType::from(k).name(), k.name());
+    }
+    for s in [
+        vrrp_core::State::Initialize,
+        vrrp_core::State::Backup,
+        vrrp_core::State::Master,
+        vrrp_core::State::Fault,
+        vrrp_core::State::Observer,
+    ] {
+        assert_eq!(VrrpState::from(s).name(), s.name());
+    }
 }
 
 #[test]
