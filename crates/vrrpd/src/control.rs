@@ -2,9 +2,10 @@
 //! (`docs/control.md`), served on its own thread so that a slow or hostile client can never
 //! delay the protocol thread.
 //!
-//! Each request is one JSON line; each answer one JSON line. The control thread forwards
-//! requests to the protocol thread over a channel and relays the answer; `watch` streams the
-//! events the protocol thread publishes.
+//! Each request is one JSON line; each answer one JSON line, both of the typed contract in
+//! `vrrp_control`. The control thread parses requests, forwards them (typed) to the protocol
+//! thread over a channel and serializes its typed reply; `watch` streams the events the
+//! protocol thread publishes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
