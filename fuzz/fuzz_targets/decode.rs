@@ -1,11 +1,14 @@
 //! Decode arbitrary bytes; whatever decodes must re-encode and decode to the same value.
 //! The first input byte picks the IP layer (family, TTL): see
-//! `vrrp_core::packet::fuzz_decode_roundtrip`, which the corpus replay test also runs.
+//! `fuzz/shared/decode_roundtrip.rs`, which the corpus replay test also runs.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../shared/decode_roundtrip.rs"]
+mod decode_roundtrip;
+
 fuzz_target!(|data: &[u8]| {
-    vrrp_core::packet::fuzz_decode_roundtrip(data);
+    decode_roundtrip::fuzz_decode_roundtrip(data);
 });

@@ -12,27 +12,39 @@ use crate::model::Location;
 /// (for example when the main file cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file the error is in.
     pub file: PathBuf,
+    /// 1-based line, 0 when there is no position.
     pub line: usize,
+    /// 1-based column in characters, 0 when there is no position.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
     /// The text of the offending line (empty when there is none).
     pub snippet: String,
+    /// How to fix it, when there is an obvious way.
     pub hint: Option<String>,
 }
 
 /// A warning: the configuration is usable, but something deserves attention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// The file the warning is about.
     pub file: PathBuf,
+    /// 1-based line, 0 when there is no position.
     pub line: usize,
+    /// 1-based column in characters, 0 when there is no position.
     pub column: usize,
+    /// What deserves attention.
     pub message: String,
+    /// The text of the line it is about (empty when there is none).
     pub snippet: String,
+    /// What to do about it, when there is an obvious answer.
     pub hint: Option<String>,
 }
 
 impl ConfigError {
+    /// Where the error is.
     pub fn location(&self) -> Location {
         Location {
             file: self.file.clone(),
@@ -43,6 +55,7 @@ impl ConfigError {
 }
 
 impl Warning {
+    /// Where the warning points.
     pub fn location(&self) -> Location {
         Location {
             file: self.file.clone(),
@@ -165,7 +178,7 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    pub fn new(file: usize, line: usize, col: usize) -> Span {
+    pub(crate) fn new(file: usize, line: usize, col: usize) -> Span {
         Span {
             file,
             line,
@@ -191,7 +204,7 @@ pub(crate) struct Diags {
 }
 
 impl Diags {
-    pub fn error(&mut self, span: Span, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, span: Span, message: impl Into<String>) {
         self.errors.push(Diag {
             span,
             message: message.into(),
@@ -199,7 +212,12 @@ impl Diags {
         });
     }
 
-    pub fn error_hint(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+    pub(crate) fn error_hint(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.errors.push(Diag {
             span,
             message: message.into(),
@@ -207,7 +225,7 @@ impl Diags {
         });
     }
 
-    pub fn warn(&mut self, span: Span, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, span: Span, message: impl Into<String>) {
         self.warnings.push(Diag {
             span,
             message: message.into(),
@@ -215,7 +233,12 @@ impl Diags {
         });
     }
 
-    pub fn warn_hint(&mut self, span: Span, message: impl Into<String>, hint: impl Into<String>) {
+    pub(crate) fn warn_hint(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.warnings.push(Diag {
             span,
             message: message.into(),
@@ -240,14 +263,14 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceMap {
-    pub fn path(&self, file: usize) -> PathBuf {
+    pub(crate) fn path(&self, file: usize) -> PathBuf {
         self.files
             .get(file)
             .map(|f| f.path.clone())
             .unwrap_or_default()
     }
 
-    pub fn location(&self, span: Span) -> Location {
+    pub(crate) fn location(&self, span: Span) -> Location {
         Location {
             file: self.path(span.file),
             line: span.line,
@@ -264,13 +287,13 @@ impl SourceMap {
     }
 
     /// A new expansion note inside the expansion `via` (0: none).
-    pub fn note_after(&mut self, via: u32, text: Rc<str>) -> u32 {
+    pub(crate) fn note_after(&mut self, via: u32, text: Rc<str>) -> u32 {
         self.notes.push((via, text));
         u32::try_from(self.notes.len()).unwrap_or(0)
     }
 
     /// The text of a note with those of the expansions around it, outermost first.
-    pub fn note_text(&self, via: u32) -> Option<String> {
+    pub(crate) fn note_text(&self, via: u32) -> Option<String> {
         let mut parts = Vec::new();
         let mut cur = via;
         // Parents are always older notes, so this ends; the bound is a safety net.
@@ -295,7 +318,7 @@ impl SourceMap {
         }
     }
 
-    pub fn error(&self, d: Diag) -> ConfigError {
+    pub(crate) fn error(&self, d: Diag) -> ConfigError {
         ConfigError {
             file: self.path(d.span.file),
             line: d.span.line,
@@ -306,7 +329,7 @@ impl SourceMap {
         }
     }
 
-    pub fn warning(&self, d: Diag) -> Warning {
+    pub(crate) fn warning(&self, d: Diag) -> Warning {
         Warning {
             file: self.path(d.span.file),
             line: d.span.line,

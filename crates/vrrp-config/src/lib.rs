@@ -9,6 +9,9 @@
 //!
 //! Supported keywords, refusals and differences from keepalived: `docs/config.md`.
 
+// A parser has no business with unsafe code.
+#![forbid(unsafe_code)]
+
 mod diag;
 mod keywords;
 mod model;
@@ -31,7 +34,9 @@ pub use model::{
 /// A parsed configuration and the warnings found while reading it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
+    /// The validated configuration.
     pub config: Config,
+    /// Usable but suspicious settings.
     pub warnings: Vec<Warning>,
 }
 

@@ -8,8 +8,11 @@ use std::time::Duration;
 /// A position in a configuration file (1-based line and column; column counts characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
+    /// The file.
     pub file: PathBuf,
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
 }
 
@@ -17,7 +20,9 @@ pub struct Location {
 /// sync groups they use, each list in file order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
+    /// `global_defs`, merged.
     pub global: GlobalDefs,
+    /// `vrrp_instance NAME { }`
     pub instances: Vec<VrrpInstance>,
     /// `vrrp_script NAME { }`
     pub scripts: Vec<VrrpScript>,
@@ -32,22 +37,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// The `vrrp_script` called `name`.
     pub fn script(&self, name: &str) -> Option<&VrrpScript> {
         self.scripts.iter().find(|s| s.name == name)
     }
 
+    /// The `track_file` called `name`.
     pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
         self.track_files.iter().find(|s| s.name == name)
     }
 
+    /// The `vrrp_track_process` called `name`.
     pub fn track_process(&self, name: &str) -> Option<&TrackProcess> {
         self.track_processes.iter().find(|s| s.name == name)
     }
 
+    /// The `vrrp_sync_group` called `name`.
     pub fn sync_group(&self, name: &str) -> Option<&SyncGroup> {
         self.sync_groups.iter().find(|s| s.name == name)
     }
 
+    /// The `vrrp_instance` called `name`.
     pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
         self.instances.iter().find(|s| s.name == name)
     }
@@ -92,6 +102,7 @@ pub struct Notify {
 }
 
 impl Notify {
+    /// True when no hook is configured.
     pub fn is_empty(&self) -> bool {
         *self == Notify::default()
     }
@@ -100,6 +111,7 @@ impl Notify {
 /// `notify_fifo` / `vrrp_notify_fifo FIFO [USER [GROUP]]` and the matching `*_script`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifyFifo {
+    /// The FIFO's path.
     pub path: PathBuf,
     /// Owner of the FIFO when vrrpd creates it.
     pub owner: Option<ScriptUser>,
@@ -111,6 +123,7 @@ pub struct NotifyFifo {
 /// `vrrp_script NAME { }`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpScript {
+    /// The script's name, as `track_script` refers to it.
     pub name: String,
     /// `script`, with `user USER [GROUP]` as its user.
     pub command: Command,
@@ -128,6 +141,7 @@ pub struct VrrpScript {
     pub fall: u32,
     /// `init_fail`: start in the failed state.
     pub init_fail: bool,
+    /// Where the block starts.
     pub location: Location,
 }
 
@@ -135,8 +149,11 @@ pub struct VrrpScript {
 /// group: `NAME [weight N] [reverse|noreverse]`. `None` means the tracker's own setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackRef {
+    /// The tracker's name.
     pub name: String,
+    /// `weight N`
     pub weight: Option<i32>,
+    /// `reverse` (`Some(true)`) or `noreverse` (`Some(false)`).
     pub reverse: Option<bool>,
 }
 
@@ -146,15 +163,18 @@ pub type TrackScript = TrackRef;
 /// `track_file NAME { }` (alias `vrrp_track_file`)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackFile {
+    /// The tracker's name, as `track_file` refers to it.
     pub name: String,
     /// `file PATH`
     pub path: PathBuf,
     /// `weight N` (-254..254, default 1): the value read times the weight adjusts the
     /// priority; with 0, a non-zero value means Fault.
     pub weight: i32,
+    /// `weight N reverse`: the priority moves the other way.
     pub reverse: bool,
     /// `init_file [VALUE] [overwrite]`
     pub init: Option<InitFile>,
+    /// Where the block starts.
     pub location: Location,
 }
 
@@ -162,7 +182,9 @@ pub struct TrackFile {
 /// exist, or always with `overwrite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InitFile {
+    /// The value to write (default 0).
     pub value: i64,
+    /// `overwrite`: write it even when the file exists.
     pub overwrite: bool,
 }
 
@@ -180,17 +202,20 @@ pub enum ParamMatch {
 /// `vrrp_track_process NAME { }`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackProcess {
+    /// The tracker's name, as `track_process` refers to it.
     pub name: String,
     /// `process NAME [ARGS...]`: the process name.
     pub process: String,
     /// The parameters to match; `None` = any (name only). `param_match` without parameters
     /// gives `Some(vec![])`: the process must have none.
     pub args: Option<Vec<String>>,
+    /// `param_match exact|initial|partial` (default exact).
     pub param_match: ParamMatch,
     /// `full_command`: match the whole command line instead of the name.
     pub full_command: bool,
     /// `weight N` (-254..254, default 0 = Fault when the quorum is lost)
     pub weight: i32,
+    /// `weight N reverse`: the weight counts the other way round.
     pub reverse: bool,
     /// `quorum` (default 1)
     pub quorum: u32,
@@ -200,28 +225,37 @@ pub struct TrackProcess {
     pub fork_delay: Duration,
     /// `terminate_delay` (or `delay`; default 0)
     pub terminate_delay: Duration,
+    /// Where the block starts.
     pub location: Location,
 }
 
 /// `vrrp_sync_group NAME { }`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncGroup {
+    /// The group's name.
     pub name: String,
     /// `group { INSTANCE... }`
     pub members: Vec<String>,
+    /// `track_interface { }`
     pub track_interfaces: Vec<TrackInterface>,
+    /// `track_script { }`
     pub track_scripts: Vec<TrackScript>,
+    /// `track_file { }`
     pub track_files: Vec<TrackRef>,
+    /// `track_process { }`
     pub track_processes: Vec<TrackRef>,
+    /// The group's `notify*` hooks.
     pub notify: Notify,
     /// `sync_group_tracking_weight`: members may have weighted trackers.
     pub tracking_weight: bool,
+    /// Where the block starts.
     pub location: Location,
 }
 
 /// One line of `interface_up_down_delays`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceDelay {
+    /// The interface name.
     pub interface: String,
     /// How long the link must stay down before it counts as down.
     pub down: Duration,
@@ -232,11 +266,14 @@ pub struct InterfaceDelay {
 /// An address prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Prefix {
+    /// The address.
     pub addr: IpAddr,
+    /// The prefix length.
     pub len: u8,
 }
 
 impl Prefix {
+    /// The family of the address.
     pub fn family(&self) -> Family {
         Family::of(&self.addr)
     }
@@ -245,15 +282,20 @@ impl Prefix {
 /// The type of a virtual route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteType {
+    /// An ordinary route (default).
     Unicast,
+    /// `blackhole`: packets are dropped silently.
     Blackhole,
+    /// `unreachable`: packets are refused with ICMP unreachable.
     Unreachable,
+    /// `prohibit`: packets are refused with ICMP prohibited.
     Prohibit,
 }
 
 /// One `virtual_routes` line (`ip route` syntax, common options): installed while Master.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualRoute {
+    /// `unicast` (default), `blackhole`, `unreachable` or `prohibit`.
     pub kind: RouteType,
     /// `[to] PREFIX` or `default`.
     pub dst: Prefix,
@@ -271,10 +313,12 @@ pub struct VirtualRoute {
     pub scope: Option<String>,
     /// `proto NAME|N` (alias `protocol`)
     pub proto: Option<String>,
+    /// Where the line is.
     pub location: Location,
 }
 
 impl VirtualRoute {
+    /// The family of the destination.
     pub fn family(&self) -> Family {
         self.dst.family()
     }
@@ -297,9 +341,11 @@ pub struct VirtualRule {
     pub oif: Option<String>,
     /// `fwmark MARK[/MASK]`
     pub fwmark: Option<u32>,
+    /// The `/MASK` of `fwmark`.
     pub fwmask: Option<u32>,
     /// From the addresses, else the instance's family.
     pub family: Family,
+    /// Where the line is.
     pub location: Location,
 }
 
@@ -363,7 +409,9 @@ impl Default for GlobalDefs {
 /// `script_user USER [GROUP]` (also `USER:GROUP`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptUser {
+    /// The user name.
     pub user: String,
+    /// The group name (default: the user's primary group).
     pub group: Option<String>,
 }
 
@@ -409,7 +457,9 @@ impl Default for Garp {
 /// The `state` keyword as the instance's initial wish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InitialState {
+    /// `state MASTER`
     Master,
+    /// `state BACKUP` (default).
     Backup,
 }
 
@@ -423,26 +473,14 @@ pub enum Role {
     Observer,
 }
 
-/// Address family of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    /// The family of an address.
-    pub fn of(addr: &IpAddr) -> Family {
-        match addr {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
-}
+/// Address family of an instance, its addresses and rules: the protocol core's type, so
+/// that the daemon hands it over as it is.
+pub use vrrp_core::Family;
 
 /// One `virtual_ipaddress` (or `virtual_ipaddress_excluded`) line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vip {
+    /// The address.
     pub addr: IpAddr,
     /// `/LEN`; default 32 (IPv4) or 128 (IPv6).
     pub prefix_len: u8,
@@ -457,6 +495,7 @@ pub struct Vip {
 }
 
 impl Vip {
+    /// The family of the address.
     pub fn family(&self) -> Family {
         Family::of(&self.addr)
     }
@@ -465,6 +504,7 @@ impl Vip {
 /// One `track_interface` line: `IF [weight N [reverse]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackInterface {
+    /// The interface name.
     pub name: String,
     /// 0 (default) = the instance goes to Fault when the interface is down; otherwise the
     /// priority changes by this amount (-253..=253).
@@ -477,11 +517,15 @@ pub struct TrackInterface {
 /// `vrrp_instance NAME { ... }` after defaults and validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VrrpInstance {
+    /// The instance's name.
     pub name: String,
     /// Initial wish (`state`); observers are `Backup`.
     pub initial_state: InitialState,
+    /// Router, or observer (`state OBSERVER`).
     pub role: Role,
+    /// `interface IF`: where adverts go and the addresses live.
     pub interface: String,
+    /// `virtual_router_id` (1-255).
     pub vrid: u8,
     /// Configured priority (default 100, or 255 for `state MASTER` without `priority`, as in
     /// keepalived). Unused for observers.
@@ -492,26 +536,39 @@ pub struct VrrpInstance {
     pub version: u8,
     /// From the VIPs (else from unicast/mcast source addresses, else IPv4).
     pub family: Family,
+    /// `virtual_ipaddress { }`: advertised and taken while Master.
     pub vips: Vec<Vip>,
+    /// `virtual_ipaddress_excluded { }`: taken while Master, not advertised.
     pub excluded_vips: Vec<Vip>,
     /// `authentication { auth_type PASS; auth_pass TEXT }`: the password (at most 8 bytes).
     pub auth: Option<String>,
     /// `false` with `nopreempt`.
     pub preempt: bool,
+    /// `preempt_delay` (default 0): how long to wait before preempting.
     pub preempt_delay: Duration,
+    /// `unicast_src_ip`: the source address of unicast adverts.
     pub unicast_src_ip: Option<IpAddr>,
+    /// `unicast_peer { }`: adverts go unicast to these instead of multicast.
     pub unicast_peers: Vec<IpAddr>,
+    /// `mcast_src_ip`: the source address of multicast adverts.
     pub mcast_src_ip: Option<IpAddr>,
     /// Accept mode (default on, off in strict mode unless priority is 255).
     pub accept: bool,
     /// `use_vmac [NAME]`: the macvlan interface name (default `vrrp.<vrid>`).
     pub use_vmac: Option<String>,
+    /// `vmac_xmit_base`: send and receive adverts on the base interface.
     pub vmac_xmit_base: bool,
+    /// `track_interface { }`
     pub track_interfaces: Vec<TrackInterface>,
+    /// `dont_track_primary`: ignore link faults on `interface`.
     pub dont_track_primary: bool,
+    /// Gratuitous ARP / unsolicited NA timing, resolved against `global_defs`.
     pub garp: Garp,
+    /// A Master does not answer lower-priority adverts (instance keyword, else global).
     pub lower_prio_no_advert: bool,
+    /// A Master sends one advert before yielding to a higher priority (instance keyword, else global).
     pub higher_prio_send_advert: bool,
+    /// VRRPv3/IPv4 checksum without the pseudo-header (instance keyword, else global).
     pub v3_checksum_as_v2: bool,
     /// `track_script { }`: the scripts exist in `Config::scripts`.
     pub track_scripts: Vec<TrackScript>,

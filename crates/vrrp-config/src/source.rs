@@ -46,7 +46,7 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    pub fn word(&self) -> Option<&str> {
+    pub(crate) fn word(&self) -> Option<&str> {
         match &self.kind {
             TokKind::Word(w) => Some(w),
             _ => None,
@@ -179,7 +179,7 @@ pub(crate) struct Loader {
 }
 
 impl Loader {
-    pub fn new(config_id: String) -> Loader {
+    pub(crate) fn new(config_id: String) -> Loader {
         Loader {
             config_id,
             ..Loader::default()
@@ -187,7 +187,7 @@ impl Loader {
     }
 
     /// Reads the main file. Errors are recorded with line 0 when it cannot be read.
-    pub fn load_path(&mut self, path: &Path) {
+    pub(crate) fn load_path(&mut self, path: &Path) {
         match read_text(path) {
             Ok(text) => {
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -210,7 +210,7 @@ impl Loader {
     }
 
     /// Reads text given in memory; includes are relative to the current directory.
-    pub fn load_str(&mut self, name: &str, text: &str) {
+    pub(crate) fn load_str(&mut self, name: &str, text: &str) {
         self.add_text(
             PathBuf::from(name),
             text,

@@ -13,7 +13,9 @@ use crate::{PROTOCOL_VERSION, ReloadSummary, Request, Show, StatusLine, StatusLi
 /// client wants the result as it came, or one of the documents.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer<T> {
+    /// `ok: true` with the result.
     Ok(T),
+    /// `ok: false` with the error, a sentence.
     Error(String),
 }
 
@@ -49,6 +51,7 @@ impl<T: Serialize> Answer<T> {
 
 #[derive(Serialize)]
 struct WireAnswerOut<'a, T> {
+    /// [`PROTOCOL_VERSION`](crate::PROTOCOL_VERSION).
     v: u64,
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -14,6 +14,8 @@
 //! * [`WatchLine`] / [`Event`], the lines `watch` streams;
 //! * [`ReloadSummary`] / [`ReloadError`], the outcome of a reload.
 
+#![forbid(unsafe_code)]
+
 mod answer;
 mod documents;
 mod event;

@@ -9,10 +9,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// sentence: `"1 unchanged, 1 updated in place, 0 re-created, 0 removed, 0 added"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReloadSummary {
+    /// Instances whose settings did not change.
     pub unchanged: usize,
+    /// Instances updated in place.
     pub updated: usize,
+    /// Instances re-created (a new virtual router under the same name).
     pub recreated: usize,
+    /// Instances removed.
     pub removed: usize,
+    /// Instances added.
     pub added: usize,
 }
 
@@ -93,7 +98,9 @@ pub enum ReloadError {
     /// The new configuration is running, except for what `failures` names (instances
     /// that could not start, the `no_accept` filter, ...).
     Partial {
+        /// What was applied.
         summary: ReloadSummary,
+        /// What failed, one sentence each.
         failures: Vec<String>,
     },
 }

@@ -21,14 +21,25 @@ pub enum Request {
     /// One status line per instance.
     Status,
     /// Everything about one instance.
-    Show { instance: String },
-    /// A temporary priority (`None`: back to the configured priority and trackers).
-    Priority {
+    Show {
+        /// The instance's name.
         instance: String,
+    },
+    /// A temporary priority.
+    Priority {
+        /// The instance's name.
+        instance: String,
+        /// 1-254 ([`OPERATOR_PRIORITIES`]); `None` (`null`): back to the configured
+        /// priority and trackers.
         priority: Option<u8>,
     },
     /// Maintenance on or off.
-    Maintenance { instance: String, on: bool },
+    Maintenance {
+        /// The instance's name.
+        instance: String,
+        /// On: a Master resigns, and the instance stays Backup until off.
+        on: bool,
+    },
     /// Read the configuration again and apply the difference.
     Reload,
     /// Stream events until the client goes away.

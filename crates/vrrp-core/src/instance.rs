@@ -102,6 +102,7 @@ pub enum State {
 }
 
 impl State {
+    /// The state as logs and `vrrpctl` name it (`MASTER`, `BACKUP`, ...).
     pub fn name(self) -> &'static str {
         match self {
             State::Initialize => "INIT",
@@ -152,6 +153,7 @@ pub enum TransitionReason {
 }
 
 impl TransitionReason {
+    /// The reason as logs and `vrrpctl` name it.
     pub fn name(self) -> &'static str {
         match self {
             TransitionReason::StartupOwner => "startup as address owner",
@@ -183,9 +185,13 @@ impl fmt::Display for TransitionReason {
 pub struct InstanceConfig {
     /// The instance's name (keepalived's `vrrp_instance NAME`).
     pub name: String,
+    /// Virtual Router Identifier, 1-255.
     pub vrid: u8,
+    /// VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798 / RFC 9568).
     pub version: Version,
+    /// IPv4 or IPv6: the family of the addresses and of the advertisements.
     pub family: Family,
+    /// A router, or an observer that only listens.
     pub role: Role,
     /// Configured priority, 1-255; 255 = address owner.
     pub priority: u8,
@@ -245,6 +251,7 @@ impl InstanceConfig {
 pub struct MasterInfo {
     /// The Master's primary address (the advertisement's IP source).
     pub address: IpAddr,
+    /// The Master's configured or effective priority as advertised.
     pub priority: u8,
     /// The interval the Master advertises, in centiseconds.
     pub interval_cs: u16,
@@ -261,7 +268,9 @@ pub enum Input<'a> {
     Shutdown,
     /// A decoded advertisement for this VRID, with its IP source address.
     Advertisement {
+        /// The advertisement's IP source.
         src: IpAddr,
+        /// The decoded advertisement.
         advertisement: &'a Advertisement,
         /// The checksum form that matched, if the decoder reported one.
         checksum_form: Option<ChecksumForm>,
@@ -304,15 +313,23 @@ pub enum Output {
     RemoveAddresses,
     /// The state changed.
     StateChanged {
+        /// The state left.
         from: State,
+        /// The state entered.
         to: State,
+        /// Why.
         reason: TransitionReason,
     },
     /// The Master as seen from here changed (`None`: the group went silent).
     MasterChanged(Option<MasterInfo>),
     /// A received advertisement failed a receive check (RFC 5798 §7.1) and was counted;
     /// `discard`: it was dropped (otherwise only logged, as the RFC asks for some).
-    ReceiveError { error: ReceiveError, discard: bool },
+    ReceiveError {
+        /// Which check failed (it names the counter incremented).
+        error: ReceiveError,
+        /// Whether the advertisement was dropped.
+        discard: bool,
+    },
     /// As Master, an advertisement of lower priority was heard: another router believes it
     /// is Master (split brain, RFC 9568 §6.4.3; keepalived's `notify_master_rx_lower_pri`).
     LowerPriorityHeard,
@@ -355,6 +372,7 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// An instance in Initialize; [`Input::Startup`] starts it.
     pub fn new(config: InstanceConfig) -> Self {
         let priority = config.priority.max(1);
         let master_adver_interval_cs = config.advert_interval_cs.max(1);
@@ -380,14 +398,17 @@ impl Instance {
         }
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &InstanceConfig {
         &self.config
     }
 
+    /// Its current state.
     pub fn state(&self) -> State {
         self.state
     }
 
+    /// Its statistics (RFC 6527 names).
     pub fn counters(&self) -> &Counters {
         &self.counters
     }

@@ -15,6 +15,8 @@
 //! - [`time`]: the caller-supplied monotonic time stamp.
 //! - [`weights`]: keepalived's weight rules turning tracker states into a priority and a fault.
 
+#![forbid(unsafe_code)]
+
 pub mod counters;
 pub mod instance;
 pub mod node;

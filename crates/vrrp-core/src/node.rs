@@ -43,9 +43,13 @@ impl InstanceId {
 pub enum NodeOutput {
     /// Send `bytes` (an encoded advertisement) from `src` to `dst` through `socket`.
     Transmit {
+        /// The socket to send on.
         socket: SocketKey,
+        /// The source address (the instance's primary address).
         src: IpAddr,
+        /// The multicast group or one unicast peer.
         dst: IpAddr,
+        /// The VRRP message.
         bytes: Vec<u8>,
     },
     /// Address work for an instance's virtual addresses.
@@ -73,46 +77,93 @@ pub enum NodeEvent {
     /// An instance changed state; `priority` is its effective priority then, `master` the
     /// Master it knows (when not Master itself).
     Transition {
+        /// The instance.
         id: InstanceId,
+        /// The state left.
         from: State,
+        /// The state entered.
         to: State,
+        /// Why.
         reason: TransitionReason,
+        /// Its effective priority then.
         priority: u8,
+        /// The Master it knows, when it is not Master itself.
         master: Option<MasterInfo>,
     },
     /// The Master as an instance sees it changed (`None`: silence).
     MasterChanged {
+        /// The instance.
         id: InstanceId,
+        /// The new Master, `None` after silence.
         master: Option<MasterInfo>,
     },
     /// As Master, an instance heard a lower priority (another router thinks it is Master).
-    LowerPriorityHeard { id: InstanceId, priority: u8 },
+    LowerPriorityHeard {
+        /// The instance (Master).
+        id: InstanceId,
+        /// Its own effective priority.
+        priority: u8,
+    },
     /// A sync group as a whole changed state.
-    GroupState { group: String, state: GroupState },
+    GroupState {
+        /// The sync group's name.
+        group: String,
+        /// Its new state.
+        state: GroupState,
+    },
     /// A packet for an instance was counted as an error or refused.
     Discarded {
+        /// The instance the packet was for (by interface, family and VRID).
         id: InstanceId,
+        /// The packet's source.
         src: IpAddr,
+        /// Why.
         reason: Discard,
     },
     /// A received advertisement was accepted although it breaks a SHOULD: its IPv6 address
     /// list does not start with a link-local address (RFC 5798 §5.2.9); keepalived sends
     /// such lists.
-    GlobalFirstAddress { id: InstanceId, src: IpAddr },
+    GlobalFirstAddress {
+        /// The instance.
+        id: InstanceId,
+        /// The sender.
+        src: IpAddr,
+    },
     /// A packet for a VRID no instance has on that interface.
-    UnknownVrid { src: IpAddr, vrid: u8 },
+    UnknownVrid {
+        /// The sender.
+        src: IpAddr,
+        /// The VRID it advertised.
+        vrid: u8,
+    },
     /// A tracked interface of an instance went up or down.
     TrackedInterface {
+        /// The instance tracking it.
         id: InstanceId,
+        /// The interface.
         name: String,
+        /// Up or down now.
         up: bool,
     },
     /// A tracker reported a new state.
-    Tracker { key: TrackerKey, state: TrackState },
+    Tracker {
+        /// The tracker.
+        key: TrackerKey,
+        /// Its new state.
+        state: TrackState,
+    },
     /// An instance waits for its unweighted trackers' first results before starting.
-    WaitingForTrackers { id: InstanceId },
+    WaitingForTrackers {
+        /// The instance held in Initialize.
+        id: InstanceId,
+    },
     /// An advertisement could not be encoded (a configuration the codec refuses).
-    EncodeFailed { id: InstanceId, error: EncodeError },
+    EncodeFailed {
+        /// The instance.
+        id: InstanceId,
+        /// What the encoder refused.
+        error: EncodeError,
+    },
 }
 
 /// Why a packet was counted or refused.
@@ -123,8 +174,11 @@ pub enum Discard {
     /// A receive check of the instance failed; `dropped` is false for checks the RFC only
     /// asks to log (a v3 address list mismatch).
     Check {
+        /// Which check failed.
         error: ReceiveError,
+        /// Whether it was dropped (else only counted and logged).
         dropped: bool,
+        /// The advertisement, for the diagnosis.
         advertisement: Advertisement,
     },
     /// `vrrp_check_unicast_src`: the source is not one of the instance's unicast peers.
@@ -500,11 +554,10 @@ impl Node {
             &spec.unicast_peers
         };
         let checksum_form = spec.core.checksum_form;
-        let mut out = Vec::with_capacity(destinations.len());
         let mut failed = None;
         for &dst in destinations {
             match packet::encode(adv, src, dst, checksum_form) {
-                Ok(bytes) => out.push(NodeOutput::Transmit {
+                Ok(bytes) => self.outputs.push_back(NodeOutput::Transmit {
                     socket: spec.socket,
                     src,
                     dst,
@@ -514,7 +567,6 @@ impl Node {
             }
         }
         let id = m.id;
-        self.outputs.extend(out);
         if let Some(error) = failed {
             self.event(NodeEvent::EncodeFailed { id, error });
         }

@@ -15,18 +15,22 @@ impl Timestamp {
     /// The caller's epoch.
     pub const ZERO: Timestamp = Timestamp(0);
 
+    /// A time stamp `nanos` nanoseconds after the caller's epoch.
     pub const fn from_nanos(nanos: u64) -> Self {
         Timestamp(nanos)
     }
 
+    /// A time stamp `micros` microseconds after the caller's epoch.
     pub const fn from_micros(micros: u64) -> Self {
         Timestamp(micros.saturating_mul(1_000))
     }
 
+    /// A time stamp `millis` milliseconds after the caller's epoch.
     pub const fn from_millis(millis: u64) -> Self {
         Timestamp(millis.saturating_mul(1_000_000))
     }
 
+    /// Nanoseconds since the caller's epoch.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }

@@ -54,11 +54,14 @@ impl TrackerKind {
 /// kind, not across kinds).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrackerKey {
+    /// Script, file or process.
     pub kind: TrackerKind,
+    /// The name in the configuration (`vrrp_script NAME`, ...).
     pub name: String,
 }
 
 impl TrackerKey {
+    /// The key of tracker `name` of kind `kind`.
     pub fn new(kind: TrackerKind, name: impl Into<String>) -> Self {
         TrackerKey {
             kind,
@@ -89,12 +92,16 @@ pub enum TrackState {
 /// One tracked object as seen by one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracked {
+    /// Its current state.
     pub state: TrackState,
+    /// The weight that applies (the `track_*` line's, else the tracker's own).
     pub weight: i32,
+    /// `reverse`: the weight's sign (and the fault condition) turned around.
     pub reverse: bool,
 }
 
 impl Tracked {
+    /// One tracked object.
     pub fn new(state: TrackState, weight: i32, reverse: bool) -> Tracked {
         Tracked {
             state,

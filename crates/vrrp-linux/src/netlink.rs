@@ -35,23 +35,32 @@ pub enum Error {
     /// The kernel (or the netlink connection) refused a request.
     #[error("{op} ({target}): {source}")]
     Netlink {
+        /// What was being done, e.g. `add address`.
         op: &'static str,
+        /// The interface or address it was done to.
         target: String,
+        /// The kernel's (or the connection's) error.
         #[source]
         source: rtnetlink::Error,
     },
     /// A bounded wait ran out.
     #[error("{op} ({target}): timed out after {timeout:?}")]
     Timeout {
+        /// What was being done.
         op: &'static str,
+        /// The interface or address it was done to.
         target: String,
+        /// How long it waited.
         timeout: Duration,
     },
     /// Something else, e.g. a created link that cannot be found.
     #[error("{op} ({target}): {message}")]
     Other {
+        /// What was being done.
         op: &'static str,
+        /// The interface or address it was done to.
         target: String,
+        /// What went wrong.
         message: String,
     },
 }
@@ -66,6 +75,7 @@ impl Error {
     }
 }
 
+/// The result of a netlink operation.
 pub type Result<T> = std::result::Result<T, Error>;
 
 fn errno(e: &rtnetlink::Error) -> Option<i32> {
@@ -83,7 +93,9 @@ fn nl_err(op: &'static str, target: impl Into<String>) -> impl FnOnce(rtnetlink:
 /// An interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
+    /// The interface index.
     pub index: u32,
+    /// The interface name.
     pub name: String,
     /// Administratively up and with carrier (IFF_UP, and IFF_RUNNING or operstate up).
     pub up: bool,
@@ -117,8 +129,11 @@ impl Link {
 /// An address on an interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Address {
+    /// The address.
     pub addr: IpAddr,
+    /// Its prefix length.
     pub prefix_len: u8,
+    /// The IPv4 label (`eth0:vip`), if any.
     pub label: Option<String>,
     /// IPv6 duplicate address detection has not finished (or failed): not usable as a source.
     pub tentative: bool,
@@ -158,7 +173,9 @@ impl Address {
 /// What to add: a virtual address and its attributes (as keepalived's `virtual_ipaddress`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddressSpec {
+    /// The address.
     pub addr: IpAddr,
+    /// Its prefix length (`/32` or `/128` for a plain VIP).
     pub prefix_len: u8,
     /// IPv4 broadcast. `None` keeps the usual one derived from the prefix (none for /31, /32).
     pub broadcast: Option<Ipv4Addr>,
@@ -192,11 +209,16 @@ pub enum Event {
     /// An address was added, or its flags changed (e.g. an IPv6 address finished DAD: call
     /// [`Netlink::addresses`] to see whether it is still tentative).
     AddressAdded {
+        /// The interface it is on.
         ifindex: u32,
+        /// The address.
         addr: IpAddr,
     },
+    /// An address was removed.
     AddressRemoved {
+        /// The interface it was on.
         ifindex: u32,
+        /// The address.
         addr: IpAddr,
     },
 }

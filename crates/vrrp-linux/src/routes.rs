@@ -70,6 +70,7 @@ pub struct RouteSpec {
     /// The destination prefix; host bits beyond `prefix_len` are cleared (as the kernel does
     /// for IPv6; for IPv4 it would refuse them). `prefix_len` 0 is the default route.
     pub dst: IpAddr,
+    /// The destination prefix length.
     pub prefix_len: u8,
     /// `via`. An IPv6 gateway for an IPv4 route is sent as RTA_VIA (RFC 5549).
     pub gateway: Option<IpAddr>,
@@ -85,6 +86,7 @@ pub struct RouteSpec {
     pub scope: Option<u8>,
     /// RTPROT_*. `None`: [`RTPROT_KEEPALIVED`].
     pub protocol: Option<u8>,
+    /// Unicast, blackhole, unreachable or prohibit.
     pub kind: RouteKind,
 }
 
@@ -105,6 +107,7 @@ impl RouteSpec {
         }
     }
 
+    /// The family of the destination.
     pub fn family(&self) -> Family {
         Family::of(&self.dst)
     }
@@ -227,11 +230,13 @@ impl fmt::Display for RouteSpec {
 /// selector look up `table`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RuleSpec {
+    /// The family the rule is installed in.
     pub family: Family,
     /// Source prefix; `None` = all. Host bits beyond the length are cleared.
     pub from: Option<(IpAddr, u8)>,
     /// Destination prefix; `None` = all. Host bits beyond the length are cleared.
     pub to: Option<(IpAddr, u8)>,
+    /// The table to look up (`table`/`lookup`).
     pub table: u32,
     /// `priority`. `None`: the kernel picks one just below the first non-zero rule, and the
     /// rule is then recognised by its selectors alone.
@@ -240,6 +245,7 @@ pub struct RuleSpec {
     pub iif: Option<String>,
     /// Output interface name (need not exist yet).
     pub oif: Option<String>,
+    /// `fwmark`: the firewall mark to match.
     pub fwmark: Option<u32>,
     /// `None` with a mark: all bits (0xffffffff), as the kernel does.
     pub fwmask: Option<u32>,

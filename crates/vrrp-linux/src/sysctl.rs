@@ -45,6 +45,7 @@ pub struct SysctlGuard {
 }
 
 impl SysctlGuard {
+    /// A guard with nothing to restore yet.
     pub fn new() -> SysctlGuard {
         SysctlGuard::default()
     }

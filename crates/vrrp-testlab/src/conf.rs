@@ -6,7 +6,9 @@ use std::fmt::Write;
 /// Initial state of a VRRP instance (`state MASTER|BACKUP`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// `state MASTER`
     Master,
+    /// `state BACKUP`
     Backup,
 }
 
@@ -14,9 +16,13 @@ pub enum State {
 /// chained setters.
 #[derive(Clone, Debug)]
 pub struct VrrpInstance {
+    /// The instance name.
     pub name: String,
+    /// `interface`
     pub interface: String,
+    /// `virtual_router_id`
     pub vrid: u8,
+    /// `priority`
     pub priority: u8,
     /// Seconds; fractions (e.g. 0.1) need VRRPv3.
     pub advert_int: f64,
@@ -24,15 +30,19 @@ pub struct VrrpInstance {
     pub version: u8,
     /// VIPs with prefix length, e.g. `10.99.3.100/24` or `fd99:3::100/64`.
     pub vips: Vec<String>,
+    /// `nopreempt`
     pub nopreempt: bool,
     /// Seconds.
     pub preempt_delay: Option<u32>,
     /// VRRPv2 simple password authentication.
     pub auth_pass: Option<String>,
+    /// `unicast_src_ip`
     pub unicast_src: Option<String>,
+    /// `unicast_peer { }`; empty means multicast.
     pub unicast_peers: Vec<String>,
     /// `use_vmac [NAME]`: `Some("")` for keepalived's default name.
     pub use_vmac: Option<String>,
+    /// `state`; `None` leaves it out.
     pub state: Option<State>,
     /// Extra raw lines placed inside the block.
     pub extra: Vec<String>,
@@ -61,11 +71,13 @@ impl VrrpInstance {
         }
     }
 
+    /// Sets `advert_int` in seconds.
     pub fn advert_int(mut self, secs: f64) -> Self {
         self.advert_int = secs;
         self
     }
 
+    /// Sets the VRRP version (2 or 3).
     pub fn version(mut self, v: u8) -> Self {
         self.version = v;
         self
@@ -77,26 +89,31 @@ impl VrrpInstance {
         self
     }
 
+    /// Sets `nopreempt`.
     pub fn nopreempt(mut self) -> Self {
         self.nopreempt = true;
         self
     }
 
+    /// Sets `preempt_delay` in seconds.
     pub fn preempt_delay(mut self, secs: u32) -> Self {
         self.preempt_delay = Some(secs);
         self
     }
 
+    /// Sets a VRRPv2 simple password.
     pub fn auth_pass(mut self, pass: impl Into<String>) -> Self {
         self.auth_pass = Some(pass.into());
         self
     }
 
+    /// Sets `unicast_src_ip`.
     pub fn unicast_src(mut self, ip: impl Into<String>) -> Self {
         self.unicast_src = Some(ip.into());
         self
     }
 
+    /// Adds a `unicast_peer`.
     pub fn unicast_peer(mut self, ip: impl Into<String>) -> Self {
         self.unicast_peers.push(ip.into());
         self
@@ -108,6 +125,7 @@ impl VrrpInstance {
         self
     }
 
+    /// Sets `state`.
     pub fn state(mut self, s: State) -> Self {
         self.state = Some(s);
         self
@@ -189,16 +207,21 @@ fn fmt_secs(s: f64) -> String {
 /// A whole keepalived.conf: `global_defs` plus VRRP instances.
 #[derive(Clone, Debug, Default)]
 pub struct KeepalivedConf {
+    /// `router_id` in `global_defs`.
     pub router_id: Option<String>,
+    /// Raw lines added to `global_defs`.
     pub global_extra: Vec<String>,
+    /// The `vrrp_instance` blocks.
     pub instances: Vec<VrrpInstance>,
 }
 
 impl KeepalivedConf {
+    /// An empty configuration.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Sets `router_id`.
     pub fn router_id(mut self, id: impl Into<String>) -> Self {
         self.router_id = Some(id.into());
         self
@@ -210,6 +233,7 @@ impl KeepalivedConf {
         self
     }
 
+    /// Adds a `vrrp_instance` block.
     pub fn instance(mut self, i: VrrpInstance) -> Self {
         self.instances.push(i);
         self

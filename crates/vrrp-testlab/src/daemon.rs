@@ -11,7 +11,10 @@ pub enum Daemon {
     /// `keepalived -n -l -D -G -P -R -f CONF -p PID -r VRRP_PID -c CHECKERS_PID -b BFD_PID`.
     Keepalived,
     /// `vrrpd -n -l -D -f CONF -p PID --control-socket SOCK`.
-    Vrrpd { binary: PathBuf },
+    Vrrpd {
+        /// The vrrpd executable.
+        binary: PathBuf,
+    },
 }
 
 impl fmt::Display for Daemon {
@@ -156,11 +159,17 @@ impl Daemon {
 /// A running daemon instance.
 #[derive(Clone, Debug)]
 pub struct DaemonProc {
+    /// Which daemon it is.
     pub daemon: Daemon,
+    /// The node it runs in.
     pub node: String,
+    /// The process (`ip netns exec` execs in place, so it is the daemon itself).
     pub proc: Proc,
+    /// The configuration file it was started with.
     pub conf: PathBuf,
+    /// Its pid file.
     pub pidfile: PathBuf,
+    /// vrrpd's control socket (`None` for keepalived).
     pub control_socket: Option<PathBuf>,
 }
 
@@ -175,10 +184,12 @@ impl DaemonProc {
         self.conf.with_extension("stats.json")
     }
 
+    /// The daemon's PID.
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }
 
+    /// True until the daemon has exited.
     pub fn is_running(&self) -> bool {
         self.proc.is_running()
     }

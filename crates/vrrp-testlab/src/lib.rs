@@ -50,6 +50,7 @@ pub use libc::{SIGKILL, SIGTERM};
 pub struct Error(String);
 
 impl Error {
+    /// An error with this message.
     pub fn msg(m: impl Into<String>) -> Self {
         Error(m.into())
     }
@@ -69,6 +70,7 @@ impl From<io::Error> for Error {
     }
 }
 
+/// The result of a lab step.
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Polls `cond` every `poll` until it returns true or `timeout` passes.
@@ -299,6 +301,7 @@ impl Proc {
         self.pid
     }
 
+    /// `node/command#n`, the name the lab's reports use for the process.
     pub fn label(&self) -> &str {
         &self.label
     }
@@ -327,6 +330,7 @@ impl Proc {
         lock(&self.inner).wait_timeout(d)
     }
 
+    /// True until the process has exited.
     pub fn is_running(&self) -> bool {
         lock(&self.inner).reap().is_none()
     }
@@ -367,10 +371,12 @@ impl Proc {
         st.live_children()
     }
 
+    /// The file its standard output goes to, in the lab's directory.
     pub fn stdout_path(&self) -> &Path {
         &self.stdout
     }
 
+    /// The file its standard error goes to, in the lab's directory.
     pub fn stderr_path(&self) -> &Path {
         &self.stderr
     }
@@ -411,7 +417,9 @@ struct Shared {
 /// What a node is for; routers get IPv4/IPv6 forwarding enabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
+    /// A VRRP router (forwarding on).
     Router,
+    /// A client on the LAN.
     Host,
 }
 
@@ -627,6 +635,7 @@ impl Lab {
         self.add_node(name, NodeKind::Host)
     }
 
+    /// Adds a node of `kind`: a namespace with a veth on the bridge and the next `.N` addresses.
     pub fn add_node(&mut self, name: &str, kind: NodeKind) -> Result<Node> {
         if self.next_index > 99 {
             return Err(Error::msg("a lab holds at most 99 nodes"));
@@ -762,10 +771,12 @@ impl Lab {
         self.ipv4(n.max(100))
     }
 
+    /// The IPv6 counterpart of [`Lab::vip4`].
     pub fn vip6(&self, n: u8) -> Ipv6Addr {
         self.ipv6(n.max(100))
     }
 
+    /// The prefix of the lab's namespace names, unique per lab.
     pub fn prefix(&self) -> &str {
         &self.shared.prefix
     }
@@ -780,6 +791,7 @@ impl Lab {
         &self.shared.dir
     }
 
+    /// The nodes, in the order they were added.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
@@ -945,6 +957,7 @@ impl Capture {
         Ok(self.path)
     }
 
+    /// Where the pcap file is written.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -1032,6 +1045,7 @@ fn json_strings(json: &str, key: &str) -> Vec<String> {
 }
 
 impl Node {
+    /// The node's name, as given to `add_router`/`add_host`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -1056,14 +1070,17 @@ impl Node {
         self.index
     }
 
+    /// Router or host.
     pub fn kind(&self) -> NodeKind {
         self.kind
     }
 
+    /// The node's address on the LAN, `10.99.X.N`.
     pub fn ipv4(&self) -> Ipv4Addr {
         self.ipv4
     }
 
+    /// The node's IPv6 address on the LAN, `fd99:X::N`.
     pub fn ipv6(&self) -> Ipv6Addr {
         self.ipv6
     }
@@ -1089,6 +1106,7 @@ impl Node {
         self.run_timeout(cmd, args, COMMAND_TIMEOUT)
     }
 
+    /// [`Node::run`] with its own time bound.
     pub fn run_timeout(&self, cmd: &str, args: &[&str], timeout: Duration) -> Result<Output> {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.ns, cmd]).args(args);

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 /// One probe: when it was sent (since the prober started) and the reply.
 #[derive(Clone, Debug)]
 pub struct ProbeRecord {
+    /// The ICMP echo sequence number.
     pub seq: u16,
+    /// When it was sent, since the prober started.
     pub sent: Duration,
     /// Round-trip time and source MAC of the echo reply.
     pub reply: Option<(Duration, String)>,
@@ -34,12 +36,16 @@ pub struct Outage {
     pub start: Duration,
     /// Send time of the first answered probe after it (None: still out).
     pub end: Option<Duration>,
+    /// How many probes went unanswered.
     pub lost: usize,
+    /// The MAC that answered last before the outage.
     pub mac_before: Option<String>,
+    /// The MAC that answered first after it (None: still out).
     pub mac_after: Option<String>,
 }
 
 impl Outage {
+    /// From the first lost probe to the first answered one; `None` while still out.
     pub fn duration(&self) -> Option<Duration> {
         self.end.map(|e| e.saturating_sub(self.start))
     }
@@ -48,16 +54,21 @@ impl Outage {
 /// What a prober saw.
 #[derive(Clone, Debug)]
 pub struct ProbeReport {
+    /// The address probed.
     pub target: Ipv4Addr,
+    /// The time between two probes.
     pub interval: Duration,
+    /// Every probe, in send order.
     pub records: Vec<ProbeRecord>,
 }
 
 impl ProbeReport {
+    /// How many probes were sent.
     pub fn sent(&self) -> usize {
         self.records.len()
     }
 
+    /// How many probes were answered.
     pub fn answered(&self) -> usize {
         self.records.iter().filter(|r| r.reply.is_some()).count()
     }
@@ -166,6 +177,7 @@ pub struct Prober {
 }
 
 impl Prober {
+    /// Starts probing `target` from `node` every `interval`, for at most `max`.
     pub fn start(
         node: &Node,
         target: Ipv4Addr,

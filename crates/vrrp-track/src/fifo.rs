@@ -49,13 +49,18 @@ pub const MAX_QUEUED: usize = 10_000;
 /// The event of a FIFO line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FifoState {
+    /// A state change (`MASTER`, `BACKUP`, `FAULT`, `STOP`, `DELETED`).
     State(NotifyState),
+    /// `MASTER_RX_LOWER_PRI`: a Master heard a lower-priority advertisement.
     MasterRxLowerPri,
+    /// `MASTER_PRIORITY`: a Master's priority changed (`notify_priority_changes`).
     MasterPriority,
+    /// `BACKUP_PRIORITY`: a Backup's priority changed (`notify_priority_changes`).
     BackupPriority,
 }
 
 impl FifoState {
+    /// The word written on the FIFO line.
     pub fn as_str(self) -> &'static str {
         match self {
             FifoState::State(s) => s.as_str(),
@@ -160,6 +165,7 @@ impl NotifyFifo {
         })
     }
 
+    /// The FIFO's path.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -48,14 +48,20 @@ pub struct FileInit {
 /// | `init_file [VALUE] [overwrite]` | `init` | none |
 #[derive(Debug, Clone)]
 pub struct FileSpec {
+    /// `track_file NAME`
     pub name: String,
+    /// `file "PATH"`: the file whose number is read.
     pub path: PathBuf,
+    /// `weight N`: the value read times this adjusts the priority (0: non-zero means Fault).
     pub weight: i32,
+    /// `weight N reverse`: the weight counts the other way (see [`crate::weights`]).
     pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`
     pub init: Option<FileInit>,
 }
 
 impl FileSpec {
+    /// A spec with keepalived's defaults (weight 1, no `init_file`).
     pub fn new(name: &str, path: impl Into<PathBuf>) -> FileSpec {
         FileSpec {
             name: name.to_string(),

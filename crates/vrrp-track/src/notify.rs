@@ -30,14 +30,20 @@ const DEPTH_WARNING: usize = 8;
 /// The state passed to `notify` scripts and written to the FIFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotifyState {
+    /// `MASTER`
     Master,
+    /// `BACKUP`
     Backup,
+    /// `FAULT`
     Fault,
+    /// `STOP`: the daemon is stopping.
     Stop,
+    /// `DELETED`: the instance is gone (`notify_deleted`).
     Deleted,
 }
 
 impl NotifyState {
+    /// The word passed to scripts and written to the FIFO.
     pub fn as_str(self) -> &'static str {
         match self {
             NotifyState::Master => "MASTER",
@@ -58,11 +64,14 @@ impl fmt::Display for NotifyState {
 /// Whether a hook or FIFO line is about an instance or a sync group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
+    /// `INSTANCE`: a `vrrp_instance`.
     Instance,
+    /// `GROUP`: a `vrrp_sync_group`.
     Group,
 }
 
 impl Scope {
+    /// The word passed to scripts and written to the FIFO.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Instance => "INSTANCE",
@@ -76,12 +85,16 @@ impl Scope {
 /// optionally the executable resolved at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookScript {
+    /// The program and its arguments.
     pub argv: Vec<String>,
+    /// The user and group it runs as; `None` keeps the daemon's identity.
     pub run_as: Option<RunAs>,
+    /// The executable resolved at load time, when it differs from `argv[0]`.
     pub program: Option<std::path::PathBuf>,
 }
 
 impl HookScript {
+    /// A script with no resolved executable.
     pub fn new(argv: Vec<String>, run_as: Option<RunAs>) -> HookScript {
         HookScript {
             argv,
@@ -96,6 +109,7 @@ impl HookScript {
 pub struct Hook {
     /// For the logs, e.g. `notify_master` or `notify MASTER`.
     pub label: String,
+    /// The script and its arguments.
     pub script: HookScript,
     /// `None`: the queue's default.
     pub timeout: Option<Duration>,
@@ -158,6 +172,7 @@ impl Hook {
         }
     }
 
+    /// Sets a timeout of its own instead of the queue's default.
     pub fn with_timeout(mut self, timeout: Duration) -> Hook {
         self.timeout = Some(timeout);
         self
@@ -167,15 +182,20 @@ impl Hook {
 /// The notify scripts of one instance or sync group.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyScripts {
+    /// `notify_master SCRIPT`
     pub master: Option<HookScript>,
+    /// `notify_backup SCRIPT`
     pub backup: Option<HookScript>,
+    /// `notify_fault SCRIPT`
     pub fault: Option<HookScript>,
+    /// `notify_stop SCRIPT`
     pub stop: Option<HookScript>,
     /// `notify_deleted SCRIPT` (with no script, keepalived only changes the state passed to
     /// `notify` from FAULT to DELETED; the daemon decides which state to push).
     pub deleted: Option<HookScript>,
     /// `notify SCRIPT`.
     pub notify: Option<HookScript>,
+    /// `notify_master_rx_lower_pri SCRIPT`
     pub master_rx_lower_pri: Option<HookScript>,
     /// vrrpd: `notify_master_change SCRIPT`.
     pub master_change: Option<HookScript>,
@@ -234,9 +254,13 @@ impl NotifyScripts {
 /// What happened to one hook (sent on the report channel, if one was given).
 #[derive(Debug, Clone)]
 pub struct HookReport {
+    /// The queue it ran in: the instance or sync-group name.
     pub key: String,
+    /// The hook's label, e.g. `notify_master`.
     pub label: String,
+    /// The program and the arguments it was run with.
     pub argv: Vec<String>,
+    /// How it ended.
     pub outcome: Outcome,
     /// Time spent in the queue before starting.
     pub waited: Duration,

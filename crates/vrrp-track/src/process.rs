@@ -44,8 +44,11 @@ pub const COMM_LEN: usize = 15;
 /// `param_match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamMatch {
+    /// The arguments must be exactly the configured ones.
     Exact,
+    /// `partial`: the configured arguments must come first; more may follow.
     Partial,
+    /// `initial`: like `Partial`, but the last configured argument need only be a prefix of the actual one.
     Initial,
 }
 
@@ -62,20 +65,32 @@ pub enum ParamMatch {
 /// | `fork_delay S` / `terminate_delay S` / `delay S` | `fork_delay`, `terminate_delay` | 0 |
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
+    /// `vrrp_track_process NAME`
     pub name: String,
+    /// `process PROC`: the process name (or command line with `full_command`).
     pub process: String,
+    /// `process PROC ARG...`: the arguments to match.
     pub args: Vec<String>,
+    /// `param_match`; `None`: exact when arguments are given, else the name alone.
     pub param_match: Option<ParamMatch>,
+    /// `full_command`: match the whole command line instead of the name.
     pub full_command: bool,
+    /// `weight N` (0: Fault while the quorum is lost).
     pub weight: i32,
+    /// `weight N reverse`
     pub reverse: bool,
+    /// `quorum N`: at least this many matching processes.
     pub quorum: u32,
+    /// `quorum_max N`: at most this many matching processes.
     pub quorum_max: u32,
+    /// `fork_delay S`: how long a rise in the count must last before it is reported.
     pub fork_delay: Duration,
+    /// `terminate_delay S`: how long a drop in the count must last before it is reported.
     pub terminate_delay: Duration,
 }
 
 impl ProcessSpec {
+    /// A spec with keepalived's defaults, matching `process` by name.
     pub fn new(name: &str, process: &str) -> ProcessSpec {
         ProcessSpec {
             name: name.to_string(),
@@ -151,8 +166,11 @@ fn truncate_comm(name: &str) -> &str {
 /// One process seen in `/proc`.
 #[derive(Debug, Clone, Default)]
 pub struct ProcInfo {
+    /// The process id.
     pub pid: u32,
+    /// The name in `/proc/PID/stat` (at most [`COMM_LEN`] bytes).
     pub comm: String,
+    /// `/proc/PID/cmdline`, split at the NULs.
     pub cmdline: Vec<String>,
 }
 

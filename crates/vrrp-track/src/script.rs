@@ -21,11 +21,14 @@ use tracing::warn;
 /// The user and group a script runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RunAs {
+    /// The user id.
     pub uid: u32,
+    /// The group id.
     pub gid: u32,
 }
 
 impl RunAs {
+    /// uid 0, gid 0.
     pub const ROOT: RunAs = RunAs { uid: 0, gid: 0 };
 }
 
@@ -95,7 +98,10 @@ pub enum Outcome {
     Signaled(i32),
     /// The script overran its timeout and its process group was killed. `forced` is true
     /// when SIGTERM was not enough and SIGKILL was needed.
-    TimedOut { forced: bool },
+    TimedOut {
+        /// SIGKILL was needed after SIGTERM.
+        forced: bool,
+    },
     /// The script could not be started (missing file, not executable, setuid refused...).
     FailedToStart(String),
 }
@@ -122,6 +128,7 @@ impl fmt::Display for Outcome {
 /// The result of one run.
 #[derive(Debug, Clone)]
 pub struct ScriptResult {
+    /// How the run ended.
     pub outcome: Outcome,
     /// Pid of the script (also its process group id); `None` when it did not start.
     pub pid: Option<u32>,

@@ -27,45 +27,77 @@ pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 /// too, not the daemon's environment).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Why a script user or a script is refused at config load.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SecurityError {
+    /// The configured script user does not exist.
     #[error("script user {0:?} does not exist")]
     NoSuchUser(String),
+    /// The configured script group does not exist.
     #[error("script group {0:?} does not exist")]
     NoSuchGroup(String),
+    /// The user or group database could not be read.
     #[error("cannot look up {what} {name:?}: {error}")]
     Lookup {
+        /// `user` or `group`.
         what: &'static str,
+        /// The name looked up.
         name: String,
+        /// The system's error.
         error: String,
     },
+    /// `enable_script_security` without a usable script user: scripts would run as root.
     #[error(
         "enable_script_security is set but no script user is configured and user {DEFAULT_SCRIPT_USER:?} does not exist: scripts would run as root; set script_user in global_defs (or user in each script) or create user {DEFAULT_SCRIPT_USER}"
     )]
     WouldRunAsRoot,
+    /// A script with no program.
     #[error("script {script:?}: empty command")]
-    EmptyCommand { script: String },
+    EmptyCommand {
+        /// Which script, as the caller names it.
+        script: String,
+    },
+    /// The program is not in the search path.
     #[error("script {script:?}: {program:?} not found in {path}")]
     NotFound {
+        /// Which script, as the caller names it.
         script: String,
+        /// The program looked for.
         program: String,
+        /// The `PATH` searched.
         path: String,
     },
+    /// The executable (or a directory above it) cannot be examined.
     #[error("script {script:?}: cannot access {file}: {error}")]
     Inaccessible {
+        /// Which script, as the caller names it.
         script: String,
+        /// The path that could not be examined.
         file: PathBuf,
+        /// The system's error.
         error: String,
     },
+    /// The program is not an executable regular file.
     #[error("script {script:?}: {file} is not an executable regular file")]
-    NotExecutable { script: String, file: PathBuf },
+    NotExecutable {
+        /// Which script, as the caller names it.
+        script: String,
+        /// The resolved executable.
+        file: PathBuf,
+    },
+    /// With `enable_script_security`: someone other than root (or the script's user) could
+    /// change what runs.
     #[error(
         "script {script:?} ({executable}) is unsafe with enable_script_security: {component} {reason}; every component of the path must be owned by root (or the script's user) and not writable by group or others"
     )]
     Unsafe {
+        /// Which script, as the caller names it.
         script: String,
+        /// The resolved executable.
         executable: PathBuf,
+        /// The path component at fault (the executable or a directory above it).
         component: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
 }

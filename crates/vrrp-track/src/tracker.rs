@@ -42,7 +42,9 @@ impl From<TrackerStatus> for TrackState {
 pub struct TrackerEvent {
     /// The tracker's name (`vrrp_script NAME`, `track_file NAME`, `vrrp_track_process NAME`).
     pub name: String,
+    /// What it watches.
     pub kind: TrackerKind,
+    /// Its state.
     pub status: TrackerStatus,
     /// Why, for the logs: the script's outcome and output, the value read, the process count.
     pub detail: String,
@@ -69,15 +71,25 @@ impl TrackerEvent {
 /// | `init_fail` | `init_fail` | false |
 #[derive(Debug, Clone)]
 pub struct ScriptSpec {
+    /// `vrrp_script NAME`
     pub name: String,
+    /// `script "CMD ARGS"`, as argv.
     pub command: Vec<String>,
+    /// `interval SECS`: time between two runs.
     pub interval: Duration,
+    /// `timeout SECS`; `None`: the interval.
     pub timeout: Option<Duration>,
+    /// `weight N` (0: Fault while failing).
     pub weight: i32,
+    /// `weight N reverse`
     pub reverse: bool,
+    /// `rise N`: successes needed to count as up.
     pub rise: u32,
+    /// `fall N`: failures needed to count as down.
     pub fall: u32,
+    /// `user USER [GROUP]`; `None`: the `script_user` default.
     pub user: Option<RunAs>,
+    /// `init_fail`: start failed.
     pub init_fail: bool,
 }
 
@@ -121,6 +133,7 @@ pub struct RiseFall {
 }
 
 impl RiseFall {
+    /// A counter in its initial state (see above); `rise` and `fall` are at least 1.
     pub fn new(rise: u32, fall: u32, init_fail: bool) -> RiseFall {
         let rise = rise.max(1);
         let fall = fall.max(1);

@@ -17,20 +17,28 @@ pub const MAX_RECORD: usize = 16 * 1024 * 1024;
 
 /// Link-layer header types (<https://www.tcpdump.org/linktypes.html>).
 pub const LINKTYPE_ETHERNET: u32 = 1;
+/// Raw IP, version from the first nibble.
 pub const LINKTYPE_RAW: u32 = 101;
+/// Linux "cooked" capture, version 1 (`tcpdump -i any`).
 pub const LINKTYPE_LINUX_SLL: u32 = 113;
+/// Raw IPv4.
 pub const LINKTYPE_IPV4: u32 = 228;
+/// Raw IPv6.
 pub const LINKTYPE_IPV6: u32 = 229;
+/// Linux "cooked" capture, version 2.
 pub const LINKTYPE_LINUX_SLL2: u32 = 276;
 
 /// A point in time, seconds and nanoseconds since the Unix epoch (UTC).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp {
+    /// Whole seconds.
     pub secs: i64,
+    /// Nanoseconds within the second.
     pub nanos: u32,
 }
 
 impl Timestamp {
+    /// The current wall-clock time (the epoch if the clock is before it).
     pub fn now() -> Timestamp {
         match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Timestamp {
@@ -84,7 +92,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// One captured frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
+    /// When it was captured.
     pub time: Timestamp,
+    /// Its link-layer header type (`LINKTYPE_*`).
     pub linktype: u32,
     /// The captured bytes (possibly cut at the snapshot length).
     pub data: Vec<u8>,
@@ -95,6 +105,7 @@ pub struct Frame {
 /// Why a capture file could not be read.
 #[derive(Debug)]
 pub enum CaptureError {
+    /// Reading failed.
     Io(io::Error),
     /// Neither pcap nor pcapng.
     BadMagic(u32),

@@ -21,10 +21,13 @@ const ARPHRD_LOOPBACK: u16 = 772;
 /// An IP packet carrying protocol 112, with what the link and IP headers said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VrrpPacket<'a> {
+    /// The source MAC, when the link layer has one.
     pub src_mac: Option<[u8; 6]>,
     /// The outermost 802.1Q VLAN id, if the frame was tagged.
     pub vlan: Option<u16>,
+    /// The IP source address.
     pub src: IpAddr,
+    /// The IP destination address.
     pub dst: IpAddr,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
@@ -200,10 +203,10 @@ fn parse_ipv6(data: &[u8], mac: Option<[u8; 6]>, vlan: Option<u16>) -> Option<Vr
 pub(crate) mod tests {
     use super::*;
 
-    pub const MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x01, 0x33];
+    pub(crate) const MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x01, 0x33];
 
     /// An IPv4 header (no options) around `payload`.
-    pub fn ipv4(src: [u8; 4], dst: [u8; 4], ttl: u8, proto: u8, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], ttl: u8, proto: u8, payload: &[u8]) -> Vec<u8> {
         let total = (20 + payload.len()) as u16;
         let mut p = vec![0x45, 0xc0];
         p.extend(total.to_be_bytes());
@@ -214,7 +217,7 @@ pub(crate) mod tests {
         p
     }
 
-    pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
         let mut p = vec![0x60, 0, 0, 0];
         p.extend((payload.len() as u16).to_be_bytes());
         p.extend([next, hop]);
@@ -224,7 +227,7 @@ pub(crate) mod tests {
         p
     }
 
-    pub fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn ethernet(ethertype: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
         f.extend(MAC);
         f.extend(ethertype.to_be_bytes());

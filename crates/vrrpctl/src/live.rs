@@ -34,6 +34,7 @@ pub fn install_stop_handlers() -> io::Result<()> {
     Ok(())
 }
 
+/// True once SIGINT or SIGTERM arrived (after [`install_stop_handlers`]).
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }

@@ -1,5 +1,8 @@
 //! vrrpctl: status, operator actions and wire diagnosis for vrrpd.
 
+// The command line needs none; the library's live capture holds the crate's unsafe code.
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -15,44 +15,72 @@ use crate::frame::VrrpPacket;
 /// The `--json` object of one packet. The field set and names are a contract.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct JsonRecord {
+    /// Capture time, RFC 3339 UTC with microseconds.
     pub time: String,
+    /// IP source address.
     pub src: String,
+    /// Source MAC (`aa:bb:...`), when the link layer has one.
     pub src_mac: Option<String>,
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
+    /// The version nibble.
     pub version: Option<u8>,
+    /// VRID.
     pub vrid: Option<u8>,
+    /// Priority.
     pub priority: Option<u8>,
+    /// The address count field.
     pub count: Option<u8>,
+    /// The addresses, when the bytes are there.
     pub addresses: Option<Vec<String>>,
+    /// The advertisement interval in centiseconds.
     pub interval_cs: Option<u16>,
+    /// VRRPv2 auth type; never the password itself.
     pub auth_type: Option<u8>,
+    /// The checksum verifies.
     pub checksum_ok: bool,
+    /// `pseudo-header` or `message-only` (VRRPv3 over IPv4).
     pub checksum_form: Option<&'static str>,
+    /// Why vrrpd would refuse the packet (`ttl_not_255`, `bad_checksum`...).
     pub error: Option<&'static str>,
 }
 
 /// Everything known about one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
+    /// Capture time.
     pub time: Timestamp,
+    /// IP source address.
     pub src: IpAddr,
+    /// IP destination address.
     pub dst: IpAddr,
+    /// Source MAC, when the link layer has one.
     pub src_mac: Option<[u8; 6]>,
+    /// The outermost 802.1Q VLAN id, if the frame was tagged.
     pub vlan: Option<u16>,
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// The version nibble (any value, as on the wire).
     pub version: Option<u8>,
+    /// VRID, when the packet is long enough.
     pub vrid: Option<u8>,
+    /// Priority, when the packet is long enough.
     pub priority: Option<u8>,
+    /// The address count field, when the packet is long enough.
     pub count: Option<u8>,
+    /// The addresses, when the bytes are there.
     pub addresses: Option<Vec<IpAddr>>,
+    /// The interval in centiseconds (VRRPv2 seconds converted).
     pub interval_cs: Option<u16>,
     /// VRRPv2 auth type; `None` for VRRPv3.
     pub auth_type: Option<u8>,
     /// VRRPv2 type 1 authentication data (8 bytes, zero padded).
     pub password: Option<[u8; 8]>,
+    /// The checksum verifies, by the rules of the version in the header.
     pub checksum_ok: bool,
+    /// Which checksum form matched (VRRPv3 over IPv4).
     pub checksum_form: Option<ChecksumForm>,
+    /// What `decode` refused it for, if it did.
     pub error: Option<DecodeError>,
 }
 
@@ -224,10 +252,12 @@ impl Record {
         }
     }
 
+    /// The source MAC as `aa:bb:cc:dd:ee:ff`.
     pub fn mac_string(&self) -> Option<String> {
         self.src_mac.map(|m| format_mac(&m))
     }
 
+    /// The `--json` object.
     pub fn to_json(&self) -> JsonRecord {
         JsonRecord {
             time: self.time.rfc3339(),
@@ -319,6 +349,7 @@ impl Record {
     }
 }
 
+/// `aa:bb:cc:dd:ee:ff`
 pub fn format_mac(m: &[u8; 6]) -> String {
     format!(
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",

@@ -14,15 +14,20 @@ use crate::summary::Summary;
 /// Where frames come from.
 #[derive(Clone, Debug)]
 pub enum Source {
+    /// A live capture on this interface.
     Interface(String),
     /// A capture file; `-` is standard input.
     Pcap(PathBuf),
 }
 
+/// What `vrrpctl sniff` was asked to do.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Where frames come from.
     pub source: Source,
+    /// `--json`
     pub json: bool,
+    /// `--summary`
     pub summary: bool,
     /// Stop after this many VRRP packets.
     pub count: Option<u64>,

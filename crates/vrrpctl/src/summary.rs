@@ -1,12 +1,14 @@
 //! `sniff --summary`: who advertised what per VRID and family, and a diagnosis of the
 //! problems users hit.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use serde::Serialize;
 
+use vrrp_core::Family;
 use vrrp_core::packet::DecodeError;
 
 use crate::capture::Timestamp;
@@ -23,26 +25,37 @@ const MASTER_OVERLAP_MIN: u32 = 3;
 /// The interval assumed when a packet's cannot be read (or is 0).
 const DEFAULT_INTERVAL_S: f64 = 1.0;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    Ipv4,
-    Ipv6,
+/// How a family reads in the text summary.
+fn family_label(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "IPv4",
+        Family::Ipv6 => "IPv6",
+    }
 }
 
-impl Family {
-    fn of(a: &IpAddr) -> Family {
-        match a {
-            IpAddr::V4(_) => Family::Ipv4,
-            IpAddr::V6(_) => Family::Ipv6,
-        }
-    }
+/// How a family reads in the JSON summary: `ipv4`, `ipv6` (the core's type has no serde).
+fn serialize_family<S: serde::Serializer>(family: &Family, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match family {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    })
+}
 
-    fn label(self) -> &'static str {
-        match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        }
+/// A group: one VRID in one family. Ordered by VRID, then IPv4 before IPv6, which is the
+/// order of the summary (`vrrp_core::Family` has no order of its own).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct GroupKey(u8, Family);
+
+impl Ord for GroupKey {
+    fn cmp(&self, other: &GroupKey) -> Ordering {
+        let rank = |key: &GroupKey| (key.0, key.1 == Family::Ipv6);
+        rank(self).cmp(&rank(other))
+    }
+}
+
+impl PartialOrd for GroupKey {
+    fn partial_cmp(&self, other: &GroupKey) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -86,53 +99,84 @@ pub struct Summary {
     packets: u64,
     /// Packets without a readable VRID (under 2 bytes of VRRP).
     unreadable: u64,
-    groups: BTreeMap<(u8, Family), Group>,
+    groups: BTreeMap<GroupKey, Group>,
 }
 
+/// What one source sent for one VRID, in the JSON summary.
 #[derive(Debug, Serialize)]
 pub struct SourceJson {
+    /// The source address.
     pub src: String,
+    /// Source MACs seen.
     pub macs: Vec<String>,
+    /// Packets from it.
     pub packets: u64,
+    /// Priorities seen.
     pub priorities: Vec<u8>,
+    /// Intervals seen, in centiseconds.
     pub intervals_cs: Vec<u16>,
+    /// Versions seen.
     pub versions: Vec<u8>,
+    /// Address lists seen.
     pub address_lists: Vec<Vec<String>>,
+    /// VRRPv2 auth types seen.
     pub auth_types: Vec<u8>,
+    /// Checksum forms seen.
     pub checksum_forms: Vec<&'static str>,
+    /// TTLs / hop limits seen.
     pub ttls: Vec<u8>,
+    /// Packets with a bad checksum.
     pub bad_checksums: u64,
+    /// Refused packets, by error name.
     pub errors: BTreeMap<&'static str, u64>,
     /// RFC 3339, UTC, microseconds, like the packets' `time`.
     pub first_seen: String,
+    /// Like `first_seen`.
     pub last_seen: String,
 }
 
+/// One VRID in one family, in the JSON summary.
 #[derive(Debug, Serialize)]
 pub struct GroupJson {
+    /// The VRID.
     pub vrid: u8,
+    /// `ipv4` or `ipv6`.
+    #[serde(serialize_with = "serialize_family")]
     pub family: Family,
+    /// Packets in the group.
     pub packets: u64,
+    /// Each source, by address.
     pub sources: Vec<SourceJson>,
 }
 
+/// A problem found in one group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
     /// `two_masters`, `address_mismatch`, `interval_mismatch`, `version_mismatch`,
     /// `ttl_not_255`, `bad_checksum`, `auth_mismatch`, `mixed_checksum_forms`,
     /// `invalid_packets`.
     pub kind: &'static str,
+    /// The group's VRID.
     pub vrid: u8,
+    /// The group's family (`ipv4` or `ipv6` in JSON).
+    #[serde(serialize_with = "serialize_family")]
     pub family: Family,
+    /// The sources involved.
     pub sources: Vec<String>,
+    /// An explanation for people.
     pub message: String,
 }
 
+/// The `--summary --json` document.
 #[derive(Debug, Serialize)]
 pub struct SummaryJson {
+    /// VRRP packets read.
     pub packets: u64,
+    /// Packets without a readable VRID.
     pub unreadable: u64,
+    /// The VRID/family groups, by VRID, IPv4 first.
     pub groups: Vec<GroupJson>,
+    /// The problems found.
     pub diagnoses: Vec<Diagnosis>,
 }
 
@@ -171,13 +215,17 @@ fn interval_text(cs: u16, versions: &BTreeSet<u8>) -> String {
 }
 
 impl Summary {
+    /// Counts one packet.
     pub fn add(&mut self, r: &Record) {
         self.packets += 1;
         let Some(vrid) = r.vrid else {
             self.unreadable += 1;
             return;
         };
-        let group = self.groups.entry((vrid, Family::of(&r.src))).or_default();
+        let group = self
+            .groups
+            .entry(GroupKey(vrid, Family::of(&r.src)))
+            .or_default();
         group.packets += 1;
         let now = r.time.as_f64();
         let interval_s = match r.interval_cs {
@@ -257,7 +305,7 @@ impl Summary {
     /// The problems found, in a fixed order.
     pub fn diagnoses(&self, show_password: bool) -> Vec<Diagnosis> {
         let mut out = Vec::new();
-        for (&(vrid, family), g) in &self.groups {
+        for (&GroupKey(vrid, family), g) in &self.groups {
             let mut push = |kind, sources: Vec<String>, message: String| {
                 out.push(Diagnosis {
                     kind,
@@ -499,11 +547,12 @@ impl Summary {
         out
     }
 
+    /// The JSON document; passwords appear in the diagnoses only with `show_password`.
     pub fn to_json(&self, show_password: bool) -> SummaryJson {
         let groups = self
             .groups
             .iter()
-            .map(|(&(vrid, family), g)| GroupJson {
+            .map(|(&GroupKey(vrid, family), g)| GroupJson {
                 vrid,
                 family,
                 packets: g.packets,
@@ -541,6 +590,7 @@ impl Summary {
         }
     }
 
+    /// The text summary; passwords appear only with `show_password`.
     pub fn to_text(&self, show_password: bool) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -552,11 +602,11 @@ impl Summary {
         if self.unreadable > 0 {
             let _ = writeln!(s, "  {} packets too short to show a VRID", self.unreadable);
         }
-        for (&(vrid, family), g) in &self.groups {
+        for (&GroupKey(vrid, family), g) in &self.groups {
             let _ = writeln!(
                 s,
                 "VRID {vrid} {}: {} from {}",
-                family.label(),
+                family_label(family),
                 plural(g.packets, "packet"),
                 plural(g.sources.len() as u64, "source")
             );
@@ -608,7 +658,7 @@ impl Summary {
                     s,
                     "  VRID {} {}: [{}] {}",
                     d.vrid,
-                    d.family.label(),
+                    family_label(d.family),
                     d.kind,
                     d.message
                 );
@@ -676,6 +726,33 @@ mod tests {
             s.add(&rec(3, t, 250));
         }
         assert_eq!(kinds(&s), Vec::<&str>::new(), "{}", s.to_text(false));
+    }
+
+    #[test]
+    fn groups_are_ordered_by_vrid_then_ipv4_first() {
+        let mut s = Summary::default();
+        let mut v6 = rec(1, 0, 100);
+        v6.src = IpAddr::V6(std::net::Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+        s.add(&v6);
+        let mut vrid_3 = rec(2, 0, 100);
+        vrid_3.vrid = Some(3);
+        s.add(&vrid_3);
+        s.add(&rec(1, 0, 100));
+        let json = serde_json::to_value(s.to_json(false)).expect("json");
+        let groups: Vec<_> = json["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .map(|g| (g["vrid"].as_u64(), g["family"].as_str()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (Some(3), Some("ipv4")),
+                (Some(7), Some("ipv4")),
+                (Some(7), Some("ipv6"))
+            ]
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use vrrp_linux::netlink::{AddressSpec, Netlink};
 use vrrp_linux::routes::{RouteSpec, RuleSpec};
 
 /// The addresses and announcement settings of one instance.
-pub struct InstanceAddresses {
+pub(crate) struct InstanceAddresses {
     pub name: String,
     pub addresses: Vec<(u32, AddressSpec)>,
     /// `virtual_routes` / `virtual_rules`: added after the addresses, removed before them.
@@ -31,7 +31,7 @@ pub struct InstanceAddresses {
 }
 
 /// What the protocol loop asks of the worker.
-pub enum Job {
+pub(crate) enum Job {
     /// Learn (or replace) the settings of instance `id`.
     Configure(u64, InstanceAddresses),
     /// Forget instance `id` (after its addresses were removed).
@@ -60,7 +60,7 @@ struct Entry {
 
 type Table = Rc<RefCell<HashMap<u64, Entry>>>;
 
-pub async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
+pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let table: Table = Rc::new(RefCell::new(HashMap::new()));
     while let Some(job) = jobs.recv().await {
         match job {

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// The default configuration file, and the keepalived one tried when it is absent.
-pub const DEFAULT_CONFIG: &str = "/etc/vrrpd/vrrpd.conf";
-pub const KEEPALIVED_CONFIG: &str = "/etc/keepalived/keepalived.conf";
-pub const DEFAULT_PID_FILE: &str = "/run/vrrpd/vrrpd.pid";
-pub const DEFAULT_CONTROL_SOCKET: &str = "/run/vrrpd/vrrpd.sock";
-pub const DEFAULT_STATE_FILE: &str = "/run/vrrpd/vrrpd.state.json";
-pub const DEFAULT_STATS_FILE: &str = "/run/vrrpd/vrrpd.stats.json";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/vrrpd/vrrpd.conf";
+pub(crate) const KEEPALIVED_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+pub(crate) const DEFAULT_PID_FILE: &str = "/run/vrrpd/vrrpd.pid";
+pub(crate) const DEFAULT_CONTROL_SOCKET: &str = "/run/vrrpd/vrrpd.sock";
+pub(crate) const DEFAULT_STATE_FILE: &str = "/run/vrrpd/vrrpd.state.json";
+pub(crate) const DEFAULT_STATS_FILE: &str = "/run/vrrpd/vrrpd.stats.json";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,7 +18,7 @@ pub const DEFAULT_STATS_FILE: &str = "/run/vrrpd/vrrpd.stats.json";
     version,
     about = "VRRP daemon (RFC 3768, RFC 5798, RFC 9568) that reads keepalived.conf"
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Configuration file [default: /etc/vrrpd/vrrpd.conf, else /etc/keepalived/keepalived.conf]
     #[arg(short = 'f', long = "use-file", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -71,7 +71,7 @@ pub struct Args {
 
 impl Args {
     /// The configuration file to read: the one given, else the first default that exists.
-    pub fn config_path(&self) -> PathBuf {
+    pub(crate) fn config_path(&self) -> PathBuf {
         if let Some(path) = &self.config {
             return path.clone();
         }

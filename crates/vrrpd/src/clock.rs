@@ -18,7 +18,7 @@ use tokio::io::unix::AsyncFd;
 use vrrp_core::Timestamp;
 
 /// Now, on CLOCK_MONOTONIC, as the core's time stamp.
-pub fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     // CLOCK_MONOTONIC cannot fail on Linux; fall back to the epoch rather than panic.
     match nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC) {
         Ok(ts) => {
@@ -40,13 +40,13 @@ impl AsRawFd for Fd {
     }
 }
 
-pub struct ProtocolTimer {
+pub(crate) struct ProtocolTimer {
     fd: AsyncFd<Fd>,
     armed: Cell<Option<Timestamp>>,
 }
 
 impl ProtocolTimer {
-    pub fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -60,7 +60,7 @@ impl ProtocolTimer {
     }
 
     /// Arm for `deadline`, or disarm with `None`. Cheap when the deadline is unchanged.
-    pub fn arm(&self, deadline: Option<Timestamp>) -> io::Result<()> {
+    pub(crate) fn arm(&self, deadline: Option<Timestamp>) -> io::Result<()> {
         if deadline == self.armed.get() {
             return Ok(());
         }
@@ -86,7 +86,7 @@ impl ProtocolTimer {
 
     /// Wait until the armed deadline has passed (returns at once if it already has), and
     /// return that deadline.
-    pub async fn expired(&self) -> io::Result<Option<Timestamp>> {
+    pub(crate) async fn expired(&self) -> io::Result<Option<Timestamp>> {
         loop {
             let mut guard = self.fd.readable().await?;
             let mut expirations = [0u8; 8];

@@ -22,7 +22,7 @@ const MAX_REQUEST: usize = 64 * 1024;
 
 /// What the control thread asks of the protocol thread.
 #[derive(Debug)]
-pub enum ControlRequest {
+pub(crate) enum ControlRequest {
     /// A client's request (never `watch`, which the control thread serves itself).
     Client {
         request: Request,
@@ -35,7 +35,7 @@ pub enum ControlRequest {
 }
 
 /// Starts the control thread listening on `path`.
-pub fn spawn(
+pub(crate) fn spawn(
     path: &Path,
     requests: mpsc::Sender<ControlRequest>,
     events: broadcast::Sender<Event>,
@@ -218,6 +218,6 @@ fn error_answer(message: &str) -> String {
 }
 
 /// Logs an operator action with who asked.
-pub fn log_action(who: &str, what: &str) {
+pub(crate) fn log_action(who: &str, what: &str) {
     info!("operator ({who}): {what}");
 }

@@ -67,7 +67,7 @@ struct Running {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(
+pub(crate) async fn run(
     config: Config,
     scripts: tracking::Scripts,
     tracker_plan: tracking::Plan,
@@ -160,7 +160,7 @@ async fn start(
         nl: nl.clone(),
         path: args.config_path(),
         engine: Rc::clone(&engine),
-        running: std::cell::Cell::new(false),
+        serial: tokio::sync::Mutex::new(()),
         sysctls: RefCell::new(Vec::new()),
     });
     Ok(Running {
@@ -336,7 +336,7 @@ fn apply_link(engine: &Rc<RefCell<Engine>>, link: &Link) {
 }
 
 /// Starts the task that reads socket `index` and feeds the engine.
-pub fn spawn_receiver(engine: &Rc<RefCell<Engine>>, index: usize) -> Result<()> {
+pub(crate) fn spawn_receiver(engine: &Rc<RefCell<Engine>>, index: usize) -> Result<()> {
     let socket = Rc::clone(&engine.borrow().sockets[index]);
     // SAFETY: the `Rc` keeps the socket, and so its descriptor, open for as long as the
     // `AsyncFd` exists.
@@ -374,7 +374,7 @@ pub fn spawn_receiver(engine: &Rc<RefCell<Engine>>, index: usize) -> Result<()> 
 }
 
 /// Tells systemd (when it started us with NOTIFY_SOCKET) how we are doing.
-pub fn systemd(state: &[sd_notify::NotifyState]) {
+pub(crate) fn systemd(state: &[sd_notify::NotifyState]) {
     if std::env::var_os("NOTIFY_SOCKET").is_some()
         && let Err(e) = sd_notify::notify(state)
     {

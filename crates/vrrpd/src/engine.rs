@@ -33,7 +33,7 @@ mod events;
 use vrrp_track::{TrackState, TrackerEvent};
 
 /// What the daemon keeps of one instance beside the node: its plan and its history.
-pub struct Router {
+pub(crate) struct Router {
     /// The node's name for it (also the address worker's).
     pub id: InstanceId,
     pub plan: RouterPlan,
@@ -49,7 +49,7 @@ pub struct Router {
 
 /// One state transition, as shown by `vrrpctl show`.
 #[derive(Debug, Clone)]
-pub struct Transition {
+pub(crate) struct Transition {
     pub at: Timestamp,
     pub wall: SystemTime,
     pub from: State,
@@ -58,14 +58,14 @@ pub struct Transition {
 }
 
 /// VIPs with the interface each goes on.
-pub type Addresses = Vec<(u32, AddressSpec)>;
+pub(crate) type Addresses = Vec<(u32, AddressSpec)>;
 
 /// How many transitions each instance remembers.
 const HISTORY: usize = 20;
 
 /// How late the protocol timer fired, over the daemon's life.
 #[derive(Debug, Default, Clone)]
-pub struct TimerLateness {
+pub(crate) struct TimerLateness {
     pub fired: u64,
     pub total: Duration,
     pub max: Duration,
@@ -74,7 +74,7 @@ pub struct TimerLateness {
 }
 
 impl TimerLateness {
-    pub const BOUNDS_MICROS: [u64; 6] = [50, 100, 250, 500, 1_000, 5_000];
+    pub(crate) const BOUNDS_MICROS: [u64; 6] = [50, 100, 250, 500, 1_000, 5_000];
 
     fn record(&mut self, late: Duration) {
         self.fired += 1;
@@ -90,7 +90,7 @@ impl TimerLateness {
 }
 
 /// Every input of the protocol thread, one entry point: [`Engine::handle`].
-pub enum Input<'a> {
+pub(crate) enum Input<'a> {
     /// Start every instance, given the links' current state.
     Start(&'a [Link]),
     /// The protocol timer fired for the deadline `armed`.
@@ -108,7 +108,7 @@ pub enum Input<'a> {
     Shutdown,
 }
 
-pub struct Engine {
+pub(crate) struct Engine {
     /// Every instance's protocol state.
     pub node: Node,
     /// The daemon's side of each instance, in the node's order.
@@ -161,7 +161,7 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
 }
 
 impl Engine {
-    pub fn new(
+    pub(crate) fn new(
         jobs: mpsc::UnboundedSender<Job>,
         check_unicast_src: bool,
         timer: Rc<ProtocolTimer>,
@@ -187,22 +187,22 @@ impl Engine {
     }
 
     /// The protocol timer the engine arms.
-    pub fn timer(&self) -> Rc<ProtocolTimer> {
+    pub(crate) fn timer(&self) -> Rc<ProtocolTimer> {
         Rc::clone(&self.timer)
     }
 
     /// Why arming the protocol timer failed, once.
-    pub fn take_timer_error(&mut self) -> Option<std::io::Error> {
+    pub(crate) fn take_timer_error(&mut self) -> Option<std::io::Error> {
         self.timer_error.take()
     }
 
     /// Where hooks and FIFO lines go.
-    pub fn set_notifier(&mut self, notifier: Notifier) {
+    pub(crate) fn set_notifier(&mut self, notifier: Notifier) {
         self.notifier = Some(notifier);
     }
 
     /// The sync groups' own notify hooks.
-    pub fn set_group(&mut self, name: &str, notify: vrrp_track::NotifyScripts) {
+    pub(crate) fn set_group(&mut self, name: &str, notify: vrrp_track::NotifyScripts) {
         self.groups.insert(name.to_string(), notify);
     }
 
@@ -215,7 +215,7 @@ impl Engine {
         self.node.set_tracker(now, &key, state);
     }
 
-    pub fn set_check_unicast_src(&mut self, on: bool) {
+    pub(crate) fn set_check_unicast_src(&mut self, on: bool) {
         self.node.set_check_unicast_src(on);
     }
 
@@ -223,7 +223,7 @@ impl Engine {
     /// interface has one yet (one per family, interface and sending interface, shared by
     /// every VRID on it) and returns the new socket's index, whose receiver the caller
     /// starts.
-    pub fn add_router(&mut self, plan: RouterPlan) -> std::io::Result<Option<usize>> {
+    pub(crate) fn add_router(&mut self, plan: RouterPlan) -> std::io::Result<Option<usize>> {
         let spec = instance_spec(&plan);
         let mut opened = None;
         if !self.by_key.contains_key(&spec.socket) {
@@ -255,7 +255,7 @@ impl Engine {
 
     /// Starts instance `i` (Startup) once its trackers allow: an unweighted tracker that has
     /// not reported yet holds it in Initialize, as keepalived does.
-    pub fn start_router(&mut self, i: usize, now: Timestamp) {
+    pub(crate) fn start_router(&mut self, i: usize, now: Timestamp) {
         if let Some(r) = self.routers.get(i) {
             self.node.start_instance(r.id, now);
             self.after_input(now);
@@ -265,7 +265,7 @@ impl Engine {
     /// Stops instance `i` (a Master sends priority 0 and releases its addresses) and
     /// removes it; returns its plan so that the caller can delete its virtual MAC
     /// interface.
-    pub fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
+    pub(crate) fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
         let id = self.routers.get(i)?.id;
         self.node.remove(id, now);
         self.after_input(now);
@@ -278,7 +278,7 @@ impl Engine {
     /// caller. Returns the addresses to remove and to add now (when it is Master), so that
     /// the caller can order every removal of a reload before every addition (a VIP moving
     /// between instances).
-    pub fn update_router(
+    pub(crate) fn update_router(
         &mut self,
         i: usize,
         now: Timestamp,
@@ -312,7 +312,7 @@ impl Engine {
     }
 
     /// Queues address work of a reload: all removals first, then all additions.
-    pub fn queue_address_changes(&self, removed: Addresses, added: Addresses) {
+    pub(crate) fn queue_address_changes(&self, removed: Addresses, added: Addresses) {
         if !removed.is_empty() {
             let _ = self.jobs.send(Job::RemoveSome(removed));
         }
@@ -322,18 +322,18 @@ impl Engine {
     }
 
     /// Queues a marker answered once the address worker has done every job before it.
-    pub fn queue_flush(&self, done: tokio::sync::oneshot::Sender<()>) -> bool {
+    pub(crate) fn queue_flush(&self, done: tokio::sync::oneshot::Sender<()>) -> bool {
         self.jobs.send(Job::Flush(done)).is_ok()
     }
 
     /// The operator's temporary priorities end with a reload.
-    pub fn clear_operator_priorities(&mut self, now: Timestamp) {
+    pub(crate) fn clear_operator_priorities(&mut self, now: Timestamp) {
         self.node.clear_operator_priorities(now);
         self.after_input(now);
     }
 
     /// Publish events (transitions, master changes, operator actions) to `events`.
-    pub fn set_events(&mut self, events: broadcast::Sender<Event>) {
+    pub(crate) fn set_events(&mut self, events: broadcast::Sender<Event>) {
         self.events = Some(events);
     }
 
@@ -346,13 +346,13 @@ impl Engine {
     }
 
     /// The index of the instance called `name`.
-    pub fn find(&self, name: &str) -> Result<usize, String> {
+    pub(crate) fn find(&self, name: &str) -> Result<usize, String> {
         self.index_of(name)
             .ok_or_else(|| format!("no instance named {name:?}"))
     }
 
     /// The state machine of router `r`.
-    pub fn instance(&self, r: &Router) -> &vrrp_core::Instance {
+    pub(crate) fn instance(&self, r: &Router) -> &vrrp_core::Instance {
         match self.node.instance(r.id) {
             Some(i) => i,
             // Routers and the node's instances are added and removed together.
@@ -361,7 +361,7 @@ impl Engine {
     }
 
     /// Answers a control request (on the protocol thread: quick, no waiting).
-    pub fn control(
+    pub(crate) fn control(
         &mut self,
         now: Timestamp,
         request: Request,
@@ -433,12 +433,12 @@ impl Engine {
     }
 
     /// The metrics endpoint's snapshot.
-    pub fn metrics(&self, now: Timestamp) -> Snapshot {
+    pub(crate) fn metrics(&self, now: Timestamp) -> Snapshot {
         report::metrics(self, now)
     }
 
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).
-    pub fn handle(&mut self, now: Timestamp, input: Input<'_>) {
+    pub(crate) fn handle(&mut self, now: Timestamp, input: Input<'_>) {
         match input {
             Input::Start(links) => self.start(now, links),
             Input::Timer { armed } => self.on_timer(now, armed),
@@ -471,7 +471,7 @@ impl Engine {
     }
 
     /// The index of the instance called `name`, if any.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
         self.routers.iter().position(|r| r.plan.config.name == name)
     }
 

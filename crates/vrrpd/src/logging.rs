@@ -8,7 +8,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -19,7 +19,7 @@ pub enum LogFormat {
 /// line, so a slow or stuck reader of our standard error (a full pipe) can never delay an
 /// advertisement; lines are dropped rather than block when the queue is full. Keep the
 /// returned guard alive until exit: dropping it flushes the queue.
-pub fn init(detail: bool, format: LogFormat) -> Option<Flush> {
+pub(crate) fn init(detail: bool, format: LogFormat) -> Option<Flush> {
     let default = if detail { "debug" } else { "info" };
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
 
@@ -77,16 +77,16 @@ const QUEUED_LINES: usize = 16 * 1024;
 /// error. Hand-written rather than `tracing-appender` (which does the same) because that
 /// crate brings the `time` crate and its macros for rolling files vrrpd does not use.
 #[derive(Clone)]
-pub struct BackgroundWriter(std::sync::mpsc::SyncSender<Message>);
+pub(crate) struct BackgroundWriter(std::sync::mpsc::SyncSender<Message>);
 
-pub enum Message {
+pub(crate) enum Message {
     Line(Vec<u8>),
     /// Answer once every line queued before is written.
     Flush(std::sync::mpsc::SyncSender<()>),
 }
 
 /// Dropping it waits (at most a second) until the queued lines are written.
-pub struct Flush(std::sync::mpsc::SyncSender<Message>);
+pub(crate) struct Flush(std::sync::mpsc::SyncSender<Message>);
 
 impl Drop for Flush {
     fn drop(&mut self) {

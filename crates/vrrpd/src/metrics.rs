@@ -29,15 +29,20 @@ use crate::control::ControlRequest;
 type Labels = Vec<(String, String)>;
 
 /// Upper bounds (seconds) of the protocol timer lateness histogram.
-pub const LATENESS_BUCKETS: [f64; 8] = [25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 20e-3];
+pub(crate) const LATENESS_BUCKETS: [f64; 8] =
+    [25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 20e-3];
 
 /// The lateness histogram, observed by the protocol thread and read by scrapes.
-pub fn lateness_histogram() -> Histogram {
+pub(crate) fn lateness_histogram() -> Histogram {
     Histogram::new(LATENESS_BUCKETS)
 }
 
 /// Serves `GET /metrics` on `addr` (on the current runtime: the control thread's).
-pub async fn serve(addr: SocketAddr, requests: mpsc::Sender<ControlRequest>, lateness: Histogram) {
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    requests: mpsc::Sender<ControlRequest>,
+    lateness: Histogram,
+) {
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {

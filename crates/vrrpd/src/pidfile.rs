@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use nix::fcntl::{Flock, FlockArg};
 
-pub struct PidFile {
+pub(crate) struct PidFile {
     path: PathBuf,
     _lock: Flock<File>,
 }
 
 impl PidFile {
-    pub fn acquire(path: &Path) -> Result<PidFile> {
+    pub(crate) fn acquire(path: &Path) -> Result<PidFile> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| {
                 format!("cannot create the directory of pid file {}", path.display())

@@ -24,30 +24,30 @@ use crate::{daemon, tracking};
 /// in place when it is the same virtual router, and re-created otherwise; a removed one
 /// leaves gracefully (priority 0, VIPs removed). A configuration that does not load is
 /// refused as a whole and the running one stays.
-pub struct Reloader {
+pub(crate) struct Reloader {
     /// The configuration running now.
     pub config: RefCell<Config>,
     pub nl: Netlink,
     pub path: std::path::PathBuf,
     pub engine: Rc<RefCell<Engine>>,
-    pub running: std::cell::Cell<bool>,
+    /// Held by the reload that runs: a reload asked for meanwhile (SIGHUP, `vrrpctl
+    /// reload`) waits for it, then reads the file again, so the last request sees the last
+    /// file.
+    pub serial: tokio::sync::Mutex<()>,
     /// Sysctls set for instances that reloads added (restored on exit).
     pub sysctls: RefCell<Vec<SysctlGuard>>,
 }
 
 impl Reloader {
     /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
-    pub async fn reload(&self) -> Result<ReloadSummary, ReloadError> {
-        if self.running.replace(true) {
-            return Err(ReloadError::Refused("a reload is already running".into()));
-        }
+    pub(crate) async fn reload(&self) -> Result<ReloadSummary, ReloadError> {
+        let _serial = self.serial.lock().await;
         // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
         match sd_notify::NotifyState::monotonic_usec_now() {
             Ok(now) => daemon::systemd(&[sd_notify::NotifyState::Reloading, now]),
             Err(_) => daemon::systemd(&[sd_notify::NotifyState::Reloading]),
         }
         let result = self.apply().await;
-        self.running.set(false);
         daemon::systemd(&[sd_notify::NotifyState::Ready]);
         match &result {
             Ok(summary) => info!("reload: {summary}"),

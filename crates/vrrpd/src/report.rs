@@ -29,7 +29,7 @@ fn cidrs(vips: &[vrrp_config::Vip]) -> Vec<String> {
 }
 
 /// One line of `vrrpctl status`.
-pub fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> StatusLine {
+pub(crate) fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> StatusLine {
     let inst = engine.instance(r);
     let cfg = &r.plan.config;
     let holds_vips = inst.state() == State::Master;
@@ -62,7 +62,7 @@ pub fn status_line(engine: &Engine, r: &Router, now: Timestamp) -> StatusLine {
 }
 
 /// `vrrpctl status`: one line per instance.
-pub fn status(engine: &Engine, now: Timestamp) -> StatusList {
+pub(crate) fn status(engine: &Engine, now: Timestamp) -> StatusList {
     StatusList {
         instances: engine
             .routers
@@ -73,7 +73,7 @@ pub fn status(engine: &Engine, now: Timestamp) -> StatusList {
 }
 
 /// `vrrpctl show INSTANCE`: everything the daemon knows about one instance.
-pub fn show(engine: &Engine, r: &Router, now: Timestamp) -> Show {
+pub(crate) fn show(engine: &Engine, r: &Router, now: Timestamp) -> Show {
     let inst = engine.instance(r);
     let cfg = &r.plan.config;
     Show {
@@ -127,7 +127,7 @@ fn counters(engine: &Engine, r: &Router) -> Counters {
 }
 
 /// The metrics endpoint's snapshot: `status` lines with counters, trackers and master changes.
-pub fn metrics(engine: &Engine, now: Timestamp) -> Snapshot {
+pub(crate) fn metrics(engine: &Engine, now: Timestamp) -> Snapshot {
     Snapshot {
         instances: engine
             .routers
@@ -175,7 +175,7 @@ fn trackers(engine: &Engine, r: &Router) -> Vec<Tracker> {
 }
 
 /// SIGUSR1: the `show` document of every instance.
-pub fn state(engine: &Engine, now: Timestamp) -> StateDump {
+pub(crate) fn state(engine: &Engine, now: Timestamp) -> StateDump {
     StateDump {
         version: DUMP_VERSION,
         instances: engine
@@ -187,7 +187,7 @@ pub fn state(engine: &Engine, now: Timestamp) -> StateDump {
 }
 
 /// SIGUSR2: every instance's counters and the protocol timer's lateness.
-pub fn stats(engine: &Engine) -> StatsDump {
+pub(crate) fn stats(engine: &Engine) -> StatsDump {
     StatsDump {
         version: DUMP_VERSION,
         instances: engine
@@ -227,7 +227,7 @@ fn lateness(l: &TimerLateness) -> ProtocolTimer {
 
 /// Writes `doc` to `path` atomically (a temporary file renamed over it), so a reader never
 /// sees half a document.
-pub fn write(path: &Path, doc: &impl Serialize) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, doc: &impl Serialize) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -19,7 +19,7 @@ const LINK_LOCAL_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything the daemon needs to run one `vrrp_instance`.
 #[derive(Debug)]
-pub struct RouterPlan {
+pub(crate) struct RouterPlan {
     pub config: VrrpInstance,
     pub core: InstanceConfig,
     /// The instance's interface: advertisements are received here.
@@ -52,18 +52,18 @@ pub struct RouterPlan {
 }
 
 #[derive(Debug)]
-pub struct Vmac {
+pub(crate) struct Vmac {
     pub ifindex: u32,
     pub name: String,
 }
 
 /// The resolved plan of every instance, and the sysctls to restore on exit.
-pub struct Plan {
+pub(crate) struct Plan {
     pub routers: Vec<RouterPlan>,
     pub sysctls: SysctlGuard,
 }
 
-pub async fn prepare(
+pub(crate) async fn prepare(
     nl: &Netlink,
     config: &Config,
     scripts: &crate::tracking::Scripts,
@@ -80,7 +80,7 @@ pub async fn prepare(
     Ok(Plan { routers, sysctls })
 }
 
-pub async fn prepare_instance(
+pub(crate) async fn prepare_instance(
     nl: &Netlink,
     instance: &VrrpInstance,
     extras: Extras,
@@ -95,10 +95,7 @@ pub async fn prepare_instance(
             warn!("{}: cannot set {path}: {e}", instance.name);
         }
     }
-    let family = match instance.family {
-        vrrp_config::Family::Ipv4 => Family::Ipv4,
-        vrrp_config::Family::Ipv6 => Family::Ipv6,
-    };
+    let family = instance.family;
     let link = nl
         .link_by_name(&instance.interface)
         .await?
@@ -181,7 +178,7 @@ pub async fn prepare_instance(
 }
 
 /// The protocol core's view of an instance.
-pub fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> InstanceConfig {
+pub(crate) fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> InstanceConfig {
     let version = if instance.version == 2 {
         Version::V2
     } else {
@@ -216,7 +213,7 @@ pub fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) -> Inst
 
 /// Interfaces whose link state the instance follows: `track_interface`, and its own
 /// interface (weight 0: down = Fault) unless `dont_track_primary`.
-pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32, bool)> {
+pub(crate) fn tracked(instance: &VrrpInstance) -> Vec<(String, i32, bool)> {
     let mut tracked: Vec<(String, i32, bool)> = instance
         .track_interfaces
         .iter()
@@ -230,12 +227,12 @@ pub fn tracked(instance: &VrrpInstance) -> Vec<(String, i32, bool)> {
 
 /// What an instance needs beyond its own block: trackers (with its sync group's), notify
 /// hooks (checked: users, executables, script security).
-pub struct Extras {
+pub(crate) struct Extras {
     pub trackers: Vec<vrrp_core::TrackerWeight>,
     pub notify: vrrp_track::NotifyScripts,
 }
 
-pub fn extras(
+pub(crate) fn extras(
     config: &Config,
     instance: &VrrpInstance,
     scripts: &crate::tracking::Scripts,
@@ -248,7 +245,7 @@ pub fn extras(
 
 /// The VIPs and excluded VIPs of an instance, each with the interface it goes on
 /// (`dev`, else `default_ifindex`: the instance's interface or its virtual MAC interface).
-pub async fn resolve_addresses(
+pub(crate) async fn resolve_addresses(
     nl: &Netlink,
     instance: &VrrpInstance,
     default_ifindex: u32,
@@ -281,7 +278,7 @@ pub async fn resolve_addresses(
 
 /// The `virtual_routes` and `virtual_rules` of an instance in the kernel's terms; a route
 /// without `dev` and without a gateway goes on the instance's interface.
-pub async fn resolve_routes(
+pub(crate) async fn resolve_routes(
     nl: &Netlink,
     instance: &VrrpInstance,
     default_ifindex: u32,
@@ -331,13 +328,7 @@ pub async fn resolve_routes(
         .virtual_rules
         .iter()
         .map(|r| {
-            let mut spec = RuleSpec::new(
-                match r.family {
-                    vrrp_config::Family::Ipv4 => Family::Ipv4,
-                    vrrp_config::Family::Ipv6 => Family::Ipv6,
-                },
-                r.table,
-            );
+            let mut spec = RuleSpec::new(r.family, r.table);
             spec.from = r.from.as_ref().map(|p| (p.addr, p.len));
             spec.to = r.to.as_ref().map(|p| (p.addr, p.len));
             spec.priority = r.priority;
@@ -353,14 +344,14 @@ pub async fn resolve_routes(
 
 /// Checks, without changing anything, what starting `instance` needs: its interface, the
 /// interfaces named by its VIPs and routes, and a source address.
-pub async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()> {
+pub(crate) async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()> {
     let link = nl
         .link_by_name(&instance.interface)
         .await?
         .with_context(|| format!("interface {} does not exist", instance.interface))?;
     resolve_addresses(nl, instance, link.index).await?;
     resolve_routes(nl, instance, link.index).await?;
-    if instance.src_ip().is_none() && instance.family == vrrp_config::Family::Ipv4 {
+    if instance.src_ip().is_none() && instance.family == Family::Ipv4 {
         let addrs = nl.addresses(link.index).await?;
         if vrrp_linux::primary_ipv4(&addrs).is_none() {
             bail!(
@@ -374,7 +365,7 @@ pub async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()>
 
 /// The VIPs to protect with the no_accept filter: those of instances with Accept_Mode off
 /// that are not address owners (RFC 5798 §6.4.3: only the owner, or Accept_Mode, accepts).
-pub fn no_accept_vips(config: &Config) -> Vec<IpAddr> {
+pub(crate) fn no_accept_vips(config: &Config) -> Vec<IpAddr> {
     config
         .instances
         .iter()
@@ -384,7 +375,7 @@ pub fn no_accept_vips(config: &Config) -> Vec<IpAddr> {
 }
 
 /// Installs the no_accept filter for `config` (or removes it when nothing needs it).
-pub fn apply_no_accept(config: &Config) -> Result<()> {
+pub(crate) fn apply_no_accept(config: &Config) -> Result<()> {
     let vips = no_accept_vips(config);
     vrrp_linux::nft::apply_no_accept(&vips).context("no_accept")?;
     if !vips.is_empty() {
@@ -398,7 +389,7 @@ pub fn apply_no_accept(config: &Config) -> Result<()> {
 
 /// Whether `new` can replace `old` in place (same virtual router), rather than by removing
 /// the old instance and starting a new one.
-pub fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
+pub(crate) fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
     old.interface == new.interface
         && old.vrid == new.vrid
         && old.family == new.family

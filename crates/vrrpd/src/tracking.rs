@@ -24,14 +24,14 @@ use vrrp_track::{
 
 /// Resolves the users and executables of scripts and hooks, applying
 /// `enable_script_security` (an unsafe script refuses the configuration).
-pub struct Scripts {
+pub(crate) struct Scripts {
     security: bool,
     script_user: Option<(String, Option<String>)>,
     default: OnceCell<Result<RunAs, String>>,
 }
 
 impl Scripts {
-    pub fn new(global: &GlobalDefs) -> Scripts {
+    pub(crate) fn new(global: &GlobalDefs) -> Scripts {
         Scripts {
             security: global.enable_script_security,
             script_user: global
@@ -107,7 +107,7 @@ impl Scripts {
     }
 
     /// The notify scripts of an instance or sync group.
-    pub fn notify_scripts(
+    pub(crate) fn notify_scripts(
         &self,
         notify: &Notify,
         master_change: Option<&Command>,
@@ -129,13 +129,13 @@ impl Scripts {
 }
 
 /// The key of a script, file or process tracker.
-pub fn key(kind: vrrp_track::TrackerKind, name: &str) -> TrackerKey {
+pub(crate) fn key(kind: vrrp_track::TrackerKind, name: &str) -> TrackerKey {
     TrackerKey::new(kind, name)
 }
 
 /// The trackers of an instance: its own `track_script` / `track_file` / `track_process`
 /// lines and its sync group's, each with the instance's weight (else the tracker's own).
-pub fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<TrackerWeight> {
+pub(crate) fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<TrackerWeight> {
     let group = instance
         .sync_group
         .as_deref()
@@ -179,7 +179,7 @@ pub fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec<Tracke
 }
 
 /// Everything to start on the tracking thread, checked at configuration load.
-pub struct Plan {
+pub(crate) struct Plan {
     scripts: Vec<(ScriptSpec, std::path::PathBuf)>,
     files: Vec<FileSpec>,
     processes: Vec<ProcessSpec>,
@@ -190,7 +190,7 @@ pub struct Plan {
 /// Checks every script, hook and FIFO of the configuration (users, executables, script
 /// security) and builds the tracker specs. Only trackers some instance or group uses run,
 /// as in keepalived. `Err` holds located messages; the configuration is then refused.
-pub fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<String>> {
+pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<String>> {
     let mut errors = Vec::new();
     let used: HashSet<TrackerKey> = config
         .instances
@@ -305,19 +305,19 @@ pub fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<String>> {
 
 /// Hooks and FIFO lines, as the engine pushes them (never blocks).
 #[derive(Clone)]
-pub struct Notifier {
+pub(crate) struct Notifier {
     pub queue: NotifyQueue,
     pub fifos: Vec<NotifyFifo>,
 }
 
 impl Notifier {
-    pub fn state_line(&self, scope: Scope, name: &str, state: FifoState, priority: u8) {
+    pub(crate) fn state_line(&self, scope: Scope, name: &str, state: FifoState, priority: u8) {
         for f in &self.fifos {
             f.state(scope, name, state, priority);
         }
     }
 
-    pub fn master_change_line(
+    pub(crate) fn master_change_line(
         &self,
         instance: &str,
         master: Option<std::net::IpAddr>,
@@ -329,7 +329,7 @@ impl Notifier {
     }
 
     /// Waits (bounded) until queued hooks ran and FIFO lines were written.
-    pub async fn drain(&self, timeout: Duration) {
+    pub(crate) async fn drain(&self, timeout: Duration) {
         if !self.queue.wait_idle(timeout).await {
             warn!("notify hooks still running after {timeout:?}; they are killed");
         }
@@ -340,7 +340,7 @@ impl Notifier {
 }
 
 /// The running tracking thread and what lives on it.
-pub struct Tracking {
+pub(crate) struct Tracking {
     thread: TrackingThread,
     readers: Vec<FifoScript>,
     pub notifier: Notifier,
@@ -348,7 +348,7 @@ pub struct Tracking {
 
 impl Tracking {
     /// Starts the tracking thread, the trackers, the hook queue and the FIFOs.
-    pub fn start(
+    pub(crate) fn start(
         plan: Plan,
         events: mpsc::UnboundedSender<TrackerEvent>,
     ) -> std::io::Result<Tracking> {
@@ -408,7 +408,7 @@ impl Tracking {
     }
 
     /// Lets the last hooks run (bounded), then stops the thread, killing what still runs.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.notifier.drain(Duration::from_secs(10)).await;
         for r in self.readers {
             r.stop().await;
@@ -418,7 +418,7 @@ impl Tracking {
 }
 
 /// keepalived's notify state for a transition to `state`.
-pub fn notify_state(from: vrrp_core::State, to: vrrp_core::State) -> Option<NotifyState> {
+pub(crate) fn notify_state(from: vrrp_core::State, to: vrrp_core::State) -> Option<NotifyState> {
     use vrrp_core::State;
     match to {
         State::Master => Some(NotifyState::Master),

@@ -39,7 +39,7 @@ pub(crate) struct RawNotify {
 }
 
 impl RawNotify {
-    pub fn set(&mut self, kw: &str, c: RawCmd) {
+    pub(crate) fn set(&mut self, kw: &str, c: RawCmd) {
         let slot = match kw {
             "notify_master" => &mut self.master,
             "notify_backup" => &mut self.backup,

@@ -10,6 +10,7 @@ use crate::weights::TrackerKey;
 /// every VRID on it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SocketKey {
+    /// The family of its packets.
     pub family: Family,
     /// The interface advertisements arrive on (the instance's `interface`).
     pub ifindex: u32,
@@ -21,8 +22,11 @@ pub struct SocketKey {
 /// 0: Fault while it is down) unless `dont_track_primary`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackedInterface {
+    /// The interface's name.
     pub name: String,
+    /// Its weight (0: Fault while down).
     pub weight: i32,
+    /// The weight's sign turned around.
     pub reverse: bool,
 }
 
@@ -30,8 +34,11 @@ pub struct TrackedInterface {
 /// group's), with the weight that applies.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackerWeight {
+    /// The tracker.
     pub key: TrackerKey,
+    /// The weight that applies (0: Fault while it fails).
     pub weight: i32,
+    /// The weight's sign turned around.
     pub reverse: bool,
 }
 
@@ -47,7 +54,9 @@ pub struct InstanceSpec {
     pub interface: String,
     /// Unicast peers; empty: the multicast group of its family.
     pub unicast_peers: Vec<IpAddr>,
+    /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
+    /// Its script, file and process trackers.
     pub trackers: Vec<TrackerWeight>,
     /// Its `vrrp_sync_group`, if any.
     pub sync_group: Option<String>,

@@ -12,7 +12,7 @@ use nix::sched::{CloneFlags, setns};
 
 /// True when the tests can create namespaces; otherwise reports the skip (a failure under
 /// `VRRPD_LAB_REQUIRED=1`, as in CI).
-pub fn can_run(test: &str) -> bool {
+pub(crate) fn can_run(test: &str) -> bool {
     match vrrp_testlab::skip_reason(&[]) {
         None => true,
         Some(why) => {
@@ -23,7 +23,7 @@ pub fn can_run(test: &str) -> bool {
 }
 
 /// Runs `ip ARGS`, panicking with its stderr on failure.
-pub fn ip(args: &[&str]) -> String {
+pub(crate) fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(
         out.status.success(),
@@ -35,12 +35,12 @@ pub fn ip(args: &[&str]) -> String {
 }
 
 /// A named network namespace, deleted on drop.
-pub struct Netns {
+pub(crate) struct Netns {
     pub name: String,
 }
 
 impl Netns {
-    pub fn new(tag: &str) -> Netns {
+    pub(crate) fn new(tag: &str) -> Netns {
         let name = format!("vl-{tag}-{}", std::process::id());
         // A leftover from a killed run with the same pid would make `add` fail.
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
@@ -51,7 +51,7 @@ impl Netns {
     }
 
     /// Runs `ip -n NAME ARGS`.
-    pub fn ip(&self, args: &[&str]) -> String {
+    pub(crate) fn ip(&self, args: &[&str]) -> String {
         let mut all = vec!["-n", self.name.as_str()];
         all.extend_from_slice(args);
         ip(&all)
@@ -59,7 +59,7 @@ impl Netns {
 
     /// Runs `f` on a fresh thread that has entered this namespace. Sockets and runtimes that
     /// `f` creates belong to the namespace.
-    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+    pub(crate) fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         let path = format!("/run/netns/{}", self.name);
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -73,7 +73,10 @@ impl Netns {
     }
 
     /// Runs an async block on a current-thread tokio runtime inside this namespace.
-    pub fn block_on<T: Send, F: Future<Output = T>>(&self, f: impl FnOnce() -> F + Send) -> T {
+    pub(crate) fn block_on<T: Send, F: Future<Output = T>>(
+        &self,
+        f: impl FnOnce() -> F + Send,
+    ) -> T {
         self.run(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -84,7 +87,7 @@ impl Netns {
     }
 
     /// The index of interface `name` in this namespace.
-    pub fn ifindex(&self, name: &str) -> u32 {
+    pub(crate) fn ifindex(&self, name: &str) -> u32 {
         self.run(|| nix::net::if_::if_nametoindex(name).expect("if_nametoindex"))
     }
 }
@@ -99,14 +102,14 @@ impl Drop for Netns {
 
 /// Two namespaces joined by a veth pair: `va` in `a` (10.99.N.1/24, fd99:N::1/64) and `vb` in
 /// `b` (10.99.N.2/24, fd99:N::2/64), both up.
-pub struct Pair {
+pub(crate) struct Pair {
     pub a: Netns,
     pub b: Netns,
     pub net: u8,
 }
 
 impl Pair {
-    pub fn new(tag: &str, net: u8) -> Pair {
+    pub(crate) fn new(tag: &str, net: u8) -> Pair {
         let a = Netns::new(&format!("{tag}a"));
         let b = Netns::new(&format!("{tag}b"));
         a.ip(&[
@@ -149,7 +152,7 @@ impl Pair {
 }
 
 /// Polls `f` every 10 ms until it returns `Some`, or panics after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A directory under the system temp dir, removed (recursively) on drop.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
         static N: AtomicU32 = AtomicU32::new(0);
         let p = std::env::temp_dir().join(format!(
             "vrrp-track-{tag}-{}-{}",
@@ -21,16 +21,16 @@ impl TempDir {
         TempDir(p)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 
     /// The path as a string (for shell snippets).
-    pub fn s(&self, name: &str) -> String {
+    pub(crate) fn s(&self, name: &str) -> String {
         self.join(name).display().to_string()
     }
 }
@@ -41,17 +41,17 @@ impl Drop for TempDir {
     }
 }
 
-pub fn sh(script: &str) -> Vec<String> {
+pub(crate) fn sh(script: &str) -> Vec<String> {
     vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()]
 }
 
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
 /// `true` when `pid` no longer runs: `kill(pid, 0)` fails with ESRCH, or the process is a
 /// zombie (killed, reparented, and waiting for init to reap it).
-pub fn is_dead(pid: i32) -> bool {
+pub(crate) fn is_dead(pid: i32) -> bool {
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
         Err(nix::errno::Errno::ESRCH) => true,
         _ => std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -64,7 +64,7 @@ pub fn is_dead(pid: i32) -> bool {
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if cond() {
@@ -78,7 +78,7 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// The same inside a tokio test.
-pub async fn wait_until_async(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_until_async(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
         if cond() {
@@ -92,7 +92,7 @@ pub async fn wait_until_async(limit: Duration, mut cond: impl FnMut() -> bool) -
 }
 
 /// Reads a pid written by a script, waiting for the file to be complete.
-pub fn read_pid(path: &Path) -> i32 {
+pub(crate) fn read_pid(path: &Path) -> i32 {
     let mut pid = None;
     wait_until(Duration::from_secs(5), || {
         pid = std::fs::read_to_string(path)
@@ -104,7 +104,7 @@ pub fn read_pid(path: &Path) -> i32 {
 }
 
 /// [`read_pid`] inside a tokio test (lets other tasks run while waiting).
-pub async fn read_pid_async(path: &Path) -> i32 {
+pub(crate) async fn read_pid_async(path: &Path) -> i32 {
     let mut pid = None;
     wait_until_async(Duration::from_secs(5), || {
         pid = std::fs::read_to_string(path)

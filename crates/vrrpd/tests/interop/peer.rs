@@ -16,15 +16,15 @@ use vrrp_testlab::{
     wait_until,
 };
 
-pub const VRID: u8 = 51;
+pub(crate) const VRID: u8 = 51;
 
 /// Where FRR's daemons are installed by the Debian package `frr`.
-pub const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
-pub const FRR_VRRPD: &str = "/usr/lib/frr/vrrpd";
+pub(crate) const FRR_ZEBRA: &str = "/usr/lib/frr/zebra";
+pub(crate) const FRR_VRRPD: &str = "/usr/lib/frr/vrrpd";
 
 /// Protocol version and address family of a scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// VRRPv2, IPv4, no authentication.
     V2,
     /// VRRPv2, IPv4, `auth_type PASS`.
@@ -36,24 +36,24 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn version(self) -> u8 {
+    pub(crate) fn version(self) -> u8 {
         match self {
             Mode::V2 | Mode::V2Pass => 2,
             Mode::V3v4 | Mode::V3v6 => 3,
         }
     }
 
-    pub fn v2(self) -> bool {
+    pub(crate) fn v2(self) -> bool {
         matches!(self, Mode::V2 | Mode::V2Pass)
     }
 
-    pub fn ipv6(self) -> bool {
+    pub(crate) fn ipv6(self) -> bool {
         self == Mode::V3v6
     }
 
     /// Advertisement interval: whole seconds are all VRRPv2 has; VRRPv3 uses
     /// 0.1 s to keep the suite short.
-    pub fn advert_int(self) -> f64 {
+    pub(crate) fn advert_int(self) -> f64 {
         match self {
             Mode::V2 | Mode::V2Pass => 1.0,
             Mode::V3v4 | Mode::V3v6 => 0.1,
@@ -62,14 +62,14 @@ impl Mode {
 
     /// How long a settled state is watched to be sure it is stable: more than
     /// twice the Master_Down_Interval.
-    pub fn hold(self) -> Duration {
+    pub(crate) fn hold(self) -> Duration {
         match self {
             Mode::V2 | Mode::V2Pass => Duration::from_millis(2500),
             Mode::V3v4 | Mode::V3v6 => Duration::from_millis(1200),
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::V2 => "VRRPv2",
             Mode::V2Pass => "VRRPv2+PASS",
@@ -81,14 +81,14 @@ impl Mode {
 
 /// Which implementation runs on a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Vrrpd,
     Keepalived,
     Frr,
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Vrrpd => "vrrpd",
             Kind::Keepalived => "keepalived",
@@ -99,7 +99,7 @@ impl Kind {
 
 /// What a router is configured with.
 #[derive(Clone, Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     pub mode: Mode,
     pub priority: u8,
     /// Overrides the mode's interval.
@@ -116,7 +116,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn new(mode: Mode, priority: u8) -> Spec {
+    pub(crate) fn new(mode: Mode, priority: u8) -> Spec {
         Spec {
             mode,
             priority,
@@ -129,44 +129,44 @@ impl Spec {
         }
     }
 
-    pub fn advert_int(mut self, secs: f64) -> Spec {
+    pub(crate) fn advert_int(mut self, secs: f64) -> Spec {
         self.advert_int = Some(secs);
         self
     }
 
-    pub fn nopreempt(mut self) -> Spec {
+    pub(crate) fn nopreempt(mut self) -> Spec {
         self.nopreempt = true;
         self
     }
 
-    pub fn unicast_peer(mut self, ip: IpAddr) -> Spec {
+    pub(crate) fn unicast_peer(mut self, ip: IpAddr) -> Spec {
         self.unicast_peer = Some(ip);
         self
     }
 
-    pub fn keepalived_line(mut self, l: &str) -> Spec {
+    pub(crate) fn keepalived_line(mut self, l: &str) -> Spec {
         self.keepalived_extra.push(l.to_string());
         self
     }
 
-    pub fn global_first(mut self) -> Spec {
+    pub(crate) fn global_first(mut self) -> Spec {
         self.global_first = true;
         self
     }
 
-    pub fn line(mut self, l: &str) -> Spec {
+    pub(crate) fn line(mut self, l: &str) -> Spec {
         self.extra.push(l.to_string());
         self
     }
 
     /// The advertisement interval in seconds.
-    pub fn interval(&self) -> f64 {
+    pub(crate) fn interval(&self) -> f64 {
         self.advert_int.unwrap_or(self.mode.advert_int())
     }
 }
 
 /// The VIP of the lab for a mode (`.100` / `::100`).
-pub fn vip(lab: &Lab, mode: Mode) -> IpAddr {
+pub(crate) fn vip(lab: &Lab, mode: Mode) -> IpAddr {
     if mode.ipv6() {
         IpAddr::V6(lab.vip6(100))
     } else {
@@ -176,11 +176,11 @@ pub fn vip(lab: &Lab, mode: Mode) -> IpAddr {
 
 /// The link-local virtual address listed first in IPv6 advertisements
 /// (RFC 5798 §5.2.9); every lab is its own link, so one value serves all.
-pub const LL_VIP: &str = "fe80::5:51";
+pub(crate) const LL_VIP: &str = "fe80::5:51";
 
 /// The keepalived.conf that both keepalived and vrrpd run. IPv6 instances
 /// list [`LL_VIP`] first, then the lab's global VIP, unless `global_first`.
-pub fn keepalived_conf(lab: &Lab, node: &Node, spec: &Spec, kind: Kind) -> String {
+pub(crate) fn keepalived_conf(lab: &Lab, node: &Node, spec: &Spec, kind: Kind) -> String {
     let v = vip(lab, spec.mode);
     let plen = if spec.mode.ipv6() { 64 } else { 24 };
     let mut i = VrrpInstance::new("VI_1", "eth0", VRID, spec.priority)
@@ -221,7 +221,7 @@ pub fn keepalived_conf(lab: &Lab, node: &Node, spec: &Spec, kind: Kind) -> Strin
 }
 
 /// FRR's vrrpd.conf for the same router.
-pub fn frr_conf(lab: &Lab, spec: &Spec) -> String {
+pub(crate) fn frr_conf(lab: &Lab, spec: &Spec) -> String {
     let v = vip(lab, spec.mode);
     let ms = (spec.interval() * 1000.0).round() as u32;
     let mut s = format!(
@@ -245,14 +245,14 @@ pub fn frr_conf(lab: &Lab, spec: &Spec) -> String {
 }
 
 /// The vrrpd under test.
-pub fn vrrpd_daemon() -> Daemon {
+pub(crate) fn vrrpd_daemon() -> Daemon {
     Daemon::Vrrpd {
         binary: PathBuf::from(env!("CARGO_BIN_EXE_vrrpd")),
     }
 }
 
 /// Why a test with this peer cannot run here, if it cannot.
-pub fn skip_reason(peer: Kind) -> Option<String> {
+pub(crate) fn skip_reason(peer: Kind) -> Option<String> {
     if let Some(r) = vrrp_testlab::skip_reason(&["nft", "tcpdump"]) {
         return Some(r);
     }
@@ -268,7 +268,7 @@ pub fn skip_reason(peer: Kind) -> Option<String> {
 }
 
 /// True when the test must be skipped; reports it (a failure under `VRRPD_LAB_REQUIRED=1`).
-pub fn skip(test: &str, peers: &[Kind]) -> bool {
+pub(crate) fn skip(test: &str, peers: &[Kind]) -> bool {
     for p in peers {
         if let Some(r) = skip_reason(*p) {
             vrrp_testlab::skip(&format!("{test}: {r}"));
@@ -286,7 +286,8 @@ enum Running {
 /// Set when an FRR vrrpd of this test process logged its own start-up bind race (FRR 8.4
 /// `vrrp.c`: "[VRID n] [IPv6] Failed to find address to bind on IF"); read and cleared by
 /// the interop tests' retry, which must not retry on other failures.
-pub static FRR_BIND_RACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(crate) static FRR_BIND_RACE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Whether `log` (an FRR vrrpd's own output) has FRR's bind race line.
 fn has_frr_bind_race(log: &str) -> bool {
@@ -295,7 +296,7 @@ fn has_frr_bind_race(log: &str) -> bool {
 }
 
 /// One node of the lab and the VRRP implementation on it.
-pub struct Router {
+pub(crate) struct Router {
     pub node: Node,
     pub kind: Kind,
     vip: IpAddr,
@@ -308,7 +309,7 @@ pub struct Router {
 }
 
 impl Router {
-    pub fn new(node: Node, kind: Kind, vip: IpAddr) -> Router {
+    pub(crate) fn new(node: Node, kind: Kind, vip: IpAddr) -> Router {
         Router {
             node,
             kind,
@@ -320,14 +321,14 @@ impl Router {
         }
     }
 
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}({})", self.node.name(), self.kind.name())
     }
 
     /// The source address of this router's advertisements in `mode`: the
     /// primary IPv4 address of eth0, or the link-local IPv6 address of the
     /// interface that sends (FRR: its macvlan).
-    pub fn primary(&self, mode: Mode) -> Option<IpAddr> {
+    pub(crate) fn primary(&self, mode: Mode) -> Option<IpAddr> {
         if mode.ipv6() {
             let ifname = match self.kind {
                 Kind::Frr => "mvl6",
@@ -339,7 +340,7 @@ impl Router {
         }
     }
 
-    pub fn is_running(&self) -> bool {
+    pub(crate) fn is_running(&self) -> bool {
         match &self.running {
             Some(Running::Daemon(d)) => d.is_running(),
             Some(Running::Frr(p)) => p.is_running(),
@@ -349,7 +350,7 @@ impl Router {
 
     /// Master: the daemon runs and holds the VIP (FRR: its macvlan is not
     /// protodown). A crashed daemon's leftovers don't count.
-    pub fn is_master(&self) -> bool {
+    pub(crate) fn is_master(&self) -> bool {
         if !self.is_running() {
             return false;
         }
@@ -370,7 +371,7 @@ impl Router {
     }
 
     /// Starts the implementation with `spec` and waits until it runs.
-    pub fn start(&mut self, lab: &Lab, spec: &Spec) -> Result<(), String> {
+    pub(crate) fn start(&mut self, lab: &Lab, spec: &Spec) -> Result<(), String> {
         if self.is_running() {
             return Err(format!("{} already runs", self.label()));
         }
@@ -551,7 +552,7 @@ impl Router {
     }
 
     /// SIGKILL: no priority-0 advertisement, leftovers stay.
-    pub fn crash(&mut self) {
+    pub(crate) fn crash(&mut self) {
         self.note_frr_bind_race();
         match self.running.take() {
             Some(Running::Daemon(d)) => {
@@ -566,7 +567,7 @@ impl Router {
 
     /// SIGTERM: the Master sends priority 0 and releases the VIP. Returns
     /// whether the daemon exited on its own within 10 s.
-    pub fn stop(&mut self) -> bool {
+    pub(crate) fn stop(&mut self) -> bool {
         self.note_frr_bind_race();
         match self.running.take() {
             Some(Running::Daemon(d)) => d.stop(Duration::from_secs(10)).unwrap_or(false),
@@ -586,7 +587,7 @@ impl Router {
 
     /// FRR: deletes the macvlan and stops zebra (the daemon must be stopped),
     /// so that another implementation can run on the node. No-op otherwise.
-    pub fn remove_frr_setup(&mut self) {
+    pub(crate) fn remove_frr_setup(&mut self) {
         if let Some(m) = self.macvlan.take() {
             let _ = self.node.run("ip", &["link", "del", &m]);
         }
@@ -607,7 +608,7 @@ impl Router {
         }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let p = match &self.running {
             Some(Running::Daemon(d)) => &d.proc,
             Some(Running::Frr(p)) => p,
@@ -619,7 +620,7 @@ impl Router {
     }
 
     /// The daemon's last output lines.
-    pub fn tail(&self, n: usize) -> String {
+    pub(crate) fn tail(&self, n: usize) -> String {
         let mut s = match &self.running {
             Some(Running::Daemon(d)) => d.tail(n),
             Some(Running::Frr(p)) => p.tail(n),
@@ -633,7 +634,7 @@ impl Router {
 }
 
 /// The (first) usable link-local IPv6 address of `ifname`, the virtual one aside.
-pub fn link_local(node: &Node, ifname: &str) -> Option<Ipv6Addr> {
+pub(crate) fn link_local(node: &Node, ifname: &str) -> Option<Ipv6Addr> {
     let out = node
         .run_ok(
             "ip",

@@ -10,7 +10,7 @@ use vrrp_testlab::{Capture, Lab, find_tool, run_bounded};
 
 /// One VRRP packet as tshark dissects it.
 #[derive(Clone, Debug)]
-pub struct Pkt {
+pub(crate) struct Pkt {
     pub src: String,
     pub dst: String,
     pub version: String,
@@ -23,30 +23,30 @@ pub struct Pkt {
 
 impl Pkt {
     /// Priority-0 advertisements (a Master that shuts down).
-    pub fn is_priority_zero(&self) -> bool {
+    pub(crate) fn is_priority_zero(&self) -> bool {
         self.priority == "0"
     }
 
-    pub fn bad_checksum(&self) -> bool {
+    pub(crate) fn bad_checksum(&self) -> bool {
         let s = self.checksum_status.to_ascii_lowercase();
         s == "0" || s == "bad" || self.expert.to_ascii_lowercase().contains("bad checksum")
     }
 
-    pub fn malformed(&self) -> bool {
+    pub(crate) fn malformed(&self) -> bool {
         self.expert.to_ascii_lowercase().contains("malformed")
     }
 }
 
 /// Starts a capture of every VRRP packet on the bridge. A capture that cannot start fails
 /// the test: its checks would otherwise vanish.
-pub fn start(lab: &Lab, name: &str) -> Capture {
+pub(crate) fn start(lab: &Lab, name: &str) -> Capture {
     lab.capture(name, "ip proto 112 or ip6 proto 112")
         .unwrap_or_else(|e| panic!("capture {name}: {e}"))
 }
 
 /// True when tshark is there to read the captures; otherwise the check is reported as
 /// skipped (a failure under `VRRPD_LAB_REQUIRED=1`).
-pub fn tshark_ready(what: &str) -> bool {
+pub(crate) fn tshark_ready(what: &str) -> bool {
     vrrp_testlab::need(
         find_tool("tshark").is_some(),
         &format!("{what}: tshark is not installed: the capture cannot be checked"),
@@ -54,7 +54,7 @@ pub fn tshark_ready(what: &str) -> bool {
 }
 
 /// Stops `cap` and dissects it with tshark; `None` (reported as a skip) without tshark.
-pub fn stop_and_dissect(cap: Capture, what: &str) -> Option<(PathBuf, Vec<Pkt>)> {
+pub(crate) fn stop_and_dissect(cap: Capture, what: &str) -> Option<(PathBuf, Vec<Pkt>)> {
     let path = cap
         .stop()
         .unwrap_or_else(|e| panic!("{what}: stopping the capture: {e}"));
@@ -110,7 +110,7 @@ fn dissect(pcap: &Path) -> Vec<Pkt> {
 /// sender the scenario must have heard, so that an empty capture cannot pass), and every
 /// packet sent from one of `vrrpd_sources` well formed with a good checksum (a Backup sends
 /// none). Returns the dissected packets (empty, reported as a skip, without tshark).
-pub fn stop_and_check(
+pub(crate) fn stop_and_check(
     lab: &Lab,
     cap: Capture,
     vrrpd_sources: &[IpAddr],

@@ -16,18 +16,18 @@ use vrrp_testlab::{Daemon, DaemonProc, Lab, Node, wait_until};
 
 /// Bound of every wait for a protocol step (an election takes well under a second with
 /// advert_int 0.1; the slack is for a loaded two-core machine).
-pub const STEP: Duration = Duration::from_secs(15);
+pub(crate) const STEP: Duration = Duration::from_secs(15);
 /// How long a daemon may take to start.
-pub const START: Duration = Duration::from_secs(15);
-pub const POLL: Duration = Duration::from_millis(20);
+pub(crate) const START: Duration = Duration::from_secs(15);
+pub(crate) const POLL: Duration = Duration::from_millis(20);
 
-pub fn vrrpd_binary() -> PathBuf {
+pub(crate) fn vrrpd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
 /// The vrrpctl binary: next to vrrpd (a workspace build puts it there), else built once
 /// with `cargo build -p vrrpctl` into the same target directory (bounded).
-pub fn vrrpctl() -> PathBuf {
+pub(crate) fn vrrpctl() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let found = BIN
         .get_or_init(|| vrrp_testlab::vrrpctl_next_to(&vrrpd_binary()).map_err(|e| e.to_string()));
@@ -39,7 +39,7 @@ pub fn vrrpctl() -> PathBuf {
 
 /// What a finished command printed.
 #[derive(Debug)]
-pub struct Out {
+pub(crate) struct Out {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -47,7 +47,7 @@ pub struct Out {
 
 /// Runs a command (in the test's namespace) with a time bound; -1 as the code when it was
 /// killed by a signal.
-pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Out, String> {
+pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Out, String> {
     let desc = format!("{cmd:?}");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -85,7 +85,7 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Out, String> {
 }
 
 /// `vrrpctl --socket SOCK args...`.
-pub fn ctl(sock: &Path, args: &[&str]) -> Out {
+pub(crate) fn ctl(sock: &Path, args: &[&str]) -> Out {
     run(
         Command::new(vrrpctl()).arg("--socket").arg(sock).args(args),
         Duration::from_secs(60),
@@ -94,7 +94,7 @@ pub fn ctl(sock: &Path, args: &[&str]) -> Out {
 }
 
 /// Writes an executable (0755) shell script `name` into the lab directory.
-pub fn script(lab: &Lab, name: &str, body: &str) -> PathBuf {
+pub(crate) fn script(lab: &Lab, name: &str, body: &str) -> PathBuf {
     let path = lab
         .write_file(name, &format!("#!/bin/sh\n{body}"))
         .expect("write a script");
@@ -104,7 +104,13 @@ pub fn script(lab: &Lab, name: &str, body: &str) -> PathBuf {
 
 /// A hook that appends `START END ARGS...` (times from `date +%s.%N`) to `log`, sleeping
 /// `slow` seconds first when its first argument is one of `slow_kinds`.
-pub fn logging_hook(lab: &Lab, name: &str, log: &Path, slow_kinds: &[&str], slow: f64) -> PathBuf {
+pub(crate) fn logging_hook(
+    lab: &Lab,
+    name: &str,
+    log: &Path,
+    slow_kinds: &[&str],
+    slow: f64,
+) -> PathBuf {
     let cases = if slow_kinds.is_empty() {
         String::new()
     } else {
@@ -125,13 +131,13 @@ pub fn logging_hook(lab: &Lab, name: &str, log: &Path, slow_kinds: &[&str], slow
 
 /// One line of a [`logging_hook`] log.
 #[derive(Debug, Clone)]
-pub struct HookLine {
+pub(crate) struct HookLine {
     pub start: f64,
     pub end: f64,
     pub args: Vec<String>,
 }
 
-pub fn hook_lines(log: &Path) -> Vec<HookLine> {
+pub(crate) fn hook_lines(log: &Path) -> Vec<HookLine> {
     fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
@@ -150,7 +156,7 @@ pub fn hook_lines(log: &Path) -> Vec<HookLine> {
 
 /// A transition logged by vrrpd: `VI_1: BACKUP -> MASTER (reason), priority N...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Logged {
+pub(crate) struct Logged {
     pub instance: String,
     pub from: String,
     pub to: String,
@@ -158,7 +164,7 @@ pub struct Logged {
 }
 
 /// The transitions vrrpd logged, in order.
-pub fn logged_transitions(log: &str) -> Vec<Logged> {
+pub(crate) fn logged_transitions(log: &str) -> Vec<Logged> {
     log.lines()
         .filter_map(|l| {
             let (before, rest) = l.split_once(" -> ")?;
@@ -185,21 +191,21 @@ pub fn logged_transitions(log: &str) -> Vec<Logged> {
 }
 
 /// One router: its node and its running daemon.
-pub struct Router {
+pub(crate) struct Router {
     pub node: Node,
     pub daemon: Option<DaemonProc>,
 }
 
 impl Router {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         self.node.name()
     }
 
-    pub fn daemon(&self) -> &DaemonProc {
+    pub(crate) fn daemon(&self) -> &DaemonProc {
         self.daemon.as_ref().expect("the daemon was started")
     }
 
-    pub fn sock(&self) -> PathBuf {
+    pub(crate) fn sock(&self) -> PathBuf {
         self.daemon()
             .control_socket
             .clone()
@@ -207,16 +213,16 @@ impl Router {
     }
 
     /// The daemon's standard error (its log).
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(self.daemon().proc.stderr_path()).unwrap_or_default()
     }
 
-    pub fn ctl(&self, args: &[&str]) -> Out {
+    pub(crate) fn ctl(&self, args: &[&str]) -> Out {
         ctl(&self.sock(), args)
     }
 
     /// `vrrpctl show INSTANCE --json`, if the daemon answers.
-    pub fn show(&self, instance: &str) -> Option<Value> {
+    pub(crate) fn show(&self, instance: &str) -> Option<Value> {
         let out = self.ctl(&["show", instance, "--json"]);
         if out.code != 0 {
             return None;
@@ -225,7 +231,7 @@ impl Router {
     }
 
     /// The `status` entry of `instance` (None if the daemon does not answer).
-    pub fn status_of(&self, instance: &str) -> Option<Value> {
+    pub(crate) fn status_of(&self, instance: &str) -> Option<Value> {
         let out = self.ctl(&["status", "--json"]);
         if out.code != 0 {
             return None;
@@ -238,14 +244,14 @@ impl Router {
             .cloned()
     }
 
-    pub fn state(&self, instance: &str) -> String {
+    pub(crate) fn state(&self, instance: &str) -> String {
         self.status_of(instance)
             .and_then(|s| s["state"].as_str().map(str::to_string))
             .unwrap_or_default()
     }
 
     /// The effective priority (`status`), 0 if unknown.
-    pub fn priority(&self, instance: &str) -> u64 {
+    pub(crate) fn priority(&self, instance: &str) -> u64 {
         self.status_of(instance)
             .and_then(|s| s["priority"].as_u64())
             .unwrap_or(0)
@@ -253,13 +259,13 @@ impl Router {
 }
 
 /// A LAN of routers r1..rN (VRRP daemons started later).
-pub struct Net {
+pub(crate) struct Net {
     pub lab: Lab,
     pub routers: Vec<Router>,
 }
 
 impl Net {
-    pub fn new(tag: &str, routers: usize) -> Net {
+    pub(crate) fn new(tag: &str, routers: usize) -> Net {
         let mut lab = Lab::new(tag).expect("lab");
         let routers = (1..=routers)
             .map(|i| Router {
@@ -270,26 +276,26 @@ impl Net {
         Net { lab, routers }
     }
 
-    pub fn vip(&self, n: u8) -> IpAddr {
+    pub(crate) fn vip(&self, n: u8) -> IpAddr {
         self.lab.vip4(n).into()
     }
 
-    pub fn vip_cidr(&self, n: u8) -> String {
+    pub(crate) fn vip_cidr(&self, n: u8) -> String {
         format!("{}/24", self.lab.vip4(n))
     }
 
     /// A path in the lab directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.lab.dir().join(name)
     }
 
-    pub fn start(&mut self, i: usize, conf: &str) {
+    pub(crate) fn start(&mut self, i: usize, conf: &str) {
         let d = start_vrrpd(&self.routers[i].node, conf);
         self.routers[i].daemon = Some(d);
     }
 
     /// SIGTERM to router `i`'s daemon; waits (bounded) for its exit.
-    pub fn stop(&self, i: usize) {
+    pub(crate) fn stop(&self, i: usize) {
         let clean = self.routers[i]
             .daemon()
             .stop(STEP)
@@ -303,11 +309,11 @@ impl Net {
     }
 
     /// Waits (bounded) for `cond`, else fails with `what` and the lab's diagnostics.
-    pub fn expect(&self, what: &str, cond: impl FnMut() -> bool) {
+    pub(crate) fn expect(&self, what: &str, cond: impl FnMut() -> bool) {
         assert!(wait_until(STEP, POLL, cond), "{what}{}", self.lab.diag());
     }
 
-    pub fn expect_state(&self, i: usize, instance: &str, state: &str) {
+    pub(crate) fn expect_state(&self, i: usize, instance: &str, state: &str) {
         let r = &self.routers[i];
         self.expect(
             &format!("{} should be {state} in {instance}", r.name()),
@@ -316,7 +322,7 @@ impl Net {
     }
 
     /// Routers holding `ip` in the kernel.
-    pub fn holders(&self, ip: IpAddr) -> Vec<String> {
+    pub(crate) fn holders(&self, ip: IpAddr) -> Vec<String> {
         self.routers
             .iter()
             .filter(|r| r.node.has_address(ip))
@@ -325,7 +331,7 @@ impl Net {
     }
 
     /// Router `i` is the only holder of `ip` (the only Master).
-    pub fn expect_sole_holder(&self, i: usize, ip: IpAddr) {
+    pub(crate) fn expect_sole_holder(&self, i: usize, ip: IpAddr) {
         let name = self.routers[i].name().to_string();
         self.expect(&format!("{name} should be the only holder of {ip}"), || {
             self.holders(ip) == [name.clone()]
@@ -335,7 +341,7 @@ impl Net {
 
 /// Starts vrrpd in `node` like `Daemon::Vrrpd` (`-n -l -D -f CONF -p PID --control-socket
 /// SOCK`, files in the lab directory); waits until it logs "vrrpd started".
-pub fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
+pub(crate) fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
     let d = Daemon::Vrrpd {
         binary: vrrpd_binary(),
     }
@@ -356,7 +362,7 @@ pub fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
 }
 
 /// `global_defs { script_user root }` plus `extra` lines.
-pub fn global_defs(extra: &[String]) -> String {
+pub(crate) fn global_defs(extra: &[String]) -> String {
     let mut s = String::from("global_defs {\n    script_user root\n");
     for l in extra {
         s.push_str("    ");
@@ -368,7 +374,7 @@ pub fn global_defs(extra: &[String]) -> String {
 }
 
 /// A VRRPv3 instance block (advert_int 0.1) on eth0 with `lines` inside.
-pub fn instance(name: &str, vrid: u8, priority: u8, vip: &str, lines: &[String]) -> String {
+pub(crate) fn instance(name: &str, vrid: u8, priority: u8, vip: &str, lines: &[String]) -> String {
     let mut s = format!(
         "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    advert_int 0.1\n    version 3\n    virtual_ipaddress {{\n        {vip}\n    }}\n"
     );
@@ -382,7 +388,7 @@ pub fn instance(name: &str, vrid: u8, priority: u8, vip: &str, lines: &[String])
 }
 
 /// PIDs of processes whose command line matches `pattern` (`pgrep -f`).
-pub fn pgrep(pattern: &str) -> Vec<u32> {
+pub(crate) fn pgrep(pattern: &str) -> Vec<u32> {
     run(
         Command::new("pgrep").args(["-f", pattern]),
         Duration::from_secs(30),
@@ -399,7 +405,7 @@ pub fn pgrep(pattern: &str) -> Vec<u32> {
 /// The notify events vrrpd's log implies, in order: `(INSTANCE|GROUP, name, EVENT, priority)`
 /// for every instance transition (EVENT = the new state, STOP for a return to INIT) and
 /// every `sync group NAME: STATE` line (priority 0). Hooks and FIFO lines follow this order.
-pub fn logged_events(log: &str) -> Vec<(String, String, String, u32)> {
+pub(crate) fn logged_events(log: &str) -> Vec<(String, String, String, u32)> {
     let mut events = Vec::new();
     for line in log.lines() {
         if let Some(t) = logged_transitions(line).pop() {
@@ -419,7 +425,7 @@ pub fn logged_events(log: &str) -> Vec<(String, String, String, u32)> {
 }
 
 /// Seconds since the epoch now (to compare with `date +%s.%N` in hooks).
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -428,7 +434,7 @@ pub fn unix_now() -> f64 {
 
 /// Reads lines from a FIFO on a thread (it blocks in open and read until every writer is
 /// gone); the receiver gets them.
-pub fn fifo_reader(path: &Path) -> std::sync::mpsc::Receiver<String> {
+pub(crate) fn fifo_reader(path: &Path) -> std::sync::mpsc::Receiver<String> {
     use std::io::BufRead;
     let (tx, rx) = std::sync::mpsc::channel();
     let path = path.to_path_buf();
@@ -445,7 +451,11 @@ pub fn fifo_reader(path: &Path) -> std::sync::mpsc::Receiver<String> {
 
 /// Receives lines until there are `n` (or `timeout` passes), then whatever else arrives
 /// within 300 ms.
-pub fn receive(rx: &std::sync::mpsc::Receiver<String>, n: usize, timeout: Duration) -> Vec<String> {
+pub(crate) fn receive(
+    rx: &std::sync::mpsc::Receiver<String>,
+    n: usize,
+    timeout: Duration,
+) -> Vec<String> {
     use std::sync::mpsc::RecvTimeoutError;
     let mut got = Vec::new();
     let deadline = Instant::now() + timeout;
