@@ -62,10 +62,14 @@ impl Request {
     /// Parses one request line with the daemon's checks; the error is the sentence the
     /// daemon answers with.
     pub fn parse(line: &str) -> Result<Request, String> {
-        let raw: RawRequest = serde_json::from_str(line).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => format!("not a request object: {e}"),
-            _ => format!("not JSON: {e}"),
-        })?;
+        // An object first: a derived struct would also take a JSON array.
+        let object: serde_json::Map<String, Value> =
+            serde_json::from_str(line).map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => format!("not a request object: {e}"),
+                _ => format!("not JSON: {e}"),
+            })?;
+        let raw = RawRequest::deserialize(Value::Object(object))
+            .map_err(|e| format!("not a request object: {e}"))?;
         Request::try_from(raw)
     }
 

@@ -223,6 +223,7 @@ fn bad_requests_are_refused_with_a_sentence() {
     );
     assert!(refused("garbage").starts_with("not JSON: "));
     assert!(refused(r#""status""#).starts_with("not a request object: "));
+    assert!(refused(r#"[1,"status"]"#).starts_with("not a request object: "));
     // Through serde as well (the message then names the position).
     assert!(serde_json::from_str::<Request>(r#"{"v":1,"command":"show"}"#).is_err());
 }
@@ -535,4 +536,185 @@ fn reload_errors_read_as_before() {
         .to_string(),
         "applied, except: VI_2: no such interface; no_accept: nft"
     );
+}
+
+/// Every key path of a document (`timers.skew_time_us`, `transitions[].from`), sorted.
+fn key_paths(v: &Value) -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    out.push(path.clone());
+                    walk(v, &path, out);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    walk(item, &format!("{prefix}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, "", &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+const STATUS_KEYS: [&str; 15] = [
+    "configured_priority",
+    "family",
+    "in_state_s",
+    "interface",
+    "maintenance",
+    "master",
+    "master.address",
+    "master.priority",
+    "name",
+    "operator_priority",
+    "priority",
+    "state",
+    "version",
+    "vips",
+    "vrid",
+];
+
+/// The keys the daemon's hand-made JSON had before the contract was typed.
+#[test]
+fn documents_keep_the_keys_of_before() {
+    let counters: Vec<String> = Counters::default()
+        .fields()
+        .iter()
+        .map(|(name, _)| format!("counters.{name}"))
+        .collect();
+    let tracker_keys = [
+        "trackers",
+        "trackers[].name",
+        "trackers[].reverse",
+        "trackers[].type",
+        "trackers[].up",
+        "trackers[].value",
+        "trackers[].weight",
+    ];
+    let mut want: Vec<String> = STATUS_KEYS.iter().map(|k| k.to_string()).collect();
+    want.extend(
+        [
+            "source",
+            "preempt",
+            "preempt_delay_s",
+            "accept",
+            "auth",
+            "unicast_peers",
+            "virtual_mac_interface",
+            "checksum_form",
+            "configured_vips",
+            "excluded_vips",
+            "timers",
+            "timers.advert_interval_cs",
+            "timers.master_adver_interval_cs",
+            "timers.master_down_interval_us",
+            "timers.skew_time_us",
+            "timers.next_deadline_in_us",
+            "master_since_s",
+            "master_changes",
+            "counters",
+            "transitions",
+            "transitions[].ago_s",
+            "transitions[].unix_time",
+            "transitions[].from",
+            "transitions[].to",
+            "transitions[].reason",
+            "protocol_timer",
+            "protocol_timer.fired",
+            "protocol_timer.mean_late_us",
+            "protocol_timer.max_late_us",
+            "protocol_timer.late_buckets",
+            "protocol_timer.late_buckets.le_50us",
+            "protocol_timer.late_buckets.more",
+        ]
+        .map(String::from),
+    );
+    want.extend(tracker_keys.map(String::from));
+    want.extend(counters.iter().cloned());
+    want.sort();
+    assert_eq!(key_paths(&serde_json::to_value(show()).unwrap()), want);
+
+    let status = serde_json::to_value(StatusList {
+        instances: vec![status_line()],
+    })
+    .unwrap();
+    let mut want: Vec<String> = STATUS_KEYS
+        .iter()
+        .map(|k| format!("instances[].{k}"))
+        .collect();
+    want.push("instances".into());
+    want.sort();
+    assert_eq!(key_paths(&status), want);
+
+    let snapshot = serde_json::to_value(Snapshot {
+        instances: vec![SnapshotInstance {
+            status: status_line(),
+            counters: Counters::default(),
+            master_changes: 0,
+            trackers: trackers(),
+        }],
+    })
+    .unwrap();
+    let mut want: Vec<String> = STATUS_KEYS
+        .iter()
+        .copied()
+        .chain(tracker_keys)
+        .chain(["counters", "master_changes"])
+        .map(|k| format!("instances[].{k}"))
+        .chain(counters.iter().map(|k| format!("instances[].{k}")))
+        .collect();
+    want.push("instances".into());
+    want.sort();
+    assert_eq!(key_paths(&snapshot), want);
+
+    let stats = serde_json::to_value(StatsDump {
+        version: DUMP_VERSION,
+        instances: vec![InstanceStats {
+            name: "VI_1".into(),
+            state: VrrpState::Master,
+            counters: Counters::default(),
+        }],
+        protocol_timer: protocol_timer(),
+    })
+    .unwrap();
+    let mut want: Vec<String> = [
+        "version",
+        "instances",
+        "instances[].name",
+        "instances[].state",
+        "instances[].counters",
+        "protocol_timer",
+        "protocol_timer.fired",
+        "protocol_timer.mean_late_us",
+        "protocol_timer.max_late_us",
+        "protocol_timer.late_buckets",
+        "protocol_timer.late_buckets.le_50us",
+        "protocol_timer.late_buckets.more",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain(counters.iter().map(|k| format!("instances[].{k}")))
+    .collect();
+    want.sort();
+    assert_eq!(key_paths(&stats), want);
+
+    let state = serde_json::to_value(StateDump {
+        version: DUMP_VERSION,
+        instances: vec![show()],
+    })
+    .unwrap();
+    assert_eq!(state["version"], 1);
+    assert_eq!(state["instances"][0], serde_json::to_value(show()).unwrap());
 }
