@@ -1,15 +1,14 @@
-//! The daemon commands: a client of vrrpd's control socket (`docs/control.md`) and the
-//! text rendering of its answers. `--json` prints the daemon's `result` as it came.
+//! The daemon commands: a client of vrrpd's control socket (`docs/control.md`, the contract
+//! in `vrrp_control`) and the text rendering of its answers. `--json` prints the daemon's
+//! `result` as it came.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-/// The protocol version this client speaks.
-pub const PROTOCOL_VERSION: u64 = 1;
+use serde_json::Value;
+use vrrp_control::{Answer, Event, Reply, Request, Show, StatusLine, StatusList, WatchLine};
 
 /// A failed daemon command, with the message for the user.
 #[derive(Debug)]
@@ -28,13 +27,10 @@ fn connect(socket: &Path) -> Result<UnixStream, Failure> {
     Ok(stream)
 }
 
-/// Sends one request and returns the daemon's `result`, or its error.
-pub fn request(socket: &Path, mut body: Value) -> Result<Value, Failure> {
-    if let Value::Object(map) = &mut body {
-        map.insert("v".into(), json!(PROTOCOL_VERSION));
-    }
+/// Sends one request and returns the daemon's `result` as it came, or its error.
+pub fn request(socket: &Path, request: &Request) -> Result<Value, Failure> {
     let mut stream = connect(socket)?;
-    let line = body.to_string() + "\n";
+    let line = request.to_line() + "\n";
     stream
         .write_all(line.as_bytes())
         .map_err(|e| Failure(format!("cannot send to vrrpd: {e}")))?;
@@ -47,16 +43,27 @@ pub fn request(socket: &Path, mut body: Value) -> Result<Value, Failure> {
 }
 
 fn parse_answer(answer: &str) -> Result<Value, Failure> {
-    let value: Value = serde_json::from_str(answer.trim())
+    let answer: Answer<Value> = serde_json::from_str(answer.trim())
         .map_err(|e| Failure(format!("unreadable answer from vrrpd: {e}")))?;
-    if value.get("ok").and_then(Value::as_bool) == Some(true) {
-        Ok(value.get("result").cloned().unwrap_or(Value::Null))
-    } else {
-        let error = value
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown error");
-        Err(Failure(error.to_string()))
+    answer.into_result().map_err(Failure)
+}
+
+/// Reads the `result` of an answer to `request`.
+pub fn decode(request: &Request, result: Value) -> Result<Reply, Failure> {
+    Reply::decode(request, result)
+        .map_err(|e| Failure(format!("unreadable answer from vrrpd: {e}")))
+}
+
+/// The text of a decoded reply.
+pub fn reply_text(reply: &Reply) -> String {
+    match reply {
+        Reply::Status(list) => status_text(list),
+        Reply::Show(show) => show_text(show),
+        Reply::Instance(line) => status_text(&StatusList {
+            instances: vec![line.clone()],
+        }),
+        Reply::Reloaded(summary) => summary.to_string(),
+        Reply::Watching => "watching".into(),
     }
 }
 
@@ -67,7 +74,7 @@ pub fn watch(socket: &Path, json_output: bool, mut out: impl Write) -> Result<()
         .set_read_timeout(None)
         .map_err(|e| Failure(e.to_string()))?;
     stream
-        .write_all(format!("{{\"v\":{PROTOCOL_VERSION},\"command\":\"watch\"}}\n").as_bytes())
+        .write_all((Request::Watch.to_line() + "\n").as_bytes())
         .map_err(|e| Failure(format!("cannot send to vrrpd: {e}")))?;
     let mut reader = BufReader::new(stream);
     let mut first = String::new();
@@ -92,22 +99,26 @@ pub fn watch(socket: &Path, json_output: bool, mut out: impl Write) -> Result<()
     Ok(())
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("-")
-}
-
-fn n(v: &Value, key: &str) -> String {
-    match v.get(key) {
-        Some(Value::Null) | None => "-".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+fn master_text(master: Option<(std::net::IpAddr, u8)>) -> String {
+    match master {
+        Some((address, priority)) => format!("{address} ({priority})"),
+        None => "-".into(),
     }
 }
 
-fn master_text(v: &Value) -> String {
-    match v.get("master") {
-        Some(m) if !m.is_null() => format!("{} ({})", s(m, "address"), n(m, "priority")),
-        _ => "-".into(),
+fn line_master(i: &StatusLine) -> String {
+    master_text(i.master.as_ref().map(|m| (m.address, m.priority)))
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn list<T: ToString>(items: &[T]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.iter().map(T::to_string).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -122,7 +133,7 @@ fn duration_text(seconds: f64) -> String {
 }
 
 /// `vrrpctl status`: one line per instance.
-pub fn status_text(result: &Value) -> String {
+pub fn status_text(result: &StatusList) -> String {
     let mut lines = vec![format!(
         "{:<16} {:<10} {:<4} {:>4} {:>2} {:<8} {:>9} {:<24} {:>8}  {}",
         "INSTANCE",
@@ -136,42 +147,31 @@ pub fn status_text(result: &Value) -> String {
         "FOR",
         "VIPS"
     )];
-    let empty = Vec::new();
-    for i in result
-        .get("instances")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty)
-    {
-        let mut state = s(i, "state").to_string();
-        if i.get("maintenance").and_then(Value::as_bool) == Some(true) {
+    for i in &result.instances {
+        let mut state = i.state.name().to_string();
+        if i.maintenance {
             state.push('*');
         }
-        let priority = if n(i, "priority") == n(i, "configured_priority") {
-            n(i, "priority")
+        let priority = if i.priority == i.configured_priority {
+            i.priority.to_string()
         } else {
-            format!("{}/{}", n(i, "priority"), n(i, "configured_priority"))
+            format!("{}/{}", i.priority, i.configured_priority)
         };
-        let vips: Vec<&str> = i
-            .get("vips")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
         lines.push(format!(
             "{:<16} {:<10} {:<4} {:>4} {:>2} {:<8} {:>9} {:<24} {:>8}  {}",
-            s(i, "name"),
-            s(i, "interface"),
-            if s(i, "family") == "ipv6" { "v6" } else { "v4" },
-            n(i, "vrid"),
-            n(i, "version"),
+            i.name,
+            i.interface,
+            match i.family {
+                vrrp_control::IpFamily::Ipv6 => "v6",
+                vrrp_control::IpFamily::Ipv4 => "v4",
+            },
+            i.vrid,
+            i.version,
             state,
             priority,
-            master_text(i),
-            duration_text(i.get("in_state_s").and_then(Value::as_f64).unwrap_or(0.0)),
-            if vips.is_empty() {
-                "-".into()
-            } else {
-                vips.join(" ")
-            },
+            line_master(i),
+            duration_text(i.in_state_s),
+            list(&i.vips),
         ));
     }
     lines.push("(PRIO: effective/configured when they differ; * = maintenance)".into());
@@ -179,197 +179,166 @@ pub fn status_text(result: &Value) -> String {
 }
 
 /// `vrrpctl show INSTANCE`: everything, in sections.
-pub fn show_text(i: &Value) -> String {
+pub fn show_text(show: &Show) -> String {
+    let i = &show.status;
     let mut out = Vec::new();
-    let list = |key: &str| -> String {
-        let items: Vec<String> = i
-            .get(key)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| v.to_string())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        if items.is_empty() {
-            "-".into()
-        } else {
-            items.join(" ")
-        }
-    };
-    out.push(format!("Instance {}", s(i, "name")));
+    out.push(format!("Instance {}", i.name));
     out.push(format!(
         "  state            {}{} for {}",
-        s(i, "state"),
-        if i.get("maintenance").and_then(Value::as_bool) == Some(true) {
-            " (maintenance)"
-        } else {
-            ""
-        },
-        duration_text(i.get("in_state_s").and_then(Value::as_f64).unwrap_or(0.0))
+        i.state.name(),
+        if i.maintenance { " (maintenance)" } else { "" },
+        duration_text(i.in_state_s)
     ));
     out.push(format!(
         "  interface        {} ({}), VRID {}, VRRPv{}, source {}",
-        s(i, "interface"),
-        s(i, "family"),
-        n(i, "vrid"),
-        n(i, "version"),
-        s(i, "source")
+        i.interface,
+        i.family.name(),
+        i.vrid,
+        i.version,
+        show.source
     ));
     out.push(format!(
         "  priority         {} (configured {}, operator {})",
-        n(i, "priority"),
-        n(i, "configured_priority"),
-        n(i, "operator_priority")
+        i.priority,
+        i.configured_priority,
+        or_dash(i.operator_priority)
     ));
     out.push(format!(
         "  master           {}{}",
-        master_text(i),
-        i.get("master_since_s")
-            .and_then(Value::as_f64)
+        line_master(i),
+        show.master_since_s
             .map(|t| format!(" for {}", duration_text(t)))
             .unwrap_or_default()
     ));
-    out.push(format!("  VIPs held        {}", list("vips")));
+    out.push(format!("  VIPs held        {}", list(&i.vips)));
     out.push(format!(
         "  VIPs configured  {} (excluded: {})",
-        list("configured_vips"),
-        list("excluded_vips")
+        list(&show.configured_vips),
+        list(&show.excluded_vips)
     ));
     out.push(format!(
-        "  preempt          {} (delay {}s), accept {}, auth {}, checksum {}",
-        n(i, "preempt"),
-        n(i, "preempt_delay_s"),
-        n(i, "accept"),
-        s(i, "auth"),
-        s(i, "checksum_form")
+        "  preempt          {} (delay {:?}s), accept {}, auth {}, checksum {}",
+        show.preempt,
+        show.preempt_delay_s,
+        show.accept,
+        show.auth.name(),
+        show.checksum_form.name()
     ));
-    out.push(format!("  unicast peers    {}", list("unicast_peers")));
-    if let Some(v) = i.get("virtual_mac_interface").and_then(Value::as_str) {
+    out.push(format!("  unicast peers    {}", list(&show.unicast_peers)));
+    if let Some(v) = &show.virtual_mac_interface {
         out.push(format!("  virtual MAC if   {v}"));
     }
-    if let Some(t) = i.get("timers") {
-        out.push("Timers".into());
-        let us = |k: &str| {
-            t.get(k)
-                .and_then(Value::as_u64)
-                .map(|v| format!("{:.3} ms", v as f64 / 1000.0))
-                .unwrap_or("-".into())
-        };
+    let t = &show.timers;
+    out.push("Timers".into());
+    let us = |v: Option<u64>| {
+        v.map(|v| format!("{:.3} ms", v as f64 / 1000.0))
+            .unwrap_or("-".into())
+    };
+    out.push(format!(
+        "  advert interval          {} cs",
+        t.advert_interval_cs
+    ));
+    out.push(format!(
+        "  master adver interval    {} cs (learned)",
+        t.master_adver_interval_cs
+    ));
+    out.push(format!(
+        "  master down interval     {}",
+        us(Some(t.master_down_interval_us))
+    ));
+    out.push(format!(
+        "  skew time                {}",
+        us(Some(t.skew_time_us))
+    ));
+    out.push(format!(
+        "  next deadline in         {}",
+        us(t.next_deadline_in_us)
+    ));
+    out.push("Trackers".into());
+    for t in &show.trackers {
         out.push(format!(
-            "  advert interval          {} cs",
-            n(t, "advert_interval_cs")
-        ));
-        out.push(format!(
-            "  master adver interval    {} cs (learned)",
-            n(t, "master_adver_interval_cs")
-        ));
-        out.push(format!(
-            "  master down interval     {}",
-            us("master_down_interval_us")
-        ));
-        out.push(format!("  skew time                {}", us("skew_time_us")));
-        out.push(format!(
-            "  next deadline in         {}",
-            us("next_deadline_in_us")
-        ));
-    }
-    if let Some(trackers) = i.get("trackers").and_then(Value::as_array) {
-        out.push("Trackers".into());
-        for t in trackers {
-            out.push(format!(
-                "  {:<9} {:<16} weight {:>4}  {}",
-                s(t, "type"),
-                s(t, "name"),
-                n(t, "weight"),
-                if t.get("up").and_then(Value::as_bool) == Some(true) {
-                    "up"
-                } else {
-                    "DOWN"
-                }
-            ));
-        }
-    }
-    if let Some(Value::Object(counters)) = i.get("counters") {
-        out.push("Counters (RFC 6527 names)".into());
-        for (k, v) in counters {
-            out.push(format!("  {k:<32} {v}"));
-        }
-    }
-    if let Some(transitions) = i.get("transitions").and_then(Value::as_array) {
-        out.push("Last transitions".into());
-        for t in transitions.iter().rev() {
-            out.push(format!(
-                "  {:>10} ago  {} -> {}  ({})",
-                duration_text(t.get("ago_s").and_then(Value::as_f64).unwrap_or(0.0)),
-                s(t, "from"),
-                s(t, "to"),
-                s(t, "reason")
-            ));
-        }
-    }
-    if let Some(p) = i.get("protocol_timer") {
-        out.push(format!(
-            "Protocol timer: {} wake-ups, mean {:.1} µs late, max {} µs",
-            n(p, "fired"),
-            p.get("mean_late_us").and_then(Value::as_f64).unwrap_or(0.0),
-            n(p, "max_late_us")
+            "  {:<9} {:<16} weight {:>4}  {}",
+            t.kind.name(),
+            t.name,
+            t.weight,
+            if t.up == Some(true) { "up" } else { "DOWN" }
         ));
     }
+    out.push("Counters (RFC 6527 names)".into());
+    for (k, v) in show.counters.fields() {
+        out.push(format!("  {k:<32} {v}"));
+    }
+    out.push("Last transitions".into());
+    for t in show.transitions.iter().rev() {
+        out.push(format!(
+            "  {:>10} ago  {} -> {}  ({})",
+            duration_text(t.ago_s),
+            t.from,
+            t.to,
+            t.reason
+        ));
+    }
+    let p = &show.protocol_timer;
+    out.push(format!(
+        "Protocol timer: {} wake-ups, mean {:.1} µs late, max {} µs",
+        p.fired, p.mean_late_us, p.max_late_us
+    ));
     out.join("\n")
 }
 
-/// One `watch` event as a line of text.
+/// One `watch` event as a line of text (an event this vrrpctl does not know: its JSON).
 pub fn event_line(line: &str) -> String {
-    let Ok(v) = serde_json::from_str::<Value>(line) else {
-        return line.to_string();
+    let Ok(WatchLine { event, .. }) = serde_json::from_str::<WatchLine>(line) else {
+        return match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut v)) => v
+                .remove("event")
+                .map_or(line.to_string(), |e| e.to_string()),
+            _ => line.to_string(),
+        };
     };
-    let Some(e) = v.get("event") else {
-        return line.to_string();
-    };
-    match s(e, "type") {
-        "transition" => format!(
-            "{}: {} -> {} ({}), priority {}",
-            s(e, "instance"),
-            s(e, "from"),
-            s(e, "to"),
-            s(e, "reason"),
-            n(e, "priority")
+    match event {
+        Event::Transition {
+            instance,
+            from,
+            to,
+            reason,
+            priority,
+        } => format!("{instance}: {from} -> {to} ({reason}), priority {priority}"),
+        Event::MasterChanged { instance, master } => format!(
+            "{instance}: master is {}",
+            master_text(master.map(|m| (m.address, m.priority)))
         ),
-        "master_changed" => format!("{}: master is {}", s(e, "instance"), master_text(e)),
-        "priority" => format!(
-            "{}: operator priority {} (by {})",
-            s(e, "instance"),
-            n(e, "priority"),
-            s(e, "by")
+        Event::Priority {
+            instance,
+            priority,
+            by,
+        } => format!(
+            "{instance}: operator priority {} (by {by})",
+            or_dash(priority)
         ),
-        "maintenance" => format!(
-            "{}: maintenance {} (by {})",
-            s(e, "instance"),
-            n(e, "on"),
-            s(e, "by")
-        ),
-        "lagged" => format!("(missed {} events)", n(e, "missed")),
-        _ => e.to_string(),
+        Event::Maintenance { instance, on, by } => {
+            format!("{instance}: maintenance {on} (by {by})")
+        }
+        Event::Lagged { missed } => format!("(missed {missed} events)"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn renders_status_and_events() {
         let result = json!({"instances": [{
             "name": "VI_1", "interface": "eth0", "family": "ipv4", "vrid": 51, "version": 3,
-            "state": "BACKUP", "priority": 90, "configured_priority": 100, "maintenance": true,
+            "state": "BACKUP", "priority": 90, "configured_priority": 100,
+            "operator_priority": null, "maintenance": true,
             "master": {"address": "10.99.0.2", "priority": 150}, "in_state_s": 75.0, "vips": []
         }]});
-        let text = status_text(&result);
+        let reply = decode(&Request::Status, result).expect("a status list");
+        let text = reply_text(&reply);
         assert!(text.contains("VI_1"), "{text}");
         assert!(text.contains("BACKUP*"), "{text}");
         assert!(text.contains("90/100"), "{text}");
@@ -382,10 +351,30 @@ mod tests {
             line,
             "VI_1: BACKUP -> MASTER (master down timer expired), priority 100"
         );
+        assert_eq!(
+            event_line(
+                r#"{"v":1,"event":{"type":"priority","instance":"VI_1","priority":null,"by":"uid 0 pid 7"}}"#
+            ),
+            "VI_1: operator priority - (by uid 0 pid 7)"
+        );
+        // An event this vrrpctl does not know is shown as it came.
+        assert_eq!(
+            event_line(r#"{"v":1,"event":{"type":"new","x":1}}"#),
+            r#"{"type":"new","x":1}"#
+        );
         assert!(parse_answer(r#"{"v":1,"ok":false,"error":"no instance named \"x\""}"#).is_err());
         assert_eq!(
             parse_answer(r#"{"v":1,"ok":true,"result":"done"}"#).ok(),
             Some(json!("done"))
+        );
+        let reload = decode(
+            &Request::Reload,
+            json!("1 unchanged, 0 updated in place, 0 re-created, 0 removed, 0 added"),
+        )
+        .expect("a summary");
+        assert_eq!(
+            reply_text(&reload),
+            "1 unchanged, 0 updated in place, 0 re-created, 0 removed, 0 added"
         );
     }
 }

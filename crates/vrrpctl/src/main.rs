@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
+use vrrp_control::{OPERATOR_PRIORITIES, Request};
 use vrrpctl::daemon;
 use vrrpctl::sniff::{self, Options, Source};
 
@@ -99,14 +100,17 @@ fn main() -> ExitCode {
     // Usage errors exit 2 (clap's convention); --help and --version exit 0.
     let cli = Cli::parse();
     let socket = cli.socket.clone();
-    let daemon = |body: serde_json::Value, json: bool, render: fn(&serde_json::Value) -> String| {
-        match daemon::request(&socket, body) {
-            Ok(result) => {
-                if json {
-                    println!("{result}");
-                } else {
-                    println!("{}", render(&result));
-                }
+    let daemon = |request: Request, json: bool| {
+        let shown = daemon::request(&socket, &request).and_then(|result| {
+            if json {
+                Ok(result.to_string())
+            } else {
+                daemon::decode(&request, result).map(|reply| daemon::reply_text(&reply))
+            }
+        });
+        match shown {
+            Ok(text) => {
+                println!("{text}");
                 ExitCode::SUCCESS
             }
             Err(daemon::Failure(msg)) => {
@@ -115,21 +119,9 @@ fn main() -> ExitCode {
             }
         }
     };
-    let plain = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => daemon::status_text(&serde_json::json!({ "instances": [other] })),
-    };
     match cli.command {
-        Command::Status { json } => daemon(
-            serde_json::json!({"command": "status"}),
-            json,
-            daemon::status_text,
-        ),
-        Command::Show { instance, json } => daemon(
-            serde_json::json!({"command": "show", "instance": instance}),
-            json,
-            daemon::show_text,
-        ),
+        Command::Status { json } => daemon(Request::Status, json),
+        Command::Show { instance, json } => daemon(Request::Show { instance }, json),
         Command::Watch { json } => match daemon::watch(&socket, json, std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(daemon::Failure(msg)) => {
@@ -137,37 +129,35 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Reload { json } => daemon(serde_json::json!({"command": "reload"}), json, plain),
+        Command::Reload { json } => daemon(Request::Reload, json),
         Command::Priority {
             instance,
             value,
             json,
         } => {
             let priority = if value == "reset" {
-                serde_json::Value::Null
+                None
             } else {
                 match value.parse::<u8>() {
-                    Ok(p) if (1..=254).contains(&p) => serde_json::json!(p),
+                    Ok(p) if OPERATOR_PRIORITIES.contains(&p) => Some(p),
                     _ => {
                         eprintln!("vrrpctl: priority must be 1-254 or `reset`, not {value:?}");
                         return ExitCode::from(2);
                     }
                 }
             };
-            daemon(
-                serde_json::json!({"command": "priority", "instance": instance, "priority": priority}),
-                json,
-                plain,
-            )
+            daemon(Request::Priority { instance, priority }, json)
         }
         Command::Maintenance {
             instance,
             mode,
             json,
         } => daemon(
-            serde_json::json!({"command": "maintenance", "instance": instance, "on": mode == "on"}),
+            Request::Maintenance {
+                instance,
+                on: mode == "on",
+            },
             json,
-            plain,
         ),
         Command::Sniff {
             interface,

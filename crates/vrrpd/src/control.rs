@@ -2,60 +2,43 @@
 //! (`docs/control.md`), served on its own thread so that a slow or hostile client can never
 //! delay the protocol thread.
 //!
-//! Each request is one JSON line; each answer one JSON line. The control thread forwards
-//! requests to the protocol thread over a channel and relays the answer; `watch` streams the
-//! events the protocol thread publishes.
+//! Each request is one JSON line; each answer one JSON line, both of the typed contract in
+//! `vrrp_control`. The control thread parses requests, forwards them (typed) to the protocol
+//! thread over a channel and serializes its typed reply; `watch` streams the events the
+//! protocol thread publishes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
+use vrrp_control::{Answer, Event, Reply, Request, Snapshot, WatchLine};
 
-/// The protocol version in every request and answer.
-pub(crate) const PROTOCOL_VERSION: u64 = 1;
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
 
-/// What a client asks of the protocol thread.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Request {
-    Status,
-    Show {
-        instance: String,
-    },
-    /// Temporary priority (`None`: back to the configured priority and trackers).
-    Priority {
-        instance: String,
-        priority: Option<u8>,
-    },
-    Maintenance {
-        instance: String,
-        on: bool,
-    },
-    Reload,
-    /// A snapshot for the metrics endpoint.
-    Metrics,
-}
-
-/// A request on its way to the protocol thread, with who asked and where to answer.
+/// What the control thread asks of the protocol thread.
 #[derive(Debug)]
-pub(crate) struct ControlRequest {
-    pub request: Request,
-    /// "uid U pid P" of the client, for the log of operator actions.
-    pub who: String,
-    pub reply: oneshot::Sender<Result<Value, String>>,
+pub(crate) enum ControlRequest {
+    /// A client's request (never `watch`, which the control thread serves itself).
+    Client {
+        request: Request,
+        /// "uid U pid P" of the client, for the log of operator actions.
+        who: String,
+        reply: oneshot::Sender<Result<Reply, String>>,
+    },
+    /// A snapshot for the metrics endpoint.
+    Metrics { reply: oneshot::Sender<Snapshot> },
 }
 
 /// Starts the control thread listening on `path`.
 pub(crate) fn spawn(
     path: &Path,
     requests: mpsc::Sender<ControlRequest>,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<Event>,
     metrics: Option<(
         std::net::SocketAddr,
         prometheus_client::metrics::histogram::Histogram,
@@ -104,7 +87,7 @@ async fn serve(
     std_listener: std::os::unix::net::UnixListener,
     path: PathBuf,
     requests: mpsc::Sender<ControlRequest>,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<Event>,
 ) {
     let listener = match UnixListener::from_std(std_listener) {
         Ok(l) => l,
@@ -138,7 +121,7 @@ async fn client(
     stream: UnixStream,
     our_uid: u32,
     requests: mpsc::Sender<ControlRequest>,
-    events: broadcast::Sender<String>,
+    events: broadcast::Sender<Event>,
 ) -> std::io::Result<()> {
     let cred = stream.peer_cred()?;
     let who = format!(
@@ -186,30 +169,24 @@ async fn client(
         if line.is_empty() {
             continue;
         }
-        let parsed = match parse_request(line) {
-            Ok(p) => p,
+        let request = match Request::parse(line) {
+            Ok(Request::Watch) => return watch(write, events.subscribe()).await,
+            Ok(r) => r,
             Err(e) => {
                 write.write_all(error_answer(&e).as_bytes()).await?;
                 continue;
             }
         };
-        let request = match parsed {
-            Parsed::Watch => return watch(write, events.subscribe()).await,
-            Parsed::Request(r) => r,
-        };
         let (reply, answer) = oneshot::channel();
         let sent = requests
-            .send(ControlRequest {
+            .send(ControlRequest::Client {
                 request,
                 who: who.clone(),
                 reply,
             })
             .await;
         let text = match (sent, answer.await) {
-            (Ok(()), Ok(Ok(result))) => {
-                json!({"v": PROTOCOL_VERSION, "ok": true, "result": result}).to_string() + "\n"
-            }
-            (Ok(()), Ok(Err(e))) => error_answer(&e),
+            (Ok(()), Ok(result)) => Answer::from(result).to_line(),
             _ => error_answer("the daemon is shutting down"),
         };
         write.write_all(text.as_bytes()).await?;
@@ -219,138 +196,28 @@ async fn client(
 /// Streams every event (one JSON line each) until the client goes away.
 async fn watch(
     mut write: tokio::net::unix::OwnedWriteHalf,
-    mut events: broadcast::Receiver<String>,
+    mut events: broadcast::Receiver<Event>,
 ) -> std::io::Result<()> {
-    let hello = json!({"v": PROTOCOL_VERSION, "ok": true, "result": "watching"}).to_string() + "\n";
-    write.write_all(hello.as_bytes()).await?;
+    write
+        .write_all(Answer::Ok(Reply::Watching).to_line().as_bytes())
+        .await?;
     loop {
-        match events.recv().await {
-            Ok(event) => {
-                write.write_all(event.as_bytes()).await?;
-                write.write_all(b"\n").await?;
-            }
-            Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let note =
-                    json!({"v": PROTOCOL_VERSION, "event": {"type": "lagged", "missed": missed}});
-                write
-                    .write_all((note.to_string() + "\n").as_bytes())
-                    .await?;
-            }
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
             Err(broadcast::error::RecvError::Closed) => return Ok(()),
-        }
+        };
+        write
+            .write_all(WatchLine::new(event).to_line().as_bytes())
+            .await?;
     }
 }
 
 fn error_answer(message: &str) -> String {
-    json!({"v": PROTOCOL_VERSION, "ok": false, "error": message}).to_string() + "\n"
-}
-
-#[derive(Debug, PartialEq)]
-enum Parsed {
-    Watch,
-    Request(Request),
-}
-
-fn parse_request(line: &str) -> Result<Parsed, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let version = value.get("v").and_then(Value::as_u64);
-    if version != Some(PROTOCOL_VERSION) {
-        return Err(format!(
-            "unsupported protocol version {version:?}; this daemon speaks {PROTOCOL_VERSION}"
-        ));
-    }
-    let command = value
-        .get("command")
-        .and_then(Value::as_str)
-        .ok_or("missing \"command\"")?;
-    let instance = || {
-        value
-            .get("instance")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("{command} needs \"instance\""))
-    };
-    Ok(match command {
-        "status" => Parsed::Request(Request::Status),
-        "watch" => Parsed::Watch,
-        "reload" => Parsed::Request(Request::Reload),
-        "show" => Parsed::Request(Request::Show {
-            instance: instance()?,
-        }),
-        "priority" => {
-            let priority = match value.get("priority") {
-                None | Some(Value::Null) => None,
-                Some(p) => Some(
-                    p.as_u64()
-                        .and_then(|p| u8::try_from(p).ok())
-                        .filter(|p| (1..=254).contains(p))
-                        .ok_or("priority must be 1-254, or null to reset")?,
-                ),
-            };
-            Parsed::Request(Request::Priority {
-                instance: instance()?,
-                priority,
-            })
-        }
-        "maintenance" => {
-            let on = value
-                .get("on")
-                .and_then(Value::as_bool)
-                .ok_or("maintenance needs \"on\": true or false")?;
-            Parsed::Request(Request::Maintenance {
-                instance: instance()?,
-                on,
-            })
-        }
-        other => return Err(format!("unknown command {other:?}")),
-    })
+    Answer::<Reply>::Error(message.to_string()).to_line()
 }
 
 /// Logs an operator action with who asked.
 pub(crate) fn log_action(who: &str, what: &str) {
     info!("operator ({who}): {what}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_parse() {
-        assert_eq!(
-            parse_request(r#"{"v":1,"command":"status"}"#),
-            Ok(Parsed::Request(Request::Status))
-        );
-        assert_eq!(
-            parse_request(r#"{"v":1,"command":"watch"}"#),
-            Ok(Parsed::Watch)
-        );
-        assert_eq!(
-            parse_request(r#"{"v":1,"command":"priority","instance":"VI_1","priority":50}"#),
-            Ok(Parsed::Request(Request::Priority {
-                instance: "VI_1".into(),
-                priority: Some(50)
-            }))
-        );
-        assert_eq!(
-            parse_request(r#"{"v":1,"command":"priority","instance":"VI_1","priority":null}"#),
-            Ok(Parsed::Request(Request::Priority {
-                instance: "VI_1".into(),
-                priority: None
-            }))
-        );
-        assert_eq!(
-            parse_request(r#"{"v":1,"command":"maintenance","instance":"VI_1","on":true}"#),
-            Ok(Parsed::Request(Request::Maintenance {
-                instance: "VI_1".into(),
-                on: true
-            }))
-        );
-        assert!(parse_request(r#"{"v":2,"command":"status"}"#).is_err());
-        assert!(
-            parse_request(r#"{"v":1,"command":"priority","instance":"x","priority":255}"#).is_err()
-        );
-        assert!(parse_request(r#"{"v":1,"command":"show"}"#).is_err());
-        assert!(parse_request("garbage").is_err());
-    }
 }

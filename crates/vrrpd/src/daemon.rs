@@ -18,6 +18,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 use vrrp_config::Config;
+use vrrp_control::{Reply, Request};
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::{Event, Link, Netlink};
 use vrrp_track::TrackerEvent;
@@ -192,21 +193,25 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                 let armed = result?;
                 r.engine.borrow_mut().handle(clock::now(), Input::Timer { armed });
             }
-            Some(req) = r.control_rx.recv() => {
-                if req.request == control::Request::Reload {
+            Some(req) = r.control_rx.recv() => match req {
+                control::ControlRequest::Client { request: Request::Reload, who, reply } => {
                     // A reload waits for the file and the kernel: its own task, so that the
                     // protocol timer is served meanwhile.
-                    control::log_action(&req.who, "reload");
+                    control::log_action(&who, "reload");
                     let reloader = Rc::clone(&r.reloader);
                     tokio::task::spawn_local(async move {
                         let result = reloader.reload().await;
-                        let _ = req.reply.send(result.map(serde_json::Value::String));
+                        let _ = reply.send(result.map(Reply::Reloaded).map_err(|e| e.to_string()));
                     });
-                    continue;
                 }
-                let answer = r.engine.borrow_mut().control(clock::now(), req.request, &req.who);
-                let _ = req.reply.send(answer);
-            }
+                control::ControlRequest::Client { request, who, reply } => {
+                    let answer = r.engine.borrow_mut().control(clock::now(), request, &who);
+                    let _ = reply.send(answer);
+                }
+                control::ControlRequest::Metrics { reply } => {
+                    let _ = reply.send(r.engine.borrow().metrics(clock::now()));
+                }
+            },
             Some(event) = r.tracker_rx.recv() => {
                 r.engine.borrow_mut().handle(clock::now(), Input::Tracker(&event));
             }
@@ -234,7 +239,7 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
 }
 
 /// Writes a dump document, logging where.
-fn dump(what: &str, path: &std::path::Path, doc: impl FnOnce() -> serde_json::Value) {
+fn dump<T: serde::Serialize>(what: &str, path: &std::path::Path, doc: impl FnOnce() -> T) {
     match report::write(path, &doc()) {
         Ok(()) => info!("{what} written to {}", path.display()),
         Err(e) => warn!("{what}: cannot write {}: {e}", path.display()),

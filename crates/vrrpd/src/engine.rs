@@ -10,10 +10,10 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{debug, info, warn};
 use vrrp_config::VrrpInstance;
+use vrrp_control::{Event, Reply, Request, Snapshot};
 use vrrp_core::node::{AddressAction, NodeOutput};
 use vrrp_core::{
     InstanceId, InstanceSpec, Node, SocketKey, State, Timestamp, TrackedInterface, TransitionReason,
@@ -24,7 +24,7 @@ use vrrp_linux::{Announcer, Received, VrrpSocket};
 
 use crate::addresses::{InstanceAddresses, Job};
 use crate::clock::ProtocolTimer;
-use crate::control::{self, Request};
+use crate::control;
 use crate::report;
 use crate::setup::RouterPlan;
 use crate::tracking::{self, Notifier};
@@ -124,7 +124,7 @@ pub(crate) struct Engine {
     jobs: mpsc::UnboundedSender<Job>,
     pub lateness: TimerLateness,
     /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
-    events: Option<broadcast::Sender<String>>,
+    events: Option<broadcast::Sender<Event>>,
     /// Receive buffer for `drain_sockets`.
     recv_buf: Vec<u8>,
     /// The metrics endpoint's view of `lateness`.
@@ -333,16 +333,15 @@ impl Engine {
     }
 
     /// Publish events (transitions, master changes, operator actions) to `events`.
-    pub(crate) fn set_events(&mut self, events: broadcast::Sender<String>) {
+    pub(crate) fn set_events(&mut self, events: broadcast::Sender<Event>) {
         self.events = Some(events);
     }
 
-    fn publish(&self, event: impl FnOnce() -> Value) {
+    fn publish(&self, event: impl FnOnce() -> Event) {
         if let Some(tx) = &self.events
             && tx.receiver_count() > 0
         {
-            let line = json!({"v": control::PROTOCOL_VERSION, "event": event()});
-            let _ = tx.send(line.to_string());
+            let _ = tx.send(event());
         }
     }
 
@@ -367,12 +366,16 @@ impl Engine {
         now: Timestamp,
         request: Request,
         who: &str,
-    ) -> Result<Value, String> {
+    ) -> Result<Reply, String> {
         match request {
-            Request::Status => Ok(report::status(self, now)),
+            Request::Status => Ok(Reply::Status(report::status(self, now))),
             Request::Show { instance } => {
                 let i = self.find(&instance)?;
-                Ok(report::show(self, i, now))
+                Ok(Reply::Show(Box::new(report::show(
+                    self,
+                    &self.routers[i],
+                    now,
+                ))))
             }
             Request::Priority { instance, priority } => {
                 let i = self.find(&instance)?;
@@ -392,8 +395,16 @@ impl Engine {
                     },
                 );
                 self.after_input(now);
-                self.publish(|| json!({"type": "priority", "instance": instance, "priority": priority, "by": who}));
-                Ok(report::status_line(self, &self.routers[i], now))
+                self.publish(|| Event::Priority {
+                    instance,
+                    priority,
+                    by: who.to_string(),
+                });
+                Ok(Reply::Instance(report::status_line(
+                    self,
+                    &self.routers[i],
+                    now,
+                )))
             }
             Request::Maintenance { instance, on } => {
                 let i = self.find(&instance)?;
@@ -403,15 +414,27 @@ impl Engine {
                 );
                 let _ = self.node.set_maintenance(self.routers[i].id, now, on);
                 self.after_input(now);
-                self.publish(
-                    || json!({"type": "maintenance", "instance": instance, "on": on, "by": who}),
-                );
-                Ok(report::status_line(self, &self.routers[i], now))
+                self.publish(|| Event::Maintenance {
+                    instance,
+                    on,
+                    by: who.to_string(),
+                });
+                Ok(Reply::Instance(report::status_line(
+                    self,
+                    &self.routers[i],
+                    now,
+                )))
             }
-            Request::Metrics => Ok(report::metrics(self, now)),
             // Handled by the main loop, which can wait for the kernel.
             Request::Reload => Err("reload is handled by the main loop".into()),
+            // Served by the control thread.
+            Request::Watch => Err("watch is served by the control thread".into()),
         }
+    }
+
+    /// The metrics endpoint's snapshot.
+    pub(crate) fn metrics(&self, now: Timestamp) -> Snapshot {
+        report::metrics(self, now)
     }
 
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).

@@ -1,8 +1,8 @@
 //! The optional Prometheus endpoint (`--metrics-listen ADDR` or `metrics_listen` in
 //! global_defs), served in OpenMetrics text on the control thread.
 //!
-//! Each scrape asks the protocol thread for a snapshot (the same document as the SIGUSR2
-//! dump plus `status`) and renders it; the protocol timer's lateness histogram is shared
+//! Each scrape asks the protocol thread for a snapshot ([`vrrp_control::Snapshot`]: the
+//! `status` lines with counters, master changes and trackers) and renders it; the protocol timer's lateness histogram is shared
 //! with the protocol thread through atomics. Metric names follow RFC 6527 where it names the
 //! counter, and the community keepalived exporter's `keepalived_*` names are offered as
 //! well, so that dashboards built for it keep working.
@@ -20,11 +20,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
+use vrrp_control::{Counters, Snapshot, VrrpState};
 
-use crate::control::{ControlRequest, Request};
+use crate::control::ControlRequest;
 
 type Labels = Vec<(String, String)>;
 
@@ -79,15 +79,9 @@ async fn answer(
         return plain(StatusCode::NOT_FOUND, "see /metrics\n".into());
     }
     let (reply, answer) = oneshot::channel();
-    let asked = requests
-        .send(ControlRequest {
-            request: Request::Metrics,
-            who: "metrics".into(),
-            reply,
-        })
-        .await;
+    let asked = requests.send(ControlRequest::Metrics { reply }).await;
     let snapshot = match (asked, answer.await) {
-        (Ok(()), Ok(Ok(snapshot))) => snapshot,
+        (Ok(()), Ok(snapshot)) => snapshot,
         _ => {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -116,55 +110,58 @@ fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
 }
 
 /// keepalived's state numbers, as the keepalived exporter reports them.
-fn keepalived_state(state: &str) -> i64 {
+fn keepalived_state(state: VrrpState) -> i64 {
     match state {
-        "BACKUP" => 1,
-        "MASTER" => 2,
-        "FAULT" => 3,
-        _ => 0,
+        VrrpState::Backup => 1,
+        VrrpState::Master => 2,
+        VrrpState::Fault => 3,
+        VrrpState::Init | VrrpState::Observer => 0,
     }
 }
 
-/// Our counter names → (metric name, help, keepalived exporter name).
-const COUNTERS: &[(&str, &str, &str, Option<&str>)] = &[
+/// One counter of an instance.
+type Field = fn(&Counters) -> u64;
+
+/// Our counters → (metric name, help, keepalived exporter name).
+const COUNTERS: &[(Field, &str, &str, Option<&str>)] = &[
     (
-        "rcvd_advertisements",
+        |c| c.rcvd_advertisements,
         "vrrp_advertisements_received",
         "Advertisements received and accepted (vrrpv3StatisticsRcvdAdvertisements)",
         Some("keepalived_advert_rcvd"),
     ),
     (
-        "sent_advertisements",
+        |c| c.sent_advertisements,
         "vrrp_advertisements_sent",
         "Advertisements sent",
         Some("keepalived_advert_sent"),
     ),
     (
-        "rcvd_pri_zero_packets",
+        |c| c.rcvd_pri_zero_packets,
         "vrrp_priority_zero_received",
         "Priority-0 advertisements received (vrrpv3StatisticsRcvdPriZeroPackets)",
         Some("keepalived_pri_zero_rcvd"),
     ),
     (
-        "sent_pri_zero_packets",
+        |c| c.sent_pri_zero_packets,
         "vrrp_priority_zero_sent",
         "Priority-0 advertisements sent (vrrpv3StatisticsSentPriZeroPackets)",
         Some("keepalived_pri_zero_sent"),
     ),
     (
-        "master_transitions",
+        |c| c.master_transitions,
         "vrrp_master_transitions",
         "Transitions to Master (vrrpv3StatisticsMasterTransitions)",
         Some("keepalived_become_master"),
     ),
     (
-        "master_releases",
+        |c| c.master_releases,
         "vrrp_master_releases",
         "Transitions out of Master",
         Some("keepalived_release_master"),
     ),
     (
-        "rcvd_lower_priority_as_master",
+        |c| c.rcvd_lower_priority_as_master,
         "vrrp_lower_priority_received_as_master",
         "Lower-priority advertisements heard while Master (split brain)",
         None,
@@ -172,56 +169,51 @@ const COUNTERS: &[(&str, &str, &str, Option<&str>)] = &[
 ];
 
 /// Receive error counters → the `error` label, and the keepalived exporter's name.
-const ERRORS: &[(&str, &str, Option<&str>)] = &[
+const ERRORS: &[(Field, &str, Option<&str>)] = &[
     (
-        "adv_interval_errors",
+        |c| c.adv_interval_errors,
         "interval",
         Some("keepalived_advert_interval_err"),
     ),
-    ("ip_ttl_errors", "ttl", Some("keepalived_ip_ttl_err")),
+    (|c| c.ip_ttl_errors, "ttl", Some("keepalived_ip_ttl_err")),
     (
-        "rcvd_invalid_type_packets",
+        |c| c.rcvd_invalid_type_packets,
         "type",
         Some("keepalived_invalid_type_rcvd"),
     ),
     (
-        "address_list_errors",
+        |c| c.address_list_errors,
         "address_list",
         Some("keepalived_addr_list_err"),
     ),
     (
-        "packet_length_errors",
+        |c| c.packet_length_errors,
         "length",
         Some("keepalived_packet_len_err"),
     ),
-    ("checksum_errors", "checksum", None),
-    ("version_errors", "version", None),
-    ("vrid_errors", "vrid", None),
+    (|c| c.checksum_errors, "checksum", None),
+    (|c| c.version_errors, "version", None),
+    (|c| c.vrid_errors, "vrid", None),
     (
-        "auth_failures",
+        |c| c.auth_failures,
         "auth_failure",
         Some("keepalived_auth_failure"),
     ),
     (
-        "invalid_auth_type",
+        |c| c.invalid_auth_type,
         "invalid_auth_type",
         Some("keepalived_invalid_authtype"),
     ),
     (
-        "auth_type_mismatch",
+        |c| c.auth_type_mismatch,
         "auth_type_mismatch",
         Some("keepalived_authtype_mismatch"),
     ),
-    ("proto_errors", "protocol", None),
+    (|c| c.proto_errors, "protocol", None),
 ];
 
-fn render(snapshot: &Value, lateness: Histogram) -> Result<String, std::fmt::Error> {
+fn render(snapshot: &Snapshot, lateness: Histogram) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    let empty = Vec::new();
-    let instances = snapshot
-        .get("instances")
-        .and_then(Value::as_array)
-        .unwrap_or(&empty);
 
     let state = Family::<Labels, Gauge>::default();
     let keepalived_vrrp_state = Family::<Labels, Gauge>::default();
@@ -238,89 +230,57 @@ fn render(snapshot: &Value, lateness: Histogram) -> Result<String, std::fmt::Err
     let keepalived_errors: Vec<Family<Labels, Counter>> =
         ERRORS.iter().map(|_| Family::default()).collect();
 
-    for inst in instances {
-        let text = |k: &str| {
-            inst.get(k)
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .unwrap_or_default()
-        };
-        let num = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+    for inst in &snapshot.instances {
+        let s = &inst.status;
         let labels: Labels = vec![
-            ("instance".into(), text("name")),
-            ("interface".into(), text("interface")),
-            ("vrid".into(), text("vrid")),
-            ("family".into(), text("family")),
+            ("instance".into(), s.name.clone()),
+            ("interface".into(), s.interface.clone()),
+            ("vrid".into(), s.vrid.to_string()),
+            ("family".into(), s.family.name().into()),
         ];
-        let current = text("state");
-        for s in ["INIT", "BACKUP", "MASTER", "FAULT", "OBSERVER"] {
+        let keepalived_labels: Labels = vec![
+            ("iname".into(), s.name.clone()),
+            ("intf".into(), s.interface.clone()),
+            ("vrid".into(), s.vrid.to_string()),
+        ];
+        for each in VrrpState::ALL {
             let mut l = labels.clone();
-            l.push(("state".into(), s.into()));
-            state.get_or_create(&l).set(i64::from(current == s));
+            l.push(("state".into(), each.name().into()));
+            state.get_or_create(&l).set(i64::from(s.state == each));
         }
         keepalived_vrrp_state
-            .get_or_create(&vec![
-                ("iname".into(), text("name")),
-                ("intf".into(), text("interface")),
-                ("vrid".into(), text("vrid")),
-            ])
-            .set(keepalived_state(&current));
-        priority
-            .get_or_create(&labels)
-            .set(i64::try_from(num(inst.get("priority"))).unwrap_or(0));
+            .get_or_create(&keepalived_labels)
+            .set(keepalived_state(s.state));
+        priority.get_or_create(&labels).set(i64::from(s.priority));
         configured_priority
             .get_or_create(&labels)
-            .set(i64::try_from(num(inst.get("configured_priority"))).unwrap_or(0));
-        since_transition.get_or_create(&labels).set(
-            inst.get("in_state_s")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
-        );
+            .set(i64::from(s.configured_priority));
+        since_transition.get_or_create(&labels).set(s.in_state_s);
         master_changes
             .get_or_create(&labels)
-            .inc_by(num(inst.get("master_changes")));
-        if let Some(trackers) = inst.get("trackers").and_then(Value::as_array) {
-            for t in trackers {
-                let mut l = labels.clone();
-                l.push((
-                    "tracker".into(),
-                    t.get("name").and_then(Value::as_str).unwrap_or("").into(),
-                ));
-                l.push((
-                    "type".into(),
-                    t.get("type").and_then(Value::as_str).unwrap_or("").into(),
-                ));
-                tracker_up.get_or_create(&l).set(i64::from(
-                    t.get("up").and_then(Value::as_bool).unwrap_or(false),
-                ));
-            }
+            .inc_by(inst.master_changes);
+        for t in &inst.trackers {
+            let mut l = labels.clone();
+            l.push(("tracker".into(), t.name.clone()));
+            l.push(("type".into(), t.kind.name().into()));
+            tracker_up
+                .get_or_create(&l)
+                .set(i64::from(t.up.unwrap_or(false)));
         }
-        let c = inst.get("counters");
         for (k, (field, _, _, _)) in COUNTERS.iter().enumerate() {
-            let v = num(c.and_then(|c| c.get(*field)));
+            let v = field(&inst.counters);
             counters[k].get_or_create(&labels).inc_by(v);
             keepalived_counters[k]
-                .get_or_create(&vec![
-                    ("iname".into(), text("name")),
-                    ("intf".into(), text("interface")),
-                    ("vrid".into(), text("vrid")),
-                ])
+                .get_or_create(&keepalived_labels)
                 .inc_by(v);
         }
         for (k, (field, label, _)) in ERRORS.iter().enumerate() {
-            let v = num(c.and_then(|c| c.get(*field)));
+            let v = field(&inst.counters);
             let mut l = labels.clone();
             l.push(("error".into(), (*label).into()));
             errors.get_or_create(&l).inc_by(v);
             keepalived_errors[k]
-                .get_or_create(&vec![
-                    ("iname".into(), text("name")),
-                    ("intf".into(), text("interface")),
-                    ("vrid".into(), text("vrid")),
-                ])
+                .get_or_create(&keepalived_labels)
                 .inc_by(v);
         }
     }
@@ -432,5 +392,68 @@ fn process_metrics(registry: &mut Registry) {
         let fds = Gauge::<i64>::default();
         fds.set(i64::try_from(entries.count()).unwrap_or(0));
         registry.register("process_open_fds", "Open file descriptors", fds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vrrp_control::{
+        Counters, IpFamily, Snapshot, SnapshotInstance, StatusLine, Tracker, TrackerType,
+    };
+
+    use super::*;
+
+    #[test]
+    fn renders_the_typed_snapshot() {
+        let snapshot = Snapshot {
+            instances: vec![SnapshotInstance {
+                status: StatusLine {
+                    name: "VI_1".into(),
+                    interface: "eth0".into(),
+                    family: IpFamily::Ipv6,
+                    vrid: 51,
+                    version: 3,
+                    state: VrrpState::Master,
+                    priority: 90,
+                    configured_priority: 100,
+                    operator_priority: None,
+                    maintenance: false,
+                    master: None,
+                    in_state_s: 2.5,
+                    vips: vec![],
+                },
+                counters: Counters {
+                    sent_advertisements: 7,
+                    checksum_errors: 2,
+                    ..Counters::default()
+                },
+                master_changes: 3,
+                trackers: vec![Tracker {
+                    kind: TrackerType::Script,
+                    name: "chk".into(),
+                    weight: -10,
+                    reverse: false,
+                    up: Some(true),
+                    value: Some(None),
+                }],
+            }],
+        };
+        let text = render(&snapshot, lateness_histogram()).expect("renders");
+        let labels = r#"instance="VI_1",interface="eth0",vrid="51",family="ipv6""#;
+        for want in [
+            format!(r#"vrrp_state{{{labels},state="MASTER"}} 1"#),
+            format!(r#"vrrp_state{{{labels},state="BACKUP"}} 0"#),
+            r#"keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2"#.to_string(),
+            format!("vrrp_priority{{{labels}}} 90"),
+            format!("vrrp_configured_priority{{{labels}}} 100"),
+            format!("vrrp_seconds_in_state{{{labels}}} 2.5"),
+            format!("vrrp_master_changes_total{{{labels}}} 3"),
+            format!("vrrp_advertisements_sent_total{{{labels}}} 7"),
+            format!(r#"vrrp_receive_errors_total{{{labels},error="checksum"}} 2"#),
+            format!(r#"vrrp_tracker_up{{{labels},tracker="chk",type="script"}} 1"#),
+            r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
+        ] {
+            assert!(text.contains(&want), "{want} in\n{text}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 use vrrp_config::Config;
+use vrrp_control::{ReloadError, ReloadSummary};
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::Netlink;
 
@@ -39,7 +40,7 @@ pub(crate) struct Reloader {
 
 impl Reloader {
     /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
-    pub(crate) async fn reload(&self) -> Result<String, String> {
+    pub(crate) async fn reload(&self) -> Result<ReloadSummary, ReloadError> {
         let _serial = self.serial.lock().await;
         // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
         match sd_notify::NotifyState::monotonic_usec_now() {
@@ -50,13 +51,17 @@ impl Reloader {
         daemon::systemd(&[sd_notify::NotifyState::Ready]);
         match &result {
             Ok(summary) => info!("reload: {summary}"),
-            Err(e) if e.starts_with("applied") => error!("reload {e}"),
-            Err(e) => error!("reload refused, the running configuration stays: {e}"),
+            Err(e @ ReloadError::Partial { summary, .. }) => error!("reload {e} ({summary})"),
+            Err(ReloadError::Refused(e)) => {
+                error!("reload refused, the running configuration stays: {e}")
+            }
         }
         result
     }
 
-    async fn apply(&self) -> Result<String, String> {
+    /// Applies the configuration file. A sentence error (`?` on `String`) is a refusal:
+    /// every one of them happens before anything changed.
+    async fn apply(&self) -> Result<ReloadSummary, ReloadError> {
         // Parse off the protocol thread's runtime work: a large file must not delay timers.
         let path = self.path.clone();
         let loaded = tokio::task::spawn_blocking(move || vrrp_config::load(&path))
@@ -71,7 +76,7 @@ impl Reloader {
             }
             Err(errors) => {
                 let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-                return Err(text.join("\n"));
+                return Err(ReloadError::Refused(text.join("\n")));
             }
         };
 
@@ -86,7 +91,7 @@ impl Reloader {
                 || running.global.enable_script_security != config.global.enable_script_security
                 || running.global.script_user != config.global.script_user
             {
-                return Err("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into());
+                return Err(ReloadError::Refused("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into()));
             }
             // Only the trackers in use run: a reload that starts using another one needs
             // a restart too.
@@ -99,9 +104,9 @@ impl Reloader {
             };
             let (before, after) = (used(&running), used(&config));
             if let Some(new) = after.difference(&before).next() {
-                return Err(format!(
+                return Err(ReloadError::Refused(format!(
                     "tracker {new} is not running (no instance used it at start); using it needs a restart"
-                ));
+                )));
             }
         }
         let (config, mut extras) = checked_extras(config).await?;
@@ -251,16 +256,20 @@ impl Reloader {
             }
         }
         *self.config.borrow_mut() = config;
+        let summary = ReloadSummary {
+            unchanged,
+            updated: updated.len(),
+            recreated: recreated.len(),
+            removed: removed.len(),
+            added: added.len(),
+        };
         if !failed.is_empty() {
-            return Err(format!("applied, except: {}", failed.join("; ")));
+            return Err(ReloadError::Partial {
+                summary,
+                failures: failed,
+            });
         }
-        Ok(format!(
-            "{unchanged} unchanged, {} updated in place, {} re-created, {} removed, {} added",
-            updated.len(),
-            recreated.len(),
-            removed.len(),
-            added.len()
-        ))
+        Ok(summary)
     }
 }
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
 use tracing::{debug, info, warn};
+use vrrp_control::{Event, MasterEvent};
 use vrrp_core::node::{Discard, GroupState, NodeEvent};
 use vrrp_core::{InstanceId, MasterInfo, State, Timestamp, TransitionReason};
 use vrrp_track::fifo::FifoState;
@@ -175,15 +175,12 @@ impl Engine {
             reason,
         });
         let name = &self.routers[i].plan.config.name;
-        self.publish(|| {
-            json!({
-                "type": "transition",
-                "instance": name,
-                "from": from.name(),
-                "to": to.name(),
-                "reason": reason.name(),
-                "priority": priority,
-            })
+        self.publish(|| Event::Transition {
+            instance: name.clone(),
+            from: from.into(),
+            to: to.into(),
+            reason: reason.name().to_string(),
+            priority,
         });
         let (Some(n), Some(state)) = (&self.notifier, tracking::notify_state(from, to)) else {
             return;
@@ -245,16 +242,13 @@ impl Engine {
             );
             n.master_change_line(name, address, priority);
         }
-        self.publish(|| {
-            json!({
-                "type": "master_changed",
-                "instance": name,
-                "master": master.map(|m| json!({
-                    "address": m.address.to_string(),
-                    "priority": m.priority,
-                    "interval_cs": m.interval_cs,
-                })),
-            })
+        self.publish(|| Event::MasterChanged {
+            instance: name.clone(),
+            master: master.map(|m| MasterEvent {
+                address: m.address,
+                priority: m.priority,
+                interval_cs: m.interval_cs,
+            }),
         });
     }
 
