@@ -20,16 +20,36 @@ use crate::trace::{Trace, TraceEvent, What};
 /// simulator; this only absorbs rounding).
 pub const SLACK: Duration = Duration::from_millis(1);
 
-/// Property names, as counted in [`Report::checked`].
+// Property names, as counted in [`Report::checked`].
+
+/// Property a: once settled, each connected group has one Master per virtual router, and
+/// the highest-priority candidate when it preempts.
 pub const STABLE_SINGLE_MASTER: &str = "a: stable network has one Master, the best";
+/// Property b: a higher-priority nopreempt router joining a settled group neither displaces
+/// its Master nor becomes Master itself.
 pub const NOPREEMPT_KEEPS_MASTER: &str = "b: nopreempt Master not displaced by a joiner";
+/// Property c: after the Master crashes, a Backup takes over when its Master_Down_Timer,
+/// started by the last advertisement it heard, runs out (Master_Down_Interval).
 pub const CRASH_FAILOVER: &str = "c: crash failover within Master_Down_Interval";
+/// Property d: after the Master shuts down, a Backup takes over Skew_Time after the
+/// priority-0 advertisement reached it (RFC 5798 / RFC 9568 §6.4.2).
 pub const PRIORITY_ZERO_HANDOVER: &str = "d: priority-0 handover within Skew_Time";
+/// Property e: an observer never sends an advertisement, becomes Master or adds the
+/// virtual addresses.
 pub const OBSERVERS_SILENT: &str = "e: observers never send nor become Master";
+/// Property f: after a partition heals, every Master but the best (priority, then primary
+/// address) steps down within an advertisement interval plus the LAN delay.
 pub const HEAL_STEP_DOWN: &str = "f: after a heal the worse Master steps down within an interval";
+/// Anomalies the simulator recorded while driving the core ([`What::Anomaly`]): outputs
+/// that disagree with the states told, a livelock, an encoding failure.
 pub const ANOMALY: &str = "core anomaly (outputs disagree with state, livelock, encode error)";
+/// Property g: once settled, every Backup, Master and observer names the actual Master.
 pub const MASTER_VIEW: &str = "g: once settled, every instance names the right Master";
+/// Property h: from the moment the LAN has settled until the next action, no instance
+/// changes state (a transition would be a flap).
 pub const SETTLED_NO_TRANSITION: &str = "h: no instance changes state while the LAN is settled";
+/// Property i: an instance in Initialize or Fault leaves it at once when its router and
+/// link are up and its tracked objects are fine.
 pub const LEAVES_INIT_FAULT: &str = "i: Initialize or Fault is left as soon as its cause is gone";
 /// Of the checks of property i, those of an instance in Fault (a recovered link or
 /// tracker rather than a boot): a count only, so a test can demand them.
@@ -37,32 +57,43 @@ pub const LEAVES_FAULT: &str = "i (of which from Fault)";
 /// Of the checks of property a, those where a tracker weight moved a candidate's
 /// priority away from its configured one: a count only.
 pub const WEIGHTED: &str = "a (of which with tracker weights moving a priority)";
+/// Property j: when a tracker gives one member of a sync group its own fault, every member
+/// on that router is in Fault by the same instant.
 pub const SYNC_GROUP_FAULT: &str = "j: a member's own fault takes its whole sync group to Fault";
+/// Property j: once everything settled, the members of a sync group on a live router are
+/// not split between Master and Backup.
 pub const SYNC_GROUP_TOGETHER: &str =
     "j: once settled, a sync group's members on a router are not split between Master and Backup";
 /// Of the checks of property a, those that found no Master because every candidate was
 /// held back by its sync group: a count only.
 pub const SYNC_GROUP_HELD: &str = "a (of which no Master: every candidate held by its sync group)";
+/// Property m: no instance becomes Master while in operator maintenance.
 pub const MAINTENANCE_NEVER_MASTER: &str = "m: an instance in maintenance never becomes Master";
+/// Property m: a Master entering maintenance is replaced as on a shutdown, within
+/// Skew_Time of its priority-0 advertisement.
 pub const MAINTENANCE_HANDOVER: &str =
     "m: a Master entering maintenance is replaced within priority 0 + Skew_Time";
 
 /// A property that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The property, as named by its constant (its key in [`Report::checked`]).
     pub property: &'static str,
+    /// What went wrong, when and where, for people.
     pub text: String,
 }
 
 /// The outcome of checking one run.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
+    /// Every violation found.
     pub violations: Vec<Violation>,
     /// How many times each property applied.
     pub checked: BTreeMap<&'static str, usize>,
 }
 
 impl Report {
+    /// True when no property was violated.
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }

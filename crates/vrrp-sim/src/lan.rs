@@ -71,6 +71,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// A short label for the printed timeline.
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Loss => "loss",
@@ -95,6 +96,7 @@ pub struct Lan {
 }
 
 impl Lan {
+    /// A LAN of `nodes` routers with `default` links: no partition, every link up.
     pub fn new(nodes: usize, default: LinkParams) -> Self {
         Lan {
             default,
@@ -105,6 +107,7 @@ impl Lan {
         }
     }
 
+    /// How many routers the LAN connects.
     pub fn nodes(&self) -> usize {
         self.group.len()
     }
@@ -118,6 +121,8 @@ impl Lan {
             .unwrap_or(self.default)
     }
 
+    /// Set the links `scope` names to `params` ([`LinkScope::All`] also clears the
+    /// per-receiver and per-pair settings).
     pub fn set_params(&mut self, scope: &LinkScope, params: LinkParams) {
         match *scope {
             LinkScope::All => {
@@ -167,10 +172,12 @@ impl Lan {
         self.group[node]
     }
 
+    /// Bring a router's interface up or down; while down it neither sends nor receives.
     pub fn set_link(&mut self, node: NodeId, up: bool) {
         self.link_up[node] = up;
     }
 
+    /// Whether a router's interface is up.
     pub fn link_up(&self, node: NodeId) -> bool {
         self.link_up[node]
     }

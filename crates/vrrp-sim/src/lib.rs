@@ -8,6 +8,8 @@
 //! - [`check`]: the invariants, judged from a trace.
 //! - [`rng`]: the seeded random source.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod lan;
 pub mod rng;

@@ -14,10 +14,12 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 pub struct SimRng(ChaCha8Rng);
 
 impl SimRng {
+    /// A generator seeded with `seed`: the same seed gives the same draws.
     pub fn new(seed: u64) -> Self {
         SimRng(ChaCha8Rng::seed_from_u64(seed))
     }
 
+    /// The next raw 64 bits of the ChaCha8 stream, from which every other draw derives.
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }

@@ -12,11 +12,14 @@ use crate::sim::Sim;
 /// A virtual router as the LAN tells them apart: its family and VRID.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VrKey {
+    /// The address family: IPv4, or IPv6 (VRRPv3 only).
     pub family: Family,
+    /// The Virtual Router Identifier.
     pub vrid: u8,
 }
 
 impl VrKey {
+    /// Virtual router `vrid` over IPv4.
     pub fn v4(vrid: u8) -> Self {
         VrKey {
             family: Family::Ipv4,
@@ -24,6 +27,7 @@ impl VrKey {
         }
     }
 
+    /// Virtual router `vrid` over IPv6.
     pub fn v6(vrid: u8) -> Self {
         VrKey {
             family: Family::Ipv6,
@@ -49,12 +53,21 @@ impl VrKey {
 /// One VRRP instance of a router.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstanceSpec {
+    /// The virtual router it joins.
     pub key: VrKey,
+    /// VRRPv2 (RFC 3768) or VRRPv3 (RFC 5798 / RFC 9568).
     pub version: Version,
+    /// Configured priority (255: address owner); trackers and the operator may move the
+    /// effective one.
     pub priority: u8,
+    /// Advertisement_Interval in centiseconds (VRRPv2: a multiple of 100).
     pub interval_cs: u16,
+    /// Preempt_Mode: as a Backup, take over from a lower-priority Master (`false`:
+    /// keepalived's `nopreempt`).
     pub preempt: bool,
+    /// keepalived's `preempt_delay`: how long a Backup that could preempt waits first.
     pub preempt_delay: Duration,
+    /// An observer follows the election but never sends nor becomes Master.
     pub observer: bool,
     /// RFC 9568 §6.4.3: a Master hearing a lower priority re-advertises at once
     /// (keepalived's `lower_prio_no_advert` turns it off).
@@ -71,12 +84,16 @@ pub struct InstanceSpec {
 /// `track_file`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackerSpec {
+    /// The tracked object: a `vrrp_script` or a `track_file`.
     pub key: TrackerKey,
+    /// The weight this instance gives it (0: Fault while it fails).
     pub weight: i32,
+    /// keepalived's `reverse`: the weight's sign and the fault condition turned around.
     pub reverse: bool,
 }
 
 impl TrackerSpec {
+    /// Track the `vrrp_script` `name` with `weight`.
     pub fn script(name: &str, weight: i32) -> Self {
         TrackerSpec {
             key: TrackerKey::new(TrackerKind::Script, name),
@@ -85,6 +102,7 @@ impl TrackerSpec {
         }
     }
 
+    /// Track the `track_file` `name` with `weight` (scaled by the file's value).
     pub fn file(name: &str, weight: i32) -> Self {
         TrackerSpec {
             key: TrackerKey::new(TrackerKind::File, name),
@@ -93,6 +111,7 @@ impl TrackerSpec {
         }
     }
 
+    /// Set keepalived's `reverse` flag.
     pub fn reverse(mut self, reverse: bool) -> Self {
         self.reverse = reverse;
         self
@@ -142,11 +161,13 @@ impl InstanceSpec {
 /// A router on the LAN.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouterSpec {
+    /// Its name in the trace and the timeline, as [`Scenario::id`] finds it.
     pub name: String,
     /// Primary IPv4 address (source of IPv4 advertisements and tie-breaker).
     pub ipv4: Ipv4Addr,
     /// Primary IPv6 link-local address.
     pub ipv6: Ipv6Addr,
+    /// Its VRRP instances, one per virtual router it joins.
     pub instances: Vec<InstanceSpec>,
     /// When the router boots; `None` waits for an [`Action::Start`].
     pub start_at: Option<Timestamp>,
@@ -222,34 +243,42 @@ impl RouterSpec {
         self
     }
 
+    /// Set every instance's configured priority.
     pub fn priority(self, priority: u8) -> Self {
         self.each(|i| i.priority = priority)
     }
 
+    /// Run every instance as VRRPv2 or VRRPv3.
     pub fn version(self, version: Version) -> Self {
         self.each(|i| i.version = version)
     }
 
+    /// Move every instance to another address family (IPv6 needs VRRPv3).
     pub fn family(self, family: Family) -> Self {
         self.each(|i| i.key.family = family)
     }
 
+    /// Set every instance's advertisement interval, in centiseconds.
     pub fn interval_cs(self, interval_cs: u16) -> Self {
         self.each(|i| i.interval_cs = interval_cs)
     }
 
+    /// Set every instance's Preempt_Mode (`false`: `nopreempt`).
     pub fn preempt(self, preempt: bool) -> Self {
         self.each(|i| i.preempt = preempt)
     }
 
+    /// Set every instance's `preempt_delay`.
     pub fn preempt_delay(self, delay: Duration) -> Self {
         self.each(|i| i.preempt_delay = delay)
     }
 
+    /// Make every instance an observer.
     pub fn observer(self) -> Self {
         self.each(|i| i.observer = true)
     }
 
+    /// When the router boots (`None`: only on an [`Action::Start`]).
     pub fn starts_at(mut self, at: Option<Timestamp>) -> Self {
         self.start_at = at;
         self
@@ -295,8 +324,11 @@ pub enum Action {
     /// `vrid` (all instances when `None`): it replaces the configured priority and the
     /// trackers' weights until the router restarts; an owner's is refused.
     SetPriority {
+        /// The router.
         node: NodeId,
+        /// Its instance's VRID, or `None` for all its instances.
         vrid: Option<u8>,
+        /// The operator priority.
         priority: u8,
     },
     /// The router's interface goes down (`Node::set_link`: every instance tracks it with
@@ -311,15 +343,21 @@ pub enum Action {
     /// A tracked object of the router changes state (`Node::set_tracker`); remembered
     /// while the router is down and reported when it boots.
     Tracker {
+        /// The router.
         node: NodeId,
+        /// The tracked object.
         key: TrackerKey,
+        /// Its new state.
         state: TrackState,
     },
     /// Operator maintenance on or off (`Node::set_maintenance`) for a router's instance
     /// for `vrid` (all when `None`); a restart ends it.
     Maintenance {
+        /// The router.
         node: NodeId,
+        /// Its instance's VRID, or `None` for all its instances.
         vrid: Option<u8>,
+        /// Maintenance on (`true`) or off.
         on: bool,
     },
 }
@@ -347,7 +385,9 @@ impl Action {
 /// randomness.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
+    /// Seed of the LAN's loss and jitter: the same scenario and seed replay the same run.
     pub seed: u64,
+    /// The routers; a router's [`NodeId`] is its index here.
     pub routers: Vec<RouterSpec>,
     /// The LAN default link.
     pub link: LinkParams,
@@ -358,6 +398,7 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// An empty scenario: no routers, no actions, the quiet default link, packets traced.
     pub fn new(seed: u64) -> Self {
         Scenario {
             seed,
@@ -368,21 +409,25 @@ impl Scenario {
         }
     }
 
+    /// Add a router; its [`NodeId`] is the number of routers before it.
     pub fn router(&mut self, router: RouterSpec) -> &mut Self {
         self.routers.push(router);
         self
     }
 
+    /// Set the LAN default link.
     pub fn link(&mut self, link: LinkParams) -> &mut Self {
         self.link = link;
         self
     }
 
+    /// Schedule `action` at `at`.
     pub fn at(&mut self, at: Timestamp, action: Action) -> &mut Self {
         self.actions.push((at, action));
         self
     }
 
+    /// Whether to record sends, receives and drops.
     pub fn trace_packets(&mut self, on: bool) -> &mut Self {
         self.trace_packets = on;
         self

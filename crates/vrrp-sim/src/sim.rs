@@ -194,22 +194,27 @@ impl Sim {
         sim
     }
 
+    /// The virtual clock.
     pub fn now(&self) -> Timestamp {
         self.now
     }
 
+    /// The scenario being run.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
     }
 
+    /// The trace recorded so far.
     pub fn trace(&self) -> &Trace {
         &self.trace
     }
 
+    /// End the simulation, keeping its trace.
     pub fn into_trace(self) -> Trace {
         self.trace
     }
 
+    /// The LAN as it is now: partitions, link parameters and link states.
     pub fn lan(&self) -> &Lan {
         &self.lan
     }

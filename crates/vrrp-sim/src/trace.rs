@@ -11,11 +11,13 @@ use crate::scenario::{Action, Scenario, VrKey};
 /// One recorded event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TraceEvent {
+    /// When it happened, on the virtual clock.
     pub at: Timestamp,
     /// The router concerned (`None` for LAN-wide actions).
     pub node: Option<NodeId>,
     /// The virtual router concerned (`None` for actions).
     pub vr: Option<VrKey>,
+    /// What happened.
     pub what: What,
 }
 
@@ -26,34 +28,58 @@ pub enum What {
     Action(Action),
     /// Output::StateChanged.
     State {
+        /// The state left.
         from: State,
+        /// The state entered.
         to: State,
+        /// Why the core made the transition.
         reason: TransitionReason,
     },
     /// Output::MasterChanged.
     Master(Option<MasterInfo>),
     /// Output::Send, as put on the wire (`len`: encoded bytes).
     Send {
+        /// The advertised priority (0: the Master is leaving).
         priority: u8,
+        /// The advertised interval in centiseconds (VRRPv2's seconds field × 100).
         interval_cs: u16,
+        /// The advertisement's length in encoded bytes.
         len: usize,
     },
     /// An advertisement handed to the receiving instance.
     Recv {
+        /// The sending router.
         from: NodeId,
+        /// The advertised priority (0: the Master is leaving).
         priority: u8,
+        /// The advertised interval in centiseconds (VRRPv2's seconds field × 100).
         interval_cs: u16,
     },
     /// A packet that did not reach an instance.
-    Drop { from: NodeId, reason: DropReason },
+    Drop {
+        /// The sending router.
+        from: NodeId,
+        /// Why it did not arrive.
+        reason: DropReason,
+    },
     /// A packet the codec refused (counted with `record_decode_error`).
-    Undecodable { from: NodeId, error: DecodeError },
+    Undecodable {
+        /// The sending router.
+        from: NodeId,
+        /// Why the codec refused it.
+        error: DecodeError,
+    },
     /// Output::AddAddresses (`true`) / Output::RemoveAddresses (`false`).
     Addresses(bool),
     /// Output::Announce.
     Announce,
     /// A sync group of the router changed state as a whole (`NodeEvent::GroupState`).
-    Group { group: String, state: GroupState },
+    Group {
+        /// The group's name (`vrrp_sync_group`).
+        group: String,
+        /// Its new state.
+        state: GroupState,
+    },
     /// Something the core did that the simulator considers wrong.
     Anomaly(String),
 }
@@ -61,6 +87,7 @@ pub enum What {
 /// The trace of one run.
 #[derive(Clone, Debug, Default)]
 pub struct Trace {
+    /// Every event, in the order it happened.
     pub events: Vec<TraceEvent>,
     /// Router names, by node.
     pub names: Vec<String>,
@@ -71,6 +98,7 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// An empty trace knowing the scenario's router names and primary addresses.
     pub fn new(scenario: &Scenario) -> Self {
         Trace {
             events: Vec::new(),
@@ -85,6 +113,7 @@ impl Trace {
         }
     }
 
+    /// Record `what` at `at`.
     pub fn push(&mut self, at: Timestamp, node: Option<NodeId>, vr: Option<VrKey>, what: What) {
         self.events.push(TraceEvent { at, node, vr, what });
     }
@@ -97,6 +126,7 @@ impl Trace {
             .map(|&(_, n)| n)
     }
 
+    /// A router's name, or `?` for an unknown node.
     pub fn name(&self, node: NodeId) -> &str {
         self.names.get(node).map_or("?", String::as_str)
     }
