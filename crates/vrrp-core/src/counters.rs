@@ -78,8 +78,10 @@ impl From<&DecodeError> for ReceiveError {
     }
 }
 
-/// Counters of one instance. All are monotonic.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Counters of one instance. All are monotonic. With the `serde` feature they are one JSON
+/// object, the field names as keys, in this order (the control contract's form).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Counters {
     /// `vrrpv3StatisticsMasterTransitions`: transitions to Master.
     pub master_transitions: u64,

@@ -123,7 +123,7 @@ pub(crate) fn show(engine: &Engine, r: &Router, now: Timestamp) -> Show {
 }
 
 fn counters(engine: &Engine, r: &Router) -> Counters {
-    engine.instance(r).counters().into()
+    *engine.instance(r).counters()
 }
 
 /// The metrics endpoint's snapshot: `status` lines with counters, trackers and master changes.
