@@ -1144,13 +1144,7 @@ impl<'a> Checker<'a> {
                 continue;
             }
             let slots = &world.slots[n];
-            let mut groups: Vec<&String> = slots
-                .iter()
-                .filter_map(|s| s.spec.sync_group.as_ref())
-                .collect();
-            groups.sort();
-            groups.dedup();
-            for g in groups {
+            for g in group_names(slots) {
                 let members: Vec<&SlotView> = slots
                     .iter()
                     .filter(|s| s.spec.sync_group.as_ref() == Some(g))
@@ -1191,13 +1185,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let slots = &after.slots[node];
-        let mut groups: Vec<&String> = slots
-            .iter()
-            .filter_map(|s| s.spec.sync_group.as_ref())
-            .collect();
-        groups.sort();
-        groups.dedup();
-        for g in groups {
+        for g in group_names(slots) {
             let members: Vec<usize> = (0..slots.len())
                 .filter(|&j| slots[j].spec.sync_group.as_ref() == Some(g))
                 .collect();
@@ -1365,4 +1353,15 @@ struct Window {
     until: Timestamp,
     /// Index of the action in the trace.
     index: usize,
+}
+
+/// The sync groups of a router's instances, each once, in name order.
+fn group_names(slots: &[SlotView]) -> Vec<&String> {
+    let mut groups: Vec<&String> = slots
+        .iter()
+        .filter_map(|s| s.spec.sync_group.as_ref())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
 }
