@@ -34,6 +34,28 @@ pub(crate) enum ControlRequest {
     Metrics { reply: oneshot::Sender<Snapshot> },
 }
 
+/// Makes `path` free for our control socket. A socket that answers belongs to a live
+/// daemon (another one, with its own pid file): it is never taken over. A socket nothing
+/// answers on was left by a killed daemon and is removed; one that vanished meanwhile (a
+/// daemon starting beside us cleaned it up) is fine.
+pub(crate) fn claim_socket(path: &Path) -> Result<()> {
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => anyhow::bail!(
+            "another daemon answers on the control socket {}; give this one its own with \
+             --control-socket",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot remove the stale socket {}", path.display()))
+            }
+        },
+    }
+}
+
 /// Starts the control thread listening on `path`.
 pub(crate) fn spawn(
     path: &Path,
@@ -49,12 +71,7 @@ pub(crate) fn spawn(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the directory of {}", path.display()))?;
     }
-    // A socket file left by a killed daemon: the pid file lock already proved no daemon
-    // with our pid file runs, so it is ours to replace.
-    if path.exists() {
-        std::fs::remove_file(&path)
-            .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;
-    }
+    // `claim_socket` ran at start-up: a live daemon's socket is not ours to replace.
     let std_listener = std::os::unix::net::UnixListener::bind(&path)
         .with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;

@@ -76,6 +76,8 @@ pub(crate) async fn run(
     // Signals first: from the moment the pid file names us, a signal must not kill us.
     let mut signals = Signals::install()?;
     let _pid_file = PidFile::acquire(&args.pid_file)?;
+    // Before anything touches the kernel: a live daemon's control socket is never taken.
+    control::claim_socket(&args.control_socket)?;
     let mut running = start(config, scripts, tracker_plan, args).await?;
     let result = event_loop(&mut running, &mut signals, args).await;
     stop(running, args).await;

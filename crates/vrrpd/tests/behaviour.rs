@@ -1067,6 +1067,65 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
     net.expect_sole_holder(0, net.vip(), &[], "the first daemon still works");
 }
 
+/// A second vrrpd with its own pid file but the first one's control socket: the socket
+/// answers, so it belongs to a live daemon and is never taken over; the second exits before
+/// touching the kernel (it would otherwise remove the first one's VIP as stale).
+#[test]
+fn second_daemon_with_a_live_control_socket_refuses_to_start() {
+    require!("nft", "ping");
+    let mut net = Net::new("sock", &[200], |_, lab, node, prio| {
+        Net::v3(lab, node, prio, 0.1)
+    });
+    net.start(0);
+    let vip = net.vip();
+    net.expect_sole_holder(0, vip, &[], "election");
+    let first = net.routers[0].daemon().clone();
+    let Some(sock) = first.control_socket.clone() else {
+        panic!("the lab starts vrrpd with a control socket");
+    };
+    let conf = first.conf.to_string_lossy().into_owned();
+    let pidfile = net.routers[0].node.lab_path("second.pid");
+    let out = net.routers[0]
+        .node
+        .run_timeout(
+            &vrrpd_binary().to_string_lossy(),
+            &[
+                "-n",
+                "-l",
+                "-f",
+                &conf,
+                "-p",
+                &pidfile.to_string_lossy(),
+                "--control-socket",
+                &sock.to_string_lossy(),
+            ],
+            Duration::from_secs(20),
+        )
+        .expect("run the second vrrpd");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "the second vrrpd must exit non-zero, got {:?}\n{stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains("another daemon answers on the control socket")
+            && stderr.contains(&*sock.to_string_lossy()),
+        "the error should name the live socket:\n{stderr}"
+    );
+    assert!(first.is_running(), "the first vrrpd must keep running");
+    // The first daemon still answers on its socket, and still holds its VIP.
+    let mut stream = std::os::unix::net::UnixStream::connect(&sock).expect("the socket answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    std::io::Write::write_all(&mut stream, b"{\"v\":1,\"command\":\"status\"}\n").expect("ask");
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut answer).expect("answer");
+    assert!(answer.contains("\"ok\":true"), "status answer: {answer}");
+    net.expect_stays_sole_holder(0, vip, Duration::from_millis(500), "the first daemon's VIP");
+}
+
 // 14. A dump request during start-up
 
 #[test]
