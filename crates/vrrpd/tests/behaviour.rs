@@ -1021,26 +1021,8 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
     net.start(0);
     let first = net.routers[0].daemon().clone();
     let pidfile = first.pidfile.to_string_lossy().into_owned();
-    let conf = first.conf.to_string_lossy().into_owned();
     let sock = net.routers[0].node.lab_path("second.sock");
-    let out = net.routers[0]
-        .node
-        .run_timeout(
-            &vrrpd_binary().to_string_lossy(),
-            &[
-                "-n",
-                "-l",
-                "-f",
-                &conf,
-                "-p",
-                &pidfile,
-                "--control-socket",
-                &sock.to_string_lossy(),
-            ],
-            Duration::from_secs(20),
-        )
-        .expect("run the second vrrpd");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (out, stderr) = run_second_vrrpd(&net.routers[0].node, &first, &first.pidfile, &sock);
     println!("second vrrpd: {:?}\n{stderr}", out.status);
     assert!(
         out.status.code().is_some_and(|c| c != 0),
@@ -1067,6 +1049,34 @@ fn second_daemon_with_the_same_pid_file_refuses_to_start() {
     net.expect_sole_holder(0, net.vip(), &[], "the first daemon still works");
 }
 
+/// Runs a second vrrpd in `node` with `first`'s configuration, the pid file `pidfile` and
+/// the control socket `sock` (bounded); returns its exit and its stderr.
+fn run_second_vrrpd(
+    node: &Node,
+    first: &DaemonProc,
+    pidfile: &Path,
+    sock: &Path,
+) -> (std::process::Output, String) {
+    let out = node
+        .run_timeout(
+            &vrrpd_binary().to_string_lossy(),
+            &[
+                "-n",
+                "-l",
+                "-f",
+                &first.conf.to_string_lossy(),
+                "-p",
+                &pidfile.to_string_lossy(),
+                "--control-socket",
+                &sock.to_string_lossy(),
+            ],
+            Duration::from_secs(20),
+        )
+        .expect("run the second vrrpd");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stderr)
+}
+
 /// A second vrrpd with its own pid file but the first one's control socket: the socket
 /// answers, so it belongs to a live daemon and is never taken over; the second exits before
 /// touching the kernel (it would otherwise remove the first one's VIP as stale).
@@ -1083,26 +1093,8 @@ fn second_daemon_with_a_live_control_socket_refuses_to_start() {
     let Some(sock) = first.control_socket.clone() else {
         panic!("the lab starts vrrpd with a control socket");
     };
-    let conf = first.conf.to_string_lossy().into_owned();
     let pidfile = net.routers[0].node.lab_path("second.pid");
-    let out = net.routers[0]
-        .node
-        .run_timeout(
-            &vrrpd_binary().to_string_lossy(),
-            &[
-                "-n",
-                "-l",
-                "-f",
-                &conf,
-                "-p",
-                &pidfile.to_string_lossy(),
-                "--control-socket",
-                &sock.to_string_lossy(),
-            ],
-            Duration::from_secs(20),
-        )
-        .expect("run the second vrrpd");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (out, stderr) = run_second_vrrpd(&net.routers[0].node, &first, &pidfile, &sock);
     assert!(
         out.status.code().is_some_and(|c| c != 0),
         "the second vrrpd must exit non-zero, got {:?}\n{stderr}",
