@@ -14,6 +14,14 @@ packages=(
     tshark        # Wireshark's VRRP dissector checks what vrrpd sends
     curl          # metrics scrapes in tests
     python3-prometheus-client  # the reference OpenMetrics parser, for the metrics test
+    nginx         # real servers (HTTP, HTTPS) behind the load balancer
+    openssl       # certificates for the HTTPS real servers
+    dnsmasq-base  # a real DNS server for DNS_CHECK
+    python3-aiosmtpd  # a real SMTP server for SMTP_CHECK
+    socat         # a UDP echo server for UDP_CHECK
+    conntrack     # tests read the kernel's connection table
+    wrk           # load generator for the data-path benchmark
+    haproxy       # the data-path benchmark's comparison
 )
 
 missing=()

@@ -18,6 +18,7 @@ pub mod conf;
 pub mod daemon;
 pub mod probe;
 mod require;
+mod servers;
 mod watch;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};
@@ -26,6 +27,7 @@ pub use probe::{ProbeRecord, ProbeReport, Prober};
 pub use require::{
     LAB_REQUIRED_VAR, find_tool, is_root, lab_ready, lab_required, need, skip, skip_reason,
 };
+pub use servers::Nginx;
 pub use watch::AddressWatch;
 
 use std::fmt;

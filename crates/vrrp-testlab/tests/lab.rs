@@ -412,3 +412,27 @@ fn vrrpd_is_started_with_the_agreed_flags() {
         .is_some()
     );
 }
+
+#[test]
+fn nginx_serves_its_name_over_http_and_https() {
+    require!("nginx", "curl", "openssl");
+    let mut lab = Lab::new("nginx").expect("lab");
+    let rs = lab.add_host("rs1").expect("rs1");
+    let client = lab.add_host("c1").expect("c1");
+    let web = vrrp_testlab::Nginx::start_with(&rs, "rs1", 8080, Some(8443)).expect("nginx");
+    let get = |url: &str| {
+        client
+            .run_ok("curl", &["-sk", "--max-time", "5", url])
+            .expect("curl")
+    };
+    assert_eq!(get(&format!("http://{}:8080/", rs.ipv4())), "rs1\n");
+    assert_eq!(get(&format!("http://[{}]:8080/health", rs.ipv6())), "ok\n");
+    assert_eq!(get(&format!("https://{}:8443/", rs.ipv4())), "rs1\n");
+    web.put("page.txt", b"hello\n").expect("put");
+    assert_eq!(
+        get(&format!("http://{}:8080/page.txt", rs.ipv4())),
+        "hello\n"
+    );
+    web.kill().expect("kill");
+    assert!(!web.proc().is_running());
+}
