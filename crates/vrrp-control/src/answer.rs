@@ -4,7 +4,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::{PROTOCOL_VERSION, ReloadSummary, Request, Show, StatusLine, StatusList};
+use crate::{
+    LvsRealServer, LvsStatus, PROTOCOL_VERSION, ReloadSummary, Request, Show, StatusLine,
+    StatusList,
+};
 
 /// One answer line: `{"v":1,"ok":true,"result":RESULT}` or
 /// `{"v":1,"ok":false,"error":"a sentence"}`.
@@ -120,6 +123,10 @@ pub enum Reply {
     Reloaded(ReloadSummary),
     /// `watch`: `"watching"`, then the events.
     Watching,
+    /// `lvs`: the services.
+    Lvs(LvsStatus),
+    /// `rs`: the real server after the action.
+    RealServer(Box<LvsRealServer>),
 }
 
 /// The result of `watch` before the events.
@@ -133,6 +140,8 @@ impl Serialize for Reply {
             Reply::Instance(s) => s.serialize(serializer),
             Reply::Reloaded(s) => s.serialize(serializer),
             Reply::Watching => serializer.serialize_str(WATCHING),
+            Reply::Lvs(s) => s.serialize(serializer),
+            Reply::RealServer(s) => s.serialize(serializer),
         }
     }
 }
@@ -148,6 +157,8 @@ impl Reply {
                 Reply::Instance(serde_json::from_value(result)?)
             }
             Request::Reload => Reply::Reloaded(serde_json::from_value(result)?),
+            Request::Lvs { .. } => Reply::Lvs(serde_json::from_value(result)?),
+            Request::RealServer { .. } => Reply::RealServer(serde_json::from_value(result)?),
             Request::Watch => match result {
                 Value::String(s) if s == WATCHING => Reply::Watching,
                 other => {

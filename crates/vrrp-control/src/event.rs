@@ -59,6 +59,26 @@ pub enum Event {
         /// `uid U pid P` of the client.
         by: String,
     },
+    /// A real server entered or left the rotation (its checks, or an operator).
+    RealServer {
+        /// The service (`[10.0.0.1]:tcp:80`).
+        service: String,
+        /// The real server (`[10.0.0.2]:80`).
+        real_server: String,
+        /// Whether it is up now.
+        up: bool,
+        /// Why, as a sentence.
+        reason: String,
+    },
+    /// A service gained or lost its quorum.
+    Quorum {
+        /// The service.
+        service: String,
+        /// Whether it has its quorum now.
+        up: bool,
+        /// The live weight.
+        live_weight: u32,
+    },
     /// The client read too slowly: `missed` events were dropped.
     Lagged {
         /// How many events were dropped.

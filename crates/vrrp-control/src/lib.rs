@@ -12,13 +12,15 @@
 //!   [`Snapshot`] (what the metrics endpoint renders), [`StateDump`] and [`StatsDump`]
 //!   (SIGUSR1 / SIGUSR2);
 //! * [`WatchLine`] / [`Event`], the lines `watch` streams;
-//! * [`ReloadSummary`] / [`ReloadError`], the outcome of a reload.
+//! * [`ReloadSummary`] / [`ReloadError`], the outcome of a reload;
+//! * [`LvsStatus`] (`lvs`) and [`RsAction`] (`rs`), the load balancer's documents.
 
 #![forbid(unsafe_code)]
 
 mod answer;
 mod documents;
 mod event;
+mod lvs;
 mod reload;
 mod request;
 
@@ -29,6 +31,7 @@ pub use documents::{
     Tracker, TrackerType, TransitionRecord, VrrpState,
 };
 pub use event::{Event, MasterEvent, WatchLine};
+pub use lvs::{LvsChecker, LvsRealServer, LvsService, LvsStatus, RsAction, Traffic};
 pub use reload::{ReloadError, ReloadSummary};
 pub use request::{OPERATOR_PRIORITIES, Request};
 

@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::PROTOCOL_VERSION;
+use crate::{PROTOCOL_VERSION, RsAction};
 
 /// The priorities an operator may set (`priority`); `null` resets.
 pub const OPERATOR_PRIORITIES: RangeInclusive<u8> = 1..=254;
@@ -15,7 +15,10 @@ pub const OPERATOR_PRIORITIES: RangeInclusive<u8> = 1..=254;
 /// On the wire: `{"v":1,"command":"status"}`, `{"v":1,"command":"show","instance":"VI_1"}`,
 /// `{"v":1,"command":"priority","instance":"VI_1","priority":50}` (`null` resets),
 /// `{"v":1,"command":"maintenance","instance":"VI_1","on":true}`,
-/// `{"v":1,"command":"reload"}`, `{"v":1,"command":"watch"}`.
+/// `{"v":1,"command":"reload"}`, `{"v":1,"command":"watch"}`,
+/// `{"v":1,"command":"lvs"}` (`"service":"[10.0.0.1]:tcp:80"` for one),
+/// `{"v":1,"command":"rs","service":"...","real_server":"[10.0.0.2]:80","action":"drain"}`
+/// (`"action":"weight","weight":5`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// One status line per instance.
@@ -44,6 +47,20 @@ pub enum Request {
     Reload,
     /// Stream events until the client goes away.
     Watch,
+    /// The load balancer's services (`None`: all), like `ipvsadm -Ln --stats`.
+    Lvs {
+        /// One service, as `lvs` names it (`[10.0.0.1]:tcp:80`), or its address and port.
+        service: Option<String>,
+    },
+    /// An operator action on a real server, without a reload.
+    RealServer {
+        /// The service.
+        service: String,
+        /// The real server, `[IP]:PORT` or `IP:PORT`.
+        real_server: String,
+        /// What to do.
+        action: RsAction,
+    },
 }
 
 impl Request {
@@ -56,6 +73,8 @@ impl Request {
             Request::Maintenance { .. } => "maintenance",
             Request::Reload => "reload",
             Request::Watch => "watch",
+            Request::Lvs { .. } => "lvs",
+            Request::RealServer { .. } => "rs",
         }
     }
 
@@ -91,6 +110,14 @@ struct WireRequest<'a> {
     priority: Option<Option<u8>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     on: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    real_server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<u32>,
 }
 
 impl Serialize for Request {
@@ -101,6 +128,10 @@ impl Serialize for Request {
             instance: None,
             priority: None,
             on: None,
+            service: None,
+            real_server: None,
+            action: None,
+            weight: None,
         };
         match self {
             Request::Status | Request::Reload | Request::Watch => {}
@@ -112,6 +143,19 @@ impl Serialize for Request {
             Request::Maintenance { instance, on } => {
                 wire.instance = Some(instance);
                 wire.on = Some(*on);
+            }
+            Request::Lvs { service } => wire.service = service.as_deref(),
+            Request::RealServer {
+                service,
+                real_server,
+                action,
+            } => {
+                wire.service = Some(service);
+                wire.real_server = Some(real_server);
+                wire.action = Some(action.name());
+                if let RsAction::Weight { weight } = action {
+                    wire.weight = Some(*weight);
+                }
             }
         }
         wire.serialize(serializer)
@@ -133,6 +177,14 @@ struct RawRequest {
     priority: Option<Value>,
     #[serde(default)]
     on: Option<Value>,
+    #[serde(default)]
+    service: Option<Value>,
+    #[serde(default)]
+    real_server: Option<Value>,
+    #[serde(default)]
+    action: Option<Value>,
+    #[serde(default)]
+    weight: Option<Value>,
 }
 
 /// A field that is present (even as `null`) is `Some`.
@@ -195,9 +247,46 @@ impl TryFrom<RawRequest> for Request {
                     on,
                 }
             }
+            "lvs" => Request::Lvs {
+                service: match &raw.service {
+                    None | Some(Value::Null) => None,
+                    Some(s) => Some(s.as_str().ok_or("\"service\" must be a string")?.into()),
+                },
+            },
+            "rs" => real_server_request(&raw)?,
             other => return Err(format!("unknown command {other:?}")),
         })
     }
+}
+
+/// `rs`: the service, the real server and the action, each checked.
+fn real_server_request(raw: &RawRequest) -> Result<Request, String> {
+    let text = |field: &Option<Value>, name: &str| {
+        field
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("rs needs \"{name}\""))
+    };
+    let action = match raw.action.as_ref().and_then(Value::as_str) {
+        Some("weight") => RsAction::Weight {
+            weight: raw
+                .weight
+                .as_ref()
+                .and_then(Value::as_u64)
+                .and_then(|w| u32::try_from(w).ok())
+                .ok_or("rs weight needs \"weight\": a whole number")?,
+        },
+        Some("drain") => RsAction::Drain,
+        Some("disable") => RsAction::Disable,
+        Some("enable") => RsAction::Enable,
+        _ => return Err("rs needs \"action\": weight, drain, disable or enable".into()),
+    };
+    Ok(Request::RealServer {
+        service: text(&raw.service, "service")?,
+        real_server: text(&raw.real_server, "real_server")?,
+        action,
+    })
 }
 
 impl<'de> Deserialize<'de> for Request {

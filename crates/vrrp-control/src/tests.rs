@@ -132,6 +132,20 @@ fn requests() -> Vec<Request> {
         },
         Request::Reload,
         Request::Watch,
+        Request::Lvs { service: None },
+        Request::Lvs {
+            service: Some("[10.0.0.1]:tcp:80".into()),
+        },
+        Request::RealServer {
+            service: "10.0.0.1:80".into(),
+            real_server: "10.0.0.2:80".into(),
+            action: RsAction::Weight { weight: 5 },
+        },
+        Request::RealServer {
+            service: "10.0.0.1:80".into(),
+            real_server: "10.0.0.2:80".into(),
+            action: RsAction::Drain,
+        },
     ]
 }
 
@@ -157,7 +171,80 @@ fn requests_have_the_documented_wire_form() {
             r#"{"v":1,"command":"maintenance","instance":"VI_1","on":true}"#,
             r#"{"v":1,"command":"reload"}"#,
             r#"{"v":1,"command":"watch"}"#,
+            r#"{"v":1,"command":"lvs"}"#,
+            r#"{"v":1,"command":"lvs","service":"[10.0.0.1]:tcp:80"}"#,
+            r#"{"v":1,"command":"rs","service":"10.0.0.1:80","real_server":"10.0.0.2:80","action":"weight","weight":5}"#,
+            r#"{"v":1,"command":"rs","service":"10.0.0.1:80","real_server":"10.0.0.2:80","action":"drain"}"#,
         ]
+    );
+}
+
+#[test]
+fn bad_real_server_requests_are_refused_with_a_sentence() {
+    let refused = |line: &str| Request::parse(line).unwrap_err();
+    assert_eq!(
+        refused(r#"{"v":1,"command":"rs","service":"a","real_server":"b","action":"weight"}"#),
+        "rs weight needs \"weight\": a whole number"
+    );
+    assert_eq!(
+        refused(r#"{"v":1,"command":"rs","service":"a","real_server":"b","action":"kill"}"#),
+        "rs needs \"action\": weight, drain, disable or enable"
+    );
+    assert_eq!(
+        refused(r#"{"v":1,"command":"rs","real_server":"b","action":"drain"}"#),
+        "rs needs \"service\""
+    );
+}
+
+#[test]
+fn lvs_documents_round_trip() {
+    let rs = LvsRealServer {
+        address: "[10.0.0.2]:80".into(),
+        forwarding: "Masq".into(),
+        configured_weight: 3,
+        weight: Some(3),
+        up: true,
+        operator: None,
+        sorry_server: false,
+        checkers: vec![LvsChecker {
+            kind: "HTTP_GET".into(),
+            up: true,
+            failures: 0,
+            last_error: None,
+            latency_ms: Some(1.5),
+            probes: 7,
+        }],
+        traffic: Traffic::default(),
+    };
+    let status = LvsStatus {
+        data_path: "nftables".into(),
+        services: vec![LvsService {
+            service: "[10.0.0.1]:tcp:80".into(),
+            protocol: "tcp".into(),
+            scheduler: "wrr".into(),
+            persistence_s: None,
+            quorum: 1,
+            hysteresis: 0,
+            quorum_up: true,
+            live_weight: 3,
+            suspended: false,
+            real_servers: vec![rs.clone()],
+            traffic: Traffic::default(),
+        }],
+    };
+    round_trip(&status);
+    let request = Request::Lvs { service: None };
+    let value = serde_json::to_value(Reply::Lvs(status.clone())).unwrap();
+    assert_eq!(Reply::decode(&request, value).unwrap(), Reply::Lvs(status));
+    let action = Request::RealServer {
+        service: "s".into(),
+        real_server: "r".into(),
+        action: RsAction::Enable,
+    };
+    let value = serde_json::to_value(Reply::RealServer(Box::new(rs.clone()))).unwrap();
+    assert_eq!(
+        Reply::decode(&action, value).unwrap(),
+        Reply::RealServer(Box::new(rs))
     );
 }
 

@@ -64,6 +64,8 @@ pub fn reply_text(reply: &Reply) -> String {
         }),
         Reply::Reloaded(summary) => summary.to_string(),
         Reply::Watching => "watching".into(),
+        Reply::Lvs(status) => crate::lvs::status_text(status),
+        Reply::RealServer(rs) => crate::lvs::real_server_text(rs),
     }
 }
 
@@ -319,6 +321,23 @@ pub fn event_line(line: &str) -> String {
         Event::Maintenance { instance, on, by } => {
             format!("{instance}: maintenance {on} (by {by})")
         }
+        Event::RealServer {
+            service,
+            real_server,
+            up,
+            reason,
+        } => format!(
+            "{service}: real server {real_server} {} ({reason})",
+            if up { "up" } else { "down" }
+        ),
+        Event::Quorum {
+            service,
+            up,
+            live_weight,
+        } => format!(
+            "{service}: quorum {} (live weight {live_weight})",
+            if up { "up" } else { "lost" }
+        ),
         Event::Lagged { missed } => format!("(missed {missed} events)"),
     }
 }

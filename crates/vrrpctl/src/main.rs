@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
-use vrrp_control::{OPERATOR_PRIORITIES, Request};
+use vrrp_control::{OPERATOR_PRIORITIES, Request, RsAction};
 use vrrpctl::daemon;
 use vrrpctl::sniff::{self, Options, Source};
 
@@ -69,6 +69,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The load balancer: every virtual server with its real servers, weights, health and
+    /// traffic (like `ipvsadm -Ln --stats`); `lvs show VS` for one.
+    Lvs {
+        #[command(subcommand)]
+        show: Option<LvsCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act on a real server without a reload: `weight VS RS N`, `drain VS RS`,
+    /// `disable VS RS`, `enable VS RS`.
+    Rs {
+        #[command(subcommand)]
+        action: RsCommand,
+    },
     /// Capture VRRP packets (live or from a pcap/pcapng file), decode and check them.
     #[command(group(ArgGroup::new("source").required(true).args(["interface", "pcap"])))]
     Sniff {
@@ -94,6 +108,69 @@ enum Command {
         #[arg(long)]
         show_password: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum LvsCommand {
+    /// One virtual server: `[10.0.0.1]:tcp:80`, `10.0.0.1:80`, `FWM 5` or `group NAME`.
+    Show {
+        service: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A virtual server and one of its real servers, as `vrrpctl lvs` shows them.
+#[derive(clap::Args, Debug)]
+struct RsTarget {
+    /// The virtual server (`10.0.0.1:80`, `[10.0.0.1]:tcp:80`, ...).
+    service: String,
+    /// The real server (`10.0.0.2:80`, `[fd00::2]:80`).
+    real_server: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RsCommand {
+    /// A weight that holds until `enable` or a reload that changes the server.
+    Weight {
+        #[command(flatten)]
+        target: RsTarget,
+        weight: u32,
+    },
+    /// Weight 0: no new connections; established ones are kept.
+    Drain {
+        #[command(flatten)]
+        target: RsTarget,
+    },
+    /// Out of the rotation, as if its checks failed.
+    Disable {
+        #[command(flatten)]
+        target: RsTarget,
+    },
+    /// Back to its configured weight and its checks' verdict.
+    Enable {
+        #[command(flatten)]
+        target: RsTarget,
+    },
+}
+
+impl RsCommand {
+    fn request(self) -> (Request, bool) {
+        let (target, action) = match self {
+            RsCommand::Weight { target, weight } => (target, RsAction::Weight { weight }),
+            RsCommand::Drain { target } => (target, RsAction::Drain),
+            RsCommand::Disable { target } => (target, RsAction::Disable),
+            RsCommand::Enable { target } => (target, RsAction::Enable),
+        };
+        let request = Request::RealServer {
+            service: target.service,
+            real_server: target.real_server,
+            action,
+        };
+        (request, target.json)
+    }
 }
 
 fn main() -> ExitCode {
@@ -159,6 +236,20 @@ fn main() -> ExitCode {
             },
             json,
         ),
+        Command::Lvs { show: None, json } => daemon(Request::Lvs { service: None }, json),
+        Command::Lvs {
+            show: Some(LvsCommand::Show { service, json: one }),
+            json,
+        } => daemon(
+            Request::Lvs {
+                service: Some(service),
+            },
+            json || one,
+        ),
+        Command::Rs { action } => {
+            let (request, json) = action.request();
+            daemon(request, json)
+        }
         Command::Sniff {
             interface,
             pcap,

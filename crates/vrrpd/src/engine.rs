@@ -429,6 +429,10 @@ impl Engine {
             Request::Reload => Err("reload is handled by the main loop".into()),
             // Served by the control thread.
             Request::Watch => Err("watch is served by the control thread".into()),
+            // The load balancer runs on its own thread; the main loop hands these to it.
+            Request::Lvs { .. } | Request::RealServer { .. } => {
+                Err("no virtual_server is configured".into())
+            }
         }
     }
 
