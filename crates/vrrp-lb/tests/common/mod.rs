@@ -34,7 +34,12 @@ pub(crate) fn key(n: u8) -> RealServerKey {
     }
 }
 
-pub(crate) fn tcp(delay_loop_ms: u64, retry: u32, before_retry_ms: u64, warmup_ms: u64) -> CheckerSpec {
+pub(crate) fn tcp(
+    delay_loop_ms: u64,
+    retry: u32,
+    before_retry_ms: u64,
+    warmup_ms: u64,
+) -> CheckerSpec {
     CheckerSpec {
         kind: CheckKind::Tcp,
         timing: CheckTiming {
@@ -138,7 +143,11 @@ impl Driver {
                 Output::Event(e) => self.events.push((self.now, e)),
             }
         }
-        assert_eq!(&self.applied, self.b.desired(), "changes do not lead to desired()");
+        assert_eq!(
+            &self.applied,
+            self.b.desired(),
+            "changes do not lead to desired()"
+        );
         if let Some(t) = self.b.poll_timeout() {
             assert!(t > self.now, "deadline {t} is not after now {}", self.now);
         }
@@ -193,11 +202,17 @@ impl Driver {
     }
 
     pub(crate) fn fifo(&self) -> Vec<String> {
-        self.events.iter().filter_map(|(_, e)| e.fifo_line()).collect()
+        self.events
+            .iter()
+            .filter_map(|(_, e)| e.fifo_line())
+            .collect()
     }
 }
 
-pub(crate) fn up_except(bad: RealServerKey, from: Timestamp) -> impl FnMut(&CheckerId, Timestamp) -> CheckOutcome {
+pub(crate) fn up_except(
+    bad: RealServerKey,
+    from: Timestamp,
+) -> impl FnMut(&CheckerId, Timestamp) -> CheckOutcome {
     move |c, now| {
         if c.real_server == bad && now >= from {
             CheckOutcome::Down("connection refused".into())
