@@ -20,6 +20,7 @@ impl Balancer {
                 continue;
             }
             vs.suspended = !holds;
+            self.dirty.insert(si);
             let service = vs.spec.id.clone();
             if holds {
                 let mut rss = std::mem::take(&mut self.services[si].real_servers);
@@ -41,6 +42,7 @@ impl Balancer {
 
     /// A new configuration: state carried over where the identity matches.
     pub(super) fn reload(&mut self, spec: BalancerSpec, now: Timestamp) {
+        self.all_dirty = true;
         let mut old = std::mem::take(&mut self.services);
         for new_spec in spec.services {
             let kept = old

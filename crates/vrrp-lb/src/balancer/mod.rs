@@ -101,6 +101,10 @@ pub struct Balancer {
     outputs: VecDeque<Output>,
     /// Events of the input being handled, queued after its data-path change.
     events: Vec<Event>,
+    /// Services (by position) whose desired state may have changed during this input.
+    dirty: BTreeSet<usize>,
+    /// Every service may have changed (start, reload).
+    all_dirty: bool,
     stopped: bool,
 }
 
@@ -114,6 +118,8 @@ impl Balancer {
             desired: DesiredState::default(),
             outputs: VecDeque::new(),
             events: Vec::new(),
+            dirty: BTreeSet::new(),
+            all_dirty: true,
             stopped: false,
         };
         for spec in spec.services {
@@ -231,6 +237,7 @@ impl Balancer {
         outcome: CheckOutcome,
         latency: Option<Duration>,
     ) {
+        self.dirty.insert(si);
         let vs = &mut self.services[si];
         let rs = &mut vs.real_servers[ri];
         let old_weight = rs.effective_weight();
@@ -304,17 +311,49 @@ impl Balancer {
         self.emit_changes();
     }
 
-    fn emit_changes(&mut self) {
+    /// The desired state of every service, from scratch.
+    fn build_desired(&self) -> DesiredState {
         let mut desired = DesiredState::default();
         for vs in &self.services {
             if let Some(service) = vs.desired() {
                 desired.services.insert(vs.spec.id.clone(), service);
             }
         }
-        let changes = diff(&self.desired, &desired);
+        desired
+    }
+
+    /// Emits the data-path changes of the services marked dirty, then the events. Only those
+    /// services are rebuilt: with thousands of real servers, a probe answer must not cost a
+    /// walk over all of them.
+    fn emit_changes(&mut self) {
+        let mut changes = Vec::new();
+        if std::mem::take(&mut self.all_dirty) {
+            self.dirty.clear();
+            let desired = self.build_desired();
+            changes = diff(&self.desired, &desired);
+            self.desired = desired;
+        } else {
+            for si in std::mem::take(&mut self.dirty) {
+                let vs = &self.services[si];
+                let id = &vs.spec.id;
+                let mut from = DesiredState::default();
+                if let Some(old) = self.desired.services.get(id) {
+                    from.services.insert(id.clone(), old.clone());
+                }
+                let mut to = DesiredState::default();
+                if let Some(new) = vs.desired() {
+                    to.services.insert(id.clone(), new);
+                }
+                changes.extend(diff(&from, &to));
+                match to.services.remove(id) {
+                    Some(new) => self.desired.services.insert(id.clone(), new),
+                    None => self.desired.services.remove(id),
+                };
+            }
+        }
+        debug_assert_eq!(self.desired, self.build_desired(), "a change left unmarked");
         if !changes.is_empty() {
             self.outputs.push_back(Output::DataPath(changes));
-            self.desired = desired;
         }
         self.outputs
             .extend(self.events.drain(..).map(Output::Event));

@@ -151,17 +151,19 @@ impl Balancer {
         if self.stopped {
             return Err(OperatorError::Stopped);
         }
-        let vs = self
+        let si = self
             .services
-            .iter_mut()
-            .find(|vs| vs.spec.id == cmd.service)
+            .iter()
+            .position(|vs| vs.spec.id == cmd.service)
             .ok_or_else(|| OperatorError::NoSuchService(cmd.service.clone()))?;
+        let vs = &mut self.services[si];
         let rs = vs
             .real_servers
             .iter_mut()
             .find(|rs| rs.spec.key == cmd.real_server)
             .ok_or_else(|| OperatorError::NoSuchRealServer(cmd.service.clone(), cmd.real_server))?;
         if rs.operator != cmd.action {
+            self.dirty.insert(si);
             let old_weight = rs.effective_weight();
             rs.operator = cmd.action;
             self.events.push(Event::OperatorOverride {
