@@ -214,6 +214,25 @@ fn ha_suspend_runs_nothing_until_the_address_is_held() {
 }
 
 #[test]
+fn a_service_resumed_without_its_quorum_says_so() {
+    let mut s = three(1, 0);
+    s.ha_suspend = true;
+    s.sorry_server = Some(sorry());
+    for rs in &mut s.real_servers {
+        rs.alpha = true;
+    }
+    let mut d = Driver::new(one(s), 1);
+    assert!(d.events.is_empty(), "suspended: nothing to tell");
+    let vip = "10.99.0.100".parse().unwrap();
+    d.input(Input::VipHeld {
+        addr: vip,
+        held: true,
+    });
+    assert_eq!(kinds(&d), ["resumed", "sorry-in", "quorum-down"]);
+    assert_eq!(d.weight(key(200)), Some(1));
+}
+
+#[test]
 fn reload_keeps_state_and_adds_and_removes() {
     let spec = three(1, 0);
     let mut d = Driver::new(one(spec.clone()), 1);

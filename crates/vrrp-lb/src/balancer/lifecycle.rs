@@ -29,6 +29,8 @@ impl Balancer {
                 }
                 self.services[si].real_servers = rss;
                 self.events.push(Event::ServiceResumed { service });
+                // A service back without its quorum says so, as at start.
+                self.services[si].start_events(&mut self.events);
             } else {
                 for rs in &mut vs.real_servers {
                     for c in &mut rs.checkers {
