@@ -20,6 +20,8 @@ enum Op {
     Operator(usize, Option<Override>),
     /// The same configuration again.
     Reload,
+    /// VRRP adds or removes the VIP here (`ha_suspend`).
+    Vip(bool),
 }
 
 fn outcome() -> impl Strategy<Value = CheckOutcome> {
@@ -41,6 +43,7 @@ fn op() -> impl Strategy<Value = Op> {
             (0u32..4).prop_map(|w| Some(Override::Weight(w))),
         ]).prop_map(|(n, a)| Op::Operator(n, a)),
         1 => Just(Op::Reload),
+        1 => any::<bool>().prop_map(Op::Vip),
     ]
 }
 
@@ -64,8 +67,9 @@ fn spec() -> impl Strategy<Value = BalancerSpec> {
         1u32..8,
         0u32..3,
         prop::option::of(any::<bool>()),
+        any::<bool>(),
     )
-        .prop_map(|(servers, quorum, hysteresis, sorry)| {
+        .prop_map(|(servers, quorum, hysteresis, sorry, ha_suspend)| {
             let real_servers = servers
                 .into_iter()
                 .enumerate()
@@ -79,6 +83,7 @@ fn spec() -> impl Strategy<Value = BalancerSpec> {
             s.quorum = quorum;
             // Inside [quorum - hysteresis, quorum + hysteresis) the live weight stays > 0.
             s.hysteresis = hysteresis.min(quorum - 1);
+            s.ha_suspend = ha_suspend;
             s.sorry_server = sorry.map(|inhibit| SorryServer {
                 key: key(200),
                 forwarding: Forwarding::Nat,
@@ -91,7 +96,11 @@ fn spec() -> impl Strategy<Value = BalancerSpec> {
 /// The properties that hold after every step.
 fn check_state(d: &Driver, spec: &BalancerSpec) {
     let status = &d.b.status()[0];
-    let service = d.b.desired().services.get(&sid()).unwrap();
+    let Some(service) = d.b.desired().services.get(&sid()) else {
+        assert!(status.suspended, "only a suspended service is absent");
+        return;
+    };
+    assert!(!status.suspended);
     for (rs, rs_spec) in status
         .real_servers
         .iter()
@@ -180,14 +189,31 @@ proptest! {
                     // (5) the same configuration changes nothing.
                     prop_assert_eq!(d.b.poll_output(), None);
                 }
+                Op::Vip(held) => {
+                    let addr = VIP.parse::<std::net::SocketAddr>().unwrap().ip();
+                    d.input(Input::VipHeld { addr, held });
+                    if d.b.status()[0].suspended {
+                        // A suspended service's probes are forgotten.
+                        prop_assert_eq!(d.b.poll_timeout(), None);
+                        d.outstanding.clear();
+                    }
+                }
             }
             check_state(&d, &spec);
             let new_events = &d.events[before..];
-            check_quorum_events(new_events, quorum, hysteresis);
+            // A resumed service reports the quorum it has, as at start (keepalived's start
+            // test: up iff live weight >= quorum + hysteresis); that is no transition.
+            let resumed = new_events.iter().any(|(_, e)| matches!(e, Event::ServiceResumed { .. }));
             let changed = new_events.iter().any(|(_, e)| matches!(e, Event::QuorumUp { .. } | Event::QuorumDown { .. }));
             let now_up = d.b.status()[0].quorum_up;
-            prop_assert_eq!(changed, now_up != quorum_up, "quorum changed without its event");
+            if !resumed {
+                check_quorum_events(new_events, quorum, hysteresis);
+                prop_assert_eq!(changed, now_up != quorum_up, "quorum changed without its event");
+            }
             quorum_up = now_up;
         }
+        d.input(Input::Shutdown { keep: false });
+        prop_assert!(d.b.desired().services.is_empty());
+        prop_assert_eq!(d.b.poll_timeout(), None);
     }
 }
