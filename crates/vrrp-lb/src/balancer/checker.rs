@@ -31,6 +31,8 @@ pub(crate) struct Verdict {
     pub(crate) changed: Option<bool>,
     /// The probe failed without a state change (for `log_all_failures`).
     pub(crate) failed_quietly: bool,
+    /// The weight the probe set (`misc_dynamic`, FILE_CHECK).
+    pub(crate) weight: Option<u32>,
 }
 
 /// A checker as it runs.
@@ -46,8 +48,6 @@ pub(crate) struct Checker {
     pub(crate) last_failure: Option<String>,
     pub(crate) last_check: Option<Timestamp>,
     pub(crate) last_latency: Option<Duration>,
-    /// The weight the last probe set (`misc_dynamic`, FILE_CHECK).
-    pub(crate) weight: Option<u32>,
     pub(crate) phase: Phase,
 }
 
@@ -64,7 +64,6 @@ impl Checker {
             last_failure: None,
             last_check: None,
             last_latency: None,
-            weight: None,
             phase: Phase::Idle,
         }
     }
@@ -107,10 +106,11 @@ impl Checker {
         let timing = &self.spec.timing;
         self.last_check = Some(now);
         self.last_latency = latency;
+        let mut weight = None;
         let success = match outcome {
             CheckOutcome::Up => true,
             CheckOutcome::Weight(w) => {
-                self.weight = Some(w);
+                weight = Some(w);
                 true
             }
             CheckOutcome::Down(reason) => {
@@ -125,6 +125,7 @@ impl Checker {
         let mut verdict = Verdict {
             changed: None,
             failed_quietly: false,
+            weight,
         };
         let mut delay = timing.delay_loop;
         // keepalived's test: a success, or a failure of an up (or never run) checker whose
@@ -218,10 +219,7 @@ mod tests {
         assert_eq!(c.finish(at(0), down(), None).changed, None);
         assert_eq!(c.phase, Phase::Waiting(at(10)));
         c.launch(at(10));
-        assert_eq!(
-            c.finish(at(10), CheckOutcome::Weight(7), None).changed,
-            Some(true)
-        );
-        assert_eq!(c.weight, Some(7));
+        let verdict = c.finish(at(10), CheckOutcome::Weight(7), None);
+        assert_eq!((verdict.changed, verdict.weight), (Some(true), Some(7)));
     }
 }

@@ -141,7 +141,7 @@ impl Balancer {
 }
 
 /// A real server kept across a reload: its health and checkers stay; an operator's override
-/// goes when its configuration changed.
+/// and a checker-set weight go when its configuration changed.
 fn reload_real_server(mut old: RealServer, spec: RealServerSpec) -> RealServer {
     let mut checkers = Vec::with_capacity(spec.checkers.len());
     for (i, c_spec) in spec.checkers.iter().enumerate() {
@@ -157,11 +157,13 @@ fn reload_real_server(mut old: RealServer, spec: RealServerSpec) -> RealServer {
     }
     if old.spec != spec {
         old.operator = None;
+        old.dynamic_weight = None;
     }
     let mut rs = RealServer {
         spec,
         checkers,
         alive: old.alive,
+        dynamic_weight: old.dynamic_weight,
         operator: old.operator,
     };
     rs.alive = rs.checkers_pass();

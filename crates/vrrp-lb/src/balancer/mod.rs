@@ -252,6 +252,9 @@ impl Balancer {
             });
         }
         let reason = checker.last_failure.clone().unwrap_or_default();
+        if verdict.weight.is_some() {
+            rs.dynamic_weight = verdict.weight;
+        }
         let alive = rs.checkers_pass();
         let new_weight = rs.effective_weight();
         if new_weight != old_weight {

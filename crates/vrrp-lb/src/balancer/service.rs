@@ -17,6 +17,9 @@ pub(crate) struct RealServer {
     pub(crate) checkers: Vec<Checker>,
     /// Every checker passes (keepalived's `alive`).
     pub(crate) alive: bool,
+    /// The weight a checker set last (`misc_dynamic`, FILE_CHECK); it stays until another
+    /// sets one, whatever the checkers do meanwhile.
+    pub(crate) dynamic_weight: Option<u32>,
     pub(crate) operator: Option<Override>,
 }
 
@@ -31,6 +34,7 @@ impl RealServer {
             spec,
             checkers,
             alive: true,
+            dynamic_weight: None,
             operator: None,
         };
         rs.alive = rs.checkers_pass();
@@ -48,12 +52,7 @@ impl RealServer {
         match self.operator {
             Some(Override::Weight(w)) => w,
             Some(Override::Drain | Override::Disable) => 0,
-            None => self
-                .checkers
-                .iter()
-                .filter_map(|c| c.weight.map(|w| (c.last_check, w)))
-                .max_by_key(|(t, _)| *t)
-                .map_or(self.spec.weight, |(_, w)| w),
+            None => self.dynamic_weight.unwrap_or(self.spec.weight),
         }
     }
 
