@@ -95,34 +95,33 @@ fn spec() -> impl Strategy<Value = BalancerSpec> {
 
 /// The properties that hold after every step.
 fn check_state(d: &Driver, spec: &BalancerSpec) {
-    let status = &d.b.status()[0];
-    let Some(service) = d.b.desired().services.get(&sid()) else {
-        assert!(status.suspended, "only a suspended service is absent");
-        return;
-    };
-    assert!(!status.suspended);
-    for (rs, rs_spec) in status
-        .real_servers
-        .iter()
-        .zip(&spec.services[0].real_servers)
-    {
-        let weight = service.destinations.get(&rs.key).map(|dest| dest.weight);
-        if !rs.up {
-            // (2) checkers say down: never weight > 0, absent without inhibit.
-            assert!(
-                weight.unwrap_or(0) == 0,
-                "{:?} is down with weight {weight:?}",
-                rs.key
-            );
-            if !rs_spec.inhibit_on_failure {
-                assert_eq!(weight, None, "{:?} is down and present", rs.key);
+    let statuses = d.b.status();
+    assert_eq!(statuses.len(), spec.services.len());
+    for (status, vs_spec) in statuses.iter().zip(&spec.services) {
+        let Some(service) = d.b.desired().services.get(&vs_spec.id) else {
+            assert!(status.suspended, "only a suspended service is absent");
+            continue;
+        };
+        assert!(!status.suspended);
+        for (rs, rs_spec) in status.real_servers.iter().zip(&vs_spec.real_servers) {
+            let weight = service.destinations.get(&rs.key).map(|dest| dest.weight);
+            if !rs.up {
+                // (2) checkers say down: never weight > 0, absent without inhibit.
+                assert!(
+                    weight.unwrap_or(0) == 0,
+                    "{:?} is down with weight {weight:?}",
+                    rs.key
+                );
+                if !rs_spec.inhibit_on_failure {
+                    assert_eq!(weight, None, "{:?} is down and present", rs.key);
+                }
             }
         }
-    }
-    // (3) the sorry server carries traffic iff the quorum is lost.
-    if spec.services[0].sorry_server.is_some() {
-        let sorry = service.destinations.get(&key(200)).map(|dest| dest.weight);
-        assert_eq!(sorry.unwrap_or(0) > 0, !status.quorum_up, "sorry {sorry:?}");
+        // (3) the sorry server carries traffic iff the quorum is lost.
+        if vs_spec.sorry_server.is_some() {
+            let sorry = service.destinations.get(&key(200)).map(|dest| dest.weight);
+            assert_eq!(sorry.unwrap_or(0) > 0, !status.quorum_up, "sorry {sorry:?}");
+        }
     }
 }
 
@@ -215,5 +214,95 @@ proptest! {
         d.input(Input::Shutdown { keep: false });
         prop_assert!(d.b.desired().services.is_empty());
         prop_assert_eq!(d.b.poll_timeout(), None);
+    }
+}
+
+/// A second service on port 81: the same shape, other timings.
+fn two_services() -> impl Strategy<Value = BalancerSpec> {
+    (spec(), spec()).prop_map(|(a, b)| {
+        let mut second = b.services[0].clone();
+        let vip: std::net::SocketAddr = "10.99.0.100:81".parse().unwrap();
+        second.id.key = vrrp_lb::spec::ServiceKey::Socket(vip);
+        second.addrs = vec![vrrp_lb::spec::ServiceAddr::Socket(vip)];
+        BalancerSpec {
+            services: vec![a.services[0].clone(), second],
+        }
+    })
+}
+
+/// The probes still worth answering after a reload from `old` to `new`: those of checkers
+/// kept (same service, real server, position, kind and target).
+fn kept_probes(d: &mut Driver, old: &BalancerSpec, new: &BalancerSpec) {
+    let checker = |spec: &BalancerSpec, c: &vrrp_lb::CheckerId| {
+        spec.services
+            .iter()
+            .find(|s| s.id == c.service)
+            .and_then(|s| s.real_servers.iter().find(|r| r.key == c.real_server))
+            .and_then(|r| r.checkers.get(c.index))
+            .map(|k| (k.kind.clone(), k.target.clone()))
+    };
+    d.outstanding
+        .retain(|c| checker(old, c).is_some() && checker(old, c) == checker(new, c));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Two services, reloads between two configurations: the driver's invariants, (2), (3)
+    /// and (5) hold throughout.
+    #[test]
+    fn reloads_keep_the_invariants(
+        a in two_services(),
+        b in two_services(),
+        ops in prop::collection::vec((op(), any::<bool>()), 1..150),
+        seed in any::<u64>(),
+    ) {
+        let mut d = Driver::new(a.clone(), seed);
+        let mut current = a.clone();
+        for (op, pick_b) in ops {
+            match op {
+                Op::Advance(dt) => {
+                    d.now += std::time::Duration::from_millis(dt);
+                    d.outstanding.clear(); // late answers are ignored anyway
+                    let asked = d.input(Input::Timeout);
+                    d.outstanding.extend(asked);
+                }
+                Op::Answer(n, outcome) => {
+                    let mut out: Vec<_> = d.outstanding.iter().cloned().collect();
+                    out.sort_by_key(|c| (c.service.clone(), c.real_server, c.index));
+                    if !out.is_empty() {
+                        let c = out[n % out.len()].clone();
+                        d.answer(c, outcome);
+                    }
+                }
+                Op::Operator(n, action) => {
+                    let vs = &current.services[n % 2];
+                    let rs = &vs.real_servers;
+                    let cmd = OperatorCommand { service: vs.id.clone(), real_server: rs[n % rs.len()].key, action };
+                    let now = d.now;
+                    d.b.operator(now, cmd).unwrap();
+                    d.drain();
+                }
+                Op::Reload => {
+                    let next = if pick_b { b.clone() } else { a.clone() };
+                    let same = next == current;
+                    kept_probes(&mut d, &current, &next);
+                    d.b.handle(d.now, Input::Reload(next.clone()));
+                    if same {
+                        // (5) the same configuration changes nothing.
+                        prop_assert_eq!(d.b.poll_output(), None);
+                    }
+                    d.drain();
+                    current = next;
+                }
+                Op::Vip(held) => {
+                    let addr = VIP.parse::<std::net::SocketAddr>().unwrap().ip();
+                    d.input(Input::VipHeld { addr, held });
+                    let suspended: Vec<_> = d.b.status().into_iter().filter(|s| s.suspended).map(|s| s.id).collect();
+                    d.outstanding.retain(|c| !suspended.contains(&c.service));
+                }
+            }
+            check_state(&d, &current);
+        }
     }
 }
