@@ -134,8 +134,23 @@ fn alpha_servers_start_out_and_the_quorum_starts_lost() {
     assert_eq!(kinds(&d), ["sorry-in", "quorum-down"]);
     assert_eq!(d.weight(key(1)), None);
     assert_eq!(d.weight(key(200)), Some(1));
-    // The first checks (warmup 0: at once) bring them in.
+    // The first checks (warmup 0: at once) bring them in; one that fails is reported
+    // down once, as keepalived notifies an alpha server's first failure.
     d.run_until(ms(10), down_set(&[3]));
+    assert_eq!(
+        kinds(&d),
+        [
+            "sorry-in",
+            "quorum-down",
+            "rs-up",
+            "sorry-out",
+            "quorum-up",
+            "rs-up",
+            "rs-down"
+        ]
+    );
+    d.run_until(ms(1500), down_set(&[3]));
+    assert_eq!(kinds(&d).len(), 7, "no second report");
     assert_eq!(d.weight(key(1)), Some(1));
     assert_eq!(d.weight(key(3)), None);
     assert_eq!(d.weight(key(200)), None);

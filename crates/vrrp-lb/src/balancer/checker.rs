@@ -33,6 +33,10 @@ pub(crate) struct Verdict {
     pub(crate) failed_quietly: bool,
     /// The weight the probe set (`misc_dynamic`, FILE_CHECK).
     pub(crate) weight: Option<u32>,
+    /// The first probe of a checker that started failed (`alpha`) failed too: keepalived
+    /// runs the real server's down notification once then, so scripts learn of a server that
+    /// was never up (`update_svr_checker_state`, `!has_run`).
+    pub(crate) confirmed_down: bool,
 }
 
 /// A checker as it runs.
@@ -126,6 +130,7 @@ impl Checker {
             changed: None,
             failed_quietly: false,
             weight,
+            confirmed_down: !self.has_run && !self.up && !success,
         };
         let mut delay = timing.delay_loop;
         // keepalived's test: a success, or a failure of an up (or never run) checker whose
@@ -216,10 +221,12 @@ mod tests {
         let mut c = Checker::new(tcp(3), true);
         assert!(!c.up);
         c.launch(at(0));
-        assert_eq!(c.finish(at(0), down(), None).changed, None);
+        let verdict = c.finish(at(0), down(), None);
+        assert_eq!((verdict.changed, verdict.confirmed_down), (None, true));
         assert_eq!(c.phase, Phase::Waiting(at(10)));
         c.launch(at(10));
         let verdict = c.finish(at(10), CheckOutcome::Weight(7), None);
         assert_eq!((verdict.changed, verdict.weight), (Some(true), Some(7)));
+        assert!(!verdict.confirmed_down);
     }
 }

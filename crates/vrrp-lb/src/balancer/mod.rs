@@ -268,6 +268,8 @@ impl Balancer {
         if alive != rs.alive {
             rs.alive = alive;
             self.events.push(health_event(&vs.spec.id, rs, &reason));
+        } else if verdict.confirmed_down && !rs.alive {
+            self.events.push(health_event(&vs.spec.id, rs, &reason));
         }
         vs.update_quorum(&mut self.events);
     }
