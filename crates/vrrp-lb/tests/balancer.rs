@@ -265,12 +265,27 @@ fn reload_keeps_state_and_adds_and_removes() {
     bigger
         .real_servers
         .push(real_server(4, 2, vec![tcp(1000, 0, 500, 0)]));
-    d.input(Input::Reload(one(bigger)));
+    d.input(Input::Reload(one(bigger.clone())));
+    let removed = d.events.last().unwrap().1.clone();
+    assert_eq!(
+        removed.fifo_line().unwrap(),
+        "RS [10.99.1.2]:tcp:80 [10.99.0.100]:tcp:80 DOWN",
+        "a live server removed is reported down"
+    );
     assert_eq!(d.weight(key(2)), None);
     assert_eq!(d.weight(key(4)), Some(2));
     assert_eq!(d.weight(key(1)), None);
     d.run_until(ms(3000), down_set(&[]));
     assert_eq!(d.weight(key(1)), Some(1));
+    // A service removed: its servers and its quorum go down.
+    let before = d.events.len();
+    d.input(Input::Reload(vrrp_lb::spec::BalancerSpec::default()));
+    assert!(d.b.desired().services.is_empty());
+    assert_eq!(
+        kinds(&d)[before..],
+        ["rs-down", "rs-down", "rs-down", "quorum-down"]
+    );
+    assert_eq!(d.b.poll_timeout(), None);
 }
 
 #[test]

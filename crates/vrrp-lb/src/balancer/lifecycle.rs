@@ -57,8 +57,33 @@ impl Balancer {
             };
             self.services.push(vs);
         }
+        // Removed services: their live servers and quorum go down, as keepalived notifies
+        // when it clears a service on reload (`clear_service_rs`, `update_vs_notifies`).
+        for vs in old {
+            if vs.suspended {
+                continue;
+            }
+            self.removed_real_servers(&vs.spec.id, &vs.real_servers);
+            if vs.quorum_up {
+                self.events.push(Event::QuorumDown {
+                    service: vs.spec.id.clone(),
+                    live_weight: 0,
+                });
+            }
+        }
         // A service whose ha_suspend or addresses changed stops or starts here.
         self.update_suspension(now);
+    }
+
+    /// `RealServerDown` for each live server of `removed` (taken out by a reload).
+    fn removed_real_servers(&mut self, service: &crate::spec::ServiceId, removed: &[RealServer]) {
+        for rs in removed.iter().filter(|rs| rs.alive) {
+            self.events.push(Event::RealServerDown {
+                service: service.clone(),
+                real_server: rs.spec.key,
+                reason: "removed from the configuration".into(),
+            });
+        }
     }
 
     fn reload_service(
@@ -91,6 +116,9 @@ impl Balancer {
             }
             real_servers.push(rs);
         }
+        if !old.suspended {
+            self.removed_real_servers(&spec.id, &old.real_servers);
+        }
         let mut vs = VirtualService {
             spec,
             real_servers,
@@ -121,12 +149,12 @@ impl Balancer {
                     });
                 }
             }
-            if vs.quorum_up {
-                self.events.push(Event::QuorumDown {
-                    service: vs.spec.id.clone(),
-                    live_weight: vs.live_weight(),
-                });
-            }
+            // keepalived's update_vs_notifies(stopping): with omega, the service's down
+            // notification runs at exit whatever its quorum was.
+            self.events.push(Event::QuorumDown {
+                service: vs.spec.id.clone(),
+                live_weight: vs.live_weight(),
+            });
         }
         if !keep {
             let changes = diff(&self.desired, &DesiredState::default());

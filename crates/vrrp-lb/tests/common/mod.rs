@@ -175,6 +175,8 @@ impl Driver {
         mut oracle: impl FnMut(&CheckerId, Timestamp) -> CheckOutcome,
     ) {
         let mut asked: Vec<CheckerId> = self.outstanding.iter().cloned().collect();
+        // Answered last first (`pop`): sorted so that runs are reproducible.
+        asked.sort_by_key(|c| std::cmp::Reverse((c.service.clone(), c.real_server, c.index)));
         loop {
             while let Some(c) = asked.pop() {
                 let outcome = oracle(&c, self.now);
