@@ -13,6 +13,10 @@ use crate::check::{CheckKind, CheckOutcome, CheckerSpec};
 /// driver enforces the timeout, this only keeps a lost answer from wedging the checker.
 pub(crate) const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 
+/// The shortest time between two probes of a checker: a `delay_loop 0` must not make a
+/// driver that answers at once spin at one instant.
+pub(crate) const MIN_DELAY: Duration = Duration::from_millis(1);
+
 /// Where a checker is in its cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -151,7 +155,7 @@ impl Checker {
             verdict.failed_quietly = true;
         }
         self.has_run = true;
-        self.phase = Phase::Waiting(now + delay);
+        self.phase = Phase::Waiting(now + delay.max(MIN_DELAY));
         verdict
     }
 }
