@@ -125,11 +125,11 @@ fn main() {
         now = b.poll_timeout().unwrap_or(now).max(now);
         b.handle(now, Input::Timeout);
         while let Some(out) = b.poll_output() {
-            if let Output::RunCheck { checker, .. } = out {
-                pending.push(checker);
+            if let Output::RunCheck { checker, probe, .. } = out {
+                pending.push((checker, probe));
             }
         }
-        for checker in pending.drain(..) {
+        for (checker, probe) in pending.drain(..) {
             flip = !flip;
             let outcome = if flip {
                 CheckOutcome::Up
@@ -140,6 +140,7 @@ fn main() {
                 now,
                 Input::CheckDone {
                     checker,
+                    probe,
                     outcome,
                     latency: None,
                 },

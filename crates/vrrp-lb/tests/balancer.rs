@@ -326,6 +326,7 @@ fn a_probe_never_answered_counts_as_failed() {
     };
     d.input(Input::CheckDone {
         checker: late,
+        probe: 1,
         outcome: CheckOutcome::Up,
         latency: Some(Duration::from_secs(5)),
     });

@@ -56,6 +56,8 @@ pub(crate) struct Checker {
     pub(crate) last_failure: Option<String>,
     pub(crate) last_check: Option<Timestamp>,
     pub(crate) last_latency: Option<Duration>,
+    /// Probes launched: the number of the last one.
+    pub(crate) probes: u64,
     pub(crate) phase: Phase,
 }
 
@@ -72,6 +74,7 @@ impl Checker {
             last_failure: None,
             last_check: None,
             last_latency: None,
+            probes: 0,
             phase: Phase::Idle,
         }
     }
@@ -101,6 +104,7 @@ impl Checker {
     /// regular check, n: the nth retry).
     pub(crate) fn launch(&mut self, now: Timestamp) -> u32 {
         self.phase = Phase::Probing(now + self.probe_timeout() + ANSWER_MARGIN);
+        self.probes += 1;
         self.retry_it
     }
 

@@ -44,6 +44,9 @@ pub enum Input {
     CheckDone {
         /// The checker.
         checker: CheckerId,
+        /// The probe's number, from [`Output::RunCheck`]: a late answer of an earlier
+        /// probe is ignored.
+        probe: u64,
         /// Its result.
         outcome: CheckOutcome,
         /// How long the probe took, if the driver measured it.
@@ -82,6 +85,8 @@ pub enum Output {
         spec: CheckerSpec,
         /// 0 for a regular check, n for the nth retry after a failure.
         attempt: u32,
+        /// The probe's number (counting this checker's probes), to answer with.
+        probe: u64,
     },
     /// Apply these changes to the data path (from the last emitted state to
     /// [`Balancer::desired`]).
@@ -138,9 +143,10 @@ impl Balancer {
         match input {
             Input::CheckDone {
                 checker,
+                probe,
                 outcome,
                 latency,
-            } => self.check_done(now, &checker, outcome, latency),
+            } => self.check_done(now, &checker, probe, outcome, latency),
             Input::Timeout => {}
             Input::VipHeld { addr, held } => {
                 if held {
@@ -203,6 +209,7 @@ impl Balancer {
         &mut self,
         now: Timestamp,
         id: &CheckerId,
+        probe: u64,
         outcome: CheckOutcome,
         latency: Option<Duration>,
     ) {
@@ -220,7 +227,7 @@ impl Balancer {
         let probing = vs.real_servers[ri]
             .checkers
             .get(id.index)
-            .is_some_and(|c| matches!(c.phase, Phase::Probing(_)));
+            .is_some_and(|c| matches!(c.phase, Phase::Probing(_)) && c.probes == probe);
         if probing {
             self.finish_probe(now, si, ri, id.index, outcome, latency);
         }
@@ -295,6 +302,7 @@ impl Balancer {
                         && now >= t
                     {
                         let attempt = c.launch(now);
+                        let probe = c.probes;
                         self.outputs.push_back(Output::RunCheck {
                             checker: CheckerId {
                                 service: vs.spec.id.clone(),
@@ -303,6 +311,7 @@ impl Balancer {
                             },
                             spec: c.spec.clone(),
                             attempt,
+                            probe,
                         });
                     }
                 }

@@ -26,6 +26,8 @@ pub struct CheckerStatus {
     pub last_check: Option<Timestamp>,
     /// How long the last probe took, if the driver said.
     pub last_latency: Option<Duration>,
+    /// Probes launched since it started.
+    pub probes: u64,
 }
 
 /// One real server as it stands.
@@ -121,6 +123,7 @@ fn real_server_status(rs: &RealServer) -> RealServerStatus {
                 last_failure: c.last_failure.clone(),
                 last_check: c.last_check,
                 last_latency: c.last_latency,
+                probes: c.probes,
             })
             .collect(),
     }

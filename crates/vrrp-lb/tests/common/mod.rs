@@ -2,7 +2,7 @@
 //! data-path changes to its own copy and checks the core's invariants on every step.
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -101,7 +101,7 @@ pub(crate) struct Driver {
     pub(crate) applied: DesiredState,
     pub(crate) events: Vec<(Timestamp, Event)>,
     /// Probes asked and not yet answered.
-    pub(crate) outstanding: HashSet<CheckerId>,
+    pub(crate) outstanding: HashMap<CheckerId, u64>,
     /// Every `DataPath` output, with its time.
     pub(crate) changes: usize,
 }
@@ -114,7 +114,7 @@ impl Driver {
             now: ms(0),
             applied: DesiredState::default(),
             events: Vec::new(),
-            outstanding: HashSet::new(),
+            outstanding: HashMap::new(),
             changes: 0,
         };
         d.drain();
@@ -126,9 +126,9 @@ impl Driver {
         let mut asked = Vec::new();
         while let Some(out) = self.b.poll_output() {
             match out {
-                Output::RunCheck { checker, .. } => {
+                Output::RunCheck { checker, probe, .. } => {
                     assert!(
-                        self.outstanding.insert(checker.clone()),
+                        self.outstanding.insert(checker.clone(), probe).is_none(),
                         "a second probe for {checker:?} while one is out"
                     );
                     asked.push(checker);
@@ -160,9 +160,10 @@ impl Driver {
     }
 
     pub(crate) fn answer(&mut self, checker: CheckerId, outcome: CheckOutcome) -> Vec<CheckerId> {
-        self.outstanding.remove(&checker);
+        let probe = self.outstanding.remove(&checker).unwrap_or(0);
         self.input(Input::CheckDone {
             checker,
+            probe,
             outcome,
             latency: Some(Duration::from_millis(1)),
         })
@@ -174,7 +175,7 @@ impl Driver {
         until: Timestamp,
         mut oracle: impl FnMut(&CheckerId, Timestamp) -> CheckOutcome,
     ) {
-        let mut asked: Vec<CheckerId> = self.outstanding.iter().cloned().collect();
+        let mut asked: Vec<CheckerId> = self.outstanding.keys().cloned().collect();
         // Answered last first (`pop`): sorted so that runs are reproducible.
         asked.sort_by_key(|c| std::cmp::Reverse((c.service.clone(), c.real_server, c.index)));
         loop {
