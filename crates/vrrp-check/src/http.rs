@@ -243,6 +243,13 @@ pub(crate) async fn probe(
     }
     for url in &h.urls {
         let vhost = url.virtualhost.as_deref().or(h.virtualhost.as_deref());
+        // Both go into the request line and a header: no room for a second request.
+        if !is_token(&url.path) {
+            return Err(format!("invalid url path {:?}", url.path));
+        }
+        if let Some(v) = vhost.filter(|v| !is_token(v)) {
+            return Err(format!("invalid virtualhost {v:?}"));
+        }
         let req = request(&url.path, vhost, target.addr, h.version);
         let read_body = url.digest.is_some() || url.regex.is_some();
         let tcp = connect_tcp(target, stage).await?;
@@ -266,6 +273,11 @@ pub(crate) async fn probe(
         check_url(url, &resp).map_err(|e| format!("{}: {e}", url.path))?;
     }
     Ok(CheckOutcome::Up)
+}
+
+/// Non-empty, without spaces or control characters.
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Whether `resp` satisfies `url`'s status codes, digest and regex.

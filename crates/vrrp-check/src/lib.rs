@@ -45,7 +45,8 @@ pub struct ProbeContext {
     pub script_security: bool,
     /// `track_file NAME` -> its path, for FILE_CHECK.
     pub track_files: HashMap<String, PathBuf>,
-    /// The name SMTP_CHECK says `HELO` with when the checker gives none (the host name).
+    /// The name SMTP_CHECK says `HELO` with when the checker gives none; empty: the host
+    /// name (`/proc/sys/kernel/hostname`), read by [`Prober::new`].
     pub helo_name: String,
 }
 
@@ -118,8 +119,15 @@ impl Stage {
 
 impl Prober {
     /// A prober for `ctx`; reads and checks the `SSL { }` files now.
-    pub fn new(ctx: ProbeContext) -> Result<Prober, SetupError> {
+    pub fn new(mut ctx: ProbeContext) -> Result<Prober, SetupError> {
         let tls = tls::Tls::new(ctx.tls.as_ref())?;
+        if ctx.helo_name.is_empty() {
+            ctx.helo_name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_string());
+        }
         Ok(Prober {
             inner: Arc::new(Inner { ctx, tls }),
         })

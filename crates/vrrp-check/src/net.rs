@@ -68,6 +68,11 @@ impl Target {
             s.set_mark(mark)?;
         }
         if let Some(b) = self.bind {
+            if b.port() != 0 {
+                // A fixed source port must be reusable by the next probe while the last
+                // connection from it is in TIME_WAIT.
+                s.set_reuse_address(true)?;
+            }
             s.bind(&b.into())?;
         }
         Ok(())

@@ -589,3 +589,43 @@ async fn tls_setup_errors_are_clear() {
     );
     let _ = SocketAddr::from((LOCALHOST, 0));
 }
+
+/// The daemon spawns probes on a multi-threaded runtime: the future must be `Send`.
+#[test]
+fn probes_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let prober = Prober::new(ProbeContext::default()).unwrap();
+    let s = spec(CheckKind::Tcp, S1);
+    let rs = RealServerKey {
+        addr: LOCALHOST,
+        port: 1,
+    };
+    send(&prober.probe(&s, rs));
+    send(&vrrp_check::genhash(vrrp_check::GenhashRequest {
+        server: LOCALHOST,
+        port: 1,
+        path: "/".into(),
+        vhost: None,
+        ssl: false,
+        sni: None,
+        timeout: S1,
+        version: HttpVersion::V1_0,
+        fwmark: None,
+    }));
+}
+
+#[tokio::test]
+async fn request_injection_is_refused() {
+    let port = answering(b"HTTP/1.0 200 OK\r\n\r\n").await;
+    let p = probe(
+        CheckKind::Http(http(vec![url("/x HTTP/1.0\r\nEvil: 1")])),
+        S1,
+        port,
+    )
+    .await;
+    assert!(down(&p).starts_with("invalid url path"), "{p:?}");
+    let mut u = url("/");
+    u.virtualhost = Some("a\r\nb".into());
+    let p = probe(CheckKind::Http(http(vec![u])), S1, port).await;
+    assert!(down(&p).starts_with("invalid virtualhost"), "{p:?}");
+}
