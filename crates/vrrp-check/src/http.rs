@@ -6,13 +6,15 @@
 //! the deadline, only when a `digest` or `regex` needs it, and then streamed through MD5
 //! while only its first [`BODY_PREFIX_LIMIT`] bytes are kept for the regex.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex};
 
 use md5::{Digest as _, Md5};
-use regex::bytes::RegexBuilder;
+use regex::bytes::{Regex, RegexBuilder};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use vrrp_lb::check::{CheckOutcome, HttpCheck, HttpVersion, UrlCheck};
 
@@ -231,11 +233,44 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// Compiled `regex` patterns, so that a checker does not compile its pattern at every probe.
+#[derive(Debug, Default)]
+pub(crate) struct Regexes(Mutex<HashMap<String, Result<Arc<Regex>, String>>>);
+
+impl Regexes {
+    /// More patterns than any configuration has: past it, the cache starts again (patterns
+    /// of configurations gone by are dropped).
+    const MAX: usize = 1024;
+
+    fn get(&self, pattern: &str) -> Result<Arc<Regex>, String> {
+        let compile = || {
+            RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map(Arc::new)
+                .map_err(|e| format!("regex {pattern:?}: {e}"))
+        };
+        let Ok(mut cache) = self.0.lock() else {
+            return compile();
+        };
+        if let Some(r) = cache.get(pattern) {
+            return r.clone();
+        }
+        if cache.len() >= Self::MAX {
+            cache.clear();
+        }
+        let r = compile();
+        cache.insert(pattern.to_string(), r.clone());
+        r
+    }
+}
+
 /// Runs every `url` of an HTTP_GET (`tls` None) or SSL_GET checker: all must pass.
 pub(crate) async fn probe(
     h: &HttpCheck,
     target: &Target,
     tls: Option<&Tls>,
+    regexes: &Regexes,
     stage: &Stage,
 ) -> Verdict {
     if h.urls.is_empty() {
@@ -270,7 +305,7 @@ pub(crate) async fn probe(
             }
         };
         let resp = resp.map_err(|e| format!("{}: {e}", url.path))?;
-        check_url(url, &resp).map_err(|e| format!("{}: {e}", url.path))?;
+        check_url(url, &resp, regexes).map_err(|e| format!("{}: {e}", url.path))?;
     }
     Ok(CheckOutcome::Up)
 }
@@ -281,7 +316,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// Whether `resp` satisfies `url`'s status codes, digest and regex.
-fn check_url(url: &UrlCheck, resp: &Response) -> Result<(), String> {
+fn check_url(url: &UrlCheck, resp: &Response, regexes: &Regexes) -> Result<(), String> {
     let default = [200..=299];
     let ranges: &[RangeInclusive<u16>] = if url.status_codes.is_empty() {
         &default
@@ -312,10 +347,7 @@ fn check_url(url: &UrlCheck, resp: &Response) -> Result<(), String> {
         ));
     }
     if let Some(pattern) = &url.regex {
-        let re = RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| format!("regex {pattern:?}: {e}"))?;
+        let re = regexes.get(pattern)?;
         let found = re.is_match(&resp.body_prefix);
         match (found, url.regex_no_match) {
             (true, true) => return Err(format!("body matches regex {pattern:?}")),

@@ -90,6 +90,7 @@ pub struct Prober {
 struct Inner {
     ctx: ProbeContext,
     tls: tls::Tls,
+    regexes: http::Regexes,
 }
 
 /// A probe's result before it is timed: `Err` is the reason it is down.
@@ -129,7 +130,11 @@ impl Prober {
                 .unwrap_or_else(|| "localhost".to_string());
         }
         Ok(Prober {
-            inner: Arc::new(Inner { ctx, tls }),
+            inner: Arc::new(Inner {
+                ctx,
+                tls,
+                regexes: http::Regexes::default(),
+            }),
         })
     }
 
@@ -155,7 +160,10 @@ impl Prober {
             _ => {}
         }
         let limit = spec.timing.connect_timeout;
-        let deadline = start + limit;
+        // A limit too large for the clock is no limit.
+        let deadline = start
+            .checked_add(limit)
+            .unwrap_or_else(|| start + Duration::from_secs(365 * 86400));
         let stage = Stage::new("connecting");
         let target = net::Target::new(&spec.target, rs);
         let run = async {
@@ -163,8 +171,13 @@ impl Prober {
                 CheckKind::Tcp => net::connect_tcp(&target, &stage)
                     .await
                     .map(|_| CheckOutcome::Up),
-                CheckKind::Http(h) => http::probe(h, &target, None, &stage).await,
-                CheckKind::Ssl(h) => http::probe(h, &target, Some(&self.inner.tls), &stage).await,
+                CheckKind::Http(h) => {
+                    http::probe(h, &target, None, &self.inner.regexes, &stage).await
+                }
+                CheckKind::Ssl(h) => {
+                    let tls = Some(&self.inner.tls);
+                    http::probe(h, &target, tls, &self.inner.regexes, &stage).await
+                }
                 CheckKind::Smtp { helo_name } => {
                     let name = helo_name.as_deref().unwrap_or(&ctx.helo_name);
                     smtp::probe(name, &target, &stage).await

@@ -299,9 +299,19 @@ async fn status_digest_and_regex() {
         down(&p),
         format!("/: digest {hex} != expected 1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a")
     );
+    let mut bad = url("/");
+    bad.regex = Some("(unclosed".into());
+    for _ in 0..2 {
+        let p = probe(CheckKind::Http(http(vec![bad.clone()])), S1, ok).await;
+        assert!(down(&p).starts_with("/: regex \"(unclosed\": "), "{p:?}");
+    }
     // Every url must pass.
     let p = probe(CheckKind::Http(http(vec![url("/"), url("/b")])), S1, ok).await;
     assert_eq!(p.outcome, CheckOutcome::Up);
+    let mut b = url("/b");
+    b.status_codes = vec![500..=500];
+    let p = probe(CheckKind::Http(http(vec![url("/"), b])), S1, ok).await;
+    assert_eq!(down(&p), "/b: HTTP status 200 not in 500");
 }
 
 #[tokio::test]
