@@ -446,3 +446,58 @@ fn ping_up_and_down() {
     let p = probe(&client, CheckKind::Ping, rs.ipv6(), 0);
     assert!(matches!(p.outcome, CheckOutcome::Down(_)), "{p:?}");
 }
+
+#[test]
+fn misc_check_runs_as_its_user() {
+    require!();
+    let nobody = vrrp_track::security::resolve_user("nobody", None).unwrap();
+    let check = |user: Option<(String, Option<String>)>| {
+        spec(CheckKind::Misc(MiscCheck {
+            argv: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("test \"$(id -u)\" = {}", nobody.uid),
+            ],
+            user,
+            timeout: Some(S2),
+            dynamic: false,
+        }))
+    };
+    let run = |ctx: ProbeContext, spec: CheckerSpec| {
+        let prober = Prober::new(ctx).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(prober.probe(
+            &spec,
+            RealServerKey {
+                addr: [127, 0, 0, 1].into(),
+                port: 0,
+            },
+        ))
+    };
+    // The checker's user, with script security on.
+    let secure = ProbeContext {
+        script_security: true,
+        ..ProbeContext::default()
+    };
+    let p = run(secure, check(Some(("nobody".into(), None))));
+    assert_eq!(p.outcome, CheckOutcome::Up);
+    // Else the default script user.
+    let by_default = ProbeContext {
+        script_user: Some(nobody),
+        ..ProbeContext::default()
+    };
+    assert_eq!(run(by_default, check(None)).outcome, CheckOutcome::Up);
+    // Else the daemon's own identity (root here).
+    assert!(matches!(
+        run(ProbeContext::default(), check(None)).outcome,
+        CheckOutcome::Down(_)
+    ));
+    let p = run(
+        ProbeContext::default(),
+        check(Some(("no-such-user-x".into(), None))),
+    );
+    assert!(down(&p).starts_with("MISC_CHECK user: "), "{p:?}");
+}
