@@ -107,7 +107,7 @@ fn hex_to_digest(hex: &str) -> [u8; 16] {
 
 #[test]
 fn http_and_tcp_against_nginx() {
-    require!("nginx", "openssl", "md5sum");
+    require!("nginx", "openssl", "md5sum", "nft");
     let mut lab = Lab::new("chkh").unwrap();
     let rs = lab.add_host("rs1").unwrap();
     let client = lab.add_host("c1").unwrap();
@@ -141,8 +141,23 @@ fn http_and_tcp_against_nginx() {
         fwmark: Some(7),
         ..CheckTarget::default()
     };
+    for cmd in [
+        "add table inet probe",
+        "add chain inet probe out { type filter hook output priority 0 ; }",
+        "add rule inet probe out meta mark 7 tcp dport 8080 counter",
+    ] {
+        client.run_ok("nft", &[cmd]).unwrap();
+    }
     let p = probe_from(&client, ProbeContext::default(), bound, rs.ipv4().into(), 1);
     assert_eq!(p.outcome, CheckOutcome::Up);
+    let counted = client
+        .run_ok("nft", &["list", "table", "inet", "probe"])
+        .unwrap();
+    assert!(
+        !counted.contains("packets 0 "),
+        "fwmark 7 not seen: {counted}"
+    );
+    assert!(counted.contains("packets "), "{counted}");
 
     let mut page = url("/page.bin");
     page.digest = Some(hex_to_digest(&md5sum));
