@@ -32,6 +32,9 @@ pub use file::{FileStatus, file_status};
 pub use genhash::{GenhashError, GenhashReport, GenhashRequest, genhash};
 pub use http::BODY_PREFIX_LIMIT;
 
+/// SMTP_CHECK's `HELO` name when none is configured (keepalived's `SMTP_DEFAULT_HELO`).
+pub const DEFAULT_HELO_NAME: &str = "smtpchecker.keepalived.org";
+
 /// What every probe shares: the daemon-wide settings checkers depend on.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeContext {
@@ -45,8 +48,8 @@ pub struct ProbeContext {
     pub script_security: bool,
     /// `track_file NAME` -> its path, for FILE_CHECK.
     pub track_files: HashMap<String, PathBuf>,
-    /// The name SMTP_CHECK says `HELO` with when the checker gives none; empty: the host
-    /// name (`/proc/sys/kernel/hostname`), read by [`Prober::new`].
+    /// The name SMTP_CHECK says `HELO` with when the checker gives none; empty:
+    /// keepalived's default, [`DEFAULT_HELO_NAME`].
     pub helo_name: String,
 }
 
@@ -123,11 +126,7 @@ impl Prober {
     pub fn new(mut ctx: ProbeContext) -> Result<Prober, SetupError> {
         let tls = tls::Tls::new(ctx.tls.as_ref())?;
         if ctx.helo_name.is_empty() {
-            ctx.helo_name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "localhost".to_string());
+            ctx.helo_name = DEFAULT_HELO_NAME.to_string();
         }
         Ok(Prober {
             inner: Arc::new(Inner {

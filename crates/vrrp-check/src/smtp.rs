@@ -1,5 +1,6 @@
-//! SMTP_CHECK: the 220 banner, `HELO name`, 250, `QUIT` (`check_smtp.c`). Hand-written: the
-//! dialogue is three lines, and mail crates are for sending mail, not for probing a server.
+//! SMTP_CHECK: the 220 banner, `HELO name`, 250, `QUIT` and its answer, whatever its code
+//! (`check_smtp.c`). Hand-written: the dialogue is three lines, and mail crates are for
+//! sending mail, not for probing a server.
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use vrrp_lb::check::CheckOutcome;
@@ -25,8 +26,13 @@ pub(crate) async fn probe(helo_name: &str, target: &Target, stage: &Stage) -> Ve
         .await
         .map_err(|e| format!("sending HELO: {}", io_reason(&e)))?;
     expect(&mut s, &mut pending, 250, "answer to HELO").await?;
-    // The server has passed; QUIT is a courtesy, its answer is not waited for.
-    let _ = s.write_all(b"QUIT\r\n").await;
+    stage.set("waiting for the answer to QUIT");
+    s.write_all(b"QUIT\r\n")
+        .await
+        .map_err(|e| format!("sending QUIT: {}", io_reason(&e)))?;
+    reply_code(&mut s, &mut pending)
+        .await
+        .map_err(|e| format!("SMTP answer to QUIT: {e}"))?;
     Ok(CheckOutcome::Up)
 }
 

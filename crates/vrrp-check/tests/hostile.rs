@@ -348,7 +348,10 @@ async fn smtp_server(banner: &'static [u8], helo_reply: &'static [u8]) -> u16 {
         if buf[..n].starts_with(b"HELO probe.example\r\n") {
             let _ = s.write_all(helo_reply).await;
         }
-        let _ = s.read(&mut buf).await;
+        let n = s.read(&mut buf).await.unwrap_or(0);
+        if &buf[..n] == b"QUIT\r\n" {
+            let _ = s.write_all(b"221 bye\r\n").await;
+        }
     })
     .await
 }
