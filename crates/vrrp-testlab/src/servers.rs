@@ -1,4 +1,4 @@
-//! Real servers for the load-balancer tests: Debian's nginx in a lab node.
+//! Real servers for the load-balancer tests, in lab nodes: nginx, dnsmasq, aiosmtpd, socat.
 //!
 //! nginx runs in the foreground with one process (`master_process off`), so that the lab
 //! stops it by the PID it started, like every other process of a lab.
@@ -9,15 +9,17 @@ use std::time::Duration;
 use crate::{Error, Node, Proc, Result, find_tool, wait_until};
 
 /// An nginx web server in a node: `/` answers with the server's name and a newline,
-/// `/health` with `ok`, and every other path is served from its document root.
+/// `/health` with `ok`, `/host` with the request's Host and `/sni` with the TLS server
+/// name (each and a newline), and every other path is served from its document root.
 #[derive(Debug)]
 pub struct Nginx {
     proc: Proc,
     root: PathBuf,
     /// The plain HTTP port.
     pub port: u16,
-    /// The HTTPS port, when started with TLS (a self-signed certificate made by `openssl`).
+    /// The HTTPS port, when started with TLS (a certificate made by `openssl`).
     pub tls_port: Option<u16>,
+    ca: Option<PathBuf>,
 }
 
 impl Nginx {
@@ -34,9 +36,12 @@ impl Nginx {
         let root = node.lab_path(&format!("{tag}-root"));
         std::fs::create_dir_all(root.join("tmp"))?;
         std::fs::write(root.join("index.html"), format!("{name}\n"))?;
-        let tls = match tls_port {
-            Some(p) => tls_server_block(node, &tag, p)?,
-            None => String::new(),
+        let (tls, ca) = match tls_port {
+            Some(p) => {
+                let (block, ca) = tls_server_block(node, &tag, p)?;
+                (block, Some(ca))
+            }
+            None => (String::new(), None),
         };
         let conf = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {root}/nginx.pid;\n\
@@ -47,7 +52,9 @@ impl Nginx {
              keepalive_requests 100000;\n  \
              server {{\n    listen {port} reuseport;\n    listen [::]:{port} reuseport;\n    \
              {tls}root {root};\n    location = / {{ return 200 \"{name}\\n\"; }}\n    \
-             location = /health {{ return 200 \"ok\\n\"; }}\n  }}\n}}\n",
+             location = /health {{ return 200 \"ok\\n\"; }}\n    \
+             location = /host {{ return 200 \"$http_host\\n\"; }}\n    \
+             location = /sni {{ return 200 \"$ssl_server_name\\n\"; }}\n  }}\n}}\n",
             root = root.display(),
         );
         let conf_path = node.write_file(&format!("{tag}.conf"), &conf)?;
@@ -62,6 +69,7 @@ impl Nginx {
             root,
             port,
             tls_port,
+            ca,
         };
         let addr = node.ipv4().to_string();
         let up = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
@@ -89,28 +97,217 @@ impl Nginx {
         &self.proc
     }
 
+    /// The certificate of the CA that signed the HTTPS certificate (PEM), when started with
+    /// TLS.
+    pub fn ca(&self) -> Option<&std::path::Path> {
+        self.ca.as_deref()
+    }
+
     /// Stops it (SIGKILL) and waits for it to exit.
     pub fn kill(&self) -> Result<()> {
         self.proc.kill_and_wait()
     }
 }
 
-/// The `listen ... ssl` lines and certificate of an HTTPS server, with a self-signed
-/// certificate for the node's name made by `openssl` in the lab directory.
-fn tls_server_block(node: &Node, tag: &str, port: u16) -> Result<String> {
+/// The `listen ... ssl` lines and certificate of an HTTPS server, and the path of its CA:
+/// `openssl` makes a CA and a certificate for the node's name (CN and subjectAltName)
+/// signed by it, in the lab directory (a verifying client needs a real chain: WebPKI
+/// refuses a self-signed CA certificate as a server's).
+fn tls_server_block(node: &Node, tag: &str, port: u16) -> Result<(String, PathBuf)> {
+    let ca = node.lab_path(&format!("{tag}-ca.crt"));
+    let ca_key = node.lab_path(&format!("{tag}-ca.key"));
     let cert = node.lab_path(&format!("{tag}.crt"));
     let key = node.lab_path(&format!("{tag}.key"));
+    let (ca_s, ca_key_s) = (ca.to_string_lossy(), ca_key.to_string_lossy());
     let (cert_s, key_s) = (cert.to_string_lossy(), key.to_string_lossy());
-    let subject = format!("/CN={}", node.name());
     node.run_ok(
         "openssl",
         &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
-            "-keyout", &key_s, "-out", &cert_s,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=vrrpd lab CA",
+            "-keyout",
+            &ca_key_s,
+            "-out",
+            &ca_s,
         ],
     )?;
-    Ok(format!(
+    let subject = format!("/CN={}", node.name());
+    let san = format!("subjectAltName=DNS:{}", node.name());
+    node.run_ok(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-CA",
+            &ca_s,
+            "-CAkey",
+            &ca_key_s,
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &subject,
+            "-addext",
+            &san,
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-keyout",
+            &key_s,
+            "-out",
+            &cert_s,
+        ],
+    )?;
+    let block = format!(
         "listen {port} ssl reuseport;\n    listen [::]:{port} ssl reuseport;\n    \
          ssl_certificate {cert_s};\n    ssl_certificate_key {key_s};\n    "
-    ))
+    );
+    Ok((block, ca))
+}
+
+/// Waits until something in `node` listens on `port` (`ss`; `udp` or `tcp`), or fails
+/// with the tail of `proc`'s output.
+fn wait_listening(node: &Node, proc: &Proc, what: &str, proto: &str, port: u16) -> Result<()> {
+    let flag = if proto == "udp" { "-Hlun" } else { "-Hltn" };
+    let filter = format!("sport = :{port}");
+    let up = wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        node.run("ss", &[flag, &filter])
+            .is_ok_and(|o| !o.stdout.is_empty())
+    });
+    if up {
+        return Ok(());
+    }
+    Err(Error::msg(format!(
+        "{what} on {} did not listen on {proto} port {port}: {}",
+        node.name(),
+        proc.tail(20)
+    )))
+}
+
+/// A DNS server in a node: dnsmasq, authoritative for `lab.test` (so SOA queries for it are
+/// answered), with `www.lab.test` pointing at the node; with no upstream, other names are
+/// refused.
+#[derive(Debug)]
+pub struct Dnsmasq {
+    proc: Proc,
+    /// The port (UDP and TCP).
+    pub port: u16,
+}
+
+impl Dnsmasq {
+    /// The zone it serves.
+    pub const ZONE: &'static str = "lab.test";
+
+    /// Starts dnsmasq on `node`'s IPv4 address, `port`.
+    pub fn start(node: &Node, port: u16) -> Result<Dnsmasq> {
+        let dnsmasq = find_tool("dnsmasq").ok_or_else(|| Error::msg("dnsmasq is not installed"))?;
+        let ip = node.ipv4().to_string();
+        let args = [
+            "--keep-in-foreground".to_string(),
+            "--log-facility=-".to_string(),
+            "--conf-file=/dev/null".to_string(),
+            "--no-resolv".to_string(),
+            "--no-hosts".to_string(),
+            "--pid-file=".to_string(),
+            "--user=root".to_string(),
+            "--bind-interfaces".to_string(),
+            format!("--listen-address={ip}"),
+            format!("--port={port}"),
+            format!("--auth-server=ns.{},{ip}", Self::ZONE),
+            format!("--auth-zone={}", Self::ZONE),
+            format!("--host-record=www.{},{ip}", Self::ZONE),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proc = node.spawn(&dnsmasq.to_string_lossy(), &args, &[])?;
+        wait_listening(node, &proc, "dnsmasq", "udp", port)?;
+        Ok(Dnsmasq { proc, port })
+    }
+
+    /// The process.
+    pub fn proc(&self) -> &Proc {
+        &self.proc
+    }
+
+    /// Stops it (SIGKILL) and waits for it to exit.
+    pub fn kill(&self) -> Result<()> {
+        self.proc.kill_and_wait()
+    }
+}
+
+/// An SMTP server in a node: `python3 -m aiosmtpd` (Debian's python3-aiosmtpd), which
+/// accepts and discards mail.
+#[derive(Debug)]
+pub struct Smtpd {
+    proc: Proc,
+    /// The port.
+    pub port: u16,
+}
+
+impl Smtpd {
+    /// Starts aiosmtpd on `node`'s IPv4 address, `port`.
+    pub fn start(node: &Node, port: u16) -> Result<Smtpd> {
+        // Debian's python3, which has the module (a python3 earlier in PATH may not).
+        let python = ["/usr/bin/python3"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| find_tool("python3"))
+            .ok_or_else(|| Error::msg("python3 is not installed"))?;
+        let listen = format!("{}:{port}", node.ipv4());
+        let proc = node.spawn(
+            &python.to_string_lossy(),
+            &["-m", "aiosmtpd", "-n", "-l", &listen],
+            &[],
+        )?;
+        wait_listening(node, &proc, "aiosmtpd", "tcp", port)?;
+        Ok(Smtpd { proc, port })
+    }
+
+    /// The process.
+    pub fn proc(&self) -> &Proc {
+        &self.proc
+    }
+
+    /// Stops it (SIGKILL) and waits for it to exit.
+    pub fn kill(&self) -> Result<()> {
+        self.proc.kill_and_wait()
+    }
+}
+
+/// A UDP echo server in a node: `socat UDP4-RECVFROM:PORT,fork PIPE`, each datagram echoed
+/// by a child that exits at once, so nothing outlives the stopped parent for long.
+#[derive(Debug)]
+pub struct UdpEcho {
+    proc: Proc,
+    /// The port.
+    pub port: u16,
+}
+
+impl UdpEcho {
+    /// Starts the echo server on `node`'s IPv4 address, `port`.
+    pub fn start(node: &Node, port: u16) -> Result<UdpEcho> {
+        let socat = find_tool("socat").ok_or_else(|| Error::msg("socat is not installed"))?;
+        let listen = format!("UDP4-RECVFROM:{port},bind={},fork", node.ipv4());
+        let proc = node.spawn(&socat.to_string_lossy(), &[&listen, "PIPE"], &[])?;
+        wait_listening(node, &proc, "socat", "udp", port)?;
+        Ok(UdpEcho { proc, port })
+    }
+
+    /// The process.
+    pub fn proc(&self) -> &Proc {
+        &self.proc
+    }
+
+    /// Stops it (SIGKILL) and waits for it to exit.
+    pub fn kill(&self) -> Result<()> {
+        self.proc.kill_and_wait()
+    }
 }
