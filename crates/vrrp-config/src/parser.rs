@@ -15,7 +15,9 @@ use crate::value;
 
 mod checkers;
 mod lvs;
+mod lvs_global;
 mod tracking;
+mod vs_group;
 
 #[cfg(test)]
 mod keyword_tests;

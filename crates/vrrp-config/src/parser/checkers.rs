@@ -94,7 +94,9 @@ fn status(s: &str) -> Result<RangeInclusive<u16>, String> {
 fn regex(s: &str) -> Result<String, String> {
     regex_syntax::Parser::new().parse(s).map_err(|e| {
         let first = e.to_string();
-        let reason = first.lines().last().unwrap_or("invalid").trim().to_owned();
+        // The last line of regex-syntax's message says what is wrong ("error: ...").
+        let last = first.lines().last().unwrap_or("invalid").trim();
+        let reason = last.strip_prefix("error: ").unwrap_or(last).to_owned();
         format!(
             "{reason} (vrrpd uses Rust regex syntax, keepalived PCRE2: no look-around nor back-references)"
         )

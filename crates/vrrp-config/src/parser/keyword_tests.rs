@@ -23,7 +23,7 @@ const HANDLERS: &[(&str, &str, Block)] = &[
     ("tracking.rs", "fn sync_group(", Block::SyncGroup),
     ("lvs.rs", "fn vs_stmt(", Block::VirtualServer),
     ("lvs.rs", "fn rs_stmt(", Block::RealServer),
-    ("lvs.rs", "fn ssl_block(", Block::Ssl),
+    ("lvs_global.rs", "fn ssl_block(", Block::Ssl),
     ("checkers.rs", "fn common_stmt(", Block::Checker),
     ("checkers.rs", "fn http_stmt(", Block::HttpCheck),
     ("checkers.rs", "fn url_block(", Block::Url),
@@ -202,6 +202,7 @@ fn the_match_arms_handle_exactly_the_table() {
         let src = match file {
             "parser.rs" => include_str!("../parser.rs"),
             "lvs.rs" => include_str!("lvs.rs"),
+            "lvs_global.rs" => include_str!("lvs_global.rs"),
             "checkers.rs" => include_str!("checkers.rs"),
             _ => include_str!("tracking.rs"),
         };

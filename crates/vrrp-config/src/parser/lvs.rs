@@ -3,8 +3,7 @@
 //! `checkers.rs`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use vrrp_lb::spec::{
@@ -15,8 +14,6 @@ use super::checkers::RawChecker;
 use super::{At, BlockCtx, Next, Parser, RawCmd, Stmt, word};
 use crate::diag::Span;
 use crate::keywords::{self, Block};
-use crate::model::{FlushOnStop, LbDataplane, Location, LvsSyncDaemon, LvsTimeouts};
-use crate::source::Token;
 use crate::value;
 
 /// Longest LVS timer (seconds): keepalived keeps them in microseconds in 32 bits at most.
@@ -96,17 +93,17 @@ pub(crate) struct RawVsGroup {
     pub addrs: Vec<At<ServiceAddr>>,
 }
 
-fn u32_of(s: &str, min: i64) -> Result<u32, String> {
+pub(super) fn u32_of(s: &str, min: i64) -> Result<u32, String> {
     value::int(s, min, i64::from(u32::MAX)).map(|v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
-fn port(s: &str) -> Result<u16, String> {
+pub(super) fn port(s: &str) -> Result<u16, String> {
     value::int(s, 0, 65535)
         .map(|v| u16::try_from(v).unwrap_or(0))
         .map_err(|_| "must be a port number between 0 and 65535".to_owned())
 }
 
-fn family(s: &str) -> Result<IpFamily, String> {
+pub(super) fn family(s: &str) -> Result<IpFamily, String> {
     match s {
         "inet" => Ok(IpFamily::V4),
         "inet6" => Ok(IpFamily::V6),
@@ -124,72 +121,6 @@ pub(crate) fn fwmark(s: &str) -> Result<u32, String> {
         return Err("must not be 0".to_owned());
     }
     Ok(v)
-}
-
-/// The last address of a group range `FIRST-END`: END is a whole address, or replaces the
-/// last byte (IPv4, decimal) or the last group (IPv6, hex), as keepalived reads it.
-fn range_end(first: IpAddr, end: &str) -> Result<IpAddr, String> {
-    if let Ok(last) = end.parse::<IpAddr>() {
-        return Ok(last);
-    }
-    match first {
-        IpAddr::V4(a) => {
-            let n = value::int(end, 0, 255)
-                .map_err(|_| format!("`{end}` is not an address nor a last byte 0-255"))?;
-            let [b0, b1, b2, _] = a.octets();
-            Ok(IpAddr::V4(Ipv4Addr::new(
-                b0,
-                b1,
-                b2,
-                u8::try_from(n).unwrap_or(0),
-            )))
-        }
-        IpAddr::V6(a) => {
-            let n = u16::from_str_radix(end, 16)
-                .map_err(|_| format!("`{end}` is not an address nor a last group 0-ffff"))?;
-            let mut seg = a.segments();
-            seg[7] = n;
-            Ok(IpAddr::V6(Ipv6Addr::from(seg)))
-        }
-    }
-}
-
-/// `A.B.C.D-E`, `IP1-IP2` or `NET/LEN` as the first and last address, or a single address.
-fn addr_or_range(s: &str) -> Result<(IpAddr, IpAddr), String> {
-    if let Some((a, b)) = s.split_once('-') {
-        let first = value::ip(a)?;
-        let last = range_end(first, b)?;
-        if first.is_ipv4() != last.is_ipv4() {
-            return Err("both ends of a range must be of one family".to_owned());
-        }
-        if last < first {
-            return Err("the range ends before it starts".to_owned());
-        }
-        return Ok((first, last));
-    }
-    if s.contains('/') {
-        let (net, len) = value::ip_prefix(s)?;
-        return Ok(match net {
-            IpAddr::V4(a) => {
-                let mask = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-                let lo = u32::from(a) & !mask;
-                (
-                    IpAddr::V4(Ipv4Addr::from(lo)),
-                    IpAddr::V4(Ipv4Addr::from(lo | mask)),
-                )
-            }
-            IpAddr::V6(a) => {
-                let mask = u128::MAX.checked_shr(u32::from(len)).unwrap_or(0);
-                let lo = u128::from(a) & !mask;
-                (
-                    IpAddr::V6(Ipv6Addr::from(lo)),
-                    IpAddr::V6(Ipv6Addr::from(lo | mask)),
-                )
-            }
-        });
-    }
-    let a = value::ip(s)?;
-    Ok((a, a))
 }
 
 fn protocol(w: &str) -> Result<Protocol, String> {
@@ -654,285 +585,5 @@ impl<'t> Parser<'t, '_> {
             }
             _ => self.unsupported(s, Block::RealServer),
         }
-    }
-
-    pub(super) fn vs_group(&mut self, st: &Stmt<'t>) {
-        let Some((name, name_span)) = self.named_block(st) else {
-            return;
-        };
-        let ctx = BlockCtx {
-            name: "virtual_server_group",
-            span: st.span(),
-        };
-        let mut addrs = Vec::new();
-        while let Some(words) = self.next_list_line(&ctx) {
-            if let Some(a) = self.group_line(&words) {
-                addrs.push(a);
-            }
-        }
-        self.vs_groups.push(RawVsGroup {
-            name,
-            span: st.span(),
-            name_span,
-            addrs,
-        });
-    }
-
-    fn group_line(&mut self, words: &[&'t Token]) -> Option<At<ServiceAddr>> {
-        const HINT: &str = "one entry per line: `IP [PORT]`, `A.B.C.D-E [PORT]`, `NET/LEN [PORT]` or `fwmark N [inet|inet6]`";
-        let (first, rest) = words.split_first()?;
-        let span = first.span;
-        if word(first) == "fwmark" {
-            let (m, fam) = match rest {
-                [m] => (m, None),
-                [m, f] => (m, Some(f)),
-                _ => {
-                    self.d.error_hint(span, "`fwmark` needs a mark", HINT);
-                    return None;
-                }
-            };
-            let mark = fwmark(word(m))
-                .map_err(|r| {
-                    self.d
-                        .error(m.span, format!("invalid fwmark `{}`: {r}", word(m)))
-                })
-                .ok()?;
-            let family = match fam {
-                None => IpFamily::V4,
-                Some(f) => family(word(f))
-                    .map_err(|r| {
-                        self.d
-                            .error(f.span, format!("invalid family `{}`: {r}", word(f)))
-                    })
-                    .ok()?,
-            };
-            return Some(At {
-                v: ServiceAddr::Fwmark { mark, family },
-                span,
-            });
-        }
-        let (first_ip, last) = match addr_or_range(word(first)) {
-            Ok(v) => v,
-            Err(reason) => {
-                self.d.error_hint(
-                    span,
-                    format!(
-                        "invalid entry `{}` in `virtual_server_group`: {reason}",
-                        word(first)
-                    ),
-                    HINT,
-                );
-                return None;
-            }
-        };
-        let p = match rest {
-            [] => 0,
-            [p] => port(word(p))
-                .map_err(|r| {
-                    self.d
-                        .error(p.span, format!("invalid port `{}`: {r}", word(p)))
-                })
-                .ok()?,
-            [_, extra, ..] => {
-                self.d.error_hint(
-                    extra.span,
-                    format!("unexpected `{}` in `virtual_server_group`", word(extra)),
-                    HINT,
-                );
-                return None;
-            }
-        };
-        let v = if first_ip == last {
-            ServiceAddr::Socket(SocketAddr::new(first_ip, p))
-        } else {
-            ServiceAddr::Range {
-                first: first_ip,
-                last,
-                port: p,
-            }
-        };
-        Some(At { v, span })
-    }
-
-    /// The top-level `SSL { }`.
-    pub(super) fn ssl_block(&mut self, st: &Stmt<'t>) {
-        self.no_args(st);
-        if !self.expect_top_open(st) {
-            return;
-        }
-        let ctx = BlockCtx {
-            name: "SSL",
-            span: st.span(),
-        };
-        let mut tls = self.ssl.take().unwrap_or_default();
-        let mut seen = HashMap::new();
-        while let Some(s) = self.lvs_stmt(&ctx, Block::Ssl, None, &mut seen) {
-            let Some((s, _)) = s else { continue };
-            let path = |p: &mut Self| p.value(&s, |w| Ok(PathBuf::from(w))).map(|v| v.v);
-            match s.name {
-                "password" => tls.password = self.value(&s, |w| Ok(w.to_owned())).map(|v| v.v),
-                "ca" => tls.ca = path(self).or(tls.ca),
-                "certificate" => tls.certificate = path(self).or(tls.certificate),
-                "key" => tls.key = path(self).or(tls.key),
-                _ => self.unsupported(&s, Block::Ssl),
-            }
-        }
-        self.ssl = Some(tls);
-    }
-
-    /// The LVS keywords of `global_defs`.
-    pub(super) fn lvs_global(&mut self, s: &Stmt<'t>) {
-        match s.name {
-            "lb_dataplane" => {
-                if let Some(v) = self.value(s, |w| match w {
-                    "auto" => Ok(LbDataplane::Auto),
-                    "nftables" => Ok(LbDataplane::Nftables),
-                    "ipvs" => Ok(LbDataplane::Ipvs),
-                    _ => Err("must be auto, nftables or ipvs".to_owned()),
-                }) {
-                    self.global.defs.lvs.dataplane = v.v;
-                }
-            }
-            "lvs_flush" => {
-                if let Some(v) = self.flag(s) {
-                    self.global.defs.lvs.flush = v.v;
-                }
-            }
-            "lvs_flush_on_stop" | "lvs_flush_onstop" => {
-                self.global.defs.lvs.flush_on_stop = match s.args.as_slice() {
-                    [] => FlushOnStop::All,
-                    [v] if word(v) == "VS" => FlushOnStop::VirtualServers,
-                    [v, ..] => {
-                        self.d.error_hint(
-                            v.span,
-                            format!("unexpected `{}` after `{}`", word(v), s.name),
-                            format!("write `{}` or `{} VS`", s.name, s.name),
-                        );
-                        return;
-                    }
-                };
-            }
-            "checker_log_all_failures" | "rs_init_notifies" => {
-                if let Some(v) = self.flag(s) {
-                    let g = &mut self.global.defs.lvs;
-                    if s.name == "rs_init_notifies" {
-                        g.rs_init_notifies = v.v;
-                    } else {
-                        g.checker_log_all_failures = v.v;
-                    }
-                }
-            }
-            "lvs_timeouts" => self.lvs_timeouts(s),
-            "lvs_sync_daemon" => self.lvs_sync_daemon(s),
-            "lvs_notify_fifo" => self.fifo(s),
-            _ => self.fifo_script(s),
-        }
-    }
-
-    fn lvs_timeouts(&mut self, s: &Stmt<'t>) {
-        let mut t = LvsTimeouts::default();
-        let mut it = s.args.iter();
-        while let Some(k) = it.next() {
-            let Some(v) = it.next() else {
-                self.d
-                    .error(k.span, format!("`{}` needs a number of seconds", word(k)));
-                return;
-            };
-            let secs = match value::int(word(v), 1, 86400 * 365) {
-                Ok(n) => Duration::from_secs(n.unsigned_abs()),
-                Err(reason) => {
-                    self.d.error(
-                        v.span,
-                        format!("invalid {} `{}`: {reason}", word(k), word(v)),
-                    );
-                    return;
-                }
-            };
-            let slot = match word(k) {
-                "tcp" => &mut t.tcp,
-                "tcpfin" => &mut t.tcpfin,
-                "udp" => &mut t.udp,
-                w => {
-                    self.d.error_hint(
-                        k.span,
-                        format!("unexpected `{w}` in `lvs_timeouts`"),
-                        "write `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`",
-                    );
-                    return;
-                }
-            };
-            *slot = Some(secs);
-        }
-        self.global.defs.lvs.timeouts = Some(t);
-    }
-
-    fn lvs_sync_daemon(&mut self, s: &Stmt<'t>) {
-        const HINT: &str = "write `lvs_sync_daemon IF [inst VRRP] [id N] [maxlen N] [port N] [ttl N] [group ADDR]`";
-        let Some((ifname, rest)) = s.args.split_first() else {
-            self.d
-                .error_hint(s.span(), "`lvs_sync_daemon` needs an interface", HINT);
-            return;
-        };
-        let interface = match value::ifname(word(ifname)) {
-            Ok(n) => n,
-            Err(reason) => {
-                self.d.error(
-                    ifname.span,
-                    format!("invalid interface `{}`: {reason}", word(ifname)),
-                );
-                return;
-            }
-        };
-        let mut sd = LvsSyncDaemon {
-            interface,
-            instance: None,
-            sync_id: 0,
-            max_len: None,
-            port: None,
-            ttl: None,
-            group: None,
-            location: Location {
-                file: PathBuf::new(),
-                line: 0,
-                column: 0,
-            },
-        };
-        let mut it = rest.iter();
-        // keepalived's second positional word is the instance name.
-        while let Some(k) = it.next() {
-            let Some(v) = it.next() else {
-                self.d
-                    .error_hint(k.span, format!("`{}` needs a value", word(k)), HINT);
-                return;
-            };
-            let w = word(v);
-            let res: Result<(), String> = match word(k) {
-                "inst" => {
-                    sd.instance = Some(w.to_owned());
-                    Ok(())
-                }
-                "id" => value::int(w, 0, 255).map(|n| sd.sync_id = u8::try_from(n).unwrap_or(0)),
-                "maxlen" => value::int(w, 1, 65535)
-                    .map(|n| sd.max_len = Some(u16::try_from(n).unwrap_or(0))),
-                "port" => port(w).map(|n| sd.port = Some(n)),
-                "ttl" => value::int(w, 1, 255).map(|n| sd.ttl = Some(u8::try_from(n).unwrap_or(1))),
-                "group" => value::ip(w).map(|a| sd.group = Some(a)),
-                other => {
-                    self.d.error_hint(
-                        k.span,
-                        format!("unexpected `{other}` in `lvs_sync_daemon`"),
-                        HINT,
-                    );
-                    return;
-                }
-            };
-            if let Err(reason) = res {
-                self.d
-                    .error(v.span, format!("invalid {} `{w}`: {reason}", word(k)));
-                return;
-            }
-        }
-        self.global.lvs_sync_span = Some(s.span());
-        self.global.defs.lvs.sync_daemon = Some(sd);
     }
 }

@@ -1,0 +1,665 @@
+//! keepalived's LVS side: real-world configurations, defaults, inheritance, located errors
+//! and data-path refusals.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vrrp_config::{
+    Config, ConfigError, FlushOnStop, LbDataplane, Loaded, VirtualServer, load, parse_str,
+};
+use vrrp_lb::check::{CheckKind, DnsType, HttpVersion};
+use vrrp_lb::dataplane::DataPathKind;
+use vrrp_lb::spec::{
+    Forwarding, IpFamily, Protocol, RealServerKey, Scheduler, ServiceAddr, ServiceKey, Tunnel,
+    TunnelChecksum,
+};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lvs")
+        .join(name)
+}
+
+fn ok(name: &str) -> Loaded {
+    match load(&fixture(name)) {
+        Ok(l) => l,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            panic!("{name}: {} errors", errs.len());
+        }
+    }
+}
+
+fn parse(text: &str) -> Config {
+    match parse_str("t.conf", text) {
+        Ok(l) => l.config,
+        Err(errs) => {
+            for e in &errs {
+                eprintln!("{e}");
+            }
+            panic!("{} errors", errs.len());
+        }
+    }
+}
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match parse_str("t.conf", text) {
+        Ok(l) => panic!("expected errors, got {:#?}", l.config.virtual_servers),
+        Err(e) => e,
+    }
+}
+
+/// Asserts one error at `line:column` with exactly `msg`.
+#[track_caller]
+fn has(errs: &[ConfigError], line: usize, column: usize, msg: &str) {
+    let found = errs
+        .iter()
+        .any(|e| e.line == line && e.column == column && e.message == msg);
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert!(
+        found,
+        "no error {line}:{column} `{msg}` in:\n{}",
+        all.join("\n")
+    );
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn http_get_with_digest_direct_routing_and_legacy_spellings() {
+    let l = ok("http_dr.conf");
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message == "`nb_get_retry` is deprecated")
+    );
+    let c = &l.config;
+    assert!(c.global.lvs.flush);
+    let [vs] = c.virtual_servers.as_slice() else {
+        panic!("{:?}", c.virtual_servers)
+    };
+    let s = &vs.spec;
+    assert_eq!(s.id.key, ServiceKey::Socket(sa("192.168.200.100:80")));
+    assert_eq!(s.id.protocol, Protocol::Tcp);
+    assert_eq!(s.scheduler, Scheduler::Wrr);
+    assert_eq!(s.forwarding, Forwarding::Dr);
+    assert_eq!(s.persistence.unwrap().timeout, secs(50));
+    assert_eq!((s.quorum, s.hysteresis), (2, 1));
+    let sorry = s.sorry_server.unwrap();
+    assert_eq!(
+        sorry.key,
+        RealServerKey {
+            addr: ip("192.168.200.200"),
+            port: 8080
+        }
+    );
+    assert!(sorry.inhibit);
+    assert_eq!(sorry.forwarding, Forwarding::Dr);
+    assert_eq!(
+        vs.quorum_up.as_ref().unwrap().argv,
+        ["/etc/keepalived/vip.sh", "up"]
+    );
+    assert_eq!(vs.quorum_down.as_ref().unwrap().location.line, 29);
+    let [a, b] = s.real_servers.as_slice() else {
+        panic!()
+    };
+    assert_eq!(
+        (a.weight, a.inhibit_on_failure, a.has_notify),
+        (3, true, true)
+    );
+    assert_eq!(a.forwarding, Forwarding::Dr);
+    assert_eq!(
+        vs.real_servers[0].notify_down.as_ref().unwrap().argv[1],
+        "down"
+    );
+    assert!(vs.real_servers[1].notify_up.is_none());
+    let [check] = a.checkers.as_slice() else {
+        panic!()
+    };
+    let CheckKind::Http(h) = &check.kind else {
+        panic!("{check:?}")
+    };
+    assert_eq!(h.urls.len(), 2);
+    assert_eq!(h.urls[0].path, "/testurl/test.jsp");
+    assert_eq!(h.urls[0].digest.unwrap()[..4], [0x64, 0x02, 0x05, 0xb7]);
+    assert_eq!(h.urls[1].status_codes, [200..=200, 301..=302]);
+    assert_eq!(check.timing.retry, 3);
+    assert_eq!(check.timing.connect_timeout, secs(3));
+    assert_eq!(check.timing.delay_before_retry, secs(3));
+    assert_eq!(check.timing.delay_loop, secs(6));
+    assert_eq!(check.timing.warmup, secs(6));
+    let CheckKind::Http(h) = &b.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.urls[0].regex.as_deref(), Some("^OK"));
+    assert_eq!(h.version, HttpVersion::V1_1);
+    assert_eq!(h.virtualhost.as_deref(), Some("www.example.com"));
+    assert_eq!(vs.site.location.line, 20);
+    assert_eq!(
+        vs.scheduler_site.as_ref().unwrap().line.trim(),
+        "lb_algo wrr"
+    );
+}
+
+#[test]
+fn ssl_get_with_a_client_certificate_and_virtualhost_inheritance() {
+    let c = ok("ssl_nat.conf").config;
+    assert_eq!(c.global.lvs.dataplane, LbDataplane::Auto);
+    let tls = c.ssl.as_ref().unwrap();
+    assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/keepalived/ca.pem")));
+    assert_eq!(tls.password.as_deref(), Some("s3cret"));
+    let s = &c.virtual_servers[0].spec;
+    assert_eq!(
+        (s.scheduler, s.forwarding),
+        (Scheduler::Rr, Forwarding::Nat)
+    );
+    let [a, b] = s.real_servers.as_slice() else {
+        panic!()
+    };
+    assert_eq!(a.key.port, 8443);
+    assert!(a.alpha, "alpha flows from the virtual server");
+    assert!(!b.alpha, "`alpha no` on the real server wins");
+    let CheckKind::Ssl(h) = &a.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.virtualhost.as_deref(), Some("shop.example.com"));
+    assert_eq!(
+        h.sni.as_deref(),
+        Some("shop.example.com"),
+        "enable_sni: the virtual host"
+    );
+    assert!(h.tls_compliant);
+    assert!(a.checkers[0].timing.alpha);
+    assert_eq!(a.checkers[0].timing.retry, 2);
+    let tcp = &a.checkers[1];
+    assert_eq!(tcp.kind, CheckKind::Tcp);
+    assert_eq!(tcp.target.connect_port, Some(9100));
+    assert_eq!(tcp.timing.connect_timeout, secs(1));
+    assert_eq!(tcp.timing.delay_loop, secs(10));
+    let CheckKind::Ssl(h) = &b.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.urls[0].virtualhost.as_deref(), Some("api.example.com"));
+    assert_eq!(h.sni.as_deref(), Some("backend.example.com"));
+    assert_eq!(b.checkers[0].timing.warmup, Duration::ZERO);
+    assert!(!b.checkers[0].timing.alpha);
+}
+
+#[test]
+fn dns_udp_smtp_and_misc_checks() {
+    let c = ok("misc_udp.conf").config;
+    let g = &c.global.lvs;
+    assert!(g.checker_log_all_failures && g.rs_init_notifies);
+    let fifo = g.notify_fifo.as_ref().unwrap();
+    assert_eq!(fifo.path, Path::new("/run/keepalived/lvs.fifo"));
+    assert_eq!(
+        fifo.script.as_ref().unwrap().program(),
+        "/usr/local/bin/lvs-events.sh"
+    );
+    let [dns, smtp, api] = c.virtual_servers.as_slice() else {
+        panic!()
+    };
+    let s = &dns.spec;
+    assert_eq!(s.id.protocol, Protocol::Udp);
+    assert!(s.flags.flag2 && s.flags.one_packet && !s.flags.flag1);
+    let d = &s.real_servers[0].checkers[0];
+    let CheckKind::Dns(q) = &d.kind else { panic!() };
+    assert_eq!((q.qtype, q.name.as_str()), (DnsType::A, "example.com"));
+    assert_eq!(d.timing.retry, 3, "DNS_CHECK retries 3 times by default");
+    assert!(d.timing.log_all_failures, "checker_log_all_failures");
+    let [udp, ping] = s.real_servers[1].checkers.as_slice() else {
+        panic!()
+    };
+    let CheckKind::Udp(u) = &udp.kind else {
+        panic!()
+    };
+    assert_eq!(u.payload.len(), 16);
+    assert_eq!(
+        u.require_reply,
+        Some(vec![Some(0), Some(1), None, Some(0x80)])
+    );
+    assert_eq!(u.min_reply_length, Some(12));
+    assert_eq!(ping.kind, CheckKind::Ping);
+    assert_eq!(ping.timing.delay_loop, secs(3));
+    let CheckKind::Smtp { helo_name } = &smtp.spec.real_servers[0].checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(helo_name.as_deref(), Some("mail.example.com"));
+    let m = &api.spec.real_servers[0].checkers[0];
+    let CheckKind::Misc(misc) = &m.kind else {
+        panic!()
+    };
+    assert_eq!(
+        misc.argv,
+        ["/usr/local/bin/api-weight.sh", "10.1.2.1", "x y"]
+    );
+    assert_eq!(
+        misc.user,
+        Some(("nobody".to_owned(), Some("nogroup".to_owned())))
+    );
+    assert_eq!(misc.timeout, Some(secs(3)));
+    assert!(misc.dynamic);
+    assert_eq!(m.timing.retry, 0, "MISC_CHECK does not retry by default");
+    assert_eq!(m.timing.delay_loop, secs(5));
+}
+
+#[test]
+fn groups_fwmarks_ipv6_and_global_lvs_keywords() {
+    let c = ok("group_fwmark.conf").config;
+    let g = &c.global.lvs;
+    assert_eq!(g.dataplane, LbDataplane::Ipvs);
+    assert_eq!(g.flush_on_stop, FlushOnStop::VirtualServers);
+    let t = g.timeouts.unwrap();
+    assert_eq!(
+        (t.tcp, t.tcpfin, t.udp),
+        (Some(secs(900)), Some(secs(30)), Some(secs(60)))
+    );
+    let sd = g.sync_daemon.as_ref().unwrap();
+    assert_eq!(sd.interface, "eth1");
+    assert_eq!(sd.instance.as_deref(), Some("VI_1"));
+    assert_eq!(
+        (sd.sync_id, sd.max_len, sd.port, sd.ttl),
+        (7, Some(1400), Some(8848), Some(2))
+    );
+    assert_eq!(sd.group, Some(ip("224.0.0.81")));
+    assert_eq!(sd.location.line, 4);
+    let [group] = c.virtual_server_groups.as_slice() else {
+        panic!()
+    };
+    assert_eq!(
+        group.addrs,
+        [
+            ServiceAddr::Socket(sa("10.20.0.1:80")),
+            ServiceAddr::Range {
+                first: ip("10.20.0.2"),
+                last: ip("10.20.0.9"),
+                port: 80
+            },
+            ServiceAddr::Range {
+                first: ip("10.20.1.0"),
+                last: ip("10.20.1.3"),
+                port: 8080
+            },
+            ServiceAddr::Fwmark {
+                mark: 3,
+                family: IpFamily::V4
+            },
+        ]
+    );
+    let [web, fwm, v6] = c.virtual_servers.as_slice() else {
+        panic!()
+    };
+    assert_eq!(web.spec.id.key, ServiceKey::Group("web".to_owned()));
+    assert_eq!(web.spec.addrs, group.addrs);
+    assert_eq!(
+        web.spec.forwarding,
+        Forwarding::Tun {
+            tunnel: Tunnel::Gue { port: 6080 },
+            checksum: TunnelChecksum::Csum
+        }
+    );
+    let p = web.spec.persistence.unwrap();
+    assert_eq!((p.timeout, p.granularity), (secs(360), Some(24)));
+    let rs = &web.spec.real_servers[0];
+    assert_eq!(rs.key.port, 80);
+    let CheckKind::File(f) = &rs.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (f.track_file.as_str(), f.weight, f.reverse),
+        ("weight_rs", 2, true)
+    );
+    assert_eq!(
+        fwm.spec.addrs,
+        [ServiceAddr::Fwmark {
+            mark: 5,
+            family: IpFamily::V6
+        }]
+    );
+    assert!(fwm.spec.flags.flag1);
+    let key = fwm.spec.real_servers[0].key;
+    assert_eq!(key.port, 0, "a fwmark service's real server without a port");
+    let t = &fwm.spec.real_servers[0].checkers[0].target;
+    assert_eq!(
+        (t.connect_port, t.bindto, t.fwmark),
+        (Some(443), Some(ip("2001:db8::1")), Some(9))
+    );
+    let rs = &v6.spec.real_servers[0];
+    assert_eq!(v6.spec.id.protocol, Protocol::Sctp);
+    assert_eq!(
+        (rs.weight, rs.upper_threshold, rs.lower_threshold),
+        (0, 1000, 800)
+    );
+    assert_eq!(
+        (rs.forwarding, v6.spec.forwarding),
+        (Forwarding::Dr, Forwarding::Nat)
+    );
+}
+
+const MINIMAL: &str = "virtual_server 10.0.0.1 80 {\n    real_server 10.0.0.2 80 {\n        TCP_CHECK {\n        }\n    }\n}\n";
+
+#[test]
+fn keepalived_defaults() {
+    let c = parse(MINIMAL);
+    let vs: &VirtualServer = &c.virtual_servers[0];
+    let s = &vs.spec;
+    assert_eq!(s.scheduler, Scheduler::Wlc, "IPVS_DEF_SCHED");
+    assert_eq!(s.forwarding, Forwarding::Nat);
+    assert_eq!(s.id.protocol, Protocol::Tcp);
+    assert_eq!((s.quorum, s.hysteresis), (1, 0));
+    assert!(s.persistence.is_none() && s.sorry_server.is_none());
+    assert!(!s.omega && !s.ha_suspend);
+    let rs = &s.real_servers[0];
+    assert_eq!(rs.weight, 1);
+    assert!(!rs.alpha && !rs.inhibit_on_failure && !rs.has_notify);
+    let t = &rs.checkers[0].timing;
+    assert_eq!(t.delay_loop, secs(60));
+    assert_eq!(t.connect_timeout, secs(5));
+    assert_eq!(t.retry, 1);
+    assert_eq!(t.delay_before_retry, secs(1));
+    assert_eq!(t.warmup, secs(60), "the warmup defaults to the delay_loop");
+    assert!(!t.alpha && !t.log_all_failures);
+    assert!(vs.scheduler_site.is_none() && vs.protocol_site.is_none());
+    let c = parse(
+        "virtual_server 10.0.0.1 53 {\n    real_server 10.0.0.2 {\n        DNS_CHECK {\n        }\n    }\n}\n",
+    );
+    let rs = &c.virtual_servers[0].spec.real_servers[0];
+    assert_eq!(
+        rs.key.port, 53,
+        "a real server without a port takes the service's"
+    );
+    let CheckKind::Dns(q) = &rs.checkers[0].kind else {
+        panic!()
+    };
+    assert_eq!((q.qtype, q.name.as_str()), (DnsType::Soa, "."));
+    assert_eq!(rs.checkers[0].timing.retry, 3);
+    assert_eq!(c.global.lvs.dataplane, LbDataplane::Auto);
+}
+
+#[test]
+fn settings_flow_from_virtual_server_to_real_server_to_checker() {
+    let c = parse(
+        "virtual_server 10.0.0.1 80 {
+    delay_loop 20
+    connect_timeout 4
+    retry 5
+    delay_before_retry 2
+    warmup 7
+    weight 4
+    inhibit_on_failure
+    real_server 10.0.0.2 80 {
+        delay_loop 10
+        retry 6
+        TCP_CHECK {
+            retry 7
+        }
+        TCP_CHECK {
+            connect_timeout 1.5
+            delay_before_retry 0.5
+            warmup 0
+        }
+    }
+    real_server 10.0.0.3 80 {
+        weight 9
+        TCP_CHECK {
+        }
+    }
+}
+",
+    );
+    let [a, b] = c.virtual_servers[0].spec.real_servers.as_slice() else {
+        panic!()
+    };
+    assert_eq!((a.weight, b.weight), (4, 9));
+    assert!(a.inhibit_on_failure && b.inhibit_on_failure);
+    let (t1, t2) = (&a.checkers[0].timing, &a.checkers[1].timing);
+    assert_eq!(
+        (t1.delay_loop, t1.retry, t1.connect_timeout),
+        (secs(10), 7, secs(4))
+    );
+    assert_eq!((t1.delay_before_retry, t1.warmup), (secs(2), secs(7)));
+    assert_eq!(
+        (t2.retry, t2.connect_timeout),
+        (6, Duration::from_millis(1500))
+    );
+    assert_eq!(
+        (t2.delay_before_retry, t2.warmup),
+        (Duration::from_millis(500), Duration::ZERO)
+    );
+    let t3 = &b.checkers[0].timing;
+    assert_eq!(
+        (t3.delay_loop, t3.retry, t3.connect_timeout),
+        (secs(20), 5, secs(4))
+    );
+}
+
+#[test]
+fn data_path_refusals_are_located_at_their_keyword() {
+    let text = "virtual_server 10.0.0.1 80 {
+    lvs_sched lc
+    lvs_method TUN
+    real_server 10.0.0.2 80 {
+        lvs_method TUN type gre
+    }
+    real_server 10.0.0.3 80 {
+        lvs_method DR
+    }
+}
+virtual_server 10.0.0.1 81 {
+    protocol SCTP
+}
+";
+    let c = parse(text);
+    assert!(c.data_path_errors(DataPathKind::Ipvs).is_empty());
+    let errs = c.data_path_errors(DataPathKind::Nftables);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    has(
+        &errs,
+        2,
+        15,
+        "lvs_sched lc: needs connection counts: IPVS only (nftables has rr, wrr, sh, mh)",
+    );
+    has(
+        &errs,
+        3,
+        16,
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
+    );
+    has(
+        &errs,
+        5,
+        20,
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
+    );
+    has(
+        &errs,
+        12,
+        14,
+        "protocol SCTP: SCTP services need IPVS (nftables has TCP and UDP)",
+    );
+    has(
+        &errs,
+        11,
+        1,
+        "lvs_sched wlc (the default): needs connection counts: IPVS only (nftables has rr, wrr, sh, mh)",
+    );
+    assert_eq!(errs[0].snippet, "    lvs_sched lc");
+    assert!(
+        errs[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("lb_dataplane ipvs")
+    );
+    // Asked for, nftables' refusals are errors at load.
+    let errs = errors(&format!(
+        "global_defs {{\n    lb_dataplane nftables\n}}\n{MINIMAL}"
+    ));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    has(
+        &errs,
+        4,
+        1,
+        "lvs_sched wlc (the default): needs connection counts: IPVS only (nftables has rr, wrr, sh, mh)",
+    );
+    let ok = parse(&format!(
+        "global_defs {{\n    lb_dataplane nftables\n}}\n{}",
+        MINIMAL.replace("{\n    real", "{\n    lvs_sched mh\n    real")
+    ));
+    assert_eq!(ok.virtual_servers[0].spec.scheduler, Scheduler::Mh);
+}
+
+#[test]
+fn located_errors() {
+    let errs = errors(
+        "virtual_server 2001:db8::1 80 {
+    sorry_server 10.0.0.9 80
+    real_server 10.0.0.1 80 {
+    }
+    real_server 2001:db8::2 80 {
+    }
+    real_server 2001:db8::2 80 {
+    }
+}
+virtual_server 2001:db8::1 80 {
+}
+virtual_server group nope {
+}
+virtual_server 10.0.0.1 80 {
+    lvs_sched fastest
+    lvs_method MASQ
+    real_server 10.0.0.2 80 {
+        HTTP_GET {
+        }
+        SSL_GET {
+            url {
+                digest 1234
+            }
+            url {
+                path /
+                regex \"(?<=a)b\"
+            }
+        }
+        BFD_CHECK {
+            name x
+        }
+        MISC_CHECK {
+            misc_path /bin/true
+            connect_ip 10.0.0.5
+        }
+        FILE_CHECK {
+            track_file missing
+        }
+    }
+}
+",
+    );
+    has(
+        &errs,
+        2,
+        18,
+        "sorry server 10.0.0.9 is IPv4 but the virtual server is IPv6",
+    );
+    has(
+        &errs,
+        3,
+        5,
+        "real server 10.0.0.1 is IPv4 but the virtual server is IPv6",
+    );
+    has(&errs, 7, 5, "duplicate real_server [2001:db8::2]:80");
+    has(
+        &errs,
+        10,
+        16,
+        "duplicate virtual_server [2001:db8::1]:tcp:80",
+    );
+    has(&errs, 12, 16, "unknown virtual_server_group `nope`");
+    has(
+        &errs,
+        15,
+        15,
+        "invalid lvs_sched `fastest`: must be one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, fo, ovf, sed, nq, twos",
+    );
+    has(
+        &errs,
+        16,
+        16,
+        "invalid lvs_method `MASQ`: must be NAT, DR or TUN",
+    );
+    has(&errs, 18, 9, "HTTP_GET has no `url`");
+    has(
+        &errs,
+        22,
+        24,
+        "invalid digest `1234`: must be 32 hex digits (an MD5, as genhash prints it)",
+    );
+    has(&errs, 21, 13, "`url` has no `path`");
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 26 && e.column == 23 && e.message.contains("PCRE2")),
+        "{errs:#?}"
+    );
+    has(
+        &errs,
+        29,
+        9,
+        "BFD_CHECK is not supported: vrrpd has no BFD; check the real server with another checker (TCP_CHECK, PING_CHECK...)",
+    );
+    has(&errs, 34, 13, "MISC_CHECK does not take `connect_ip`");
+    has(&errs, 37, 24, "unknown track_file `missing`");
+    let rendered = errs
+        .iter()
+        .find(|e| e.line == 3)
+        .map(|e| e.to_string())
+        .unwrap();
+    assert_eq!(
+        rendered,
+        "t.conf:3:5: error: real server 10.0.0.1 is IPv4 but the virtual server is IPv6\n    3 |     real_server 10.0.0.1 80 {\n      |     ^^^^^^^^^^^"
+    );
+}
+
+#[test]
+fn group_errors() {
+    let errs = errors(
+        "virtual_server_group g {
+    10.0.0.1 80
+    2001:db8::1 80
+}
+virtual_server_group h {
+    10.0.0.9-3 80
+    fwmark 0
+    10.0.0.1 80 90
+}
+virtual_server_group h {
+}
+",
+    );
+    has(
+        &errs,
+        3,
+        5,
+        "virtual_server_group `g` mixes IPv4 and IPv6 entries",
+    );
+    has(
+        &errs,
+        6,
+        5,
+        "invalid entry `10.0.0.9-3` in `virtual_server_group`: the range ends before it starts",
+    );
+    has(&errs, 7, 12, "invalid fwmark `0`: must not be 0");
+    has(&errs, 8, 17, "unexpected `90` in `virtual_server_group`");
+    has(&errs, 10, 22, "duplicate virtual_server_group name `h`");
+}
