@@ -421,7 +421,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("delay_before_retry", VirtualServer, Value, "`TIMER`: default wait before a retry"),
     k("warmup", VirtualServer, Value, "`TIMER`: default random delay of the first check"),
     k("inhibit_on_failure", VirtualServer, Flag, "Default of the real servers: weight 0 instead of removal"),
-    k("weight", VirtualServer, Value, "`N`: default weight of the real servers (1)"),
+    k("weight", VirtualServer, Value, "`N`: default weight of the real servers (1; 1 and above)"),
     k("quorum", VirtualServer, Value, "`N`: live weight for the service to be up (1)"),
     k("hysteresis", VirtualServer, Value, "`N`: quorum flap dampener (0)"),
     k("quorum_up", VirtualServer, Value, "`SCRIPT [USER [GROUP]]`: run when the quorum is reached"),
@@ -441,7 +441,6 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     // real_server.
     k("weight", RealServer, Value, "`N`: IPVS weight (default: the service's, 1)"),
     k("lvs_method", RealServer, Value, "`NAT|DR|TUN ...`: forwarding of this server"),
-    k("lb_kind", RealServer, Value, "Legacy alias of `lvs_method`").same_as("lvs_method"),
     k("inhibit_on_failure", RealServer, Flag, "On failure, weight 0 instead of removal"),
     k("notify_up", RealServer, Value, "`SCRIPT [USER [GROUP]]`: run when the server comes up"),
     k("notify_down", RealServer, Value, "`SCRIPT [USER [GROUP]]`: run when the server goes down"),

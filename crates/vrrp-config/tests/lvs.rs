@@ -460,6 +460,8 @@ fn data_path_refusals_are_located_at_their_keyword() {
 }
 virtual_server 10.0.0.1 81 {
     protocol SCTP
+    real_server 10.0.0.4 81 {
+    }
 }
 ";
     let c = parse(text);
@@ -534,8 +536,7 @@ fn located_errors() {
     real_server 2001:db8::2 80 {
     }
 }
-virtual_server 2001:db8::1 80 {
-}
+virtual_server 2001:db8::1 80 { real_server 2001:db8::3 80 { } }
 virtual_server group nope {
 }
 virtual_server 10.0.0.1 80 {
@@ -586,40 +587,40 @@ virtual_server 10.0.0.1 80 {
         16,
         "duplicate virtual_server [2001:db8::1]:tcp:80",
     );
-    has(&errs, 12, 16, "unknown virtual_server_group `nope`");
+    has(&errs, 11, 16, "unknown virtual_server_group `nope`");
     has(
         &errs,
-        15,
+        14,
         15,
         "invalid lvs_sched `fastest`: must be one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, mh, fo, ovf, sed, nq, twos",
     );
     has(
         &errs,
-        16,
+        15,
         16,
         "invalid lvs_method `MASQ`: must be NAT, DR or TUN",
     );
-    has(&errs, 18, 9, "HTTP_GET has no `url`");
+    has(&errs, 17, 9, "HTTP_GET has no `url`");
     has(
         &errs,
-        22,
+        21,
         24,
         "invalid digest `1234`: must be 32 hex digits (an MD5, as genhash prints it)",
     );
-    has(&errs, 21, 13, "`url` has no `path`");
+    has(&errs, 20, 13, "`url` has no `path`");
     assert!(
         errs.iter()
-            .any(|e| e.line == 26 && e.column == 23 && e.message.contains("PCRE2")),
+            .any(|e| e.line == 25 && e.column == 23 && e.message.contains("PCRE2")),
         "{errs:#?}"
     );
     has(
         &errs,
-        29,
+        28,
         9,
         "BFD_CHECK is not supported: vrrpd has no BFD; check the real server with another checker (TCP_CHECK, PING_CHECK...)",
     );
-    has(&errs, 34, 13, "MISC_CHECK does not take `connect_ip`");
-    has(&errs, 37, 24, "unknown track_file `missing`");
+    has(&errs, 33, 13, "MISC_CHECK does not take `connect_ip`");
+    has(&errs, 36, 24, "unknown track_file `missing`");
     let rendered = errs
         .iter()
         .find(|e| e.line == 3)
@@ -662,4 +663,79 @@ virtual_server_group h {
     has(&errs, 7, 12, "invalid fwmark `0`: must not be 0");
     has(&errs, 8, 17, "unexpected `90` in `virtual_server_group`");
     has(&errs, 10, 22, "duplicate virtual_server_group name `h`");
+}
+
+#[test]
+fn keepalived_family_and_tunnel_rules() {
+    let l = parse_str(
+        "t.conf",
+        "virtual_server fwmark 7 {
+    real_server 2001:db8::5 80 {
+    }
+}
+virtual_server 10.0.0.1 80 {
+    lvs_method TUN port 6080 type gue remcsum
+    real_server 2001:db8::6 80 {
+    }
+    sorry_server 2001:db8::7 80
+}
+virtual_server 10.0.0.2 80 {
+}
+virtual_server 10.0.0.3 80 {
+    persistence_granularity 24
+    real_server 10.0.0.4 80 {
+    }
+}
+",
+    )
+    .unwrap();
+    let c = &l.config;
+    assert_eq!(
+        c.virtual_servers.len(),
+        3,
+        "the one without real servers is ignored"
+    );
+    assert!(
+        l.warnings.iter().any(
+            |w| w.line == 11 && w.message == "virtual_server has no real_server; it is ignored"
+        )
+    );
+    assert_eq!(
+        c.virtual_servers[0].spec.addrs,
+        [ServiceAddr::Fwmark {
+            mark: 7,
+            family: IpFamily::V6
+        }],
+        "a fwmark service takes its real servers' family"
+    );
+    let tun = &c.virtual_servers[1].spec;
+    assert_eq!(
+        tun.forwarding,
+        Forwarding::Tun {
+            tunnel: Tunnel::Gue { port: 6080 },
+            checksum: TunnelChecksum::Remcsum
+        }
+    );
+    assert_eq!(
+        tun.real_servers[0].key.addr,
+        ip("2001:db8::6"),
+        "tunnelled: any family"
+    );
+    assert!(tun.sorry_server.is_some());
+    let p = c.virtual_servers[2].spec.persistence.unwrap();
+    assert_eq!((p.timeout, p.granularity), (secs(360), Some(24)));
+    let errs = errors(
+        "virtual_server 10.0.0.1 80 {\n    lvs_method TUN type gue\n    real_server 10.0.0.2 80 {\n    }\n}\n",
+    );
+    has(&errs, 2, 20, "`type gue` needs `port N`");
+    let errs = errors(
+        "virtual_server 10.0.0.1 80 {\n    lvs_method DR port 80\n    real_server 10.0.0.2 80 {\n        weight -1\n    }\n}\n",
+    );
+    has(&errs, 2, 19, "unexpected `port` after `DR`");
+    has(
+        &errs,
+        4,
+        16,
+        "invalid weight `-1`: must be an integer between 0 and 2147483647",
+    );
 }

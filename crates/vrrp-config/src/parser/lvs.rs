@@ -231,24 +231,19 @@ impl<'t> Parser<'t, '_> {
         }
         let mut tunnel = Tunnel::Ipip;
         let mut checksum = TunnelChecksum::None;
+        let mut gue_port = None;
+        let mut gue_at = None;
         let mut it = rest.iter();
+        // keepalived takes `type`, `port` and the checksum in any order.
         while let Some(t) = it.next() {
             match word(t) {
                 "type" => {
-                    let kind = it.next().map(|k| (word(k), k.span));
-                    tunnel = match kind {
-                        Some(("ipip", _)) => Tunnel::Ipip,
-                        Some(("gre", _)) => Tunnel::Gre,
-                        Some(("gue", span)) => {
-                            let p = match (it.next().map(|t| word(t)), it.next()) {
-                                (Some("port"), Some(p)) => port(word(p)).ok().filter(|&p| p != 0),
-                                _ => None,
-                            };
-                            let Some(port) = p else {
-                                self.d.error_hint(span, "`type gue` needs `port N`", HINT);
-                                return None;
-                            };
-                            Tunnel::Gue { port }
+                    tunnel = match it.next().map(|k| word(k)) {
+                        Some("ipip") => Tunnel::Ipip,
+                        Some("gre") => Tunnel::Gre,
+                        Some("gue") => {
+                            gue_at = Some(t.span);
+                            Tunnel::Gue { port: 0 }
                         }
                         _ => {
                             self.d
@@ -257,6 +252,20 @@ impl<'t> Parser<'t, '_> {
                         }
                     };
                 }
+                "port" => match it.next().map(|p| (p, port(word(p)))) {
+                    Some((_, Ok(n))) if n != 0 => gue_port = Some((n, t.span)),
+                    Some((p, _)) => {
+                        self.d.error(
+                            p.span,
+                            format!("invalid gue port `{}`: must be 1 to 65535", word(p)),
+                        );
+                        return None;
+                    }
+                    None => {
+                        self.d.error_hint(t.span, "`port` needs a value", HINT);
+                        return None;
+                    }
+                },
                 "nocsum" => checksum = TunnelChecksum::None,
                 "csum" => checksum = TunnelChecksum::Csum,
                 "remcsum" => checksum = TunnelChecksum::Remcsum,
@@ -266,6 +275,18 @@ impl<'t> Parser<'t, '_> {
                     return None;
                 }
             }
+        }
+        match (tunnel, gue_port, gue_at) {
+            (Tunnel::Gue { .. }, Some((port, _)), _) => tunnel = Tunnel::Gue { port },
+            (Tunnel::Gue { .. }, None, Some(at)) => {
+                self.d.error_hint(at, "`type gue` needs `port N`", HINT);
+                return None;
+            }
+            (_, Some((_, at)), _) => {
+                self.d.error_hint(at, "`port` is for `type gue` only", HINT);
+                return None;
+            }
+            _ => {}
         }
         if checksum == TunnelChecksum::Remcsum && !matches!(tunnel, Tunnel::Gue { .. }) {
             self.d
@@ -469,8 +490,8 @@ impl<'t> Parser<'t, '_> {
             "persistence_timeout" => {
                 if s.args.is_empty() {
                     vs.persistence_timeout = Some(Duration::from_secs(360));
-                } else if let Some(v) = self.value(s, |w| u32_of(w, 1)) {
-                    vs.persistence_timeout = Some(Duration::from_secs(u64::from(v.v)));
+                } else if let Some(v) = self.value(s, |w| value::int(w, 1, 86400 * 31)) {
+                    vs.persistence_timeout = Some(Duration::from_secs(v.v.unsigned_abs()));
                 }
             }
             "persistence_granularity" => {
@@ -496,7 +517,8 @@ impl<'t> Parser<'t, '_> {
             | "alpha" => self.timing(&mut vs.timing, s),
             "inhibit_on_failure" => vs.inhibit = self.flag(s).map(|v| v.v).or(vs.inhibit),
             "weight" => {
-                vs.weight = self.value(s, |w| u32_of(w, 0)).map(|v| v.v).or(vs.weight);
+                let v = self.value(s, |w| value::int(w, 1, i64::from(i32::MAX)));
+                vs.weight = v.map(|v| u32::try_from(v.v).unwrap_or(1)).or(vs.weight);
             }
             "quorum" => vs.quorum = self.value(s, |w| u32_of(w, 1)).map_or(vs.quorum, |v| v.v),
             "hysteresis" => {
@@ -555,9 +577,10 @@ impl<'t> Parser<'t, '_> {
     fn rs_stmt(&mut self, rs: &mut RawRs, s: &Stmt<'t>) {
         match s.name {
             "weight" => {
-                rs.weight = self.value(s, |w| u32_of(w, 0)).map(|v| v.v).or(rs.weight);
+                let v = self.value(s, |w| value::int(w, 0, i64::from(i32::MAX)));
+                rs.weight = v.map(|v| u32::try_from(v.v).unwrap_or(0)).or(rs.weight);
             }
-            "lvs_method" | "lb_kind" => {
+            "lvs_method" => {
                 rs.forwarding = self.lvs_method(s).or(rs.forwarding.take());
             }
             "inhibit_on_failure" => rs.inhibit = self.flag(s).map(|v| v.v).or(rs.inhibit),

@@ -14,7 +14,7 @@ use vrrp_lb::spec::{
 use super::tracking::command;
 use crate::diag::{Diags, SourceMap, Span};
 use crate::model::{LvsGlobal, RealServerHooks, Site, VirtualServer, VirtualServerGroup};
-use crate::parser::{RawChecker, RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
+use crate::parser::{At, RawChecker, RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 
 /// keepalived's defaults (`check_data.c`, `check_api.c`).
 const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
@@ -171,8 +171,33 @@ fn addrs_of(
 fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(VirtualServer, Span)> {
     let map = cx.map;
     let key = vs.key.take()?;
-    let (service_key, addrs, family) =
-        addrs_of(&key.v, key.span, vs.ip_family.as_ref().map(|f| f.v), cx, d)?;
+    let forwarding = vs.forwarding.as_ref().map_or(Forwarding::Nat, |f| f.v);
+    // A fwmark service without a family takes the first real server's (tunnelled ones,
+    // which may be of either family, aside), as keepalived does.
+    let tunnelled = |f: &Option<At<Forwarding>>| {
+        matches!(
+            f.as_ref().map_or(forwarding, |f| f.v),
+            Forwarding::Tun { .. }
+        )
+    };
+    let inferred = vs
+        .real_servers
+        .iter()
+        .filter(|rs| !tunnelled(&rs.forwarding))
+        .filter_map(|rs| rs.addr.map(|a| a.0))
+        .chain(vs.sorry.iter().map(|s| s.v.0))
+        .next()
+        .map(IpFamily::of);
+    let explicit = vs.ip_family.as_ref().map(|f| f.v);
+    let (service_key, addrs, family) = addrs_of(&key.v, key.span, explicit.or(inferred), cx, d)?;
+    if vs.real_servers.is_empty() {
+        d.warn_hint(
+            vs.span,
+            "virtual_server has no real_server; it is ignored",
+            "keepalived ignores it too",
+        );
+        return None;
+    }
     let port = match key.v {
         RawVsKey::Socket(sa) => sa.port(),
         _ => 0,
@@ -183,18 +208,16 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
             "`protocol` is ignored for a fwmark service (the mark selects the packets)",
         );
     }
-    let forwarding = vs.forwarding.as_ref().map_or(Forwarding::Nat, |f| f.v);
-    let persistence = vs.persistence_timeout.map(|timeout| Persistence {
+    // `persistence_granularity` alone implies the default timeout (keepalived's pgr_handler).
+    let timeout = vs
+        .persistence_timeout
+        .or(vs.granularity.as_ref().map(|_| Duration::from_secs(360)));
+    let persistence = timeout.map(|timeout| Persistence {
         timeout,
         granularity: vs.granularity.as_ref().map(|g| g.v),
     });
     if let Some(g) = &vs.granularity {
-        if persistence.is_none() {
-            d.warn(
-                g.span,
-                "`persistence_granularity` without `persistence_timeout` is ignored",
-            );
-        } else if family == IpFamily::V4 && g.v > 32 {
+        if family == IpFamily::V4 && g.v > 32 {
             d.error(
                 g.span,
                 format!(
@@ -206,7 +229,10 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
     }
     let sorry_server = vs.sorry.as_ref().and_then(|s| {
         let (ip, p) = s.v;
-        if IpFamily::of(ip) != family {
+        let sorry_forwarding = vs.sorry_forwarding.as_ref().map_or(forwarding, |f| f.v);
+        // A tunnelled server may be of the other family (IPVS carries the family per server).
+        let tunnelled = matches!(sorry_forwarding, Forwarding::Tun { .. });
+        if IpFamily::of(ip) != family && !tunnelled {
             d.error(
                 s.span,
                 format!(
@@ -222,7 +248,7 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
                 addr: ip,
                 port: p.unwrap_or(port),
             },
-            forwarding: vs.sorry_forwarding.as_ref().map_or(forwarding, |f| f.v),
+            forwarding: sorry_forwarding,
             inhibit: vs.sorry_inhibit,
         })
     });
@@ -297,7 +323,10 @@ fn real_server(
 ) -> Option<(RealServerSpec, RealServerHooks, Span)> {
     let map = cx.map;
     let (addr, port): (IpAddr, Option<u16>) = rs.addr?;
-    if IpFamily::of(addr) != family {
+    let rs_forwarding = rs.forwarding.as_ref().map_or(forwarding, |f| f.v);
+    // A tunnelled server may be of the other family (IPVS carries the family per server).
+    let tunnelled = matches!(rs_forwarding, Forwarding::Tun { .. });
+    if IpFamily::of(addr) != family && !tunnelled {
         d.error(
             rs.span,
             format!(
@@ -330,7 +359,7 @@ fn real_server(
             port: port.unwrap_or(service_port),
         },
         weight: rs.weight.or(vs.weight).unwrap_or(1),
-        forwarding: rs.forwarding.as_ref().map_or(forwarding, |f| f.v),
+        forwarding: rs_forwarding,
         inhibit_on_failure: rs.inhibit.or(vs.inhibit).unwrap_or(false),
         upper_threshold: rs.uthreshold,
         lower_threshold: rs.lthreshold,
