@@ -216,16 +216,17 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
         timeout,
         granularity: vs.granularity.as_ref().map(|g| g.v),
     });
-    if let Some(g) = &vs.granularity {
-        if family == IpFamily::V4 && g.v > 32 {
-            d.error(
-                g.span,
-                format!(
-                    "invalid persistence_granularity `{}`: an IPv4 service takes 1 to 32",
-                    g.v
-                ),
-            );
-        }
+    if let Some(g) = &vs.granularity
+        && family == IpFamily::V4
+        && g.v > 32
+    {
+        d.error(
+            g.span,
+            format!(
+                "invalid persistence_granularity `{}`: an IPv4 service takes 1 to 32",
+                g.v
+            ),
+        );
     }
     let sorry_server = vs.sorry.as_ref().and_then(|s| {
         let (ip, p) = s.v;
