@@ -495,6 +495,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("regex", Url, Value, "`RE`: the body must match"),
     k("regex_no_match", Url, Flag, "The body must not match `regex`"),
     k("virtualhost", Url, Value, "`NAME`: Host header of this URL"),
+    k("tls_compliant", Url, Flag, "SSL_GET: as the checker's `tls_compliant`"),
     k("regex_options", Url, Unsupported, "PCRE2 options"),
     k("regex_stack", Url, Unsupported, "PCRE2 stack sizes"),
     k("regex_min_offset", Url, Unsupported, "Offset where the match may start"),

@@ -272,7 +272,7 @@ fn groups_fwmarks_ipv6_and_global_lvs_keywords() {
     assert_eq!(sd.instance.as_deref(), Some("VI_1"));
     assert_eq!(
         (sd.sync_id, sd.max_len, sd.port, sd.ttl),
-        (7, Some(1400), Some(8848), Some(2))
+        (Some(7), Some(1400), Some(8848), Some(2))
     );
     assert_eq!(sd.group, Some(ip("224.0.0.81")));
     assert_eq!(sd.location.line, 4);
@@ -737,5 +737,35 @@ virtual_server 10.0.0.3 80 {
         4,
         16,
         "invalid weight `-1`: must be an integer between 0 and 2147483647",
+    );
+}
+
+#[test]
+fn lvs_sync_daemon_old_form_and_checks() {
+    let l = parse_str(
+        "t.conf",
+        &format!("global_defs {{\n    lvs_sync_daemon eth0 VI_1 5\n}}\n{MINIMAL}"),
+    )
+    .unwrap();
+    let sd = l.config.global.lvs.sync_daemon.unwrap();
+    assert_eq!(
+        (sd.instance.as_deref(), sd.sync_id),
+        (Some("VI_1"), Some(5))
+    );
+    assert!(l.warnings.iter().any(|w| w.line == 2 && w.column == 26));
+    let c = parse(&format!(
+        "global_defs {{\n    lvs_sync_daemon eth0\n}}\n{MINIMAL}"
+    ));
+    assert_eq!(
+        c.global.lvs.sync_daemon.unwrap().sync_id,
+        None,
+        "the instance's VRID"
+    );
+    let errs = errors("global_defs {\n    lvs_sync_daemon eth0 group 10.0.0.1 bogus 1\n}\n");
+    has(
+        &errs,
+        2,
+        32,
+        "invalid group `10.0.0.1`: is not a multicast address",
     );
 }

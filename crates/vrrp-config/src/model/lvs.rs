@@ -113,8 +113,8 @@ pub struct LvsSyncDaemon {
     pub interface: String,
     /// `inst`: the VRRP instance whose state says master or backup.
     pub instance: Option<String>,
-    /// `id` (0-255, default 0).
-    pub sync_id: u8,
+    /// `id` (0-255); `None`: the VRID of the instance, as keepalived defaults it.
+    pub sync_id: Option<u8>,
     /// `maxlen`: largest sync message.
     pub max_len: Option<u16>,
     /// `port`.

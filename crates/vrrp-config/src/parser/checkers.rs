@@ -270,8 +270,10 @@ impl<'t> Parser<'t, '_> {
         match s.name {
             "url" => {
                 self.no_args(s);
-                if let Some(u) = self.url_block(s) {
+                if let Some((u, tls_compliant)) = self.url_block(s) {
                     h.urls.push(u);
+                    // keepalived also takes `tls_compliant` in a url; it is the checker's.
+                    h.tls_compliant |= tls_compliant;
                 }
             }
             "virtualhost" => {
@@ -310,7 +312,7 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    fn url_block(&mut self, st: &Stmt<'t>) -> Option<UrlCheck> {
+    fn url_block(&mut self, st: &Stmt<'t>) -> Option<(UrlCheck, bool)> {
         let ctx = BlockCtx {
             name: "url",
             span: st.span(),
@@ -324,6 +326,7 @@ impl<'t> Parser<'t, '_> {
             virtualhost: None,
         };
         let mut has_path = false;
+        let mut tls_compliant = false;
         let mut seen = HashMap::new();
         while let Some(s) = self.lvs_stmt(&ctx, Block::Url, None, &mut seen) {
             let Some((s, _)) = s else { continue };
@@ -358,6 +361,7 @@ impl<'t> Parser<'t, '_> {
                 "virtualhost" => {
                     u.virtualhost = self.value(&s, text).map(|v| v.v).or(u.virtualhost.take())
                 }
+                "tls_compliant" => tls_compliant = self.flag(&s).map_or(tls_compliant, |v| v.v),
                 _ => self.unsupported(&s, Block::Url),
             }
         }
@@ -377,7 +381,7 @@ impl<'t> Parser<'t, '_> {
             );
             return None;
         }
-        Some(u)
+        Some((u, tls_compliant))
     }
 
     fn smtp_stmt(&mut self, c: &mut RawChecker, s: &Stmt<'t>) {

@@ -143,7 +143,7 @@ impl<'t> Parser<'t, '_> {
         let mut sd = LvsSyncDaemon {
             interface,
             instance: None,
-            sync_id: 0,
+            sync_id: None,
             max_len: None,
             port: None,
             ttl: None,
@@ -154,26 +154,57 @@ impl<'t> Parser<'t, '_> {
                 column: 0,
             },
         };
-        let mut it = rest.iter();
-        // keepalived's second positional word is the instance name.
-        while let Some(k) = it.next() {
-            let Some(v) = it.next() else {
+        let mut i = 0;
+        while let Some(k) = rest.get(i) {
+            let key = word(k);
+            let known = matches!(key, "inst" | "id" | "maxlen" | "port" | "ttl" | "group");
+            // keepalived's old form: `lvs_sync_daemon IF VRRP_INSTANCE [SYNC_ID]`.
+            if !known && i <= 1 {
+                if i == 0 {
+                    sd.instance = Some(key.to_owned());
+                } else {
+                    match value::int(key, 0, 255) {
+                        Ok(n) => sd.sync_id = u8::try_from(n).ok(),
+                        Err(reason) => {
+                            self.d
+                                .error(k.span, format!("invalid sync id `{key}`: {reason}"));
+                            return;
+                        }
+                    }
+                    self.d.warn_hint(
+                        k.span,
+                        "the sync id without `id` is deprecated",
+                        "write `id N`",
+                    );
+                }
+                i += 1;
+                continue;
+            }
+            let Some(v) = rest.get(i + 1) else {
                 self.d
-                    .error_hint(k.span, format!("`{}` needs a value", word(k)), HINT);
+                    .error_hint(k.span, format!("`{key}` needs a value"), HINT);
                 return;
             };
+            i += 2;
             let w = word(v);
-            let res: Result<(), String> = match word(k) {
+            let res: Result<(), String> = match key {
                 "inst" => {
                     sd.instance = Some(w.to_owned());
                     Ok(())
                 }
-                "id" => value::int(w, 0, 255).map(|n| sd.sync_id = u8::try_from(n).unwrap_or(0)),
-                "maxlen" => value::int(w, 1, 65535)
+                "id" => value::int(w, 0, 255).map(|n| sd.sync_id = u8::try_from(n).ok()),
+                "maxlen" => value::int(w, 1, 65535 - 20 - 8)
                     .map(|n| sd.max_len = Some(u16::try_from(n).unwrap_or(0))),
                 "port" => port(w).map(|n| sd.port = Some(n)),
                 "ttl" => value::int(w, 1, 255).map(|n| sd.ttl = Some(u8::try_from(n).unwrap_or(1))),
-                "group" => value::ip(w).map(|a| sd.group = Some(a)),
+                "group" => match value::ip(w) {
+                    Ok(a) if a.is_multicast() => {
+                        sd.group = Some(a);
+                        Ok(())
+                    }
+                    Ok(_) => Err("is not a multicast address".to_owned()),
+                    Err(e) => Err(e),
+                },
                 other => {
                     self.d.error_hint(
                         k.span,
@@ -185,7 +216,7 @@ impl<'t> Parser<'t, '_> {
             };
             if let Err(reason) = res {
                 self.d
-                    .error(v.span, format!("invalid {} `{w}`: {reason}", word(k)));
+                    .error(v.span, format!("invalid {key} `{w}`: {reason}"));
                 return;
             }
         }
