@@ -752,7 +752,7 @@ fn lvs_sync_daemon_old_form_and_checks() {
         (sd.instance.as_deref(), sd.sync_id),
         (Some("VI_1"), Some(5))
     );
-    assert!(l.warnings.iter().any(|w| w.line == 2 && w.column == 26));
+    assert!(l.warnings.iter().any(|w| w.line == 2 && w.column == 31));
     let c = parse(&format!(
         "global_defs {{\n    lvs_sync_daemon eth0\n}}\n{MINIMAL}"
     ));
