@@ -113,6 +113,11 @@ fn http_get_with_digest_direct_routing_and_legacy_spellings() {
         ["/etc/keepalived/vip.sh", "up"]
     );
     assert_eq!(vs.quorum_down.as_ref().unwrap().location.line, 29);
+    let labels: Vec<&str> = vs.commands().iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        labels,
+        ["quorum_up", "quorum_down", "notify_up", "notify_down"]
+    );
     let [a, b] = s.real_servers.as_slice() else {
         panic!()
     };
@@ -253,6 +258,13 @@ fn dns_udp_smtp_and_misc_checks() {
     assert_eq!(misc.timeout, Some(secs(3)));
     assert!(misc.dynamic);
     assert_eq!(m.timing.retry, 0, "MISC_CHECK does not retry by default");
+    let cmds = api.commands();
+    let [("MISC_CHECK", cmd)] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(cmd.argv, misc.argv);
+    assert_eq!(cmd.user.as_ref().unwrap().group.as_deref(), Some("nogroup"));
+    assert_eq!(cmd.location.line, 50);
     assert_eq!(m.timing.delay_loop, secs(5));
 }
 

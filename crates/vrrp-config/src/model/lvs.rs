@@ -46,6 +46,37 @@ pub struct VirtualServer {
     pub sorry_lvs_method_site: Option<Site>,
 }
 
+impl VirtualServer {
+    /// Every command of the service with the keyword that gives it (`quorum_up`,
+    /// `quorum_down`, `notify_up`, `notify_down`, `MISC_CHECK`), for the script checks the
+    /// daemon runs on hooks at load.
+    pub fn commands(&self) -> Vec<(&'static str, &Command)> {
+        let mut out = Vec::new();
+        let quorum = [
+            ("quorum_up", &self.quorum_up),
+            ("quorum_down", &self.quorum_down),
+        ];
+        out.extend(
+            quorum
+                .into_iter()
+                .filter_map(|(k, c)| c.as_ref().map(|c| (k, c))),
+        );
+        for rs in &self.real_servers {
+            let notify = [
+                ("notify_up", &rs.notify_up),
+                ("notify_down", &rs.notify_down),
+            ];
+            out.extend(
+                notify
+                    .into_iter()
+                    .filter_map(|(k, c)| c.as_ref().map(|c| (k, c))),
+            );
+            out.extend(rs.misc_checks.iter().map(|c| ("MISC_CHECK", c)));
+        }
+        out
+    }
+}
+
 /// What only the driver needs of a `real_server`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServerHooks {
@@ -55,8 +86,11 @@ pub struct RealServerHooks {
     pub notify_down: Option<Command>,
     /// The `real_server` keyword.
     pub site: Site,
-    /// Its own `lvs_method` (or `lb_kind`), when given.
+    /// Its own `lvs_method`, when given.
     pub lvs_method_site: Option<Site>,
+    /// Its MISC_CHECK programs (`misc_path` with `user`), in checker order: the commands
+    /// the daemon's script checks (`enable_script_security`, `script_user`) apply to.
+    pub misc_checks: Vec<Command>,
 }
 
 /// `virtual_server_group NAME { }`.

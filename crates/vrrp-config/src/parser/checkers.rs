@@ -10,9 +10,10 @@ use vrrp_lb::check::{
 };
 
 use super::lvs::{MAX_LVS_TIMER, RawTiming, fwmark};
-use super::{At, BlockCtx, Parser, Stmt, word};
+use super::{At, BlockCtx, Parser, RawCmd, Stmt, word};
 use crate::diag::Span;
 use crate::keywords::Block;
+use crate::model::ScriptUser;
 use crate::value;
 
 /// A checker as written; the timing is resolved against its real server and service later.
@@ -25,6 +26,9 @@ pub(crate) struct RawChecker {
     pub target: CheckTarget,
     /// FILE_CHECK's `track_file`, to check that it is defined.
     pub track_file: Option<At<String>>,
+    /// MISC_CHECK's `misc_path` as a command (with `user`), for the daemon's script checks.
+    pub misc_command: Option<RawCmd>,
+    pub misc_user: Option<ScriptUser>,
 }
 
 /// Hex bytes (`payload`, `digest`).
@@ -168,6 +172,8 @@ impl<'t> Parser<'t, '_> {
             log_all_failures: false,
             target: CheckTarget::default(),
             track_file: None,
+            misc_command: None,
+            misc_user: None,
         };
         let ctx = BlockCtx {
             name: st.name,
@@ -420,7 +426,8 @@ impl<'t> Parser<'t, '_> {
         match s.name {
             "misc_path" => {
                 if let Some(cmd) = self.command(s, false) {
-                    m.argv = cmd.argv;
+                    m.argv = cmd.argv.clone();
+                    c.misc_command = Some(cmd);
                 }
             }
             "misc_timeout" => {
@@ -430,7 +437,8 @@ impl<'t> Parser<'t, '_> {
             "misc_dynamic" => m.dynamic = self.flag(s).map_or(m.dynamic, |v| v.v),
             "user" => {
                 if let Some(u) = self.user_of(&s.args, "user", s.span()) {
-                    m.user = Some((u.user, u.group));
+                    m.user = Some((u.user.clone(), u.group.clone()));
+                    c.misc_user = Some(u);
                 }
             }
             _ => self.unsupported(s, Block::MiscCheck),

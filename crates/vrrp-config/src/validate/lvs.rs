@@ -341,7 +341,13 @@ fn real_server(
     let alpha = rs.timing.alpha.or(vs.timing.alpha).unwrap_or(false);
     let virtualhost = rs.virtualhost.clone().or(vs.virtualhost.clone());
     let mut checkers = Vec::new();
-    for c in rs.checkers {
+    let mut misc_checks = Vec::new();
+    for mut c in rs.checkers {
+        if let Some(raw) = c.misc_command.take() {
+            let mut cmd = command(&raw, map);
+            cmd.user = c.misc_user.take();
+            misc_checks.push(cmd);
+        }
         if let Some(spec) = checker(
             c,
             &rs.timing,
@@ -373,6 +379,7 @@ fn real_server(
         notify_down: rs.notify_down.as_ref().map(|c| command(c, map)),
         site: site(map, rs.span),
         lvs_method_site: rs.forwarding.as_ref().map(|f| site(map, f.span)),
+        misc_checks,
     };
     Some((spec, hooks, rs.span))
 }
