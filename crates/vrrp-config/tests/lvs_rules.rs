@@ -331,3 +331,30 @@ fn lvs_sync_daemon_old_form_and_checks() {
         "invalid group `10.0.0.1`: is not a multicast address",
     );
 }
+
+#[test]
+fn misspelt_keywords_get_a_suggestion() {
+    let errs = errors(
+        "virtual_server 10.0.0.1 80 {
+    lvs_shed rr
+    real_server 10.0.0.2 80 {
+        HTTP_GET {
+            conect_timeout 3
+            url {
+                pth /
+            }
+        }
+    }
+}
+",
+    );
+    let hint = |line: usize| {
+        errs.iter()
+            .find(|e| e.line == line)
+            .and_then(|e| e.hint.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(hint(2), "did you mean `lvs_sched`?");
+    assert_eq!(hint(5), "did you mean `connect_timeout`?");
+    assert_eq!(hint(7), "did you mean `path`?");
+}

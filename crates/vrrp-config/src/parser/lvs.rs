@@ -173,7 +173,18 @@ impl<'t> Parser<'t, '_> {
                         self.skip_block();
                     }
                 } else {
-                    self.unsupported(&s, own);
+                    // "Did you mean" looks in the block that has the closest keyword.
+                    let nearest = |b: Block| {
+                        keywords::supported(b)
+                            .map(|k| value::distance(s.name, k))
+                            .min()
+                            .unwrap_or(usize::MAX)
+                    };
+                    let block = match shared {
+                        Some(b) if nearest(b) < nearest(own) => b,
+                        _ => own,
+                    };
+                    self.unsupported(&s, block);
                 }
                 return Some(None);
             }
