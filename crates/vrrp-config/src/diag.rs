@@ -278,7 +278,7 @@ impl SourceMap {
         }
     }
 
-    fn snippet(&self, span: Span) -> String {
+    pub(crate) fn snippet(&self, span: Span) -> String {
         self.files
             .get(span.file)
             .and_then(|f| f.lines.get(span.line.wrapping_sub(1)))

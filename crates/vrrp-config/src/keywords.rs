@@ -29,12 +29,34 @@ pub(crate) enum Block {
     Process,
     /// `vrrp_sync_group NAME { }`.
     SyncGroup,
+    /// `virtual_server IP PORT|fwmark N|group NAME { }`.
+    VirtualServer,
+    /// `real_server IP [PORT] { }` inside a virtual server.
+    RealServer,
+    /// The options shared by the checkers of a real server (`TCP_CHECK { }`...).
+    Checker,
+    /// `HTTP_GET { }` and `SSL_GET { }`.
+    HttpCheck,
+    /// `url { }` inside HTTP_GET or SSL_GET.
+    Url,
+    /// `SMTP_CHECK { }`.
+    SmtpCheck,
+    /// `DNS_CHECK { }`.
+    DnsCheck,
+    /// `MISC_CHECK { }`.
+    MiscCheck,
+    /// `UDP_CHECK { }`.
+    UdpCheck,
+    /// `FILE_CHECK { }`.
+    FileCheck,
+    /// The top-level `SSL { }`.
+    Ssl,
 }
 
 impl Block {
     /// Every block, in the order of the documentation.
     #[cfg(test)]
-    pub(crate) const ALL: [Block; 8] = [
+    pub(crate) const ALL: [Block; 19] = [
         Block::Top,
         Block::Global,
         Block::Instance,
@@ -43,6 +65,17 @@ impl Block {
         Block::TrackFile,
         Block::Process,
         Block::SyncGroup,
+        Block::VirtualServer,
+        Block::RealServer,
+        Block::Checker,
+        Block::HttpCheck,
+        Block::Url,
+        Block::SmtpCheck,
+        Block::DnsCheck,
+        Block::MiscCheck,
+        Block::UdpCheck,
+        Block::FileCheck,
+        Block::Ssl,
     ];
 
     /// The name of the block as written in a configuration.
@@ -57,6 +90,17 @@ impl Block {
             Block::TrackFile => "track_file",
             Block::Process => "vrrp_track_process",
             Block::SyncGroup => "vrrp_sync_group",
+            Block::VirtualServer => "virtual_server",
+            Block::RealServer => "real_server",
+            Block::Checker => "checkers (shared)",
+            Block::HttpCheck => "HTTP_GET / SSL_GET",
+            Block::Url => "url",
+            Block::SmtpCheck => "SMTP_CHECK",
+            Block::DnsCheck => "DNS_CHECK",
+            Block::MiscCheck => "MISC_CHECK",
+            Block::UdpCheck => "UDP_CHECK",
+            Block::FileCheck => "FILE_CHECK",
+            Block::Ssl => "SSL",
         }
     }
 }
@@ -164,7 +208,10 @@ const fn k(name: &'static str, block: Block, shape: Shape, doc: &'static str) ->
     }
 }
 
-use Block::{Auth, Global, Instance, Process, Script, SyncGroup, Top, TrackFile};
+use Block::{
+    Auth, Checker, DnsCheck, FileCheck, Global, HttpCheck, Instance, MiscCheck, Process,
+    RealServer, Script, SmtpCheck, Ssl, SyncGroup, Top, TrackFile, UdpCheck, Url, VirtualServer,
+};
 use Shape::{Flag, List, Preprocessor, Section, Unsupported, Value};
 
 /// The table. Within a block, the order is the order of the "did you mean" candidates (the
@@ -187,8 +234,9 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("includeb", Top, Preprocessor, "`include` that also checks that every `{a,b}` alternative matches"),
     k("includea", Top, Preprocessor, "`include` with all checks"),
     k("include_check", Top, Preprocessor, "`include_check [OPTIONS]`: checks of later includes"),
-    k("virtual_server", Top, Unsupported, "LVS virtual server").top_only(),
-    k("virtual_server_group", Top, Unsupported, "LVS virtual server group").top_only(),
+    k("virtual_server", Top, Section, "`virtual_server IP PORT|fwmark N [inet|inet6]|group NAME { }`: a load-balanced service").top_only(),
+    k("virtual_server_group", Top, List, "`virtual_server_group NAME { }`: `IP [PORT]`, `A.B.C.D-E [PORT]`, `CIDR [PORT]` or `fwmark N [inet|inet6]` per line").top_only(),
+    k("SSL", Top, Section, "`SSL { }`: client certificate and CA of SSL_GET").top_only(),
     k("static_track_group", Top, Unsupported, "Static tracking group"),
     k("static_ipaddress", Top, Unsupported, "Static addresses"),
     k("static_routes", Top, Unsupported, "Static routes"),
@@ -224,7 +272,22 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("vrrp_notify_fifo", Global, Value, "`FIFO [USER [GROUP]]`: FIFO of the VRRP events"),
     k("vrrp_notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `vrrp_notify_fifo`"),
     k("metrics_listen", Global, Value, "`ADDR:PORT`: vrrpd's Prometheus endpoint"),
+    k("lb_dataplane", Global, Value, "`auto|nftables|ipvs`: the load balancer's data path (vrrpd; default auto)"),
+    k("lvs_notify_fifo", Global, Value, "`FIFO [USER [GROUP]]`: FIFO of the virtual and real server events"),
+    k("lvs_notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `lvs_notify_fifo`"),
+    k("lvs_flush", Global, Flag, "Remove every IPVS service at start"),
+    k("lvs_flush_on_stop", Global, Value, "`[VS]`: at stop, remove every IPVS service (`VS`: only the configured ones)"),
+    k("lvs_flush_onstop", Global, Value, "Alias of `lvs_flush_on_stop`").same_as("lvs_flush_on_stop"),
+    k("lvs_timeouts", Global, Value, "`[tcp SECS] [tcpfin SECS] [udp SECS]`: IPVS connection timeouts"),
+    k("lvs_sync_daemon", Global, Value, "`IF [inst VRRP] [id N] [maxlen N] [port N] [ttl N] [group ADDR]`: IPVS connection sync"),
+    k("checker_log_all_failures", Global, Flag, "Every failed check is logged, not only state changes"),
+    k("rs_init_notifies", Global, Flag, "Run the real servers' notify scripts for their initial state"),
     k("net_namespace", Global, Unsupported, "Network namespace"),
+    k("nftables_ipvs", Global, Unsupported, "Virtual server groups folded into fwmarks through nftables"),
+    k("no_checker_emails", Global, Unsupported, "SMTP alerts of the checkers"),
+    k("smtp_alert_checker", Global, Unsupported, "SMTP alerts of the checkers"),
+    k("enable_snmp_checker", Global, Unsupported, "SNMP of the checkers"),
+    k("lvs_sync_daemon_interface", Global, Unsupported, "Old form of `lvs_sync_daemon`"),
     k("notification_email", Global, Unsupported, "SMTP alert recipients"),
     k("notification_email_from", Global, Unsupported, "SMTP alert sender"),
     k("smtp_server", Global, Unsupported, "SMTP server"),
@@ -335,6 +398,132 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("notify_stop", SyncGroup, Value, "`SCRIPT [USER [GROUP]]`: run when the group stops"),
     k("sync_group_tracking_weight", SyncGroup, Flag, "Members may have weighted trackers"),
     k("global_tracking", SyncGroup, Flag, "Deprecated: accepted with a warning, ignored"),
+    // virtual_server.
+    k("lvs_sched", VirtualServer, Value, "`rr|wrr|lc|wlc|lblc|lblcr|dh|sh|mh|fo|ovf|sed|nq|twos`: scheduler (default wlc)"),
+    k("lb_algo", VirtualServer, Value, "Legacy alias of `lvs_sched`").same_as("lvs_sched"),
+    k("lvs_method", VirtualServer, Value, "`NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]`: forwarding (default NAT)"),
+    k("lb_kind", VirtualServer, Value, "Legacy alias of `lvs_method`").same_as("lvs_method"),
+    k("protocol", VirtualServer, Value, "`TCP|UDP|SCTP`: protocol (default TCP)"),
+    k("persistence_timeout", VirtualServer, Value, "`[SECS]`: client stickiness (360 s without a value)"),
+    k("persistence_granularity", VirtualServer, Value, "`MASK|LEN`: the part of the client address that counts"),
+    k("flag-1", VirtualServer, Flag, "Scheduler flag 1"),
+    k("flag-2", VirtualServer, Flag, "Scheduler flag 2"),
+    k("flag-3", VirtualServer, Flag, "Scheduler flag 3"),
+    k("sh-fallback", VirtualServer, Flag, "`sh`: another server when the chosen one is unavailable (flag 1)"),
+    k("sh-port", VirtualServer, Flag, "`sh`: hash the port too (flag 2)"),
+    k("mh-fallback", VirtualServer, Flag, "`mh`: another server when the chosen one is unavailable (flag 1)"),
+    k("mh-port", VirtualServer, Flag, "`mh`: hash the port too (flag 2)"),
+    k("ops", VirtualServer, Flag, "One-packet scheduling (UDP)"),
+    k("hashed", VirtualServer, Flag, "Legacy; accepted with a warning, ignored"),
+    k("delay_loop", VirtualServer, Value, "`TIMER`: default time between checks (60 s)"),
+    k("connect_timeout", VirtualServer, Value, "`TIMER`: default probe deadline (5 s)"),
+    k("retry", VirtualServer, Value, "`N`: default retries before a server is down"),
+    k("delay_before_retry", VirtualServer, Value, "`TIMER`: default wait before a retry"),
+    k("warmup", VirtualServer, Value, "`TIMER`: default random delay of the first check"),
+    k("inhibit_on_failure", VirtualServer, Flag, "Default of the real servers: weight 0 instead of removal"),
+    k("weight", VirtualServer, Value, "`N`: default weight of the real servers (1; 1 and above)"),
+    k("quorum", VirtualServer, Value, "`N`: live weight for the service to be up (1)"),
+    k("hysteresis", VirtualServer, Value, "`N`: quorum flap dampener (0)"),
+    k("quorum_up", VirtualServer, Value, "`SCRIPT [USER [GROUP]]`: run when the quorum is reached"),
+    k("quorum_down", VirtualServer, Value, "`SCRIPT [USER [GROUP]]`: run when the quorum is lost"),
+    k("sorry_server", VirtualServer, Value, "`IP [PORT]`: destination while the quorum is lost"),
+    k("sorry_server_inhibit", VirtualServer, Flag, "The sorry server is set to weight 0, not removed"),
+    k("sorry_server_lvs_method", VirtualServer, Value, "`NAT|DR|TUN ...`: forwarding of the sorry server"),
+    k("alpha", VirtualServer, Flag, "Real servers start down until their checks pass"),
+    k("omega", VirtualServer, Flag, "At shutdown, run the down notifications and `quorum_down`"),
+    k("ha_suspend", VirtualServer, Flag, "Checks run only while this node holds the address"),
+    k("virtualhost", VirtualServer, Value, "`NAME`: default Host header of HTTP_GET and SSL_GET"),
+    k("ip_family", VirtualServer, Value, "`inet|inet6`: family of a fwmark service"),
+    k("real_server", VirtualServer, Section, "`real_server IP [PORT] { }`: a backend").adds(),
+    k("persistence_engine", VirtualServer, Unsupported, "IPVS persistence engine (SIP)"),
+    k("snmp_name", VirtualServer, Unsupported, "SNMP name"),
+    k("smtp_alert", VirtualServer, Unsupported, "SMTP alerts"),
+    // real_server.
+    k("weight", RealServer, Value, "`N`: IPVS weight (default: the service's, 1)"),
+    k("lvs_method", RealServer, Value, "`NAT|DR|TUN ...`: forwarding of this server"),
+    k("inhibit_on_failure", RealServer, Flag, "On failure, weight 0 instead of removal"),
+    k("notify_up", RealServer, Value, "`SCRIPT [USER [GROUP]]`: run when the server comes up"),
+    k("notify_down", RealServer, Value, "`SCRIPT [USER [GROUP]]`: run when the server goes down"),
+    k("uthreshold", RealServer, Value, "`N`: IPVS upper connection threshold"),
+    k("lthreshold", RealServer, Value, "`N`: IPVS lower connection threshold"),
+    k("alpha", RealServer, Flag, "Starts down until its checks pass"),
+    k("delay_loop", RealServer, Value, "`TIMER`: time between checks"),
+    k("connect_timeout", RealServer, Value, "`TIMER`: probe deadline"),
+    k("retry", RealServer, Value, "`N`: retries before the server is down"),
+    k("delay_before_retry", RealServer, Value, "`TIMER`: wait before a retry"),
+    k("warmup", RealServer, Value, "`TIMER`: random delay of the first check"),
+    k("virtualhost", RealServer, Value, "`NAME`: Host header of its HTTP checks"),
+    k("HTTP_GET", RealServer, Section, "HTTP check").adds(),
+    k("SSL_GET", RealServer, Section, "HTTPS check").adds(),
+    k("TCP_CHECK", RealServer, Section, "A TCP connection is accepted").adds(),
+    k("SMTP_CHECK", RealServer, Section, "SMTP banner and HELO").adds(),
+    k("DNS_CHECK", RealServer, Section, "A DNS query is answered").adds(),
+    k("MISC_CHECK", RealServer, Section, "An external program").adds(),
+    k("UDP_CHECK", RealServer, Section, "A UDP probe").adds(),
+    k("PING_CHECK", RealServer, Section, "ICMP echo").adds(),
+    k("FILE_CHECK", RealServer, Section, "Weight read from a `track_file`").adds(),
+    k("BFD_CHECK", RealServer, Unsupported, "State of a BFD session"),
+    k("smtp_alert", RealServer, Unsupported, "SMTP alerts"),
+    k("snmp_name", RealServer, Unsupported, "SNMP name"),
+    // Shared by the checkers (MISC_CHECK takes those from `retry` on, FILE_CHECK none).
+    k("connect_ip", Checker, Value, "`ADDR`: probe this address (default: the real server's)"),
+    k("connect_port", Checker, Value, "`PORT`: probe this port (default: the real server's)"),
+    k("bindto", Checker, Value, "`ADDR`: source address of the probe"),
+    k("bind_port", Checker, Value, "`PORT`: source port of the probe"),
+    k("bind_if", Checker, Value, "`IF`: interface of the probe (for a link-local `bindto`)"),
+    k("connect_timeout", Checker, Value, "`TIMER`: probe deadline"),
+    k("fwmark", Checker, Value, "`N`: mark of the probe's packets"),
+    k("retry", Checker, Value, "`N`: retries before the server is down"),
+    k("delay_before_retry", Checker, Value, "`TIMER`: wait before a retry"),
+    k("warmup", Checker, Value, "`TIMER`: random delay of the first check (default: the delay_loop)"),
+    k("delay_loop", Checker, Value, "`TIMER`: time between checks"),
+    k("alpha", Checker, Flag, "Starts failed"),
+    k("log_all_failures", Checker, Flag, "Every failed attempt is logged"),
+    // HTTP_GET and SSL_GET.
+    k("url", HttpCheck, Section, "`url { }`: a URL to fetch; all must pass").adds(),
+    k("virtualhost", HttpCheck, Value, "`NAME`: Host header"),
+    k("http_protocol", HttpCheck, Value, "`1.0|1.0C|1.1`: request version (default 1.0)"),
+    k("fast_recovery", HttpCheck, Flag, "While down, every URL is tried back to back"),
+    k("enable_sni", HttpCheck, Flag, "SSL_GET: send the server name (the virtual host)"),
+    k("sni_name", HttpCheck, Value, "`NAME`: SSL_GET: the server name to send"),
+    k("tls_compliant", HttpCheck, Flag, "SSL_GET: close TLS with close_notify"),
+    k("nb_get_retry", HttpCheck, Value, "Legacy alias of `retry`"),
+    // url.
+    k("path", Url, Value, "`PATH`: the path to request (required)"),
+    k("status_code", Url, Value, "`CODE|FROM-TO ...`: accepted status codes (default 200-299)"),
+    k("digest", Url, Value, "`HEX`: MD5 of the body (32 hex digits, as genhash prints it)"),
+    k("regex", Url, Value, "`RE`: the body must match"),
+    k("regex_no_match", Url, Flag, "The body must not match `regex`"),
+    k("virtualhost", Url, Value, "`NAME`: Host header of this URL"),
+    k("tls_compliant", Url, Flag, "SSL_GET: as the checker's `tls_compliant`"),
+    k("regex_options", Url, Unsupported, "PCRE2 options"),
+    k("regex_stack", Url, Unsupported, "PCRE2 stack sizes"),
+    k("regex_min_offset", Url, Unsupported, "Offset where the match may start"),
+    k("regex_max_offset", Url, Unsupported, "Offset where the match must have started"),
+    // SMTP_CHECK.
+    k("helo_name", SmtpCheck, Value, "`NAME`: name sent with HELO (default: the host name)"),
+    k("host", SmtpCheck, Value, "Legacy alias of `helo_name`").same_as("helo_name"),
+    // DNS_CHECK.
+    k("type", DnsCheck, Value, "`A|NS|CNAME|SOA|MX|TXT|AAAA`: query type (default SOA)"),
+    k("name", DnsCheck, Value, "`NAME`: name to query (default `.`)"),
+    // MISC_CHECK.
+    k("misc_path", MiscCheck, Value, "`COMMAND...`: the program (required)"),
+    k("misc_timeout", MiscCheck, Value, "`SECS`: a run that takes longer fails (default: the delay_loop)"),
+    k("misc_dynamic", MiscCheck, Flag, "Exit codes 2-255 set the weight to code - 2"),
+    k("user", MiscCheck, Value, "`USER [GROUP]`: run as"),
+    // UDP_CHECK.
+    k("payload", UdpCheck, Value, "`HEX`: datagram to send"),
+    k("require_reply", UdpCheck, Value, "`HEX`: the reply must begin with this (`XX`: any byte)"),
+    k("min_reply_length", UdpCheck, Value, "`N`: shortest acceptable reply"),
+    k("max_reply_length", UdpCheck, Value, "`N`: longest acceptable reply"),
+    // FILE_CHECK.
+    k("track_file", FileCheck, Value, "`NAME`: the `track_file` to read (required)"),
+    k("weight", FileCheck, Value, "`N [reverse]`: the file's value times N adds to the weight"),
+    // SSL.
+    k("password", Ssl, Value, "`TEXT`: password of the key"),
+    k("ca", Ssl, Value, "`PATH`: CA certificates the servers are verified against"),
+    k("certificate", Ssl, Value, "`PATH`: client certificate"),
+    k("key", Ssl, Value, "`PATH`: its key"),
 ];
 
 /// A list block whose lines take options (`ADDR dev IF ...`).

@@ -25,10 +25,11 @@ use std::path::Path;
 
 pub use diag::{ConfigError, Warning};
 pub use model::{
-    Command, Config, Family, Garp, GlobalDefs, InitFile, InitialState, InterfaceDelay, Location,
-    Notify, NotifyFifo, ParamMatch, Prefix, Role, RouteType, ScriptUser, SyncGroup, TrackFile,
+    Command, Config, Family, FlushOnStop, Garp, GlobalDefs, InitFile, InitialState, InterfaceDelay,
+    LbDataplane, Location, LvsGlobal, LvsSyncDaemon, LvsTimeouts, Notify, NotifyFifo, ParamMatch,
+    Prefix, RealServerHooks, Role, RouteType, ScriptUser, Site, SyncGroup, TrackFile,
     TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
-    VrrpInstance, VrrpScript,
+    VirtualServer, VirtualServerGroup, VrrpInstance, VrrpScript,
 };
 
 /// A parsed configuration and the warnings found while reading it.
@@ -135,12 +136,24 @@ fn finish(loader: source::Loader) -> Result<Loaded, Vec<ConfigError>> {
             *n <= MAX_ERRORS_PER_POSITION
         });
     }
-    if diags.errors.is_empty() {
+    // With `lb_dataplane nftables` there is no later choice: its refusals are errors now.
+    let data_path = match config.global.lvs.dataplane {
+        LbDataplane::Nftables => {
+            config.data_path_errors(vrrp_lb::dataplane::DataPathKind::Nftables)
+        }
+        LbDataplane::Auto | LbDataplane::Ipvs => Vec::new(),
+    };
+    if diags.errors.is_empty() && data_path.is_empty() {
         Ok(Loaded {
             config,
             warnings: diags.warnings.into_iter().map(|w| map.warning(w)).collect(),
         })
     } else {
-        Err(diags.errors.into_iter().map(|e| map.error(e)).collect())
+        let mut errors: Vec<ConfigError> = diags.errors.into_iter().map(|e| map.error(e)).collect();
+        if !data_path.is_empty() {
+            errors.extend(data_path);
+            errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        }
+        Err(errors)
     }
 }

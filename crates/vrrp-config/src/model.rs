@@ -5,6 +5,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod lvs;
+
+pub use lvs::{
+    FlushOnStop, LbDataplane, LvsGlobal, LvsSyncDaemon, LvsTimeouts, RealServerHooks, Site,
+    VirtualServer, VirtualServerGroup,
+};
+
 /// A position in a configuration file (1-based line and column; column counts characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
@@ -34,6 +41,12 @@ pub struct Config {
     pub sync_groups: Vec<SyncGroup>,
     /// `interface_up_down_delays { IF DOWN [UP] }` (top level)
     pub interface_delays: Vec<InterfaceDelay>,
+    /// `virtual_server ... { }`
+    pub virtual_servers: Vec<VirtualServer>,
+    /// `virtual_server_group NAME { }`
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
+    /// The top-level `SSL { }`: the TLS client of SSL_GET.
+    pub ssl: Option<vrrp_lb::check::TlsClient>,
 }
 
 impl Config {
@@ -382,6 +395,8 @@ pub struct GlobalDefs {
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo FIFO [USER [GROUP]]` and `vrrp_notify_fifo_script`
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// The LVS keywords (`lvs_*`, `lb_dataplane`...).
+    pub lvs: LvsGlobal,
 }
 
 impl Default for GlobalDefs {
@@ -402,6 +417,7 @@ impl Default for GlobalDefs {
             v3_checksum_as_v2: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            lvs: LvsGlobal::default(),
         }
     }
 }

@@ -13,11 +13,17 @@ use crate::model::{GlobalDefs, ScriptUser, TrackInterface, TrackRef, Vip, Virtua
 use crate::source::{TokKind, Token};
 use crate::value;
 
+mod checkers;
+mod lvs;
+mod lvs_global;
 mod tracking;
+mod vs_group;
 
 #[cfg(test)]
 mod keyword_tests;
 
+pub(crate) use checkers::RawChecker;
+pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
 };
@@ -38,6 +44,8 @@ pub(crate) struct RawGlobal {
     /// `notify_fifo` and `vrrp_notify_fifo` with their scripts.
     pub notify_fifo: RawFifo,
     pub vrrp_notify_fifo: RawFifo,
+    pub lvs_notify_fifo: RawFifo,
+    pub lvs_sync_span: Option<Span>,
     seen: HashMap<String, Span>,
 }
 
@@ -181,6 +189,9 @@ pub(crate) struct Parsed {
     pub processes: Vec<RawProcess>,
     pub groups: Vec<RawGroup>,
     pub delays: Vec<At<crate::model::InterfaceDelay>>,
+    pub virtual_servers: Vec<RawVs>,
+    pub vs_groups: Vec<RawVsGroup>,
+    pub ssl: Option<vrrp_lb::check::TlsClient>,
 }
 
 /// Parses the token stream; errors and warnings go to `d`.
@@ -196,6 +207,9 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         processes: Vec::new(),
         groups: Vec::new(),
         delays: Vec::new(),
+        virtual_servers: Vec::new(),
+        vs_groups: Vec::new(),
+        ssl: None,
         reported: std::collections::HashSet::new(),
     };
     p.top();
@@ -207,6 +221,9 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         processes: p.processes,
         groups: p.groups,
         delays: p.delays,
+        virtual_servers: p.virtual_servers,
+        vs_groups: p.vs_groups,
+        ssl: p.ssl,
     }
 }
 
@@ -221,6 +238,9 @@ struct Parser<'t, 'd> {
     processes: Vec<RawProcess>,
     groups: Vec<RawGroup>,
     delays: Vec<At<crate::model::InterfaceDelay>>,
+    virtual_servers: Vec<RawVs>,
+    vs_groups: Vec<RawVsGroup>,
+    ssl: Option<vrrp_lb::check::TlsClient>,
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
@@ -302,6 +322,9 @@ impl<'t> Parser<'t, '_> {
                         "vrrp_track_process" => self.track_process_block(&st),
                         "vrrp_sync_group" => self.sync_group(&st),
                         "interface_up_down_delays" => self.up_down_delays(&st),
+                        "virtual_server" => self.virtual_server(&st),
+                        "virtual_server_group" => self.vs_group(&st),
+                        "SSL" => self.ssl_block(&st),
                         _ => self.unsupported(&st, Block::Top),
                     }
                 }
@@ -678,6 +701,16 @@ impl<'t> Parser<'t, '_> {
             "script_user" => self.script_user(s),
             "notify_fifo" | "vrrp_notify_fifo" => self.fifo(s),
             "notify_fifo_script" | "vrrp_notify_fifo_script" => self.fifo_script(s),
+            "lb_dataplane"
+            | "lvs_notify_fifo"
+            | "lvs_notify_fifo_script"
+            | "lvs_flush"
+            | "lvs_flush_on_stop"
+            | "lvs_flush_onstop"
+            | "lvs_timeouts"
+            | "lvs_sync_daemon"
+            | "checker_log_all_failures"
+            | "rs_init_notifies" => self.lvs_global(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

@@ -8,6 +8,7 @@ use crate::diag::{Diags, SourceMap, Span};
 use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, VrrpInstance};
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
+mod lvs;
 mod tracking;
 
 /// Default priority (keepalived's VRRP_PRIO_DFL).
@@ -22,7 +23,18 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     let fifos = tracking::fifos(&mut parsed.global, map, d);
     tracking::check_references(&parsed, map, d);
     tracking::check_weights(&parsed, d);
+    let lvs_fifo = tracking::fifo(
+        &mut parsed.global.lvs_notify_fifo,
+        "lvs_notify_fifo",
+        map,
+        d,
+    );
+    let lvs_sync_span = parsed.global.lvs_sync_span;
     let mut global = global_defs(parsed.global);
+    global.lvs.notify_fifo = lvs_fifo;
+    if let (Some(sd), Some(span)) = (&mut global.lvs.sync_daemon, lvs_sync_span) {
+        sd.location = map.location(span);
+    }
     (global.notify_fifo, global.vrrp_notify_fifo) = fifos;
     let scripts = tracking::scripts(std::mem::take(&mut parsed.scripts), map, d);
     let track_files = tracking::files(std::mem::take(&mut parsed.files), map, d);
@@ -30,7 +42,17 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     let raw_names: Vec<String> = parsed.instances.iter().map(|i| i.name.clone()).collect();
     let sync_groups = tracking::groups(std::mem::take(&mut parsed.groups), &raw_names, map, d);
     let interface_delays = tracking::delays(std::mem::take(&mut parsed.delays), map, d);
-    if parsed.instances.is_empty() {
+    let virtual_server_groups = lvs::groups(std::mem::take(&mut parsed.vs_groups), map, d);
+    let file_names: Vec<String> = track_files.iter().map(|f| f.name.clone()).collect();
+    let cx = lvs::Context {
+        groups: &virtual_server_groups,
+        track_files: &file_names,
+        lvs: &global.lvs,
+        map,
+    };
+    let virtual_servers = lvs::virtual_servers(std::mem::take(&mut parsed.virtual_servers), &cx, d);
+    let ssl = parsed.ssl.take();
+    if parsed.instances.is_empty() && virtual_servers.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
     let mut instances = Vec::new();
@@ -118,6 +140,9 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
         track_processes,
         sync_groups,
         interface_delays,
+        virtual_servers,
+        virtual_server_groups,
+        ssl,
     }
 }
 

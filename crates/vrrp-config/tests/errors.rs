@@ -64,10 +64,11 @@ fn unsupported_flag_and_misspelling() {
 
 #[test]
 fn unknown_block_is_one_error() {
-    let text = "virtual_server 10.0.0.1 80 {\n    lb_algo rr\n    real_server 10.0.0.2 80 {\n        weight 1\n        TCP_CHECK {\n        }\n    }\n}\n";
+    // `virtual_server` is read now; `bfd_instance` is still refused, with what it holds.
+    let text = "bfd_instance b1 {\n    neighbor_ip 10.0.0.2\n    nested {\n        weight 1\n        inner {\n        }\n    }\n}\n";
     let errs = errors(&format!("{text}{}", instance("")));
     assert_eq!(errs.len(), 1, "{errs:?}");
-    has(&errs, 1, 1, "unsupported keyword `virtual_server`");
+    has(&errs, 1, 1, "unsupported keyword `bfd_instance`");
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn quoted_words(text: &str) -> Vec<&str> {
     text.split('`')
         .skip(1)
         .step_by(2)
-        .flat_map(|span| span.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .flat_map(|span| span.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')))
         .filter(|w| !w.is_empty())
         .collect()
 }

@@ -253,6 +253,65 @@ proptest! {
     fn mutated_real_world_config(edits in prop::collection::vec(pre_edit(), 1..8)) {
         check(&apply(REAL, &edits).replace("include ", "inc "));
     }
+
+    #[test]
+    fn mutated_lvs_config(
+        which in 0..LVS.len(),
+        edits in prop::collection::vec(lvs_edit(), 1..8),
+    ) {
+        check(&apply(LVS[which], &edits));
+    }
+}
+
+/// keepalived LVS configurations (virtual servers, groups, every checker).
+const LVS: [&str; 4] = [
+    include_str!("fixtures/lvs/http_dr.conf"),
+    include_str!("fixtures/lvs/ssl_nat.conf"),
+    include_str!("fixtures/lvs/misc_udp.conf"),
+    include_str!("fixtures/lvs/group_fwmark.conf"),
+];
+
+/// Words that matter to the LVS parser.
+const LVS_PIECES: &[&str] = &[
+    "real_server",
+    "virtual_server",
+    "group",
+    "fwmark",
+    "url",
+    "path",
+    "digest",
+    "TUN",
+    "type",
+    "gue",
+    "port",
+    "-",
+    "10.0.0.1-0",
+    "::1-ffff",
+    "0/0",
+    "lvs_method",
+    "lvs_sched",
+    "weight",
+    "HTTP_GET",
+    "MISC_CHECK",
+    "FILE_CHECK",
+    "inet6",
+    "2001:db8::9",
+    "XX",
+    "0x",
+    "65536",
+    "status_code",
+    "99-600",
+    "regex",
+    "(",
+    "sorry_server",
+    "persistence_granularity",
+];
+
+fn lvs_edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        edit(),
+        (any::<usize>(), prop::sample::select(LVS_PIECES)).prop_map(|(a, p)| Edit::Insert(a, p)),
+    ]
 }
 
 /// A real-world configuration with every preprocessor feature and the tracking keywords.
@@ -269,6 +328,9 @@ fn pre_edit() -> impl Strategy<Value = Edit> {
 fn valid_fixture_is_valid() {
     assert!(parse_str("k.conf", VALID).is_ok());
     assert!(parse_str("r.conf", REAL).is_ok());
+    for text in LVS {
+        assert!(parse_str("l.conf", text).is_ok());
+    }
 }
 
 #[test]

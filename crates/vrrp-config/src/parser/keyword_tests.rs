@@ -21,6 +21,17 @@ const HANDLERS: &[(&str, &str, Block)] = &[
     ("tracking.rs", "fn track_file_block(", Block::TrackFile),
     ("tracking.rs", "fn track_process_block(", Block::Process),
     ("tracking.rs", "fn sync_group(", Block::SyncGroup),
+    ("lvs.rs", "fn vs_stmt(", Block::VirtualServer),
+    ("lvs.rs", "fn rs_stmt(", Block::RealServer),
+    ("lvs_global.rs", "fn ssl_block(", Block::Ssl),
+    ("checkers.rs", "fn common_stmt(", Block::Checker),
+    ("checkers.rs", "fn http_stmt(", Block::HttpCheck),
+    ("checkers.rs", "fn url_block(", Block::Url),
+    ("checkers.rs", "fn smtp_stmt(", Block::SmtpCheck),
+    ("checkers.rs", "fn dns_stmt(", Block::DnsCheck),
+    ("checkers.rs", "fn misc_stmt(", Block::MiscCheck),
+    ("checkers.rs", "fn udp_stmt(", Block::UdpCheck),
+    ("checkers.rs", "fn file_stmt(", Block::FileCheck),
 ];
 
 /// Match arms in those functions that are values, not keywords.
@@ -44,7 +55,26 @@ fn snippet(kw: &Keyword) -> String {
         Block::TrackFile => format!("track_file F {{\n{stmt}\n}}\n"),
         Block::Process => format!("vrrp_track_process P {{\n{stmt}\n}}\n"),
         Block::SyncGroup => format!("vrrp_sync_group G {{\n{stmt}\n}}\n"),
+        Block::Ssl => format!("SSL {{\n{stmt}\n}}\n"),
+        Block::VirtualServer => in_vs(&stmt),
+        Block::RealServer => in_rs(&stmt),
+        Block::Checker => in_rs(&format!("TCP_CHECK {{\n{stmt}\n}}")),
+        Block::HttpCheck => in_rs(&format!("HTTP_GET {{\n{stmt}\n}}")),
+        Block::Url => in_rs(&format!("HTTP_GET {{\nurl {{\n{stmt}\n}}\n}}")),
+        Block::SmtpCheck => in_rs(&format!("SMTP_CHECK {{\n{stmt}\n}}")),
+        Block::DnsCheck => in_rs(&format!("DNS_CHECK {{\n{stmt}\n}}")),
+        Block::MiscCheck => in_rs(&format!("MISC_CHECK {{\n{stmt}\n}}")),
+        Block::UdpCheck => in_rs(&format!("UDP_CHECK {{\n{stmt}\n}}")),
+        Block::FileCheck => in_rs(&format!("FILE_CHECK {{\n{stmt}\n}}")),
     }
+}
+
+fn in_vs(stmt: &str) -> String {
+    format!("virtual_server 10.0.0.1 80 {{\n{stmt}\n}}\n")
+}
+
+fn in_rs(stmt: &str) -> String {
+    in_vs(&format!("real_server 10.0.0.2 80 {{\n{stmt}\n}}"))
 }
 
 fn errors(text: &str) -> Vec<ConfigError> {
@@ -72,7 +102,9 @@ fn every_keepalived_keyword_is_refused_with_the_hint() {
         let errs = errors(&text);
         assert!(
             errs.iter().any(|e| {
-                e.message == format!("unsupported keyword `{}`", kw.name)
+                (e.message == format!("unsupported keyword `{}`", kw.name)
+                    || e.message
+                        .starts_with(&format!("{} is not supported: ", kw.name)))
                     && e.hint
                         .as_deref()
                         .is_some_and(|h| h.contains("keepalived knows"))
@@ -153,7 +185,10 @@ fn arm_words(body: &str) -> BTreeSet<&str> {
             t = rest.trim_start();
             t = t.strip_prefix('|').map_or(t, str::trim_start);
         }
-        let keyword_like = |w: &&str| w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let keyword_like = |w: &&str| {
+            w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
         if (t.is_empty() || t.starts_with("=>")) && words.iter().all(keyword_like) {
             out.extend(words);
         }
@@ -166,6 +201,9 @@ fn the_match_arms_handle_exactly_the_table() {
     for &(file, start, block) in HANDLERS {
         let src = match file {
             "parser.rs" => include_str!("../parser.rs"),
+            "lvs.rs" => include_str!("lvs.rs"),
+            "lvs_global.rs" => include_str!("lvs_global.rs"),
+            "checkers.rs" => include_str!("checkers.rs"),
             _ => include_str!("tracking.rs"),
         };
         let handled: BTreeSet<&str> = arm_words(body(src, start))
@@ -220,9 +258,11 @@ fn only_top_level_blocks_are_top_level_only() {
 #[test]
 fn lists_accumulate_and_nothing_else_does() {
     for kw in KEYWORDS.iter().filter(|kw| kw.block != Block::Top) {
+        // Blocks that each add an entry (`real_server`, the checkers, `url`) accumulate too.
+        let entries = kw.shape == Shape::Section && kw.repeat == Repeat::Adds;
         assert_eq!(
             kw.shape == Shape::List,
-            kw.repeat == Repeat::Adds,
+            kw.repeat == Repeat::Adds && !entries,
             "`{}` in {}",
             kw.name,
             kw.block.title()

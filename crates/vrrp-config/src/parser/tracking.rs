@@ -258,7 +258,7 @@ fn placeholder_location() -> Location {
 
 impl<'t> Parser<'t, '_> {
     /// `KEYWORD NAME {`: the name, when the block can be read.
-    fn named_block(&mut self, st: &Stmt<'t>) -> Option<(String, Span)> {
+    pub(super) fn named_block(&mut self, st: &Stmt<'t>) -> Option<(String, Span)> {
         let (name, name_span) = match st.args.as_slice() {
             [] => {
                 self.d.error_hint(
@@ -289,7 +289,7 @@ impl<'t> Parser<'t, '_> {
 
     /// The next statement of a tracker block: a keyword of `block`, opening a block when the
     /// table says so, a single setting recorded once.
-    fn block_stmt(
+    pub(super) fn block_stmt(
         &mut self,
         ctx: &BlockCtx<'_>,
         block: Block,
@@ -408,7 +408,7 @@ impl<'t> Parser<'t, '_> {
     }
 
     /// `weight N [reverse]` in a tracker block.
-    fn weight_reverse(&mut self, s: &Stmt<'t>, max: i64) -> Option<(i32, bool)> {
+    pub(super) fn weight_reverse(&mut self, s: &Stmt<'t>, max: i64) -> Option<(i32, bool)> {
         let (n, reverse) = match s.args.as_slice() {
             [] => {
                 self.d.error(s.span(), "`weight` needs a value");
@@ -435,7 +435,7 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    fn count(&mut self, s: &Stmt<'t>, min: i64) -> Option<u32> {
+    pub(super) fn count(&mut self, s: &Stmt<'t>, min: i64) -> Option<u32> {
         self.value(s, |w| value::int(w, min, i64::from(u32::MAX)))
             .map(|v| u32::try_from(v.v).unwrap_or(u32::MAX))
     }
@@ -818,6 +818,8 @@ impl<'t> Parser<'t, '_> {
         let fifo = (PathBuf::from(word(path)), owner, s.span());
         if s.name == "notify_fifo" {
             self.global.notify_fifo.fifo = Some(fifo);
+        } else if s.name == "lvs_notify_fifo" {
+            self.global.lvs_notify_fifo.fifo = Some(fifo);
         } else {
             self.global.vrrp_notify_fifo.fifo = Some(fifo);
         }
@@ -829,6 +831,8 @@ impl<'t> Parser<'t, '_> {
         };
         if s.name == "notify_fifo_script" {
             self.global.notify_fifo.script = Some(c);
+        } else if s.name == "lvs_notify_fifo_script" {
+            self.global.lvs_notify_fifo.script = Some(c);
         } else {
             self.global.vrrp_notify_fifo.script = Some(c);
         }

@@ -34,7 +34,12 @@ pub(crate) fn notify(n: &RawNotify, map: &SourceMap) -> Notify {
     }
 }
 
-fn fifo(raw: &mut RawFifo, kw: &str, map: &SourceMap, d: &mut Diags) -> Option<NotifyFifo> {
+pub(crate) fn fifo(
+    raw: &mut RawFifo,
+    kw: &str,
+    map: &SourceMap,
+    d: &mut Diags,
+) -> Option<NotifyFifo> {
     let script = raw.script.take();
     match raw.fifo.take() {
         Some((path, owner, _)) => Some(NotifyFifo {
@@ -79,7 +84,7 @@ pub(crate) fn fifos(
     (a, b)
 }
 
-fn did_you_mean(name: &str, known: &[&str]) -> Option<String> {
+pub(crate) fn did_you_mean(name: &str, known: &[&str]) -> Option<String> {
     known
         .iter()
         .map(|k| (value::distance(name, k), k))
