@@ -199,3 +199,92 @@ fn udp_service_with_socat() {
     assert_eq!(c.get("r1"), Some(&3), "{answers:?}");
     assert_eq!(c.get("r2"), Some(&3), "{answers:?}");
 }
+
+#[test]
+fn weight_zero_keeps_established_connections_and_takes_no_new_ones() {
+    vrrp_testlab::require!("nft", "nginx", "curl", "bash");
+    let mut t = LbLab::new("dpw0", 3);
+    t.balancer.open(true).unwrap();
+    let vip = t.vip4();
+    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        dests,
+    )]));
+    let held = common::Held::open(&t, vip);
+    let server = held.server();
+    let i: usize = server.trim_start_matches('r').parse().unwrap();
+    let dests = (1..=3)
+        .map(|j| t.dest(j, vip, 80, u32::from(j != i)))
+        .collect();
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        dests,
+    )]));
+    let c = counts(&t.fetch(vip, 30, None));
+    assert!(
+        !c.contains_key(&server),
+        "{server} took new connections: {c:?}"
+    );
+    assert_eq!(c.values().sum::<usize>(), 30, "{c:?}");
+    let (line, _) = held.trigger();
+    assert_eq!(line, format!("second {server}"));
+}
+
+#[test]
+fn removal_ends_established_connections_at_once() {
+    vrrp_testlab::require!("nft", "nginx", "curl", "bash", "conntrack");
+    let mut t = LbLab::new("dprm", 3);
+    t.balancer.open(true).unwrap();
+    let vip = t.vip4();
+    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        dests,
+    )]));
+    let held = common::Held::open(&t, vip);
+    let server = held.server();
+    let i: usize = server.trim_start_matches('r').parse().unwrap();
+    let server_ip = t.servers[i - 1].0.ipv4().to_string();
+    let tracked = |t: &LbLab| {
+        let out =
+            t.lb.run("conntrack", &["-L", "-p", "tcp", "--orig-port-dst", "80"])
+                .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains(&format!("src={server_ip} "))
+    };
+    assert!(tracked(&t), "the held connection is tracked");
+    let dests = (1..=3)
+        .filter(|j| *j != i)
+        .map(|j| t.dest(j, vip, 80, 1))
+        .collect();
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        dests,
+    )]));
+    assert!(!tracked(&t), "its conntrack entry is gone");
+    let (line, took) = held.trigger();
+    eprintln!("after removal: {line:?} in {took:?}");
+    // A reset, seen when reading or, if a delayed ACK already drew it, when writing.
+    assert!(
+        line == "second closed 1" || line == "second closed write",
+        "the client sees a reset: {line}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let c = counts(&t.fetch(vip, 20, None));
+    assert!(
+        !c.contains_key(&server) && c.values().sum::<usize>() == 20,
+        "{c:?}"
+    );
+}

@@ -263,3 +263,91 @@ pub(crate) fn state(services: Vec<(ServiceId, Service)>) -> DesiredState {
         services: services.into_iter().collect(),
     }
 }
+
+/// A TCP connection held open by a client script: one request at once, a second when
+/// [`Held::trigger`] is called; its output is `first rN`, then `second rN` or
+/// `second closed STATUS` (1: reset or closed, above 128: no answer in 4 s).
+pub(crate) struct Held {
+    proc: vrrp_testlab::Proc,
+    trigger: std::path::PathBuf,
+}
+
+const HOLD: &str = r#"
+trap '' PIPE
+exec 3<>/dev/tcp/$VIP/80 || { echo "connect failed"; exit 1; }
+ask() {
+  printf 'GET / HTTP/1.1\r\nHost: t\r\n\r\n' >&3 || { echo "$1 closed write"; return; }
+  local line
+  while true; do
+    IFS= read -r -t 4 line <&3 || { echo "$1 closed $?"; return; }
+    if [ "$line" = $'\r' ]; then
+      IFS= read -r -t 4 line <&3 && echo "$1 $line" || echo "$1 closed $?"
+      return
+    fi
+  done
+}
+ask first
+while [ ! -e "$TRIGGER" ]; do sleep 0.02; done
+ask second
+"#;
+
+impl Held {
+    pub(crate) fn open(t: &LbLab, vip: IpAddr) -> Held {
+        let trigger = t.client.lab_path(&format!("trigger-{}", rand_tag()));
+        let script = t
+            .client
+            .write_file(&format!("hold-{}.sh", rand_tag()), HOLD)
+            .unwrap();
+        let vip = vip.to_string();
+        let trig = trigger.display().to_string();
+        let proc = t
+            .client
+            .spawn(
+                "bash",
+                &[&script.display().to_string()],
+                &[("VIP", &vip), ("TRIGGER", &trig)],
+            )
+            .unwrap();
+        let held = Held { proc, trigger };
+        held.wait_line("first");
+        held
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.proc.stdout_path()).unwrap_or_default()
+    }
+
+    /// The line starting with `what` (waits up to 10 s).
+    pub(crate) fn wait_line(&self, what: &str) -> String {
+        let found =
+            vrrp_testlab::wait_until(Duration::from_secs(10), Duration::from_millis(10), || {
+                self.output().lines().any(|l| l.starts_with(what))
+            });
+        assert!(
+            found,
+            "no {what} line: {:?} {}",
+            self.output(),
+            self.proc.tail(5)
+        );
+        self.output()
+            .lines()
+            .find(|l| l.starts_with(what))
+            .unwrap()
+            .to_string()
+    }
+
+    /// The server of the first answer.
+    pub(crate) fn server(&self) -> String {
+        self.wait_line("first")
+            .trim_start_matches("first ")
+            .to_string()
+    }
+
+    /// Sends the second request; returns its line and how long it took.
+    pub(crate) fn trigger(&self) -> (String, Duration) {
+        let start = Instant::now();
+        std::fs::write(&self.trigger, "").unwrap();
+        let line = self.wait_line("second");
+        (line, start.elapsed())
+    }
+}
