@@ -11,6 +11,7 @@ mod libnft;
 mod maglev_placeholder;
 mod nftables;
 mod script;
+mod slots;
 mod stats;
 mod validate;
 

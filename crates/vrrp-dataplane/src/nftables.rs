@@ -8,7 +8,8 @@ use vrrp_lb::spec::{RealServerKey, ServiceId};
 
 use crate::libnft::Nft;
 use crate::{
-    Counters, DataPath, DataPathError, ServiceStats, Stats, conntrack, script, stats, validate,
+    Counters, DataPath, DataPathError, ServiceStats, Stats, conntrack, script, slots, stats,
+    validate,
 };
 
 /// How the nftables data path is set up.
@@ -28,8 +29,10 @@ pub struct Nftables {
     installed: DesiredState,
     /// Service -> the number N of its chain `sN` and map `pN`.
     numbers: BTreeMap<ServiceId, u32>,
-    /// Destination -> its mark M (chain `dM`, counters `cM`, `tM`); never reused in a run.
+    /// Destination -> its mark M (chains `dM`, `aM`); never reused in a run.
     marks: BTreeMap<(ServiceId, RealServerKey), u32>,
+    /// Service -> its slot table (the marks of map `wN`).
+    slots: BTreeMap<ServiceId, Vec<u32>>,
     next_number: u32,
     next_mark: u32,
     closed: bool,
@@ -55,6 +58,7 @@ impl Nftables {
             installed: DesiredState::default(),
             numbers: BTreeMap::new(),
             marks: BTreeMap::new(),
+            slots: BTreeMap::new(),
             next_number: 1,
             next_mark: script::MARK_BASE + 1,
             closed: false,
@@ -180,6 +184,34 @@ impl Nftables {
             old.get(id).map(|s| s.persistence) != desired.services.get(id).map(|s| s.persistence)
         };
 
+        // A new scheduler starts from an empty slot table; otherwise slots are kept.
+        let reset = |id: &ServiceId| {
+            old.get(id).is_none_or(|o| {
+                let n = &desired.services[id];
+                o.scheduler != n.scheduler || o.flags != n.flags
+            })
+        };
+        let mut slot_cmds = BTreeMap::new();
+        for id in &plan.touched {
+            let service = &desired.services[id];
+            let before = match reset(id) {
+                true => Vec::new(),
+                false => next.slots.get(id).cloned().unwrap_or_default(),
+            };
+            let dests = Self::marked(&next.marks, id, service);
+            let after = slots::next(service.scheduler, &before, &dests).ok_or_else(|| {
+                DataPathError::Unsupported {
+                    kind: "nftables",
+                    what: format!("{id}: weights above {} in all", slots::MAX_SLOTS),
+                }
+            })?;
+            slot_cmds.insert(
+                id.clone(),
+                script::slot_changes(number(id), &before, &after),
+            );
+            next.slots.insert(id.clone(), after);
+        }
+
         let mut out = String::new();
         // First nothing may jump to what goes: the dispatch and the rebuilt service chains
         // are emptied, the destination chains of a service whose persistence changes too.
@@ -189,6 +221,16 @@ impl Nftables {
         for id in plan.touched.iter().chain(&plan.removed) {
             if self.numbers.contains_key(id) {
                 let _ = writeln!(out, "flush chain inet {t} s{}", number(id));
+            }
+        }
+        for id in &plan.touched {
+            if !self.numbers.contains_key(id) {
+                continue;
+            }
+            if reset(id) {
+                let _ = writeln!(out, "flush map inet {t} w{}", number(id));
+            } else if let Some((gone, _)) = slot_cmds.get(id) {
+                out.push_str(gone);
             }
         }
         for id in plan.edited.iter().filter(|id| persistence_changed(id)) {
@@ -208,6 +250,7 @@ impl Nftables {
         }
         for id in &plan.removed {
             let _ = writeln!(out, "delete chain inet {t} s{}", number(id));
+            let _ = writeln!(out, "delete map inet {t} w{}", number(id));
             if old.get(id).is_some_and(|s| s.persistence.is_some()) {
                 let _ = writeln!(out, "delete map inet {t} p{}", number(id));
             }
@@ -217,6 +260,7 @@ impl Nftables {
             let (n, service) = (number(id), &desired.services[id]);
             if plan.added.contains(id) {
                 let _ = writeln!(out, "add chain inet {t} s{n}");
+                script::add_slot_map(&mut out, n);
                 script::add_persistence_map(&mut out, n, service);
             } else if persistence_changed(id) {
                 if old.get(id).is_some_and(|s| s.persistence.is_some()) {
@@ -245,13 +289,11 @@ impl Nftables {
             }
         }
         for id in &plan.touched {
-            let service = &desired.services[id];
-            script::service_rules(
-                &mut out,
-                number(id),
-                service,
-                &Self::marked(&next.marks, id, service),
-            );
+            if let Some((_, came)) = slot_cmds.get(id) {
+                out.push_str(came);
+            }
+            let slots = next.slots.get(id).map_or(0, Vec::len);
+            script::service_rules(&mut out, number(id), &desired.services[id], slots);
         }
         if plan.dispatch {
             let services = desired.services.iter().map(|(id, s)| (number(id), id, s));
@@ -265,6 +307,7 @@ impl Nftables {
 struct Numbering {
     numbers: BTreeMap<ServiceId, u32>,
     marks: BTreeMap<(ServiceId, RealServerKey), u32>,
+    slots: BTreeMap<ServiceId, Vec<u32>>,
     next_number: u32,
     next_mark: u32,
 }
@@ -295,16 +338,28 @@ impl DataPath for Nftables {
         let mut next = Numbering {
             numbers: self.numbers.clone(),
             marks: self.marks.clone(),
+            slots: self.slots.clone(),
             next_number: self.next_number,
             next_mark: self.next_mark,
         };
         let (script, gone) = self.transaction(desired, &plan, &mut next)?;
+        let t0 = std::time::Instant::now();
         self.nft.run(&script)?;
+        if std::env::var_os("VRRPD_NFT_DEBUG").is_some() {
+            eprintln!(
+                "nft {:?} for {} bytes: {}",
+                t0.elapsed(),
+                script.len(),
+                script.lines().take(8).collect::<Vec<_>>().join(" | ")
+            );
+        }
         for id in &plan.removed {
             next.numbers.remove(id);
+            next.slots.remove(id);
         }
         self.numbers = next.numbers;
         self.marks = next.marks;
+        self.slots = next.slots;
         self.next_number = next.next_number;
         self.next_mark = next.next_mark;
         self.installed = desired.clone();
@@ -327,8 +382,8 @@ impl DataPath for Nftables {
         }
         let listing = self
             .nft
-            .run(&format!("list counters table inet {}", script::TABLE))?;
-        let counters = stats::parse_counters(&listing);
+            .run(&format!("list table inet {}", script::TABLE))?;
+        let counters = stats::chain_counters(&listing);
         let mut out = Stats::default();
         for (id, service) in &self.installed.services {
             let mut s = ServiceStats::default();
@@ -338,14 +393,14 @@ impl DataPath for Nftables {
                 };
                 let get = |p: &str| {
                     counters
-                        .get(&format!("{p}{mark}"))
+                        .get(&format!("{p}{}", script::tag(mark)))
                         .copied()
                         .unwrap_or((0, 0))
                 };
                 let c = Counters {
-                    connections: get("c").0,
-                    packets: get("t").0,
-                    bytes: get("t").1,
+                    connections: get("d").0,
+                    packets: get("a").0,
+                    bytes: get("a").1,
                 };
                 s.total += c;
                 s.destinations.insert(*key, c);

@@ -14,14 +14,17 @@ use std::net::IpAddr;
 use vrrp_lb::dataplane::{Destination, Service};
 use vrrp_lb::spec::{IpFamily, Scheduler, ServiceAddr, ServiceId};
 
-use crate::maglev_placeholder;
-
 /// The table vrrpd's load balancer owns (vrrp-linux's no_accept table is `inet vrrpd`).
 pub(crate) const TABLE: &str = "vrrpd_lb";
 /// Connection marks of destinations: `MARK_BASE + n`, n from 1 (the high byte tells ours).
 pub(crate) const MARK_BASE: u32 = 0x7600_0000;
 /// The last mark we may use.
 pub(crate) const MARK_LAST: u32 = 0x76ff_ffff;
+/// The number in the chain names of destination `mark` (`dN`, `aN`).
+pub(crate) fn tag(mark: u32) -> u32 {
+    mark.wrapping_sub(MARK_BASE)
+}
+
 /// Slots of a Maglev table (a prime; IPVS's default for `mh`).
 pub(crate) const MAGLEV_SLOTS: usize = 4093;
 /// The jhash seed (any constant: the same client always hashes the same).
@@ -37,11 +40,11 @@ pub(crate) fn skeleton(masquerade: bool) -> String {
     format!(
         "table inet {TABLE} {{}}\ndelete table inet {TABLE}\ntable inet {TABLE} {{\n\
          \tmap dests {{\n\t\ttype mark : verdict\n\t}}\n\
-         \tmap acct {{\n\t\ttype mark : counter\n\t}}\n\
+         \tmap acct {{\n\t\ttype mark : verdict\n\t}}\n\
          \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t}}\n\
          \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{masq}\t}}\n\
          \tchain forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
-         \t\tcounter name ct mark map @acct\n\t}}\n}}\n"
+         \t\tct mark vmap @acct\n\t}}\n}}\n"
     )
 }
 
@@ -152,17 +155,15 @@ pub(crate) fn destination_rules(
     dest: &Destination,
     mark: u32,
 ) {
-    let _ = writeln!(
-        out,
-        "add rule inet {TABLE} d{mark} counter name \"c{mark}\""
-    );
+    let t = tag(mark);
+    let _ = writeln!(out, "add rule inet {TABLE} d{t} counter");
     if let Some(key) = persistence_key(service) {
         let _ = writeln!(
             out,
-            "add rule inet {TABLE} d{mark} update @p{n} {{ {key} : {mark:#x} }}"
+            "add rule inet {TABLE} d{t} update @p{n} {{ {key} : {mark:#x} }}"
         );
     }
-    let _ = writeln!(out, "add rule inet {TABLE} d{mark} ct mark set {mark:#x}");
+    let _ = writeln!(out, "add rule inet {TABLE} d{t} ct mark set {mark:#x}");
     let (fam, addr) = match dest.key.addr {
         IpAddr::V4(a) => ("ip", a.to_string()),
         IpAddr::V6(a) => ("ip6", format!("[{a}]")),
@@ -174,7 +175,7 @@ pub(crate) fn destination_rules(
             id.protocol.name()
         ),
     };
-    let _ = writeln!(out, "add rule inet {TABLE} d{mark} {target}");
+    let _ = writeln!(out, "add rule inet {TABLE} d{t} {target}");
 }
 
 /// Creates destination `mark`'s chain, counters and map entries, with its rules.
@@ -186,114 +187,70 @@ pub(crate) fn add_destination(
     dest: &Destination,
     mark: u32,
 ) {
-    let _ = writeln!(out, "add chain inet {TABLE} d{mark}");
-    let _ = writeln!(out, "add counter inet {TABLE} c{mark}");
-    let _ = writeln!(out, "add counter inet {TABLE} t{mark}");
+    let t = tag(mark);
+    let _ = writeln!(out, "add chain inet {TABLE} d{t}");
+    let _ = writeln!(out, "add chain inet {TABLE} a{t}");
+    let _ = writeln!(out, "add rule inet {TABLE} a{t} counter");
     destination_rules(out, n, id, service, dest, mark);
     let _ = writeln!(
         out,
-        "add element inet {TABLE} dests {{ {mark:#x} : jump d{mark} }}"
+        "add element inet {TABLE} dests {{ {mark:#x} : jump d{t} }}"
     );
     let _ = writeln!(
         out,
-        "add element inet {TABLE} acct {{ {mark:#x} : \"t{mark}\" }}"
+        "add element inet {TABLE} acct {{ {mark:#x} : jump a{t} }}"
     );
 }
 
 /// Deletes destination `mark` (nothing may jump to its chain any more).
 pub(crate) fn remove_destination(out: &mut String, mark: u32) {
+    let t = tag(mark);
     let _ = writeln!(out, "delete element inet {TABLE} dests {{ {mark:#x} }}");
     let _ = writeln!(out, "delete element inet {TABLE} acct {{ {mark:#x} }}");
-    let _ = writeln!(out, "flush chain inet {TABLE} d{mark}");
-    let _ = writeln!(out, "delete chain inet {TABLE} d{mark}");
-    let _ = writeln!(out, "delete counter inet {TABLE} c{mark}");
-    let _ = writeln!(out, "delete counter inet {TABLE} t{mark}");
+    let _ = writeln!(out, "flush chain inet {TABLE} d{t}");
+    let _ = writeln!(out, "delete chain inet {TABLE} d{t}");
+    let _ = writeln!(out, "flush chain inet {TABLE} a{t}");
+    let _ = writeln!(out, "delete chain inet {TABLE} a{t}");
 }
 
-/// `from-to : jump dM` entries for slots given to each destination in turn.
-fn slot_ranges(slots: impl Iterator<Item = (u32, u64)>) -> (u64, String) {
-    let mut total = 0u64;
-    let mut entries = Vec::new();
-    for (mark, count) in slots {
-        if count == 0 {
+/// The slot table of a service: the verdict map `wN` from a slot number to a destination
+/// chain, which the scheduler rule indexes with `numgen` or `jhash` modulo its length.
+pub(crate) fn add_slot_map(out: &mut String, n: u32) {
+    let _ = writeln!(
+        out,
+        "add map inet {TABLE} w{n} {{ typeof numgen inc mod 2 : verdict; }}"
+    );
+}
+
+/// The element commands that turn slot table `old` into `new` (entries are marks): only
+/// the slots whose owner changes. Deletions go before destinations are removed, additions
+/// after they are added.
+pub(crate) fn slot_changes(n: u32, old: &[u32], new: &[u32]) -> (String, String) {
+    let (mut gone, mut came) = (Vec::new(), Vec::new());
+    for i in 0..old.len().max(new.len()) {
+        let (o, w) = (old.get(i), new.get(i));
+        if o == w {
             continue;
         }
-        let last = total + count - 1;
-        entries.push(if count == 1 {
-            format!("{total} : jump d{mark}")
-        } else {
-            format!("{total}-{last} : jump d{mark}")
-        });
-        total += count;
+        if o.is_some() {
+            gone.push(i.to_string());
+        }
+        if let Some(mark) = w {
+            came.push(format!("{i} : jump d{}", tag(*mark)));
+        }
     }
-    (total, entries.join(", "))
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
-/// The scheduler rule's verdict map over the live destinations (`marks` in key order).
-fn scheduler_rule(service: &Service, marks: &[(u32, &Destination)]) -> String {
-    let fam = l3(family(service));
-    let live: Vec<(u32, &Destination)> = marks
-        .iter()
-        .copied()
-        .filter(|(_, d)| d.weight > 0)
-        .collect();
-    let hash_key = if service.flags.flag2 {
-        format!("{fam} saddr . th sport")
-    } else {
-        format!("{fam} saddr")
+    let cmd = |verb: &str, list: Vec<String>| match list.is_empty() {
+        true => String::new(),
+        false => format!(
+            "{verb} element inet {TABLE} w{n} {{ {} }}\n",
+            list.join(", ")
+        ),
     };
-    match service.scheduler {
-        Scheduler::Mh => {
-            let servers: Vec<_> = live.iter().map(|(_, d)| (d.key, d.weight)).collect();
-            let table = maglev_placeholder::table(&servers, MAGLEV_SLOTS);
-            // Runs of the same owner become one interval.
-            let mut entries = Vec::new();
-            let mut start = 0;
-            for i in 1..=table.len() {
-                if i == table.len() || table[i] != table[start] {
-                    let mark = live[usize::from(table[start])].0;
-                    entries.push(if i - start == 1 {
-                        format!("{start} : jump d{mark}")
-                    } else {
-                        format!("{start}-{} : jump d{mark}", i - 1)
-                    });
-                    start = i;
-                }
-            }
-            format!(
-                "jhash {hash_key} mod {MAGLEV_SLOTS} seed {SEED} vmap {{ {} }}",
-                entries.join(", ")
-            )
-        }
-        scheduler => {
-            let g = live.iter().map(|(_, d)| u64::from(d.weight)).fold(0, gcd);
-            let (total, entries) = slot_ranges(live.iter().map(|(m, d)| {
-                let slots = match scheduler {
-                    Scheduler::Rr => 1,
-                    _ => u64::from(d.weight) / g.max(1),
-                };
-                (*m, slots)
-            }));
-            let key = match scheduler {
-                Scheduler::Sh => format!("jhash {hash_key} mod {total} seed {SEED}"),
-                _ => format!("numgen inc mod {total}"),
-            };
-            format!("{key} vmap {{ {entries} }}")
-        }
-    }
+    (cmd("delete", gone), cmd("add", came))
 }
 
-/// Rebuilds service chain `sN`: persistence first, then the scheduler.
-pub(crate) fn service_rules(
-    out: &mut String,
-    n: u32,
-    service: &Service,
-    marks: &[(u32, &Destination)],
-) {
+/// Rebuilds service chain `sN`: persistence first, then the scheduler over `slots` slots.
+pub(crate) fn service_rules(out: &mut String, n: u32, service: &Service, slots: usize) {
     let _ = writeln!(out, "flush chain inet {TABLE} s{n}");
     if let Some(key) = persistence_key(service) {
         let _ = writeln!(
@@ -302,10 +259,20 @@ pub(crate) fn service_rules(
         );
         let _ = writeln!(out, "add rule inet {TABLE} s{n} ct mark vmap @dests");
     }
-    if marks.iter().any(|(_, d)| d.weight > 0) {
-        let rule = scheduler_rule(service, marks);
-        let _ = writeln!(out, "add rule inet {TABLE} s{n} {rule}");
+    if slots == 0 {
+        return;
     }
+    let fam = l3(family(service));
+    let hash_key = if service.flags.flag2 {
+        format!("{fam} saddr . th sport")
+    } else {
+        format!("{fam} saddr")
+    };
+    let index = match service.scheduler {
+        Scheduler::Sh | Scheduler::Mh => format!("jhash {hash_key} mod {slots} seed {SEED}"),
+        _ => format!("numgen inc mod {slots}"),
+    };
+    let _ = writeln!(out, "add rule inet {TABLE} s{n} {index} vmap @w{n}");
 }
 
 #[cfg(test)]
@@ -347,14 +314,12 @@ mod tests {
     }
 
     #[test]
-    fn wrr_slots_follow_weights_and_skip_zero() {
-        let (_, svc) = service(Scheduler::Wrr, None);
-        let (a, b, c) = (dest(1, 2), dest(2, 4), dest(3, 0));
-        let mut out = String::new();
-        service_rules(&mut out, 1, &svc, &[(5, &a), (6, &b), (7, &c)]);
-        assert!(
-            out.contains("numgen inc mod 3 vmap { 0 : jump d5, 1-2 : jump d6 }"),
-            "{out}"
+    fn slot_changes_touch_only_moved_slots() {
+        let (gone, came) = slot_changes(3, &[5, 6, 7], &[5, 8]);
+        assert_eq!(gone, "delete element inet vrrpd_lb w3 { 1, 2 }\n");
+        assert_eq!(
+            came,
+            format!("add element inet vrrpd_lb w3 {{ 1 : jump d{} }}\n", tag(8))
         );
     }
 
@@ -367,25 +332,19 @@ mod tests {
         let (id, svc) = service(Scheduler::Sh, Some(p));
         let d = dest(1, 1);
         let mut out = String::new();
-        service_rules(&mut out, 1, &svc, &[(5, &d)]);
+        service_rules(&mut out, 1, &svc, 1);
         add_destination(&mut out, 1, &id, &svc, &d, 5);
         add_persistence_map(&mut out, 1, &svc);
         assert!(
             out.contains("ct mark set ip saddr and 255.255.255.0 map @p1"),
             "{out}"
         );
-        assert!(out.contains("jhash ip saddr mod 1 seed"), "{out}");
+        assert!(
+            out.contains("jhash ip saddr mod 1 seed 0x5f3759df vmap @w1"),
+            "{out}"
+        );
         assert!(out.contains("update @p1 { ip saddr and 255.255.255.0 : 0x5 }"));
         assert!(out.contains("meta l4proto tcp dnat ip to 10.1.0.1:8080"));
         assert!(out.contains("timeout 60s"));
-    }
-
-    #[test]
-    fn maglev_rule_covers_every_slot() {
-        let (_, svc) = service(Scheduler::Mh, None);
-        let (a, b) = (dest(1, 1), dest(2, 1));
-        let rule = scheduler_rule(&svc, &[(5, &a), (6, &b)]);
-        assert!(rule.starts_with("jhash ip saddr mod 4093 seed"), "{rule}");
-        assert!(rule.contains("4092 : jump") || rule.contains("-4092 : jump"));
     }
 }
