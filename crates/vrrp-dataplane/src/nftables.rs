@@ -241,7 +241,9 @@ impl Nftables {
                 .flatten()
             {
                 if let Some(mark) = next.marks.get(&(id.clone(), *key)) {
-                    let _ = writeln!(out, "flush chain inet {t} d{mark}");
+                    let tag = script::tag(*mark);
+                    let _ = writeln!(out, "flush chain inet {t} d{tag}");
+                    let _ = writeln!(out, "flush chain inet {t} a{tag}");
                 }
             }
         }
@@ -343,16 +345,7 @@ impl DataPath for Nftables {
             next_mark: self.next_mark,
         };
         let (script, gone) = self.transaction(desired, &plan, &mut next)?;
-        let t0 = std::time::Instant::now();
         self.nft.run(&script)?;
-        if std::env::var_os("VRRPD_NFT_DEBUG").is_some() {
-            eprintln!(
-                "nft {:?} for {} bytes: {}",
-                t0.elapsed(),
-                script.len(),
-                script.lines().take(8).collect::<Vec<_>>().join(" | ")
-            );
-        }
         for id in &plan.removed {
             next.numbers.remove(id);
             next.slots.remove(id);

@@ -146,7 +146,7 @@ pub(crate) fn add_persistence_map(out: &mut String, n: u32, service: &Service) {
     }
 }
 
-/// The rules of destination chain `dM` of service `n` (the chain exists and is empty).
+/// The rules of destination chains `dM` and `aM` of service `n` (they exist and are empty).
 pub(crate) fn destination_rules(
     out: &mut String,
     n: u32,
@@ -176,6 +176,14 @@ pub(crate) fn destination_rules(
         ),
     };
     let _ = writeln!(out, "add rule inet {TABLE} d{t} {target}");
+    // Every packet of the client refreshes its persistence, not just a new connection.
+    let _ = writeln!(out, "add rule inet {TABLE} a{t} counter");
+    if let Some(key) = persistence_key(service) {
+        let _ = writeln!(
+            out,
+            "add rule inet {TABLE} a{t} ct direction original update @p{n} {{ {key} : {mark:#x} }}"
+        );
+    }
 }
 
 /// Creates destination `mark`'s chain, counters and map entries, with its rules.
@@ -190,7 +198,6 @@ pub(crate) fn add_destination(
     let t = tag(mark);
     let _ = writeln!(out, "add chain inet {TABLE} d{t}");
     let _ = writeln!(out, "add chain inet {TABLE} a{t}");
-    let _ = writeln!(out, "add rule inet {TABLE} a{t} counter");
     destination_rules(out, n, id, service, dest, mark);
     let _ = writeln!(
         out,

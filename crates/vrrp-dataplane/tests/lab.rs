@@ -140,6 +140,17 @@ fn persistence_keeps_a_client_on_its_server() {
         firsts.len() >= 3,
         "rr still spreads new clients: {firsts:?}"
     );
+    // Persistence edited away: plain rr again, the service keeps working.
+    let dests = (1..=4).map(|i| t.dest(i, vip, 80, 1)).collect();
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        dests,
+    )]));
+    let c = counts(&t.fetch(vip, 8, None));
+    assert_eq!(c.len(), 4, "{c:?}");
 }
 
 #[test]
