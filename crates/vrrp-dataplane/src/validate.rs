@@ -1,0 +1,76 @@
+//! What the nftables data path refuses, checked before anything is sent to the kernel.
+
+use vrrp_lb::dataplane::{DataPathKind, DesiredState};
+use vrrp_lb::spec::{Forwarding, IpFamily, ServiceAddr};
+
+use crate::DataPathError;
+use crate::script::family;
+
+const KIND: DataPathKind = DataPathKind::Nftables;
+
+fn refuse(what: String) -> DataPathError {
+    DataPathError::Unsupported {
+        kind: KIND.name(),
+        what,
+    }
+}
+
+/// Every service and destination of `desired` can be carried by nftables.
+pub(crate) fn check(desired: &DesiredState) -> Result<(), DataPathError> {
+    for (id, service) in &desired.services {
+        if let Some(why) = KIND.refuses_protocol(id.protocol) {
+            return Err(refuse(format!("{id}: {why}")));
+        }
+        if let Some(why) = KIND.refuses_scheduler(service.scheduler) {
+            return Err(refuse(format!(
+                "{id}: scheduler {}: {why}",
+                service.scheduler.name()
+            )));
+        }
+        let Some(first) = service.addrs.first() else {
+            return Err(refuse(format!("{id}: a service without addresses")));
+        };
+        let fam = first.family();
+        if service.addrs.iter().any(|a| a.family() != fam) {
+            return Err(refuse(format!(
+                "{id}: IPv4 and IPv6 addresses in one service (make two services)"
+            )));
+        }
+        for addr in &service.addrs {
+            if let ServiceAddr::Range { first, last, .. } = addr
+                && (IpFamily::of(*last) != fam || last < first)
+            {
+                return Err(refuse(format!("{id}: the range {first}-{last} is empty")));
+            }
+        }
+        if let Some(p) = service.persistence
+            && let Some(len) = p.granularity
+        {
+            let max = if fam == IpFamily::V4 { 32 } else { 128 };
+            if len == 0 || len > max {
+                return Err(refuse(format!(
+                    "{id}: persistence granularity /{len} is not a prefix length of the family"
+                )));
+            }
+        }
+        for dest in service.destinations.values() {
+            if let Some(why) = KIND.refuses_forwarding(dest.forwarding) {
+                return Err(refuse(format!("{id} -> {}: {why}", dest.key)));
+            }
+            if dest.forwarding == Forwarding::Dr {
+                return Err(refuse(format!(
+                    "{id} -> {}: direct routing (DR) is not implemented on nftables yet; \
+                     use lvs_method NAT, or the IPVS data path",
+                    dest.key
+                )));
+            }
+            if IpFamily::of(dest.key.addr) != family(service) {
+                return Err(refuse(format!(
+                    "{id} -> {}: NAT between IPv4 and IPv6",
+                    dest.key
+                )));
+            }
+        }
+    }
+    Ok(())
+}
