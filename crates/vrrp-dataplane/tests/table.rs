@@ -119,6 +119,15 @@ fn unsupported_settings_are_refused_and_change_nothing() {
             other => panic!("accepted: {other:?}"),
         }
     }
+    // Changes that do not lead from the installed state to the desired one.
+    let wrong = t.balancer.run(|dp| {
+        use vrrp_dataplane::DataPath;
+        dp.as_mut().unwrap().apply(&DesiredState::default(), &[])
+    });
+    assert!(
+        matches!(wrong, Err(DataPathError::Inconsistent(_))),
+        "{wrong:?}"
+    );
     let after =
         t.lb.run_ok("nft", &["list", "table", "inet", "vrrpd_lb"])
             .unwrap();
