@@ -108,8 +108,16 @@ fn unsupported_settings_are_refused_and_change_nothing() {
         Scheduler::Rr,
         vec![t.dest(1, t.vip6(), 80, 1)],
     );
+    let mut ops = ok.clone();
+    ops.1.flags.one_packet = true;
+    let mut threshold = ok.clone();
+    for d in threshold.1.destinations.values_mut() {
+        d.upper_threshold = 100;
+    }
     for bad in [
         vec![dr],
+        vec![ops],
+        vec![threshold],
         vec![ok.clone(), lc],
         vec![ok.clone(), sctp],
         vec![ok.clone(), v6],
