@@ -27,6 +27,11 @@ pub(crate) fn check(desired: &DesiredState) -> Result<(), DataPathError> {
                 service.scheduler.name()
             )));
         }
+        if service.flags.one_packet {
+            return Err(refuse(format!(
+                "{id}: ops (one-packet scheduling) needs IPVS (nftables schedules per flow)"
+            )));
+        }
         let Some(first) = service.addrs.first() else {
             return Err(refuse(format!("{id}: a service without addresses")));
         };
@@ -56,6 +61,12 @@ pub(crate) fn check(desired: &DesiredState) -> Result<(), DataPathError> {
         for dest in service.destinations.values() {
             if let Some(why) = KIND.refuses_forwarding(dest.forwarding) {
                 return Err(refuse(format!("{id} -> {}: {why}", dest.key)));
+            }
+            if dest.upper_threshold > 0 || dest.lower_threshold > 0 {
+                return Err(refuse(format!(
+                    "{id} -> {}: uthreshold/lthreshold need connection counts: IPVS only",
+                    dest.key
+                )));
             }
             if dest.forwarding == Forwarding::Dr {
                 return Err(refuse(format!(

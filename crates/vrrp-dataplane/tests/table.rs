@@ -108,8 +108,16 @@ fn unsupported_settings_are_refused_and_change_nothing() {
         Scheduler::Rr,
         vec![t.dest(1, t.vip6(), 80, 1)],
     );
+    let mut ops = ok.clone();
+    ops.1.flags.one_packet = true;
+    let mut threshold = ok.clone();
+    for d in threshold.1.destinations.values_mut() {
+        d.upper_threshold = 100;
+    }
     for bad in [
         vec![dr],
+        vec![ops],
+        vec![threshold],
         vec![ok.clone(), lc],
         vec![ok.clone(), sctp],
         vec![ok.clone(), v6],
@@ -119,6 +127,15 @@ fn unsupported_settings_are_refused_and_change_nothing() {
             other => panic!("accepted: {other:?}"),
         }
     }
+    // Changes that do not lead from the installed state to the desired one.
+    let wrong = t.balancer.run(|dp| {
+        use vrrp_dataplane::DataPath;
+        dp.as_mut().unwrap().apply(&DesiredState::default(), &[])
+    });
+    assert!(
+        matches!(wrong, Err(DataPathError::Inconsistent(_))),
+        "{wrong:?}"
+    );
     let after =
         t.lb.run_ok("nft", &["list", "table", "inet", "vrrpd_lb"])
             .unwrap();
