@@ -273,6 +273,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("vrrp_notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `vrrp_notify_fifo`"),
     k("metrics_listen", Global, Value, "`ADDR:PORT`: vrrpd's Prometheus endpoint"),
     k("lb_dataplane", Global, Value, "`auto|nftables|ipvs`: the load balancer's data path (vrrpd; default auto)"),
+    k("lb_nat_masquerade", Global, Flag, "NAT services also masquerade, for real servers that do not route back through the balancer (vrrpd, nftables)"),
     k("lvs_notify_fifo", Global, Value, "`FIFO [USER [GROUP]]`: FIFO of the virtual and real server events"),
     k("lvs_notify_fifo_script", Global, Value, "`SCRIPT [USER [GROUP]]`: reader of `lvs_notify_fifo`"),
     k("lvs_flush", Global, Flag, "Remove every IPVS service at start"),

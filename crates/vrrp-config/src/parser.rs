@@ -702,6 +702,7 @@ impl<'t> Parser<'t, '_> {
             "notify_fifo" | "vrrp_notify_fifo" => self.fifo(s),
             "notify_fifo_script" | "vrrp_notify_fifo_script" => self.fifo_script(s),
             "lb_dataplane"
+            | "lb_nat_masquerade"
             | "lvs_notify_fifo"
             | "lvs_notify_fifo_script"
             | "lvs_flush"

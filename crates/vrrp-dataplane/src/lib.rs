@@ -8,7 +8,6 @@
 mod conntrack;
 #[allow(unsafe_code)]
 mod libnft;
-mod maglev_placeholder;
 mod nftables;
 mod script;
 mod slots;

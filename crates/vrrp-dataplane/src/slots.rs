@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use vrrp_lb::dataplane::Destination;
 use vrrp_lb::spec::Scheduler;
 
-use crate::maglev_placeholder;
 use crate::script::MAGLEV_SLOTS;
 
 /// The most slots of one service (the sum of its weights for `wrr` and `sh`).
@@ -30,7 +29,8 @@ pub(crate) fn next(
         .collect();
     if scheduler == Scheduler::Mh {
         let servers: Vec<_> = live.iter().map(|(_, d)| (d.key, d.weight)).collect();
-        let table = maglev_placeholder::table(&servers, MAGLEV_SLOTS);
+        // The core's table (a fixed hash): every balancer computes the same one.
+        let table = vrrp_lb::maglev::table(&servers, MAGLEV_SLOTS).ok()?;
         return Some(table.iter().map(|&i| live[usize::from(i)].0).collect());
     }
     let want: BTreeMap<u32, usize> = live

@@ -24,6 +24,7 @@ use vrrp_linux::netlink::{Event, Link, Netlink};
 use vrrp_track::TrackerEvent;
 
 use crate::addresses::{self, Job};
+use crate::balancer::{BalancerHandle, BalancerPlan, Message};
 use crate::cli::Args;
 use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
@@ -71,6 +72,7 @@ pub(crate) async fn run(
     config: Config,
     scripts: tracking::Scripts,
     tracker_plan: tracking::Plan,
+    balancer_plan: Option<BalancerPlan>,
     args: &Args,
 ) -> Result<()> {
     // Signals first: from the moment the pid file names us, a signal must not kill us.
@@ -78,7 +80,7 @@ pub(crate) async fn run(
     let _pid_file = PidFile::acquire(&args.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
     control::claim_socket(&args.control_socket)?;
-    let mut running = start(config, scripts, tracker_plan, args).await?;
+    let mut running = start(config, scripts, tracker_plan, balancer_plan, args).await?;
     let result = event_loop(&mut running, &mut signals, args).await;
     stop(running, args).await;
     result
@@ -90,6 +92,7 @@ async fn start(
     config: Config,
     scripts: tracking::Scripts,
     tracker_plan: tracking::Plan,
+    balancer_plan: Option<BalancerPlan>,
     args: &Args,
 ) -> Result<Running> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
@@ -115,6 +118,14 @@ async fn start(
     }
     let (watchers, _) = tokio::sync::broadcast::channel(1024);
     engine.set_events(watchers.clone());
+    let balancer = match balancer_plan {
+        Some(plan) => Some(BalancerHandle::start(
+            plan,
+            tracking.notifier.clone(),
+            watchers.clone(),
+        )?),
+        None => None,
+    };
     engine.set_notifier(tracking.notifier.clone());
     for group in &config.sync_groups {
         let notify = scripts
@@ -164,6 +175,7 @@ async fn start(
         engine: Rc::clone(&engine),
         serial: tokio::sync::Mutex::new(()),
         sysctls: RefCell::new(Vec::new()),
+        balancer: RefCell::new(balancer),
     });
     Ok(Running {
         nl,
@@ -206,10 +218,15 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                         let _ = reply.send(result.map(Reply::Reloaded).map_err(|e| e.to_string()));
                     });
                 }
-                control::ControlRequest::Client { request, who, reply } => {
-                    let answer = r.engine.borrow_mut().control(clock::now(), request, &who);
-                    let _ = reply.send(answer);
-                }
+                control::ControlRequest::Client { request, who, reply } => match request {
+                    Request::Lvs { .. } | Request::RealServer { .. } => {
+                        ask_balancer(&r.reloader, request, &who, reply);
+                    }
+                    request => {
+                        let answer = r.engine.borrow_mut().control(clock::now(), request, &who);
+                        let _ = reply.send(answer);
+                    }
+                },
                 control::ControlRequest::Metrics { reply } => {
                     let _ = reply.send(r.engine.borrow().metrics(clock::now()));
                 }
@@ -240,6 +257,62 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
     }
 }
 
+/// Hands a load-balancer request to its thread; the answer comes back on a task, so the
+/// protocol loop never waits for it.
+fn ask_balancer(
+    reloader: &Reloader,
+    request: Request,
+    who: &str,
+    reply: oneshot::Sender<Result<Reply, String>>,
+) {
+    let balancer = reloader.balancer.borrow();
+    let Some(handle) = balancer.as_ref() else {
+        let _ = reply.send(Err("no virtual_server is configured".into()));
+        return;
+    };
+    let sent = match request {
+        Request::Lvs { service } => {
+            let (tx, rx) = oneshot::channel();
+            let sent = handle.send(Message::Status { service, reply: tx });
+            tokio::task::spawn_local(async move {
+                let answer = rx
+                    .await
+                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
+                let _ = reply.send(answer.map(Reply::Lvs));
+            });
+            sent
+        }
+        Request::RealServer {
+            service,
+            real_server,
+            action,
+        } => {
+            control::log_action(
+                who,
+                &format!("{service}: real server {real_server}: {}", action.name()),
+            );
+            let (tx, rx) = oneshot::channel();
+            let sent = handle.send(Message::Operator {
+                service,
+                real_server,
+                action,
+                reply: tx,
+            });
+            tokio::task::spawn_local(async move {
+                let answer = rx
+                    .await
+                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
+                let _ = reply.send(answer.map(|rs| Reply::RealServer(Box::new(rs))));
+            });
+            sent
+        }
+        _ => true,
+    };
+    if !sent {
+        warn!("the load balancer's thread is gone");
+    }
+}
+
 /// Writes a dump document, logging where.
 fn dump<T: serde::Serialize>(what: &str, path: &std::path::Path, doc: impl FnOnce() -> T) {
     match report::write(path, &doc()) {
@@ -252,6 +325,12 @@ fn dump<T: serde::Serialize>(what: &str, path: &std::path::Path, doc: impl FnOnc
 /// (bounded), then what start-up changed in the kernel is undone.
 async fn stop(r: Running, args: &Args) {
     systemd(&[sd_notify::NotifyState::Stopping]);
+    // The load balancer first: its services leave while the VIPs are still here, and its
+    // `omega` hooks are queued before the hook queue drains.
+    let balancer = r.reloader.balancer.borrow_mut().take();
+    if let Some(balancer) = balancer {
+        balancer.stop(false).await;
+    }
     r.engine.borrow_mut().handle(clock::now(), Input::Shutdown);
     // STOP hooks are queued: let them run (bounded), then stop the trackers.
     r.tracking.stop().await;

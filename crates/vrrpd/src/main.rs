@@ -9,6 +9,7 @@
 //! starts the daemon; [`reload`] applies a changed configuration.
 
 mod addresses;
+mod balancer;
 mod cli;
 mod clock;
 mod control;
@@ -66,6 +67,13 @@ fn main() -> ExitCode {
             errors.push(e);
         }
     }
+    let balancer_plan = match balancer::BalancerPlan::from_config(&loaded.config, &scripts) {
+        Ok(plan) => plan,
+        Err(e) => {
+            errors.push(format!("{e:#}"));
+            None
+        }
+    };
     let tracker_plan = match tracking::plan(&loaded.config, &scripts) {
         Ok(plan) => Some(plan),
         Err(e) => {
@@ -105,7 +113,7 @@ fn main() -> ExitCode {
     let local = tokio::task::LocalSet::new();
     match local.block_on(
         &runtime,
-        daemon::run(loaded.config, scripts, tracker_plan, &args),
+        daemon::run(loaded.config, scripts, tracker_plan, balancer_plan, &args),
     ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

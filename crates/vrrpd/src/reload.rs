@@ -14,6 +14,7 @@ use vrrp_control::{ReloadError, ReloadSummary};
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::Netlink;
 
+use crate::balancer::{BalancerHandle, BalancerPlan, Message};
 use crate::clock;
 use crate::engine::Engine;
 use crate::setup::{self, Extras};
@@ -36,6 +37,8 @@ pub(crate) struct Reloader {
     pub serial: tokio::sync::Mutex<()>,
     /// Sysctls set for instances that reloads added (restored on exit).
     pub sysctls: RefCell<Vec<SysctlGuard>>,
+    /// The load balancer's thread, when `virtual_server`s are configured.
+    pub balancer: RefCell<Option<BalancerHandle>>,
 }
 
 impl Reloader {
@@ -93,6 +96,17 @@ impl Reloader {
             {
                 return Err(ReloadError::Refused("vrrp_script, track_file, vrrp_track_process, vrrp_sync_group, notify FIFO and script security changes need a restart; reload changes instances only".into()));
             }
+            if running.global.lvs != config.global.lvs || running.ssl != config.ssl {
+                return Err(ReloadError::Refused(
+                    "the lvs_* and lb_dataplane settings of global_defs and the SSL block need a restart; reload changes virtual servers".into(),
+                ));
+            }
+            if running.virtual_servers.is_empty() && !config.virtual_servers.is_empty() {
+                return Err(ReloadError::Refused(
+                    "the first virtual_server needs a restart (the load balancer was not started)"
+                        .into(),
+                ));
+            }
             // Only the trackers in use run: a reload that starts using another one needs
             // a restart too.
             let used = |c: &Config| -> std::collections::BTreeSet<vrrp_core::weights::TrackerKey> {
@@ -109,7 +123,7 @@ impl Reloader {
                 )));
             }
         }
-        let (config, mut extras) = checked_extras(config).await?;
+        let (config, mut extras, balancer_plan) = checked_extras(config).await?;
 
         let now = clock::now();
         let mut unchanged = 0;
@@ -256,6 +270,9 @@ impl Reloader {
             }
         }
         *self.config.borrow_mut() = config;
+        if let Err(e) = self.reload_balancer(balancer_plan).await {
+            failed.push(e);
+        }
         let summary = ReloadSummary {
             unchanged,
             updated: updated.len(),
@@ -273,9 +290,38 @@ impl Reloader {
     }
 }
 
-/// The trackers and hooks of every instance of `config`, with the users, executables and
-/// script security checked (file system look-ups: on a blocking thread).
-async fn checked_extras(config: Config) -> Result<(Config, HashMap<String, Extras>), String> {
+impl Reloader {
+    /// Hands the new virtual servers to the load balancer's thread (none: every service
+    /// leaves) and waits for its summary.
+    async fn reload_balancer(&self, plan: Option<BalancerPlan>) -> Result<(), String> {
+        let (reply, summary) = oneshot::channel();
+        let sent = match self.balancer.borrow().as_ref() {
+            None => return Ok(()),
+            Some(handle) => handle.send(Message::Reload {
+                plan: Box::new(plan.unwrap_or_else(BalancerPlan::empty)),
+                reply,
+            }),
+        };
+        if !sent {
+            return Err("the load balancer's thread is gone".into());
+        }
+        match summary.await {
+            Ok(text) => {
+                info!("reload: load balancer: {text}");
+                Ok(())
+            }
+            Err(_) => Err("the load balancer did not answer the reload".into()),
+        }
+    }
+}
+
+/// What a reload checks before it changes anything.
+type Checked = (Config, HashMap<String, Extras>, Option<BalancerPlan>);
+
+/// The trackers and hooks of every instance of `config`, and the load balancer's plan,
+/// with the users, executables and script security checked (file system look-ups: on a
+/// blocking thread).
+async fn checked_extras(config: Config) -> Result<Checked, String> {
     tokio::task::spawn_blocking(move || {
         let scripts = tracking::Scripts::new(&config.global);
         let mut extras = HashMap::new();
@@ -285,7 +331,8 @@ async fn checked_extras(config: Config) -> Result<(Config, HashMap<String, Extra
                 setup::extras(&config, instance, &scripts)?,
             );
         }
-        Ok((config, extras))
+        let plan = BalancerPlan::from_config(&config, &scripts).map_err(|e| format!("{e:#}"))?;
+        Ok((config, extras, plan))
     })
     .await
     .map_err(|e| format!("cannot check the scripts: {e}"))?

@@ -94,7 +94,12 @@ impl Scripts {
         Ok((run_as, check.executable))
     }
 
-    fn hook(&self, label: &str, command: Option<&Command>) -> Result<Option<HookScript>, String> {
+    /// A checked hook (`None` when not configured).
+    pub(crate) fn hook(
+        &self,
+        label: &str,
+        command: Option<&Command>,
+    ) -> Result<Option<HookScript>, String> {
         let Some(command) = command else {
             return Ok(None);
         };
@@ -104,6 +109,28 @@ impl Scripts {
             run_as: Some(run_as),
             program: Some(program),
         }))
+    }
+
+    /// What the load balancer's checkers need: the `SSL` block, the default script user
+    /// (MISC_CHECK), script security and the `track_file` paths (FILE_CHECK).
+    pub(crate) fn probe_context(&self, config: &Config) -> vrrp_check::ProbeContext {
+        vrrp_check::ProbeContext {
+            tls: config.ssl.clone(),
+            // Looked up (and warned about) only when a MISC_CHECK needs it.
+            script_user: config
+                .virtual_servers
+                .iter()
+                .any(|vs| vs.real_servers.iter().any(|r| !r.misc_checks.is_empty()))
+                .then(|| self.default_user().ok())
+                .flatten(),
+            script_security: self.security,
+            track_files: config
+                .track_files
+                .iter()
+                .map(|f| (f.name.clone(), f.path.clone()))
+                .collect(),
+            helo_name: String::new(),
+        }
     }
 
     /// The notify scripts of an instance or sync group.
@@ -183,8 +210,21 @@ pub(crate) struct Plan {
     scripts: Vec<(ScriptSpec, std::path::PathBuf)>,
     files: Vec<FileSpec>,
     processes: Vec<ProcessSpec>,
-    fifos: Vec<(std::path::PathBuf, Option<RunAs>, Option<HookScript>)>,
+    fifos: Vec<(
+        std::path::PathBuf,
+        Option<RunAs>,
+        Option<HookScript>,
+        Topics,
+    )>,
     default_user: Option<RunAs>,
+}
+
+/// Which events a notify FIFO receives: `notify_fifo` both, `vrrp_notify_fifo` the VRRP
+/// ones, `lvs_notify_fifo` the load balancer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Topics {
+    vrrp: bool,
+    lvs: bool,
 }
 
 /// Checks every script, hook and FIFO of the configuration (users, executables, script
@@ -265,9 +305,32 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
         .collect();
 
     let mut fifos = Vec::new();
-    for fifo in [&config.global.notify_fifo, &config.global.vrrp_notify_fifo]
+    let topics = [
+        (
+            &config.global.notify_fifo,
+            Topics {
+                vrrp: true,
+                lvs: true,
+            },
+        ),
+        (
+            &config.global.vrrp_notify_fifo,
+            Topics {
+                vrrp: true,
+                lvs: false,
+            },
+        ),
+        (
+            &config.global.lvs.notify_fifo,
+            Topics {
+                vrrp: false,
+                lvs: true,
+            },
+        ),
+    ];
+    for (fifo, topics) in topics
         .into_iter()
-        .flatten()
+        .filter_map(|(f, t)| f.as_ref().map(|f| (f, t)))
     {
         let owner = match &fifo.owner {
             Some(u) => match security::resolve_user(&u.user, u.group.as_deref()) {
@@ -280,7 +343,7 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
             None => None,
         };
         match scripts.hook("notify_fifo_script", fifo.script.as_ref()) {
-            Ok(reader) => fifos.push((fifo.path.clone(), owner, reader)),
+            Ok(reader) => fifos.push((fifo.path.clone(), owner, reader, topics)),
             Err(e) => errors.push(e),
         }
     }
@@ -307,12 +370,12 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
 #[derive(Clone)]
 pub(crate) struct Notifier {
     pub queue: NotifyQueue,
-    pub fifos: Vec<NotifyFifo>,
+    pub fifos: Vec<(NotifyFifo, Topics)>,
 }
 
 impl Notifier {
     pub(crate) fn state_line(&self, scope: Scope, name: &str, state: FifoState, priority: u8) {
-        for f in &self.fifos {
+        for (f, _) in self.fifos.iter().filter(|(_, t)| t.vrrp) {
             f.state(scope, name, state, priority);
         }
     }
@@ -323,8 +386,16 @@ impl Notifier {
         master: Option<std::net::IpAddr>,
         priority: u8,
     ) {
-        for f in &self.fifos {
+        for (f, _) in self.fifos.iter().filter(|(_, t)| t.vrrp) {
             f.master_change(instance, master, priority);
+        }
+    }
+
+    /// A load-balancer line (`VS ... UP`, `RS ... DOWN`) for `notify_fifo` and
+    /// `lvs_notify_fifo`.
+    pub(crate) fn lvs_line(&self, line: &str) {
+        for (f, _) in self.fifos.iter().filter(|(_, t)| t.lvs) {
+            f.write_line(line);
         }
     }
 
@@ -333,7 +404,7 @@ impl Notifier {
         if !self.queue.wait_idle(timeout).await {
             warn!("notify hooks still running after {timeout:?}; they are killed");
         }
-        for f in &self.fifos {
+        for (f, _) in &self.fifos {
             let _ = f.flush(timeout).await;
         }
     }
@@ -388,7 +459,7 @@ impl Tracking {
         let queue = NotifyQueue::start_on(&handle, NotifyOptions::default());
         let mut fifos = Vec::new();
         let mut readers = Vec::new();
-        for (path, owner, reader) in plan.fifos {
+        for (path, owner, reader, topics) in plan.fifos {
             let fifo = NotifyFifo::open_on(&handle, &path, owner)?;
             if let Some(script) = reader {
                 readers.push(FifoScript::start_on(
@@ -398,7 +469,7 @@ impl Tracking {
                     &path,
                 ));
             }
-            fifos.push(fifo);
+            fifos.push((fifo, topics));
         }
         Ok(Tracking {
             thread,

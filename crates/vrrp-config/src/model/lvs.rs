@@ -178,6 +178,9 @@ pub struct LvsGlobal {
     pub sync_daemon: Option<LvsSyncDaemon>,
     /// `checker_log_all_failures`.
     pub checker_log_all_failures: bool,
+    /// `lb_nat_masquerade` (vrrpd): NAT traffic is also source-NATed to the balancer, so
+    /// replies return through it whatever the real servers' routes.
+    pub nat_masquerade: bool,
     /// `rs_init_notifies`.
     pub rs_init_notifies: bool,
 }

@@ -69,13 +69,13 @@ impl<'t> Parser<'t, '_> {
                     }
                 };
             }
-            "checker_log_all_failures" | "rs_init_notifies" => {
+            "checker_log_all_failures" | "rs_init_notifies" | "lb_nat_masquerade" => {
                 if let Some(v) = self.flag(s) {
                     let g = &mut self.global.defs.lvs;
-                    if s.name == "rs_init_notifies" {
-                        g.rs_init_notifies = v.v;
-                    } else {
-                        g.checker_log_all_failures = v.v;
+                    match s.name {
+                        "rs_init_notifies" => g.rs_init_notifies = v.v,
+                        "lb_nat_masquerade" => g.nat_masquerade = v.v,
+                        _ => g.checker_log_all_failures = v.v,
                     }
                 }
             }
