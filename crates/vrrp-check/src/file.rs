@@ -38,9 +38,8 @@ pub fn file_status(value: i64, check: &FileCheck) -> FileStatus {
     }
 }
 
-/// The probe: `Up` while the server is not in fault. The weight offset is not reported:
-/// [`CheckOutcome::Weight`] sets a weight, and FILE_CHECK adds a signed amount to the
-/// configured one; a caller wanting it uses [`file_status`].
+/// The probe: the weight offset while the server is not in fault (the core adds it to the
+/// configured weight), down in fault.
 pub(crate) fn probe(f: &FileCheck, ctx: &ProbeContext) -> Verdict {
     let path = ctx
         .track_files
@@ -54,7 +53,7 @@ pub(crate) fn probe(f: &FileCheck, ctx: &ProbeContext) -> Verdict {
             f.track_file,
             path.display()
         )),
-        FileStatus::Offset(_) => Ok(CheckOutcome::Up),
+        FileStatus::Offset(offset) => Ok(CheckOutcome::WeightOffset(offset)),
     }
 }
 

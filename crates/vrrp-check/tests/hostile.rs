@@ -538,7 +538,7 @@ async fn file_check_rule() {
     std::fs::write(&path, "0\n").unwrap();
     assert_eq!(
         prober.probe(&check(0, false), rs).await.outcome,
-        CheckOutcome::Up
+        CheckOutcome::WeightOffset(0)
     );
     std::fs::write(&path, "3\n").unwrap();
     assert!(matches!(
@@ -547,7 +547,12 @@ async fn file_check_rule() {
     ));
     assert_eq!(
         prober.probe(&check(0, true), rs).await.outcome,
-        CheckOutcome::Up
+        CheckOutcome::WeightOffset(0)
+    );
+    // weight 2: the value times 2 moves the configured weight.
+    assert_eq!(
+        prober.probe(&check(2, false), rs).await.outcome,
+        CheckOutcome::WeightOffset(6)
     );
     std::fs::write(&path, "-70000\n").unwrap();
     assert!(matches!(
@@ -556,7 +561,7 @@ async fn file_check_rule() {
     ));
     assert_eq!(
         prober.probe(&check(1, true), rs).await.outcome,
-        CheckOutcome::Up
+        CheckOutcome::WeightOffset(70000)
     );
     let missing = spec(
         CheckKind::File(FileCheck {

@@ -250,8 +250,11 @@ pub struct CheckerSpec {
 pub enum CheckOutcome {
     /// It passed.
     Up,
-    /// It passed and set the real server's weight (`misc_dynamic`, FILE_CHECK).
+    /// It passed and set the real server's weight (`misc_dynamic`).
     Weight(u32),
+    /// It passed and moves the real server's weight from its configured one by this much
+    /// (FILE_CHECK: the file's value times the checker's weight; 0 and below is 0).
+    WeightOffset(i64),
     /// It failed, and why (for the log, `vrrpctl lvs` and the metrics).
     Down(String),
 }

@@ -157,6 +157,20 @@ fn alpha_servers_start_out_and_the_quorum_starts_lost() {
 }
 
 #[test]
+fn file_check_offsets_move_the_configured_weight() {
+    let mut d = Driver::new(one(three(1, 0)), 1);
+    d.run_until(ms(10), |c, _| match c.real_server {
+        k if k == key(1) => CheckOutcome::WeightOffset(4),
+        k if k == key(2) => CheckOutcome::WeightOffset(-5),
+        _ => CheckOutcome::Up,
+    });
+    // Configured weight 1: 1 + 4, and 1 - 5 floored at 0 (in the pool, no new connections).
+    assert_eq!(d.weight(key(1)), Some(5));
+    assert_eq!(d.weight(key(2)), Some(0));
+    assert_eq!(d.weight(key(3)), Some(1));
+}
+
+#[test]
 fn checker_set_weights_and_operator_overrides() {
     let mut d = Driver::new(one(three(1, 0)), 1);
     d.run_until(ms(10), |c, _| {

@@ -29,6 +29,7 @@ fn outcome() -> impl Strategy<Value = CheckOutcome> {
         3 => Just(CheckOutcome::Up),
         3 => Just(CheckOutcome::Down("refused".into())),
         1 => (0u32..5).prop_map(CheckOutcome::Weight),
+        1 => (-3i64..3).prop_map(CheckOutcome::WeightOffset),
     ]
 }
 

@@ -35,8 +35,10 @@ pub(crate) struct Verdict {
     pub(crate) changed: Option<bool>,
     /// The probe failed without a state change (for `log_all_failures`).
     pub(crate) failed_quietly: bool,
-    /// The weight the probe set (`misc_dynamic`, FILE_CHECK).
+    /// The weight the probe set (`misc_dynamic`).
     pub(crate) weight: Option<u32>,
+    /// The offset from the configured weight the probe set (FILE_CHECK).
+    pub(crate) offset: Option<i64>,
     /// The first probe of a checker that started failed (`alpha`) failed too: keepalived
     /// runs the real server's down notification once then, so scripts learn of a server that
     /// was never up (`update_svr_checker_state`, `!has_run`).
@@ -119,8 +121,13 @@ impl Checker {
         self.last_check = Some(now);
         self.last_latency = latency;
         let mut weight = None;
+        let mut offset = None;
         let success = match outcome {
             CheckOutcome::Up => true,
+            CheckOutcome::WeightOffset(o) => {
+                offset = Some(o);
+                true
+            }
             CheckOutcome::Weight(w) => {
                 weight = Some(w);
                 true
@@ -138,6 +145,7 @@ impl Checker {
             changed: None,
             failed_quietly: false,
             weight,
+            offset,
             confirmed_down: !self.has_run && !self.up && !success,
         };
         let mut delay = timing.delay_loop;

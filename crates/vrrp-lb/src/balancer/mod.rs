@@ -259,6 +259,11 @@ impl Balancer {
             });
         }
         let reason = checker.last_failure.clone().unwrap_or_default();
+        if let Some(offset) = verdict.offset {
+            // IPVS weights are 0..=65535 (keepalived clamps likewise).
+            let w = (i64::from(rs.spec.weight) + offset).clamp(0, 65_535);
+            rs.dynamic_weight = u32::try_from(w).ok();
+        }
         if verdict.weight.is_some() {
             rs.dynamic_weight = verdict.weight;
         }
