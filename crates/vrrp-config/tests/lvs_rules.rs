@@ -29,7 +29,13 @@ virtual_server 10.0.0.1 81 {
     let c = parse(text);
     assert!(c.data_path_errors(DataPathKind::Ipvs).is_empty());
     let errs = c.data_path_errors(DataPathKind::Nftables);
-    assert_eq!(errs.len(), 5, "{errs:#?}");
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+    has(
+        &errs,
+        8,
+        20,
+        "lvs_method DR: direct routing is not in the nftables data path yet: use NAT (with `lb_nat_masquerade` when the real servers do not route back through the balancer), or IPVS",
+    );
     has(
         &errs,
         2,
@@ -40,13 +46,13 @@ virtual_server 10.0.0.1 81 {
         &errs,
         3,
         16,
-        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT)",
     );
     has(
         &errs,
         5,
         20,
-        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT)",
     );
     has(
         &errs,
@@ -357,4 +363,30 @@ fn misspelt_keywords_get_a_suggestion() {
     assert_eq!(hint(2), "did you mean `lvs_sched`?");
     assert_eq!(hint(5), "did you mean `connect_timeout`?");
     assert_eq!(hint(7), "did you mean `path`?");
+}
+
+#[test]
+fn connection_thresholds_and_one_packet_scheduling_are_ipvs_only() {
+    let text = "virtual_server 10.0.0.1 53 {
+    lvs_sched rr
+    protocol UDP
+    ops
+    real_server 10.0.0.2 53 {
+        uthreshold 100
+    }
+    real_server 10.0.0.3 53 {
+    }
+}
+";
+    let c = parse(text);
+    assert!(c.data_path_errors(DataPathKind::Ipvs).is_empty());
+    let errs = c.data_path_errors(DataPathKind::Nftables);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    has(&errs, 1, 1, "ops: one-packet scheduling is IPVS only");
+    has(
+        &errs,
+        5,
+        5,
+        "uthreshold/lthreshold of [10.0.0.2]:53: needs connection counts: IPVS only",
+    );
 }

@@ -195,9 +195,28 @@ impl DataPathKind {
     pub fn refuses_forwarding(self, forwarding: Forwarding) -> Option<&'static str> {
         match (self, forwarding) {
             (DataPathKind::Nftables, Forwarding::Tun { .. }) => {
-                Some("tunnelling needs IPVS (nftables has NAT and DR)")
+                Some("tunnelling needs IPVS (nftables has NAT)")
             }
+            (DataPathKind::Nftables, Forwarding::Dr) => Some(
+                "direct routing is not in the nftables data path yet: use NAT (with `lb_nat_masquerade` when the real servers do not route back through the balancer), or IPVS",
+            ),
             _ => None,
+        }
+    }
+
+    /// Why this data path cannot honour `uthreshold` / `lthreshold`, if it cannot.
+    pub fn refuses_thresholds(self) -> Option<&'static str> {
+        match self {
+            DataPathKind::Nftables => Some("needs connection counts: IPVS only"),
+            DataPathKind::Ipvs => None,
+        }
+    }
+
+    /// Why this data path cannot schedule every datagram on its own (`ops`), if it cannot.
+    pub fn refuses_one_packet(self) -> Option<&'static str> {
+        match self {
+            DataPathKind::Nftables => Some("one-packet scheduling is IPVS only"),
+            DataPathKind::Ipvs => None,
         }
     }
 

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
                 eprintln!("{e}");
             }
             eprintln!(
-                "{}: {} error(s) in scripts and hooks",
+                "{}: {} error(s) in scripts, hooks and the load balancer",
                 path.display(),
                 errors.len()
             );

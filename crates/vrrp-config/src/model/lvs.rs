@@ -241,6 +241,21 @@ impl Config {
             if let Some(sorry) = &spec.sorry_server {
                 forwarding(sorry.forwarding, vs.sorry_lvs_method_site.as_ref());
             }
+            if let Some(why) = spec
+                .flags
+                .one_packet
+                .then(|| kind.refuses_one_packet())
+                .flatten()
+            {
+                out.push(vs.site.error(format!("ops: {why}"), hint()));
+            }
+            for (rs, hooks) in spec.real_servers.iter().zip(&vs.real_servers) {
+                let thresholds = rs.upper_threshold > 0 || rs.lower_threshold > 0;
+                if let Some(why) = thresholds.then(|| kind.refuses_thresholds()).flatten() {
+                    let text = format!("uthreshold/lthreshold of {}: {why}", rs.key);
+                    out.push(hooks.site.error(text, hint()));
+                }
+            }
         }
         out
     }
