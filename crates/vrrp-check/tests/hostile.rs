@@ -27,24 +27,6 @@ fn spec(kind: CheckKind, timeout: Duration) -> CheckerSpec {
     }
 }
 
-fn url(path: &str) -> UrlCheck {
-    UrlCheck {
-        path: path.into(),
-        status_codes: vec![],
-        digest: None,
-        regex: None,
-        regex_no_match: false,
-        virtualhost: None,
-    }
-}
-
-fn http(urls: Vec<UrlCheck>) -> HttpCheck {
-    HttpCheck {
-        urls,
-        ..HttpCheck::default()
-    }
-}
-
 async fn probe(kind: CheckKind, timeout: Duration, port: u16) -> Probe {
     let prober = Prober::new(ProbeContext::default()).unwrap();
     let started = Instant::now();
@@ -113,7 +95,12 @@ async fn closed_port_is_refused() {
         down(&p),
         format!("connect to 127.0.0.1:{port}: connection refused")
     );
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, port).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        port,
+    )
+    .await;
     assert!(down(&p).ends_with("connection refused"), "{p:?}");
 }
 
@@ -133,7 +120,12 @@ async fn silent_server_times_out() {
         drop(s);
     })
     .await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, port).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        port,
+    )
+    .await;
     assert_eq!(
         down(&p),
         format!("127.0.0.1:{port}: timeout after 1 s reading the HTTP header")
@@ -146,7 +138,12 @@ async fn silent_server_times_out() {
 #[tokio::test]
 async fn garbage_is_not_http() {
     let port = answering(b"SSH-2.0-OpenSSH_9.6\r\n\x00\xff garbage\r\n\r\n").await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, port).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        port,
+    )
+    .await;
     assert!(
         down(&p).starts_with("/: not an HTTP status line: \"SSH-2.0"),
         "{p:?}"
@@ -172,7 +169,12 @@ async fn endless_header_is_bounded() {
         while s.write_all(&line).await.is_ok() {}
     })
     .await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1 * 2, port).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1 * 2,
+        port,
+    )
+    .await;
     assert_eq!(down(&p), "/: HTTP header longer than 64 KiB");
 }
 
@@ -191,10 +193,10 @@ async fn endless_body_ends_at_the_deadline_with_bounded_memory() {
     })
     .await;
     let before = rss_kib();
-    let mut u = url("/");
+    let mut u = UrlCheck::new("/");
     u.digest = Some([0; 16]);
     u.regex = Some("never-there".into());
-    let p = probe(CheckKind::Http(http(vec![u])), S1 * 2, port).await;
+    let p = probe(CheckKind::Http(HttpCheck::new(vec![u])), S1 * 2, port).await;
     assert_eq!(
         down(&p),
         format!("127.0.0.1:{port}: timeout after 2 s reading the body")
@@ -217,7 +219,12 @@ async fn gigabyte_body_is_not_read_without_digest_or_regex() {
         }
     })
     .await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1 * 2, port).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1 * 2,
+        port,
+    )
+    .await;
     assert_eq!(p.outcome, CheckOutcome::Up);
     assert!(p.latency < S1, "{p:?}");
 }
@@ -233,10 +240,20 @@ async fn reset_and_early_close() {
         drop(std);
     })
     .await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, reset).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        reset,
+    )
+    .await;
     assert!(down(&p).ends_with("connection reset by peer"), "{p:?}");
     let closing = server(|s| async move { drop(s) }).await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, closing).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        closing,
+    )
+    .await;
     let r = down(&p);
     assert!(
         r.ends_with("connection closed by the server before any response")
@@ -248,14 +265,24 @@ async fn reset_and_early_close() {
 #[tokio::test]
 async fn tls_handshake_failures() {
     let plain = answering(b"HTTP/1.0 400 Bad Request\r\n\r\nnot TLS").await;
-    let p = probe(CheckKind::Ssl(http(vec![url("/")])), S1, plain).await;
+    let p = probe(
+        CheckKind::Ssl(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        plain,
+    )
+    .await;
     assert!(down(&p).contains("TLS handshake"), "{p:?}");
     let closing = server(|mut s| async move {
         let mut buf = [0u8; 512];
         let _ = s.read(&mut buf).await;
     })
     .await;
-    let p = probe(CheckKind::Ssl(http(vec![url("/")])), S1, closing).await;
+    let p = probe(
+        CheckKind::Ssl(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        closing,
+    )
+    .await;
     assert!(down(&p).contains("TLS handshake"), "{p:?}");
 }
 
@@ -267,50 +294,68 @@ async fn status_digest_and_regex() {
     )
     .await;
     let unavailable = answering(b"HTTP/1.1 503 Service Unavailable\r\n\r\n").await;
-    let p = probe(CheckKind::Http(http(vec![url("/")])), S1, unavailable).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
+        S1,
+        unavailable,
+    )
+    .await;
     assert_eq!(down(&p), "/: HTTP status 503 not in 200-299");
-    let mut u = url("/");
+    let mut u = UrlCheck::new("/");
     u.status_codes = vec![500..=503, 204..=204];
     assert_eq!(
-        probe(CheckKind::Http(http(vec![u])), S1, unavailable)
+        probe(CheckKind::Http(HttpCheck::new(vec![u])), S1, unavailable)
             .await
             .outcome,
         CheckOutcome::Up
     );
 
     let digest: [u8; 16] = Md5::digest(BODY).into();
-    let mut u = url("/");
+    let mut u = UrlCheck::new("/");
     u.digest = Some(digest);
     u.regex = Some("from the".into());
     assert_eq!(
-        probe(CheckKind::Http(http(vec![u.clone()])), S1, ok)
+        probe(CheckKind::Http(HttpCheck::new(vec![u.clone()])), S1, ok)
             .await
             .outcome,
         CheckOutcome::Up
     );
     u.regex_no_match = true;
-    let p = probe(CheckKind::Http(http(vec![u.clone()])), S1, ok).await;
+    let p = probe(CheckKind::Http(HttpCheck::new(vec![u.clone()])), S1, ok).await;
     assert_eq!(down(&p), "/: body matches regex \"from the\"");
     u.regex = None;
     u.digest = Some([0x1a; 16]);
-    let p = probe(CheckKind::Http(http(vec![u])), S1, ok).await;
+    let p = probe(CheckKind::Http(HttpCheck::new(vec![u])), S1, ok).await;
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(
         down(&p),
         format!("/: digest {hex} != expected 1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a")
     );
-    let mut bad = url("/");
+    let mut bad = UrlCheck::new("/");
     bad.regex = Some("(unclosed".into());
     for _ in 0..2 {
-        let p = probe(CheckKind::Http(http(vec![bad.clone()])), S1, ok).await;
+        let p = probe(CheckKind::Http(HttpCheck::new(vec![bad.clone()])), S1, ok).await;
         assert!(down(&p).starts_with("/: regex \"(unclosed\": "), "{p:?}");
     }
     // Every url must pass.
-    let p = probe(CheckKind::Http(http(vec![url("/"), url("/b")])), S1, ok).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![
+            UrlCheck::new("/"),
+            UrlCheck::new("/b"),
+        ])),
+        S1,
+        ok,
+    )
+    .await;
     assert_eq!(p.outcome, CheckOutcome::Up);
-    let mut b = url("/b");
+    let mut b = UrlCheck::new("/b");
     b.status_codes = vec![500..=500];
-    let p = probe(CheckKind::Http(http(vec![url("/"), b])), S1, ok).await;
+    let p = probe(
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/"), b])),
+        S1,
+        ok,
+    )
+    .await;
     assert_eq!(down(&p), "/b: HTTP status 200 not in 500");
 }
 
@@ -636,14 +681,16 @@ fn probes_are_send() {
 async fn request_injection_is_refused() {
     let port = answering(b"HTTP/1.0 200 OK\r\n\r\n").await;
     let p = probe(
-        CheckKind::Http(http(vec![url("/x HTTP/1.0\r\nEvil: 1")])),
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new(
+            "/x HTTP/1.0\r\nEvil: 1",
+        )])),
         S1,
         port,
     )
     .await;
     assert!(down(&p).starts_with("invalid url path"), "{p:?}");
-    let mut u = url("/");
+    let mut u = UrlCheck::new("/");
     u.virtualhost = Some("a\r\nb".into());
-    let p = probe(CheckKind::Http(http(vec![u])), S1, port).await;
+    let p = probe(CheckKind::Http(HttpCheck::new(vec![u])), S1, port).await;
     assert!(down(&p).starts_with("invalid virtualhost"), "{p:?}");
 }

@@ -79,24 +79,6 @@ fn down(p: &Probe) -> &str {
     }
 }
 
-fn url(path: &str) -> UrlCheck {
-    UrlCheck {
-        path: path.into(),
-        status_codes: vec![],
-        digest: None,
-        regex: None,
-        regex_no_match: false,
-        virtualhost: None,
-    }
-}
-
-fn http(urls: Vec<UrlCheck>) -> HttpCheck {
-    HttpCheck {
-        urls,
-        ..HttpCheck::default()
-    }
-}
-
 fn hex_to_digest(hex: &str) -> [u8; 16] {
     let mut d = [0u8; 16];
     for (i, b) in d.iter_mut().enumerate() {
@@ -159,14 +141,14 @@ fn http_and_tcp_against_nginx() {
     );
     assert!(counted.contains("packets "), "{counted}");
 
-    let mut page = url("/page.bin");
+    let mut page = UrlCheck::new("/page.bin");
     page.digest = Some(hex_to_digest(&md5sum));
-    let mut name = url("/");
+    let mut name = UrlCheck::new("/");
     name.regex = Some("^rs1\n$".into());
-    let mut host = url("/host");
+    let mut host = UrlCheck::new("/host");
     host.virtualhost = Some("www.lab.test".into());
     host.regex = Some(r"^www\.lab\.test\n$".into());
-    let all = http(vec![page.clone(), name, host]);
+    let all = HttpCheck::new(vec![page.clone(), name, host]);
     assert_eq!(
         probe(&client, CheckKind::Http(all.clone()), rs.ipv4(), 8080).outcome,
         CheckOutcome::Up
@@ -180,12 +162,12 @@ fn http_and_tcp_against_nginx() {
         CheckOutcome::Up
     );
     // Without a virtual host, the Host header is the address and port.
-    let mut by_addr = url("/host");
+    let mut by_addr = UrlCheck::new("/host");
     by_addr.regex = Some(format!("^{}:8080\n$", rs.ipv4()).replace('.', r"\."));
     assert_eq!(
         probe(
             &client,
-            CheckKind::Http(http(vec![by_addr])),
+            CheckKind::Http(HttpCheck::new(vec![by_addr])),
             rs.ipv4(),
             8080
         )
@@ -195,13 +177,18 @@ fn http_and_tcp_against_nginx() {
 
     let p = probe(
         &client,
-        CheckKind::Http(http(vec![url("/missing")])),
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/missing")])),
         rs.ipv4(),
         8080,
     );
     assert_eq!(down(&p), "/missing: HTTP status 404 not in 200-299");
     page.digest = Some([0; 16]);
-    let p = probe(&client, CheckKind::Http(http(vec![page])), rs.ipv4(), 8080);
+    let p = probe(
+        &client,
+        CheckKind::Http(HttpCheck::new(vec![page])),
+        rs.ipv4(),
+        8080,
+    );
     assert_eq!(
         down(&p),
         format!("/page.bin: digest {md5sum} != expected 00000000000000000000000000000000")
@@ -231,7 +218,7 @@ fn http_and_tcp_against_nginx() {
     web.kill().unwrap();
     let p = probe(
         &client,
-        CheckKind::Http(http(vec![url("/")])),
+        CheckKind::Http(HttpCheck::new(vec![UrlCheck::new("/")])),
         rs.ipv4(),
         8080,
     );
@@ -253,7 +240,7 @@ fn https_against_nginx() {
         }),
         ..ProbeContext::default()
     };
-    let mut sni = url("/sni");
+    let mut sni = UrlCheck::new("/sni");
     sni.regex = Some("^rs1\n$".into());
     let ssl = |sni_name: Option<&str>, urls| {
         CheckKind::Ssl(HttpCheck {
@@ -266,7 +253,7 @@ fn https_against_nginx() {
     let rs4: IpAddr = rs.ipv4().into();
 
     // No ca: the server is not verified (keepalived's behaviour).
-    let p = probe(&client, ssl(None, vec![url("/")]), rs4, 8443);
+    let p = probe(&client, ssl(None, vec![UrlCheck::new("/")]), rs4, 8443);
     assert_eq!(p.outcome, CheckOutcome::Up);
     // SNI reaches the server.
     let p = probe(&client, ssl(Some("rs1"), vec![sni.clone()]), rs4, 8443);
@@ -288,7 +275,7 @@ fn https_against_nginx() {
     let p = probe_from(
         &client,
         with_ca(&ca),
-        spec(ssl(None, vec![url("/")])),
+        spec(ssl(None, vec![UrlCheck::new("/")])),
         rs.ipv6().into(),
         8443,
     );
@@ -318,13 +305,13 @@ fn https_against_nginx() {
     let p = probe_from(
         &client,
         with_ca(&other),
-        spec(ssl(Some("rs1"), vec![url("/")])),
+        spec(ssl(Some("rs1"), vec![UrlCheck::new("/")])),
         rs4,
         8443,
     );
     assert!(down(&p).contains("TLS handshake"), "{p:?}");
     // Plain HTTP port: no TLS there.
-    let p = probe(&client, ssl(None, vec![url("/")]), rs4, 8080);
+    let p = probe(&client, ssl(None, vec![UrlCheck::new("/")]), rs4, 8080);
     assert!(down(&p).contains("TLS handshake"), "{p:?}");
 
     let (server, sni_name) = (rs4, Some("rs1".to_string()));

@@ -88,6 +88,30 @@ pub struct UrlCheck {
     pub virtualhost: Option<String>,
 }
 
+impl UrlCheck {
+    /// `url { path PATH }` with keepalived's defaults (status 200-299, no digest, no regex).
+    pub fn new(path: impl Into<String>) -> UrlCheck {
+        UrlCheck {
+            path: path.into(),
+            status_codes: Vec::new(),
+            digest: None,
+            regex: None,
+            regex_no_match: false,
+            virtualhost: None,
+        }
+    }
+}
+
+impl HttpCheck {
+    /// A checker of `urls` with keepalived's defaults (HTTP/1.0, no virtual host).
+    pub fn new(urls: Vec<UrlCheck>) -> HttpCheck {
+        HttpCheck {
+            urls,
+            ..HttpCheck::default()
+        }
+    }
+}
+
 /// HTTP_GET and SSL_GET.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct HttpCheck {

@@ -323,14 +323,7 @@ impl<'t> Parser<'t, '_> {
             name: "url",
             span: st.span(),
         };
-        let mut u = UrlCheck {
-            path: String::new(),
-            status_codes: Vec::new(),
-            digest: None,
-            regex: None,
-            regex_no_match: false,
-            virtualhost: None,
-        };
+        let mut u = UrlCheck::new("");
         let mut has_path = false;
         let mut tls_compliant = false;
         let mut seen = HashMap::new();
