@@ -520,6 +520,30 @@ impl<'t> Parser<'t, '_> {
     }
 
     /// Records a keyword; warns when it was already given in this block.
+    /// The rest of keyword `s` of `block` as the table shapes it: its `{` when it opens a
+    /// block, no block otherwise, and a single setting recorded once. `false`: the
+    /// statement is done with (its error reported).
+    fn keyword_shape(
+        &mut self,
+        s: &Stmt<'t>,
+        block: Block,
+        seen: &mut HashMap<String, Span>,
+    ) -> bool {
+        if keywords::opens_block(block, s.name) {
+            return self.expect_open(s);
+        }
+        if self.peek_open() {
+            self.d
+                .error(s.span(), format!("`{}` does not take a block", s.name));
+            self.skip_block();
+            return false;
+        }
+        if let Some(key) = keywords::seen_key(block, s.name) {
+            self.seen(seen, key, s.span());
+        }
+        true
+    }
+
     fn seen(&mut self, seen: &mut HashMap<String, Span>, key: &str, span: Span) {
         if let Some(first) = seen.insert(key.to_owned(), span) {
             self.d.warn_hint(

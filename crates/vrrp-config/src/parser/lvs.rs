@@ -189,17 +189,8 @@ impl<'t> Parser<'t, '_> {
                 return Some(None);
             }
         };
-        if keywords::opens_block(block, s.name) {
-            if !self.expect_open(&s) {
-                return Some(None);
-            }
-        } else if self.peek_open() {
-            self.d
-                .error(s.span(), format!("`{}` does not take a block", s.name));
-            self.skip_block();
+        if !self.keyword_shape(&s, block, seen) {
             return Some(None);
-        } else if let Some(key) = keywords::seen_key(block, s.name) {
-            self.seen(seen, key, s.span());
         }
         Some(Some((s, block)))
     }
