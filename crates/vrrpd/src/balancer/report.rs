@@ -248,9 +248,35 @@ pub(super) fn resolve(
     }
 }
 
-/// The watch line of an event, for those `vrrpctl watch` shows.
-pub(super) fn watch_event(event: &Event) -> Option<WatchEvent> {
+/// The watch line of an event, for those `vrrpctl watch` shows. An operator's action is a
+/// `real_server` event too: `up` is false while the server is disabled, else its health.
+pub(super) fn watch_event(core: &Balancer, event: &Event) -> Option<WatchEvent> {
     Some(match event {
+        Event::OperatorOverride {
+            service,
+            real_server,
+            value,
+        } => {
+            let healthy = || {
+                core.status()
+                    .iter()
+                    .find(|s| s.id == *service)
+                    .and_then(|s| s.real_servers.iter().find(|r| r.key == *real_server))
+                    .is_some_and(|r| r.up)
+            };
+            let (up, reason) = match value {
+                Some(Override::Disable) => (false, "disabled by the operator".to_string()),
+                Some(Override::Drain) => (healthy(), "drained by the operator".into()),
+                Some(Override::Weight(w)) => (healthy(), format!("weight {w} set by the operator")),
+                None => (healthy(), "enabled by the operator".into()),
+            };
+            WatchEvent::RealServer {
+                service: service.to_string(),
+                real_server: real_server.to_string(),
+                up,
+                reason,
+            }
+        }
         Event::RealServerUp {
             service,
             real_server,
