@@ -23,7 +23,7 @@ while True:\n    held.append(s.accept())\n";
 /// taken out by their checks, and then every request is answered by rs1 without delay.
 #[test]
 fn a_mute_server_and_an_empty_address_are_taken_out_and_requests_do_not_stall() {
-    require!("nginx", "curl", "nft");
+    require!("nginx", "curl", "nft", "python3");
     let mut s = setup("lb-bad", 1);
     let mute = s.lab.add_host("mute").expect("mute node");
     let python = ["/usr/bin/python3"]

@@ -9,7 +9,8 @@ use crate::common::*;
 
 /// lb1 (priority 150) and lb2 (100), the same virtual server over 4 nginx servers
 /// (`lb_nat_masquerade`, advert_int 0.1). The client requests continuously, one connection
-/// per request. lb1 dies as a crashed host does: its vrrpd is SIGKILLed and its link goes
+/// per request (a Rust client in the client's namespace: connect and each read bounded by
+/// 0.5 s, 10 ms between requests). lb1 dies as a crashed host does: its vrrpd is SIGKILLed and its link goes
 /// down at once (a SIGKILLed vrrpd leaves the VIP and its nftables table in lb1's
 /// namespace, and a host that is only missing its daemon would still answer ARP for the
 /// VIP and balance: not a dead balancer). lb2 becomes Master after Master_Down_Interval
@@ -54,7 +55,8 @@ fn backup_balancer_takes_over_when_the_master_dies() {
     let took_over = wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
         lb2.has_address(s.vip)
     });
-    let vip_after = client.start.elapsed() - t_dead;
+    let t_vip = client.start.elapsed();
+    let vip_after = t_vip - t_dead;
     assert!(took_over, "lb2 did not take the VIP\n{}", d2.tail(30));
     let connections_before = lvs_connections(&lb2, &d2);
     client.wait_answers(100, Duration::from_secs(20));
@@ -83,6 +85,10 @@ fn backup_balancer_takes_over_when_the_master_dies() {
         .iter()
         .filter(|r| r.at + r.took >= t_kill && r.result.is_err())
         .collect();
+    let failed_once_taken: usize = records
+        .iter()
+        .filter(|r| r.at >= t_vip && r.result.is_err())
+        .count();
     let (after, _) = tally(
         &records
             .iter()
@@ -93,9 +99,10 @@ fn backup_balancer_takes_over_when_the_master_dies() {
     let connections_after = lvs_connections(&lb2, &d2);
     eprintln!(
         "failover: lb1 dead (SIGKILL + link down) {:?} after the kill began; lb2 held the VIP \
-         {vip_after:?} after that; the first request begun then was answered {recovered:?} \
-         after it; longest time without an answer {gap:?}; {} failed request(s) of {} ({:?}); \
-         after: {after:?}; lb2 scheduled {} connection(s)",
+         {vip_after:?} after that; the first answered request begun then ended {recovered:?} \
+         after it; longest time without an answer {gap:?}; {} failed request(s) of {} ({:?}), \
+         {failed_once_taken} of them begun after lb2 held the VIP; after: {after:?}; lb2 \
+         scheduled {} connection(s)",
         t_dead - t_kill,
         failed.len(),
         records.len(),
