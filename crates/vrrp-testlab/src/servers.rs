@@ -92,6 +92,12 @@ impl Nginx {
         Ok(())
     }
 
+    /// Deletes a file under the document root (`/NAME` then answers 404).
+    pub fn remove(&self, name: &str) -> Result<()> {
+        std::fs::remove_file(self.root.join(name))?;
+        Ok(())
+    }
+
     /// The process.
     pub fn proc(&self) -> &Proc {
         &self.proc

@@ -319,7 +319,7 @@ impl Driver {
             self.notifier.queue.push(&key, hook);
         }
         if self.watchers.receiver_count() > 0
-            && let Some(e) = report::watch_event(event)
+            && let Some(e) = report::watch_event(&self.core, event)
         {
             let _ = self.watchers.send(e);
         }

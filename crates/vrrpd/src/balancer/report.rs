@@ -7,6 +7,7 @@ use vrrp_control::{
     Event as WatchEvent, LvsChecker, LvsRealServer, LvsService, LvsStatus, Traffic,
 };
 use vrrp_dataplane::{Counters, Stats};
+use vrrp_lb::dataplane::DesiredState;
 use vrrp_lb::spec::{RealServerKey, ServiceId, ServiceKey, ServiceSpec};
 use vrrp_lb::{Balancer, Event, Override, RealServerStatus, ServiceStatus};
 
@@ -27,7 +28,7 @@ pub(super) fn status(
     let services = all
         .iter()
         .filter(|s| wanted.as_ref().is_none_or(|w| *w == s.id))
-        .map(|s| service_doc(s, plan.service(&s.id), stats))
+        .map(|s| service_doc(s, plan.service(&s.id), core.desired(), stats))
         .collect();
     Ok(LvsStatus {
         data_path: plan.data_path_reason.clone(),
@@ -48,25 +49,46 @@ pub(super) fn real_server(
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| format!("no virtual server {service}"))?;
-    let doc = service_doc(s, plan.service(&id), None);
+    let doc = service_doc(s, plan.service(&id), core.desired(), None);
     doc.real_servers
         .into_iter()
         .find(|rs| rs.address == key.to_string())
         .ok_or_else(|| format!("virtual server {id} has no real server {real_server}"))
 }
 
-fn service_doc(s: &ServiceStatus, spec: Option<&ServiceSpec>, stats: Option<&Stats>) -> LvsService {
+/// `desired` gives the weights in the data path: a failed server kept at weight 0 by
+/// `inhibit_on_failure` is there, and live servers are not while the sorry server is in.
+fn service_doc(
+    s: &ServiceStatus,
+    spec: Option<&ServiceSpec>,
+    desired: &DesiredState,
+    stats: Option<&Stats>,
+) -> LvsService {
+    let in_data_path = |key: &RealServerKey| {
+        desired
+            .services
+            .get(&s.id)
+            .and_then(|d| d.destinations.get(key))
+            .map(|d| d.weight)
+    };
     let mut real_servers: Vec<LvsRealServer> = s
         .real_servers
         .iter()
-        .map(|rs| real_server_doc(rs, spec, destination(stats, &s.id, &rs.key)))
+        .map(|rs| {
+            real_server_doc(
+                rs,
+                spec,
+                in_data_path(&rs.key),
+                destination(stats, &s.id, &rs.key),
+            )
+        })
         .collect();
     if let Some(sorry) = spec.and_then(|sp| sp.sorry_server) {
         real_servers.push(LvsRealServer {
             address: sorry.key.to_string(),
             forwarding: sorry.forwarding.ipvs_name().into(),
             configured_weight: 1,
-            weight: s.sorry_server_in.then_some(1),
+            weight: in_data_path(&sorry.key),
             up: true,
             operator: None,
             sorry_server: true,
@@ -111,17 +133,17 @@ fn traffic(counters: Option<&Counters>) -> Traffic {
 fn real_server_doc(
     rs: &RealServerStatus,
     spec: Option<&ServiceSpec>,
+    weight: Option<u32>,
     traffic: Traffic,
 ) -> LvsRealServer {
     let forwarding = spec
         .and_then(|sp| sp.real_servers.iter().find(|r| r.key == rs.key))
         .map_or(vrrp_lb::spec::Forwarding::Nat, |r| r.forwarding);
-    let in_data_path = rs.up && rs.operator != Some(Override::Disable);
     LvsRealServer {
         address: rs.key.to_string(),
         forwarding: forwarding.ipvs_name().into(),
         configured_weight: rs.configured_weight,
-        weight: in_data_path.then_some(rs.effective_weight),
+        weight,
         up: rs.up,
         operator: rs.operator.map(|o| match o {
             Override::Weight(w) => format!("weight {w}"),
@@ -226,9 +248,35 @@ pub(super) fn resolve(
     }
 }
 
-/// The watch line of an event, for those `vrrpctl watch` shows.
-pub(super) fn watch_event(event: &Event) -> Option<WatchEvent> {
+/// The watch line of an event, for those `vrrpctl watch` shows. An operator's action is a
+/// `real_server` event too: `up` is false while the server is disabled, else its health.
+pub(super) fn watch_event(core: &Balancer, event: &Event) -> Option<WatchEvent> {
     Some(match event {
+        Event::OperatorOverride {
+            service,
+            real_server,
+            value,
+        } => {
+            let healthy = || {
+                core.status()
+                    .iter()
+                    .find(|s| s.id == *service)
+                    .and_then(|s| s.real_servers.iter().find(|r| r.key == *real_server))
+                    .is_some_and(|r| r.up)
+            };
+            let (up, reason) = match value {
+                Some(Override::Disable) => (false, "disabled by the operator".to_string()),
+                Some(Override::Drain) => (healthy(), "drained by the operator".into()),
+                Some(Override::Weight(w)) => (healthy(), format!("weight {w} set by the operator")),
+                None => (healthy(), "enabled by the operator".into()),
+            };
+            WatchEvent::RealServer {
+                service: service.to_string(),
+                real_server: real_server.to_string(),
+                up,
+                reason,
+            }
+        }
         Event::RealServerUp {
             service,
             real_server,
