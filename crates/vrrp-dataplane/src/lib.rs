@@ -6,9 +6,14 @@
 #![deny(unsafe_code)]
 
 mod conntrack;
+mod dr;
+mod drscript;
+#[allow(unsafe_code)]
+mod ifname;
 #[allow(unsafe_code)]
 mod libnft;
 mod nftables;
+mod route;
 mod script;
 mod slots;
 mod stats;

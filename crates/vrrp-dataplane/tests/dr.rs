@@ -1,0 +1,149 @@
+//! Direct routing on the nftables data path (root only): the balancer holds the VIP and
+//! hands the client's frames to real servers that hold it on `lo` (with `arp_ignore=1`,
+//! `arp_announce=2`) and answer the client themselves. Nothing listens on the balancer,
+//! so an answer proves the frame went through.
+
+mod common;
+
+use std::net::IpAddr;
+
+use common::{Held, LbLab, counts, service, state};
+use vrrp_lb::dataplane::{DesiredState, Destination};
+use vrrp_lb::spec::{Forwarding, Protocol, Scheduler};
+
+fn dr_lab(tag: &str, servers: usize) -> LbLab {
+    let t = LbLab::new(tag, servers);
+    for (node, _) in &t.servers {
+        for dev in ["all", "eth0"] {
+            node.sysctl(&format!("net.ipv4.conf.{dev}.arp_ignore"), "1")
+                .unwrap();
+            node.sysctl(&format!("net.ipv4.conf.{dev}.arp_announce"), "2")
+                .unwrap();
+        }
+        let v4 = format!("{}/32", t.vip4());
+        node.run_ok("ip", &["addr", "add", &v4, "dev", "lo"])
+            .unwrap();
+        let v6 = format!("{}/128", t.vip6());
+        node.run_ok("ip", &["-6", "addr", "add", &v6, "dev", "lo", "nodad"])
+            .unwrap();
+    }
+    t
+}
+
+/// Real server `i` by direct routing.
+fn dr(t: &LbLab, i: usize, vip: IpAddr, weight: u32) -> Destination {
+    let mut d = t.dest(i, vip, 80, weight);
+    d.forwarding = Forwarding::Dr;
+    d
+}
+
+fn dr_service(t: &LbLab, vip: IpAddr, scheduler: Scheduler, weights: &[u32]) -> DesiredState {
+    let dests = weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| dr(t, i + 1, vip, *w))
+        .collect();
+    state(vec![service(vip, 80, Protocol::Tcp, scheduler, dests)])
+}
+
+fn within(got: usize, want: usize, percent: usize) -> bool {
+    got * 100 >= want * (100 - percent) && got * 100 <= want * (100 + percent)
+}
+
+#[test]
+fn dr_spreads_by_weight_keeps_flows_and_counts() {
+    vrrp_testlab::require!("nft", "nginx", "curl");
+    let mut t = dr_lab("dprdr", 3);
+    let vip = t.vip4();
+    // Nothing answers on the balancer itself.
+    assert!(t.fetch(vip, 3, None).is_empty());
+    t.balancer.open(false).unwrap();
+    let rr = dr_service(&t, vip, Scheduler::Rr, &[1, 1, 1]);
+    let id = rr.services.keys().next().unwrap().clone();
+    t.balancer.set(rr);
+    let c = counts(&t.fetch(vip, 300, None));
+    eprintln!("rr: {c:?}");
+    assert_eq!(c.values().sum::<usize>(), 300, "{c:?}");
+    for name in ["r1", "r2", "r3"] {
+        assert!(within(c.get(name).copied().unwrap_or(0), 100, 35), "{c:?}");
+    }
+    let stats = t.balancer.stats();
+    let s = &stats.services[&id];
+    eprintln!("rr stats: {s:?}");
+    assert!((300..=330).contains(&s.total.connections), "{s:?}");
+    for d in s.destinations.values() {
+        assert!(d.packets >= d.connections * 4, "{d:?}");
+        assert!(d.bytes > d.packets * 40, "{d:?}");
+    }
+
+    t.balancer
+        .set(dr_service(&t, vip, Scheduler::Wrr, &[1, 2, 3]));
+    let c = counts(&t.fetch(vip, 1200, None));
+    eprintln!("wrr: {c:?}");
+    for (name, want) in [("r1", 200), ("r2", 400), ("r3", 600)] {
+        assert!(within(c.get(name).copied().unwrap_or(0), want, 25), "{c:?}");
+    }
+
+    // A held connection stays on its server while another server goes.
+    let held = Held::open(&t, vip);
+    let first = held.server();
+    let gone = (1..=3).find(|i| format!("r{i}") != first).unwrap();
+    let mut weights = vec![1, 2, 3];
+    weights[gone - 1] = 0;
+    t.balancer
+        .set(dr_service(&t, vip, Scheduler::Wrr, &weights));
+    let (second, _) = held.trigger();
+    assert_eq!(second, format!("second {first}"));
+    let c = counts(&t.fetch(vip, 200, None));
+    eprintln!("r{gone} at weight 0: {c:?}");
+    assert_eq!(c.values().sum::<usize>(), 200, "{c:?}");
+    assert!(!c.contains_key(&format!("r{gone}")), "{c:?}");
+    // Removed altogether.
+    let mut dests = vec![];
+    for (i, w) in weights.iter().enumerate() {
+        if i + 1 != gone {
+            dests.push(dr(&t, i + 1, vip, *w));
+        }
+    }
+    t.balancer.set(state(vec![service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Wrr,
+        dests,
+    )]));
+    let c = counts(&t.fetch(vip, 100, None));
+    assert_eq!(c.values().sum::<usize>(), 100, "{c:?}");
+    assert!(!c.contains_key(&format!("r{gone}")), "{c:?}");
+    t.balancer.shutdown(false);
+    assert!(t.fetch(vip, 3, None).is_empty());
+}
+
+#[test]
+fn dr_sh_sticks_to_the_client_and_ipv6_forwards() {
+    vrrp_testlab::require!("nft", "nginx", "curl");
+    let mut t = dr_lab("dpdrsh", 3);
+    for i in 0..8u8 {
+        t.client
+            .add_address(&format!("{}/24", t.lab.ipv4(50 + i)))
+            .unwrap();
+    }
+    t.balancer.open(false).unwrap();
+    let (vip, vip6) = (t.vip4(), t.vip6());
+    let mut both = dr_service(&t, vip, Scheduler::Sh, &[1, 1, 1]);
+    both.services
+        .extend(dr_service(&t, vip6, Scheduler::Rr, &[1, 1, 1]).services);
+    t.balancer.set(both);
+    let mut servers = std::collections::BTreeSet::new();
+    for i in 0..8u8 {
+        let names = t.fetch(vip, 5, Some(t.lab.ipv4(50 + i).into()));
+        assert_eq!(names.len(), 5, "{names:?}");
+        assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
+        servers.insert(names[0].clone());
+    }
+    assert!(servers.len() >= 2, "{servers:?}");
+    let c = counts(&t.fetch(vip6, 90, None));
+    eprintln!("ipv6 rr: {c:?}");
+    assert_eq!(c.values().sum::<usize>(), 90, "{c:?}");
+    assert_eq!(c.len(), 3, "{c:?}");
+}
