@@ -253,3 +253,89 @@ impl DrTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vrrp_lb::dataplane::Destination;
+    use vrrp_lb::spec::{Protocol, SchedulerFlags, ServiceAddr, ServiceKey};
+
+    fn state(weights: &[u32]) -> DesiredState {
+        let sa = "10.0.0.100:80".parse().unwrap();
+        let id = ServiceId {
+            key: ServiceKey::Socket(sa),
+            protocol: Protocol::Tcp,
+        };
+        let destinations = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let key = RealServerKey {
+                    addr: IpAddr::from([10, 0, 0, i as u8 + 1]),
+                    port: 80,
+                };
+                let d = Destination {
+                    key,
+                    weight: *w,
+                    forwarding: Forwarding::Dr,
+                    upper_threshold: 0,
+                    lower_threshold: 0,
+                };
+                (key, d)
+            })
+            .collect();
+        let service = Service {
+            addrs: vec![ServiceAddr::Socket(sa)],
+            scheduler: Scheduler::Wrr,
+            flags: SchedulerFlags::default(),
+            persistence: None,
+            destinations,
+        };
+        DesiredState {
+            services: [(id, service)].into_iter().collect(),
+        }
+    }
+
+    fn eth0(_: IpAddr) -> Result<Device, DataPathError> {
+        Ok(Device {
+            index: 2,
+            name: "eth0".into(),
+        })
+    }
+
+    #[test]
+    fn a_weight_change_edits_the_slot_map_only_and_removal_unhooks_first() {
+        let (script, one) = DrTable::default()
+            .transaction(&state(&[1, 1]), eth0)
+            .unwrap();
+        assert!(script.contains("hook ingress device \"eth0\""), "{script}");
+        assert!(
+            script.contains(
+                "add rule netdev vrrpd_lb_dr i2 ip daddr 10.0.0.100 tcp dport 80 jump s1"
+            )
+        );
+        assert!(
+            script.contains("jhash ip saddr . tcp sport mod 4093 seed"),
+            "{script}"
+        );
+        assert!(script.contains("counter fwd ip to 10.0.0.2 device \"eth0\""));
+        let (script, two) = one.transaction(&state(&[1, 3]), eth0).unwrap();
+        assert!(!script.is_empty());
+        for line in script.lines() {
+            assert!(
+                line.starts_with("delete element netdev vrrpd_lb_dr w1 ")
+                    || line.starts_with("add element netdev vrrpd_lb_dr w1 "),
+                "{script}"
+            );
+        }
+        // The first server's share goes from 2,047 slots to 1,023: 1,024 move.
+        let moved = script.lines().last().unwrap().matches("jump").count();
+        assert_eq!(moved, 1024);
+        let (script, three) = two.transaction(&DesiredState::default(), eth0).unwrap();
+        let at = |what: &str| script.find(what).unwrap();
+        assert!(at("flush chain netdev vrrpd_lb_dr i2") < at("delete chain netdev vrrpd_lb_dr s1"));
+        assert!(at("delete map netdev vrrpd_lb_dr w1") < at("delete chain netdev vrrpd_lb_dr d2"));
+        assert!(script.contains("delete chain netdev vrrpd_lb_dr i2"));
+        assert!(three.dispatch().is_empty());
+    }
+}
