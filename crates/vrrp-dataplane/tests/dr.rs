@@ -71,7 +71,11 @@ fn dr_spreads_by_weight_keeps_flows_and_counts() {
     let s = &stats.services[&id];
     eprintln!("rr stats: {s:?}");
     assert!((300..=330).contains(&s.total.connections), "{s:?}");
-    for d in s.destinations.values() {
+    for i in 1..=3 {
+        let d = &s.destinations[&dr(&t, i, vip, 1).key];
+        let answered = c.get(&format!("r{i}")).copied().unwrap_or(0) as u64;
+        // A retransmitted SYN would count twice.
+        assert!((answered..=answered + 5).contains(&d.connections), "{d:?}");
         assert!(d.packets >= d.connections * 4, "{d:?}");
         assert!(d.bytes > d.packets * 40, "{d:?}");
     }
@@ -120,7 +124,7 @@ fn dr_spreads_by_weight_keeps_flows_and_counts() {
 }
 
 #[test]
-fn dr_sh_sticks_to_the_client_and_ipv6_forwards() {
+fn dr_sh_and_mh_stick_to_the_client_and_ipv6_forwards() {
     vrrp_testlab::require!("nft", "nginx", "curl");
     let mut t = dr_lab("dpdrsh", 3);
     for i in 0..8u8 {
@@ -130,20 +134,63 @@ fn dr_sh_sticks_to_the_client_and_ipv6_forwards() {
     }
     t.balancer.open(false).unwrap();
     let (vip, vip6) = (t.vip4(), t.vip6());
-    let mut both = dr_service(&t, vip, Scheduler::Sh, &[1, 1, 1]);
-    both.services
-        .extend(dr_service(&t, vip6, Scheduler::Rr, &[1, 1, 1]).services);
-    t.balancer.set(both);
-    let mut servers = std::collections::BTreeSet::new();
-    for i in 0..8u8 {
-        let names = t.fetch(vip, 5, Some(t.lab.ipv4(50 + i).into()));
-        assert_eq!(names.len(), 5, "{names:?}");
-        assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
-        servers.insert(names[0].clone());
+    for scheduler in [Scheduler::Sh, Scheduler::Mh] {
+        let mut both = dr_service(&t, vip, scheduler, &[1, 1, 1]);
+        both.services
+            .extend(dr_service(&t, vip6, Scheduler::Rr, &[1, 1, 1]).services);
+        t.balancer.set(both);
+        let mut servers = std::collections::BTreeSet::new();
+        for i in 0..8u8 {
+            let names = t.fetch(vip, 5, Some(t.lab.ipv4(50 + i).into()));
+            assert_eq!(names.len(), 5, "{scheduler:?} {names:?}");
+            assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
+            servers.insert(names[0].clone());
+        }
+        eprintln!("{scheduler:?}: 8 clients on {servers:?}");
+        assert!(servers.len() >= 2, "{servers:?}");
     }
-    assert!(servers.len() >= 2, "{servers:?}");
     let c = counts(&t.fetch(vip6, 90, None));
     eprintln!("ipv6 rr: {c:?}");
     assert_eq!(c.values().sum::<usize>(), 90, "{c:?}");
     assert_eq!(c.len(), 3, "{c:?}");
+}
+
+#[test]
+fn a_service_changes_method_in_one_transaction_and_shutdown_removes_both_tables() {
+    vrrp_testlab::require!("nft");
+    let mut t = LbLab::new("dpdrmv", 1);
+    t.balancer.open(true).unwrap();
+    let vip = t.vip4();
+    let nat = service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        vec![t.dest(1, vip, 80, 1)],
+    );
+    let list = |family: &str| {
+        let name = if family == "inet" {
+            "vrrpd_lb"
+        } else {
+            "vrrpd_lb_dr"
+        };
+        t.lb.run_ok("nft", &["list", "table", family, name])
+            .unwrap()
+    };
+    t.balancer.set(state(vec![nat.clone()]));
+    t.balancer.set(dr_service(&t, vip, Scheduler::Rr, &[1]));
+    assert!(!list("inet").contains("jump s"), "{}", list("inet"));
+    let dr_table = list("netdev");
+    let fwd = format!("fwd ip to {} device \"eth0\"", t.servers[0].0.ipv4());
+    assert!(dr_table.contains(&fwd), "{dr_table}");
+    assert!(
+        dr_table.contains("hook ingress device \"eth0\""),
+        "{dr_table}"
+    );
+    t.balancer.set(state(vec![nat]));
+    assert!(list("inet").contains("jump s"), "{}", list("inet"));
+    assert!(!list("netdev").contains("chain"), "{}", list("netdev"));
+    t.balancer.shutdown(false);
+    let tables = t.lb.run_ok("nft", &["list", "tables"]).unwrap();
+    assert!(!tables.contains("vrrpd_lb"), "{tables}");
 }
