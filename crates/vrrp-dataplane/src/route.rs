@@ -18,6 +18,7 @@ const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
 const RTA_VIA: u16 = 18;
 const RTN_UNICAST: u8 = 1;
+const RTN_LOCAL: u8 = 2;
 
 /// The interface a real server is reached through.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +114,11 @@ pub(crate) fn device_to(addr: IpAddr) -> Result<Device, DataPathError> {
     socket.recv(&mut reply, 0).map_err(|e| io("recv", e))?;
     let (route_type, oif, gateway) =
         parse(&reply).map_err(|e| fail(format!("route to real server {addr}: {e}")))?;
+    if route_type == RTN_LOCAL {
+        return Err(fail(format!(
+            "real server {addr} is an address of the balancer itself"
+        )));
+    }
     if gateway || route_type != RTN_UNICAST {
         return Err(fail(format!(
             "real server {addr} is not on a directly connected network (direct routing \

@@ -194,3 +194,60 @@ fn a_service_changes_method_in_one_transaction_and_shutdown_removes_both_tables(
     let tables = t.lb.run_ok("nft", &["list", "tables"]).unwrap();
     assert!(!tables.contains("vrrpd_lb"), "{tables}");
 }
+
+/// `services` DR services of `per` destinations on 10.200.0.0/16 (on-link for the
+/// balancer), wrr; `edit` sets the weight of one destination of the first service.
+fn many(services: usize, per: usize, edit: Option<(usize, u32)>) -> DesiredState {
+    let vip: IpAddr = "10.99.0.100".parse().unwrap();
+    let list = (0..services)
+        .map(|s| {
+            let dests = (0..per)
+                .map(|i| {
+                    let n = s * per + i;
+                    let addr = IpAddr::from([10, 200, (n / 250) as u8, (n % 250 + 2) as u8]);
+                    let weight = match edit {
+                        Some((at, w)) if s == 0 && i == at => w,
+                        _ => 1,
+                    };
+                    Destination {
+                        key: vrrp_lb::spec::RealServerKey { addr, port: 0 },
+                        weight,
+                        forwarding: Forwarding::Dr,
+                        upper_threshold: 0,
+                        lower_threshold: 0,
+                    }
+                })
+                .collect();
+            service(vip, 1000 + s as u16, Protocol::Tcp, Scheduler::Wrr, dests)
+        })
+        .collect();
+    state(list)
+}
+
+#[test]
+fn a_dr_weight_change_at_1000_destinations_is_applied_quickly() {
+    vrrp_testlab::require!("nft");
+    let mut t = LbLab::new("dpdrlat", 0);
+    t.lb.add_address("10.200.0.1/16").unwrap();
+    for (services, per) in [(1, 1000), (10, 100)] {
+        t.balancer.state = DesiredState::default();
+        t.balancer.open(false).unwrap();
+        let full = t.balancer.set(many(services, per, None));
+        let mut weights = Vec::new();
+        for i in 0..15 {
+            let w = if i % 2 == 0 { 0 } else { 3 };
+            weights.push(t.balancer.set(many(services, per, Some((per / 2, w)))));
+        }
+        weights.sort();
+        let weight = weights[weights.len() / 2];
+        let start = std::time::Instant::now();
+        let stats = t.balancer.stats();
+        let read = start.elapsed();
+        assert_eq!(stats.services.len(), services);
+        eprintln!(
+            "DR {services} service(s) x {per} destinations: install {full:?}, weight change \
+             (median of 15) {weight:?}, stats {read:?}"
+        );
+        assert!(weight < std::time::Duration::from_millis(200), "{weight:?}");
+    }
+}
