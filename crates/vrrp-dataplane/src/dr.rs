@@ -153,6 +153,10 @@ impl DrTable {
         }
         let mut slot_cmds = Vec::new();
         for (id, service) in new {
+            // An unchanged service keeps its slots (and its destinations their ids).
+            if old.get(id) == Some(service) {
+                continue;
+            }
             let n = next.numbers[id];
             let before = self.slots.get(id).cloned().unwrap_or_default();
             let after = next.slot_table(id, service, &before);
