@@ -9,6 +9,49 @@ use vrrp_lb::dataplane::DataPathKind;
 use vrrp_lb::spec::{Forwarding, IpFamily, Scheduler, ServiceAddr, Tunnel, TunnelChecksum};
 
 #[test]
+fn direct_routing_refusals_of_nftables() {
+    let text = "virtual_server 10.0.0.1 80 {
+    lvs_sched rr
+    lvs_method DR
+    persistence_timeout 60
+    real_server 10.0.0.2 8080 {
+    }
+    real_server 10.0.0.3 80 {
+        lvs_method NAT
+    }
+}
+virtual_server 10.0.0.1 81 {
+    lvs_sched wrr
+    lvs_method DR
+    real_server 10.0.0.4 81 {
+    }
+}
+";
+    let c = parse(text);
+    assert!(c.data_path_errors(DataPathKind::Ipvs).is_empty());
+    let errs = c.data_path_errors(DataPathKind::Nftables);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    has(
+        &errs,
+        1,
+        1,
+        "lvs_method DR with other methods in one virtual server: nftables forwards a service one way (make every lvs_method of it DR)",
+    );
+    has(
+        &errs,
+        1,
+        1,
+        "persistence with lvs_method DR needs connection state: IPVS only (or lvs_sched sh/mh, which keep a client on its server)",
+    );
+    has(
+        &errs,
+        5,
+        5,
+        "real server 10.0.0.2 8080: lvs_method DR cannot change the port",
+    );
+}
+
+#[test]
 fn data_path_refusals_are_located_at_their_keyword() {
     let text = "virtual_server 10.0.0.1 80 {
     lvs_sched lc
@@ -29,12 +72,13 @@ virtual_server 10.0.0.1 81 {
     let c = parse(text);
     assert!(c.data_path_errors(DataPathKind::Ipvs).is_empty());
     let errs = c.data_path_errors(DataPathKind::Nftables);
+    // DR is carried, but not mixed with TUN in one virtual server.
     assert_eq!(errs.len(), 6, "{errs:#?}");
     has(
         &errs,
-        8,
-        20,
-        "lvs_method DR: direct routing is not in the nftables data path yet: use NAT (with `lb_nat_masquerade` when the real servers do not route back through the balancer), or IPVS",
+        1,
+        1,
+        "lvs_method DR with other methods in one virtual server: nftables forwards a service one way (make every lvs_method of it DR)",
     );
     has(
         &errs,
@@ -46,13 +90,13 @@ virtual_server 10.0.0.1 81 {
         &errs,
         3,
         16,
-        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT)",
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
     );
     has(
         &errs,
         5,
         20,
-        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT)",
+        "lvs_method TUN: tunnelling needs IPVS (nftables has NAT and DR)",
     );
     has(
         &errs,

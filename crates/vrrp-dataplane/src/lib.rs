@@ -1,14 +1,20 @@
 //! The load balancer's data paths: what turns `vrrp_lb`'s desired state into kernel state.
 //!
 //! [`DataPath`] is the interface the daemon drives (IPVS will implement it too);
-//! [`Nftables`] is its nftables implementation: one table, `inet vrrpd_lb`, changed only by
-//! atomic transactions through libnftables in-process. See `docs/dataplane.md`.
+//! [`Nftables`] is its nftables implementation: the tables `inet vrrpd_lb` (NAT) and
+//! `netdev vrrpd_lb_dr` (direct routing), changed only by atomic transactions through
+//! libnftables in-process. See `docs/dataplane.md`.
 #![deny(unsafe_code)]
 
 mod conntrack;
+mod dr;
+mod drscript;
+#[allow(unsafe_code)]
+mod ifname;
 #[allow(unsafe_code)]
 mod libnft;
 mod nftables;
+mod route;
 mod script;
 mod slots;
 mod stats;

@@ -3,14 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use vrrp_lb::dataplane::{Change, DataPathKind, DesiredState, Destination, Service, apply};
+use vrrp_lb::dataplane::{Change, DataPathKind, DesiredState, Destination, Service, apply, diff};
 use vrrp_lb::spec::{RealServerKey, ServiceId};
 
 mod transaction;
 
+use crate::dr::{DrTable, split};
 use crate::libnft::Nft;
 use crate::{
-    Counters, DataPath, DataPathError, ServiceStats, Stats, conntrack, script, stats, validate,
+    Counters, DataPath, DataPathError, ServiceStats, Stats, conntrack, drscript, route, script,
+    stats, validate,
 };
 use transaction::{Numbering, Plan};
 
@@ -25,10 +27,13 @@ pub struct NftOptions {
     pub masquerade: bool,
 }
 
-/// The nftables data path, owning the table `inet vrrpd_lb` of its network namespace.
+/// The nftables data path, owning the tables `inet vrrpd_lb` (NAT) and `netdev vrrpd_lb_dr`
+/// (direct routing) of its network namespace.
 pub struct Nftables {
     nft: Nft,
     installed: DesiredState,
+    /// The direct-routing services (not in the NAT numbering below).
+    dr: DrTable,
     /// Service -> the number N of its chain `sN` and map `pN`.
     numbers: BTreeMap<ServiceId, u32>,
     /// Destination -> its mark M (chains `dM`, `aM`); never reused in a run.
@@ -54,10 +59,11 @@ impl Nftables {
     /// The table belongs to the calling thread's network namespace.
     pub fn open(options: NftOptions) -> Result<Nftables, DataPathError> {
         let mut nft = Nft::open()?;
-        nft.run(&script::skeleton(options.masquerade))?;
+        nft.run(&(script::skeleton(options.masquerade) + &drscript::skeleton()))?;
         Ok(Nftables {
             nft,
             installed: DesiredState::default(),
+            dr: DrTable::default(),
             numbers: BTreeMap::new(),
             marks: BTreeMap::new(),
             slots: BTreeMap::new(),
@@ -112,7 +118,11 @@ impl DataPath for Nftables {
         if changes.is_empty() {
             return Ok(());
         }
-        let plan = Plan::of(&self.installed, desired, changes);
+        // A service moves between the tables when its method changes: each table gets
+        // the changes of its own services.
+        let ((nat_old, _), (nat_new, dr_new)) = (split(&self.installed), split(desired));
+        let nat_changes = diff(&nat_old, &nat_new);
+        let plan = Plan::of(&nat_old, &nat_new, &nat_changes);
         let mut next = Numbering {
             numbers: self.numbers.clone(),
             marks: self.marks.clone(),
@@ -120,8 +130,13 @@ impl DataPath for Nftables {
             next_number: self.next_number,
             next_mark: self.next_mark,
         };
-        let (script, gone) = self.transaction(desired, &plan, &mut next)?;
-        self.nft.run(&script)?;
+        let (mut script, gone) = self.transaction(&nat_old, &nat_new, &plan, &mut next)?;
+        let (dr_script, dr_next) = self.dr.transaction(&dr_new, route::device_to)?;
+        script.push_str(&dr_script);
+        if !script.is_empty() {
+            self.nft.run(&script)?;
+        }
+        self.dr = dr_next;
         for id in &plan.removed {
             next.numbers.remove(id);
             next.slots.remove(id);
@@ -154,7 +169,12 @@ impl DataPath for Nftables {
             .run(&format!("list table inet {}", script::TABLE))?;
         let counters = stats::chain_counters(&listing);
         let mut out = Stats::default();
+        let dr_listing = self.nft.run(&format!("list table {}", drscript::DR))?;
+        self.dr.stats(&dr_listing, &mut out);
         for (id, service) in &self.installed.services {
+            if out.services.contains_key(id) {
+                continue;
+            }
             let mut s = ServiceStats::default();
             for key in service.destinations.keys() {
                 let Some(mark) = self.mark_of(id, *key) else {
@@ -184,7 +204,8 @@ impl DataPath for Nftables {
             return Ok(());
         }
         if !keep {
-            self.nft.run(&script::remove_table())?;
+            self.nft
+                .run(&(script::remove_table() + &drscript::remove_table()))?;
         }
         self.closed = true;
         Ok(())

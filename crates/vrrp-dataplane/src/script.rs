@@ -54,7 +54,7 @@ pub(crate) fn remove_table() -> String {
 }
 
 /// `ip` or `ip6`.
-fn l3(family: IpFamily) -> &'static str {
+pub(crate) fn l3(family: IpFamily) -> &'static str {
     match family {
         IpFamily::V4 => "ip",
         IpFamily::V6 => "ip6",
@@ -79,30 +79,35 @@ pub(crate) fn dispatch<'a>(
     for (n, id, service) in services {
         let proto = id.protocol.name();
         for addr in &service.addrs {
-            let matcher = match *addr {
-                ServiceAddr::Socket(sa) => {
-                    let fam = l3(IpFamily::of(sa.ip()));
-                    match sa.port() {
-                        0 => format!("{fam} daddr {} meta l4proto {proto}", sa.ip()),
-                        p => format!("{fam} daddr {} {proto} dport {p}", sa.ip()),
-                    }
-                }
-                ServiceAddr::Range { first, last, port } => {
-                    let fam = l3(IpFamily::of(first));
-                    match port {
-                        0 => format!("{fam} daddr {first}-{last} meta l4proto {proto}"),
-                        p => format!("{fam} daddr {first}-{last} {proto} dport {p}"),
-                    }
-                }
-                ServiceAddr::Fwmark { mark, family } => {
-                    let nf = match family {
-                        IpFamily::V4 => "ipv4",
-                        IpFamily::V6 => "ipv6",
-                    };
-                    format!("meta mark {mark} meta nfproto {nf}")
-                }
-            };
+            let matcher = matcher(addr, proto);
             let _ = writeln!(out, "add rule inet {TABLE} prerouting {matcher} jump s{n}");
+        }
+    }
+}
+
+/// What selects the packets of a service address (`proto`: its protocol's nft name).
+pub(crate) fn matcher(addr: &ServiceAddr, proto: &str) -> String {
+    match *addr {
+        ServiceAddr::Socket(sa) => {
+            let fam = l3(IpFamily::of(sa.ip()));
+            match sa.port() {
+                0 => format!("{fam} daddr {} meta l4proto {proto}", sa.ip()),
+                p => format!("{fam} daddr {} {proto} dport {p}", sa.ip()),
+            }
+        }
+        ServiceAddr::Range { first, last, port } => {
+            let fam = l3(IpFamily::of(first));
+            match port {
+                0 => format!("{fam} daddr {first}-{last} meta l4proto {proto}"),
+                p => format!("{fam} daddr {first}-{last} {proto} dport {p}"),
+            }
+        }
+        ServiceAddr::Fwmark { mark, family } => {
+            let nf = match family {
+                IpFamily::V4 => "ipv4",
+                IpFamily::V6 => "ipv6",
+            };
+            format!("meta mark {mark} meta nfproto {nf}")
         }
     }
 }
@@ -232,7 +237,15 @@ pub(crate) fn add_slot_map(out: &mut String, n: u32) {
 /// The element commands that turn slot table `old` into `new` (entries are marks): only
 /// the slots whose owner changes. Deletions go before destinations are removed, additions
 /// after they are added.
-pub(crate) fn slot_changes(n: u32, old: &[u32], new: &[u32]) -> (String, String) {
+/// `table` is `inet vrrpd_lb` or the direct-routing table, `chain` the destination chain
+/// prefix there.
+pub(crate) fn slot_changes(
+    table: &str,
+    chain: &str,
+    n: u32,
+    old: &[u32],
+    new: &[u32],
+) -> (String, String) {
     let (mut gone, mut came) = (Vec::new(), Vec::new());
     for i in 0..old.len().max(new.len()) {
         let (o, w) = (old.get(i), new.get(i));
@@ -243,15 +256,12 @@ pub(crate) fn slot_changes(n: u32, old: &[u32], new: &[u32]) -> (String, String)
             gone.push(i.to_string());
         }
         if let Some(mark) = w {
-            came.push(format!("{i} : jump d{}", tag(*mark)));
+            came.push(format!("{i} : jump {chain}{mark}"));
         }
     }
     let cmd = |verb: &str, list: Vec<String>| match list.is_empty() {
         true => String::new(),
-        false => format!(
-            "{verb} element inet {TABLE} w{n} {{ {} }}\n",
-            list.join(", ")
-        ),
+        false => format!("{verb} element {table} w{n} {{ {} }}\n", list.join(", ")),
     };
     (cmd("delete", gone), cmd("add", came))
 }
@@ -322,12 +332,9 @@ mod tests {
 
     #[test]
     fn slot_changes_touch_only_moved_slots() {
-        let (gone, came) = slot_changes(3, &[5, 6, 7], &[5, 8]);
+        let (gone, came) = slot_changes("inet vrrpd_lb", "d", 3, &[5, 6, 7], &[5, 8]);
         assert_eq!(gone, "delete element inet vrrpd_lb w3 { 1, 2 }\n");
-        assert_eq!(
-            came,
-            format!("add element inet vrrpd_lb w3 {{ 1 : jump d{} }}\n", tag(8))
-        );
+        assert_eq!(came, "add element inet vrrpd_lb w3 { 1 : jump d8 }\n");
     }
 
     #[test]

@@ -70,6 +70,58 @@ pub(crate) fn next(
     Some(slots)
 }
 
+/// A slot table of fixed length `size` for direct routing, shared among `dests` (mark,
+/// weight; every weight counts as 1 with `equal`) in proportion, from `old`: a slot keeps
+/// its owner while the owner is under its share, so a change moves only the slots it must.
+/// The length never changes, because a stateless hash `mod` a new length would move almost
+/// every flow. A destination whose share rounds to nothing gets no slot.
+pub(crate) fn shares(old: &[u32], dests: &[(u32, u32)], size: usize, equal: bool) -> Vec<u32> {
+    let live: Vec<(u32, u128)> = dests
+        .iter()
+        .filter(|(_, w)| *w > 0)
+        .map(|(m, w)| (*m, if equal { 1 } else { u128::from(*w) }))
+        .collect();
+    let total: u128 = live.iter().map(|(_, w)| w).sum();
+    if total == 0 || size == 0 {
+        return Vec::new();
+    }
+    let size128 = size as u128;
+    let mut want: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut rest: Vec<(u128, u32)> = Vec::new();
+    for (m, w) in &live {
+        want.insert(*m, (size128 * w / total) as usize);
+        rest.push((size128 * w % total, *m));
+    }
+    // Largest remainders take the slots the rounding down left.
+    rest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let short = size - want.values().sum::<usize>();
+    for (_, m) in rest.iter().take(short) {
+        *want.entry(*m).or_default() += 1;
+    }
+    let mut have: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut slots: Vec<Option<u32>> = match old.len() == size {
+        true => old.iter().map(|m| Some(*m)).collect(),
+        false => vec![None; size],
+    };
+    for slot in &mut slots {
+        if let Some(m) = *slot {
+            let count = have.entry(m).or_default();
+            if *count < want.get(&m).copied().unwrap_or(0) {
+                *count += 1;
+            } else {
+                *slot = None;
+            }
+        }
+    }
+    let mut needy = want
+        .iter()
+        .flat_map(|(m, n)| std::iter::repeat_n(*m, n - have.get(m).copied().unwrap_or(0)));
+    slots
+        .into_iter()
+        .map(|s| s.or_else(|| needy.next()).unwrap_or_default())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +163,24 @@ mod tests {
         let mh = next(Scheduler::Mh, &[], &[(7, &a), (8, &b)]).unwrap();
         assert_eq!(mh.len(), MAGLEV_SLOTS);
         assert!(mh.iter().all(|m| *m == 7 || *m == 8));
+    }
+
+    #[test]
+    fn shares_keep_their_length_and_move_only_what_they_must() {
+        let count = |s: &[u32], m| s.iter().filter(|x| **x == m).count();
+        let one = shares(&[], &[(1, 1), (2, 2), (3, 3)], 601, false);
+        assert_eq!(one.len(), 601);
+        assert_eq!(
+            (count(&one, 1), count(&one, 2), count(&one, 3)),
+            (100, 200, 301)
+        );
+        // 3 goes to weight 0: only its slots move.
+        let two = shares(&one, &[(1, 1), (2, 2), (3, 0)], 601, false);
+        let moved = one.iter().zip(&two).filter(|(a, b)| a != b).count();
+        assert_eq!(moved, 301);
+        assert!(one.iter().zip(&two).all(|(a, b)| *a == 3 || a == b));
+        let rr = shares(&two, &[(1, 1), (2, 2)], 601, true);
+        assert_eq!((count(&rr, 1), count(&rr, 2)), (301, 300));
+        assert!(shares(&rr, &[(1, 0)], 601, true).is_empty());
     }
 }

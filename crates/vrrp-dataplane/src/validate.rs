@@ -1,7 +1,7 @@
 //! What the nftables data path refuses, checked before anything is sent to the kernel.
 
-use vrrp_lb::dataplane::{DataPathKind, DesiredState};
-use vrrp_lb::spec::{Forwarding, IpFamily, ServiceAddr};
+use vrrp_lb::dataplane::{DataPathKind, DesiredState, Service};
+use vrrp_lb::spec::{Forwarding, IpFamily, ServiceAddr, ServiceId};
 
 use crate::DataPathError;
 use crate::script::family;
@@ -68,16 +68,57 @@ pub(crate) fn check(desired: &DesiredState) -> Result<(), DataPathError> {
                     dest.key
                 )));
             }
-            if dest.forwarding == Forwarding::Dr {
+            if IpFamily::of(dest.key.addr) != family(service) {
                 return Err(refuse(format!(
-                    "{id} -> {}: direct routing (DR) is not implemented on nftables yet; \
-                     use lvs_method NAT, or the IPVS data path",
+                    "{id} -> {}: forwarding between IPv4 and IPv6",
                     dest.key
                 )));
             }
-            if IpFamily::of(dest.key.addr) != family(service) {
+        }
+        direct_routing(id, service)?;
+    }
+    Ok(())
+}
+
+/// What direct routing cannot do: it forwards the client's packet unchanged, before
+/// conntrack, so it rewrites no port, keeps no state and sees no firewall mark.
+fn direct_routing(id: &ServiceId, service: &Service) -> Result<(), DataPathError> {
+    let dr = service
+        .destinations
+        .values()
+        .filter(|d| d.forwarding == Forwarding::Dr)
+        .count();
+    if dr == 0 {
+        return Ok(());
+    }
+    if dr != service.destinations.len() {
+        return Err(refuse(format!(
+            "{id}: direct routing and NAT real servers in one service (make every \
+             lvs_method of a virtual server the same)"
+        )));
+    }
+    if service.persistence.is_some() {
+        return Err(refuse(format!(
+            "{id}: persistence with direct routing needs connection state: use IPVS, or \
+             lvs_sched sh/mh (the client's address picks its server)"
+        )));
+    }
+    for addr in &service.addrs {
+        let port = match *addr {
+            ServiceAddr::Socket(sa) => sa.port(),
+            ServiceAddr::Range { port, .. } => port,
+            ServiceAddr::Fwmark { .. } => {
                 return Err(refuse(format!(
-                    "{id} -> {}: NAT between IPv4 and IPv6",
+                    "{id}: a firewall-mark service with direct routing (the mark is set after \
+                     the ingress hook that forwards)"
+                )));
+            }
+        };
+        for dest in service.destinations.values() {
+            if dest.key.port != 0 && dest.key.port != port {
+                return Err(refuse(format!(
+                    "{id} -> {}: direct routing cannot change the port (the real server \
+                     must listen on {port})",
                     dest.key
                 )));
             }

@@ -83,10 +83,17 @@ fn unsupported_settings_are_refused_and_change_nothing() {
     let before =
         t.lb.run_ok("nft", &["list", "table", "inet", "vrrpd_lb"])
             .unwrap();
-    let mut dr = ok.clone();
-    for d in dr.1.destinations.values_mut() {
-        d.forwarding = Forwarding::Dr;
-    }
+    // Direct routing rewrites no port, and one service forwards one way.
+    let mut dr_dest = t.dest(1, vip, 80, 1);
+    dr_dest.forwarding = Forwarding::Dr;
+    let dr_port = service(vip, 81, Protocol::Tcp, Scheduler::Rr, vec![dr_dest]);
+    let mixed = service(
+        vip,
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        vec![dr_dest, t.dest(1, vip, 8080, 1)],
+    );
     let lc = service(
         vip,
         81,
@@ -115,7 +122,8 @@ fn unsupported_settings_are_refused_and_change_nothing() {
         d.upper_threshold = 100;
     }
     for bad in [
-        vec![dr],
+        vec![mixed],
+        vec![dr_port],
         vec![ops],
         vec![threshold],
         vec![ok.clone(), lc],

@@ -195,11 +195,8 @@ impl DataPathKind {
     pub fn refuses_forwarding(self, forwarding: Forwarding) -> Option<&'static str> {
         match (self, forwarding) {
             (DataPathKind::Nftables, Forwarding::Tun { .. }) => {
-                Some("tunnelling needs IPVS (nftables has NAT)")
+                Some("tunnelling needs IPVS (nftables has NAT and DR)")
             }
-            (DataPathKind::Nftables, Forwarding::Dr) => Some(
-                "direct routing is not in the nftables data path yet: use NAT (with `lb_nat_masquerade` when the real servers do not route back through the balancer), or IPVS",
-            ),
             _ => None,
         }
     }

@@ -256,8 +256,69 @@ impl Config {
                     out.push(hooks.site.error(text, hint()));
                 }
             }
+            if kind == DataPathKind::Nftables {
+                direct_routing_errors(vs, &hint(), &mut out);
+            }
         }
         out
+    }
+}
+
+/// What nftables' direct routing cannot do of a virtual server (it forwards packets
+/// unchanged, by a stateless hash, before conntrack and the firewall mark).
+fn direct_routing_errors(vs: &VirtualServer, hint: &str, out: &mut Vec<ConfigError>) {
+    let spec = &vs.spec;
+    let methods = spec
+        .real_servers
+        .iter()
+        .map(|rs| rs.forwarding)
+        .chain(spec.sorry_server.as_ref().map(|s| s.forwarding));
+    let (dr, other) = methods.fold((0, 0), |(d, o), f| match f {
+        Forwarding::Dr => (d + 1, o),
+        _ => (d, o + 1),
+    });
+    if dr == 0 {
+        return;
+    }
+    let err = |at: &Site, what: String| at.error(what, hint.to_string());
+    if other > 0 {
+        out.push(err(
+            &vs.site,
+            "lvs_method DR with other methods in one virtual server: nftables forwards a \
+             service one way (make every lvs_method of it DR)"
+                .into(),
+        ));
+    }
+    if spec.persistence.is_some() {
+        out.push(err(
+            &vs.site,
+            "persistence with lvs_method DR needs connection state: IPVS only (or lvs_sched \
+             sh/mh, which keep a client on its server)"
+                .into(),
+        ));
+    }
+    let mut ports = Vec::new();
+    for addr in &spec.addrs {
+        match *addr {
+            ServiceAddr::Socket(sa) => ports.push(sa.port()),
+            ServiceAddr::Range { port, .. } => ports.push(port),
+            ServiceAddr::Fwmark { .. } => out.push(err(
+                &vs.site,
+                "fwmark with lvs_method DR: nftables forwards DR before the mark is set: IPVS \
+                 only"
+                    .into(),
+            )),
+        }
+    }
+    for (rs, hooks) in spec.real_servers.iter().zip(&vs.real_servers) {
+        let port = rs.key.port;
+        if rs.forwarding == Forwarding::Dr && port != 0 && ports.iter().any(|p| *p != port) {
+            let text = format!(
+                "real server {} {port}: lvs_method DR cannot change the port",
+                rs.key.addr
+            );
+            out.push(err(&hooks.site, text));
+        }
     }
 }
 

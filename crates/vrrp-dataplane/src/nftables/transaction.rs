@@ -73,17 +73,19 @@ impl Plan {
 }
 
 impl Nftables {
-    /// The commands of one transaction; updates the numbering in `next` (committed by the
+    /// The commands of one transaction from `installed` to `desired` (their NAT services);
+    /// updates the numbering in `next` (committed by the
     /// caller on success). Returns the script and the marks whose connections must end.
     pub(super) fn transaction(
         &self,
+        installed: &DesiredState,
         desired: &DesiredState,
         plan: &Plan,
         next: &mut Numbering,
     ) -> Result<(String, Vec<u32>), DataPathError> {
         use std::fmt::Write;
         let t = script::TABLE;
-        let old = &self.installed.services;
+        let old = &installed.services;
         for id in &plan.added {
             next.numbers.insert(id.clone(), next.next_number);
             next.next_number += 1;
@@ -131,7 +133,13 @@ impl Nftables {
             })?;
             slot_cmds.insert(
                 id.clone(),
-                script::slot_changes(number(id), &before, &after),
+                script::slot_changes(
+                    &format!("inet {t}"),
+                    "d",
+                    number(id),
+                    &tagged(&before),
+                    &tagged(&after),
+                ),
             );
             next.slots.insert(id.clone(), after);
         }
@@ -171,15 +179,17 @@ impl Nftables {
                 }
             }
         }
-        for mark in &gone {
-            script::remove_destination(&mut out, *mark);
-        }
+        // A removed service's slot map goes before its destination chains, which its
+        // elements still jump to.
         for id in &plan.removed {
             let _ = writeln!(out, "delete chain inet {t} s{}", number(id));
             let _ = writeln!(out, "delete map inet {t} w{}", number(id));
             if old.get(id).is_some_and(|s| s.persistence.is_some()) {
                 let _ = writeln!(out, "delete map inet {t} p{}", number(id));
             }
+        }
+        for mark in &gone {
+            script::remove_destination(&mut out, *mark);
         }
         // Then what comes.
         for id in &plan.touched {
@@ -227,6 +237,11 @@ impl Nftables {
         }
         Ok((out, gone))
     }
+}
+
+/// Slot marks as the numbers of their destination chains.
+fn tagged(slots: &[u32]) -> Vec<u32> {
+    slots.iter().map(|m| script::tag(*m)).collect()
 }
 
 /// The numbering of chains and marks, copied for a transaction and kept if it commits.
