@@ -1,0 +1,427 @@
+//! vrrp-lb-demo: a live load-balancer demo on a namespace LAN.
+//!
+//! Two vrrpd balancers (VRRP Master and Backup for the VIP, the same `virtual_server`: NAT
+//! with `lb_nat_masquerade`, `lb_algo wrr`, HTTP_GET checks every second) in front of four
+//! nginx real servers; a client makes one HTTP request (one connection) after another to
+//! the VIP and logs who answered. The demo prints a timeline: the share of each server, a
+//! real server dying and leaving the rotation, its return, then the Master balancer
+//! crashing (SIGKILL + cable pulled) and the Backup carrying on; requests and failures per
+//! phase. Needs root.
+//!
+//! Usage: vrrp-lb-demo [--vrrpd PATH] [--advert-int SECS] [--keep]
+
+// The crate root of a binary looks for its modules beside it: they live in a folder of
+// the binary's name, out of the way of `src/bin`'s other binaries.
+#[path = "vrrp-lb-demo/client.rs"]
+mod client;
+#[path = "vrrp-lb-demo/clock.rs"]
+mod clock;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use client::Client;
+use clock::{Clock, INTERRUPTED};
+use vrrp_testlab::{Daemon, DaemonProc, Lab, Nginx, Node, skip_reason, vrrpctl_next_to};
+
+const TOTAL_BUDGET: Duration = Duration::from_secs(60);
+/// How long a step may take: a checker period is 1 s, a VRRP failover well under one.
+const STEP: Duration = Duration::from_secs(15);
+/// The real servers and their `wrr` weights.
+const SERVERS: [(&str, u32); 4] = [("rs1", 2), ("rs2", 1), ("rs3", 1), ("rs4", 1)];
+/// The real server that dies and comes back.
+const VICTIM: usize = 2;
+
+struct Opts {
+    vrrpd: Option<PathBuf>,
+    advert_int: f64,
+    keep: bool,
+}
+
+fn usage() -> String {
+    "usage: vrrp-lb-demo [--vrrpd PATH] [--advert-int SECS] [--keep]\n\
+     \n\
+     Builds a namespace LAN with two vrrpd load balancers (VRRP Master/Backup for one\n\
+     VIP, one NAT virtual_server with wrr), four nginx real servers and a client, then\n\
+     shows the share of each server, a real server dying and returning, and the Master\n\
+     balancer crashing. Needs root, iproute2, nftables, nginx and curl. --vrrpd defaults\n\
+     to the vrrpd next to this executable (vrrpctl is taken from beside it).\n\
+     --advert-int is the VRRP interval (default 0.1 s). --keep keeps the lab directory."
+        .into()
+}
+
+fn parse_args() -> Result<Opts, String> {
+    let mut opts = Opts {
+        vrrpd: None,
+        advert_int: 0.1,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| {
+            it.next()
+                .ok_or(format!("{name} needs a value\n{}", usage()))
+        };
+        match a.as_str() {
+            "--vrrpd" => opts.vrrpd = Some(val("--vrrpd")?.into()),
+            "--advert-int" => {
+                let v = val("--advert-int")?;
+                opts.advert_int = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| (0.01..=2.0).contains(x))
+                    .ok_or(format!("--advert-int: {v}: want seconds in 0.01..=2"))?;
+            }
+            "--keep" => opts.keep = true,
+            "-h" | "--help" => return Err(usage()),
+            other => return Err(format!("unknown argument {other}\n{}", usage())),
+        }
+    }
+    Ok(opts)
+}
+
+/// A balancer's configuration: the VRRP instance holding the VIP and the virtual server.
+fn config(vip: Ipv4Addr, priority: u8, advert_int: f64, servers: &[(Ipv4Addr, u32)]) -> String {
+    let mut real_servers = String::new();
+    for (addr, weight) in servers {
+        real_servers.push_str(&format!(
+            "    real_server {addr} 8080 {{\n        weight {weight}\n        HTTP_GET {{\n            \
+             url {{\n                path /health\n                status_code 200\n            }}\n            \
+             connect_timeout 1\n            retry 1\n            delay_before_retry 0.5\n        }}\n    }}\n"
+        ));
+    }
+    format!(
+        "global_defs {{\n    lb_nat_masquerade\n}}\n\
+         vrrp_instance VI_LB {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 52\n    \
+         priority {priority}\n    advert_int {advert_int}\n    version 3\n    virtual_ipaddress {{\n        \
+         {vip}/24\n    }}\n}}\n\
+         virtual_server {vip} 80 {{\n    delay_loop 1\n    lb_algo wrr\n    lb_kind NAT\n    \
+         protocol TCP\n{real_servers}}}\n"
+    )
+}
+
+struct Balancer {
+    node: Node,
+    daemon: DaemonProc,
+}
+
+struct Demo {
+    clock: Clock,
+    vrrpctl: PathBuf,
+    balancers: Vec<Balancer>,
+    servers: Vec<(Node, Option<Nginx>)>,
+    client: Node,
+    vip: Ipv4Addr,
+}
+
+impl Demo {
+    fn vrrpctl(&self, b: &Balancer, args: &[&str]) -> Result<String, String> {
+        let sock = b
+            .daemon
+            .control_socket
+            .as_ref()
+            .ok_or("no control socket")?
+            .to_string_lossy()
+            .into_owned();
+        let bin = self.vrrpctl.to_string_lossy().into_owned();
+        let mut all = vec!["--socket", sock.as_str()];
+        all.extend_from_slice(args);
+        b.node.run_ok(&bin, &all).map_err(|e| e.to_string())
+    }
+
+    /// The weight of each real server in `b`'s data path (`None`: out of the rotation).
+    fn rotation(&self, b: &Balancer) -> Vec<Option<u64>> {
+        let Ok(text) = self.vrrpctl(b, &["lvs", "--json"]) else {
+            return Vec::new();
+        };
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return Vec::new();
+        };
+        let empty = Vec::new();
+        let list = doc["services"][0]["real_servers"]
+            .as_array()
+            .unwrap_or(&empty);
+        self.servers
+            .iter()
+            .map(|(node, _)| {
+                let address = format!("[{}]:8080", node.ipv4());
+                list.iter()
+                    .find(|rs| rs["address"].as_str() == Some(&address))
+                    .and_then(|rs| rs["weight"].as_u64())
+            })
+            .collect()
+    }
+
+    fn all_in(&self, b: &Balancer) -> bool {
+        let r = self.rotation(b);
+        r.len() == SERVERS.len() && r.iter().all(Option::is_some)
+    }
+
+    fn show_lvs(&self, i: usize) -> Result<(), String> {
+        let b = &self.balancers[i];
+        let text = self.vrrpctl(b, &["lvs"])?;
+        self.clock.say(format!(
+            "vrrpctl lvs on {}:\n{}",
+            b.node.name(),
+            indent(&text)
+        ));
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let c = &self.clock;
+        c.wait("lb1 to hold the VIP", STEP, || {
+            self.balancers[0].node.has_address(self.vip)
+        })?;
+        c.wait(
+            "every real server in rotation on both balancers",
+            STEP,
+            || self.balancers.iter().all(|b| self.all_in(b)),
+        )?;
+        c.say(format!(
+            "lb1 is VRRP Master (holds {}), lb2 Backup; both balancers' checks pass for all \
+             four real servers",
+            self.vip,
+        ));
+        self.show_lvs(0)?;
+
+        let client = Client::start(&self.client, self.vip, c.t0_epoch())?;
+        let c = &self.clock;
+        c.say(format!(
+            "client {} requests http://{}/ continuously, one connection each (curl, 1 s timeout)",
+            self.client.ipv4(),
+            self.vip
+        ));
+        let mut phases = Vec::new();
+
+        // 1. Everyone up: the share follows the weights.
+        let from = c.now();
+        c.pause(Duration::from_secs(4))?;
+        phases.push(client.phase("all four up (wrr 2:1:1:1)", from, c.now())?);
+        c.say(phases[phases.len() - 1].describe());
+
+        // 2. A real server dies.
+        let victim = SERVERS[VICTIM].0;
+        let killed = c.now();
+        if let Some(web) = self.servers[VICTIM].1.take() {
+            web.kill().map_err(|e| e.to_string())?;
+        }
+        c.say(format!("KILL: nginx on {victim} (SIGKILL)"));
+        let out = c.wait(&format!("{victim} to leave the rotation"), STEP, || {
+            self.rotation(&self.balancers[0]).get(VICTIM) == Some(&None)
+        })?;
+        let left = c.now();
+        c.say(format!(
+            "{victim} left the rotation {:.0} ms after it died (HTTP_GET failed, retried once)",
+            out.as_secs_f64() * 1000.0,
+        ));
+        phases.push(client.phase(&format!("{victim} dead, still in rotation"), killed, left)?);
+        c.say(phases[phases.len() - 1].describe());
+        c.pause(Duration::from_secs(2))?;
+        phases.push(client.phase(&format!("{victim} out of rotation"), left, c.now())?);
+        c.say(phases[phases.len() - 1].describe());
+
+        // 3. It comes back.
+        let (node, _) = &self.servers[VICTIM];
+        let web = Nginx::start(node, victim, 8080).map_err(|e| e.to_string())?;
+        self.servers[VICTIM].1 = Some(web);
+        let c = &self.clock;
+        let restarted = c.now();
+        c.say(format!("{victim}'s nginx is back"));
+        let back = c.wait(&format!("{victim} to rejoin the rotation"), STEP, || {
+            self.all_in(&self.balancers[0])
+        })?;
+        c.say(format!(
+            "{victim} rejoined the rotation {:.0} ms after it came back",
+            back.as_secs_f64() * 1000.0
+        ));
+        c.pause(Duration::from_secs(2))?;
+        phases.push(client.phase(&format!("{victim} back"), restarted, c.now())?);
+        c.say(phases[phases.len() - 1].describe());
+
+        // 4. The Master balancer crashes: its host is gone (daemon killed, cable pulled).
+        let lb1 = &self.balancers[0];
+        let crashed = c.now();
+        lb1.daemon.crash().map_err(|e| e.to_string())?;
+        lb1.node.link_down().map_err(|e| e.to_string())?;
+        c.say(format!(
+            "CRASH: SIGKILL vrrpd on lb1 (pid {}) and lb1's cable pulled",
+            lb1.daemon.pid()
+        ));
+        let took = c.wait("lb2 to hold the VIP", STEP, || {
+            self.balancers[1].node.has_address(self.vip)
+        })?;
+        c.say(format!(
+            "lb2 (Backup) became VRRP Master {:.0} ms after the crash",
+            took.as_secs_f64() * 1000.0
+        ));
+        c.wait("the client to be served through lb2", STEP, || {
+            client.first_success_after(crashed).is_some()
+        })?;
+        c.pause(Duration::from_secs(3))?;
+        let failover = client.phase("failover to lb2", crashed, c.now())?;
+        let gap = client.gap_around(crashed);
+        c.say(format!(
+            "through lb2: no answer for {:.0} ms, from the last answer before the crash to \
+             the first after\n(a connection caught by the crash waits for TCP's 1 s SYN \
+             retransmission)\n{}",
+            gap.unwrap_or_default().as_secs_f64() * 1000.0,
+            failover.describe()
+        ));
+        phases.push(failover);
+        self.show_lvs(1)?;
+
+        let total = client.stop()?;
+        let c = &self.clock;
+        let mut summary = format!(
+            "client summary: {} requests, {} failed",
+            total.requests, total.failed
+        );
+        for p in &phases {
+            summary.push_str(&format!("\n  {}", p.row()));
+        }
+        c.say(summary);
+        Ok(())
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn build(lab: &mut Lab, opts: &Opts, clock: Clock) -> Result<Demo, String> {
+    let binary = match &opts.vrrpd {
+        Some(b) => b.clone(),
+        None => match Daemon::vrrpd_next_to_exe() {
+            Daemon::Vrrpd { binary } => binary,
+            Daemon::Keepalived => return Err("no vrrpd".into()),
+        },
+    };
+    let vrrpctl = vrrpctl_next_to(&binary).map_err(|e| e.to_string())?;
+    let daemon = Daemon::Vrrpd { binary };
+    if let Some(why) = daemon.unavailable() {
+        return Err(why);
+    }
+    let vip = lab.vip4(100);
+    let err = |e: vrrp_testlab::Error| e.to_string();
+    let lb_nodes = [
+        lab.add_router("lb1").map_err(err)?,
+        lab.add_router("lb2").map_err(err)?,
+    ];
+    let client = lab.add_host("client").map_err(err)?;
+    let mut servers = Vec::new();
+    for (name, _) in SERVERS {
+        let node = lab.add_host(name).map_err(err)?;
+        let web = Nginx::start(&node, name, 8080).map_err(err)?;
+        servers.push((node, Some(web)));
+    }
+    let weighted: Vec<(Ipv4Addr, u32)> = servers
+        .iter()
+        .zip(SERVERS)
+        .map(|((n, _), (_, w))| (n.ipv4(), w))
+        .collect();
+    let mut desc = format!(
+        "LAN 10.99.{}.0/24 on a bridge in namespace {}; VIP {vip}:80",
+        lab.octet(),
+        lab.bridge_ns()
+    );
+    for (n, role) in [
+        (&lb_nodes[0], "balancer, priority 150"),
+        (&lb_nodes[1], "balancer, priority 100"),
+        (&client, "client"),
+    ] {
+        desc.push_str(&format!(
+            "\n  {:<6} {:<14} {role}",
+            n.name(),
+            n.ipv4().to_string()
+        ));
+    }
+    for ((n, _), (_, w)) in servers.iter().zip(SERVERS) {
+        desc.push_str(&format!(
+            "\n  {:<6} {:<14} nginx :8080, weight {w}",
+            n.name(),
+            n.ipv4().to_string()
+        ));
+    }
+    clock.say(desc);
+    let mut balancers = Vec::new();
+    for (node, priority) in lb_nodes.into_iter().zip([150u8, 100]) {
+        let conf = config(vip, priority, opts.advert_int, &weighted);
+        let d = daemon.start(&node, &conf).map_err(err)?;
+        d.wait_started(STEP).map_err(err)?;
+        balancers.push(Balancer { node, daemon: d });
+    }
+    clock.say(format!(
+        "vrrpd started on lb1 and lb2 (VRRPv3 advert_int {} s; virtual_server {vip} 80: NAT + \
+         lb_nat_masquerade, wrr, HTTP_GET /health every 1 s)",
+        opts.advert_int
+    ));
+    Ok(Demo {
+        clock,
+        vrrpctl,
+        balancers,
+        servers,
+        client,
+        vip,
+    })
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(why) = skip_reason(&["nft", "nginx", "curl"]) {
+        eprintln!("vrrp-lb-demo: cannot run: {why}");
+        return ExitCode::from(2);
+    }
+    clock::on_interrupt();
+    let clock = Clock::new(TOTAL_BUDGET);
+    let t0 = clock.t0;
+    println!("vrrp-lb-demo: vrrpd load balancer | 2 balancers + 4 nginx + 1 client | NAT, wrr");
+    let mut lab = match Lab::new("lbdemo") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("vrrp-lb-demo: cannot build the lab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if opts.keep {
+        lab.keep_dir();
+    }
+    let result = build(&mut lab, &opts, clock).and_then(|mut demo| demo.run());
+    let code = match &result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
+            eprintln!("\nvrrp-lb-demo: {e}; cleaning up");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("\nvrrp-lb-demo: FAILED: {e}{}", lab.diag());
+            ExitCode::FAILURE
+        }
+    };
+    let names = lab.namespaces().len();
+    let procs = lab.procs().len();
+    drop(lab);
+    let clock = Clock::since(t0, TOTAL_BUDGET);
+    clock.say(format!(
+        "cleanup: {procs} process(es) killed and reaped, {names} namespaces deleted"
+    ));
+    if result.is_ok() {
+        clock.say(format!(
+            "demo finished OK in {:.1} s",
+            Instant::now().duration_since(t0).as_secs_f64()
+        ));
+    }
+    code
+}
