@@ -135,9 +135,9 @@ impl Client {
         let log = self.log();
         let before = log
             .iter()
-            .filter(|r| r.end <= t && r.server.is_some())
-            .map(|r| r.end)
-            .last()?;
+            .rev()
+            .find(|r| r.end <= t && r.server.is_some())
+            .map(|r| r.end)?;
         let after = log
             .iter()
             .find(|r| r.start >= t && r.server.is_some())
