@@ -234,10 +234,17 @@ impl Demo {
         let back = c.wait(&format!("{victim} to rejoin the rotation"), STEP, || {
             self.all_in(&self.balancers[0])
         })?;
+        let rejoined = c.now();
         c.say(format!(
             "{victim} rejoined the rotation {:.0} ms after it came back",
             back.as_secs_f64() * 1000.0
         ));
+        // `vrrpctl lvs` tells what the balancer wants; the client tells what it does.
+        c.wait(
+            &format!("the client to be served by {victim}"),
+            STEP,
+            || client.first_answer_from(victim, rejoined).is_some(),
+        )?;
         c.pause(Duration::from_secs(2))?;
         phases.push(client.phase(&format!("{victim} back"), restarted, c.now())?);
         c.say(phases[phases.len() - 1].describe());

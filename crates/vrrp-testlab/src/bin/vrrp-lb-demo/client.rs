@@ -129,6 +129,14 @@ impl Client {
             .map(|r| r.end)
     }
 
+    /// When `server` first answered a request started after `t`.
+    pub(crate) fn first_answer_from(&self, server: &str, t: f64) -> Option<f64> {
+        self.log()
+            .iter()
+            .find(|r| r.start >= t && r.server.as_deref() == Some(server))
+            .map(|r| r.end)
+    }
+
     /// How long no request was answered around `t`: from the last answer before it to the
     /// first answer of a request started after it.
     pub(crate) fn gap_around(&self, t: f64) -> Option<Duration> {
