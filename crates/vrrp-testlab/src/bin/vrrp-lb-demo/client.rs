@@ -137,20 +137,22 @@ impl Client {
             .map(|r| r.end)
     }
 
-    /// How long no request was answered around `t`: from the last answer before it to the
-    /// first answer of a request started after it.
-    pub(crate) fn gap_around(&self, t: f64) -> Option<Duration> {
-        let log = self.log();
-        let before = log
+    /// The longest time without an answer between the last answer before `t` and `until`
+    /// (demo times): answers are compared in the order they came.
+    pub(crate) fn gap_around(&self, t: f64, until: f64) -> Option<Duration> {
+        let mut answers: Vec<f64> = self
+            .log()
             .iter()
-            .rev()
-            .find(|r| r.end <= t && r.server.is_some())
-            .map(|r| r.end)?;
-        let after = log
-            .iter()
-            .find(|r| r.start >= t && r.server.is_some())
-            .map(|r| r.end)?;
-        Some(Duration::from_secs_f64((after - before).max(0.0)))
+            .filter(|r| r.server.is_some() && r.end <= until)
+            .map(|r| r.end)
+            .collect();
+        answers.sort_by(f64::total_cmp);
+        let first = answers.iter().rposition(|&e| e <= t)?;
+        answers[first..]
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max_by(f64::total_cmp)
+            .map(|g| Duration::from_secs_f64(g.max(0.0)))
     }
 
     /// Stops the loop (by its PID); the whole run as one phase.
