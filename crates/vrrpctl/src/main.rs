@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use vrrp_control::{OPERATOR_PRIORITIES, Request, RsAction};
-use vrrpctl::daemon;
 use vrrpctl::sniff::{self, Options, Source};
+use vrrpctl::{daemon, genhash};
 
 /// Control and diagnose vrrpd.
 #[derive(Parser, Debug)]
@@ -83,6 +83,10 @@ enum Command {
         #[command(subcommand)]
         action: RsCommand,
     },
+    /// keepalived's genhash: fetch a URL from a real server and print the MD5 digest of its
+    /// body (`MD5SUM = HEX`), the value of an HTTP_GET / SSL_GET `digest`.
+    #[command(group(ArgGroup::new("what").required(true).args(["url", "server"])))]
+    Genhash(GenhashArgs),
     /// Capture VRRP packets (live or from a pcap/pcapng file), decode and check them.
     #[command(group(ArgGroup::new("source").required(true).args(["interface", "pcap"])))]
     Sniff {
@@ -108,6 +112,80 @@ enum Command {
         #[arg(long)]
         show_password: bool,
     },
+}
+
+/// genhash's options; its one-letter names work too.
+#[derive(clap::Args, Debug)]
+struct GenhashArgs {
+    /// `http[s]://HOST[:PORT]/PATH` (`https` implies --ssl).
+    #[arg(conflicts_with_all = ["server", "path"])]
+    url: Option<String>,
+    /// The real server's address (with --port and --url).
+    #[arg(short = 's', long, value_name = "IP", requires = "path")]
+    server: Option<std::net::IpAddr>,
+    /// Its port (default 80, 443 with --ssl).
+    #[arg(short = 'p', long, value_name = "N")]
+    port: Option<u16>,
+    /// The path to fetch (with --server).
+    #[arg(short = 'u', long = "url", id = "path", value_name = "PATH")]
+    path: Option<String>,
+    /// Over TLS (the server's certificate is not verified, as the checker does).
+    #[arg(short = 'S', long)]
+    ssl: bool,
+    /// The TLS server name (default: the URL's host name, else none).
+    #[arg(short = 'I', long, value_name = "NAME")]
+    sni: Option<String>,
+    /// The Host header (default: the URL's host name, else the address).
+    #[arg(short = 'V', long, value_name = "HOST")]
+    vhost: Option<String>,
+    /// The deadline of the whole fetch.
+    #[arg(short = 't', long, value_name = "SECS", default_value_t = 5.0)]
+    timeout: f64,
+    /// HTTP version: 1.0, 1.0C (1.0 with Connection: close) or 1.1.
+    #[arg(short = 'P', long, value_name = "VERSION", default_value = "1.0")]
+    protocol: String,
+    /// Mark the packets (for a fwmark service's real servers; needs CAP_NET_ADMIN).
+    #[arg(short = 'm', long, value_name = "MARK")]
+    fwmark: Option<u32>,
+    /// Show the header and the body (hex dumps) as genhash -v does.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+}
+
+impl GenhashArgs {
+    fn options(self) -> Result<genhash::Options, String> {
+        let target = match (self.url, self.server) {
+            (Some(url), _) => {
+                let mut t = genhash::parse_url(&url)?;
+                t.ssl |= self.ssl;
+                if let Some(port) = self.port {
+                    t.port = port;
+                }
+                t
+            }
+            (None, Some(server)) => genhash::Target {
+                server,
+                port: self.port.unwrap_or(if self.ssl { 443 } else { 80 }),
+                path: self.path.unwrap_or_else(|| "/".into()),
+                ssl: self.ssl,
+                host_name: None,
+            },
+            (None, None) => return Err("a URL or --server is needed".into()),
+        };
+        let timeout = Some(self.timeout)
+            .filter(|t| t.is_finite() && *t > 0.0 && *t <= 3600.0)
+            .map(std::time::Duration::from_secs_f64)
+            .ok_or_else(|| format!("--timeout {}: want seconds in (0, 3600]", self.timeout))?;
+        Ok(genhash::Options {
+            target,
+            vhost: self.vhost,
+            sni: self.sni,
+            timeout,
+            version: genhash::parse_protocol(&self.protocol)?,
+            fwmark: self.fwmark,
+            verbose: self.verbose,
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -249,6 +327,25 @@ fn main() -> ExitCode {
         Command::Rs { action } => {
             let (request, json) = action.request();
             daemon(request, json)
+        }
+        Command::Genhash(args) => {
+            let opts = match args.options() {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("vrrpctl genhash: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match genhash::run(opts) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vrrpctl genhash: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Command::Sniff {
             interface,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
-use vrrp_control::{Answer, Event, Reply, Request, Snapshot, WatchLine};
+use vrrp_control::{Answer, Event, Reply, Request, WatchLine};
 
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -30,8 +30,10 @@ pub(crate) enum ControlRequest {
         who: String,
         reply: oneshot::Sender<Result<Reply, String>>,
     },
-    /// A snapshot for the metrics endpoint.
-    Metrics { reply: oneshot::Sender<Snapshot> },
+    /// A snapshot for the metrics endpoint (and the load balancer's answer to come).
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::Scrape>,
+    },
 }
 
 /// Makes `path` free for our control socket. A socket that answers belongs to a live

@@ -228,7 +228,9 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     }
                 },
                 control::ControlRequest::Metrics { reply } => {
-                    let _ = reply.send(r.engine.borrow().metrics(clock::now()));
+                    let vrrp = r.engine.borrow().metrics(clock::now());
+                    let lvs = ask_balancer_status(&r.reloader);
+                    let _ = reply.send(crate::metrics::Scrape { vrrp, lvs });
                 }
             },
             Some(event) = r.tracker_rx.recv() => {
@@ -311,6 +313,22 @@ fn ask_balancer(
     if !sent {
         warn!("the load balancer's thread is gone");
     }
+}
+
+/// Forwards a scrape's question to the load balancer's thread (when there is one): the
+/// scrape waits for the answer, the protocol loop does not.
+fn ask_balancer_status(
+    reloader: &Reloader,
+) -> Option<oneshot::Receiver<Result<vrrp_control::LvsStatus, String>>> {
+    let balancer = reloader.balancer.borrow();
+    let handle = balancer.as_ref()?;
+    let (reply, answer) = oneshot::channel();
+    handle
+        .send(Message::Status {
+            service: None,
+            reply,
+        })
+        .then_some(answer)
 }
 
 /// Writes a dump document, logging where.

@@ -6,6 +6,13 @@
 //! with the protocol thread through atomics. Metric names follow RFC 6527 where it names the
 //! counter, and the community keepalived exporter's `keepalived_*` names are offered as
 //! well, so that dashboards built for it keep working.
+//!
+//! With `virtual_server`s, the scrape also asks the load balancer's thread for its `lvs`
+//! document (through the protocol thread, which only forwards the question) and renders it
+//! ([`lb`]); a balancer that does not answer in time costs the scrape those series, never
+//! the protocol thread a wait.
+
+mod lb;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,11 +29,22 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
-use vrrp_control::{Counters, Snapshot, VrrpState};
+use vrrp_control::{Counters, LvsStatus, Snapshot, VrrpState};
 
 use crate::control::ControlRequest;
 
 type Labels = Vec<(String, String)>;
+
+/// How long a scrape waits for the load balancer's thread.
+const LB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the protocol thread answers a scrape with: its snapshot, and the load balancer's
+/// answer to come when there is one.
+#[derive(Debug)]
+pub(crate) struct Scrape {
+    pub(crate) vrrp: Snapshot,
+    pub(crate) lvs: Option<oneshot::Receiver<Result<LvsStatus, String>>>,
+}
 
 /// Upper bounds (seconds) of the protocol timer lateness histogram.
 pub(crate) const LATENESS_BUCKETS: [f64; 8] =
@@ -80,8 +98,8 @@ async fn answer(
     }
     let (reply, answer) = oneshot::channel();
     let asked = requests.send(ControlRequest::Metrics { reply }).await;
-    let snapshot = match (asked, answer.await) {
-        (Ok(()), Ok(snapshot)) => snapshot,
+    let scrape = match (asked, answer.await) {
+        (Ok(()), Ok(scrape)) => scrape,
         _ => {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -89,7 +107,22 @@ async fn answer(
             );
         }
     };
-    match render(&snapshot, lateness) {
+    let lvs = match scrape.lvs {
+        Some(answer) => match tokio::time::timeout(LB_TIMEOUT, answer).await {
+            Ok(Ok(Ok(status))) => Some(status),
+            Ok(Ok(Err(e))) => {
+                warn!("metrics: the load balancer's status: {e}");
+                None
+            }
+            Ok(Err(_)) => None,
+            Err(_) => {
+                warn!("metrics: the load balancer did not answer within {LB_TIMEOUT:?}");
+                None
+            }
+        },
+        None => None,
+    };
+    match render(&scrape.vrrp, lvs.as_ref(), lateness) {
         Ok(text) => {
             let mut response = Response::new(Full::new(Bytes::from(text)));
             if let Ok(ct) = "application/openmetrics-text; version=1.0.0; charset=utf-8".parse() {
@@ -212,7 +245,11 @@ const ERRORS: &[(Field, &str, Option<&str>)] = &[
     (|c| c.proto_errors, "protocol", None),
 ];
 
-fn render(snapshot: &Snapshot, lateness: Histogram) -> Result<String, std::fmt::Error> {
+fn render(
+    snapshot: &Snapshot,
+    lvs: Option<&LvsStatus>,
+    lateness: Histogram,
+) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
 
     let state = Family::<Labels, Gauge>::default();
@@ -348,6 +385,9 @@ fn render(snapshot: &Snapshot, lateness: Histogram) -> Result<String, std::fmt::
             );
         }
     }
+    if let Some(lvs) = lvs {
+        lb::register(&mut registry, lvs);
+    }
     process_metrics(&mut registry);
 
     let mut text = String::new();
@@ -438,7 +478,7 @@ mod tests {
                 }],
             }],
         };
-        let text = render(&snapshot, lateness_histogram()).expect("renders");
+        let text = render(&snapshot, None, lateness_histogram()).expect("renders");
         let labels = r#"instance="VI_1",interface="eth0",vrid="51",family="ipv6""#;
         for want in [
             format!(r#"vrrp_state{{{labels},state="MASTER"}} 1"#),

@@ -17,6 +17,7 @@
 //! * `operator`: `vrrpctl rs weight|drain|disable|enable` without a reload.
 //! * `reload`: reload by difference keeps the unchanged servers' connections; reload storm.
 //! * `bad_servers`: a server that never answers and an address with nothing there.
+//! * `metrics`: the endpoint's load-balancer series, read by the reference parser.
 
 #[path = "balancer/common.rs"]
 mod common;
@@ -29,6 +30,8 @@ mod basic;
 mod failover;
 #[path = "balancer/inhibit.rs"]
 mod inhibit;
+#[path = "balancer/metrics.rs"]
+mod metrics;
 #[path = "balancer/operator.rs"]
 mod operator;
 #[path = "balancer/quorum.rs"]
