@@ -130,6 +130,9 @@ impl BalancerHandle {
 /// A probe's answer: its checker, its number, its result.
 type ProbeDone = (CheckerId, u64, vrrp_check::Probe);
 
+/// How soon a refused data-path transaction is tried again.
+const APPLY_RETRY: Duration = Duration::from_secs(1);
+
 /// What lives on the load balancer's thread.
 struct Driver {
     core: Balancer,
@@ -137,6 +140,8 @@ struct Driver {
     data_path: Box<dyn DataPath>,
     /// What the data path holds: the last state applied without error.
     applied: DesiredState,
+    /// After a refused transaction: when to try the difference again.
+    retry_at: Option<vrrp_lb::Timestamp>,
     prober: vrrp_check::Prober,
     notifier: Notifier,
     watchers: broadcast::Sender<WatchEvent>,
@@ -160,6 +165,7 @@ impl Driver {
             plan,
             data_path,
             applied: DesiredState::default(),
+            retry_at: None,
             prober,
             notifier,
             watchers,
@@ -171,10 +177,14 @@ impl Driver {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
         loop {
             self.drain();
+            let now = clock::now();
             let sleep = self
                 .core
                 .poll_timeout()
-                .map(|deadline| deadline.saturating_duration_since(clock::now()));
+                .into_iter()
+                .chain(self.retry_at)
+                .min()
+                .map(|deadline| deadline.saturating_duration_since(now));
             tokio::select! {
                 Some((checker, number, probe)) = self.results.recv() => {
                     let input = Input::CheckDone {
@@ -196,7 +206,12 @@ impl Driver {
                     None => return,
                 },
                 () = tokio::time::sleep(sleep.unwrap_or(Duration::from_secs(3600))) => {
-                    self.core.handle(clock::now(), Input::Timeout);
+                    let now = clock::now();
+                    if self.retry_at.is_some_and(|t| t <= now) {
+                        self.retry_at = None;
+                        self.apply(&[]);
+                    }
+                    self.core.handle(now, Input::Timeout);
                 }
             }
         }
@@ -301,12 +316,23 @@ impl Driver {
         } else {
             dataplane::diff(&self.applied, &desired)
         };
+        if changes.is_empty() {
+            return;
+        }
         match self.data_path.apply(&desired, &changes) {
-            Ok(()) => self.applied = desired,
-            Err(e) => error!(
-                "load balancer: the data path refused {} change(s): {e}",
-                changes.len()
-            ),
+            Ok(()) => {
+                self.applied = desired;
+                self.retry_at = None;
+            }
+            Err(e) => {
+                // Nothing changed (a transaction is all or nothing): try the whole
+                // difference again soon, whether or not another change comes.
+                error!(
+                    "load balancer: the data path refused {} change(s): {e}; trying again in {APPLY_RETRY:?}",
+                    changes.len()
+                );
+                self.retry_at = Some(clock::now() + APPLY_RETRY);
+            }
         }
     }
 
