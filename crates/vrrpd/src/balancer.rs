@@ -251,7 +251,13 @@ impl Driver {
                 None
             }
         };
-        report::status(&self.core, &self.plan, stats.as_ref(), service)
+        report::status(
+            &self.core,
+            &self.plan,
+            &self.applied,
+            stats.as_ref(),
+            service,
+        )
     }
 
     fn operator(
@@ -277,7 +283,7 @@ impl Driver {
             .operator(now, command)
             .map_err(|e| e.to_string())?;
         self.drain();
-        report::real_server(&self.core, &self.plan, service, real_server)
+        report::real_server(&self.core, &self.plan, &self.applied, service, real_server)
     }
 
     /// Carries out what the core asks: probes, data-path changes, events.

@@ -13,10 +13,12 @@ use vrrp_lb::{Balancer, Event, Override, RealServerStatus, ServiceStatus};
 
 use super::BalancerPlan;
 
-/// The `lvs` document: every service, or the one `service` names.
+/// The `lvs` document: every service, or the one `service` names; the weights are those
+/// `held` by the data path.
 pub(super) fn status(
     core: &Balancer,
     plan: &BalancerPlan,
+    held: &DesiredState,
     stats: Option<&Stats>,
     service: Option<&str>,
 ) -> Result<LvsStatus, String> {
@@ -28,7 +30,7 @@ pub(super) fn status(
     let services = all
         .iter()
         .filter(|s| wanted.as_ref().is_none_or(|w| *w == s.id))
-        .map(|s| service_doc(s, plan.service(&s.id), core.desired(), stats))
+        .map(|s| service_doc(s, plan.service(&s.id), held, stats))
         .collect();
     Ok(LvsStatus {
         data_path: plan.data_path_reason.clone(),
@@ -40,6 +42,7 @@ pub(super) fn status(
 pub(super) fn real_server(
     core: &Balancer,
     plan: &BalancerPlan,
+    held: &DesiredState,
     service: &str,
     real_server: &str,
 ) -> Result<LvsRealServer, String> {
@@ -49,14 +52,15 @@ pub(super) fn real_server(
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| format!("no virtual server {service}"))?;
-    let doc = service_doc(s, plan.service(&id), core.desired(), None);
+    let doc = service_doc(s, plan.service(&id), held, None);
     doc.real_servers
         .into_iter()
         .find(|rs| rs.address == key.to_string())
         .ok_or_else(|| format!("virtual server {id} has no real server {real_server}"))
 }
 
-/// `desired` gives the weights in the data path: a failed server kept at weight 0 by
+/// `desired` is what the data path holds (the last transaction it took), so the weights
+/// shown are the kernel's: a failed server kept at weight 0 by
 /// `inhibit_on_failure` is there, and live servers are not while the sorry server is in.
 fn service_doc(
     s: &ServiceStatus,
