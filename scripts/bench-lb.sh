@@ -9,7 +9,7 @@
 # usage: sudo scripts/bench-lb.sh [vrrp-lb-bench options, e.g. --reps 2 --duration 5]
 #   CARGO_TARGET_DIR defaults to /work/target-bench.
 # Needs root, iproute2, nftables, nginx, haproxy, wrk and curl (docs/testing.md).
-# About 6 min with the defaults; Ctrl-C stops it and removes the lab.
+# About 7 min with the defaults (bounded at 15); Ctrl-C stops it and removes the lab.
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=/work/target-bench}"
