@@ -112,11 +112,30 @@ fn main() {
         );
     }
 
-    // 100 services x 20 real servers: answer every probe, alternating up and down, so each
-    // answer changes a server's health (the costly path: quorum, desired state, diff).
-    let mut b = Balancer::new(big(100, 20), Timestamp::ZERO, 1);
+    // 100 services x 20 real servers, alternating up and down: every answer changes a
+    // server's health (the costly path: quorum, desired state, diff).
+    answer_all(
+        &big(100, 20),
+        full,
+        true,
+        "balancer, 100 x 20, every answer a change",
+    );
+    // 1 service x 1,000 real servers, all up: the steady state of a large pool, where an
+    // answer only confirms what is known.
+    answer_all(
+        &big(1, 1000),
+        full,
+        false,
+        "balancer, 1 x 1000, steady (all up)",
+    );
+}
+
+/// Answers every probe `spec` asks for (alternating up and down when `flip`), and prints
+/// the cost per answer.
+fn answer_all(spec: &BalancerSpec, full: bool, flip: bool, label: &str) {
+    let mut b = Balancer::new(spec.clone(), Timestamp::ZERO, 1);
     let mut now = Timestamp::ZERO;
-    let mut flip = false;
+    let mut down = false;
     let mut pending = Vec::new();
     let mut answers = 0u64;
     let start = Instant::now();
@@ -130,11 +149,11 @@ fn main() {
             }
         }
         for (checker, probe) in pending.drain(..) {
-            flip = !flip;
-            let outcome = if flip {
-                CheckOutcome::Up
-            } else {
+            down = flip && !down;
+            let outcome = if down {
                 CheckOutcome::Down("refused".into())
+            } else {
+                CheckOutcome::Up
             };
             b.handle(
                 now,
@@ -150,8 +169,5 @@ fn main() {
         }
     }
     let per = start.elapsed() / u32::try_from(answers.max(1)).unwrap_or(u32::MAX);
-    println!(
-        "{:<48} {per:>12?} per answer ({answers} answers)",
-        "balancer, 100 services x 20 servers"
-    );
+    println!("{label:<48} {per:>12?} per answer ({answers} answers)");
 }

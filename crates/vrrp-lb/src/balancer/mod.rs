@@ -244,10 +244,10 @@ impl Balancer {
         outcome: CheckOutcome,
         latency: Option<Duration>,
     ) {
-        self.dirty.insert(si);
         let vs = &mut self.services[si];
+        let quorum_before = vs.quorum_up;
         let rs = &mut vs.real_servers[ri];
-        let old_weight = rs.effective_weight();
+        let (old_weight, old_alive) = (rs.effective_weight(), rs.alive);
         let checker = &mut rs.checkers[ci];
         let verdict = checker.finish(now, outcome, latency);
         if verdict.failed_quietly && checker.spec.timing.log_all_failures {
@@ -284,6 +284,11 @@ impl Balancer {
             self.events.push(health_event(&vs.spec.id, rs, &reason));
         }
         vs.update_quorum(&mut self.events);
+        // Most verdicts confirm what was known: only a change of health, weight or quorum
+        // can change the desired state, and rebuilding it is O(real servers).
+        if new_weight != old_weight || alive != old_alive || vs.quorum_up != quorum_before {
+            self.dirty.insert(si);
+        }
     }
 
     /// Runs what fell due by `now`: lost answers fail, due probes start.
