@@ -359,7 +359,15 @@ impl Driver {
 
     fn shutdown(&mut self, keep: bool) {
         self.core.handle(clock::now(), Input::Shutdown { keep });
-        self.drain();
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Event(event) => self.event(&event),
+                // Without `keep` the whole table goes in one transaction below: emptying
+                // it service by service first would only cost time.
+                Output::DataPath(changes) if keep => self.apply(&changes),
+                Output::DataPath(_) | Output::RunCheck { .. } => {}
+            }
+        }
         if let Err(e) = self.data_path.shutdown(keep) {
             warn!("load balancer: cannot remove the data path: {e}");
         }
