@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use vrrp_testlab::budget::Budget;
 use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, Proc, VrrpInstance};
 
 const VRID: u8 = 51;
@@ -32,12 +33,6 @@ const PRIO_BACKUP: u8 = 100;
 const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// Hard limit for one whole `vrrp-bench` run.
 const RUN_BUDGET: Duration = Duration::from_secs(3 * 3600);
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
 
 type Res<T> = Result<T, String>;
 
@@ -65,65 +60,6 @@ fn realtime_ns() -> i64 {
 
 fn ms(ns: i64) -> f64 {
     ns as f64 / 1e6
-}
-
-struct Budget {
-    end: Instant,
-}
-
-impl Budget {
-    fn check(&self) -> Res<()> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err("interrupted".into());
-        }
-        if Instant::now() >= self.end {
-            return Err("run budget exhausted".into());
-        }
-        Ok(())
-    }
-
-    /// Polls `cond` every `poll` until true, `timeout`, the budget or Ctrl-C.
-    fn wait(
-        &self,
-        what: &str,
-        timeout: Duration,
-        poll: Duration,
-        mut cond: impl FnMut() -> bool,
-    ) -> Res<()> {
-        let start = Instant::now();
-        let end = (start + timeout).min(self.end);
-        let max_iter = timeout.as_micros() / poll.as_micros().max(1) + 2;
-        for _ in 0..max_iter {
-            self.check()?;
-            if cond() {
-                return Ok(());
-            }
-            if Instant::now() >= end {
-                break;
-            }
-            std::thread::sleep(poll);
-        }
-        if cond() {
-            return Ok(());
-        }
-        Err(format!(
-            "timed out after {:.2} s waiting for {what}",
-            start.elapsed().as_secs_f64()
-        ))
-    }
-
-    fn sleep(&self, d: Duration) -> Res<()> {
-        let end = Instant::now() + d;
-        for _ in 0..(d.as_millis() / 50 + 2) {
-            self.check()?;
-            let now = Instant::now();
-            if now >= end {
-                break;
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(50)));
-        }
-        Ok(())
-    }
 }
 
 fn loadavg() -> String {
@@ -1147,7 +1083,7 @@ fn run_failover(
             b.check()?;
             // One retry: a repetition can fail to reach a steady state on a loaded machine.
             let mut r = failover_rep(b, fo, d, sc, rep, rng);
-            if r.is_err() && !INTERRUPTED.load(Ordering::SeqCst) {
+            if r.is_err() && !vrrp_testlab::budget::interrupted() {
                 eprintln!("  retrying {} rep {rep}", d.name());
                 r = failover_rep(b, fo, d, sc, rep, rng);
             }
@@ -1166,7 +1102,7 @@ fn run_failover(
                     out.push(s);
                 }
                 Err(e) => {
-                    if INTERRUPTED.load(Ordering::SeqCst) {
+                    if vrrp_testlab::budget::interrupted() {
                         return Err(e);
                     }
                     eprintln!("  {} {} rep {rep}: FAILED: {e}", sc.key(), d.name());
@@ -1723,11 +1659,7 @@ fn main() -> ExitCode {
         eprintln!("vrrp-bench: cannot run: {why}");
         return ExitCode::from(2);
     }
-    // SAFETY: installing a handler that only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    vrrp_testlab::budget::catch_interrupts();
     match run(&o) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -1834,7 +1766,7 @@ fn run(o: &Opts) -> Res<()> {
                     Ok(rows) => cost_rows.extend(rows),
                     Err(e) => {
                         eprintln!("  FAILED: {e}");
-                        if INTERRUPTED.load(Ordering::SeqCst) {
+                        if vrrp_testlab::budget::interrupted() {
                             problem = Some(e);
                             break 'cost;
                         }

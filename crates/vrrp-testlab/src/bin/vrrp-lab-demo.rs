@@ -12,7 +12,6 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use vrrp_testlab::{
     Daemon, DaemonProc, KeepalivedConf, Lab, Node, ProbeReport, Prober, SIGTERM, VrrpInstance,
@@ -22,12 +21,6 @@ use vrrp_testlab::{
 const TOTAL_BUDGET: Duration = Duration::from_secs(58);
 const PROBE_INTERVAL: Duration = Duration::from_millis(10);
 const VRID: u8 = 51;
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
 
 struct Opts {
     daemon: Daemon,
@@ -118,7 +111,7 @@ impl Clock {
         let start = Instant::now();
         let end = (start + timeout).min(self.deadline);
         for _ in 0..100_000 {
-            if INTERRUPTED.load(Ordering::SeqCst) {
+            if vrrp_testlab::budget::interrupted() {
                 return Err("interrupted".into());
             }
             if cond() {
@@ -138,7 +131,7 @@ impl Clock {
     fn pause(&self, d: Duration) -> Result<(), String> {
         let end = Instant::now() + d;
         let _ = self.wait("pause", d, || Instant::now() >= end);
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if vrrp_testlab::budget::interrupted() {
             return Err("interrupted".into());
         }
         Ok(())
@@ -440,11 +433,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // Ctrl-C / SIGTERM: stop waiting and clean up instead of leaking namespaces.
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    vrrp_testlab::budget::catch_interrupts();
     let t0 = Instant::now();
     let clock = Clock {
         t0,
@@ -481,7 +470,7 @@ fn main() -> ExitCode {
     });
     let code = match &result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
+        Err(e) if vrrp_testlab::budget::interrupted() => {
             eprintln!("\nvrrp-lab-demo: {e}; cleaning up");
             ExitCode::from(130)
         }

@@ -17,9 +17,9 @@ use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use vrrp_testlab::budget::Budget;
 use vrrp_testlab::{Daemon, DaemonProc, Lab, Nginx, Node, Proc, find_tool, run_bounded};
 
 /// Real servers of the data-path benchmark (nginx on port [`WEB_PORT`]).
@@ -33,70 +33,10 @@ const CHECK_BASE_PORT: u16 = 10000;
 /// Hard limit for one whole run (the script promises < 10 min with the defaults).
 const RUN_BUDGET: Duration = Duration::from_secs(15 * 60);
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
 type Res<T> = Result<T, String>;
 
 fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
-}
-
-struct Budget {
-    end: Instant,
-}
-
-impl Budget {
-    fn check(&self) -> Res<()> {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err("interrupted".into());
-        }
-        if Instant::now() >= self.end {
-            return Err("run budget exhausted".into());
-        }
-        Ok(())
-    }
-
-    /// Polls `cond` every `poll` until true, `timeout`, the budget or Ctrl-C.
-    fn wait(
-        &self,
-        what: &str,
-        timeout: Duration,
-        poll: Duration,
-        mut cond: impl FnMut() -> bool,
-    ) -> Res<()> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            self.check()?;
-            if cond() {
-                return Ok(());
-            }
-            std::thread::sleep(poll);
-        }
-        if cond() {
-            return Ok(());
-        }
-        Err(format!(
-            "timed out after {:.1} s waiting for {what}",
-            start.elapsed().as_secs_f64()
-        ))
-    }
-
-    /// Sleeps in short steps so that Ctrl-C ends the run promptly (the lab then cleans up).
-    fn sleep(&self, d: Duration) -> Res<()> {
-        let end = Instant::now() + d;
-        loop {
-            self.check()?;
-            let now = Instant::now();
-            if now >= end {
-                return Ok(());
-            }
-            std::thread::sleep((end - now).min(Duration::from_millis(50)));
-        }
-    }
 }
 
 fn loadavg() -> String {
@@ -920,12 +860,8 @@ fn main() -> ExitCode {
         eprintln!("vrrp-lb-bench: cannot run: {why}");
         return ExitCode::from(2);
     }
-    // SAFETY: installing a handler that only stores to an atomic; the run then stops at its
-    // next check and the lab's Drop kills what it started and removes the namespaces.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    // Ctrl-C: the run stops at its next check and the lab's Drop cleans up.
+    vrrp_testlab::budget::catch_interrupts();
     match run(&o) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

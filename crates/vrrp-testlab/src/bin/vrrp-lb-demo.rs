@@ -22,11 +22,10 @@ mod setup;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use client::Client;
-use clock::{Clock, INTERRUPTED};
+use clock::Clock;
 use vrrp_testlab::{DaemonProc, Lab, Nginx, Node, skip_reason};
 
 const TOTAL_BUDGET: Duration = Duration::from_secs(60);
@@ -323,7 +322,8 @@ fn main() -> ExitCode {
         eprintln!("vrrp-lb-demo: cannot run: {why}");
         return ExitCode::from(2);
     }
-    clock::on_interrupt();
+    // Ctrl-C / SIGTERM stop the waits, so the lab is dropped and leaves nothing behind.
+    vrrp_testlab::budget::catch_interrupts();
     let clock = Clock::new(TOTAL_BUDGET);
     let t0 = clock.t0;
     println!("vrrp-lb-demo: vrrpd load balancer | 2 balancers + 4 nginx + 1 client | NAT, wrr");
@@ -340,7 +340,7 @@ fn main() -> ExitCode {
     let result = setup::build(&mut lab, &opts, clock).and_then(|mut demo| demo.run());
     let code = match &result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
+        Err(e) if vrrp_testlab::budget::interrupted() => {
             eprintln!("\nvrrp-lb-demo: {e}; cleaning up");
             ExitCode::from(130)
         }

@@ -1,24 +1,8 @@
-//! The timeline printer, the demo's clock and deadline, and Ctrl-C.
+//! The timeline printer, the demo's clock and deadline (Ctrl-C: `vrrp_testlab::budget`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Set by SIGINT / SIGTERM: every wait stops, and the lab is cleaned up.
-pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C / SIGTERM stop the waits instead of the process, so the lab is dropped and
-/// leaves no namespace behind.
-pub(crate) fn on_interrupt() {
-    // SAFETY: the handler only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
-}
+use vrrp_testlab::budget::interrupted;
 
 /// Demo time: seconds since the start, printed in front of every line.
 pub(crate) struct Clock {
@@ -78,7 +62,7 @@ impl Clock {
         let start = Instant::now();
         let end = (start + timeout).min(self.deadline);
         loop {
-            if INTERRUPTED.load(Ordering::SeqCst) {
+            if interrupted() {
                 return Err("interrupted".into());
             }
             if cond() {
