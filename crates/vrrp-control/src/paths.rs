@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 pub const RUN_DIR: &str = "/run/vrrpd";
 /// Where `ip netns` mounts its named namespaces.
 const NETNS_DIR: &str = "/run/netns";
+/// The inode of the initial network namespace on recent kernels (`PROC_NET_INIT_INO`); older
+/// ones number it like any other, but never with this reserved number.
+const NET_INIT_INO: u64 = 0xEFFF_FFF9;
 
 /// The pid file's name in the run directory.
 pub const PID_FILE: &str = "vrrpd.pid";
@@ -65,8 +68,8 @@ pub fn run_dir() -> PathBuf {
 
 /// The run directory of the namespace `current`, given the initial namespace (that of pid 1)
 /// and the named ones. What cannot be told apart from the host's namespace gets the host's
-/// directory: without `/proc`, or when pid 1's namespace is unreadable (not root) and
-/// `current` has no name.
+/// directory: without `/proc`, or when pid 1's namespace is unreadable (not root, or no
+/// CAP_SYS_PTRACE over it) and `current` has no name.
 pub fn run_dir_for(
     current: Option<NsId>,
     initial: Option<NsId>,
@@ -76,7 +79,7 @@ pub fn run_dir_for(
     let Some(current) = current else {
         return base.to_path_buf();
     };
-    if initial == Some(current) {
+    if initial == Some(current) || current.ino == NET_INIT_INO {
         return base.to_path_buf();
     }
     // `ip netns attach` can give one namespace several names: the first in order, always.
@@ -123,6 +126,12 @@ mod tests {
             Path::new(RUN_DIR)
         );
         assert_eq!(run_dir_for(None, Some(HOST), &all), Path::new(RUN_DIR));
+        // A recent kernel's fixed number tells it even when pid 1's namespace is unreadable.
+        let init = NsId {
+            dev: 4,
+            ino: NET_INIT_INO,
+        };
+        assert_eq!(run_dir_for(Some(init), None, &[]), Path::new(RUN_DIR));
     }
 
     #[test]
