@@ -13,7 +13,8 @@
 //!   (SIGUSR1 / SIGUSR2);
 //! * [`WatchLine`] / [`Event`], the lines `watch` streams;
 //! * [`ReloadSummary`] / [`ReloadError`], the outcome of a reload;
-//! * [`LvsStatus`] (`lvs`) and [`RsAction`] (`rs`), the load balancer's documents.
+//! * [`LvsStatus`] (`lvs`) and [`RsAction`] (`rs`), the load balancer's documents;
+//! * [`paths`], the default socket, pid file and dumps of the current network namespace.
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ mod answer;
 mod documents;
 mod event;
 mod lvs;
+pub mod paths;
 mod reload;
 mod request;
 

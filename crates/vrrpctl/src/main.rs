@@ -15,14 +15,10 @@ use vrrpctl::{daemon, genhash};
 #[derive(Parser, Debug)]
 #[command(name = "vrrpctl", version, about)]
 struct Cli {
-    /// The daemon's control socket (used by the daemon commands).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = "/run/vrrpd/vrrpd.sock"
-    )]
-    socket: PathBuf,
+    /// The daemon's control socket (used by the daemon commands) [default:
+    /// /run/vrrpd/vrrpd.sock, or /run/vrrpd/netns/NAME/vrrpd.sock in network namespace NAME]
+    #[arg(long, global = true, value_name = "PATH")]
+    socket: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -254,7 +250,10 @@ impl RsCommand {
 fn main() -> ExitCode {
     // Usage errors exit 2 (clap's convention); --help and --version exit 0.
     let cli = Cli::parse();
-    let socket = cli.socket.clone();
+    // Like vrrpd's own default, so `ip netns exec NS vrrpctl` reaches the daemon of NS.
+    let socket = cli.socket.clone().unwrap_or_else(|| {
+        vrrp_control::paths::run_dir().join(vrrp_control::paths::CONTROL_SOCKET)
+    });
     let daemon = |request: Request, json: bool| {
         let shown = daemon::request(&socket, &request).and_then(|result| {
             if json {

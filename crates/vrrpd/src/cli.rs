@@ -1,16 +1,22 @@
 //! vrrpd's command line, compatible with keepalived's where it makes sense.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
 /// The default configuration file, and the keepalived one tried when it is absent.
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/vrrpd/vrrpd.conf";
 pub(crate) const KEEPALIVED_CONFIG: &str = "/etc/keepalived/keepalived.conf";
-pub(crate) const DEFAULT_PID_FILE: &str = "/run/vrrpd/vrrpd.pid";
-pub(crate) const DEFAULT_CONTROL_SOCKET: &str = "/run/vrrpd/vrrpd.sock";
-pub(crate) const DEFAULT_STATE_FILE: &str = "/run/vrrpd/vrrpd.state.json";
-pub(crate) const DEFAULT_STATS_FILE: &str = "/run/vrrpd/vrrpd.stats.json";
+
+/// The files the daemon keeps: the flags given, else in the run directory of its network
+/// namespace (`vrrp_control::paths`).
+#[derive(Debug, Default)]
+pub(crate) struct Files {
+    pub pid_file: PathBuf,
+    pub control_socket: PathBuf,
+    pub state_file: PathBuf,
+    pub stats_file: PathBuf,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,12 +46,15 @@ pub(crate) struct Args {
     pub log_detail: bool,
 
     /// Pid file; a daemon that finds it locked by a live vrrpd refuses to start
-    #[arg(short = 'p', long = "pid", value_name = "FILE", default_value = DEFAULT_PID_FILE)]
-    pub pid_file: PathBuf,
+    /// [default: /run/vrrpd/vrrpd.pid, or /run/vrrpd/netns/NAME/vrrpd.pid in network
+    /// namespace NAME]
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pid_file: Option<PathBuf>,
 
-    /// Control socket path (used by vrrpctl)
-    #[arg(long = "control-socket", value_name = "PATH", default_value = DEFAULT_CONTROL_SOCKET)]
-    pub control_socket: PathBuf,
+    /// Control socket path (used by vrrpctl) [default: /run/vrrpd/vrrpd.sock, or
+    /// /run/vrrpd/netns/NAME/vrrpd.sock in network namespace NAME]
+    #[arg(long = "control-socket", value_name = "PATH")]
+    control_socket: Option<PathBuf>,
 
     /// Log format on standard error (under systemd, text goes to the journal)
     #[arg(
@@ -60,16 +69,42 @@ pub(crate) struct Args {
     #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
-    /// Where SIGUSR1 writes the JSON state dump
-    #[arg(long = "state-file", value_name = "PATH", default_value = DEFAULT_STATE_FILE)]
-    pub state_file: PathBuf,
+    /// Where SIGUSR1 writes the JSON state dump [default: /run/vrrpd/vrrpd.state.json, or
+    /// /run/vrrpd/netns/NAME/vrrpd.state.json in network namespace NAME]
+    #[arg(long = "state-file", value_name = "PATH")]
+    state_file: Option<PathBuf>,
 
-    /// Where SIGUSR2 writes the JSON statistics dump
-    #[arg(long = "stats-file", value_name = "PATH", default_value = DEFAULT_STATS_FILE)]
-    pub stats_file: PathBuf,
+    /// Where SIGUSR2 writes the JSON statistics dump [default: /run/vrrpd/vrrpd.stats.json,
+    /// or /run/vrrpd/netns/NAME/vrrpd.stats.json in network namespace NAME]
+    #[arg(long = "stats-file", value_name = "PATH")]
+    stats_file: Option<PathBuf>,
+
+    /// The files, defaults resolved ([`Args::parse_resolved`]).
+    #[arg(skip)]
+    pub files: Files,
 }
 
 impl Args {
+    /// The command line, with the defaults of this network namespace filled in.
+    pub(crate) fn parse_resolved() -> Args {
+        let mut args = Args::parse();
+        args.resolve(&vrrp_control::paths::run_dir());
+        args
+    }
+
+    /// Fills [`Args::files`]: each flag given, else its file in `run_dir`.
+    fn resolve(&mut self, run_dir: &Path) {
+        use vrrp_control::paths::{CONTROL_SOCKET, PID_FILE, STATE_FILE, STATS_FILE};
+        let pick =
+            |flag: &Option<PathBuf>, name: &str| flag.clone().unwrap_or_else(|| run_dir.join(name));
+        self.files = Files {
+            pid_file: pick(&self.pid_file, PID_FILE),
+            control_socket: pick(&self.control_socket, CONTROL_SOCKET),
+            state_file: pick(&self.state_file, STATE_FILE),
+            stats_file: pick(&self.stats_file, STATS_FILE),
+        };
+    }
+
     /// The configuration file to read: the one given, else the first default that exists.
     pub(crate) fn config_path(&self) -> PathBuf {
         if let Some(path) = &self.config {
@@ -94,7 +129,7 @@ mod tests {
 
     #[test]
     fn keepalived_style_flags_parse() {
-        let args = Args::try_parse_from([
+        let mut args = Args::try_parse_from([
             "vrrpd",
             "-n",
             "-l",
@@ -107,10 +142,20 @@ mod tests {
             "/tmp/v.sock",
         ])
         .expect("parse");
+        args.resolve(Path::new("/run/vrrpd/netns/ns1"));
         assert!(args.dont_fork && args.log_console && args.log_detail);
         assert_eq!(args.config_path(), PathBuf::from("/tmp/k.conf"));
-        assert_eq!(args.pid_file, PathBuf::from("/tmp/v.pid"));
-        assert_eq!(args.control_socket, PathBuf::from("/tmp/v.sock"));
+        assert_eq!(args.files.pid_file, PathBuf::from("/tmp/v.pid"));
+        assert_eq!(args.files.control_socket, PathBuf::from("/tmp/v.sock"));
+        // What was not given comes from the namespace's run directory.
+        assert_eq!(
+            args.files.state_file,
+            PathBuf::from("/run/vrrpd/netns/ns1/vrrpd.state.json")
+        );
+        assert_eq!(
+            args.files.stats_file,
+            PathBuf::from("/run/vrrpd/netns/ns1/vrrpd.stats.json")
+        );
         let args =
             Args::try_parse_from(["vrrpd", "--config-test", "--use-file", "x"]).expect("parse");
         assert!(args.config_test);

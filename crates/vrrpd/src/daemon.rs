@@ -77,9 +77,9 @@ pub(crate) async fn run(
 ) -> Result<()> {
     // Signals first: from the moment the pid file names us, a signal must not kill us.
     let mut signals = Signals::install()?;
-    let _pid_file = PidFile::acquire(&args.pid_file)?;
+    let _pid_file = PidFile::acquire(&args.files.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
-    control::claim_socket(&args.control_socket)?;
+    control::claim_socket(&args.files.control_socket)?;
     let mut running = start(config, scripts, tracker_plan, balancer_plan, args).await?;
     let result = event_loop(&mut running, &mut signals, args).await;
     stop(running, args).await;
@@ -143,7 +143,7 @@ async fn start(
         });
     let engine = Rc::new(RefCell::new(engine));
     let (control_tx, control_rx) = mpsc::channel::<control::ControlRequest>(64);
-    control::spawn(&args.control_socket, control_tx, watchers, metrics)?;
+    control::spawn(&args.files.control_socket, control_tx, watchers, metrics)?;
 
     if !config.global.startup_delay.is_zero() {
         info!(
@@ -246,10 +246,10 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     let _ = reloader.reload().await;
                 });
             }
-            _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.state_file, || {
+            _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
             }),
-            _ = signals.usr2.recv() => dump("SIGUSR2: statistics", &args.stats_file, || {
+            _ = signals.usr2.recv() => dump("SIGUSR2: statistics", &args.files.stats_file, || {
                 report::stats(&r.engine.borrow())
             }),
         }
@@ -383,7 +383,7 @@ async fn stop(r: Running, args: &Args) {
     {
         warn!("cannot remove the no_accept filter: {e}");
     }
-    let _ = std::fs::remove_file(&args.control_socket);
+    let _ = std::fs::remove_file(&args.files.control_socket);
     info!("vrrpd stopped");
 }
 

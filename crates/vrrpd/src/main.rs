@@ -25,13 +25,12 @@ mod tracking;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing::{error, warn};
 
 use crate::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_resolved();
     let _log_flush = logging::init(args.log_detail, args.log_format);
 
     let path = args.config_path();
