@@ -42,14 +42,8 @@ fn wrr_respects_weights() {
     let mut t = LbLab::new("dpwrr", 3);
     t.balancer.open(true).unwrap();
     let vip = t.vip4();
-    let dests = (1..=3).map(|i| t.dest(i, vip, 80, i as u32)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Wrr,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Wrr, &[1, 2, 3])]));
     let c = counts(&t.fetch(vip, 1200, None));
     for (name, want) in [("r1", 200), ("r2", 400), ("r3", 600)] {
         let got = c.get(name).copied().unwrap_or(0);
@@ -83,14 +77,8 @@ fn sh_and_mh_stick_to_the_client_and_mh_moves_only_the_lost_servers_clients() {
     t.balancer.open(true).unwrap();
     let vip = t.vip4();
     for scheduler in [Scheduler::Sh, Scheduler::Mh] {
-        let dests = (1..=4).map(|i| t.dest(i, vip, 80, 1)).collect();
-        t.balancer.set(state(vec![service(
-            vip,
-            80,
-            Protocol::Tcp,
-            scheduler,
-            dests,
-        )]));
+        t.balancer
+            .set(state(vec![t.http_service(vip, scheduler, &[1; 4])]));
         let seen = by_source(&t, 6);
         for names in &seen {
             assert_eq!(names.len(), 6, "{scheduler:?} {seen:?}");
@@ -102,14 +90,8 @@ fn sh_and_mh_stick_to_the_client_and_mh_moves_only_the_lost_servers_clients() {
     }
     // mh: r4 goes; the clients of the others stay where they were.
     let before: Vec<String> = by_source(&t, 1).into_iter().map(|v| v[0].clone()).collect();
-    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Mh,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Mh, &[1; 3])]));
     let after: Vec<String> = by_source(&t, 1).into_iter().map(|v| v[0].clone()).collect();
     let moved = before
         .iter()
@@ -141,14 +123,8 @@ fn persistence_keeps_a_client_on_its_server() {
         "rr still spreads new clients: {firsts:?}"
     );
     // Persistence edited away: plain rr again, the service keeps working.
-    let dests = (1..=4).map(|i| t.dest(i, vip, 80, 1)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Rr,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Rr, &[1; 4])]));
     let c = counts(&t.fetch(vip, 8, None));
     assert_eq!(c.len(), 4, "{c:?}");
 }
@@ -159,14 +135,8 @@ fn ipv6_service() {
     let mut t = LbLab::new("dpv6", 3);
     t.balancer.open(true).unwrap();
     let vip = t.vip6();
-    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Rr,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Rr, &[1; 3])]));
     let c = counts(&t.fetch(vip, 30, None));
     assert_eq!(c.values().sum::<usize>(), 30, "{c:?}");
     assert!(c.values().all(|n| *n == 10), "{c:?}");
@@ -212,7 +182,7 @@ fn udp_service_with_socat() {
                 .client
                 .run_ok(
                     "bash",
-                    &["-c", &format!("echo x | socat -t 3 -T 3 - UDP4:{vip}:5353")],
+                    &["-c", &format!("echo x | socat -t 1 -T 3 - UDP4:{vip}:5353")],
                 )
                 .ok()?;
             Some(out.trim().to_string()).filter(|a| !a.is_empty())
@@ -232,14 +202,8 @@ fn weight_zero_keeps_established_connections_and_takes_no_new_ones() {
     let mut t = LbLab::new("dpw0", 3);
     t.balancer.open(true).unwrap();
     let vip = t.vip4();
-    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Rr,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Rr, &[1; 3])]));
     let held = common::Held::open(&t, vip);
     let server = held.server();
     let i: usize = server.trim_start_matches('r').parse().unwrap();
@@ -269,14 +233,8 @@ fn removal_ends_established_connections_at_once() {
     let mut t = LbLab::new("dprm", 3);
     t.balancer.open(true).unwrap();
     let vip = t.vip4();
-    let dests = (1..=3).map(|i| t.dest(i, vip, 80, 1)).collect();
-    t.balancer.set(state(vec![service(
-        vip,
-        80,
-        Protocol::Tcp,
-        Scheduler::Rr,
-        dests,
-    )]));
+    t.balancer
+        .set(state(vec![t.http_service(vip, Scheduler::Rr, &[1; 3])]));
     let held = common::Held::open(&t, vip);
     let server = held.server();
     let i: usize = server.trim_start_matches('r').parse().unwrap();

@@ -164,6 +164,20 @@ impl LbLab {
     }
 
     /// Real server `i` (from 1) at `port`, by family of `like`.
+    /// A TCP service on `vip`:80 over real servers 1, 2, ... with these weights.
+    pub(crate) fn http_service(
+        &self,
+        vip: IpAddr,
+        scheduler: Scheduler,
+        weights: &[u32],
+    ) -> (ServiceId, Service) {
+        let dests = (1..=weights.len())
+            .zip(weights)
+            .map(|(i, w)| self.dest(i, vip, 80, *w))
+            .collect();
+        service(vip, 80, Protocol::Tcp, scheduler, dests)
+    }
+
     pub(crate) fn dest(&self, i: usize, like: IpAddr, port: u16, weight: u32) -> Destination {
         let node = &self.servers[i - 1].0;
         let addr: IpAddr = match like {
