@@ -5,8 +5,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod alerts;
 mod lvs;
 
+pub use alerts::{AlertObject, AlertSwitch, Alerts, SmtpServer, address_of};
 pub use lvs::{
     FlushOnStop, LbDataplane, LvsGlobal, LvsSyncDaemon, LvsTimeouts, RealServerHooks, Site,
     VirtualServer, VirtualServerGroup,
@@ -397,6 +399,8 @@ pub struct GlobalDefs {
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     /// The LVS keywords (`lvs_*`, `lb_dataplane`...).
     pub lvs: LvsGlobal,
+    /// The e-mail alerts (`notification_email`, `smtp_*`).
+    pub alerts: Alerts,
 }
 
 impl Default for GlobalDefs {
@@ -418,6 +422,7 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs: LvsGlobal::default(),
+            alerts: Alerts::default(),
         }
     }
 }

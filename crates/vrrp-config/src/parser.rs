@@ -13,6 +13,7 @@ use crate::model::{GlobalDefs, ScriptUser, TrackInterface, TrackRef, Vip, Virtua
 use crate::source::{TokKind, Token};
 use crate::value;
 
+mod alerts;
 mod checkers;
 mod lvs;
 mod lvs_global;
@@ -22,6 +23,7 @@ mod vs_group;
 #[cfg(test)]
 mod keyword_tests;
 
+pub(crate) use alerts::{RawAlertObject, RawAlerts, finish as finish_alerts};
 pub(crate) use checkers::RawChecker;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use tracking::{
@@ -46,6 +48,7 @@ pub(crate) struct RawGlobal {
     pub vrrp_notify_fifo: RawFifo,
     pub lvs_notify_fifo: RawFifo,
     pub lvs_sync_span: Option<Span>,
+    pub alerts: RawAlerts,
     seen: HashMap<String, Span>,
 }
 
@@ -617,13 +620,15 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::Global);
                 continue;
             }
-            if self.peek_open() {
+            if self.peek_open() && !keywords::opens_block(Block::Global, s.name) {
                 self.d
                     .error(s.span(), format!("`{}` does not take a block", s.name));
                 self.skip_block();
                 continue;
             }
-            self.seen(&mut seen, s.name, s.span());
+            if let Some(key) = keywords::seen_key(Block::Global, s.name) {
+                self.seen(&mut seen, key, s.span());
+            }
             self.global_stmt(&s);
         }
         self.global.seen = seen;
@@ -736,6 +741,16 @@ impl<'t> Parser<'t, '_> {
             | "lvs_sync_daemon"
             | "checker_log_all_failures"
             | "rs_init_notifies" => self.lvs_global(s),
+            "notification_email"
+            | "notification_email_from"
+            | "smtp_server"
+            | "smtp_helo_name"
+            | "smtp_connect_timeout"
+            | "smtp_alert"
+            | "smtp_alert_vrrp"
+            | "smtp_alert_checker"
+            | "no_email_faults"
+            | "no_checker_emails" => self.alerts_global(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),
@@ -1047,6 +1062,7 @@ impl<'t> Parser<'t, '_> {
                     inst.promote_secondaries = v.v;
                 }
             }
+            "smtp_alert" => self.smtp_alert_switch(s, RawAlertObject::Instance(inst.name.clone())),
             _ => self.unsupported(s, Block::Instance),
         }
     }

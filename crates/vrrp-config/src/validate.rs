@@ -30,7 +30,9 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
         d,
     );
     let lvs_sync_span = parsed.global.lvs_sync_span;
+    let alerts = crate::parser::finish_alerts(std::mem::take(&mut parsed.global.alerts), map, d);
     let mut global = global_defs(parsed.global);
+    global.alerts = alerts;
     global.lvs.notify_fifo = lvs_fifo;
     if let (Some(sd), Some(span)) = (&mut global.lvs.sync_daemon, lvs_sync_span) {
         sd.location = map.location(span);

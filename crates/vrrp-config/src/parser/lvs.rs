@@ -11,7 +11,7 @@ use vrrp_lb::spec::{
 };
 
 use super::checkers::RawChecker;
-use super::{At, BlockCtx, Next, Parser, RawCmd, Stmt, word};
+use super::{At, BlockCtx, Next, Parser, RawAlertObject, RawCmd, Stmt, word};
 use crate::diag::Span;
 use crate::keywords::{self, Block};
 use crate::value;
@@ -545,6 +545,7 @@ impl<'t> Parser<'t, '_> {
                 let rs = self.real_server(s);
                 vs.real_servers.push(rs);
             }
+            "smtp_alert" => self.smtp_alert_switch(s, RawAlertObject::VirtualServer(vs.span)),
             _ => self.unsupported(s, Block::VirtualServer),
         }
     }
@@ -601,6 +602,7 @@ impl<'t> Parser<'t, '_> {
             "delay_loop" | "connect_timeout" | "retry" | "delay_before_retry" | "warmup"
             | "alpha" => self.timing(&mut rs.timing, s),
             "virtualhost" => rs.virtualhost = self.value(s, |w| Ok(w.to_owned())).map(|v| v.v),
+            "smtp_alert" => self.smtp_alert_switch(s, RawAlertObject::RealServer(rs.span)),
             "HTTP_GET" | "SSL_GET" | "TCP_CHECK" | "SMTP_CHECK" | "DNS_CHECK" | "MISC_CHECK"
             | "UDP_CHECK" | "PING_CHECK" | "FILE_CHECK" => {
                 self.no_args(s);

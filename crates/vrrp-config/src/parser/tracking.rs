@@ -715,6 +715,10 @@ impl<'t> Parser<'t, '_> {
                         raw.tracking_weight = v.v;
                     }
                 }
+                "smtp_alert" => {
+                    let group = super::RawAlertObject::SyncGroup(raw.name.clone());
+                    self.smtp_alert_switch(&s, group);
+                }
                 "global_tracking" => self.d.warn_hint(
                     s.span(),
                     "`global_tracking` is deprecated and ignored",
