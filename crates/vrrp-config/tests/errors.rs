@@ -55,8 +55,8 @@ fn unsupported_keyword_exact_location() {
 
 #[test]
 fn unsupported_flag_and_misspelling() {
-    let errs = errors(&instance("    smtp_alert\n    priorty 50\n"));
-    has(&errs, 5, 5, "unsupported keyword `smtp_alert`");
+    let errs = errors(&instance("    notify_deleted\n    priorty 50\n"));
+    has(&errs, 5, 5, "unsupported keyword `notify_deleted`");
     has(&errs, 6, 5, "unsupported keyword `priorty`");
     let e = errs.iter().find(|e| e.line == 6).expect("priorty");
     assert_eq!(e.hint.as_deref(), Some("did you mean `priority`?"));
@@ -74,11 +74,11 @@ fn unknown_block_is_one_error() {
 #[test]
 fn unknown_global_keyword() {
     let errs = errors(
-        "global_defs {\n    router_id A\n    notification_email {\n        a@b\n    }\n    smtp_server 127.0.0.1\n}\n",
+        "global_defs {\n    router_id A\n    net_namespace {\n        a@b\n    }\n    vrrp_mcast_group4 224.0.0.18\n}\n",
     );
     assert_eq!(errs.len(), 2, "{errs:?}");
-    has(&errs, 3, 5, "unsupported keyword `notification_email`");
-    has(&errs, 6, 5, "unsupported keyword `smtp_server`");
+    has(&errs, 3, 5, "unsupported keyword `net_namespace`");
+    has(&errs, 6, 5, "unsupported keyword `vrrp_mcast_group4`");
 }
 
 #[test]

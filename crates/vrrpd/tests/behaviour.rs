@@ -960,20 +960,20 @@ fn config_test_reports_the_error_position() {
                 .version(3)
                 .advert_int(0.1)
                 .vip("192.0.2.100/24")
-                .line("smtp_alert"),
+                .line("notify_deleted"),
         )
         .render();
     let line = bad
         .lines()
-        .position(|l| l.trim() == "smtp_alert")
+        .position(|l| l.trim() == "notify_deleted")
         .expect("the line is rendered")
         + 1;
     let column = bad
         .lines()
         .nth(line - 1)
         .expect("line")
-        .find('s')
-        .expect("s")
+        .find('n')
+        .expect("n")
         + 1;
     let bad_path = dir.join("bad.conf");
     std::fs::write(&bad_path, &bad).expect("write");
@@ -1005,7 +1005,7 @@ fn config_test_reports_the_error_position() {
         "the error should name {at}:\n{stderr}"
     );
     assert!(
-        stderr.contains("smtp_alert"),
+        stderr.contains("notify_deleted"),
         "the error should name the keyword:\n{stderr}"
     );
 }
