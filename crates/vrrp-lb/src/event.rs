@@ -146,7 +146,7 @@ impl Event {
 
 /// keepalived's `format_vs`: `[IP]:proto:port`, `FWM n`, or `[GROUP]:0` for a group (a
 /// group's service carries no address of its own, so keepalived prints port 0).
-fn fifo_service(service: &ServiceId) -> String {
+pub fn fifo_service(service: &ServiceId) -> String {
     match &service.key {
         ServiceKey::Socket(_) | ServiceKey::Fwmark(_) => service.to_string(),
         ServiceKey::Group(name) => format!("[{name}]:0"),

@@ -347,6 +347,7 @@ impl Driver {
         if let Some(line) = event.fifo_line() {
             self.notifier.lvs_line(&line);
         }
+        self.notifier.alerts.lb_event(event);
         for (key, hook) in self.plan.hooks.for_event(event) {
             self.notifier.queue.push(&key, hook);
         }

@@ -102,8 +102,9 @@ async fn start(
         .context("cannot subscribe to link events")?;
     let plan = setup::prepare(&nl, &config, &scripts).await?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
-    let tracking =
+    let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
+    tracking.notifier.alerts = crate::alerts::Alerts::start(&config);
     let no_accept = !setup::no_accept_vips(&config).is_empty();
     if no_accept {
         setup::apply_no_accept(&config)?;

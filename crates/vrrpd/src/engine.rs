@@ -201,6 +201,11 @@ impl Engine {
         self.notifier = Some(notifier);
     }
 
+    /// The hooks, FIFOs and alerts, once set.
+    pub(crate) fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
+    }
+
     /// The sync groups' own notify hooks.
     pub(crate) fn set_group(&mut self, name: &str, notify: vrrp_track::NotifyScripts) {
         self.groups.insert(name.to_string(), notify);

@@ -9,6 +9,7 @@
 //! starts the daemon; [`reload`] applies a changed configuration.
 
 mod addresses;
+mod alerts;
 mod balancer;
 mod cli;
 mod clock;

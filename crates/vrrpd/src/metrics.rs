@@ -251,6 +251,7 @@ fn render(
     lateness: Histogram,
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
+    crate::alerts::register_metrics(&mut registry);
 
     let state = Family::<Labels, Gauge>::default();
     let keepalived_vrrp_state = Family::<Labels, Gauge>::default();

@@ -269,6 +269,9 @@ impl Reloader {
                 Err(e) => failed.push(format!("no_accept: {e}")),
             }
         }
+        if let Some(n) = self.engine.borrow().notifier() {
+            n.alerts.configure(&config);
+        }
         *self.config.borrow_mut() = config;
         if let Err(e) = self.reload_balancer(balancer_plan).await {
             failed.push(e);

@@ -371,6 +371,8 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
 pub(crate) struct Notifier {
     pub queue: NotifyQueue,
     pub fifos: Vec<(NotifyFifo, Topics)>,
+    /// The e-mail alerts (`smtp_alert`).
+    pub alerts: crate::alerts::Alerts,
 }
 
 impl Notifier {
@@ -407,6 +409,7 @@ impl Notifier {
         for (f, _) in &self.fifos {
             let _ = f.flush(timeout).await;
         }
+        self.alerts.drain(timeout.min(Duration::from_secs(5))).await;
     }
 }
 
@@ -474,7 +477,11 @@ impl Tracking {
         Ok(Tracking {
             thread,
             readers,
-            notifier: Notifier { queue, fifos },
+            notifier: Notifier {
+                queue,
+                fifos,
+                alerts: crate::alerts::Alerts::off(),
+            },
         })
     }
 

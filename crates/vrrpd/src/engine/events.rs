@@ -194,6 +194,7 @@ impl Engine {
                 .for_state(Scope::Instance, name, state, priority),
         );
         n.state_line(Scope::Instance, name, FifoState::State(state), priority);
+        n.alerts.instance(name, state);
     }
 
     /// A sync group as a whole changed state: its own hooks, in its members' queue.
@@ -213,6 +214,7 @@ impl Engine {
             notify.for_state(Scope::Group, group, state, 0),
         );
         n.state_line(Scope::Group, group, FifoState::State(state), 0);
+        n.alerts.group(group, state);
     }
 
     fn on_master_changed(&mut self, id: InstanceId, master: Option<MasterInfo>) {
