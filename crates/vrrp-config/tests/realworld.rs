@@ -547,7 +547,12 @@ fn broken_trackers_sync_groups_and_routes() {
         "unknown vrrp_instance `VI_X` in sync group `G1`",
     );
     assert_eq!(e.hint.as_deref(), Some("did you mean `VI_1`?"));
-    has(&errs, 26, 5, "unsupported keyword `notify_priority_changes`");
+    has(
+        &errs,
+        26,
+        5,
+        "unsupported keyword `notify_priority_changes`",
+    );
     has(
         &errs,
         31,

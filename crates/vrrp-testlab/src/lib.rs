@@ -28,7 +28,7 @@ pub use probe::{ProbeRecord, ProbeReport, Prober};
 pub use require::{
     LAB_REQUIRED_VAR, find_tool, is_root, lab_ready, lab_required, need, skip, skip_reason,
 };
-pub use servers::{Dnsmasq, Nginx, Smtpd, UdpEcho};
+pub use servers::{Dnsmasq, Mail, Nginx, Smtpd, UdpEcho};
 pub use watch::AddressWatch;
 
 use std::fmt;

@@ -249,7 +249,8 @@ impl Dnsmasq {
 }
 
 /// An SMTP server in a node: `python3 -m aiosmtpd` (Debian's python3-aiosmtpd), which
-/// accepts and discards mail.
+/// accepts and discards mail, or, started with [`Smtpd::start_recording`], keeps each
+/// message for [`Smtpd::mails`].
 #[derive(Debug)]
 pub struct Smtpd {
     proc: Proc,
@@ -257,24 +258,114 @@ pub struct Smtpd {
     pub port: u16,
 }
 
+/// A message an [`Smtpd::start_recording`] server took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    /// The name the client gave in HELO/EHLO.
+    pub helo: String,
+    /// The envelope sender (`MAIL FROM`).
+    pub mail_from: String,
+    /// The envelope recipients (`RCPT TO`).
+    pub rcpt_to: Vec<String>,
+    /// The message (headers, blank line, body), lines ending in `\n`.
+    pub data: String,
+}
+
+impl Mail {
+    /// The first header `name` (case-insensitive), unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let mut lines = self.data.lines().take_while(|l| !l.is_empty()).peekable();
+        while let Some(l) = lines.next() {
+            let Some((key, value)) = l.split_once(':') else {
+                continue;
+            };
+            if key.eq_ignore_ascii_case(name) {
+                let mut v = value.trim().to_owned();
+                while let Some(more) = lines.next_if(|l| l.starts_with([' ', '\t'])) {
+                    v.push(' ');
+                    v.push_str(more.trim());
+                }
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The body: what follows the blank line after the headers.
+    pub fn body(&self) -> &str {
+        self.data.split_once("\n\n").map_or("", |(_, b)| b)
+    }
+}
+
+/// The recording handler: each message on stdout, flushed, ended by `MAIL_END`.
+const RECORDER: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+class Recorder:
+    async def handle_DATA(self, server, session, envelope):
+        text = envelope.content.decode("utf-8", "replace").replace("\r\n", "\n")
+        sys.stdout.write("HELO %s\nFROM %s\nTO %s\n%s\n%s\n" % (
+            session.host_name, envelope.mail_from, " ".join(envelope.rcpt_tos), text, "MAIL_END"))
+        sys.stdout.flush()
+        return "250 OK"
+Controller(Recorder(), hostname=sys.argv[1], port=int(sys.argv[2])).start()
+while True:
+    time.sleep(3600)
+"#;
+
+fn python() -> Result<PathBuf> {
+    // Debian's python3, which has the module (a python3 earlier in PATH may not).
+    ["/usr/bin/python3"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| find_tool("python3"))
+        .ok_or_else(|| Error::msg("python3 is not installed"))
+}
+
 impl Smtpd {
     /// Starts aiosmtpd on `node`'s IPv4 address, `port`.
     pub fn start(node: &Node, port: u16) -> Result<Smtpd> {
-        // Debian's python3, which has the module (a python3 earlier in PATH may not).
-        let python = ["/usr/bin/python3"]
-            .into_iter()
-            .map(std::path::PathBuf::from)
-            .find(|p| p.is_file())
-            .or_else(|| find_tool("python3"))
-            .ok_or_else(|| Error::msg("python3 is not installed"))?;
         let listen = format!("{}:{port}", node.ipv4());
         let proc = node.spawn(
-            &python.to_string_lossy(),
+            &python()?.to_string_lossy(),
             &["-m", "aiosmtpd", "-n", "-l", &listen],
             &[],
         )?;
         wait_listening(node, &proc, "aiosmtpd", "tcp", port)?;
         Ok(Smtpd { proc, port })
+    }
+
+    /// Starts an aiosmtpd server on `node`'s IPv4 address, `port`, that keeps every
+    /// message it takes (see [`Smtpd::mails`]).
+    pub fn start_recording(node: &Node, port: u16) -> Result<Smtpd> {
+        let (addr, port_text) = (node.ipv4().to_string(), port.to_string());
+        let proc = node.spawn(
+            &python()?.to_string_lossy(),
+            &["-c", RECORDER, &addr, &port_text],
+            &[],
+        )?;
+        wait_listening(node, &proc, "aiosmtpd", "tcp", port)?;
+        Ok(Smtpd { proc, port })
+    }
+
+    /// The messages a recording server took so far, in order.
+    pub fn mails(&self) -> Vec<Mail> {
+        let out = std::fs::read_to_string(self.proc.stdout_path()).unwrap_or_default();
+        out.split("MAIL_END\n")
+            .filter_map(|chunk| {
+                let chunk = chunk.trim_start_matches('\n');
+                let (helo, rest) = chunk.strip_prefix("HELO ")?.split_once('\n')?;
+                let (from, rest) = rest.strip_prefix("FROM ")?.split_once('\n')?;
+                let (to, data) = rest.strip_prefix("TO ")?.split_once('\n')?;
+                Some(Mail {
+                    helo: helo.to_owned(),
+                    mail_from: from.to_owned(),
+                    rcpt_to: to.split(' ').map(str::to_owned).collect(),
+                    data: data.to_owned(),
+                })
+            })
+            .collect()
     }
 
     /// The process.
