@@ -351,3 +351,6 @@ fn user() -> String {
         .flatten()
         .map_or_else(|| "root".to_owned(), |u| u.name)
 }
+
+#[cfg(test)]
+mod tests;
