@@ -31,10 +31,16 @@ fn global_defs(router: &str, smtp: Ipv4Addr, extra: &str) -> String {
 }
 
 fn instance(priority: u8, vip: Ipv4Addr) -> String {
+    instance_n(1, priority, vip)
+}
+
+/// `VI_n` (VRID 60 + n) holding `vip`, with `smtp_alert`.
+fn instance_n(n: u8, priority: u8, vip: Ipv4Addr) -> String {
     format!(
-        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 61\n    \
+        "vrrp_instance VI_{n} {{\n    state BACKUP\n    interface eth0\n    virtual_router_id {}\n    \
          priority {priority}\n    advert_int 0.1\n    version 3\n    smtp_alert\n    \
-         virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n"
+         virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n",
+        60 + u16::from(n)
     )
 }
 
@@ -226,4 +232,34 @@ fn a_dead_real_server_mails_the_checker_and_quorum_alerts() {
         "{}",
         lost.body()
     );
+}
+
+#[test]
+fn a_sync_group_mails_its_own_transitions() {
+    require!();
+    let mut lab = Lab::new("alerts-sg").expect("lab");
+    let r1 = lab.add_router("r1").expect("r1");
+    let mail = lab.add_host("mail").expect("mail");
+    let smtpd = Smtpd::start_recording(&mail, PORT).expect("aiosmtpd");
+    // The members have `smtp_alert` too: both kinds of alert come, each its own subject.
+    let group =
+        "vrrp_sync_group G {\n    group {\n        VI_1\n        VI_2\n    }\n    smtp_alert\n}\n";
+    let conf = format!(
+        "{}{}{}{group}",
+        global_defs("r1", mail.ipv4(), ""),
+        instance_n(1, 150, lab.vip4(63)),
+        instance_n(2, 150, lab.vip4(64)),
+    );
+    let d = start_vrrpd(&r1, &conf);
+    let g = wait_mail(&smtpd, "[r1] VRRP Group G - Entering MASTER state");
+    assert_eq!(
+        g.body().trim(),
+        "=> All VRRP group instances are now in MASTER state <="
+    );
+    wait_mail(&smtpd, "[r1] VRRP Instance VI_2 - Entering MASTER state");
+    assert!(
+        d.stop(Duration::from_secs(10)).expect("stop"),
+        "r1 did not exit"
+    );
+    wait_mail(&smtpd, "[r1] VRRP Group G - Stopping");
 }
