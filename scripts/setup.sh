@@ -17,7 +17,7 @@ packages=(
     nginx         # real servers (HTTP, HTTPS) behind the load balancer
     openssl       # certificates for the HTTPS real servers
     dnsmasq-base  # a real DNS server for DNS_CHECK
-    python3-aiosmtpd  # a real SMTP server for SMTP_CHECK
+    python3-aiosmtpd  # a real SMTP server for SMTP_CHECK and the e-mail alerts
     socat         # a UDP echo server for UDP_CHECK
     conntrack     # tests read the kernel's connection table
     wrk           # load generator for the data-path benchmark
