@@ -285,3 +285,52 @@ fn a_sync_group_mails_its_own_transitions() {
     );
     wait_mail(&smtpd, "[r1] VRRP Group G - Stopping");
 }
+
+/// r1 runs without `smtp_alert`; a reload turns it on, and the next transition (r2, higher,
+/// takes over) mails.
+#[test]
+fn a_reload_turns_alerts_on() {
+    require!();
+    if !aiosmtpd() {
+        return;
+    }
+    let mut lab = Lab::new("alerts-rl").expect("lab");
+    let r1 = lab.add_router("r1").expect("r1");
+    let r2 = lab.add_router("r2").expect("r2");
+    let mail = lab.add_host("mail").expect("mail");
+    let smtpd = Smtpd::start_recording(&mail, PORT).expect("aiosmtpd");
+    let vip = lab.vip4(65);
+    let on = format!(
+        "{}{}",
+        global_defs("r1", mail.ipv4(), ""),
+        instance(100, vip)
+    );
+    let off = on.replace("    smtp_alert\n", "");
+    let d1 = start_vrrpd(&r1, &off);
+    assert!(
+        wait_until(START, POLL, || r1.has_address(vip)),
+        "r1 did not become Master:\n{}",
+        d1.tail(30)
+    );
+    std::fs::write(&d1.conf, &on).expect("write the configuration");
+    common::ctl_json(&r1, &d1, &["reload"]);
+    let _d2 = start_vrrpd(
+        &r2,
+        &format!(
+            "{}{}",
+            global_defs("r2", mail.ipv4(), ""),
+            instance(150, vip)
+        ),
+    );
+    wait_mail(&smtpd, "[r1] VRRP Instance VI_1 - Entering BACKUP state");
+    let r1_mails = subjects(&smtpd.mails())
+        .into_iter()
+        .filter(|s| s.starts_with("[r1]"))
+        .count();
+    assert_eq!(
+        r1_mails,
+        1,
+        "mails before the reload: {:?}",
+        subjects(&smtpd.mails())
+    );
+}
