@@ -70,6 +70,8 @@ pub(crate) fn register_metrics(registry: &mut Registry) {
 /// How alerts are sent: `global_defs` with keepalived's defaults applied.
 #[derive(Debug)]
 pub(crate) struct Settings {
+    /// `router_id`, else the host name: the `[...]` of the subjects.
+    router_id: String,
     server: SmtpServer,
     recipients: Vec<String>,
     from: String,
@@ -80,15 +82,20 @@ pub(crate) struct Settings {
 /// One alert in the queue, with the settings in force when it was raised.
 pub(crate) struct Queued {
     settings: Arc<Settings>,
-    subject: String,
-    body: String,
+    alert: Alert,
+}
+
+impl Queued {
+    /// Its subject and body (`None`: nothing to send for it).
+    fn text(&self) -> Option<(String, String)> {
+        self.alert.text(&self.settings.router_id)
+    }
 }
 
 /// Which objects send alerts, from one configuration.
 #[derive(Debug, Default)]
 struct Policy {
     settings: Option<Arc<Settings>>,
-    router_id: String,
     instances: HashSet<String>,
     groups: HashSet<String>,
     /// Virtual servers with alerts: their quorum and hysteresis.
@@ -199,24 +206,21 @@ impl Alerts {
 }
 
 fn push(shared: &Shared, p: &Policy, alert: &Alert) {
-    let (Some(settings), Some((subject, body))) = (&p.settings, alert.text(&p.router_id)) else {
-        return;
-    };
+    let Some(settings) = &p.settings else { return };
     let queued = Queued {
         settings: Arc::clone(settings),
-        subject,
-        body,
+        alert: alert.clone(),
+    };
+    let Some((subject, _)) = queued.text() else {
+        return;
     };
     COUNTS.pending.fetch_add(1, Ordering::Relaxed);
     match shared.queue.try_send(queued) {
         Ok(()) => {}
-        Err(TrySendError::Full(q) | TrySendError::Disconnected(q)) => {
+        Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
             COUNTS.pending.fetch_sub(1, Ordering::Relaxed);
             COUNTS.dropped.fetch_add(1, Ordering::Relaxed);
-            warn!(
-                "e-mail alert \"{}\" dropped: {QUEUE} alerts already wait",
-                q.subject
-            );
+            warn!("e-mail alert \"{subject}\" dropped: {QUEUE} alerts already wait");
         }
     }
 }
@@ -289,6 +293,7 @@ fn policy(config: &Config) -> Policy {
     let host = hostname();
     let settings = a.server.clone().filter(|_| a.sends()).map(|server| {
         Arc::new(Settings {
+            router_id: config.global.router_id.clone().unwrap_or(host.clone()),
             server,
             recipients: a.recipients.clone(),
             from: a
@@ -301,7 +306,6 @@ fn policy(config: &Config) -> Policy {
     });
     let mut p = Policy {
         settings,
-        router_id: config.global.router_id.clone().unwrap_or(host),
         no_email_faults: a.no_email_faults,
         ..Policy::default()
     };

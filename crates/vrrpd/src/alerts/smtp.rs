@@ -21,19 +21,23 @@ use super::{COUNTS, Queued, Settings};
 /// Sends what arrives until every sender is gone.
 pub(super) fn run(queue: Receiver<Queued>) {
     while let Ok(q) = queue.recv() {
-        let result = send(&q.settings, &q.subject, &q.body);
+        let Some((subject, body)) = q.text() else {
+            COUNTS.pending.fetch_sub(1, Ordering::Relaxed);
+            continue;
+        };
+        let result = send(&q.settings, &subject, &body);
         COUNTS.pending.fetch_sub(1, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 COUNTS.sent.fetch_add(1, Ordering::Relaxed);
-                info!("e-mail alert sent: {}", q.subject);
+                info!("e-mail alert sent: {subject}");
             }
             Err(e) => {
                 COUNTS.failed.fetch_add(1, Ordering::Relaxed);
                 let server = &q.settings.server;
                 warn!(
-                    "e-mail alert \"{}\" not sent through {}:{}: {e}",
-                    q.subject, server.host, server.port
+                    "e-mail alert \"{subject}\" not sent through {}:{}: {e}",
+                    server.host, server.port
                 );
             }
         }

@@ -40,7 +40,10 @@ fn alerts(text: &str, size: usize) -> (Alerts, Receiver<Queued>) {
 }
 
 fn subjects(rx: &Receiver<Queued>) -> Vec<String> {
-    rx.try_iter().map(|q| q.subject).collect()
+    rx.try_iter()
+        .filter_map(|q| q.text())
+        .map(|t| t.0)
+        .collect()
 }
 
 #[test]
