@@ -73,7 +73,8 @@ impl<'t> Parser<'t, '_> {
             }
             "smtp_server" => self.smtp_server(s),
             "smtp_helo_name" => {
-                if let Some(v) = self.value(s, host) {
+                // Any word, as keepalived: servers rarely check it.
+                if let Some(v) = self.value(s, |w| Ok(w.to_owned())) {
                     self.global.alerts.alerts.helo_name = Some(v.v);
                 }
             }
