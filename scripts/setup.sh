@@ -13,6 +13,8 @@ packages=(
     frr           # FRR's vrrpd, a second VRRP peer for interop tests
     tshark        # Wireshark's VRRP dissector checks what vrrpd sends
     curl          # metrics scrapes in tests
+    psmisc        # killall, which real keepalived.conf files track (the corpus test)
+    procps        # pgrep and pkill, likewise
     python3-prometheus-client  # the reference OpenMetrics parser, for the metrics test
     nginx         # real servers (HTTP, HTTPS) behind the load balancer
     openssl       # certificates for the HTTPS real servers

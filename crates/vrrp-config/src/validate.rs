@@ -22,7 +22,7 @@ const MAX_VIPS: usize = 255;
 pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Config {
     let fifos = tracking::fifos(&mut parsed.global, map, d);
     tracking::check_references(&parsed, map, d);
-    tracking::check_weights(&parsed, d);
+    tracking::check_weights(&mut parsed, d);
     let lvs_fifo = tracking::fifo(
         &mut parsed.global.lvs_notify_fifo,
         "lvs_notify_fifo",

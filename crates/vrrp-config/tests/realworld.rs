@@ -637,34 +637,47 @@ fn errors_in_generated_text_point_at_the_generating_line() {
 
 #[test]
 fn tracker_weights_of_owners_and_group_members() {
+    // The weights of these trackers cannot act: they are warnings (see the next test); the
+    // file's other mistakes are still errors.
     let errs = errors_as("bad/weights.conf", "x");
     has(&errs, 5, 13, "duplicate vrrp_script name `chk`");
-    let e = has(
-        &errs,
-        19,
-        9,
-        "track_script `chk` has weight -10 but instance `OWNER` is the address owner",
-    );
-    assert!(
-        e.hint.as_deref().is_some_and(|h| h.contains("weight 0")),
-        "{e}"
-    );
-    // A track_file weighs 1 unless told otherwise.
-    has(
-        &errs,
-        30,
-        9,
-        "track_file `tf` has weight 1 but instance `MEMBER` is in sync group `SG`",
-    );
-    has(
-        &errs,
-        33,
-        9,
-        "track_interface `eth1` has weight 5 but instance `MEMBER`",
-    );
     has(&errs, 36, 26, "`${` without a closing `}`");
     has(&errs, 43, 17, "duplicate vrrp_sync_group name `SG`");
-    assert_eq!(errs.len(), 6, "{errs:#?}");
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+}
+
+#[test]
+fn weighted_trackers_of_owners_and_group_members_act_with_weight_0() {
+    let text = "vrrp_script chk {\n    script /bin/true\n    weight -10\n}\n\
+        vrrp_instance OWNER {\n    interface eth0\n    virtual_router_id 1\n    priority 255\n\
+        virtual_ipaddress {\n        10.0.0.1/24\n    }\n    track_script {\n        chk\n    }\n}\n\
+        vrrp_instance M1 {\n    interface eth0\n    virtual_router_id 2\n\
+        virtual_ipaddress {\n        10.0.0.2/24\n    }\n    track_interface {\n        eth1 weight 5\n    }\n}\n\
+        vrrp_instance M2 {\n    interface eth0\n    virtual_router_id 3\n\
+        virtual_ipaddress {\n        10.0.0.3/24\n    }\n}\n\
+        vrrp_sync_group SG {\n    group {\n        M1\n        M2\n    }\n}\n";
+    let l = vrrp_config::parse_str("t.conf", text).expect("valid");
+    let w: Vec<(usize, &str)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.line, w.message.as_str()))
+        .collect();
+    assert!(
+        w.iter().any(|(line, m)| *line == 13
+            && m.starts_with(
+                "track_script `chk` has weight -10 but instance `OWNER` is the address owner"
+            )
+            && m.contains("used with weight 0")),
+        "{w:#?}"
+    );
+    assert!(
+        w.iter().any(|(line, m)| *line == 23
+            && m.starts_with("track_interface `eth1` has weight 5 but instance `M1`")),
+        "{w:#?}"
+    );
+    let owner = &l.config.instances[0];
+    assert_eq!(owner.track_scripts, [track("chk", Some(0), None)]);
+    assert_eq!(l.config.instances[1].track_interfaces[0].weight, 0);
 }
 
 #[test]

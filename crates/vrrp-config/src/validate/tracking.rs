@@ -372,30 +372,31 @@ pub(crate) fn delays(
 }
 
 /// Trackers of sync group members (unless the group has `sync_group_tracking_weight`) and
-/// of address owners must have weight 0, as keepalived requires (it resets the weights;
-/// vrrpd refuses them).
-pub(crate) fn check_weights(p: &Parsed, d: &mut Diags) {
+/// of address owners cannot change the priority. keepalived drops such a tracker with a
+/// log line, so that a check the user relies on silently stops acting; vrrpd keeps it with
+/// weight 0 (Fault while it fails) and says so where it is written (docs/differences.md).
+pub(crate) fn check_weights(p: &mut Parsed, d: &mut Diags) {
     // The first definition of a name is the one used.
-    let mut script_w: HashMap<&str, i32> = HashMap::new();
+    let mut script_w: HashMap<String, i32> = HashMap::new();
     for s in &p.scripts {
-        script_w.entry(s.name.as_str()).or_insert(s.weight);
+        script_w.entry(s.name.clone()).or_insert(s.weight);
     }
-    let mut file_w: HashMap<&str, i32> = HashMap::new();
+    let mut file_w: HashMap<String, i32> = HashMap::new();
     for s in &p.files {
-        file_w.entry(s.name.as_str()).or_insert(s.weight);
+        file_w.entry(s.name.clone()).or_insert(s.weight);
     }
-    let mut proc_w: HashMap<&str, i32> = HashMap::new();
+    let mut proc_w: HashMap<String, i32> = HashMap::new();
     for s in &p.processes {
-        proc_w.entry(s.name.as_str()).or_insert(s.weight);
+        proc_w.entry(s.name.clone()).or_insert(s.weight);
     }
-    for i in &p.instances {
+    let groups = &p.groups;
+    for i in &mut p.instances {
         let owner = match (&i.priority, &i.state) {
             (Some(pr), _) => pr.v == 255,
             (None, Some(s)) => s.v == StateKw::Master,
             (None, None) => false,
         };
-        let group = p
-            .groups
+        let group = groups
             .iter()
             .find(|g| !g.tracking_weight && g.members.iter().any(|m| m.v == i.name));
         let why = if owner {
@@ -412,41 +413,39 @@ pub(crate) fn check_weights(p: &Parsed, d: &mut Diags) {
             continue;
         };
         let hint = if owner {
-            "give the tracker `weight 0` (Fault instead of a priority change)".to_owned()
+            "write `weight 0`, or give the instance a priority below 255 for a priority change"
         } else {
-            "give the tracker `weight 0`, or add `sync_group_tracking_weight` to the group"
-                .to_owned()
+            "write `weight 0`, or add `sync_group_tracking_weight` to the group"
         };
-        let mut found: Vec<(Span, String, i32)> = i
-            .track
-            .iter()
-            .map(|t| {
-                (
-                    t.span,
-                    format!("track_interface `{}`", t.v.name),
-                    t.v.weight,
-                )
-            })
-            .collect();
+        let mut zeroed: Vec<(Span, String, i32)> = Vec::new();
+        for t in &mut i.track {
+            if t.v.weight != 0 {
+                zeroed.push((t.span, format!("track_interface `{}`", t.v.name), t.v.weight));
+                t.v.weight = 0;
+            }
+        }
         for (refs, table, kind) in [
-            (&i.track_scripts, &script_w, "track_script"),
-            (&i.track_files, &file_w, "track_file"),
-            (&i.track_processes, &proc_w, "track_process"),
+            (&mut i.track_scripts, &script_w, "track_script"),
+            (&mut i.track_files, &file_w, "track_file"),
+            (&mut i.track_processes, &proc_w, "track_process"),
         ] {
-            for r in refs {
-                if let Some(w) = r.v.weight.or(table.get(r.v.name.as_str()).copied()) {
-                    found.push((r.span, format!("{kind} `{}`", r.v.name), w));
+            for r in refs.iter_mut() {
+                let w = r.v.weight.or(table.get(r.v.name.as_str()).copied());
+                if let Some(w) = w.filter(|w| *w != 0) {
+                    zeroed.push((r.span, format!("{kind} `{}`", r.v.name), w));
+                    r.v.weight = Some(0);
                 }
             }
         }
-        for (span, what, w) in found {
-            if w != 0 {
-                d.error_hint(
-                    span,
-                    format!("{what} has weight {w} but {why}"),
-                    hint.clone(),
-                );
-            }
+        for (span, what, w) in zeroed {
+            d.warn_hint(
+                span,
+                format!(
+                    "{what} has weight {w} but {why}: it is used with weight 0 (Fault while it \
+                     fails), where keepalived would ignore it"
+                ),
+                hint,
+            );
         }
     }
 }
