@@ -11,7 +11,7 @@ dpkg-query -W -f='${Conffiles}\n' vrrpd | grep -q '^ /etc/vrrpd/vrrpd.conf.examp
 test -L /etc/systemd/system/multi-user.target.wants/vrrpd.service
 
 # Every page renders without a warning, and man finds the main ones by name.
-for page in /usr/share/man/man5/*.gz /usr/share/man/man8/*.gz; do
+for page in $(dpkg -L vrrpd | grep '^/usr/share/man/.*\.gz$'); do
     warnings=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
     test -z "$warnings"
 done
