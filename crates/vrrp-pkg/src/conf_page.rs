@@ -67,7 +67,12 @@ pub(crate) fn render() -> String {
     out.push_str(".SS Refused line options\nOptions that keepalived (or\n.BR ip )\n");
     out.push_str("takes on a line of these blocks and vrrpd refuses (\"unsupported option\"):\n");
     for (line, words) in REFUSED_OPTIONS {
-        let _ = writeln!(out, ".TP\n.B {}\n{}", line.keyword(), text(&words.join(", ")));
+        let _ = writeln!(
+            out,
+            ".TP\n.B {}\n{}",
+            line.keyword(),
+            text(&words.join(", "))
+        );
     }
     out.push_str(TAIL);
     out

@@ -24,7 +24,10 @@ const CACHE: &str = "/var/cache/vrrpd-tests";
 
 #[test]
 fn package_builds_passes_lintian_and_installs_in_a_clean_debian() {
-    if !need(is_root(), "needs root (chroot, device nodes in the Debian root)") {
+    if !need(
+        is_root(),
+        "needs root (chroot, device nodes in the Debian root)",
+    ) {
         return;
     }
     if let Some(t) = TOOLS.iter().find(|t| find_tool(t).is_none()) {
@@ -49,7 +52,11 @@ fn package_builds_passes_lintian_and_installs_in_a_clean_debian() {
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
         .arg(r#"mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh /tmp/check.sh "$2""#)
-        .args(["sh".as_ref(), root.as_os_str(), env!("CARGO_PKG_VERSION").as_ref()]);
+        .args([
+            "sh".as_ref(),
+            root.as_os_str(),
+            env!("CARGO_PKG_VERSION").as_ref(),
+        ]);
     let out = ok(run(cmd, 180), "the checks in the chroot");
     assert!(String::from_utf8_lossy(&out.stdout).contains("chroot checks passed"));
 }
@@ -70,7 +77,10 @@ fn fresh_binaries() -> PathBuf {
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--locked", "--profile", &profile])
         .args(["-p", "vrrpd", "-p", "vrrpctl", "-p", "vrrp-pkg"])
-        .env("CARGO_TARGET_DIR", dir.parent().expect("the target directory"));
+        .env(
+            "CARGO_TARGET_DIR",
+            dir.parent().expect("the target directory"),
+        );
     ok(run(cmd, 1200), "cargo build of the packaged binaries");
     dir
 }
@@ -88,14 +98,18 @@ fn build_package(bins: &Path, out: &Path) -> PathBuf {
 /// Fails on any error or warning; the informational tags are printed.
 fn lintian(deb: &Path) {
     let mut cmd = Command::new("lintian");
-    cmd.args(["--fail-on", "error,warning", "--display-info"]).arg(deb);
+    cmd.args(["--fail-on", "error,warning", "--display-info"])
+        .arg(deb);
     let out = ok(run(cmd, 300), "lintian");
     eprintln!("lintian:\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
 /// A Debian bookworm root (tarball), made once with mmdebstrap and then reused.
 fn debian_root() -> PathBuf {
-    let tar = Path::new(CACHE).join(format!("bookworm-essential-{}.tar", INCLUDE.replace(',', "-")));
+    let tar = Path::new(CACHE).join(format!(
+        "bookworm-essential-{}.tar",
+        INCLUDE.replace(',', "-")
+    ));
     if tar.is_file() {
         return tar;
     }
@@ -103,9 +117,13 @@ fn debian_root() -> PathBuf {
     // Written aside and renamed, so that an interrupted run leaves no partial root.
     let partial = tar.with_extension(format!("{}.tar", std::process::id()));
     let mut cmd = Command::new("mmdebstrap");
-    cmd.args(["--variant=essential", &format!("--include={INCLUDE}"), "bookworm"])
-        .arg(&partial)
-        .arg("http://deb.debian.org/debian");
+    cmd.args([
+        "--variant=essential",
+        &format!("--include={INCLUDE}"),
+        "bookworm",
+    ])
+    .arg(&partial)
+    .arg("http://deb.debian.org/debian");
     let made = run(cmd, 600);
     if made.as_ref().is_ok_and(|o| o.status.success()) {
         std::fs::rename(&partial, &tar).expect("rename the root");

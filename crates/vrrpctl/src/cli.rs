@@ -188,4 +188,3 @@ pub(crate) enum RsCommand {
         target: RsTarget,
     },
 }
-

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
-use vrrp_testlab::{Daemon, require, wait_until};
+use vrrp_testlab::{require, wait_until};
 
 use common::*;
 
@@ -23,12 +23,9 @@ fn every_metric_of_the_dashboard_is_served() {
     require!("nginx", "curl", "nft");
     let s = setup("dash", 1);
     let servers = [Rs::new(s.rs(1), 1)];
-    let conf = with_tracker(&config(s.vip, 150, "wrr", &[], &[], &servers));
-    let d = Daemon::Vrrpd {
-        binary: vrrpd_binary(),
-    }
-    .start_with(&s.balancer, &conf, &["--metrics-listen", METRICS], &[])
-    .expect("spawn vrrpd");
+    let globals = [format!("metrics_listen {METRICS}")];
+    let conf = with_tracker(&config(s.vip, 150, "wrr", &globals, &[], &servers));
+    let d = start_vrrpd(&s.balancer, &conf);
     // Master, the server in rotation and probed once (its latency gauge starts then).
     let ready = wait_until(ROTATION, POLL, || {
         let lvs = ctl_json(&s.balancer, &d, &["lvs"]);
@@ -87,7 +84,10 @@ fn dashboard_metrics() -> BTreeSet<String> {
     let dash: Value = serde_json::from_str(DASHBOARD).expect("the dashboard is JSON");
     let mut names = BTreeSet::new();
     let panels = dash["panels"].as_array().expect("panels");
-    for target in panels.iter().flat_map(|p| p["targets"].as_array().into_iter().flatten()) {
+    for target in panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().into_iter().flatten())
+    {
         names.extend(metric_names(target["expr"].as_str().expect("an expr")));
     }
     for var in dash["templating"]["list"].as_array().expect("variables") {
@@ -105,11 +105,44 @@ fn dashboard_metrics() -> BTreeSet<String> {
 
 /// PromQL words that are not metric names.
 const KEYWORDS: &[&str] = &[
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and",
-    "or", "unless", "inf", "nan",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "inf",
+    "nan",
+    // Aggregation operators, which may be followed by `by (...)` rather than `(`.
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
 ];
 /// Keywords followed by a list of labels in parentheses.
-const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+const LABEL_LISTS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+];
 
 /// The metric names of a PromQL expression: its identifiers, without function names (an
 /// identifier before `(`), keywords, label matchers (`{...}`), label lists (`by (...)`),
