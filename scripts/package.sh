@@ -63,6 +63,7 @@ for d in config control differences migration vrrpctl tracking loadbalancer bala
     install -m 0644 "docs/$d.md" "$doc/"
 done
 install -m 0644 docs/examples/* "$doc/examples/"
+install -m 0644 contrib/grafana/vrrpd.json "$doc/examples/grafana-dashboard.json"
 gzip -9n -c contrib/debian/changelog > "$doc/changelog.gz"
 crates=$(cargo tree --locked --offline -p vrrpd -p vrrpctl -e normal,no-proc-macro --prefix none \
     -f '{p}: {l}' | grep -v '(/\|^$' | sed 's/ (\*)//; s/^/ /' | sort -u)
