@@ -49,11 +49,13 @@ fn main() -> ExitCode {
 }
 
 /// The two commands as their binaries build them.
-fn commands() -> [Command; 2] {
-    let vrrpctl = vrrpctl_cli::Cli::command()
-        // `about` without a value is the package description, which here would be ours.
-        .about(vrrpctl_description());
-    [cli::Args::command(), vrrpctl]
+fn commands() -> std::io::Result<[Command; 2]> {
+    let about = vrrpctl_description().ok_or_else(|| {
+        std::io::Error::other("crates/vrrpctl/Cargo.toml has no `description = \"...\"` line")
+    })?;
+    // `about` without a value is the package description, which here would be ours.
+    let vrrpctl = vrrpctl_cli::Cli::command().about(about);
+    Ok([cli::Args::command(), vrrpctl])
 }
 
 /// The page of `cmd` and, as `NAME-SUB`, those of its subcommands (the page lists them so).
@@ -76,13 +78,12 @@ fn write_pages(dir: &Path, mut cmd: Command) -> std::io::Result<()> {
 }
 
 /// `description` of crates/vrrpctl/Cargo.toml, which `vrrpctl --help` shows.
-fn vrrpctl_description() -> &'static str {
+fn vrrpctl_description() -> Option<&'static str> {
     include_str!("../../vrrpctl/Cargo.toml")
         .lines()
         .find_map(|l| l.strip_prefix("description = \"")?.strip_suffix('"'))
         // The man page's NAME line already starts with the name.
         .map(|d| d.strip_prefix("vrrpctl: ").unwrap_or(d))
-        .unwrap_or("Control and diagnose vrrpd")
 }
 
 fn write_all(out: &Path) -> std::io::Result<()> {
@@ -92,7 +93,7 @@ fn write_all(out: &Path) -> std::io::Result<()> {
         Ok(d)
     };
     let (man, bash, zsh, fish) = (dir("man")?, dir("bash")?, dir("zsh")?, dir("fish")?);
-    for mut cmd in commands() {
+    for mut cmd in commands()? {
         let name = cmd.get_name().to_string();
         write_pages(&man, cmd.clone())?;
         // Where Debian's bash-completion, zsh and fish look (see scripts/package.sh).

@@ -3,7 +3,6 @@
 //! panel's PromQL or a variable's query must be among the scraped samples (a histogram's
 //! `_bucket`, `_sum` and `_count` are samples of their own).
 
-#[allow(dead_code)]
 #[path = "balancer/common.rs"]
 mod common;
 
