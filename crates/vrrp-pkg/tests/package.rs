@@ -165,6 +165,7 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> TempDir {
+        remove_stale();
         let dir = std::env::temp_dir().join(format!("vrrpd-package-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the test directory");
@@ -173,6 +174,21 @@ impl TempDir {
 
     fn path(&self) -> &Path {
         &self.0
+    }
+}
+
+/// The directories of earlier runs that were killed before they could clean up (a timeout):
+/// those whose process is gone.
+fn remove_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix("vrrpd-package-"));
+        if pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
