@@ -74,7 +74,24 @@ fn write_pages(dir: &Path, mut cmd: Command) -> std::io::Result<()> {
         .manual("System Administration")
         .source(format!("vrrpd {}", env!("CARGO_PKG_VERSION")))
         .render(&mut page)?;
+    page.extend_from_slice(trailer(&name).as_bytes());
     std::fs::write(dir.join(format!("{name}.8")), page)
+}
+
+/// What clap does not know: the files, and the other pages.
+fn trailer(name: &str) -> &'static str {
+    match name {
+        "vrrpd" => concat!(
+            ".SH FILES\n.TP\n.I /etc/vrrpd/vrrpd.conf\n",
+            "The configuration (else /etc/keepalived/keepalived.conf); see vrrpd.conf(5).\n",
+            ".TP\n.I /run/vrrpd/\nPid file, control socket and dumps.\n",
+            ".SH SIGNALS\nSIGHUP reloads the configuration, SIGUSR1 and SIGUSR2 write the state ",
+            "and statistics dumps, SIGTERM stops (a Master hands over first).\n",
+            ".SH \"SEE ALSO\"\n.BR vrrpctl (8),\n.BR vrrpd.conf (5),\n.BR keepalived (8)\n",
+        ),
+        "vrrpctl" => ".SH \"SEE ALSO\"\n.BR vrrpd (8),\n.BR vrrpd.conf (5)\n",
+        _ => ".SH \"SEE ALSO\"\n.BR vrrpctl (8)\n",
+    }
 }
 
 /// `description` of crates/vrrpctl/Cargo.toml, which `vrrpctl --help` shows.
