@@ -34,18 +34,41 @@ fn package_builds_passes_lintian_and_installs_in_a_clean_debian() {
         need(false, &format!("`{t}` is not installed (scripts/setup.sh)"));
         return;
     }
-    let bins = fresh_binaries();
+    let bins = profile_binaries();
     let work = TempDir::new();
     let deb = build_package(&bins, work.path());
     lintian(&deb);
 
-    let root = work.path().join("root");
-    std::fs::create_dir(&root).expect("mkdir root");
+    install_and_check(&deb, &work.path().join("root"));
+}
+
+/// The directory of the profile under test, which holds vrrpd and vrrpctl after a workspace
+/// build (`cargo nextest run --workspace`, as in CI; alone: `cargo build -p vrrpd -p vrrpctl`
+/// first). Not rebuilt here: other tests run those binaries meanwhile, and a build with
+/// another package selection can unify features differently and relink them.
+fn profile_binaries() -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_vrrp-pkg"))
+        .parent()
+        .expect("the binary's directory")
+        .to_path_buf();
+    for bin in ["vrrpd", "vrrpctl"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "no {bin} in {}: cargo build -p vrrpd -p vrrpctl",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// Extracts a clean Debian root into `root` and runs `tests/chroot-check.sh` there.
+fn install_and_check(deb: &Path, root: &Path) {
+    std::fs::create_dir(root).expect("mkdir root");
     ok(
-        run(tar_extract(&debian_root(), &root), 120),
+        run(tar_extract(&debian_root(), root), 120),
         "extract the root",
     );
-    std::fs::copy(&deb, root.join("tmp/vrrpd.deb")).expect("copy the package");
+    std::fs::copy(deb, root.join("tmp/vrrpd.deb")).expect("copy the package");
     let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chroot-check.sh");
     std::fs::copy(check, root.join("tmp/check.sh")).expect("copy the check script");
     // A private mount namespace: /proc is mounted for the chroot only, and goes with it.
@@ -59,30 +82,6 @@ fn package_builds_passes_lintian_and_installs_in_a_clean_debian() {
         ]);
     let out = ok(run(cmd, 180), "the checks in the chroot");
     assert!(String::from_utf8_lossy(&out.stdout).contains("chroot checks passed"));
-}
-
-/// The directory of the profile under test, with vrrpd, vrrpctl and vrrp-pkg up to date:
-/// `cargo build` of the same profile, a no-op after a workspace build (as in CI).
-fn fresh_binaries() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_vrrp-pkg"))
-        .parent()
-        .expect("the binary's directory")
-        .to_path_buf();
-    let profile = match dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_string(),
-        Some(name) => name.to_string(),
-        None => panic!("unexpected binary directory {}", dir.display()),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--locked", "--profile", &profile])
-        .args(["-p", "vrrpd", "-p", "vrrpctl", "-p", "vrrp-pkg"])
-        .env(
-            "CARGO_TARGET_DIR",
-            dir.parent().expect("the target directory"),
-        );
-    ok(run(cmd, 1200), "cargo build of the packaged binaries");
-    dir
 }
 
 fn build_package(bins: &Path, out: &Path) -> PathBuf {
