@@ -24,6 +24,10 @@ packages=(
     conntrack     # tests read the kernel's connection table
     wrk           # load generator for the data-path benchmark
     haproxy       # the data-path benchmark's comparison
+    dpkg-dev      # dpkg-shlibdeps: the Debian package's Depends (scripts/package.sh)
+    binutils      # strip, for the package
+    lintian       # the package test fails on lintian errors and warnings
+    mmdebstrap    # the clean Debian root the package test installs into
 )
 
 missing=()

@@ -8,7 +8,9 @@
 //! "misspelt"). The parser's match arms then read the values; tests check that both agree,
 //! and that `docs/config.md` lists the table (its generated keyword index).
 //!
-//! This file uses nothing else of the crate, so that the documentation test can include it.
+//! This file uses nothing else of the crate, so that the documentation test and the packaging
+//! crate (`crates/vrrp-pkg`, which writes vrrpd.conf(5) from the table) can include it; the
+//! documentation helpers are therefore compiled outside tests too.
 
 /// Where a keyword is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +57,7 @@ pub(crate) enum Block {
 
 impl Block {
     /// Every block, in the order of the documentation.
-    #[cfg(test)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) const ALL: [Block; 19] = [
         Block::Top,
         Block::Global,
@@ -79,7 +81,7 @@ impl Block {
     ];
 
     /// The name of the block as written in a configuration.
-    #[cfg(test)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn title(self) -> &'static str {
         match self {
             Block::Top => "top level",
@@ -124,7 +126,7 @@ pub(crate) enum Shape {
 
 impl Shape {
     /// The shape as the documentation names it.
-    #[cfg(test)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn label(self) -> &'static str {
         match self {
             Shape::Value => "value",
@@ -544,7 +546,7 @@ pub(crate) enum Line {
 
 impl Line {
     /// The keyword of the block, as the documentation names it.
-    #[cfg(test)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn keyword(self) -> &'static str {
         match self {
             Line::VirtualIpaddress => "virtual_ipaddress",
@@ -632,7 +634,7 @@ pub(crate) fn refused_option(line: Line, word: &str) -> bool {
 }
 
 /// The generated keyword index of `docs/config.md` (between its `keywords` markers).
-#[cfg(test)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn markdown() -> String {
     let mut out = String::from("| Block | Keyword | Kind | Summary |\n|---|---|---|---|\n");
     for block in Block::ALL {
