@@ -5,7 +5,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod global_vrrp;
 mod lvs;
+mod statics;
+
+pub use global_vrrp::VrrpNetDefs;
+pub use statics::{StaticAddress, Statics};
 
 pub use lvs::{
     FlushOnStop, LbDataplane, LvsGlobal, LvsSyncDaemon, LvsTimeouts, RealServerHooks, Site,
@@ -47,6 +52,8 @@ pub struct Config {
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// The top-level `SSL { }`: the TLS client of SSL_GET.
     pub ssl: Option<vrrp_lb::check::TlsClient>,
+    /// `static_ipaddress`, `static_routes` and `static_rules` (top level).
+    pub statics: Statics,
 }
 
 impl Config {
@@ -397,6 +404,8 @@ pub struct GlobalDefs {
     pub vrrp_notify_fifo: Option<NotifyFifo>,
     /// The LVS keywords (`lvs_*`, `lb_dataplane`...).
     pub lvs: LvsGlobal,
+    /// `vrrp_mcast_group4/6`, `default_interface`, `max_auto_priority`.
+    pub vrrp_net: VrrpNetDefs,
 }
 
 impl Default for GlobalDefs {
@@ -418,6 +427,7 @@ impl Default for GlobalDefs {
             notify_fifo: None,
             vrrp_notify_fifo: None,
             lvs: LvsGlobal::default(),
+            vrrp_net: VrrpNetDefs::default(),
         }
     }
 }

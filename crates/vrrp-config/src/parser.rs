@@ -14,8 +14,11 @@ use crate::source::{TokKind, Token};
 use crate::value;
 
 mod checkers;
+mod global_vrrp;
 mod lvs;
 mod lvs_global;
+mod refusals;
+mod statics;
 mod tracking;
 mod vs_group;
 
@@ -23,6 +26,7 @@ mod vs_group;
 mod keyword_tests;
 
 pub(crate) use checkers::RawChecker;
+pub(crate) use statics::RawStatics;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
@@ -192,6 +196,7 @@ pub(crate) struct Parsed {
     pub virtual_servers: Vec<RawVs>,
     pub vs_groups: Vec<RawVsGroup>,
     pub ssl: Option<vrrp_lb::check::TlsClient>,
+    pub statics: RawStatics,
 }
 
 /// Parses the token stream; errors and warnings go to `d`.
@@ -210,6 +215,7 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         virtual_servers: Vec::new(),
         vs_groups: Vec::new(),
         ssl: None,
+        statics: RawStatics::default(),
         reported: std::collections::HashSet::new(),
     };
     p.top();
@@ -224,6 +230,7 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         virtual_servers: p.virtual_servers,
         vs_groups: p.vs_groups,
         ssl: p.ssl,
+        statics: p.statics,
     }
 }
 
@@ -241,6 +248,7 @@ struct Parser<'t, 'd> {
     virtual_servers: Vec<RawVs>,
     vs_groups: Vec<RawVsGroup>,
     ssl: Option<vrrp_lb::check::TlsClient>,
+    statics: RawStatics,
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
@@ -325,6 +333,9 @@ impl<'t> Parser<'t, '_> {
                         "virtual_server" => self.virtual_server(&st),
                         "virtual_server_group" => self.vs_group(&st),
                         "SSL" => self.ssl_block(&st),
+                        "static_ipaddress" | "static_routes" | "static_rules" => {
+                            self.static_block(&st)
+                        }
                         _ => self.unsupported(&st, Block::Top),
                     }
                 }
@@ -347,10 +358,11 @@ impl<'t> Parser<'t, '_> {
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
         let hint = if keywords::keepalived_only(st.name) {
-            Some(
-                "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
+            Some(match refusals::reason(st.name) {
+                Some(why) => format!("keepalived knows this keyword but vrrpd does not support it: {why}"),
+                None => "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),
-            )
+            })
         } else {
             close.map(|(_, k)| format!("did you mean `{k}`?"))
         };
@@ -736,6 +748,8 @@ impl<'t> Parser<'t, '_> {
             | "lvs_sync_daemon"
             | "checker_log_all_failures"
             | "rs_init_notifies" => self.lvs_global(s),
+            "vrrp_mcast_group4" | "vrrp_mcast_group6" | "default_interface"
+            | "max_auto_priority" => self.global_vrrp_net(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

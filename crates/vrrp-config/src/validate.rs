@@ -9,6 +9,7 @@ use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, Vr
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
 mod lvs;
+mod statics;
 mod tracking;
 
 /// Default priority (keepalived's VRRP_PRIO_DFL).
@@ -52,6 +53,7 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     };
     let virtual_servers = lvs::virtual_servers(std::mem::take(&mut parsed.virtual_servers), &cx, d);
     let ssl = parsed.ssl.take();
+    let statics = statics::statics(std::mem::take(&mut parsed.statics), &global, map);
     if parsed.instances.is_empty() && virtual_servers.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
@@ -143,6 +145,7 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
         virtual_servers,
         virtual_server_groups,
         ssl,
+        statics,
     }
 }
 

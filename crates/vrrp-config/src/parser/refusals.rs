@@ -1,0 +1,33 @@
+//! Why vrrpd refuses some keepalived keywords, and what to do instead: the hint of the
+//! "unsupported keyword" error says it, where the general hint would leave a user guessing.
+
+/// The reason `name` is refused, for the keywords where there is more to say than "not
+/// supported".
+pub(super) fn reason(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "net_namespace" => {
+            "vrrpd runs in the namespace it is started in: start it with `ip netns exec NS vrrpd` \
+             (vrrpctl finds it the same way, see docs/control.md)"
+        }
+        "dynamic_interfaces" => {
+            "vrrpd resolves every instance's interface at start and refuses to start when one is \
+             missing; create the interface before vrrpd starts (systemd: order vrrpd.service \
+             After= the unit that creates it)"
+        }
+        "garp_group" => {
+            "per-interface GARP pacing groups are not implemented; use the global \
+             `vrrp_garp_interval` and `vrrp_gna_interval`"
+        }
+        "linkbeat_interfaces" | "linkbeat_use_polling" => {
+            "vrrpd follows link state through rtnetlink events only (no MII/ethtool polling)"
+        }
+        "track_group" | "static_track_group" => {
+            "static addresses, routes and rules are set at start but not watched; track the \
+             interface with `track_interface` or a `vrrp_script` instead"
+        }
+        "bfd_instance" => {
+            "vrrpd has no BFD; track the peer with a `vrrp_script` (for example a ping) instead"
+        }
+        _ => return None,
+    })
+}
