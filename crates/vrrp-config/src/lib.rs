@@ -27,8 +27,8 @@ pub use diag::{ConfigError, Warning};
 pub use model::{
     Command, Config, Family, FlushOnStop, Garp, GlobalDefs, InitFile, InitialState, InterfaceDelay,
     LbDataplane, Location, LvsGlobal, LvsSyncDaemon, LvsTimeouts, Notify, NotifyFifo, ParamMatch,
-    Prefix, RealServerHooks, Role, RouteType, ScriptUser, Site, StaticAddress, Statics, SyncGroup, TrackFile,
-    TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
+    Prefix, RealServerHooks, Role, RouteType, ScriptUser, Site, StaticAddress, Statics, SyncGroup,
+    TrackFile, TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
     VirtualServer, VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpScript,
 };
 

@@ -26,8 +26,8 @@ mod vs_group;
 mod keyword_tests;
 
 pub(crate) use checkers::RawChecker;
-pub(crate) use statics::RawStatics;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
+pub(crate) use statics::RawStatics;
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
 };

@@ -46,8 +46,7 @@ fn blocks_of(path: &str) -> Result<Vec<Block>, &str> {
 fn fixture() -> Vec<(String, String)> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/keepalived-2.2.7-keywords.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
@@ -73,7 +72,11 @@ fn preprocessor(name: &str) -> bool {
 #[test]
 fn every_keepalived_keyword_is_in_the_table() {
     let list = fixture();
-    assert!(list.len() > 400, "the fixture lists {} keywords", list.len());
+    assert!(
+        list.len() > 400,
+        "the fixture lists {} keywords",
+        list.len()
+    );
     let mut missing = Vec::new();
     for (path, kw) in &list {
         match blocks_of(path) {

@@ -106,13 +106,20 @@ fn static_block_needs_braces() {
 
 #[test]
 fn multicast_groups_are_read_and_checked() {
-    let l = ok("global_defs {\n    vrrp_mcast_group4 224.0.0.19\n    vrrp_mcast_group6 ff02::13\n}\n");
+    let l =
+        ok("global_defs {\n    vrrp_mcast_group4 224.0.0.19\n    vrrp_mcast_group6 ff02::13\n}\n");
     let net = &l.config.global.vrrp_net;
     assert_eq!(net.mcast_group4, Ipv4Addr::new(224, 0, 0, 19));
-    assert_eq!(net.mcast_group6, "ff02::13".parse::<Ipv6Addr>().expect("addr"));
+    assert_eq!(
+        net.mcast_group6,
+        "ff02::13".parse::<Ipv6Addr>().expect("addr")
+    );
 
     let d = ok("global_defs {\n    router_id a\n}\n");
-    assert_eq!(d.config.global.vrrp_net.mcast_group4, Ipv4Addr::new(224, 0, 0, 18));
+    assert_eq!(
+        d.config.global.vrrp_net.mcast_group4,
+        Ipv4Addr::new(224, 0, 0, 18)
+    );
 
     let errs = errors(
         "global_defs {\n    vrrp_mcast_group4 10.99.0.1\n    vrrp_mcast_group6 224.0.0.19\n    vrrp_mcast_group4 nope\n}\n",
@@ -143,7 +150,9 @@ fn refusals_say_why_and_what_to_do() {
     let errs = errors("net_namespace blue\n");
     let e = has(&errs, 1, 1, "unsupported keyword `net_namespace`");
     assert!(
-        e.hint.as_deref().is_some_and(|h| h.contains("ip netns exec")),
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("ip netns exec")),
         "{e}"
     );
     let errs = errors("global_defs {\n    dynamic_interfaces\n}\n");
@@ -156,7 +165,9 @@ fn refusals_say_why_and_what_to_do() {
     let errs = errors("global_defs {\n    enable_dbus\n}\n");
     let e = has(&errs, 2, 5, "unsupported keyword `enable_dbus`");
     assert!(
-        e.hint.as_deref().is_some_and(|h| h.contains("keepalived knows")),
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("keepalived knows")),
         "{e}"
     );
 }

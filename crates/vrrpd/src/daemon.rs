@@ -30,7 +30,7 @@ use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
 use crate::pidfile::PidFile;
 use crate::reload::Reloader;
-use crate::{control, metrics, report, setup, tracking};
+use crate::{control, metrics, report, setup, statics, tracking};
 
 /// The signals the daemon answers, installed before the pid file names it.
 struct Signals {
@@ -101,6 +101,9 @@ async fn start(
         .await
         .context("cannot subscribe to link events")?;
     let plan = setup::prepare(&nl, &config, &scripts).await?;
+    // keepalived sets the static configuration before any instance runs.
+    let static_set = statics::resolve(&nl, &config.statics).await?;
+    statics::install(&nl, &static_set).await;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -113,6 +116,8 @@ async fn start(
     let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
     let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
     let mut engine = Engine::new(jobs.clone(), config.global.check_unicast_src, timer);
+    let net = &config.global.vrrp_net;
+    engine.set_multicast_groups(net.mcast_group4, net.mcast_group6);
     for router in plan.routers {
         engine.add_router(router)?;
     }
@@ -176,6 +181,7 @@ async fn start(
         serial: tokio::sync::Mutex::new(()),
         sysctls: RefCell::new(Vec::new()),
         balancer: RefCell::new(balancer),
+        statics: RefCell::new(static_set),
     });
     Ok(Running {
         nl,
@@ -368,6 +374,8 @@ async fn stop(r: Running, args: &Args) {
             warn!("cannot delete virtual MAC interface {name}: {e}");
         }
     }
+    let static_set = r.reloader.statics.take();
+    statics::remove(&r.nl, &static_set).await;
     let mut sysctls = r.sysctls;
     for e in sysctls.restore().into_iter().chain(
         r.reloader

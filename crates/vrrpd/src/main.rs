@@ -21,6 +21,7 @@ mod pidfile;
 mod reload;
 mod report;
 mod setup;
+mod statics;
 mod tracking;
 
 use std::process::ExitCode;
