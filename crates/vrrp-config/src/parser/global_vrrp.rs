@@ -10,17 +10,17 @@ impl<'t> Parser<'t, '_> {
     pub(super) fn global_vrrp_net(&mut self, s: &Stmt<'t>) {
         match s.name {
             "vrrp_mcast_group4" => {
-                if let Some(v) = self.value(s, |w| multicast(w, false)) {
-                    if let IpAddr::V4(a) = v.v {
-                        self.global.defs.vrrp_net.mcast_group4 = a;
-                    }
+                if let Some(v) = self.value(s, |w| multicast(w, false))
+                    && let IpAddr::V4(a) = v.v
+                {
+                    self.global.defs.vrrp_net.mcast_group4 = a;
                 }
             }
             "vrrp_mcast_group6" => {
-                if let Some(v) = self.value(s, |w| multicast(w, true)) {
-                    if let IpAddr::V6(a) = v.v {
-                        self.global.defs.vrrp_net.mcast_group6 = a;
-                    }
+                if let Some(v) = self.value(s, |w| multicast(w, true))
+                    && let IpAddr::V6(a) = v.v
+                {
+                    self.global.defs.vrrp_net.mcast_group6 = a;
                 }
             }
             "default_interface" => {
