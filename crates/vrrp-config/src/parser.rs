@@ -749,7 +749,7 @@ impl<'t> Parser<'t, '_> {
             | "checker_log_all_failures"
             | "rs_init_notifies" => self.lvs_global(s),
             "vrrp_mcast_group4" | "vrrp_mcast_group6" | "default_interface"
-            | "max_auto_priority" => self.global_vrrp_net(s),
+            | "max_auto_priority" | "dynamic_interfaces" => self.global_vrrp_net(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

@@ -30,7 +30,7 @@ use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
 use crate::pidfile::PidFile;
 use crate::reload::Reloader;
-use crate::{control, metrics, report, setup, statics, tracking};
+use crate::{control, dynamic, metrics, report, setup, statics, tracking};
 
 /// The signals the daemon answers, installed before the pid file names it.
 struct Signals {
@@ -100,7 +100,8 @@ async fn start(
     let link_events = vrrp_linux::netlink::events()
         .await
         .context("cannot subscribe to link events")?;
-    let plan = setup::prepare(&nl, &config, &scripts).await?;
+    let waiting = dynamic::missing(&nl, &config).await?;
+    let plan = setup::prepare(&nl, &dynamic::without(&config, &waiting), &scripts).await?;
     // keepalived sets the static configuration before any instance runs.
     let static_set = statics::resolve(&nl, &config.statics).await?;
     statics::install(&nl, &static_set).await;
@@ -171,8 +172,6 @@ async fn start(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
     ]);
-    spawn_link_events(&engine, link_events, &config);
-
     let reloader = Rc::new(Reloader {
         config: RefCell::new(config),
         nl: nl.clone(),
@@ -182,7 +181,9 @@ async fn start(
         sysctls: RefCell::new(Vec::new()),
         balancer: RefCell::new(balancer),
         statics: RefCell::new(static_set),
+        waiting: RefCell::new(waiting),
     });
+    spawn_link_events(&reloader, link_events);
     Ok(Running {
         nl,
         engine,
@@ -398,12 +399,14 @@ async fn stop(r: Running, args: &Args) {
 /// Link events: the instance's interface and tracked interfaces, debounced by
 /// `interface_up_down_delays` (a change that reverts within the delay is ignored).
 fn spawn_link_events(
-    engine: &Rc<RefCell<Engine>>,
+    reloader: &Rc<Reloader>,
     mut link_events: impl futures::Stream<Item = Event> + Unpin + 'static,
-    config: &Config,
 ) {
-    let engine = Rc::clone(engine);
-    let delays: HashMap<String, (Duration, Duration)> = config
+    let engine = Rc::clone(&reloader.engine);
+    let reloader = Rc::clone(reloader);
+    let delays: HashMap<String, (Duration, Duration)> = reloader
+        .config
+        .borrow()
         .interface_delays
         .iter()
         .map(|d| (d.interface.clone(), (d.down, d.up)))
@@ -412,6 +415,10 @@ fn spawn_link_events(
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
             let Event::Link(link) = event else { continue };
+            if reloader.waits_for(&link.name) {
+                let (r, name) = (Rc::clone(&reloader), link.name.clone());
+                tokio::task::spawn_local(async move { r.start_waiting(&name).await });
+            }
             let delay = delays
                 .get(&link.name)
                 .map(|(down, up)| if link.up { *up } else { *down })

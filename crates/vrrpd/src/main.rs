@@ -14,6 +14,7 @@ mod cli;
 mod clock;
 mod control;
 mod daemon;
+mod dynamic;
 mod engine;
 mod logging;
 mod metrics;

@@ -41,6 +41,8 @@ pub(crate) struct Reloader {
     pub balancer: RefCell<Option<BalancerHandle>>,
     /// The static addresses, routes and rules set now (removed on exit).
     pub statics: RefCell<crate::statics::StaticSet>,
+    /// Instances waiting for their interface (`dynamic_interfaces`).
+    pub waiting: RefCell<Vec<String>>,
 }
 
 impl Reloader {
@@ -171,6 +173,14 @@ impl Reloader {
                 }
             }
         }
+        // dynamic_interfaces: a new instance whose interface is missing waits for it.
+        let waiting: Vec<String> = crate::dynamic::missing(&self.nl, &config)
+            .await
+            .map_err(|e| format!("{e:#}"))?
+            .into_iter()
+            .filter(|name| added.iter().any(|i| &i.name == name))
+            .collect();
+        added.retain(|i| !waiting.contains(&i.name));
 
         // 0. Everything that can fail is checked before anything changes: a refused reload
         //    leaves the running configuration exactly as it was.
@@ -281,6 +291,7 @@ impl Reloader {
                 Err(e) => failed.push(format!("no_accept: {e}")),
             }
         }
+        *self.waiting.borrow_mut() = waiting;
         let old_statics = self.statics.replace(new_statics.clone());
         if old_statics != new_statics {
             crate::statics::replace(&self.nl, &old_statics, &new_statics).await;

@@ -4,7 +4,9 @@
 //! - `static_ipaddress`, `static_routes` and `static_rules` are in the kernel once vrrpd has
 //!   started, whatever the VRRP state, and gone after SIGTERM;
 //! - with `vrrp_mcast_group4 224.0.0.19` two vrrpd elect one Master through that group, and
-//!   every advertisement on the wire goes to it (captured with tcpdump on the LAN's bridge).
+//!   every advertisement on the wire goes to it (captured with tcpdump on the LAN's bridge);
+//! - with `dynamic_interfaces` vrrpd starts although an instance's interface is missing, and
+//!   the instance runs once the interface appears.
 //!
 //! Needs root; without it every test prints `SKIPPED: ...` (a failure under
 //! `VRRPD_LAB_REQUIRED=1`, as in CI). The lab kills the daemons it started and deletes its
@@ -200,4 +202,62 @@ fn custom_ipv4_multicast_group_carries_the_election() {
         "adverts to another group: {dsts:?}"
     );
     drop((d1, d2));
+}
+
+/// `dynamic_interfaces`: vrrpd starts although VI_1's interface `dyn0` does not exist (VI_2
+/// on eth0 runs meanwhile); once `dyn0` is created (a veth with an address, then up), VI_1 starts and, alone on it, becomes Master and adds its VIP there.
+#[test]
+fn dynamic_interfaces_instance_waits_for_its_interface() {
+    require!();
+    let mut lab = Lab::new("dyni").expect("lab");
+    let r1 = lab.add_router("r1").expect("router");
+    let vip_eth0 = IpAddr::V4(lab.vip4(100));
+    let vip_dyn = "10.99.254.100".parse::<IpAddr>().expect("addr");
+    let conf = format!(
+        "global_defs {{\n    dynamic_interfaces\n}}\n\
+         vrrp_instance VI_1 {{\n    interface dyn0\n    virtual_router_id 63\n    priority 100\n    \
+         version 3\n    advert_int 0.1\n    virtual_ipaddress {{\n        {vip_dyn}/24\n    }}\n}}\n{}",
+        vrrp_instance(64, 100, vip_eth0).replace("VI_1", "VI_2")
+    );
+    let d = start_vrrpd(&r1, &conf);
+    let log = || fs::read_to_string(d.proc.stderr_path()).unwrap_or_default();
+    assert!(
+        log().contains("VI_1: interface dyn0 does not exist; the instance waits for it"),
+        "{}",
+        d.tail(30)
+    );
+    // The other instance runs meanwhile.
+    assert!(
+        wait_until(STEP, POLL, || r1.has_address(vip_eth0)),
+        "VI_2 should become Master{}",
+        lab.diag()
+    );
+    assert!(!r1.has_address(vip_dyn));
+    for args in [
+        // A veth pair inside the node (no dummy module on every kernel); its peer up first,
+        // so that dyn0 has carrier when it comes up.
+        &[
+            "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn0p",
+        ][..],
+        &["link", "set", "dyn0p", "up"],
+        &["addr", "add", "10.99.254.1/24", "dev", "dyn0"],
+        &["link", "set", "dyn0", "up"],
+    ] {
+        ip(&r1, args);
+    }
+    assert!(
+        wait_until(STEP, POLL, || r1.has_address(vip_dyn)),
+        "VI_1 did not start on dyn0:\n{}",
+        d.tail(30)
+    );
+    assert!(
+        log().contains("VI_1: interface dyn0 appeared; the instance started"),
+        "{}",
+        d.tail(30)
+    );
+    assert!(
+        d.stop(STEP).expect("stop vrrpd"),
+        "vrrpd did not exit on SIGTERM"
+    );
+    assert!(!r1.has_address(vip_dyn), "VIP left on dyn0 after stop");
 }

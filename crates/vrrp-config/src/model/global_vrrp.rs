@@ -16,6 +16,9 @@ pub struct VrrpNetDefs {
     /// `max_auto_priority [N]`: accepted for compatibility; vrrpd never raises its own
     /// scheduling priority, so there is nothing to cap (see docs/config.md).
     pub max_auto_priority: Option<i32>,
+    /// `dynamic_interfaces [allow_if_changes]`: an instance whose interface does not exist at
+    /// start waits for it instead of stopping the start.
+    pub dynamic_interfaces: bool,
 }
 
 impl Default for VrrpNetDefs {
@@ -25,6 +28,7 @@ impl Default for VrrpNetDefs {
             mcast_group6: vrrp_core::packet::MULTICAST_V6,
             default_interface: "eth0".to_owned(),
             max_auto_priority: None,
+            dynamic_interfaces: false,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{Parser, Stmt};
+use super::{Parser, Stmt, word};
 use crate::value;
 
 impl<'t> Parser<'t, '_> {
@@ -23,6 +23,19 @@ impl<'t> Parser<'t, '_> {
                     self.global.defs.vrrp_net.mcast_group6 = a;
                 }
             }
+            // `allow_if_changes` only matters to keepalived's duplicate VRID checks; vrrpd
+            // resolves a waiting instance's interface when it appears, whatever its type.
+            "dynamic_interfaces" => match s.args.as_slice() {
+                [] => self.global.defs.vrrp_net.dynamic_interfaces = true,
+                [w] if word(w) == "allow_if_changes" => {
+                    self.global.defs.vrrp_net.dynamic_interfaces = true;
+                }
+                [w, ..] => self.d.error_hint(
+                    w.span,
+                    format!("unexpected `{}` after `dynamic_interfaces`", word(w)),
+                    "write `dynamic_interfaces` or `dynamic_interfaces allow_if_changes`",
+                ),
+            },
             "default_interface" => {
                 if let Some(v) = self.value(s, value::ifname) {
                     self.global.defs.vrrp_net.default_interface = v.v;

@@ -9,11 +9,6 @@ pub(super) fn reason(name: &str) -> Option<&'static str> {
             "vrrpd runs in the namespace it is started in: start it with `ip netns exec NS vrrpd` \
              (vrrpctl finds it the same way, see docs/control.md)"
         }
-        "dynamic_interfaces" => {
-            "vrrpd resolves every instance's interface at start and refuses to start when one is \
-             missing; create the interface before vrrpd starts (systemd: order vrrpd.service \
-             After= the unit that creates it)"
-        }
         "garp_group" => {
             "per-interface GARP pacing groups are not implemented; use the global \
              `vrrp_garp_interval` and `vrrp_gna_interval`"

@@ -1,0 +1,129 @@
+//! `dynamic_interfaces`: an instance whose interface does not exist at start waits for it
+//! instead of stopping the start, and starts when a link event shows the interface (as a
+//! reload adds an instance). Until then it is not running: `vrrpctl status` does not list it
+//! (keepalived shows it in Fault).
+
+use anyhow::Result;
+use tracing::{info, warn};
+use vrrp_config::Config;
+use vrrp_linux::SysctlGuard;
+use vrrp_linux::netlink::Netlink;
+
+use crate::reload::Reloader;
+use crate::{clock, daemon, setup, tracking};
+
+/// The instances whose interface is missing now, when `dynamic_interfaces` is set (without
+/// it the start stops at the first one, as before).
+pub(crate) async fn missing(nl: &Netlink, config: &Config) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if !config.global.vrrp_net.dynamic_interfaces {
+        return Ok(out);
+    }
+    for i in &config.instances {
+        if nl.link_by_name(&i.interface).await?.is_none() {
+            warn!(
+                "{}: interface {} does not exist; the instance waits for it (dynamic_interfaces)",
+                i.name, i.interface
+            );
+            out.push(i.name.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `config` without the instances named in `waiting`.
+pub(crate) fn without(config: &Config, waiting: &[String]) -> Config {
+    let mut c = config.clone();
+    c.instances.retain(|i| !waiting.contains(&i.name));
+    c
+}
+
+impl Reloader {
+    /// Whether an instance waits for `interface`.
+    pub(crate) fn waits_for(&self, interface: &str) -> bool {
+        let config = self.config.borrow();
+        self.waiting.borrow().iter().any(|name| {
+            config
+                .instances
+                .iter()
+                .any(|i| &i.name == name && i.interface == interface)
+        })
+    }
+
+    /// A link event for `interface`: starts the instances waiting for it, if it exists now.
+    /// One that cannot start yet (an IPv6 interface without its link-local address, say)
+    /// keeps waiting for the next event.
+    pub(crate) async fn start_waiting(&self, interface: &str) {
+        // Not while a reload changes the instances.
+        let _serial = self.serial.lock().await;
+        match self.nl.link_by_name(interface).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                warn!("cannot look up interface {interface}: {e}");
+                return;
+            }
+        }
+        let config = self.config.borrow().clone();
+        let names: Vec<String> = self.waiting.borrow().clone();
+        for instance in config
+            .instances
+            .iter()
+            .filter(|i| i.interface == interface && names.contains(&i.name))
+        {
+            if self.engine.borrow().index_of(&instance.name).is_some() {
+                continue;
+            }
+            let (c, inst) = (config.clone(), instance.clone());
+            let extras = tokio::task::spawn_blocking(move || {
+                setup::extras(&c, &inst, &tracking::Scripts::new(&c.global))
+            })
+            .await;
+            let extras = match extras {
+                Ok(Ok(x)) => x,
+                Ok(Err(e)) => {
+                    warn!("{}: {e}", instance.name);
+                    continue;
+                }
+                Err(e) => {
+                    warn!("{}: {e}", instance.name);
+                    continue;
+                }
+            };
+            let mut sysctls = SysctlGuard::new();
+            let plan = setup::prepare_instance(&self.nl, instance, extras, &mut sysctls).await;
+            self.sysctls.borrow_mut().push(sysctls);
+            let plan = match plan {
+                Ok(plan) => plan,
+                Err(e) => {
+                    warn!("{}: cannot start yet: {e:#}", instance.name);
+                    continue;
+                }
+            };
+            let opened = {
+                let mut engine = self.engine.borrow_mut();
+                match engine.add_router(plan) {
+                    Ok(opened) => {
+                        let i = engine.routers.len() - 1;
+                        engine.start_router(i, clock::now());
+                        opened
+                    }
+                    Err(e) => {
+                        warn!("{}: {e}", instance.name);
+                        continue;
+                    }
+                }
+            };
+            if let Some(index) = opened
+                && let Err(e) = daemon::spawn_receiver(&self.engine, index)
+            {
+                warn!("{}: {e}", instance.name);
+            }
+            self.waiting.borrow_mut().retain(|n| n != &instance.name);
+            info!(
+                "{}: interface {interface} appeared; the instance started",
+                instance.name
+            );
+        }
+    }
+}
