@@ -415,9 +415,9 @@ fn spawn_link_events(
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
             let Event::Link(link) = event else { continue };
-            if reloader.waits_for(&link.name) {
+            if reloader.follows(&link.name) {
                 let (r, name) = (Rc::clone(&reloader), link.name.clone());
-                tokio::task::spawn_local(async move { r.start_waiting(&name).await });
+                tokio::task::spawn_local(async move { r.follow_interface(&name).await });
             }
             let delay = delays
                 .get(&link.name)

@@ -1,7 +1,9 @@
 //! `dynamic_interfaces`: an instance whose interface does not exist at start waits for it
 //! instead of stopping the start, and starts when a link event shows the interface (as a
 //! reload adds an instance). Until then it is not running: `vrrpctl status` does not list it
-//! (keepalived shows it in Fault).
+//! (keepalived shows it in Fault). An interface deleted while vrrpd runs puts its instances
+//! in Fault (link down); they then stop and wait for it again, and start on the new interface
+//! (a new index) when it is re-created.
 
 use anyhow::Result;
 use tracing::{info, warn};
@@ -39,15 +41,61 @@ pub(crate) fn without(config: &Config, waiting: &[String]) -> Config {
 }
 
 impl Reloader {
-    /// Whether an instance waits for `interface`.
-    pub(crate) fn waits_for(&self, interface: &str) -> bool {
+    /// Whether a link event for `interface` may start or stop instances: one waits for it,
+    /// or, with `dynamic_interfaces`, one runs on it.
+    pub(crate) fn follows(&self, interface: &str) -> bool {
         let config = self.config.borrow();
-        self.waiting.borrow().iter().any(|name| {
+        let waits = self.waiting.borrow().iter().any(|name| {
             config
                 .instances
                 .iter()
                 .any(|i| &i.name == name && i.interface == interface)
-        })
+        });
+        waits
+            || (config.global.vrrp_net.dynamic_interfaces
+                && self
+                    .engine
+                    .borrow()
+                    .routers
+                    .iter()
+                    .any(|r| r.plan.config.interface == interface))
+    }
+
+    /// A link event for `interface`: its instances stop and wait if it was deleted or
+    /// re-created (their sockets and addresses name the old index), and the waiting ones
+    /// start if it exists now.
+    pub(crate) async fn follow_interface(&self, interface: &str) {
+        {
+            let _serial = self.serial.lock().await;
+            let link = match self.nl.link_by_name(interface).await {
+                Ok(link) => link,
+                Err(e) => {
+                    warn!("cannot look up interface {interface}: {e}");
+                    return;
+                }
+            };
+            let mut engine = self.engine.borrow_mut();
+            let stale: Vec<usize> = engine
+                .routers
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.plan.config.interface == interface
+                        && link.as_ref().is_none_or(|l| l.index != r.plan.ifindex)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            for i in stale.into_iter().rev() {
+                if let Some(plan) = engine.remove_router(i, clock::now()) {
+                    info!(
+                        "{}: interface {interface} is gone; the instance waits for it again",
+                        plan.config.name
+                    );
+                    self.waiting.borrow_mut().push(plan.config.name);
+                }
+            }
+        }
+        self.start_waiting(interface).await;
     }
 
     /// A link event for `interface`: starts the instances waiting for it, if it exists now.

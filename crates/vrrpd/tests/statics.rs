@@ -205,7 +205,9 @@ fn custom_ipv4_multicast_group_carries_the_election() {
 }
 
 /// `dynamic_interfaces`: vrrpd starts although VI_1's interface `dyn0` does not exist (VI_2
-/// on eth0 runs meanwhile); once `dyn0` is created (a veth with an address, then up), VI_1 starts and, alone on it, becomes Master and adds its VIP there.
+/// on eth0 runs meanwhile); once `dyn0` is created (a veth with an address, then up), VI_1
+/// starts and, alone on it, becomes Master and adds its VIP there. `dyn0` deleted, VI_1 stops
+/// and waits again; re-created (a new index), VI_1 starts on the new interface.
 #[test]
 fn dynamic_interfaces_instance_waits_for_its_interface() {
     require!();
@@ -233,28 +235,46 @@ fn dynamic_interfaces_instance_waits_for_its_interface() {
         lab.diag()
     );
     assert!(!r1.has_address(vip_dyn));
-    for args in [
-        // A veth pair inside the node (no dummy module on every kernel); its peer up first,
-        // so that dyn0 has carrier when it comes up.
-        &[
-            "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn0p",
-        ][..],
-        &["link", "set", "dyn0p", "up"],
-        &["addr", "add", "10.99.254.1/24", "dev", "dyn0"],
-        &["link", "set", "dyn0", "up"],
-    ] {
-        ip(&r1, args);
-    }
+    // A veth pair inside the node (no dummy module on every kernel); its peer up first, so
+    // that dyn0 has carrier when it comes up.
+    let create_dyn0 = || {
+        ip(
+            &r1,
+            &[
+                "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn0p",
+            ],
+        );
+        ip(&r1, &["link", "set", "dyn0p", "up"]);
+        ip(&r1, &["addr", "add", "10.99.254.1/24", "dev", "dyn0"]);
+        ip(&r1, &["link", "set", "dyn0", "up"]);
+    };
+    let started = |n: usize| {
+        r1.has_address(vip_dyn)
+            && log()
+                .matches("VI_1: interface dyn0 appeared; the instance started")
+                .count()
+                == n
+    };
+    create_dyn0();
     assert!(
-        wait_until(STEP, POLL, || r1.has_address(vip_dyn)),
+        wait_until(STEP, POLL, || started(1)),
         "VI_1 did not start on dyn0:\n{}",
         d.tail(30)
     );
+    ip(&r1, &["link", "del", "dyn0"]);
+    let gone = "VI_1: interface dyn0 is gone; the instance waits for it again";
     assert!(
-        log().contains("VI_1: interface dyn0 appeared; the instance started"),
+        wait_until(STEP, POLL, || log().contains(gone)),
         "{}",
         d.tail(30)
     );
+    create_dyn0();
+    assert!(
+        wait_until(STEP, POLL, || started(2)),
+        "VI_1 did not start again on the new dyn0:\n{}",
+        d.tail(30)
+    );
+    assert!(r1.has_address(vip_eth0), "VI_2 was disturbed{}", lab.diag());
     assert!(
         d.stop(STEP).expect("stop vrrpd"),
         "vrrpd did not exit on SIGTERM"
