@@ -53,7 +53,7 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     };
     let virtual_servers = lvs::virtual_servers(std::mem::take(&mut parsed.virtual_servers), &cx, d);
     let ssl = parsed.ssl.take();
-    let statics = statics::statics(std::mem::take(&mut parsed.statics), &global, map);
+    let statics = statics::statics(std::mem::take(&mut parsed.statics), &global, map, d);
     if parsed.instances.is_empty() && virtual_servers.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }

@@ -77,6 +77,14 @@ fn static_blocks_are_read_with_the_virtual_line_syntax() {
     // No address: IPv4, as keepalived.
     assert_eq!(s.rules[2].family, Family::Ipv4);
     assert_eq!(s.rules[2].fwmark, Some(7));
+    // Rules without a priority are warned about, as keepalived does.
+    let lines: Vec<usize> = l
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("static rule without `priority`"))
+        .map(|w| w.line)
+        .collect();
+    assert_eq!(lines, vec![15, 16]);
 }
 
 #[test]

@@ -73,7 +73,7 @@ fn vrrp_instance(vrid: u8, priority: u8, vip: IpAddr) -> String {
 }
 
 /// The static configuration is in the kernel after start (a Backup's too: it does not depend
-/// on the VRRP state) and removed after SIGTERM.
+/// on the VRRP state), a reload replaces what changed, and SIGTERM removes it.
 #[test]
 fn static_configuration_is_set_at_start_and_removed_at_stop() {
     require!();
@@ -119,6 +119,30 @@ fn static_configuration_is_set_at_start_and_removed_at_stop() {
     );
     // Still Backup: the VIP is r2's alone.
     assert!(!r1.has_address(vip), "r1 should be Backup{}", lab.diag());
+
+    // A reload: the blackhole route leaves the file, another route comes in.
+    let new_route = format!("10.99.254.0/24 via {gateway} dev eth0");
+    let reloaded = conf.replace(
+        "    blackhole 10.99.252.0/24 table 100\n",
+        &format!("    {new_route}\n"),
+    );
+    fs::write(&d.conf, reloaded).expect("write the new configuration");
+    d.proc.kill_main(libc::SIGHUP).expect("SIGHUP");
+    let replaced = wait_until(STEP, POLL, || {
+        let view = kernel_view(&r1);
+        view.contains(&new_route) && !view.contains("blackhole 10.99.252.0/24")
+    });
+    assert!(
+        replaced,
+        "reload did not replace the static route:\n{}\n{}",
+        kernel_view(&r1),
+        d.tail(30)
+    );
+    let expected: Vec<String> = expected
+        .into_iter()
+        .filter(|e| !e.starts_with("blackhole"))
+        .chain([new_route])
+        .collect();
 
     assert!(
         d.stop(STEP).expect("stop vrrpd"),

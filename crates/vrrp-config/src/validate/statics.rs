@@ -1,11 +1,16 @@
 //! The static addresses, routes and rules: locations, and the defaults keepalived applies
 //! (`default_interface` for an address without `dev`, IPv4 for a rule without an address).
 
-use crate::diag::SourceMap;
+use crate::diag::{Diags, SourceMap};
 use crate::model::{GlobalDefs, StaticAddress, Statics};
 use crate::parser::RawStatics;
 
-pub(super) fn statics(raw: RawStatics, global: &GlobalDefs, map: &SourceMap) -> Statics {
+pub(super) fn statics(
+    raw: RawStatics,
+    global: &GlobalDefs,
+    map: &SourceMap,
+    d: &mut Diags,
+) -> Statics {
     let addresses = raw
         .addresses
         .into_iter()
@@ -34,6 +39,15 @@ pub(super) fn statics(raw: RawStatics, global: &GlobalDefs, map: &SourceMap) -> 
         .rules
         .into_iter()
         .map(|r| {
+            // As keepalived warns: the kernel would pick the priority, and the order of rules
+            // would depend on the order they were added in.
+            if r.v.rule.priority.is_none() {
+                d.warn_hint(
+                    r.span,
+                    "static rule without `priority`",
+                    "the kernel picks one (keepalived sets 16384); add `priority N`",
+                );
+            }
             let mut v = r.v.rule;
             v.location = map.location(r.span);
             v
