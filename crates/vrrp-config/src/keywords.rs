@@ -655,7 +655,7 @@ impl Line {
 pub(crate) const REFUSED_OPTIONS: &[(Line, &[&str])] = &[
     (Line::VirtualIpaddress, &[
         "peer", "home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track",
-        "preferred_lft", "use_vmac", "track",
+        "preferred_lft", "use_vmac", "track", "track_group",
     ]),
     (Line::UnicastPeer, &["min_ttl", "max_ttl"]),
     (Line::VirtualRoutes, &[
