@@ -105,7 +105,12 @@ fn static_lines_report_errors_at_their_place_under_their_own_name() {
     has(&errs, 6, 5, "needs `table`");
     has(&errs, 9, 5, "10.99.1.300");
     let errs = errors("static_ipaddress {\n    10.99.1.1/24 track_group G1\n}\n");
-    has(&errs, 2, 18, "unsupported `static_ipaddress` option `track_group`");
+    has(
+        &errs,
+        2,
+        18,
+        "unsupported `static_ipaddress` option `track_group`",
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use anyhow::Result;
 use tracing::{info, warn};
-use vrrp_config::Config;
+use vrrp_config::{Config, VrrpInstance};
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::Netlink;
 
@@ -122,50 +122,9 @@ impl Reloader {
             if self.engine.borrow().index_of(&instance.name).is_some() {
                 continue;
             }
-            let (c, inst) = (config.clone(), instance.clone());
-            let extras = tokio::task::spawn_blocking(move || {
-                setup::extras(&c, &inst, &tracking::Scripts::new(&c.global))
-            })
-            .await;
-            let extras = match extras {
-                Ok(Ok(x)) => x,
-                Ok(Err(e)) => {
-                    warn!("{}: {e}", instance.name);
-                    continue;
-                }
-                Err(e) => {
-                    warn!("{}: {e}", instance.name);
-                    continue;
-                }
-            };
-            let mut sysctls = SysctlGuard::new();
-            let plan = setup::prepare_instance(&self.nl, instance, extras, &mut sysctls).await;
-            self.sysctls.borrow_mut().push(sysctls);
-            let plan = match plan {
-                Ok(plan) => plan,
-                Err(e) => {
-                    warn!("{}: cannot start yet: {e:#}", instance.name);
-                    continue;
-                }
-            };
-            let opened = {
-                let mut engine = self.engine.borrow_mut();
-                match engine.add_router(plan) {
-                    Ok(opened) => {
-                        let i = engine.routers.len() - 1;
-                        engine.start_router(i, clock::now());
-                        opened
-                    }
-                    Err(e) => {
-                        warn!("{}: {e}", instance.name);
-                        continue;
-                    }
-                }
-            };
-            if let Some(index) = opened
-                && let Err(e) = daemon::spawn_receiver(&self.engine, index)
-            {
-                warn!("{}: {e}", instance.name);
+            if let Err(e) = self.start_instance(&config, instance).await {
+                warn!("{}: cannot start yet: {e}", instance.name);
+                continue;
             }
             self.waiting.borrow_mut().retain(|n| n != &instance.name);
             info!(
@@ -173,5 +132,30 @@ impl Reloader {
                 instance.name
             );
         }
+    }
+
+    /// Prepares and starts `instance` of `config` (as a reload adds one).
+    async fn start_instance(&self, config: &Config, instance: &VrrpInstance) -> Result<(), String> {
+        let (c, inst) = (config.clone(), instance.clone());
+        let extras = tokio::task::spawn_blocking(move || {
+            setup::extras(&c, &inst, &tracking::Scripts::new(&c.global))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let mut sysctls = SysctlGuard::new();
+        let plan = setup::prepare_instance(&self.nl, instance, extras, &mut sysctls).await;
+        self.sysctls.borrow_mut().push(sysctls);
+        let plan = plan.map_err(|e| format!("{e:#}"))?;
+        let opened = {
+            let mut engine = self.engine.borrow_mut();
+            let opened = engine.add_router(plan).map_err(|e| e.to_string())?;
+            let i = engine.routers.len() - 1;
+            engine.start_router(i, clock::now());
+            opened
+        };
+        if let Some(index) = opened {
+            daemon::spawn_receiver(&self.engine, index).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
