@@ -51,12 +51,14 @@ pub(crate) enum Block {
     FileCheck,
     /// The top-level `SSL { }`.
     Ssl,
+    /// The top-level `garp_group { }`.
+    GarpGroup,
 }
 
 impl Block {
     /// Every block, in the order of the documentation.
     #[cfg(test)]
-    pub(crate) const ALL: [Block; 19] = [
+    pub(crate) const ALL: [Block; 20] = [
         Block::Top,
         Block::Global,
         Block::Instance,
@@ -76,6 +78,7 @@ impl Block {
         Block::UdpCheck,
         Block::FileCheck,
         Block::Ssl,
+        Block::GarpGroup,
     ];
 
     /// The name of the block as written in a configuration.
@@ -101,6 +104,7 @@ impl Block {
             Block::UdpCheck => "UDP_CHECK",
             Block::FileCheck => "FILE_CHECK",
             Block::Ssl => "SSL",
+            Block::GarpGroup => "garp_group",
         }
     }
 }
@@ -209,7 +213,7 @@ const fn k(name: &'static str, block: Block, shape: Shape, doc: &'static str) ->
 }
 
 use Block::{
-    Auth, Checker, DnsCheck, FileCheck, Global, HttpCheck, Instance, MiscCheck, Process,
+    Auth, Checker, DnsCheck, FileCheck, GarpGroup, Global, HttpCheck, Instance, MiscCheck, Process,
     RealServer, Script, SmtpCheck, Ssl, SyncGroup, Top, TrackFile, UdpCheck, Url, VirtualServer,
 };
 use Shape::{Flag, List, Preprocessor, Section, Unsupported, Value};
@@ -250,7 +254,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("instance", Top, Unsupported, "Instance name of the PID and data files"),
     k("child_wait_time", Top, Unsupported, "Wait for the child processes at stop"),
     k("bfd_instance", Top, Unsupported, "BFD session"),
-    k("garp_group", Top, Unsupported, "GARP interval group"),
+    k("garp_group", Top, Section, "`garp_group { }`: GARP / NA gaps of the instances on one interface").top_only(),
     k("linkbeat_interfaces", Top, Unsupported, "Link-beat polled interfaces"),
     // global_defs.
     k("router_id", Global, Value, "`STR`: node name (reports)"),
@@ -618,6 +622,11 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     // FILE_CHECK.
     k("track_file", FileCheck, Value, "`NAME`: the `track_file` to read (required)"),
     k("weight", FileCheck, Value, "`N [reverse]`: the file's value times N adds to the weight"),
+    // garp_group.
+    k("garp_interval", GarpGroup, Value, "`TIMER`: gap between two GARPs (default: `vrrp_garp_interval`)"),
+    k("gna_interval", GarpGroup, Value, "`TIMER`: gap between two unsolicited NAs (default: `vrrp_gna_interval`)"),
+    k("interface", GarpGroup, Value, "`IF`: the interface whose instances use these gaps (required)"),
+    k("interfaces", GarpGroup, Unsupported, "Gaps shared by several interfaces"),
     // SSL.
     k("password", Ssl, Value, "`TEXT`: password of the key"),
     k("ca", Ssl, Value, "`PATH`: CA certificates the servers are verified against"),

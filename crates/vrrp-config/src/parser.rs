@@ -14,6 +14,7 @@ use crate::source::{TokKind, Token};
 use crate::value;
 
 mod checkers;
+mod garp_group;
 mod global_vrrp;
 mod lvs;
 mod lvs_global;
@@ -26,6 +27,7 @@ mod vs_group;
 mod keyword_tests;
 
 pub(crate) use checkers::RawChecker;
+pub(crate) use garp_group::RawGarpGroup;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use statics::RawStatics;
 pub(crate) use tracking::{
@@ -197,6 +199,7 @@ pub(crate) struct Parsed {
     pub vs_groups: Vec<RawVsGroup>,
     pub ssl: Option<vrrp_lb::check::TlsClient>,
     pub statics: RawStatics,
+    pub garp_groups: Vec<RawGarpGroup>,
 }
 
 /// Parses the token stream; errors and warnings go to `d`.
@@ -216,6 +219,7 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         vs_groups: Vec::new(),
         ssl: None,
         statics: RawStatics::default(),
+        garp_groups: Vec::new(),
         reported: std::collections::HashSet::new(),
     };
     p.top();
@@ -231,6 +235,7 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         vs_groups: p.vs_groups,
         ssl: p.ssl,
         statics: p.statics,
+        garp_groups: p.garp_groups,
     }
 }
 
@@ -249,6 +254,7 @@ struct Parser<'t, 'd> {
     vs_groups: Vec<RawVsGroup>,
     ssl: Option<vrrp_lb::check::TlsClient>,
     statics: RawStatics,
+    garp_groups: Vec<RawGarpGroup>,
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
@@ -333,6 +339,7 @@ impl<'t> Parser<'t, '_> {
                         "virtual_server" => self.virtual_server(&st),
                         "virtual_server_group" => self.vs_group(&st),
                         "SSL" => self.ssl_block(&st),
+                        "garp_group" => self.garp_group(&st),
                         "static_ipaddress" | "static_routes" | "static_rules" => {
                             self.static_block(&st)
                         }
@@ -358,7 +365,7 @@ impl<'t> Parser<'t, '_> {
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
         let hint = if keywords::keepalived_only(st.name) {
-            Some(match refusals::reason(st.name) {
+            Some(match refusals::reason(block, st.name) {
                 Some(why) => format!("keepalived knows this keyword but vrrpd does not support it: {why}"),
                 None => "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),

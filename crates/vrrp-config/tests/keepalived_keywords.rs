@@ -38,6 +38,7 @@ fn blocks_of(path: &str) -> Result<Vec<Block>, &str> {
         "UDP_CHECK" => vec![UdpCheck, Checker],
         "FILE_CHECK" => vec![FileCheck],
         "SSL" => vec![Ssl],
+        "garp_group" => vec![GarpGroup],
         _ => return Err(last),
     };
     Ok(found)

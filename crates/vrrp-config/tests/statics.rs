@@ -192,3 +192,66 @@ fn refusals_say_why_and_what_to_do() {
         "{e}"
     );
 }
+
+const GARP_GROUP: &str = "global_defs {
+    vrrp_garp_interval 0.01
+}
+garp_group {
+    garp_interval 0.002
+    gna_interval 0.003
+    interface eth1
+}
+vrrp_instance A {
+    interface eth1
+    virtual_router_id 1
+    virtual_ipaddress {
+        10.99.1.100/24
+    }
+}
+vrrp_instance B {
+    interface eth2
+    virtual_router_id 2
+    virtual_ipaddress {
+        10.99.2.100/24
+    }
+}
+";
+
+#[test]
+fn garp_group_sets_the_gaps_of_the_instances_on_its_interface() {
+    use std::time::Duration;
+    let l = ok(GARP_GROUP);
+    let a = &l.config.instances[0].garp;
+    assert_eq!(a.interval, Duration::from_millis(2));
+    assert_eq!(a.gna_interval, Duration::from_millis(3));
+    // Not in the group: the global values.
+    let b = &l.config.instances[1].garp;
+    assert_eq!(b.interval, Duration::from_millis(10));
+    assert_eq!(b.gna_interval, Duration::ZERO);
+}
+
+#[test]
+fn garp_group_errors_are_located() {
+    let errs = errors(
+        "garp_group {\n    garp_interval 0.1\n}\ngarp_group {\n    interface eth1\n}\ngarp_group {\n    interface eth1\n    interfaces {\n        eth2\n    }\n    gna_interval soon\n}\n",
+    );
+    has(&errs, 1, 1, "`garp_group` needs `interface`");
+    has(&errs, 8, 15, "interface `eth1` is already in a garp_group");
+    let e = has(&errs, 9, 5, "unsupported keyword `interfaces`");
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("one `garp_group` per interface")),
+        "{e}"
+    );
+    has(&errs, 12, 18, "invalid gna_interval `soon`");
+    // A group no instance uses is only a warning.
+    let l = ok("garp_group {\n    interface eth7\n}\n");
+    assert!(
+        l.warnings.iter().any(|w| w.line == 2
+            && w.message
+                .contains("no vrrp_instance is on interface `eth7`")),
+        "{:?}",
+        l.warnings
+    );
+}
