@@ -3,8 +3,9 @@
 //!
 //! - `static_ipaddress`, `static_routes` and `static_rules` are in the kernel once vrrpd has
 //!   started, whatever the VRRP state, and gone after SIGTERM;
-//! - with `vrrp_mcast_group4 224.0.0.19` two vrrpd elect one Master through that group, and
-//!   every advertisement on the wire goes to it (captured with tcpdump on the LAN's bridge);
+//! - with `vrrp_mcast_group4 224.0.0.19` (`vrrp_mcast_group6 ff02::13`) two vrrpd elect one
+//!   Master through that group, and every advertisement on the wire goes to it (captured with
+//!   tcpdump on the LAN's bridge);
 //! - with `dynamic_interfaces` vrrpd starts although an instance's interface is missing, and
 //!   the instance runs once the interface appears.
 //!
@@ -66,9 +67,10 @@ fn kernel_view(node: &Node) -> String {
 }
 
 fn vrrp_instance(vrid: u8, priority: u8, vip: IpAddr) -> String {
+    let len = if vip.is_ipv6() { 64 } else { 24 };
     format!(
         "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id {vrid}\n    priority {priority}\n    \
-         version 3\n    advert_int 0.1\n    virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n"
+         version 3\n    advert_int 0.1\n    virtual_ipaddress {{\n        {vip}/{len}\n    }}\n}}\n"
     )
 }
 
@@ -176,24 +178,26 @@ fn vrrp_destinations(pcap: &std::path::Path) -> Vec<String> {
         .filter(|l| l.contains("VRRP"))
         .filter_map(|l| {
             let (_, rest) = l.split_once(" > ")?;
-            Some(rest.split(':').next()?.to_string())
+            Some(rest.split(": ").next()?.to_string())
         })
         .collect()
 }
 
-/// `vrrp_mcast_group4 224.0.0.19` on two routers: one Master (only it holds the VIP, for a
-/// while), the sockets joined 224.0.0.19, and no advertisement went to 224.0.0.18.
-#[test]
-fn custom_ipv4_multicast_group_carries_the_election() {
-    require!("tcpdump");
-    let mut lab = Lab::new("mcg").expect("lab");
+/// Two routers elect through `keyword group` (`vrrp_mcast_group4/6`): one Master (only it
+/// holds the VIP, for a while), the Backup's `eth0` joined `group` and not `default`, and
+/// every advertisement tcpdump saw on the bridge went to `group`.
+fn elect_through_group(lab: &mut Lab, vip: IpAddr, keyword: &str, group: &str, default: &str) {
     let r1 = lab.add_router("r1").expect("router");
     let r2 = lab.add_router("r2").expect("router");
-    let vip = IpAddr::V4(lab.vip4(100));
-    let capture = lab.capture("vrrp", "ip proto 112").expect("tcpdump");
+    let filter = if vip.is_ipv6() {
+        "ip6 and ip6[6] == 112"
+    } else {
+        "ip proto 112"
+    };
+    let capture = lab.capture("vrrp", filter).expect("tcpdump");
     let conf = |priority| {
         format!(
-            "global_defs {{\n    vrrp_mcast_group4 224.0.0.19\n}}\n{}",
+            "global_defs {{\n    {keyword} {group}\n}}\n{}",
             vrrp_instance(62, priority, vip)
         )
     };
@@ -205,7 +209,7 @@ fn custom_ipv4_multicast_group_carries_the_election() {
         "r1 should be the only Master{}",
         lab.diag()
     );
-    // It stays so: r2 hears r1's adverts on 224.0.0.19 (else it would take over in ~0.4 s).
+    // It stays so: r2 hears r1's adverts on the group (else it would take over in ~0.4 s).
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         sole(&r1, &r2),
@@ -213,19 +217,38 @@ fn custom_ipv4_multicast_group_carries_the_election() {
         lab.diag()
     );
     let joined = ip(&r2, &["maddr", "show", "dev", "eth0"]);
-    assert!(joined.contains("224.0.0.19"), "group not joined:\n{joined}");
-    assert!(
-        !joined.contains("224.0.0.18"),
-        "default group joined:\n{joined}"
-    );
+    assert!(joined.contains(group), "group not joined:\n{joined}");
+    assert!(!joined.contains(default), "default group joined:\n{joined}");
     let pcap = capture.stop().expect("stop tcpdump");
     let dsts = vrrp_destinations(&pcap);
     assert!(dsts.len() >= 10, "few adverts captured: {dsts:?}");
     assert!(
-        dsts.iter().all(|d| d == "224.0.0.19"),
+        dsts.iter().all(|d| d == group),
         "adverts to another group: {dsts:?}"
     );
     drop((d1, d2));
+}
+
+#[test]
+fn custom_ipv4_multicast_group_carries_the_election() {
+    require!("tcpdump");
+    let mut lab = Lab::new("mcg").expect("lab");
+    let vip = IpAddr::V4(lab.vip4(100));
+    elect_through_group(
+        &mut lab,
+        vip,
+        "vrrp_mcast_group4",
+        "224.0.0.19",
+        "224.0.0.18",
+    );
+}
+
+#[test]
+fn custom_ipv6_multicast_group_carries_the_election() {
+    require!("tcpdump");
+    let mut lab = Lab::new("mcg6").expect("lab");
+    let vip = IpAddr::V6(lab.vip6(100));
+    elect_through_group(&mut lab, vip, "vrrp_mcast_group6", "ff02::13", "ff02::12");
 }
 
 /// `dynamic_interfaces`: vrrpd starts although VI_1's interface `dyn0` does not exist (VI_2
