@@ -414,6 +414,14 @@ fn spawn_link_events(
     tokio::task::spawn_local(async move {
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
+            // A waiting instance may have waited for an address of its interface (its
+            // advertisements' source), which comes without a link event.
+            if let Event::AddressAdded { .. } = event {
+                for name in reloader.waited_for() {
+                    let r = Rc::clone(&reloader);
+                    tokio::task::spawn_local(async move { r.follow_interface(&name).await });
+                }
+            }
             let Event::Link(link) = event else { continue };
             if reloader.follows(&link.name) {
                 let (r, name) = (Rc::clone(&reloader), link.name.clone());

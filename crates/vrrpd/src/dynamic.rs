@@ -61,6 +61,20 @@ impl Reloader {
                     .any(|r| r.plan.config.interface == interface))
     }
 
+    /// The interfaces the waiting instances wait for.
+    pub(crate) fn waited_for(&self) -> Vec<String> {
+        let config = self.config.borrow();
+        let waiting = self.waiting.borrow();
+        let mut out: Vec<String> = config
+            .instances
+            .iter()
+            .filter(|i| waiting.contains(&i.name))
+            .map(|i| i.interface.clone())
+            .collect();
+        out.dedup();
+        out
+    }
+
     /// A link event for `interface`: its instances stop and wait if it was deleted or
     /// re-created (their sockets and addresses name the old index), and the waiting ones
     /// start if it exists now.

@@ -254,7 +254,8 @@ fn custom_ipv6_multicast_group_carries_the_election() {
 /// `dynamic_interfaces`: vrrpd starts although VI_1's interface `dyn0` does not exist (VI_2
 /// on eth0 runs meanwhile); once `dyn0` is created (a veth with an address, then up), VI_1
 /// starts and, alone on it, becomes Master and adds its VIP there. `dyn0` deleted, VI_1 stops
-/// and waits again; re-created (a new index), VI_1 starts on the new interface.
+/// and waits again; re-created (a new index, its address added last), VI_1 starts on the new
+/// interface.
 #[test]
 fn dynamic_interfaces_instance_waits_for_its_interface() {
     require!();
@@ -315,7 +316,17 @@ fn dynamic_interfaces_instance_waits_for_its_interface() {
         "{}",
         d.tail(30)
     );
-    create_dyn0();
+    // This time the address comes last, after the link is up: no link event follows it.
+    ip(
+        &r1,
+        &[
+            "link", "add", "dyn0", "type", "veth", "peer", "name", "dyn0p",
+        ],
+    );
+    ip(&r1, &["link", "set", "dyn0p", "up"]);
+    ip(&r1, &["link", "set", "dyn0", "up"]);
+    std::thread::sleep(Duration::from_millis(300));
+    ip(&r1, &["addr", "add", "10.99.254.1/24", "dev", "dyn0"]);
     assert!(
         wait_until(STEP, POLL, || started(2)),
         "VI_1 did not start again on the new dyn0:\n{}",
