@@ -1,6 +1,6 @@
 //! `dynamic_interfaces`: an instance whose interface does not exist at start waits for it
-//! instead of stopping the start, and starts when a link event shows the interface (as a
-//! reload adds an instance). Until then it is not running: `vrrpctl status` does not list it
+//! instead of stopping the start, and starts when a link or address event shows the
+//! interface ready (as a reload adds an instance). Until then it is not running: `vrrpctl status` does not list it
 //! (keepalived shows it in Fault). An interface deleted while vrrpd runs puts its instances
 //! in Fault (link down); they then stop and wait for it again, and start on the new interface
 //! (a new index) when it is re-created.
