@@ -102,9 +102,7 @@ async fn start(
         .context("cannot subscribe to link events")?;
     let waiting = dynamic::missing(&nl, &config).await?;
     let plan = setup::prepare(&nl, &dynamic::without(&config, &waiting), &scripts).await?;
-    // keepalived sets the static configuration before any instance runs.
     let static_set = statics::resolve(&nl, &config.statics).await?;
-    statics::install(&nl, &static_set).await;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -151,6 +149,10 @@ async fn start(
     let (control_tx, control_rx) = mpsc::channel::<control::ControlRequest>(64);
     control::spawn(&args.files.control_socket, control_tx, watchers, metrics)?;
 
+    // keepalived sets the static configuration before any instance runs (and before
+    // `vrrp_startup_delay`); here once the daemon is set up, so that a start that fails
+    // earlier leaves none behind.
+    statics::install(&nl, &static_set).await;
     if !config.global.startup_delay.is_zero() {
         info!(
             "waiting vrrp_startup_delay {:?} before starting",
