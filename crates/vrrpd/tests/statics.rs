@@ -29,6 +29,12 @@ fn vrrpd_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vrrpd"))
 }
 
+fn vrrpd() -> Daemon {
+    Daemon::Vrrpd {
+        binary: vrrpd_binary(),
+    }
+}
+
 /// Starts vrrpd in `node` and waits until it logs "vrrpd started".
 fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
     let d = Daemon::Vrrpd {
@@ -183,10 +189,15 @@ fn vrrp_destinations(pcap: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// Two routers elect through `keyword group` (`vrrp_mcast_group4/6`): one Master (only it
-/// holds the VIP, for a while), the Backup's `eth0` joined `group` and not `default`, and
-/// every advertisement tcpdump saw on the bridge went to `group`.
-fn elect_through_group(lab: &mut Lab, vip: IpAddr, keyword: &str, group: &str, default: &str) {
+/// Two routers elect through `keyword group` (`vrrp_mcast_group4/6`), r1 running vrrpd and
+/// r2 `peer`: one Master (only r1 holds the VIP, for a while), r2's `eth0` joined `group`
+/// and not `default`, and every advertisement tcpdump saw on the bridge went to `group`.
+fn elect_through_group(
+    lab: &mut Lab,
+    peer: Daemon,
+    vip: IpAddr,
+    (keyword, group, default): (&str, &str, &str),
+) {
     let r1 = lab.add_router("r1").expect("router");
     let r2 = lab.add_router("r2").expect("router");
     let filter = if vip.is_ipv6() {
@@ -201,7 +212,14 @@ fn elect_through_group(lab: &mut Lab, vip: IpAddr, keyword: &str, group: &str, d
             vrrp_instance(62, priority, vip)
         )
     };
-    let d2 = start_vrrpd(&r2, &conf(100));
+    let d2 = match peer {
+        Daemon::Vrrpd { .. } => start_vrrpd(&r2, &conf(100)),
+        other => {
+            let d = other.start(&r2, &conf(100)).expect("start the peer");
+            d.wait_started(STEP).expect("the peer starts");
+            d
+        }
+    };
     let d1 = start_vrrpd(&r1, &conf(200));
     let sole = |node: &Node, other: &Node| node.has_address(vip) && !other.has_address(vip);
     assert!(
@@ -234,13 +252,18 @@ fn custom_ipv4_multicast_group_carries_the_election() {
     require!("tcpdump");
     let mut lab = Lab::new("mcg").expect("lab");
     let vip = IpAddr::V4(lab.vip4(100));
-    elect_through_group(
-        &mut lab,
-        vip,
-        "vrrp_mcast_group4",
-        "224.0.0.19",
-        "224.0.0.18",
-    );
+    let groups = ("vrrp_mcast_group4", "224.0.0.19", "224.0.0.18");
+    elect_through_group(&mut lab, vrrpd(), vip, groups);
+}
+
+/// keepalived 2.2.7 as the Backup, with the same `vrrp_mcast_group4`: the same election.
+#[test]
+fn custom_ipv4_multicast_group_with_keepalived() {
+    require!("tcpdump", "keepalived");
+    let mut lab = Lab::new("mcgk").expect("lab");
+    let vip = IpAddr::V4(lab.vip4(100));
+    let groups = ("vrrp_mcast_group4", "224.0.0.19", "224.0.0.18");
+    elect_through_group(&mut lab, Daemon::Keepalived, vip, groups);
 }
 
 #[test]
@@ -248,7 +271,8 @@ fn custom_ipv6_multicast_group_carries_the_election() {
     require!("tcpdump");
     let mut lab = Lab::new("mcg6").expect("lab");
     let vip = IpAddr::V6(lab.vip6(100));
-    elect_through_group(&mut lab, vip, "vrrp_mcast_group6", "ff02::13", "ff02::12");
+    let groups = ("vrrp_mcast_group6", "ff02::13", "ff02::12");
+    elect_through_group(&mut lab, vrrpd(), vip, groups);
 }
 
 /// `dynamic_interfaces`: vrrpd starts although VI_1's interface `dyn0` does not exist (VI_2
