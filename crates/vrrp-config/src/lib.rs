@@ -28,9 +28,9 @@ pub use model::{
     AlertObject, AlertSwitch, Alerts, Command, Config, Family, FlushOnStop, Garp, GlobalDefs,
     InitFile, InitialState, InterfaceDelay, LbDataplane, Location, LvsGlobal, LvsSyncDaemon,
     LvsTimeouts, Notify, NotifyFifo, ParamMatch, Prefix, RealServerHooks, Role, RouteType,
-    ScriptUser, Site, SmtpServer, SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef,
-    TrackScript, Vip, VirtualRoute, VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance,
-    VrrpScript, address_of,
+    ScriptUser, Site, SmtpServer, StaticAddress, Statics, SyncGroup, TrackFile, TrackInterface,
+    TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule, VirtualServer,
+    VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpScript, address_of,
 };
 
 /// A parsed configuration and the warnings found while reading it.

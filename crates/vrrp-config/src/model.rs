@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod alerts;
+mod global_vrrp;
 mod lvs;
+mod statics;
+
+pub use global_vrrp::VrrpNetDefs;
+pub use statics::{StaticAddress, Statics};
 
 pub use alerts::{AlertObject, AlertSwitch, Alerts, SmtpServer, address_of};
 pub use lvs::{
@@ -49,6 +54,8 @@ pub struct Config {
     pub virtual_server_groups: Vec<VirtualServerGroup>,
     /// The top-level `SSL { }`: the TLS client of SSL_GET.
     pub ssl: Option<vrrp_lb::check::TlsClient>,
+    /// `static_ipaddress`, `static_routes` and `static_rules` (top level).
+    pub statics: Statics,
 }
 
 impl Config {
@@ -401,6 +408,8 @@ pub struct GlobalDefs {
     pub lvs: LvsGlobal,
     /// The e-mail alerts (`notification_email`, `smtp_*`).
     pub alerts: Alerts,
+    /// `vrrp_mcast_group4/6`, `default_interface`, `max_auto_priority`.
+    pub vrrp_net: VrrpNetDefs,
 }
 
 impl Default for GlobalDefs {
@@ -423,6 +432,7 @@ impl Default for GlobalDefs {
             vrrp_notify_fifo: None,
             lvs: LvsGlobal::default(),
             alerts: Alerts::default(),
+            vrrp_net: VrrpNetDefs::default(),
         }
     }
 }

@@ -15,8 +15,12 @@ use crate::value;
 
 mod alerts;
 mod checkers;
+mod garp_group;
+mod global_vrrp;
 mod lvs;
 mod lvs_global;
+mod refusals;
+mod statics;
 mod tracking;
 mod vs_group;
 
@@ -25,7 +29,9 @@ mod keyword_tests;
 
 pub(crate) use alerts::{RawAlertObject, RawAlerts, finish as finish_alerts};
 pub(crate) use checkers::RawChecker;
+pub(crate) use garp_group::RawGarpGroup;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
+pub(crate) use statics::RawStatics;
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
 };
@@ -195,6 +201,8 @@ pub(crate) struct Parsed {
     pub virtual_servers: Vec<RawVs>,
     pub vs_groups: Vec<RawVsGroup>,
     pub ssl: Option<vrrp_lb::check::TlsClient>,
+    pub statics: RawStatics,
+    pub garp_groups: Vec<RawGarpGroup>,
 }
 
 /// Parses the token stream; errors and warnings go to `d`.
@@ -213,6 +221,8 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         virtual_servers: Vec::new(),
         vs_groups: Vec::new(),
         ssl: None,
+        statics: RawStatics::default(),
+        garp_groups: Vec::new(),
         reported: std::collections::HashSet::new(),
     };
     p.top();
@@ -227,6 +237,8 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         virtual_servers: p.virtual_servers,
         vs_groups: p.vs_groups,
         ssl: p.ssl,
+        statics: p.statics,
+        garp_groups: p.garp_groups,
     }
 }
 
@@ -244,6 +256,8 @@ struct Parser<'t, 'd> {
     virtual_servers: Vec<RawVs>,
     vs_groups: Vec<RawVsGroup>,
     ssl: Option<vrrp_lb::check::TlsClient>,
+    statics: RawStatics,
+    garp_groups: Vec<RawGarpGroup>,
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
@@ -328,6 +342,10 @@ impl<'t> Parser<'t, '_> {
                         "virtual_server" => self.virtual_server(&st),
                         "virtual_server_group" => self.vs_group(&st),
                         "SSL" => self.ssl_block(&st),
+                        "garp_group" => self.garp_group(&st),
+                        "static_ipaddress" | "static_routes" | "static_rules" => {
+                            self.static_block(&st)
+                        }
                         _ => self.unsupported(&st, Block::Top),
                     }
                 }
@@ -350,10 +368,11 @@ impl<'t> Parser<'t, '_> {
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
         let hint = if keywords::keepalived_only(st.name) {
-            Some(
-                "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
+            Some(match refusals::reason(block, st.name) {
+                Some(why) => format!("keepalived knows this keyword but vrrpd does not support it: {why}"),
+                None => "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),
-            )
+            })
         } else {
             close.map(|(_, k)| format!("did you mean `{k}`?"))
         };
@@ -751,6 +770,8 @@ impl<'t> Parser<'t, '_> {
             | "smtp_alert_checker"
             | "no_email_faults"
             | "no_checker_emails" => self.alerts_global(s),
+            "vrrp_mcast_group4" | "vrrp_mcast_group6" | "default_interface"
+            | "max_auto_priority" | "dynamic_interfaces" => self.global_vrrp_net(s),
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

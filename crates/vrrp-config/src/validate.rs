@@ -8,7 +8,9 @@ use crate::diag::{Diags, SourceMap, Span};
 use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, VrrpInstance};
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
+mod garp_group;
 mod lvs;
+mod statics;
 mod tracking;
 
 /// Default priority (keepalived's VRRP_PRIO_DFL).
@@ -54,6 +56,8 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     };
     let virtual_servers = lvs::virtual_servers(std::mem::take(&mut parsed.virtual_servers), &cx, d);
     let ssl = parsed.ssl.take();
+    let statics = statics::statics(std::mem::take(&mut parsed.statics), &global, map, d);
+    let garp_groups = std::mem::take(&mut parsed.garp_groups);
     if parsed.instances.is_empty() && virtual_servers.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
@@ -134,6 +138,7 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
             .find(|g| g.members.contains(&inst.name))
             .map(|g| g.name.clone());
     }
+    garp_group::apply(garp_groups, &mut instances, map, d);
     Config {
         global,
         instances,
@@ -145,6 +150,7 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
         virtual_servers,
         virtual_server_groups,
         ssl,
+        statics,
     }
 }
 

@@ -74,11 +74,11 @@ fn unknown_block_is_one_error() {
 #[test]
 fn unknown_global_keyword() {
     let errs = errors(
-        "global_defs {\n    router_id A\n    net_namespace {\n        a@b\n    }\n    vrrp_mcast_group4 224.0.0.18\n}\n",
+        "global_defs {\n    router_id A\n    net_namespace {\n        a@b\n    }\n    enable_snmp_vrrp\n}\n",
     );
     assert_eq!(errs.len(), 2, "{errs:?}");
     has(&errs, 3, 5, "unsupported keyword `net_namespace`");
-    has(&errs, 6, 5, "unsupported keyword `vrrp_mcast_group4`");
+    has(&errs, 6, 5, "unsupported keyword `enable_snmp_vrrp`");
 }
 
 #[test]

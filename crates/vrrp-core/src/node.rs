@@ -226,6 +226,8 @@ pub struct Node {
     groups: BTreeMap<String, Option<GroupState>>,
     /// `vrrp_check_unicast_src`.
     check_unicast_src: bool,
+    /// `vrrp_mcast_group4/6`; `None`: RFC 5798's groups.
+    multicast_groups: Option<(std::net::Ipv4Addr, std::net::Ipv6Addr)>,
     outputs: VecDeque<NodeOutput>,
 }
 
@@ -239,6 +241,12 @@ impl Node {
     /// its peers.
     pub fn set_check_unicast_src(&mut self, on: bool) {
         self.check_unicast_src = on;
+    }
+
+    /// `vrrp_mcast_group4/6`: the groups multicast advertisements are sent to (RFC 5798's
+    /// 224.0.0.18 and ff02::12 unless set).
+    pub fn set_multicast_groups(&mut self, v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr) {
+        self.multicast_groups = Some((v4, v6));
     }
 
     /// Adds an instance, not started ([`Node::start`], [`Node::start_instance`]).
@@ -544,9 +552,12 @@ impl Node {
         let m = &self.members[i];
         let spec = &m.spec;
         let src = spec.core.primary_address;
+        let (v4, v6) = self
+            .multicast_groups
+            .unwrap_or((packet::MULTICAST_V4, packet::MULTICAST_V6));
         let group = [match spec.core.family {
-            Family::Ipv4 => IpAddr::V4(packet::MULTICAST_V4),
-            Family::Ipv6 => IpAddr::V6(packet::MULTICAST_V6),
+            Family::Ipv4 => IpAddr::V4(v4),
+            Family::Ipv6 => IpAddr::V6(v6),
         }];
         let destinations: &[IpAddr] = if spec.unicast_peers.is_empty() {
             &group

@@ -223,6 +223,38 @@ fn unicast_instances_transmit_to_each_peer() {
 }
 
 #[test]
+fn multicast_adverts_go_to_the_configured_group() {
+    let group = Ipv4Addr::new(224, 0, 0, 19);
+    let mut node = Node::new();
+    node.set_multicast_groups(group, "ff02::13".parse().expect("addr"));
+    let id = node.add(spec("A", 1, 2, 255));
+    node.set_links([("eth2", true)]);
+    node.start(t(0));
+    let out = outputs(&mut node);
+    assert_eq!(state(&node, id), State::Master);
+    let sent: Vec<(IpAddr, Vec<u8>)> = out
+        .iter()
+        .filter_map(|o| match o {
+            NodeOutput::Transmit { dst, bytes, .. } => Some((*dst, bytes.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!sent.is_empty());
+    for (dst, bytes) in sent {
+        assert_eq!(dst, IpAddr::V4(group));
+        // The VRRPv3 checksum covers the pseudo-header, destination included.
+        let meta = IpMeta {
+            src: IpAddr::V4(LOCAL),
+            dst,
+            ttl: 255,
+        };
+        let decoded =
+            packet::decode(&bytes, &meta).expect("decodes with the group in the pseudo-header");
+        assert_eq!(decoded.checksum_form, Some(ChecksumForm::PseudoHeader));
+    }
+}
+
+#[test]
 fn tracker_weights_set_the_priority_and_unweighted_ones_hold_the_start() {
     let key = TrackerKey::new(TrackerKind::Script, "chk");
     let gate = TrackerKey::new(TrackerKind::File, "gate");

@@ -1,7 +1,7 @@
 //! Raw VRRP sockets (IP protocol 112), one per (family, interface).
 //!
-//! The socket receives advertisements sent to 224.0.0.18 / ff02::12 (and unicast ones) on one
-//! interface and sends advertisements with an explicit source address and outgoing interface.
+//! The socket receives advertisements sent to 224.0.0.18 / ff02::12 (or the group configured
+//! with `vrrp_mcast_group4/6`), and unicast ones, on one interface and sends advertisements with an explicit source address and outgoing interface.
 //! The bytes handed out and taken in are the VRRP message only; the codec lives in
 //! `vrrp_core::packet`. No checksum is computed or verified here: in particular
 //! `IPV6_CHECKSUM` is *not* set, so that the codec sees (and can count) bad checksums.
@@ -65,9 +65,25 @@ impl VrrpSocket {
     /// a different bound device, a second socket is bound to `send_ifindex`; it never
     /// receives (a drop-all socket filter, no group membership).
     pub fn open_on(family: Family, ifindex: u32, send_ifindex: u32) -> io::Result<VrrpSocket> {
-        let socket = open_raw(family, ifindex, true)?;
+        let group = match family {
+            Family::Ipv4 => IpAddr::V4(MULTICAST_V4),
+            Family::Ipv6 => IpAddr::V6(MULTICAST_V6),
+        };
+        Self::open_in_group(family, ifindex, send_ifindex, group)
+    }
+
+    /// [`VrrpSocket::open_on`] joining `group` instead of RFC 5798's (keepalived's
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6`). `group` must be a multicast address of
+    /// `family`.
+    pub fn open_in_group(
+        family: Family,
+        ifindex: u32,
+        send_ifindex: u32,
+        group: IpAddr,
+    ) -> io::Result<VrrpSocket> {
+        let socket = open_raw(family, ifindex, Some(group))?;
         let send_socket = if send_ifindex != ifindex {
-            let s = open_raw(family, send_ifindex, false)?;
+            let s = open_raw(family, send_ifindex, None)?;
             // Classic BPF "ret #0": accept no packet at all on the send-only socket.
             const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
             s.attach_filter(&[SockFilter::new(BPF_RET_K, 0, 0, 0)])
@@ -267,8 +283,8 @@ fn needs_scope(dst: &Ipv6Addr) -> bool {
         || (dst.is_multicast() && matches!(dst.segments()[0] & 0x000f, 1 | 2))
 }
 
-/// Opens and configures one raw VRRP socket on `ifindex`. `receive` joins the VRRP group.
-fn open_raw(family: Family, ifindex: u32, receive: bool) -> io::Result<Socket> {
+/// Opens and configures one raw VRRP socket on `ifindex`; a receiving socket joins `group`.
+fn open_raw(family: Family, ifindex: u32, group: Option<IpAddr>) -> io::Result<Socket> {
     let name = interface_name(ifindex)?;
     let domain = match family {
         Family::Ipv4 => Domain::IPV4,
@@ -302,9 +318,12 @@ fn open_raw(family: Family, ifindex: u32, receive: bool) -> io::Result<Socket> {
                 .map_err(|e| ctx(e, "IP_MULTICAST_IF", ifindex))?;
             setsockopt(&s, sockopt::Ipv4PacketInfo, &true)
                 .map_err(|e| ctx(e.into(), "IP_PKTINFO", ifindex))?;
-            if receive {
-                s.join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
-                    .map_err(|e| ctx(e, "join 224.0.0.18", ifindex))?;
+            match group {
+                Some(IpAddr::V4(g)) => s
+                    .join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex))
+                    .map_err(|e| ctx(e, &format!("join {g}"), ifindex))?,
+                Some(IpAddr::V6(g)) => return Err(not_family(g.into(), family)),
+                None => {}
             }
         }
         Family::Ipv6 => {
@@ -322,9 +341,12 @@ fn open_raw(family: Family, ifindex: u32, receive: bool) -> io::Result<Socket> {
                 .map_err(|e| ctx(e.into(), "IPV6_RECVPKTINFO", ifindex))?;
             s.set_recv_hoplimit_v6(true)
                 .map_err(|e| ctx(e, "IPV6_RECVHOPLIMIT", ifindex))?;
-            if receive {
-                s.join_multicast_v6(&MULTICAST_V6, ifindex)
-                    .map_err(|e| ctx(e, "join ff02::12", ifindex))?;
+            match group {
+                Some(IpAddr::V6(g)) => s
+                    .join_multicast_v6(&g, ifindex)
+                    .map_err(|e| ctx(e, &format!("join {g}"), ifindex))?,
+                Some(IpAddr::V4(g)) => return Err(not_family(g.into(), family)),
+                None => {}
             }
         }
     }
@@ -376,6 +398,13 @@ fn parse_ipv4(data: &[u8]) -> io::Result<(Range<usize>, Ipv4Addr, Ipv4Addr, u8)>
     let src = Ipv4Addr::new(data[12], data[13], data[14], data[15]);
     let dst = Ipv4Addr::new(data[16], data[17], data[18], data[19]);
     Ok((ihl..end, src, dst, data[8]))
+}
+
+fn not_family(group: IpAddr, family: Family) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("multicast group {group} is not of the socket family {family:?}"),
+    )
 }
 
 fn invalid(what: &str) -> io::Error {

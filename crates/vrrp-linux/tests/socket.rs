@@ -147,6 +147,42 @@ fn ipv6_multicast_from_link_local() {
     assert_eq!(r.ifindex, ib);
 }
 
+/// `vrrp_mcast_group6`: sockets opened in ff02::13 join it; what is sent there arrives.
+/// A group of the other family is refused.
+#[test]
+fn ipv6_configured_group_is_joined() {
+    if !common::can_run("ipv6_configured_group_is_joined") {
+        return;
+    }
+    let group: Ipv6Addr = "ff02::13".parse().expect("addr");
+    let pair = Pair::new("s6g", 8);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let rx = pair.b.run(|| {
+        VrrpSocket::open_in_group(Family::Ipv6, ib, ib, IpAddr::V6(group)).expect("open B")
+    });
+    let wrong = pair
+        .b
+        .run(|| VrrpSocket::open_in_group(Family::Ipv6, ib, ib, IpAddr::V4(MULTICAST_V4)).is_err());
+    assert!(wrong, "an IPv4 group on an IPv6 socket must be refused");
+    let src = pair.a.block_on(|| async move {
+        let nl = vrrp_linux::netlink::Netlink::new().expect("netlink");
+        vrrp_linux::netlink::wait_link_local(&nl, ia, Duration::from_secs(10))
+            .await
+            .expect("link-local after DAD")
+    });
+    pair.a.run(|| {
+        let tx =
+            VrrpSocket::open_in_group(Family::Ipv6, ia, ia, IpAddr::V6(group)).expect("open A");
+        tx.send(PAYLOAD, IpAddr::V6(src), IpAddr::V6(group))
+            .expect("send");
+    });
+    let mut buf = [0u8; 1500];
+    let r = recv_one(&rx, &mut buf);
+    assert_eq!(&buf[r.payload.clone()], PAYLOAD);
+    assert_eq!(r.meta.dst, IpAddr::V6(group));
+    assert_eq!(r.ifindex, ib);
+}
+
 #[test]
 fn ipv6_unicast() {
     if !common::can_run("ipv6_unicast") {

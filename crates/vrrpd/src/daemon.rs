@@ -30,7 +30,7 @@ use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
 use crate::pidfile::PidFile;
 use crate::reload::Reloader;
-use crate::{control, metrics, report, setup, tracking};
+use crate::{control, dynamic, metrics, report, setup, statics, tracking};
 
 /// The signals the daemon answers, installed before the pid file names it.
 struct Signals {
@@ -100,7 +100,9 @@ async fn start(
     let link_events = vrrp_linux::netlink::events()
         .await
         .context("cannot subscribe to link events")?;
-    let plan = setup::prepare(&nl, &config, &scripts).await?;
+    let waiting = dynamic::missing(&nl, &config).await?;
+    let plan = setup::prepare(&nl, &dynamic::without(&config, &waiting), &scripts).await?;
+    let static_set = statics::resolve(&nl, &config.statics).await?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -114,6 +116,8 @@ async fn start(
     let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
     let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
     let mut engine = Engine::new(jobs.clone(), config.global.check_unicast_src, timer);
+    let net = &config.global.vrrp_net;
+    engine.set_multicast_groups(net.mcast_group4, net.mcast_group6);
     for router in plan.routers {
         engine.add_router(router)?;
     }
@@ -146,6 +150,10 @@ async fn start(
     let (control_tx, control_rx) = mpsc::channel::<control::ControlRequest>(64);
     control::spawn(&args.files.control_socket, control_tx, watchers, metrics)?;
 
+    // keepalived sets the static configuration before any instance runs (and before
+    // `vrrp_startup_delay`); here once the daemon is set up, so that a start that fails
+    // earlier leaves none behind.
+    statics::install(&nl, &static_set).await;
     if !config.global.startup_delay.is_zero() {
         info!(
             "waiting vrrp_startup_delay {:?} before starting",
@@ -167,8 +175,6 @@ async fn start(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&format!("{count} VRRP instance(s)")),
     ]);
-    spawn_link_events(&engine, link_events, &config);
-
     let reloader = Rc::new(Reloader {
         config: RefCell::new(config),
         nl: nl.clone(),
@@ -177,7 +183,10 @@ async fn start(
         serial: tokio::sync::Mutex::new(()),
         sysctls: RefCell::new(Vec::new()),
         balancer: RefCell::new(balancer),
+        statics: RefCell::new(static_set),
+        waiting: RefCell::new(waiting),
     });
+    spawn_link_events(&reloader, link_events);
     Ok(Running {
         nl,
         engine,
@@ -369,6 +378,8 @@ async fn stop(r: Running, args: &Args) {
             warn!("cannot delete virtual MAC interface {name}: {e}");
         }
     }
+    let static_set = r.reloader.statics.take();
+    statics::remove(&r.nl, &static_set).await;
     let mut sysctls = r.sysctls;
     for e in sysctls.restore().into_iter().chain(
         r.reloader
@@ -391,12 +402,14 @@ async fn stop(r: Running, args: &Args) {
 /// Link events: the instance's interface and tracked interfaces, debounced by
 /// `interface_up_down_delays` (a change that reverts within the delay is ignored).
 fn spawn_link_events(
-    engine: &Rc<RefCell<Engine>>,
+    reloader: &Rc<Reloader>,
     mut link_events: impl futures::Stream<Item = Event> + Unpin + 'static,
-    config: &Config,
 ) {
-    let engine = Rc::clone(engine);
-    let delays: HashMap<String, (Duration, Duration)> = config
+    let engine = Rc::clone(&reloader.engine);
+    let reloader = Rc::clone(reloader);
+    let delays: HashMap<String, (Duration, Duration)> = reloader
+        .config
+        .borrow()
         .interface_delays
         .iter()
         .map(|d| (d.interface.clone(), (d.down, d.up)))
@@ -404,7 +417,19 @@ fn spawn_link_events(
     tokio::task::spawn_local(async move {
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
+            // A waiting instance may have waited for an address of its interface (its
+            // advertisements' source), which comes without a link event.
+            if let Event::AddressAdded { .. } = event {
+                for name in reloader.waited_for() {
+                    let r = Rc::clone(&reloader);
+                    tokio::task::spawn_local(async move { r.follow_interface(&name).await });
+                }
+            }
             let Event::Link(link) = event else { continue };
+            if reloader.follows(&link.name) {
+                let (r, name) = (Rc::clone(&reloader), link.name.clone());
+                tokio::task::spawn_local(async move { r.follow_interface(&name).await });
+            }
             let delay = delays
                 .get(&link.name)
                 .map(|(down, up)| if link.up { *up } else { *down })

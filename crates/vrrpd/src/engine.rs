@@ -116,6 +116,8 @@ pub(crate) struct Engine {
     /// Receive-and-send sockets, one per socket key.
     pub sockets: Vec<Rc<VrrpSocket>>,
     by_key: HashMap<SocketKey, usize>,
+    /// `vrrp_mcast_group4/6`: the groups the sockets join and adverts are sent to.
+    multicast_groups: (std::net::Ipv4Addr, std::net::Ipv6Addr),
     /// Gratuitous ARP / NA senders, one per interface.
     announcers: HashMap<u32, Rc<Announcer>>,
     /// The sync groups' own notify hooks.
@@ -173,6 +175,10 @@ impl Engine {
             routers: Vec::new(),
             sockets: Vec::new(),
             by_key: HashMap::new(),
+            multicast_groups: (
+                vrrp_core::packet::MULTICAST_V4,
+                vrrp_core::packet::MULTICAST_V6,
+            ),
             announcers: HashMap::new(),
             groups: HashMap::new(),
             notifier: None,
@@ -220,6 +226,12 @@ impl Engine {
         self.node.set_tracker(now, &key, state);
     }
 
+    /// `vrrp_mcast_group4/6`; before the first instance is added (its socket joins them).
+    pub(crate) fn set_multicast_groups(&mut self, v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr) {
+        self.multicast_groups = (v4, v6);
+        self.node.set_multicast_groups(v4, v6);
+    }
+
     pub(crate) fn set_check_unicast_src(&mut self, on: bool) {
         self.node.set_check_unicast_src(on);
     }
@@ -233,8 +245,12 @@ impl Engine {
         let mut opened = None;
         if !self.by_key.contains_key(&spec.socket) {
             let key = spec.socket;
-            let s =
-                VrrpSocket::open_on(key.family, key.ifindex, key.send_ifindex).map_err(|e| {
+            let group = match key.family {
+                vrrp_core::Family::Ipv4 => std::net::IpAddr::V4(self.multicast_groups.0),
+                vrrp_core::Family::Ipv6 => std::net::IpAddr::V6(self.multicast_groups.1),
+            };
+            let s = VrrpSocket::open_in_group(key.family, key.ifindex, key.send_ifindex, group)
+                .map_err(|e| {
                     std::io::Error::new(e.kind(), format!("{}: VRRP socket: {e}", plan.config.name))
                 })?;
             self.sockets.push(Rc::new(s));

@@ -15,6 +15,7 @@ mod cli;
 mod clock;
 mod control;
 mod daemon;
+mod dynamic;
 mod engine;
 mod logging;
 mod metrics;
@@ -22,6 +23,7 @@ mod pidfile;
 mod reload;
 mod report;
 mod setup;
+mod statics;
 mod tracking;
 
 use std::process::ExitCode;

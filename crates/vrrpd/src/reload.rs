@@ -39,6 +39,10 @@ pub(crate) struct Reloader {
     pub sysctls: RefCell<Vec<SysctlGuard>>,
     /// The load balancer's thread, when `virtual_server`s are configured.
     pub balancer: RefCell<Option<BalancerHandle>>,
+    /// The static addresses, routes and rules set now (removed on exit).
+    pub statics: RefCell<crate::statics::StaticSet>,
+    /// Instances waiting for their interface (`dynamic_interfaces`).
+    pub waiting: RefCell<Vec<String>>,
 }
 
 impl Reloader {
@@ -101,6 +105,13 @@ impl Reloader {
                     "the lvs_* and lb_dataplane settings of global_defs and the SSL block need a restart; reload changes virtual servers".into(),
                 ));
             }
+            if running.global.vrrp_net.mcast_group4 != config.global.vrrp_net.mcast_group4
+                || running.global.vrrp_net.mcast_group6 != config.global.vrrp_net.mcast_group6
+            {
+                return Err(ReloadError::Refused(
+                    "vrrp_mcast_group4/vrrp_mcast_group6 changes need a restart (the sockets have joined the groups)".into(),
+                ));
+            }
             if running.virtual_servers.is_empty() && !config.virtual_servers.is_empty() {
                 return Err(ReloadError::Refused(
                     "the first virtual_server needs a restart (the load balancer was not started)"
@@ -124,6 +135,9 @@ impl Reloader {
             }
         }
         let (config, mut extras, balancer_plan) = checked_extras(config).await?;
+        let new_statics = crate::statics::resolve(&self.nl, &config.statics)
+            .await
+            .map_err(|e| ReloadError::Refused(format!("{e:#}")))?;
 
         let now = clock::now();
         let mut unchanged = 0;
@@ -159,6 +173,14 @@ impl Reloader {
                 }
             }
         }
+        // dynamic_interfaces: a new instance whose interface is missing waits for it.
+        let waiting: Vec<String> = crate::dynamic::missing(&self.nl, &config)
+            .await
+            .map_err(|e| format!("{e:#}"))?
+            .into_iter()
+            .filter(|name| added.iter().any(|i| &i.name == name))
+            .collect();
+        added.retain(|i| !waiting.contains(&i.name));
 
         // 0. Everything that can fail is checked before anything changes: a refused reload
         //    leaves the running configuration exactly as it was.
@@ -271,6 +293,11 @@ impl Reloader {
         }
         if let Some(n) = self.engine.borrow().notifier() {
             n.alerts.configure(&config);
+        }
+        *self.waiting.borrow_mut() = waiting;
+        let old_statics = self.statics.replace(new_statics.clone());
+        if old_statics != new_statics {
+            crate::statics::replace(&self.nl, &old_statics, &new_statics).await;
         }
         *self.config.borrow_mut() = config;
         if let Err(e) = self.reload_balancer(balancer_plan).await {

@@ -261,19 +261,24 @@ pub(crate) async fn resolve_addresses(
             }
             None => default_ifindex,
         };
-        let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
-        spec.broadcast = vip.broadcast;
-        spec.label = vip.label.clone();
-        spec.scope = match vip.scope.as_deref() {
-            Some(name) => Some(
-                vrrp_linux::routes::scope_number(name)
-                    .with_context(|| format!("unknown address scope {name}"))?,
-            ),
-            None => None,
-        };
-        addresses.push((ifindex, spec));
+        addresses.push((ifindex, address_spec(vip)?));
     }
     Ok(addresses)
+}
+
+/// A `virtual_ipaddress` (or `static_ipaddress`) line in the kernel's terms.
+pub(crate) fn address_spec(vip: &vrrp_config::Vip) -> Result<AddressSpec> {
+    let mut spec = AddressSpec::new(vip.addr, vip.prefix_len);
+    spec.broadcast = vip.broadcast;
+    spec.label = vip.label.clone();
+    spec.scope = match vip.scope.as_deref() {
+        Some(name) => Some(
+            vrrp_linux::routes::scope_number(name)
+                .with_context(|| format!("unknown address scope {name}"))?,
+        ),
+        None => None,
+    };
+    Ok(spec)
 }
 
 /// The `virtual_routes` and `virtual_rules` of an instance in the kernel's terms; a route
@@ -285,61 +290,68 @@ pub(crate) async fn resolve_routes(
 ) -> Result<(Vec<RouteSpec>, Vec<RuleSpec>)> {
     let mut routes = Vec::new();
     for r in &instance.virtual_routes {
-        let mut spec = RouteSpec::new(r.dst.addr, r.dst.len);
-        spec.kind = match r.kind {
-            RouteType::Unicast => RouteKind::Unicast,
-            RouteType::Blackhole => RouteKind::Blackhole,
-            RouteType::Unreachable => RouteKind::Unreachable,
-            RouteType::Prohibit => RouteKind::Prohibit,
-        };
-        spec.gateway = r.via;
-        spec.src = r.src;
-        spec.metric = r.metric;
-        spec.table = r.table;
-        spec.oif = match &r.dev {
-            Some(dev) => Some(
-                nl.link_by_name(dev)
-                    .await?
-                    .with_context(|| {
-                        format!("interface {dev} of route {} does not exist", r.dst.addr)
-                    })?
-                    .index,
-            ),
-            None if r.via.is_none() && spec.kind == RouteKind::Unicast => Some(default_ifindex),
-            None => None,
-        };
-        spec.scope = match &r.scope {
-            Some(s) => Some(
-                vrrp_linux::routes::scope_number(s)
-                    .with_context(|| format!("unknown route scope {s}"))?,
-            ),
-            None => None,
-        };
-        spec.protocol = match &r.proto {
-            Some(p) => Some(
-                vrrp_linux::routes::protocol_number(p)
-                    .with_context(|| format!("unknown route protocol {p}"))?,
-            ),
-            None => None,
-        };
-        routes.push(spec);
+        routes.push(route_spec(nl, r, Some(default_ifindex)).await?);
     }
-    let rules = instance
-        .virtual_rules
-        .iter()
-        .map(|r| {
-            let mut spec = RuleSpec::new(r.family, r.table);
-            spec.from = r.from.as_ref().map(|p| (p.addr, p.len));
-            spec.to = r.to.as_ref().map(|p| (p.addr, p.len));
-            spec.priority = r.priority;
-            spec.iif = r.iif.clone();
-            spec.oif = r.oif.clone();
-            spec.fwmark = r.fwmark;
-            spec.fwmask = r.fwmask;
-            spec
-        })
-        .collect();
+    let rules = instance.virtual_rules.iter().map(rule_spec).collect();
     Ok((routes, rules))
+}
+
+/// A `virtual_routes` (or `static_routes`) line in the kernel's terms; without `dev` and
+/// without a gateway, a unicast route goes on `default_ifindex`, if given.
+pub(crate) async fn route_spec(
+    nl: &Netlink,
+    r: &vrrp_config::VirtualRoute,
+    default_ifindex: Option<u32>,
+) -> Result<RouteSpec> {
+    let mut spec = RouteSpec::new(r.dst.addr, r.dst.len);
+    spec.kind = match r.kind {
+        RouteType::Unicast => RouteKind::Unicast,
+        RouteType::Blackhole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+    };
+    spec.gateway = r.via;
+    spec.src = r.src;
+    spec.metric = r.metric;
+    spec.table = r.table;
+    spec.oif = match &r.dev {
+        Some(dev) => Some(
+            nl.link_by_name(dev)
+                .await?
+                .with_context(|| format!("interface {dev} of route {} does not exist", r.dst.addr))?
+                .index,
+        ),
+        None if r.via.is_none() && spec.kind == RouteKind::Unicast => default_ifindex,
+        None => None,
+    };
+    spec.scope = match &r.scope {
+        Some(s) => Some(
+            vrrp_linux::routes::scope_number(s)
+                .with_context(|| format!("unknown route scope {s}"))?,
+        ),
+        None => None,
+    };
+    spec.protocol = match &r.proto {
+        Some(p) => Some(
+            vrrp_linux::routes::protocol_number(p)
+                .with_context(|| format!("unknown route protocol {p}"))?,
+        ),
+        None => None,
+    };
+    Ok(spec)
+}
+
+/// A `virtual_rules` (or `static_rules`) line in the kernel's terms.
+pub(crate) fn rule_spec(r: &vrrp_config::VirtualRule) -> RuleSpec {
+    let mut spec = RuleSpec::new(r.family, r.table);
+    spec.from = r.from.as_ref().map(|p| (p.addr, p.len));
+    spec.to = r.to.as_ref().map(|p| (p.addr, p.len));
+    spec.priority = r.priority;
+    spec.iif = r.iif.clone();
+    spec.oif = r.oif.clone();
+    spec.fwmark = r.fwmark;
+    spec.fwmask = r.fwmask;
+    spec
 }
 
 /// Checks, without changing anything, what starting `instance` needs: its interface, the

@@ -79,7 +79,11 @@ fn every_file_has_a_verdict_and_a_source() {
     assert_eq!(files, listed, "every .conf has one row, in order");
     assert!(rows.len() >= 40, "the corpus has at least 40 files");
     for r in &rows {
-        assert!(readme.contains(&r.file), "{} is missing from README.md", r.file);
+        assert!(
+            readme.contains(&r.file),
+            "{} is missing from README.md",
+            r.file
+        );
         assert!(
             ["clean", "warns", "drops", "fails"].contains(&r.keepalived.as_str()),
             "{}: keepalived verdict {:?}",
@@ -101,7 +105,11 @@ fn every_file_has_a_verdict_and_a_source() {
             );
         }
         if r.keepalived != "clean" && r.keepalived != "fails" {
-            assert!(!r.says.is_empty(), "{}: record what keepalived says", r.file);
+            assert!(
+                !r.says.is_empty(),
+                "{}: record what keepalived says",
+                r.file
+            );
         }
     }
 }
@@ -116,7 +124,11 @@ fn vrrpd_verdicts() {
             .current_dir(corpus_dir())
             .output()
             .expect("run vrrpd -t");
-        let verdict = if out.status.success() { "accepts" } else { "refuses" };
+        let verdict = if out.status.success() {
+            "accepts"
+        } else {
+            "refuses"
+        };
         if verdict != r.vrrpd {
             wrong.push(format!(
                 "{}: vrrpd {verdict}, recorded {}\n{}{}",
@@ -151,17 +163,27 @@ fn keepalived_verdicts() {
     ip(&["netns", "add", &ns.0]);
     for (i, name) in INTERFACES.iter().enumerate() {
         let peer = format!("corpus{i}");
-        ip(&["-n", &ns.0, "link", "add", name, "type", "veth", "peer", "name", &peer]);
+        ip(&[
+            "-n", &ns.0, "link", "add", name, "type", "veth", "peer", "name", &peer,
+        ]);
         ip(&["-n", &ns.0, "link", "set", name, "up"]);
     }
     let mut wrong = Vec::new();
     for r in rows() {
         let file = corpus_dir().join(&r.file);
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns.0, "unshare", "--mount", "--propagation", "private"])
-            .args(["sh", "-c", KEEPALIVED_CHECK, "sh"])
-            .arg(&file)
-            .current_dir(corpus_dir());
+        cmd.args([
+            "netns",
+            "exec",
+            &ns.0,
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", KEEPALIVED_CHECK, "sh"])
+        .arg(&file)
+        .current_dir(corpus_dir());
         let out = run_bounded(cmd, Duration::from_secs(30)).expect("run keepalived -t");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let exit = text

@@ -32,6 +32,7 @@ const HANDLERS: &[(&str, &str, Block)] = &[
     ("checkers.rs", "fn misc_stmt(", Block::MiscCheck),
     ("checkers.rs", "fn udp_stmt(", Block::UdpCheck),
     ("checkers.rs", "fn file_stmt(", Block::FileCheck),
+    ("garp_group.rs", "fn garp_group(", Block::GarpGroup),
 ];
 
 /// Match arms in those functions that are values, not keywords.
@@ -56,6 +57,7 @@ fn snippet(kw: &Keyword) -> String {
         Block::Process => format!("vrrp_track_process P {{\n{stmt}\n}}\n"),
         Block::SyncGroup => format!("vrrp_sync_group G {{\n{stmt}\n}}\n"),
         Block::Ssl => format!("SSL {{\n{stmt}\n}}\n"),
+        Block::GarpGroup => format!("garp_group {{\n{stmt}\n}}\n"),
         Block::VirtualServer => in_vs(&stmt),
         Block::RealServer => in_rs(&stmt),
         Block::Checker => in_rs(&format!("TCP_CHECK {{\n{stmt}\n}}")),
@@ -204,6 +206,7 @@ fn the_match_arms_handle_exactly_the_table() {
             "lvs.rs" => include_str!("lvs.rs"),
             "lvs_global.rs" => include_str!("lvs_global.rs"),
             "checkers.rs" => include_str!("checkers.rs"),
+            "garp_group.rs" => include_str!("garp_group.rs"),
             _ => include_str!("tracking.rs"),
         };
         let handled: BTreeSet<&str> = arm_words(body(src, start))

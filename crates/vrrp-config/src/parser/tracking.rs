@@ -892,14 +892,15 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
+    /// `virtual_routes { }` or `static_routes { }` (named `s.name` in errors).
     pub(super) fn routes_block(&mut self, s: &Stmt<'t>) -> Vec<At<VirtualRoute>> {
         let ctx = BlockCtx {
-            name: "virtual_routes",
+            name: s.name,
             span: s.span(),
         };
         let mut out = Vec::new();
         while let Some(words) = self.next_list_line(&ctx) {
-            if let Some(r) = self.route_line(&words) {
+            if let Some(r) = self.route_line(s.name, &words) {
                 out.push(r);
             }
         }
@@ -922,8 +923,7 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    fn route_line(&mut self, words: &[&'t Token]) -> Option<At<VirtualRoute>> {
-        const KW: &str = "virtual_routes";
+    fn route_line(&mut self, kw: &str, words: &[&'t Token]) -> Option<At<VirtualRoute>> {
         let first = words.first()?;
         let mut kind = RouteType::Unicast;
         let mut dst: Option<(Prefix, Span)> = None;
@@ -959,7 +959,7 @@ impl<'t> Parser<'t, '_> {
                 "unicast" if i == 0 => {}
                 "to" | "via" | "gw" | "src" | "dev" | "oif" | "metric" | "priority"
                 | "preference" | "table" | "scope" | "proto" | "protocol" => {
-                    let v = self.opt_value(KW, t, it.next().map(|(_, v)| v))?;
+                    let v = self.opt_value(kw, t, it.next().map(|(_, v)| v))?;
                     let vw = word(v);
                     let res: Result<(), String> = match w {
                         "to" => match self.dst_prefix(vw) {
@@ -988,13 +988,13 @@ impl<'t> Parser<'t, '_> {
                     };
                     if let Err(reason) = res {
                         self.d
-                            .error(v.span, format!("invalid {w} `{vw}` in `{KW}`: {reason}"));
+                            .error(v.span, format!("invalid {w} `{vw}` in `{kw}`: {reason}"));
                         return None;
                     }
                 }
                 _ if keywords::refused_option(Line::VirtualRoutes, w) => {
                     self.d
-                        .error(t.span, format!("unsupported `{KW}` option `{w}`"));
+                        .error(t.span, format!("unsupported `{kw}` option `{w}`"));
                     return None;
                 }
                 _ if dst.is_none() && (w == "default" || w.contains(['.', ':'])) => {
@@ -1008,7 +1008,7 @@ impl<'t> Parser<'t, '_> {
                         Err(reason) => {
                             self.d.error(
                                 t.span,
-                                format!("invalid destination `{w}` in `{KW}`: {reason}"),
+                                format!("invalid destination `{w}` in `{kw}`: {reason}"),
                             );
                             return None;
                         }
@@ -1017,7 +1017,7 @@ impl<'t> Parser<'t, '_> {
                 _ => {
                     self.d.error_hint(
                         t.span,
-                        format!("unexpected `{w}` in `{KW}`"),
+                        format!("unexpected `{w}` in `{kw}`"),
                         "one route per line: [blackhole|unreachable|prohibit] [to] PREFIX [via ADDR] [dev IF] [src ADDR] [metric N] [table T] [scope S] [proto P]",
                     );
                     return None;
@@ -1085,22 +1085,22 @@ impl<'t> Parser<'t, '_> {
         Ok(Prefix { addr, len })
     }
 
+    /// `virtual_rules { }` or `static_rules { }` (named `s.name` in errors).
     pub(super) fn rules_block(&mut self, s: &Stmt<'t>) -> Vec<At<RawRule>> {
         let ctx = BlockCtx {
-            name: "virtual_rules",
+            name: s.name,
             span: s.span(),
         };
         let mut out = Vec::new();
         while let Some(words) = self.next_list_line(&ctx) {
-            if let Some(r) = self.rule_line(&words) {
+            if let Some(r) = self.rule_line(s.name, &words) {
                 out.push(r);
             }
         }
         out
     }
 
-    fn rule_line(&mut self, words: &[&'t Token]) -> Option<At<RawRule>> {
-        const KW: &str = "virtual_rules";
+    fn rule_line(&mut self, kw: &str, words: &[&'t Token]) -> Option<At<RawRule>> {
         let first = words.first()?;
         let mut rule = VirtualRule {
             from: None,
@@ -1122,7 +1122,7 @@ impl<'t> Parser<'t, '_> {
             match w {
                 "from" | "to" | "table" | "lookup" | "priority" | "preference" | "pref" | "iif"
                 | "dev" | "oif" | "fwmark" => {
-                    let v = self.opt_value(KW, t, it.next())?;
+                    let v = self.opt_value(kw, t, it.next())?;
                     let vw = word(v);
                     let res: Result<(), String> = match w {
                         "from" | "to" => {
@@ -1175,19 +1175,19 @@ impl<'t> Parser<'t, '_> {
                     };
                     if let Err(reason) = res {
                         self.d
-                            .error(v.span, format!("invalid {w} `{vw}` in `{KW}`: {reason}"));
+                            .error(v.span, format!("invalid {w} `{vw}` in `{kw}`: {reason}"));
                         return None;
                     }
                 }
                 _ if keywords::refused_option(Line::VirtualRules, w) => {
                     self.d
-                        .error(t.span, format!("unsupported `{KW}` option `{w}`"));
+                        .error(t.span, format!("unsupported `{kw}` option `{w}`"));
                     return None;
                 }
                 _ => {
                     self.d.error_hint(
                         t.span,
-                        format!("unexpected `{w}` in `{KW}`"),
+                        format!("unexpected `{w}` in `{kw}`"),
                         "one rule per line: [from PREFIX] [to PREFIX] table T [priority N] [iif IF] [oif IF] [fwmark M[/MASK]]",
                     );
                     return None;

@@ -420,7 +420,11 @@ pub(crate) fn check_weights(p: &mut Parsed, d: &mut Diags) {
         let mut zeroed: Vec<(Span, String, i32)> = Vec::new();
         for t in &mut i.track {
             if t.v.weight != 0 {
-                zeroed.push((t.span, format!("track_interface `{}`", t.v.name), t.v.weight));
+                zeroed.push((
+                    t.span,
+                    format!("track_interface `{}`", t.v.name),
+                    t.v.weight,
+                ));
                 t.v.weight = 0;
             }
         }
