@@ -63,6 +63,9 @@ pub(crate) struct RawAuth {
     pub span: Span,
     pub auth_type: Option<At<String>>,
     pub auth_pass: Option<At<String>>,
+    /// `auth_type` / `auth_pass` written, even with a value refused (already reported).
+    pub type_given: bool,
+    pub pass_given: bool,
 }
 
 /// `vrrp_instance NAME { }` as written.
@@ -71,7 +74,7 @@ pub(crate) struct RawInstance {
     pub name: String,
     pub span: Span,
     pub name_span: Span,
-    /// Keywords present (even with an invalid value), with their last location.
+    /// Keywords present (even with an invalid value), with their first location.
     pub seen: HashMap<String, Span>,
     pub state: Option<At<StateKw>>,
     pub interface: Option<At<String>>,
@@ -245,6 +248,15 @@ struct Parser<'t, 'd> {
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
 
+/// Flags after which keepalived (2.2.7, checked) ignores a value: `nopreempt off` still sets
+/// `nopreempt` there. vrrpd reads the value, and warns when the two disagree.
+const KEEPALIVED_IGNORES_VALUE: &[&str] = &[
+    "nopreempt",
+    "enable_script_security",
+    "vrrp_strict",
+    "vrrp_skip_check_adv_addr",
+];
+
 fn word(t: &Token) -> &str {
     t.word().unwrap_or("")
 }
@@ -342,6 +354,11 @@ impl<'t> Parser<'t, '_> {
             }
             return;
         }
+        let parents = keywords::block_parents(st.name);
+        if !parents.is_empty() {
+            self.misplaced_block(st, block, &parents);
+            return;
+        }
         let close = keywords::supported(block)
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
@@ -359,6 +376,34 @@ impl<'t> Parser<'t, '_> {
             Some(h) => self.d.error_hint(st.span(), msg, h),
             None => self.d.error(st.span(), msg),
         }
+        if self.peek_open() {
+            self.skip_block();
+        }
+    }
+
+    /// A block keyword written in a block that does not hold it: says where it belongs,
+    /// rather than "unsupported". Its block is skipped.
+    fn misplaced_block(&mut self, st: &Stmt<'t>, block: Block, parents: &[Block]) {
+        let titles: Vec<String> = parents
+            .iter()
+            .map(|b| match b {
+                Block::Top => "at the top level".to_owned(),
+                b => format!("inside `{}`", b.title()),
+            })
+            .collect();
+        let here = match block {
+            Block::Top => "at the top level".to_owned(),
+            b => format!("inside `{}`", b.title()),
+        };
+        self.d.error_hint(
+            st.span(),
+            format!("the `{}` block is not allowed {here}", st.name),
+            format!(
+                "`{}` belongs {}; move it there (or look for a missing or extra `}}` above)",
+                st.name,
+                titles.join(" or ")
+            ),
+        );
         if self.peek_open() {
             self.skip_block();
         }
@@ -519,7 +564,6 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    /// Records a keyword; warns when it was already given in this block.
     /// The rest of keyword `s` of `block` as the table shapes it: its `{` when it opens a
     /// block, no block otherwise, and a single setting recorded once. `false`: the
     /// statement is done with (its error reported).
@@ -529,6 +573,9 @@ impl<'t> Parser<'t, '_> {
         block: Block,
         seen: &mut HashMap<String, Span>,
     ) -> bool {
+        if !self.first_time(s, block, seen) {
+            return false;
+        }
         if keywords::opens_block(block, s.name) {
             return self.expect_open(s);
         }
@@ -538,20 +585,38 @@ impl<'t> Parser<'t, '_> {
             self.skip_block();
             return false;
         }
-        if let Some(key) = keywords::seen_key(block, s.name) {
-            self.seen(seen, key, s.span());
-        }
         true
     }
 
-    fn seen(&mut self, seen: &mut HashMap<String, Span>, key: &str, span: Span) {
-        if let Some(first) = seen.insert(key.to_owned(), span) {
-            self.d.warn_hint(
-                span,
-                format!("`{key}` is set more than once; the last value is used"),
-                format!("also set on line {}", first.line),
-            );
+    /// Whether `s` should be read: `false` for a repeated single setting of `block`, which is
+    /// ignored (its block skipped) with a warning naming the first. keepalived keeps the
+    /// first of several notify scripts and warns; vrrpd does so for every single setting.
+    fn first_time(&mut self, s: &Stmt<'t>, block: Block, seen: &mut HashMap<String, Span>) -> bool {
+        let Some(key) = keywords::seen_key(block, s.name) else {
+            seen.entry(s.name.to_owned()).or_insert(s.span());
+            return true;
+        };
+        let Some(first) = seen.get(key).copied() else {
+            seen.insert(key.to_owned(), s.span());
+            return true;
+        };
+        let what = if key == s.name {
+            format!("`{key}`")
+        } else {
+            format!("`{}` (as `{key}`)", s.name)
+        };
+        self.d.warn_hint(
+            s.span(),
+            format!(
+                "{what} is already set at line {}, column {}; this one is ignored",
+                first.line, first.col
+            ),
+            "the first value is used (as keepalived does); remove one of them",
+        );
+        if self.peek_open() {
+            self.skip_block();
         }
+        false
     }
 
     /// The single argument of a keyword.
@@ -603,7 +668,20 @@ impl<'t> Parser<'t, '_> {
                 span: st.span(),
             });
         }
-        self.value(st, value::boolean)
+        let v = self.value(st, value::boolean)?;
+        if !v.v && KEEPALIVED_IGNORES_VALUE.contains(&st.name) {
+            self.d.warn_hint(
+                v.span,
+                format!(
+                    "`{} {}` turns `{}` off in vrrpd, but keepalived ignores the value and sets it",
+                    st.name,
+                    st.args.first().map_or("", |t| word(t)),
+                    st.name
+                ),
+                format!("remove the line to leave `{}` off in both", st.name),
+            );
+        }
+        Some(v)
     }
 
     fn global_block(&mut self, st: &Stmt<'t>) {
@@ -617,13 +695,15 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::Global);
                 continue;
             }
+            if !self.first_time(&s, Block::Global, &mut seen) {
+                continue;
+            }
             if self.peek_open() {
                 self.d
                     .error(s.span(), format!("`{}` does not take a block", s.name));
                 self.skip_block();
                 continue;
             }
-            self.seen(&mut seen, s.name, s.span());
             self.global_stmt(&s);
         }
         self.global.seen = seen;
@@ -840,6 +920,9 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::Instance);
                 continue;
             }
+            if !self.first_time(&s, Block::Instance, &mut inst.seen) {
+                continue;
+            }
             let wants_block = keywords::opens_block(Block::Instance, s.name);
             if !wants_block && self.peek_open() {
                 self.d
@@ -860,13 +943,6 @@ impl<'t> Parser<'t, '_> {
 
     fn instance_stmt(&mut self, inst: &mut RawInstance, s: &Stmt<'t>) {
         const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
-        // Lists accumulate; every other keyword is a single setting (aliases share one).
-        match keywords::seen_key(Block::Instance, s.name) {
-            Some(key) => self.seen(&mut inst.seen, key, s.span()),
-            None => {
-                inst.seen.insert(s.name.to_owned(), s.span());
-            }
-        }
         match s.name {
             "state" => inst.state = self.value(s, parse_state).or(inst.state.take()),
             "interface" => inst.interface = self.value(s, value::ifname).or(inst.interface.take()),
@@ -1299,11 +1375,16 @@ impl<'t> Parser<'t, '_> {
             span: s.span(),
             auth_type: None,
             auth_pass: None,
+            type_given: false,
+            pass_given: false,
         };
         let mut seen = HashMap::new();
         while let Next::Stmt(a) = self.next_in_block(&ctx) {
             if keywords::lookup(Block::Auth, a.name).is_none() {
                 self.unsupported(&a, Block::Auth);
+                continue;
+            }
+            if !self.first_time(&a, Block::Auth, &mut seen) {
                 continue;
             }
             if self.peek_open() {
@@ -1312,7 +1393,6 @@ impl<'t> Parser<'t, '_> {
                 self.skip_block();
                 continue;
             }
-            self.seen(&mut seen, a.name, a.span());
             self.auth_stmt(&mut auth, &a);
         }
         auth
@@ -1321,6 +1401,7 @@ impl<'t> Parser<'t, '_> {
     fn auth_stmt(&mut self, auth: &mut RawAuth, a: &Stmt<'t>) {
         match a.name {
             "auth_type" => {
+                auth.type_given = true;
                 if let [t] = a.args.as_slice()
                     && word(t) == "AH"
                 {
@@ -1340,6 +1421,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "auth_pass" => {
+                auth.pass_given = true;
                 if let Some(v) = self.value(a, |w| {
                     if w.is_empty() {
                         Err("must not be empty".to_owned())

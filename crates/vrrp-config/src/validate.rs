@@ -468,10 +468,11 @@ fn instance(
                 d.error(a.span, "vrrp_strict: authentication is not allowed");
                 None
             } else if version == 3 {
-                d.error_hint(
+                // keepalived ignores it with a remark; OpenStack Octavia writes it for IPv6.
+                d.warn_hint(
                     a.span,
-                    "VRRP version 3 does not support authentication",
-                    "remove the authentication block",
+                    "VRRP version 3 does not support authentication: the block is ignored",
+                    "keepalived ignores it too; remove the authentication block",
                 );
                 None
             } else {
@@ -491,6 +492,9 @@ fn instance(
                         }
                         Some(pass)
                     }
+                    // A refused value was reported where it is written: one error.
+                    (None, _) if a.type_given => None,
+                    (Some(_), None) if a.pass_given => None,
                     (None, _) => {
                         d.error(a.span, "authentication needs `auth_type PASS`");
                         None
