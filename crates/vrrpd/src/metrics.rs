@@ -428,6 +428,13 @@ fn process_metrics(registry: &mut Registry) {
             }
         }
     }
+    let missing = Counter::<u64>::default();
+    missing.inc_by(vrrp_track::notify::missing_runs());
+    registry.register(
+        "vrrpd_missing_script_runs",
+        "Runs of tracking scripts and notify hooks skipped: their program was missing at load",
+        missing,
+    );
     if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
         let fds = Gauge::<i64>::default();
         fds.set(i64::try_from(entries.count()).unwrap_or(0));
