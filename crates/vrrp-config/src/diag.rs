@@ -373,7 +373,10 @@ mod tests {
         // `路由器` takes 6 terminal columns: the caret starts after them.
         assert_eq!(underline("路由器 prio", 5), "      |        ^^^^");
         // A wide token is underlined over its full width.
-        assert_eq!(underline("router_id 路由器", 11), "      |           ^^^^^^");
+        assert_eq!(
+            underline("router_id 路由器", 11),
+            "      |           ^^^^^^"
+        );
         // Tabs are kept so that the terminal expands them alike.
         assert_eq!(underline("\tpriority x", 11), "      | \t         ^");
     }

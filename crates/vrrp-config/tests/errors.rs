@@ -280,11 +280,13 @@ fn auth_errors() {
 
 #[test]
 fn observer_rules() {
-    let errs = errors(&instance("    state OBSERVER\n    priority 255\n").replacen(
-        "    state BACKUP\n",
-        "    advert_int 1\n",
-        1,
-    ));
+    let errs = errors(
+        &instance("    state OBSERVER\n    priority 255\n").replacen(
+            "    state BACKUP\n",
+            "    advert_int 1\n",
+            1,
+        ),
+    );
     has(&errs, 6, 14, "an observer cannot have priority 255");
 }
 

@@ -8,7 +8,10 @@ fn load(text: &str) -> Loaded {
         Ok(l) => l,
         Err(e) => panic!(
             "expected a valid configuration, got:\n{}",
-            e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
     }
 }
@@ -47,11 +50,19 @@ fn a_repeated_keyword_keeps_the_first_value_with_a_located_warning() {
         5,
         "`router_id` is already set at line 2, column 5; this one is ignored",
     );
-    assert!(w.to_string().contains("    3 |     router_id second\n      |     ^^^^^^^^^"));
+    assert!(
+        w.to_string()
+            .contains("    3 |     router_id second\n      |     ^^^^^^^^^")
+    );
     let i = &l.config.instances[0];
     let master = i.notify.master.as_ref().map(|c| c.argv.clone());
     assert_eq!(master, Some(vec!["/bin/true".to_owned()]));
-    warned(&l, 10, 5, "`notify_master` is already set at line 9, column 5");
+    warned(
+        &l,
+        10,
+        5,
+        "`notify_master` is already set at line 9, column 5",
+    );
     assert_eq!(i.priority, 50);
     warned(&l, 12, 5, "`priority` is already set at line 11");
     // A repeated block is skipped whole.
@@ -63,7 +74,12 @@ fn a_repeated_keyword_keeps_the_first_value_with_a_located_warning() {
 fn aliases_share_one_setting() {
     let l = load(&instance("    nopreempt\n    preempt\n"));
     assert!(!l.config.instances[0].preempt);
-    warned(&l, 6, 5, "`preempt` (as `nopreempt`) is already set at line 5");
+    warned(
+        &l,
+        6,
+        5,
+        "`preempt` (as `nopreempt`) is already set at line 5",
+    );
 }
 
 #[test]
@@ -101,7 +117,12 @@ fn flags_take_one_and_zero() {
     ));
     assert!(!l.config.global.enable_script_security);
     assert!(l.config.instances[0].preempt);
-    warned(&l, 2, 28, "`enable_script_security 0` turns `enable_script_security` off");
+    warned(
+        &l,
+        2,
+        28,
+        "`enable_script_security 0` turns `enable_script_security` off",
+    );
     warned(&l, 8, 15, "`nopreempt 0` turns `nopreempt` off");
 }
 
@@ -134,7 +155,11 @@ fn a_block_keyword_out_of_place_says_where_it_belongs() {
         errs[1].message,
         "the `real_server` block is not allowed inside `vrrp_instance`"
     );
-    assert!(all[1].contains("belongs inside `virtual_server`"), "{}", all[1]);
+    assert!(
+        all[1].contains("belongs inside `virtual_server`"),
+        "{}",
+        all[1]
+    );
 }
 
 #[test]

@@ -119,25 +119,31 @@ impl Scripts {
                 .default_user()
                 .map_err(|e| format!("{at}: error: {label}: {e}"))?,
         };
-        let check =
-            match security::check_script(label, &command.argv, run_as, self.security, DEFAULT_PATH)
-            {
-                Ok(check) => check,
-                Err(e) if e.is_missing() => {
-                    let hint = if label.starts_with("vrrp_script") {
-                        "keepalived disables it too; until it is installed and the configuration reloaded, the tracker counts as failing (weight 0: FAULT)"
-                    } else {
-                        "keepalived disables it too; until it is installed and the configuration reloaded, each run is skipped and logged"
-                    };
-                    self.missing.borrow_mut().push(located_warning(
-                        &command.location,
-                        format!("{e}: disabled"),
-                        hint,
-                    ));
-                    return Ok(Resolved::Missing(e.to_string()));
-                }
-                Err(e) => return Err(format!("{at}: error: {e}")),
-            };
+        let check = match security::check_script(
+            label,
+            &command.argv,
+            run_as,
+            self.security,
+            DEFAULT_PATH,
+        ) {
+            Ok(check) => check,
+            Err(e) if e.is_missing() => {
+                let hint = if label.starts_with("vrrp_script") {
+                    "keepalived disables it too; until it is installed and the configuration reloaded, the tracker counts as failing (weight 0: FAULT)"
+                } else if label == "MISC_CHECK" {
+                    "until it is installed, each run of the check fails (the real server counts as down)"
+                } else {
+                    "keepalived disables it too; until it is installed and the configuration reloaded, each run is skipped and logged"
+                };
+                self.missing.borrow_mut().push(located_warning(
+                    &command.location,
+                    format!("{e}: disabled"),
+                    hint,
+                ));
+                return Ok(Resolved::Missing(e.to_string()));
+            }
+            Err(e) => return Err(format!("{at}: error: {e}")),
+        };
         for w in check.warnings {
             let hint = "set enable_script_security, or make the path safe";
             (self.notes.borrow_mut()).push(located_warning(&command.location, w, hint));
@@ -549,7 +555,15 @@ impl Tracking {
         let mut readers = Vec::new();
         for (path, owner, reader, topics) in plan.fifos {
             let fifo = NotifyFifo::open_on(&handle, &path, owner)?;
-            if let Some(script) = reader {
+            if let Some(script) = reader.as_ref().filter(|s| s.missing.is_some()) {
+                // Disabled at load: the FIFO is written, nothing reads it from here.
+                warn!(
+                    "notify FIFO {}: its script {:?} is not started: {}",
+                    path.display(),
+                    script.argv.first().map_or("", String::as_str),
+                    script.missing.as_deref().unwrap_or_default()
+                );
+            } else if let Some(script) = reader {
                 readers.push(FifoScript::start_on(
                     &handle,
                     script.argv,

@@ -89,7 +89,9 @@ fn scripts_not_installed_are_warnings_unless_strict() {
         assert!(line.contains(what), "{line}");
     }
     assert!(
-        stderr.contains("   13 |     notify_master /nonexistent/vrrpd-test/master.sh\n      |     ^^^^^^^^^^^^^"),
+        stderr.contains(
+            "   13 |     notify_master /nonexistent/vrrpd-test/master.sh\n      |     ^^^^^^^^^^^^^"
+        ),
         "{stderr}"
     );
     // 3, and one more where scripts would run as root (no keepalived_script user).
