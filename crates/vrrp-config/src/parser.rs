@@ -83,6 +83,8 @@ pub(crate) struct RawInstance {
     pub advert_cs: Option<At<u16>>,
     pub version: Option<At<u8>>,
     pub vips: Vec<At<Vip>>,
+    /// A `virtual_ipaddress` line was refused (already reported).
+    pub vips_refused: bool,
     pub excluded: Vec<At<Vip>>,
     pub auth: Option<RawAuth>,
     pub nopreempt: Option<At<bool>>,
@@ -128,6 +130,7 @@ impl RawInstance {
             advert_cs: None,
             version: None,
             vips: Vec::new(),
+            vips_refused: false,
             excluded: Vec::new(),
             auth: None,
             nopreempt: None,
@@ -974,7 +977,9 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "virtual_ipaddress" => {
+                let errors = self.d.errors.len();
                 let list = self.vip_block(s);
+                inst.vips_refused |= self.d.errors.len() > errors;
                 inst.vips.extend(list);
             }
             "virtual_ipaddress_excluded" => {

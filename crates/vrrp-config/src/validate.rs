@@ -383,8 +383,8 @@ fn instance(
         }
     }
 
-    // Addresses.
-    if raw.vips.is_empty() {
+    // Addresses (none when they were all refused: those errors say enough).
+    if raw.vips.is_empty() && !raw.vips_refused {
         if strict {
             d.error(
                 span,

@@ -1,7 +1,7 @@
 //! Where keepalived runs a file with a remark, vrrpd does too: repeated keywords (the first
 //! wins), authentication under VRRPv3, `1`/`0` after flags; and the diagnostics of `-t`.
 
-use vrrp_config::{Loaded, Warning, parse_str};
+use vrrp_config::{LoadOptions, Loaded, Warning, check_with, parse_str};
 
 fn load(text: &str) -> Loaded {
     match parse_str("t.conf", text) {
@@ -192,4 +192,28 @@ fn the_caret_lines_up_under_wide_characters() {
         text.contains(&format!("\n      | {}^^^^^\n", " ".repeat(23))),
         "{text}"
     );
+}
+
+#[test]
+fn one_error_per_mistake() {
+    // A refused `script` is not also reported as missing; a refused VIP does not also make
+    // the instance one "without virtual_ipaddress" (a warning: `check_with` keeps them).
+    let path =
+        std::env::temp_dir().join(format!("vrrp-config-lenient-{}.conf", std::process::id()));
+    std::fs::write(
+        &path,
+        "vrrp_script s {\n    script\n}\nvrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    virtual_ipaddress {\n        10.0.0.300/24\n    }\n}\n",
+    )
+    .expect("write");
+    let checked = check_with(&path, &LoadOptions::default());
+    let _ = std::fs::remove_file(&path);
+    let errs = &checked.errors;
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errs.len(), 2, "{}", all.join("\n"));
+    assert_eq!(
+        (errs[0].line, errs[0].message.as_str()),
+        (2, "`script` needs a command")
+    );
+    assert_eq!(errs[1].line, 8);
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 }
