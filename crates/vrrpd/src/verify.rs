@@ -83,7 +83,12 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
             warn!("{w}");
         }
     }
-    let n_errors = config_errors.len() + errors.len();
+    // The load balancer's check reports its errors as one text.
+    let n_errors = config_errors.len()
+        + errors
+            .iter()
+            .map(|e| e.matches(": error: ").count().max(1))
+            .sum::<usize>();
     let summary = format!(
         "{}: {}, {}",
         path.display(),

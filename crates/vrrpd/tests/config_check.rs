@@ -148,3 +148,29 @@ vrrp_instance VI_1 {
     );
     assert!(stderr.contains(&format!("{p}: 3 errors")), "{stderr}");
 }
+
+#[test]
+fn load_balancer_refusals_and_script_errors_come_together() {
+    // `lc` needs IPVS (the nftables data path is chosen) and the hook's user does not
+    // exist: both in one pass, each once, with `lb_dataplane` unset and set.
+    for dataplane in ["", "    lb_dataplane nftables\n"] {
+        let conf = Conf::new(
+            "lb",
+            &format!(
+                "global_defs {{\n{dataplane}}}\nvirtual_server 192.0.2.1 80 {{\n    lb_algo lc\n    quorum_up \"/bin/true\" no-such-user-vrrpd-test\n    real_server 192.0.2.2 80 {{\n        TCP_CHECK {{\n            connect_timeout 3\n        }}\n    }}\n}}\n"
+            ),
+        );
+        let (ok, _, stderr) = check(&conf.path, false);
+        assert!(!ok, "accepted:\n{stderr}");
+        assert_eq!(stderr.matches("lvs_sched lc").count(), 1, "{stderr}");
+        assert_eq!(
+            stderr
+                .matches("\"no-such-user-vrrpd-test\" does not exist")
+                .count(),
+            1,
+            "{stderr}"
+        );
+        let p = conf.path.display();
+        assert!(stderr.contains(&format!("{p}: 2 errors")), "{stderr}");
+    }
+}
