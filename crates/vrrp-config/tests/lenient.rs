@@ -217,3 +217,19 @@ fn one_error_per_mistake() {
     assert_eq!(errs[1].line, 8);
     assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
 }
+
+#[test]
+fn a_refused_scheduler_is_not_echoed_by_the_data_path_check() {
+    let errs = parse_str(
+        "t.conf",
+        "global_defs {\n    lb_dataplane nftables\n}\nvirtual_server 192.0.2.1 80 {\n    lb_algo xx\n    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            connect_timeout 3\n        }\n    }\n}\n",
+    )
+    .expect_err("a bad lb_algo");
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errs.len(), 1, "{}", all.join("\n"));
+    assert!(
+        errs[0].message.contains("invalid lb_algo `xx`"),
+        "{}",
+        all[0]
+    );
+}

@@ -1,7 +1,7 @@
 //! The configuration check at start and for `-t`: the file, then its scripts, hooks and load
 //! balancer, all reported in one pass.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tracing::warn;
 use vrrp_config::{Config, ConfigError, LoadOptions, Warning};
@@ -64,15 +64,23 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
     } else {
         warnings.extend(missing);
     }
-    config_errors.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     warnings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    // The file's errors and those of the scripts and the load balancer, in file order.
+    let mut all: Vec<(Position, String)> = config_errors
+        .iter()
+        .map(|e| ((e.file.clone(), e.line, e.column), e.to_string()))
+        .chain(
+            errors
+                .iter()
+                .flat_map(|e| split_diagnostics(e))
+                .map(|d| (position(&d), d)),
+        )
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
 
-    let failed = !config_errors.is_empty() || !errors.is_empty();
+    let failed = !all.is_empty();
     if failed || args.config_test {
-        for e in &config_errors {
-            eprintln!("{e}");
-        }
-        for e in &errors {
+        for (_, e) in &all {
             eprintln!("{e}");
         }
         for w in &warnings {
@@ -83,12 +91,7 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
             warn!("{w}");
         }
     }
-    // The load balancer's check reports its errors as one text.
-    let n_errors = config_errors.len()
-        + errors
-            .iter()
-            .map(|e| e.matches(": error: ").count().max(1))
-            .sum::<usize>();
+    let n_errors = all.len();
     let summary = format!(
         "{}: {}, {}",
         path.display(),
@@ -112,6 +115,39 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
     }
 }
 
+/// Where a diagnostic points: file, line, column.
+type Position = (PathBuf, usize, usize);
+
+/// The diagnostics of a text holding several (the load balancer's check joins them): each
+/// starts with an unindented `FILE:LINE:COL: error: ` line.
+fn split_diagnostics(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let starts = !line.starts_with(' ') && line.contains(": error: ");
+        match out.last_mut() {
+            Some(cur) if !starts => {
+                cur.push('\n');
+                cur.push_str(line);
+            }
+            _ => out.push(line.to_owned()),
+        }
+    }
+    out
+}
+
+/// The position a `FILE:LINE:COL: error: ...` text starts with (unknown ones sort last).
+fn position(text: &str) -> Position {
+    let at = text.split_once(": error: ").map_or("", |(at, _)| at);
+    let mut parts = at.rsplitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(col), Some(line), Some(file)) => match (line.parse(), col.parse()) {
+            (Ok(line), Ok(col)) => (PathBuf::from(file), line, col),
+            _ => (PathBuf::from(at), usize::MAX, 0),
+        },
+        _ => (PathBuf::from(at), usize::MAX, 0),
+    }
+}
+
 fn count(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
@@ -125,5 +161,20 @@ fn as_error(w: Warning) -> ConfigError {
         message: w.message,
         snippet: w.snippet,
         hint: w.hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_diagnostics_are_split_and_located() {
+        let text = "a.conf:3:5: error: one\n    3 | x\n      | ^\nb.conf:10:2: error: two";
+        let parts = split_diagnostics(text);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(position(&parts[0]), (PathBuf::from("a.conf"), 3, 5));
+        assert_eq!(position(&parts[1]), (PathBuf::from("b.conf"), 10, 2));
+        assert_eq!(position("no position").1, usize::MAX);
     }
 }
