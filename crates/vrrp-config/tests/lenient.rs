@@ -78,7 +78,7 @@ fn aliases_share_one_setting() {
         &l,
         6,
         5,
-        "`preempt` (as `nopreempt`) is already set at line 5",
+        "`preempt` sets what `nopreempt` already set at line 5, column 5",
     );
 }
 

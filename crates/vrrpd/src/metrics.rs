@@ -499,6 +499,7 @@ mod tests {
             format!(r#"vrrp_receive_errors_total{{{labels},error="checksum"}} 2"#),
             format!(r#"vrrp_tracker_up{{{labels},tracker="chk",type="script"}} 1"#),
             r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
+            "vrrpd_missing_script_runs_total 0".to_string(),
         ] {
             assert!(text.contains(&want), "{want} in\n{text}");
         }

@@ -35,15 +35,21 @@ impl<'t> Parser<'t, '_> {
             seen.insert(key.to_owned(), s.span());
             return true;
         };
-        let what = if key == s.name {
-            format!("`{key}`")
+        // The keyword written first may be an alias (`preempt` / `nopreempt`).
+        let toks = self.toks;
+        let first_name = toks
+            .iter()
+            .find(|t| t.span == first)
+            .map_or(key, |t| word(t));
+        let what = if first_name == s.name {
+            format!("`{}` is already set", s.name)
         } else {
-            format!("`{}` (as `{key}`)", s.name)
+            format!("`{}` sets what `{first_name}` already set", s.name)
         };
         self.d.warn_hint(
             s.span(),
             format!(
-                "{what} is already set at line {}, column {}; this one is ignored",
+                "{what} at line {}, column {}; this one is ignored",
                 first.line, first.col
             ),
             "the first value is used (as keepalived does); remove one of them",
