@@ -52,7 +52,8 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     };
     let virtual_servers = lvs::virtual_servers(std::mem::take(&mut parsed.virtual_servers), &cx, d);
     let ssl = parsed.ssl.take();
-    if parsed.instances.is_empty() && virtual_servers.is_empty() {
+    // With errors (an unreadable file, a block lost to a missing `}`), it would be an echo.
+    if parsed.instances.is_empty() && virtual_servers.is_empty() && d.errors.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
     let mut instances = Vec::new();

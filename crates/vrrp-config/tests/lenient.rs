@@ -233,3 +233,13 @@ fn a_refused_scheduler_is_not_echoed_by_the_data_path_check() {
         all[0]
     );
 }
+
+#[test]
+fn an_unreadable_file_is_one_error_and_no_warning() {
+    let checked = check_with(
+        std::path::Path::new("/nonexistent/vrrp-config-test.conf"),
+        &LoadOptions::default(),
+    );
+    assert_eq!(checked.errors.len(), 1, "{:?}", checked.errors);
+    assert!(checked.warnings.is_empty(), "{:?}", checked.warnings);
+}
