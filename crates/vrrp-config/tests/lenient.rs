@@ -160,6 +160,25 @@ fn a_block_keyword_out_of_place_says_where_it_belongs() {
         "{}",
         all[1]
     );
+
+    // A checker's `url` inside the real server: where it belongs is named.
+    let errs = parse_str(
+        "t.conf",
+        "virtual_server 192.0.2.1 80 {\n    real_server 192.0.2.2 80 {\n        url {\n            path /\n        }\n    }\n}\n",
+    )
+    .expect_err("a misplaced url");
+    assert_eq!(
+        (errs[0].line, errs[0].message.as_str()),
+        (3, "the `url` block is not allowed inside `real_server`")
+    );
+    assert!(
+        errs[0]
+            .hint
+            .as_deref()
+            .is_some_and(|h| h.contains("belongs inside `HTTP_GET` or `SSL_GET`")),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]

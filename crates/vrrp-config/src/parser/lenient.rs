@@ -63,17 +63,8 @@ impl<'t> Parser<'t, '_> {
     /// A block keyword written in a block that does not hold it: says where it belongs,
     /// rather than "unsupported". Its block is skipped.
     pub(super) fn misplaced_block(&mut self, st: &Stmt<'t>, block: Block, parents: &[Block]) {
-        let titles: Vec<String> = parents
-            .iter()
-            .map(|b| match b {
-                Block::Top => "at the top level".to_owned(),
-                b => format!("inside `{}`", b.title()),
-            })
-            .collect();
-        let here = match block {
-            Block::Top => "at the top level".to_owned(),
-            b => format!("inside `{}`", b.title()),
-        };
+        let titles: Vec<String> = parents.iter().map(|&b| place(b)).collect();
+        let here = place(block);
         self.d.error_hint(
             st.span(),
             format!("the `{}` block is not allowed {here}", st.name),
@@ -102,6 +93,19 @@ impl<'t> Parser<'t, '_> {
                 ),
                 format!("remove the line to leave `{}` off in both", st.name),
             );
+        }
+    }
+}
+
+/// Where a block is, as a message says it: "at the top level", "inside `vrrp_instance`",
+/// "inside `HTTP_GET` or `SSL_GET`".
+fn place(block: Block) -> String {
+    match block {
+        Block::Top => "at the top level".to_owned(),
+        Block::Checker => "inside a checker (`TCP_CHECK`, `HTTP_GET`, ...)".to_owned(),
+        b => {
+            let names: Vec<String> = b.title().split(" / ").map(|t| format!("`{t}`")).collect();
+            format!("inside {}", names.join(" or "))
         }
     }
 }
