@@ -324,7 +324,14 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
     let mut specs = Vec::new();
     for s in &config.scripts {
         if !used.contains(&key(vrrp_track::TrackerKind::Script, &s.name)) {
-            warn!("vrrp_script {} is not used by any instance", s.name);
+            scripts.notes.borrow_mut().push(located_warning(
+                &s.command.location,
+                format!(
+                    "vrrp_script `{}` is not used by any instance: it does not run",
+                    s.name
+                ),
+                "track it in an instance or a sync group (`track_script`), or remove it",
+            ));
             continue;
         }
         let mut spec = ScriptSpec::new(&s.name, s.command.argv.clone());
