@@ -28,34 +28,8 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
         errors: mut config_errors,
         mut warnings,
     } = vrrp_config::check_with(path, &LoadOptions::default());
-    // Scripts and hooks are checked at load (users, executables, script security), so that
-    // `-t` reports what would keep the daemon from starting.
     let scripts = tracking::Scripts::new(&config.global);
-    let mut errors = Vec::new();
-    for instance in &config.instances {
-        if let Err(e) = setup::extras(&config, instance, &scripts) {
-            errors.push(e);
-        }
-    }
-    for group in &config.sync_groups {
-        if let Err(e) = scripts.notify_scripts(&group.notify, None) {
-            errors.push(e);
-        }
-    }
-    let balancer_plan = match balancer::BalancerPlan::from_config(&config, &scripts) {
-        Ok(plan) => plan,
-        Err(e) => {
-            errors.push(format!("{e:#}"));
-            None
-        }
-    };
-    let tracker_plan = match tracking::plan(&config, &scripts) {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            errors.extend(e);
-            None
-        }
-    };
+    let (errors, tracker_plan, balancer_plan) = check_scripts(&config, &scripts);
     // Scripts not installed yet: keepalived disables them and runs; `--strict` refuses.
     warnings.extend(scripts.notes(path));
     let missing = scripts.missing();
@@ -77,42 +51,79 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
         )
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
+    let errors: Vec<String> = all.into_iter().map(|(_, e)| e).collect();
+    report(path, args, &errors, &warnings);
+    match tracker_plan {
+        Some(plan) if errors.is_empty() => Some((config, scripts, plan, balancer_plan)),
+        _ => None,
+    }
+}
 
-    let failed = !all.is_empty();
-    if failed || args.config_test {
-        for (_, e) in &all {
-            eprintln!("{e}");
-        }
-        for w in &warnings {
-            eprintln!("{w}");
-        }
-    } else {
-        for w in &warnings {
-            warn!("{w}");
+/// Checks the scripts and hooks of `config` (users, executables, script security) and the
+/// load balancer, so that `-t` reports what would keep the daemon from starting: the
+/// errors, and the plans when there are none.
+fn check_scripts(
+    config: &Config,
+    scripts: &tracking::Scripts,
+) -> (
+    Vec<String>,
+    Option<tracking::Plan>,
+    Option<balancer::BalancerPlan>,
+) {
+    let mut errors = Vec::new();
+    for instance in &config.instances {
+        if let Err(e) = setup::extras(config, instance, scripts) {
+            errors.push(e);
         }
     }
-    let n_errors = all.len();
-    let summary = format!(
-        "{}: {}, {}",
-        path.display(),
-        count(n_errors, "error"),
-        count(warnings.len(), "warning")
-    );
-    match tracker_plan {
-        Some(plan) if !failed => {
-            if args.config_test {
-                println!("{}: configuration is valid", path.display());
-                if !warnings.is_empty() {
-                    eprintln!("{summary}");
-                }
-            }
-            Some((config, scripts, plan, balancer_plan))
+    for group in &config.sync_groups {
+        if let Err(e) = scripts.notify_scripts(&group.notify, None) {
+            errors.push(e);
         }
-        _ => {
-            eprintln!("{summary}");
+    }
+    let balancer_plan = match balancer::BalancerPlan::from_config(config, scripts) {
+        Ok(plan) => plan,
+        Err(e) => {
+            errors.push(format!("{e:#}"));
             None
         }
+    };
+    let tracker_plan = match tracking::plan(config, scripts) {
+        Ok(plan) => Some(plan),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    (errors, tracker_plan, balancer_plan)
+}
+
+/// Prints the diagnostics and the summary (`-t`, or errors); else logs the warnings.
+fn report(path: &Path, args: &Args, errors: &[String], warnings: &[Warning]) {
+    if errors.is_empty() && !args.config_test {
+        for w in warnings {
+            warn!("{w}");
+        }
+        return;
     }
+    for e in errors {
+        eprintln!("{e}");
+    }
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    if errors.is_empty() {
+        println!("{}: configuration is valid", path.display());
+        if warnings.is_empty() {
+            return;
+        }
+    }
+    eprintln!(
+        "{}: {}, {}",
+        path.display(),
+        count(errors.len(), "error"),
+        count(warnings.len(), "warning")
+    );
 }
 
 /// Where a diagnostic points: file, line, column.
