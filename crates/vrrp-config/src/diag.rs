@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use unicode_width::UnicodeWidthChar;
+
 use crate::model::Location;
 
 /// A configuration error, located at the offending token.
@@ -130,14 +132,23 @@ fn render(f: &mut fmt::Formatter<'_>, severity: &str, p: Parts<'_>) -> fmt::Resu
             write!(f, "\n{:>5} | {}", p.line, p.snippet)?;
             let chars: Vec<char> = p.snippet.chars().collect();
             let start = p.column.saturating_sub(1).min(chars.len());
-            // Keep tabs so that the caret lines up under the token.
+            // Keep tabs, and pad wide characters (CJK: 2 columns), so that the caret lines
+            // up under the token as a terminal shows it.
             let pad: String = chars
                 .iter()
                 .take(start)
-                .map(|&c| if c == '\t' { '\t' } else { ' ' })
+                .map(|&c| match c {
+                    '\t' => "\t".to_owned(),
+                    c => " ".repeat(c.width().unwrap_or(0)),
+                })
                 .collect();
-            let len = token_len(chars.get(start..).unwrap_or_default());
-            write!(f, "\n{:>5} | {pad}{}", "", "^".repeat(len))?;
+            let token = chars.get(start..).unwrap_or_default();
+            let len: usize = token
+                .iter()
+                .take(token_len(token))
+                .map(|c| c.width().unwrap_or(1))
+                .sum();
+            write!(f, "\n{:>5} | {pad}{}", "", "^".repeat(len.max(1)))?;
         }
     }
     if let Some(hint) = p.hint {
@@ -338,5 +349,35 @@ impl SourceMap {
             message: d.message,
             hint: self.full_hint(d.span, d.hint),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn underline(snippet: &str, column: usize) -> String {
+        let e = ConfigError {
+            file: PathBuf::from("k.conf"),
+            line: 3,
+            column,
+            message: "m".into(),
+            snippet: snippet.into(),
+            hint: None,
+        };
+        e.to_string().lines().nth(2).unwrap_or_default().to_owned()
+    }
+
+    #[test]
+    fn caret_lines_up_under_wide_characters_and_tabs() {
+        // `路由器` takes 6 terminal columns: the caret starts after them.
+        assert_eq!(underline("路由器 prio", 5), "      |        ^^^^");
+        // A wide token is underlined over its full width.
+        assert_eq!(
+            underline("router_id 路由器", 11),
+            "      |           ^^^^^^"
+        );
+        // Tabs are kept so that the terminal expands them alike.
+        assert_eq!(underline("\tpriority x", 11), "      | \t         ^");
     }
 }

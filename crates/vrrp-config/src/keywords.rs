@@ -151,8 +151,9 @@ impl Shape {
 /// What a second occurrence of a keyword in the same block does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {
-    /// A single setting: the last value is used, with a warning.
-    Last,
+    /// A single setting: the first value is used, a repetition is ignored with a warning
+    /// (keepalived keeps the first notify script; vrrpd does so for every setting).
+    First,
     /// A single setting shared with another keyword (`no_accept` sets `accept`): the warning
     /// names that keyword.
     SameAs(&'static str),
@@ -208,7 +209,7 @@ const fn k(name: &'static str, block: Block, shape: Shape, doc: &'static str) ->
         name,
         block,
         shape,
-        repeat: Repeat::Last,
+        repeat: Repeat::First,
         top_level_only: false,
         doc,
     }
@@ -708,10 +709,19 @@ pub(crate) fn opens_block(block: Block, name: &str) -> bool {
 pub(crate) fn seen_key(block: Block, name: &str) -> Option<&'static str> {
     let kw = lookup(block, name)?;
     match kw.repeat {
-        Repeat::Last => Some(kw.name),
+        Repeat::First => Some(kw.name),
         Repeat::SameAs(key) => Some(key),
         Repeat::Adds => None,
     }
+}
+
+/// The blocks in which `name` opens a block of its own (a block keyword written elsewhere).
+pub(crate) fn block_parents(name: &str) -> Vec<Block> {
+    KEYWORDS
+        .iter()
+        .filter(|kw| kw.name == name && kw.shape.opens_block())
+        .map(|kw| kw.block)
+        .collect()
 }
 
 /// Whether `name` only starts a top-level block (met inside a block, a `}` is missing).

@@ -17,6 +17,7 @@ mod alerts;
 mod checkers;
 mod garp_group;
 mod global_vrrp;
+mod lenient;
 mod lvs;
 mod lvs_global;
 mod refusals;
@@ -72,6 +73,9 @@ pub(crate) struct RawAuth {
     pub span: Span,
     pub auth_type: Option<At<String>>,
     pub auth_pass: Option<At<String>>,
+    /// `auth_type` / `auth_pass` written, even with a value refused (already reported).
+    pub type_given: bool,
+    pub pass_given: bool,
 }
 
 /// `vrrp_instance NAME { }` as written.
@@ -80,7 +84,7 @@ pub(crate) struct RawInstance {
     pub name: String,
     pub span: Span,
     pub name_span: Span,
-    /// Keywords present (even with an invalid value), with their last location.
+    /// Keywords present (even with an invalid value), with their first location.
     pub seen: HashMap<String, Span>,
     pub state: Option<At<StateKw>>,
     pub interface: Option<At<String>>,
@@ -89,6 +93,8 @@ pub(crate) struct RawInstance {
     pub advert_cs: Option<At<u16>>,
     pub version: Option<At<u8>>,
     pub vips: Vec<At<Vip>>,
+    /// A `virtual_ipaddress` line was refused (already reported).
+    pub vips_refused: bool,
     pub excluded: Vec<At<Vip>>,
     pub auth: Option<RawAuth>,
     pub nopreempt: Option<At<bool>>,
@@ -134,6 +140,7 @@ impl RawInstance {
             advert_cs: None,
             version: None,
             vips: Vec::new(),
+            vips_refused: false,
             excluded: Vec::new(),
             auth: None,
             nopreempt: None,
@@ -363,6 +370,11 @@ impl<'t> Parser<'t, '_> {
             }
             return;
         }
+        let parents = keywords::block_parents(st.name);
+        if !parents.is_empty() {
+            self.misplaced_block(st, block, &parents);
+            return;
+        }
         let close = keywords::supported(block)
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
@@ -541,7 +553,6 @@ impl<'t> Parser<'t, '_> {
         }
     }
 
-    /// Records a keyword; warns when it was already given in this block.
     /// The rest of keyword `s` of `block` as the table shapes it: its `{` when it opens a
     /// block, no block otherwise, and a single setting recorded once. `false`: the
     /// statement is done with (its error reported).
@@ -551,6 +562,9 @@ impl<'t> Parser<'t, '_> {
         block: Block,
         seen: &mut HashMap<String, Span>,
     ) -> bool {
+        if !self.first_time(s, block, seen) {
+            return false;
+        }
         if keywords::opens_block(block, s.name) {
             return self.expect_open(s);
         }
@@ -560,20 +574,7 @@ impl<'t> Parser<'t, '_> {
             self.skip_block();
             return false;
         }
-        if let Some(key) = keywords::seen_key(block, s.name) {
-            self.seen(seen, key, s.span());
-        }
         true
-    }
-
-    fn seen(&mut self, seen: &mut HashMap<String, Span>, key: &str, span: Span) {
-        if let Some(first) = seen.insert(key.to_owned(), span) {
-            self.d.warn_hint(
-                span,
-                format!("`{key}` is set more than once; the last value is used"),
-                format!("also set on line {}", first.line),
-            );
-        }
     }
 
     /// The single argument of a keyword.
@@ -625,7 +626,9 @@ impl<'t> Parser<'t, '_> {
                 span: st.span(),
             });
         }
-        self.value(st, value::boolean)
+        let v = self.value(st, value::boolean)?;
+        self.flag_value_differs(st, &v);
+        Some(v)
     }
 
     fn global_block(&mut self, st: &Stmt<'t>) {
@@ -639,14 +642,14 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::Global);
                 continue;
             }
+            if !self.first_time(&s, Block::Global, &mut seen) {
+                continue;
+            }
             if self.peek_open() && !keywords::opens_block(Block::Global, s.name) {
                 self.d
                     .error(s.span(), format!("`{}` does not take a block", s.name));
                 self.skip_block();
                 continue;
-            }
-            if let Some(key) = keywords::seen_key(Block::Global, s.name) {
-                self.seen(&mut seen, key, s.span());
             }
             self.global_stmt(&s);
         }
@@ -876,6 +879,9 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::Instance);
                 continue;
             }
+            if !self.first_time(&s, Block::Instance, &mut inst.seen) {
+                continue;
+            }
             let wants_block = keywords::opens_block(Block::Instance, s.name);
             if !wants_block && self.peek_open() {
                 self.d
@@ -896,13 +902,6 @@ impl<'t> Parser<'t, '_> {
 
     fn instance_stmt(&mut self, inst: &mut RawInstance, s: &Stmt<'t>) {
         const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
-        // Lists accumulate; every other keyword is a single setting (aliases share one).
-        match keywords::seen_key(Block::Instance, s.name) {
-            Some(key) => self.seen(&mut inst.seen, key, s.span()),
-            None => {
-                inst.seen.insert(s.name.to_owned(), s.span());
-            }
-        }
         match s.name {
             "state" => inst.state = self.value(s, parse_state).or(inst.state.take()),
             "interface" => inst.interface = self.value(s, value::ifname).or(inst.interface.take()),
@@ -934,7 +933,9 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "virtual_ipaddress" => {
+                let errors = self.d.errors.len();
                 let list = self.vip_block(s);
+                inst.vips_refused |= self.d.errors.len() > errors;
                 inst.vips.extend(list);
             }
             "virtual_ipaddress_excluded" => {
@@ -1336,11 +1337,16 @@ impl<'t> Parser<'t, '_> {
             span: s.span(),
             auth_type: None,
             auth_pass: None,
+            type_given: false,
+            pass_given: false,
         };
         let mut seen = HashMap::new();
         while let Next::Stmt(a) = self.next_in_block(&ctx) {
             if keywords::lookup(Block::Auth, a.name).is_none() {
                 self.unsupported(&a, Block::Auth);
+                continue;
+            }
+            if !self.first_time(&a, Block::Auth, &mut seen) {
                 continue;
             }
             if self.peek_open() {
@@ -1349,7 +1355,6 @@ impl<'t> Parser<'t, '_> {
                 self.skip_block();
                 continue;
             }
-            self.seen(&mut seen, a.name, a.span());
             self.auth_stmt(&mut auth, &a);
         }
         auth
@@ -1358,6 +1363,7 @@ impl<'t> Parser<'t, '_> {
     fn auth_stmt(&mut self, auth: &mut RawAuth, a: &Stmt<'t>) {
         match a.name {
             "auth_type" => {
+                auth.type_given = true;
                 if let [t] = a.args.as_slice()
                     && word(t) == "AH"
                 {
@@ -1377,6 +1383,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "auth_pass" => {
+                auth.pass_given = true;
                 if let Some(v) = self.value(a, |w| {
                     if w.is_empty() {
                         Err("must not be empty".to_owned())

@@ -58,7 +58,8 @@ pub(crate) fn finish(mut parsed: Parsed, map: &SourceMap, d: &mut Diags) -> Conf
     let ssl = parsed.ssl.take();
     let statics = statics::statics(std::mem::take(&mut parsed.statics), &global, map, d);
     let garp_groups = std::mem::take(&mut parsed.garp_groups);
-    if parsed.instances.is_empty() && virtual_servers.is_empty() {
+    // With errors (an unreadable file, a block lost to a missing `}`), it would be an echo.
+    if parsed.instances.is_empty() && virtual_servers.is_empty() && d.errors.is_empty() {
         d.warn(Span::new(0, 0, 0), "no vrrp_instance is configured");
     }
     let mut instances = Vec::new();
@@ -391,8 +392,8 @@ fn instance(
         }
     }
 
-    // Addresses.
-    if raw.vips.is_empty() {
+    // Addresses (none when they were all refused: those errors say enough).
+    if raw.vips.is_empty() && !raw.vips_refused {
         if strict {
             d.error(
                 span,
@@ -476,10 +477,11 @@ fn instance(
                 d.error(a.span, "vrrp_strict: authentication is not allowed");
                 None
             } else if version == 3 {
-                d.error_hint(
+                // keepalived ignores it with a remark; OpenStack Octavia writes it for IPv6.
+                d.warn_hint(
                     a.span,
-                    "VRRP version 3 does not support authentication",
-                    "remove the authentication block",
+                    "VRRP version 3 does not support authentication: the block is ignored",
+                    "keepalived ignores it too; remove the authentication block",
                 );
                 None
             } else {
@@ -499,6 +501,9 @@ fn instance(
                         }
                         Some(pass)
                     }
+                    // A refused value was reported where it is written: one error.
+                    (None, _) if a.type_given => None,
+                    (Some(_), None) if a.pass_given => None,
                     (None, _) => {
                         d.error(a.span, "authentication needs `auth_type PASS`");
                         None

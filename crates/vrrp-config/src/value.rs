@@ -19,12 +19,13 @@ pub(crate) fn int(s: &str, min: i64, max: i64) -> Result<i64, String> {
     }
 }
 
-/// keepalived's `<BOOL>`: on|off|true|false|yes|no.
+/// keepalived's `<BOOL>` (`check_true_false`: on|off|true|false|yes|no), and `1`|`0`, which
+/// real files write after flags (keepalived ignores the value after most flags).
 pub(crate) fn boolean(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" => Ok(true),
-        "off" | "false" | "no" => Ok(false),
-        _ => Err("must be one of on, off, true, false, yes, no".into()),
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err("must be one of on, off, true, false, yes, no, 1, 0".into()),
     }
 }
 
@@ -191,5 +192,17 @@ mod tests {
         assert!(ifname("a/b").is_err());
         assert!(ifname("sixteen_chars_xx").is_err());
         assert_eq!(distance("priorty", "priority"), 1);
+    }
+
+    #[test]
+    fn booleans_take_keepalived_words_and_digits() {
+        for t in ["on", "true", "yes", "1", "YES"] {
+            assert_eq!(boolean(t), Ok(true), "{t}");
+        }
+        for f in ["off", "false", "no", "0", "Off"] {
+            assert_eq!(boolean(f), Ok(false), "{f}");
+        }
+        assert!(boolean("2").is_err());
+        assert!(boolean("enabled").is_err());
     }
 }

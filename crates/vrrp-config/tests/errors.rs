@@ -38,6 +38,13 @@ fn instance(extra: &str) -> String {
     )
 }
 
+/// [`instance`] without `state` and `interface` (other lines in their place).
+fn instance_without_state_and_interface(extra: &str) -> String {
+    instance(extra)
+        .replacen("    state BACKUP\n", "    priority 100\n", 1)
+        .replacen("    interface eth0\n", "    advert_int 1\n", 1)
+}
+
 #[test]
 fn unsupported_keyword_exact_location() {
     let errs = errors(&instance("    track_bfd {\n        bfd_1\n    }\n"));
@@ -106,7 +113,8 @@ fn bad_values() {
 
 #[test]
 fn more_bad_values() {
-    let errs = errors(&instance(
+    // `state` and `interface` are written once here (a repetition would be ignored).
+    let errs = errors(&instance_without_state_and_interface(
         "    state PRIMARY\n    nopreempt maybe\n    preempt_delay 1001\n    interface eth0/1\n    version 4\n    unicast_peer {\n        10.0.0.2 min_ttl 2\n        nonsense\n    }\n    track_interface {\n        eth1 weight 300\n        eth2 reverse\n    }\n    use_vmac a b\n",
     ));
     has(&errs, 5, 11, "invalid state `PRIMARY`");
@@ -257,24 +265,28 @@ fn auth_errors() {
         "    authentication {\n        auth_type AH\n        auth_pass x\n    }\n",
     ));
     has(&errs, 6, 19, "auth_type AH is not supported");
+    // One error per mistake: the refused type is not also reported as missing.
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let errs = errors(&instance(
+        "    authentication {\n        auth_type PASS;\n        auth_pass x\n    }\n",
+    ));
+    has(&errs, 6, 19, "invalid auth_type `PASS;`");
+    assert_eq!(errs.len(), 1, "{errs:?}");
     let errs = errors(&instance(
         "    authentication {\n        auth_pass x\n    }\n",
     ));
     has(&errs, 5, 5, "authentication needs `auth_type PASS`");
-    let errs = errors(&instance(
-        "    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
-    ));
-    has(
-        &errs,
-        6,
-        5,
-        "VRRP version 3 does not support authentication",
-    );
 }
 
 #[test]
 fn observer_rules() {
-    let errs = errors(&instance("    state OBSERVER\n    priority 255\n"));
+    let errs = errors(
+        &instance("    state OBSERVER\n    priority 255\n").replacen(
+            "    state BACKUP\n",
+            "    advert_int 1\n",
+            1,
+        ),
+    );
     has(&errs, 6, 14, "an observer cannot have priority 255");
 }
 

@@ -309,11 +309,11 @@ fn kitchen_sink() {
     }
     assert!(
         msgs.iter()
-            .any(|m| m.contains("`accept` is set more than once"))
+            .any(|m| m.contains("`accept` sets what `no_accept` already set at line 50, column 5"))
     );
     assert!(
         msgs.iter()
-            .any(|m| m.contains("`nopreempt` is set more than once"))
+            .any(|m| m.contains("`preempt` sets what `nopreempt` already set at line 42"))
     );
 }
 

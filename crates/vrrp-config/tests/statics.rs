@@ -137,11 +137,12 @@ fn multicast_groups_are_read_and_checked() {
     );
 
     let errs = errors(
-        "global_defs {\n    vrrp_mcast_group4 10.99.0.1\n    vrrp_mcast_group6 224.0.0.19\n    vrrp_mcast_group4 nope\n}\n",
+        "global_defs {\n    vrrp_mcast_group4 10.99.0.1\n    vrrp_mcast_group6 224.0.0.19\n}\n",
     );
     has(&errs, 2, 23, "not a multicast address");
     has(&errs, 3, 23, "IPv6 multicast");
-    has(&errs, 4, 23, "invalid vrrp_mcast_group4 `nope`");
+    let errs = errors("global_defs {\n    vrrp_mcast_group4 nope\n}\n");
+    has(&errs, 2, 23, "invalid vrrp_mcast_group4 `nope`");
 }
 
 #[test]

@@ -21,6 +21,10 @@
 //!   * weight 0: FAULT while `v != 0` (with `reverse`: while `v == 0`);
 //!   * otherwise `s = v × weight × m`, clamped to `-254..=253`; `s == -254` (that is, the
 //!     product is below -253) means FAULT, any other `s` is added.
+//! * A tracker that cannot run ([`TrackState::Missing`]: its script was missing at load)
+//!   counts as failing whatever `reverse` says: FAULT with weight 0, otherwise the lower of
+//!   its two contributions, `min(0, weight × m)` (`weight 10`: 0; `weight -10`: -10;
+//!   `weight 10 reverse`: -10; `weight -10 reverse`: 0).
 //! * A tracker that has not reported yet ([`TrackState::Pending`], a `vrrp_script` before
 //!   its first run): weight 0 makes the adjustment `pending` (keepalived keeps the instance
 //!   in INIT until every unweighted script has reported); a weighted one adds nothing yet.
@@ -87,6 +91,9 @@ pub enum TrackState {
     Down,
     /// The number read by a `track_file`.
     Value(i64),
+    /// A tracker that cannot run (its script was missing at load): it counts as failing on
+    /// whichever side is worse, never as success.
+    Missing,
 }
 
 /// One tracked object as seen by one instance.
@@ -139,6 +146,14 @@ fn contribution(t: &Tracked) -> Result<Option<i32>, ()> {
                 Ok(None)
             } else {
                 Ok(Some(0))
+            }
+        }
+        // The worse of up and down: FAULT with weight 0, else min(0, weight × m).
+        TrackState::Missing => {
+            if t.weight == 0 {
+                Err(())
+            } else {
+                Ok(Some(i32::try_from((w * m).min(0)).unwrap_or(0)))
             }
         }
         TrackState::Up | TrackState::Down => {
@@ -240,6 +255,17 @@ mod tests {
     fn negative_weight_added_while_down() {
         assert_eq!(adj(&[(Down, -30, false)]).delta, -30);
         assert_eq!(adj(&[(Up, -30, false)]).delta, 0);
+    }
+
+    #[test]
+    fn a_missing_tracker_never_counts_as_success() {
+        let adj = |w, r| priority_adjustment(&[Tracked::new(TrackState::Missing, w, r)]);
+        assert!(adj(0, false).fault);
+        assert!(adj(0, true).fault);
+        assert_eq!(adj(10, false).delta, 0);
+        assert_eq!(adj(-10, false).delta, -10);
+        assert_eq!(adj(10, true).delta, -10);
+        assert_eq!(adj(-10, true).delta, 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -91,6 +91,24 @@ pub struct HookScript {
     pub run_as: Option<RunAs>,
     /// The executable resolved at load time, when it differs from `argv[0]`.
     pub program: Option<std::path::PathBuf>,
+    /// Why the hook is disabled: its program was missing (or not executable) at load. It is
+    /// then never run (as keepalived), but each would-be run is logged and counted
+    /// ([`missing_runs`]) until a reload finds the program.
+    pub missing: Option<String>,
+}
+
+/// Runs of hooks and scripts skipped because their program was missing at load.
+static MISSING_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many hook or tracking-script runs were skipped because the program was missing at
+/// load (since the daemon started).
+pub fn missing_runs() -> u64 {
+    MISSING_RUNS.load(Ordering::Relaxed)
+}
+
+/// Counts one skipped run of a missing program.
+pub(crate) fn count_missing_run() {
+    MISSING_RUNS.fetch_add(1, Ordering::Relaxed);
 }
 
 impl HookScript {
@@ -100,6 +118,7 @@ impl HookScript {
             argv,
             run_as,
             program: None,
+            missing: None,
         }
     }
 }
@@ -410,6 +429,18 @@ async fn worker(
     depth: Arc<AtomicUsize>,
 ) {
     while let Some(q) = rx.recv().await {
+        if let Some(why) = &q.hook.script.missing {
+            count_missing_run();
+            warn!(
+                key = %q.key,
+                "({}) {} not run: {why} (disabled since the configuration was loaded; reload once it is installed)",
+                q.key,
+                q.hook.label
+            );
+            depth.fetch_sub(1, Ordering::SeqCst);
+            finish(&shared);
+            continue;
+        }
         let waited = q.queued_at.elapsed();
         let timeout = q.hook.timeout.unwrap_or(shared.options.default_timeout);
         let mut cmd = ScriptCommand::new(q.hook.script.argv.clone(), timeout);

@@ -102,6 +102,19 @@ pub enum SecurityError {
     },
 }
 
+impl SecurityError {
+    /// Whether the program is missing or not executable (not deployed yet): keepalived then
+    /// disables the script with a warning and runs, where the other errors refuse it.
+    pub fn is_missing(&self) -> bool {
+        matches!(
+            self,
+            SecurityError::NotFound { .. }
+                | SecurityError::NotExecutable { .. }
+                | SecurityError::Inaccessible { .. }
+        )
+    }
+}
+
 fn lookup_err(what: &'static str, name: &str, e: nix::Error) -> SecurityError {
     SecurityError::Lookup {
         what,

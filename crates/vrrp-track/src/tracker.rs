@@ -25,6 +25,9 @@ pub enum TrackerStatus {
     Down,
     /// The value of a `track_file`.
     Value(i64),
+    /// The script was missing (or not executable) at load: the tracker is disabled and
+    /// counts as failing (see [`TrackState::Missing`]).
+    Missing,
 }
 
 impl From<TrackerStatus> for TrackState {
@@ -33,6 +36,7 @@ impl From<TrackerStatus> for TrackState {
             TrackerStatus::Up => TrackState::Up,
             TrackerStatus::Down => TrackState::Down,
             TrackerStatus::Value(v) => TrackState::Value(v),
+            TrackerStatus::Missing => TrackState::Missing,
         }
     }
 }
@@ -202,6 +206,35 @@ fn send(tx: &UnboundedSender<TrackerEvent>, spec: &ScriptSpec, ok: bool, detail:
         },
         detail,
     });
+}
+
+/// A `vrrp_script` whose program was missing at load (`why`): reports
+/// [`TrackerStatus::Missing`] once, as keepalived disables such a script, then counts each
+/// run it would have made ([`crate::notify::missing_runs`]) until `tx` is closed. The
+/// program is not looked for again: it was not checked (users, script security), so only a
+/// reload may enable it.
+pub async fn run_missing_script_tracker(
+    spec: ScriptSpec,
+    why: String,
+    tx: UnboundedSender<TrackerEvent>,
+) {
+    warn!(
+        script = %spec.name,
+        "VRRP_Script({}) disabled: {why}; it counts as failing until a reload finds it",
+        spec.name
+    );
+    let _ = tx.send(TrackerEvent {
+        name: spec.name.clone(),
+        kind: TrackerKind::Script,
+        status: TrackerStatus::Missing,
+        detail: why,
+    });
+    let mut ticker = tokio::time::interval(spec.interval.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    while !tx.is_closed() {
+        ticker.tick().await;
+        crate::notify::count_missing_run();
+    }
 }
 
 /// Runs a `vrrp_script` every `interval` until `tx` is closed, and reports its state.

@@ -29,9 +29,15 @@ pub(crate) struct Args {
     #[arg(short = 'f', long = "use-file", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Check the configuration and exit: 0 when valid, 1 with the errors otherwise
+    /// Check the configuration and exit: 0 when valid, 1 with the errors otherwise. Scripts
+    /// and hooks not installed yet are warnings (as in keepalived, which disables them)
     #[arg(short = 't', long = "config-test")]
     pub config_test: bool,
+
+    /// With -t: also check this machine, so that a missing or non-executable script or
+    /// hook is an error, not a warning (without -t: refuse to start with one)
+    #[arg(long = "strict")]
+    pub strict: bool,
 
     /// Stay in the foreground (accepted for keepalived compatibility; vrrpd never forks)
     #[arg(short = 'n', long = "dont-fork")]
@@ -158,6 +164,8 @@ mod tests {
         );
         let args =
             Args::try_parse_from(["vrrpd", "--config-test", "--use-file", "x"]).expect("parse");
-        assert!(args.config_test);
+        assert!(args.config_test && !args.strict);
+        let args = Args::try_parse_from(["vrrpd", "-t", "--strict"]).expect("parse");
+        assert!(args.config_test && args.strict);
     }
 }

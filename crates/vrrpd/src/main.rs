@@ -25,80 +25,24 @@ mod report;
 mod setup;
 mod statics;
 mod tracking;
+mod verify;
 
 use std::process::ExitCode;
 
-use tracing::{error, warn};
+use tracing::error;
 
 use crate::cli::Args;
+use crate::verify::check;
 
 fn main() -> ExitCode {
     let args = Args::parse_resolved();
     let _log_flush = logging::init(args.log_detail, args.log_format);
 
     let path = args.config_path();
-    let loaded = match vrrp_config::load(&path) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "{}: {} error{} in the configuration",
-                path.display(),
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    for w in &loaded.warnings {
-        warn!("{w}");
-    }
-    // Scripts and hooks are checked at load (users, executables, script security), so that
-    // `-t` reports what would keep the daemon from starting.
-    let scripts = tracking::Scripts::new(&loaded.config.global);
-    let mut errors = Vec::new();
-    for instance in &loaded.config.instances {
-        if let Err(e) = setup::extras(&loaded.config, instance, &scripts) {
-            errors.push(e);
-        }
-    }
-    for group in &loaded.config.sync_groups {
-        if let Err(e) = scripts.notify_scripts(&group.notify, None) {
-            errors.push(e);
-        }
-    }
-    let balancer_plan = match balancer::BalancerPlan::from_config(&loaded.config, &scripts) {
-        Ok(plan) => plan,
-        Err(e) => {
-            errors.push(format!("{e:#}"));
-            None
-        }
-    };
-    let tracker_plan = match tracking::plan(&loaded.config, &scripts) {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            errors.extend(e);
-            None
-        }
-    };
-    let tracker_plan = match (tracker_plan, errors.is_empty()) {
-        (Some(plan), true) => plan,
-        _ => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            eprintln!(
-                "{}: {} error(s) in scripts, hooks and the load balancer",
-                path.display(),
-                errors.len()
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some((config, scripts, tracker_plan, balancer_plan)) = check(&path, &args) else {
+        return ExitCode::FAILURE;
     };
     if args.config_test {
-        println!("{}: configuration is valid", path.display());
         return ExitCode::SUCCESS;
     }
 
@@ -115,7 +59,7 @@ fn main() -> ExitCode {
     let local = tokio::task::LocalSet::new();
     match local.block_on(
         &runtime,
-        daemon::run(loaded.config, scripts, tracker_plan, balancer_plan, &args),
+        daemon::run(config, scripts, tracker_plan, balancer_plan, &args),
     ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

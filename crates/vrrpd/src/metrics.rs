@@ -429,6 +429,13 @@ fn process_metrics(registry: &mut Registry) {
             }
         }
     }
+    let missing = Counter::<u64>::default();
+    missing.inc_by(vrrp_track::notify::missing_runs());
+    registry.register(
+        "vrrpd_missing_script_runs",
+        "Runs of tracking scripts and notify hooks skipped: their program was missing at load",
+        missing,
+    );
     if let Ok(entries) = std::fs::read_dir("/proc/self/fd") {
         let fds = Gauge::<i64>::default();
         fds.set(i64::try_from(entries.count()).unwrap_or(0));
@@ -493,6 +500,7 @@ mod tests {
             format!(r#"vrrp_receive_errors_total{{{labels},error="checksum"}} 2"#),
             format!(r#"vrrp_tracker_up{{{labels},tracker="chk",type="script"}} 1"#),
             r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
+            "vrrpd_missing_script_runs_total 0".to_string(),
         ] {
             assert!(text.contains(&want), "{want} in\n{text}");
         }

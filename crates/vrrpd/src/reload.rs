@@ -362,6 +362,10 @@ async fn checked_extras(config: Config) -> Result<Checked, String> {
             );
         }
         let plan = BalancerPlan::from_config(&config, &scripts).map_err(|e| format!("{e:#}"))?;
+        // Not installed: disabled, as at start (a hook is then skipped at each run).
+        for w in scripts.missing() {
+            tracing::warn!("reload: {w}");
+        }
         Ok((config, extras, plan))
     })
     .await

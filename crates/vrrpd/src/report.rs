@@ -161,6 +161,7 @@ fn trackers(engine: &Engine, r: &Router) -> Vec<Tracker> {
             vrrp_track::TrackState::Down => (Some(false), None),
             vrrp_track::TrackState::Value(v) => (Some(v == 0), Some(v)),
             vrrp_track::TrackState::Pending => (None, None),
+            vrrp_track::TrackState::Missing => (Some(false), None),
         };
         Tracker {
             kind: t.key.kind.into(),

@@ -5,13 +5,13 @@
 //! thread only receives [`TrackerEvent`]s and pushes hooks and FIFO lines, which never
 //! blocks (`docs/tracking.md`).
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};
-use vrrp_config::{Command, Config, GlobalDefs, Notify, TrackRef, VrrpInstance};
+use vrrp_config::{Command, Config, GlobalDefs, Location, Notify, TrackRef, VrrpInstance, Warning};
 use vrrp_core::TrackerWeight;
 use vrrp_core::weights::TrackerKey;
 use vrrp_track::fifo::FifoState;
@@ -28,6 +28,19 @@ pub(crate) struct Scripts {
     security: bool,
     script_user: Option<(String, Option<String>)>,
     default: OnceCell<Result<RunAs, String>>,
+    /// Scripts and hooks whose program is missing or not executable: keepalived disables
+    /// them with a warning and runs; so does vrrpd (`-t --strict` refuses them).
+    missing: RefCell<Vec<Warning>>,
+    /// Other warnings found while checking (unsafe paths without script security).
+    notes: RefCell<Vec<Warning>>,
+    /// Scripts would run as root for want of a script user.
+    as_root: Cell<bool>,
+}
+
+/// A checked command: ready to run, or disabled because its program is missing (why).
+enum Resolved {
+    Ready(RunAs, std::path::PathBuf),
+    Missing(String),
 }
 
 impl Scripts {
@@ -39,7 +52,35 @@ impl Scripts {
                 .as_ref()
                 .map(|u| (u.user.clone(), u.group.clone())),
             default: OnceCell::new(),
+            missing: RefCell::new(Vec::new()),
+            notes: RefCell::new(Vec::new()),
+            as_root: Cell::new(false),
         }
+    }
+
+    /// The other warnings found so far (`path`: the configuration file, for those that
+    /// belong to no line).
+    pub(crate) fn notes(&self, path: &std::path::Path) -> Vec<Warning> {
+        let mut notes = self.notes.borrow().clone();
+        if self.as_root.get() {
+            notes.push(Warning {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "scripts run as root: set script_user in global_defs or create user {}",
+                    security::DEFAULT_SCRIPT_USER
+                ),
+                snippet: String::new(),
+                hint: None,
+            });
+        }
+        notes
+    }
+
+    /// The located warnings about missing scripts and hooks found so far.
+    pub(crate) fn missing(&self) -> Vec<Warning> {
+        self.missing.borrow().clone()
     }
 
     /// keepalived's default script user, looked up once and only when needed.
@@ -53,10 +94,7 @@ impl Scripts {
                 match security::default_script_user(configured, self.security) {
                     Ok((run_as, source)) => {
                         if source == security::UserSource::RootInsecure {
-                            warn!(
-                                "scripts run as root: set script_user in global_defs or create user {}",
-                                security::DEFAULT_SCRIPT_USER
-                            );
+                            self.as_root.set(true);
                         }
                         Ok(run_as)
                     }
@@ -66,12 +104,8 @@ impl Scripts {
             .clone()
     }
 
-    /// A checked command: who it runs as and the executable to run.
-    fn resolve(
-        &self,
-        label: &str,
-        command: &Command,
-    ) -> Result<(RunAs, std::path::PathBuf), String> {
+    /// A checked command: who it runs as and the executable to run, or why it is disabled.
+    fn resolve(&self, label: &str, command: &Command) -> Result<Resolved, String> {
         let at = format!(
             "{}:{}:{}",
             command.location.file.display(),
@@ -85,13 +119,36 @@ impl Scripts {
                 .default_user()
                 .map_err(|e| format!("{at}: error: {label}: {e}"))?,
         };
-        let check =
-            security::check_script(label, &command.argv, run_as, self.security, DEFAULT_PATH)
-                .map_err(|e| format!("{at}: error: {e}"))?;
-        for w in &check.warnings {
-            warn!("{at}: {w}");
+        let check = match security::check_script(
+            label,
+            &command.argv,
+            run_as,
+            self.security,
+            DEFAULT_PATH,
+        ) {
+            Ok(check) => check,
+            Err(e) if e.is_missing() => {
+                let hint = if label.starts_with("vrrp_script") {
+                    "keepalived disables it too; until it is installed and the configuration reloaded, the tracker counts as failing (weight 0: FAULT)"
+                } else if label == "MISC_CHECK" {
+                    "until it is installed, each run of the check fails (the real server counts as down)"
+                } else {
+                    "keepalived disables it too; until it is installed and the configuration reloaded, each run is skipped and logged"
+                };
+                self.missing.borrow_mut().push(located_warning(
+                    &command.location,
+                    format!("{e}: disabled"),
+                    hint,
+                ));
+                return Ok(Resolved::Missing(e.to_string()));
+            }
+            Err(e) => return Err(format!("{at}: error: {e}")),
+        };
+        for w in check.warnings {
+            let hint = "set enable_script_security, or make the path safe";
+            (self.notes.borrow_mut()).push(located_warning(&command.location, w, hint));
         }
-        Ok((run_as, check.executable))
+        Ok(Resolved::Ready(run_as, check.executable))
     }
 
     /// A checked hook (`None` when not configured).
@@ -103,11 +160,19 @@ impl Scripts {
         let Some(command) = command else {
             return Ok(None);
         };
-        let (run_as, program) = self.resolve(label, command)?;
-        Ok(Some(HookScript {
-            argv: command.argv.clone(),
-            run_as: Some(run_as),
-            program: Some(program),
+        Ok(Some(match self.resolve(label, command)? {
+            Resolved::Ready(run_as, program) => HookScript {
+                argv: command.argv.clone(),
+                run_as: Some(run_as),
+                program: Some(program),
+                missing: None,
+            },
+            Resolved::Missing(why) => HookScript {
+                argv: command.argv.clone(),
+                run_as: None,
+                program: None,
+                missing: Some(why),
+            },
         }))
     }
 
@@ -152,6 +217,22 @@ impl Scripts {
             )?,
             master_change: self.hook("notify_master_change", master_change)?,
         })
+    }
+}
+
+/// A warning at `at`, quoting its line (read again from the file; none when unreadable).
+pub(crate) fn located_warning(at: &Location, message: String, hint: &str) -> Warning {
+    let snippet = std::fs::read_to_string(&at.file)
+        .ok()
+        .and_then(|text| text.lines().nth(at.line.wrapping_sub(1)).map(str::to_owned))
+        .unwrap_or_default();
+    Warning {
+        file: at.file.clone(),
+        line: at.line,
+        column: at.column,
+        message,
+        snippet,
+        hint: Some(hint.to_owned()),
     }
 }
 
@@ -207,7 +288,8 @@ pub(crate) fn instance_trackers(config: &Config, instance: &VrrpInstance) -> Vec
 
 /// Everything to start on the tracking thread, checked at configuration load.
 pub(crate) struct Plan {
-    scripts: Vec<(ScriptSpec, std::path::PathBuf)>,
+    /// Each script with its program, or why it is disabled.
+    scripts: Vec<(ScriptSpec, Result<std::path::PathBuf, String>)>,
     files: Vec<FileSpec>,
     processes: Vec<ProcessSpec>,
     fifos: Vec<(
@@ -242,22 +324,30 @@ pub(crate) fn plan(config: &Config, scripts: &Scripts) -> Result<Plan, Vec<Strin
     let mut specs = Vec::new();
     for s in &config.scripts {
         if !used.contains(&key(vrrp_track::TrackerKind::Script, &s.name)) {
-            warn!("vrrp_script {} is not used by any instance", s.name);
+            scripts.notes.borrow_mut().push(located_warning(
+                &s.command.location,
+                format!(
+                    "vrrp_script `{}` is not used by any instance: it does not run",
+                    s.name
+                ),
+                "track it in an instance or a sync group (`track_script`), or remove it",
+            ));
             continue;
         }
+        let mut spec = ScriptSpec::new(&s.name, s.command.argv.clone());
+        spec.interval = s.interval;
+        spec.timeout = Some(s.timeout);
+        spec.weight = s.weight;
+        spec.reverse = s.reverse;
+        spec.rise = s.rise;
+        spec.fall = s.fall;
+        spec.init_fail = s.init_fail;
         match scripts.resolve(&format!("vrrp_script {}", s.name), &s.command) {
-            Ok((run_as, program)) => {
-                let mut spec = ScriptSpec::new(&s.name, s.command.argv.clone());
-                spec.interval = s.interval;
-                spec.timeout = Some(s.timeout);
-                spec.weight = s.weight;
-                spec.reverse = s.reverse;
-                spec.rise = s.rise;
-                spec.fall = s.fall;
+            Ok(Resolved::Ready(run_as, program)) => {
                 spec.user = Some(run_as);
-                spec.init_fail = s.init_fail;
-                specs.push((spec, program));
+                specs.push((spec, Ok(program)));
             }
+            Ok(Resolved::Missing(why)) => specs.push((spec, Err(why))),
             Err(e) => errors.push(e),
         }
     }
@@ -440,13 +530,24 @@ impl Tracking {
             }
         }
         for (spec, program) in plan.scripts {
-            info!("vrrp_script {}: every {:?}", spec.name, spec.interval);
-            handle.spawn(vrrp_track::tracker::run_script_tracker(
-                spec,
-                Some(program),
-                plan.default_user,
-                events.clone(),
-            ));
+            match program {
+                Ok(program) => {
+                    info!("vrrp_script {}: every {:?}", spec.name, spec.interval);
+                    handle.spawn(vrrp_track::tracker::run_script_tracker(
+                        spec,
+                        Some(program),
+                        plan.default_user,
+                        events.clone(),
+                    ));
+                }
+                Err(why) => {
+                    handle.spawn(vrrp_track::tracker::run_missing_script_tracker(
+                        spec,
+                        why,
+                        events.clone(),
+                    ));
+                }
+            }
         }
         if !plan.files.is_empty() {
             let files = vrrp_track::FileTracker::new_on(&handle, plan.files)?;
@@ -464,7 +565,15 @@ impl Tracking {
         let mut readers = Vec::new();
         for (path, owner, reader, topics) in plan.fifos {
             let fifo = NotifyFifo::open_on(&handle, &path, owner)?;
-            if let Some(script) = reader {
+            if let Some(script) = reader.as_ref().filter(|s| s.missing.is_some()) {
+                // Disabled at load: the FIFO is written, nothing reads it from here.
+                warn!(
+                    "notify FIFO {}: its script {:?} is not started: {}",
+                    path.display(),
+                    script.argv.first().map_or("", String::as_str),
+                    script.missing.as_deref().unwrap_or_default()
+                );
+            } else if let Some(script) = reader {
                 readers.push(FifoScript::start_on(
                     &handle,
                     script.argv,

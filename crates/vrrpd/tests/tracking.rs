@@ -267,6 +267,72 @@ fn weight_0_script_holds_the_instance_until_its_first_result() {
     net.expect_sole_holder(1, net.vip(100));
 }
 
+/// r1 tracks two scripts that are not installed: it starts anyway (keepalived disables such
+/// scripts and runs) and each counts as failing, never as success: VI_1 (150, weight -60)
+/// runs at 90, so r2 (100) stays Master; VI_2 (weight 0, `reverse`, which would make a
+/// plain failing script a success) is in FAULT. r2's `notify_master` hook is not installed
+/// either: r2 runs, and each would-be run of the hook is logged.
+#[test]
+fn missing_track_script_runs_and_counts_as_failing() {
+    require!();
+    let mut net = Net::new("tmis", 2);
+    let (vip1, vip2) = (net.vip_cidr(100), net.vip_cidr(101));
+    let missing = net.path("not-installed.sh");
+    let r1 = format!(
+        "{}vrrp_script minus {{\n    script \"{m}\"\n    interval 0.2\n    weight -60\n}}\nvrrp_script zero {{\n    script \"{m}\"\n    interval 0.2\n    weight 0\n}}\n{}{}",
+        global_defs(&[]),
+        instance(
+            "VI_1",
+            51,
+            150,
+            &vip1,
+            &["track_script {\n        minus\n    }".into()]
+        ),
+        instance(
+            "VI_2",
+            52,
+            150,
+            &vip2,
+            &["track_script {\n        zero weight 0 reverse\n    }".into()]
+        ),
+        m = missing.display(),
+    );
+    let hook = format!("notify_master \"{}\"", net.path("no-hook.sh").display());
+    let r2 = format!(
+        "{}{}{}",
+        global_defs(&[]),
+        instance("VI_1", 51, 100, &vip1, std::slice::from_ref(&hook)),
+        instance("VI_2", 52, 100, &vip2, &[]),
+    );
+    net.start(1, &r2);
+    net.expect_state(1, "VI_1", "MASTER");
+    net.expect_state(1, "VI_2", "MASTER");
+    net.start(0, &r1);
+    net.expect("r1's VI_1 should run at 150 - 60", || {
+        net.routers[0].priority("VI_1") == 90
+    });
+    net.expect_state(0, "VI_1", "BACKUP");
+    net.expect_state(0, "VI_2", "FAULT");
+    // Held for a while: the trackers never turn into successes.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(net.routers[0].priority("VI_1"), 90);
+    assert_eq!(net.routers[0].state("VI_2"), "FAULT");
+    net.expect_sole_holder(1, net.vip(100));
+    net.expect_sole_holder(1, net.vip(101));
+    let log = net.routers[0].log();
+    for name in ["minus", "zero"] {
+        assert!(
+            log.contains(&format!("VRRP_Script({name}) disabled")),
+            "r1 should say that {name} is disabled:\n{log}"
+        );
+    }
+    let log = net.routers[1].log();
+    assert!(
+        log.contains("(instance:VI_1) notify_master not run"),
+        "r2 should log the hook it could not run:\n{log}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. A hung script is killed at its timeout, with its process group
 

@@ -41,7 +41,9 @@ impl<'t> Parser<'t, '_> {
                 self.unsupported(&s, Block::GarpGroup);
                 continue;
             }
-            self.seen(&mut seen, s.name, s.span());
+            if !self.first_time(&s, Block::GarpGroup, &mut seen) {
+                continue;
+            }
             match s.name {
                 "garp_interval" => {
                     if let Some(v) = self.value(&s, |w| value::timer(w, MAX_TIMER)) {

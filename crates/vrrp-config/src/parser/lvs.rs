@@ -481,7 +481,13 @@ impl<'t> Parser<'t, '_> {
                     Scheduler::from_name(w)
                         .ok_or_else(|| format!("must be one of {}", names.join(", ")))
                 });
-                vs.scheduler = v.or(vs.scheduler.take());
+                // Refused (reported): `rr`, which every data path has, so that the data-path
+                // check does not echo the error with the default `wlc`.
+                let refused = At {
+                    v: Scheduler::Rr,
+                    span: s.span(),
+                };
+                vs.scheduler = v.or(vs.scheduler.take()).or(Some(refused));
             }
             "lvs_method" | "lb_kind" => {
                 vs.forwarding = self.lvs_method(s).or(vs.forwarding.take());

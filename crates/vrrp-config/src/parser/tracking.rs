@@ -66,6 +66,8 @@ pub(crate) struct RawScript {
     pub span: Span,
     pub name_span: Span,
     pub command: Option<RawCmd>,
+    /// `script` written, even with a value refused (already reported).
+    pub script_given: bool,
     pub user: Option<ScriptUser>,
     pub interval: Option<Duration>,
     pub timeout: Option<Duration>,
@@ -454,6 +456,7 @@ impl<'t> Parser<'t, '_> {
             span: st.span(),
             name_span,
             command: None,
+            script_given: false,
             user: None,
             interval: None,
             timeout: None,
@@ -472,6 +475,7 @@ impl<'t> Parser<'t, '_> {
             let Some(s) = s else { continue };
             match s.name {
                 "script" => {
+                    raw.script_given = true;
                     if let Some(c) = self.command(&s, false) {
                         raw.command = Some(c);
                     }

@@ -162,6 +162,10 @@ pub(crate) fn scripts(raw: Vec<RawScript>, map: &SourceMap, d: &mut Diags) -> Ve
             continue;
         }
         let Some(c) = &s.command else {
+            // A refused `script` line was reported where it is written: one error.
+            if s.script_given {
+                continue;
+            }
             d.error_hint(
                 s.span,
                 format!("vrrp_script `{}` has no `script`", s.name),

@@ -105,14 +105,20 @@ impl BalancerPlan {
             return Ok(None);
         }
         let (data_path, data_path_reason) = choose_data_path(config.global.lvs.dataplane);
-        let errors = config.data_path_errors(data_path);
-        if !errors.is_empty() {
-            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            bail!("{}", text.join("\n"));
-        }
+        // The scripts are checked too when the data path refuses something: all at once.
+        // With `lb_dataplane nftables` the configuration's own errors already hold these.
+        let mut errors: Vec<String> =
+            if config.global.lvs.dataplane == vrrp_config::LbDataplane::Nftables {
+                Vec::new()
+            } else {
+                config
+                    .data_path_errors(data_path)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            };
         let mut hooks = Hooks::default();
         let mut spec = BalancerSpec::default();
-        let mut errors = Vec::new();
         for vs in &config.virtual_servers {
             let mut service = ServiceHooks {
                 quorum_up: hook(scripts, "quorum_up", vs.quorum_up.as_ref(), &mut errors),
