@@ -14,6 +14,7 @@ use crate::source::{TokKind, Token};
 use crate::value;
 
 mod checkers;
+mod instance_extra;
 mod lvs;
 mod lvs_global;
 mod tracking;
@@ -23,6 +24,7 @@ mod vs_group;
 mod keyword_tests;
 
 pub(crate) use checkers::RawChecker;
+pub(crate) use instance_extra::RawInstanceExtra;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use tracking::{
     RawCmd, RawFifo, RawGroup, RawNotify, RawProcess, RawRule, RawScript, RawTrackFile,
@@ -109,6 +111,8 @@ pub(crate) struct RawInstance {
     pub routes: Vec<At<VirtualRoute>>,
     pub rules: Vec<At<RawRule>>,
     pub promote_secondaries: bool,
+    /// The less common keywords (`instance_extra`).
+    pub extra: RawInstanceExtra,
 }
 
 impl RawInstance {
@@ -154,6 +158,7 @@ impl RawInstance {
             routes: Vec::new(),
             rules: Vec::new(),
             promote_secondaries: false,
+            extra: RawInstanceExtra::default(),
         }
     }
 }
@@ -244,6 +249,12 @@ struct Parser<'t, 'd> {
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
+
+/// GARP delays: keepalived keeps them in microseconds in an `unsigned` (at most 4,294 s).
+const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
+/// `garp_master_refresh`: keepalived reads whole seconds up to `UINT_MAX`
+/// (`vrrp_garp_refresh_handler`), so a refresh every 4 hours (14,400 s) is valid.
+const MAX_GARP_REFRESH: u64 = u32::MAX as u64;
 
 fn word(t: &Token) -> &str {
     t.word().unwrap_or("")
@@ -346,7 +357,12 @@ impl<'t> Parser<'t, '_> {
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
-        let hint = if keywords::keepalived_only(st.name) {
+        let reason = (block == Block::Instance)
+            .then(|| instance_extra::refusal(st.name))
+            .flatten();
+        let hint = if let Some(reason) = reason {
+            Some(format!("keepalived knows this keyword but vrrpd refuses it: {reason}"))
+        } else if keywords::keepalived_only(st.name) {
             Some(
                 "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
                     .to_owned(),
@@ -631,8 +647,18 @@ impl<'t> Parser<'t, '_> {
 
     fn global_stmt(&mut self, s: &Stmt<'t>) {
         const MAX_TIMER: u64 = u32::MAX as u64 / 1000;
-        const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
         match s.name {
+            "vrrp_garp_extra_if" => {
+                let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
+                match instance_extra::garp_extra_if(&words, 1) {
+                    Ok(v) => self.global.defs.garp.extra_if = Some(v),
+                    Err(reason) => self.d.error_hint(
+                        s.args.first().map_or(s.span(), |t| t.span),
+                        format!("invalid vrrp_garp_extra_if: {reason}"),
+                        "write `vrrp_garp_extra_if [all] SECS`",
+                    ),
+                }
+            }
             "router_id" => {
                 if let Some(v) = self.value(s, |w| Ok(w.to_owned())) {
                     self.global.defs.router_id = Some(v.v);
@@ -666,7 +692,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "vrrp_garp_master_refresh" => {
-                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_DELAY)) {
+                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_REFRESH)) {
                     self.global.defs.garp.master_refresh = Some(v.v).filter(|d| !d.is_zero());
                 }
             }
@@ -859,7 +885,6 @@ impl<'t> Parser<'t, '_> {
     }
 
     fn instance_stmt(&mut self, inst: &mut RawInstance, s: &Stmt<'t>) {
-        const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
         // Lists accumulate; every other keyword is a single setting (aliases share one).
         match keywords::seen_key(Block::Instance, s.name) {
             Some(key) => self.seen(&mut inst.seen, key, s.span()),
@@ -973,7 +998,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "garp_master_refresh" => {
-                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_DELAY)) {
+                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_REFRESH)) {
                     inst.garp_master_refresh = Some(Some(v.v).filter(|d| !d.is_zero()));
                 }
             }
@@ -1046,6 +1071,9 @@ impl<'t> Parser<'t, '_> {
                 if let Some(v) = self.flag(s) {
                     inst.promote_secondaries = v.v;
                 }
+            }
+            name if instance_extra::KEYWORDS.contains(&name) => {
+                self.instance_extra(&mut inst.extra, s)
             }
             _ => self.unsupported(s, Block::Instance),
         }

@@ -34,6 +34,8 @@ fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
         },
         interface: format!("eth{ifindex}"),
         unicast_peers: Vec::new(),
+        check_unicast_src: false,
+        any_unicast_ttl: false,
         tracked_interfaces: vec![TrackedInterface {
             name: format!("eth{ifindex}"),
             weight: 0,
@@ -361,4 +363,66 @@ fn a_held_backup_keeps_naming_a_master_it_hears() {
         )),
         "{out:?}"
     );
+}
+
+/// `check_unicast_src` of one instance applies without the node-wide switch.
+#[test]
+fn unicast_sources_are_checked_per_instance() {
+    let mut s = spec("A", 1, 2, 100);
+    s.unicast_peers = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 30))];
+    s.check_unicast_src = true;
+    let (mut node, ids) = running(vec![s]);
+    let (meta, bytes) = wire(&advert(1, 200), PEER);
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    assert_eq!(
+        events(&mut node),
+        vec![NodeEvent::Discarded {
+            id: ids[0],
+            src: IpAddr::V4(PEER),
+            reason: Discard::NotUnicastPeer
+        }]
+    );
+}
+
+/// A unicast instance with `unicast_ttl` accepts a routed advertisement (TTL 64); without
+/// it, or without unicast peers, the TTL must be 255 (RFC 5798 §7.1).
+#[test]
+fn unicast_ttl_relaxes_the_ttl_check_of_unicast_instances_only() {
+    let ttl64 = |node: &mut Node| {
+        let (mut meta, bytes) = wire(&advert(1, 200), PEER);
+        meta.ttl = 64;
+        node.handle_packet(t(10), 2, &meta, &bytes);
+        events(node)
+    };
+    let unicast = |any_ttl: bool| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = vec![IpAddr::V4(PEER)];
+        s.any_unicast_ttl = any_ttl;
+        s
+    };
+    let (mut node, ids) = running(vec![unicast(true)]);
+    ttl64(&mut node);
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (1, 0));
+
+    for s in [unicast(false), {
+        let mut s = spec("A", 1, 2, 100);
+        s.any_unicast_ttl = true;
+        s
+    }] {
+        let (mut node, ids) = running(vec![s]);
+        let ev = ttl64(&mut node);
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                NodeEvent::Discarded {
+                    reason: Discard::Malformed(packet::DecodeError::TtlNot255 { ttl: 64 }),
+                    ..
+                }
+            )),
+            "{ev:?}"
+        );
+        let c = node.instance(ids[0]).expect("A").counters();
+        assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (0, 1));
+    }
 }

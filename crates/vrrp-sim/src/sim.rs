@@ -392,6 +392,8 @@ impl Sim {
             },
             interface: LINK.to_string(),
             unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            any_unicast_ttl: false,
             tracked_interfaces: vec![TrackedInterface {
                 name: LINK.to_string(),
                 weight: 0,

@@ -146,6 +146,8 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
         },
         interface: plan.config.interface.clone(),
         unicast_peers: plan.config.unicast_peers.clone(),
+        check_unicast_src: plan.config.check_unicast_src,
+        any_unicast_ttl: plan.config.unicast_ttl != vrrp_core::packet::VRRP_TTL,
         tracked_interfaces: plan
             .tracked
             .iter()

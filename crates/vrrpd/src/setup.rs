@@ -208,6 +208,9 @@ pub(crate) fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) 
     };
     core.readvertise_on_lower_priority = !instance.lower_prio_no_advert;
     core.advertise_before_yielding = instance.higher_prio_send_advert;
+    core.down_timer_adverts = instance.down_timer_adverts;
+    core.owner_ignore_adverts = instance.owner_ignore_adverts;
+    core.skip_check_adv_addr = instance.skip_check_adv_addr;
     core
 }
 

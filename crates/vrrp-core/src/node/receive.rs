@@ -14,7 +14,7 @@ impl Node {
     /// message in `bytes`).
     pub fn handle_packet(&mut self, now: Timestamp, ifindex: u32, meta: &IpMeta, bytes: &[u8]) {
         let src = meta.src;
-        let decoded = match packet::decode(bytes, meta) {
+        let decoded = match self.decode(ifindex, meta, bytes) {
             Ok(d) => d,
             Err(error) => {
                 let target = packet::peek_vrid(bytes).and_then(|v| self.route(ifindex, src, v));
@@ -51,7 +51,7 @@ impl Node {
         if src == m.spec.core.primary_address {
             return;
         }
-        if self.check_unicast_src
+        if (self.check_unicast_src || m.spec.check_unicast_src)
             && !m.spec.unicast_peers.is_empty()
             && !m.spec.unicast_peers.contains(&src)
         {
@@ -76,6 +76,34 @@ impl Node {
         );
         self.drain(i, now, Some((src, adv)));
         self.update_group_holds(i, now);
+    }
+
+    /// Decodes `bytes`; a unicast instance with `any_unicast_ttl` skips the TTL check
+    /// (keepalived never checks the TTL of unicast adverts; vrrpd only when told).
+    fn decode(
+        &self,
+        ifindex: u32,
+        meta: &IpMeta,
+        bytes: &[u8],
+    ) -> Result<packet::Decoded, packet::DecodeError> {
+        let first = packet::decode(bytes, meta);
+        let Err(packet::DecodeError::TtlNot255 { .. }) = first else {
+            return first;
+        };
+        let relaxed = packet::peek_vrid(bytes)
+            .and_then(|v| self.route(ifindex, meta.src, v))
+            .is_some_and(|i| {
+                let spec = &self.members[i].spec;
+                spec.any_unicast_ttl && !spec.unicast_peers.is_empty()
+            });
+        if !relaxed {
+            return first;
+        }
+        let as_if_local = IpMeta {
+            ttl: packet::VRRP_TTL,
+            ..*meta
+        };
+        packet::decode(bytes, &as_if_local)
     }
 
     /// The member for VRID `vrid` on interface `ifindex` in the family of `src`.

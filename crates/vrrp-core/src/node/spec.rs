@@ -54,6 +54,13 @@ pub struct InstanceSpec {
     pub interface: String,
     /// Unicast peers; empty: the multicast group of its family.
     pub unicast_peers: Vec<IpAddr>,
+    /// keepalived's `check_unicast_src` for this instance (the node's
+    /// [`Node::set_check_unicast_src`](crate::Node::set_check_unicast_src) covers all).
+    pub check_unicast_src: bool,
+    /// A unicast instance accepts advertisements whatever their TTL / hop limit (its
+    /// `unicast_ttl` is set: unicast adverts may be routed). Otherwise RFC 5798 §7.1's 255
+    /// applies to unicast as to multicast.
+    pub any_unicast_ttl: bool,
     /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
     /// Its script, file and process trackers.
