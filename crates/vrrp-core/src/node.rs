@@ -51,6 +51,9 @@ pub enum NodeOutput {
         dst: IpAddr,
         /// The VRRP message.
         bytes: Vec<u8>,
+        /// The IPv4 TTL / IPv6 hop limit: 255 (RFC 5798 §5.1.1.3), or a unicast instance's
+        /// `unicast_ttl`.
+        ttl: u8,
     },
     /// Address work for an instance's virtual addresses.
     Addresses(InstanceId, AddressAction),
@@ -103,6 +106,17 @@ pub enum NodeEvent {
         id: InstanceId,
         /// Its own effective priority.
         priority: u8,
+    },
+    /// An instance's effective priority changed (trackers, operator); `state` is its state
+    /// then (keepalived's `notify_priority_changes` writes `MASTER_PRIORITY` or
+    /// `BACKUP_PRIORITY` from it).
+    PriorityChanged {
+        /// The instance.
+        id: InstanceId,
+        /// Its new effective priority.
+        priority: u8,
+        /// Its state after the change.
+        state: State,
     },
     /// A sync group as a whole changed state.
     GroupState {
@@ -548,10 +562,10 @@ impl Node {
             Family::Ipv4 => IpAddr::V4(packet::MULTICAST_V4),
             Family::Ipv6 => IpAddr::V6(packet::MULTICAST_V6),
         }];
-        let destinations: &[IpAddr] = if spec.unicast_peers.is_empty() {
-            &group
+        let (destinations, ttl): (&[IpAddr], u8) = if spec.unicast_peers.is_empty() {
+            (&group, packet::VRRP_TTL)
         } else {
-            &spec.unicast_peers
+            (&spec.unicast_peers, spec.unicast_ttl)
         };
         let checksum_form = spec.core.checksum_form;
         let mut failed = None;
@@ -562,6 +576,7 @@ impl Node {
                     src,
                     dst,
                     bytes,
+                    ttl,
                 }),
                 Err(error) => failed = Some(error),
             }

@@ -35,7 +35,7 @@ fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
         interface: format!("eth{ifindex}"),
         unicast_peers: Vec::new(),
         check_unicast_src: false,
-        any_unicast_ttl: false,
+        unicast_ttl: 255,
         tracked_interfaces: vec![TrackedInterface {
             name: format!("eth{ifindex}"),
             weight: 0,
@@ -384,8 +384,9 @@ fn unicast_sources_are_checked_per_instance() {
     );
 }
 
-/// A unicast instance with `unicast_ttl` accepts a routed advertisement (TTL 64); without
-/// it, or without unicast peers, the TTL must be 255 (RFC 5798 §7.1).
+/// A unicast instance with `unicast_ttl 10` accepts a routed advertisement (TTL 64) and
+/// sends with TTL 10; with 255, or without unicast peers, the TTL must be 255 (RFC 5798
+/// §7.1) and multicast adverts keep 255.
 #[test]
 fn unicast_ttl_relaxes_the_ttl_check_of_unicast_instances_only() {
     let ttl64 = |node: &mut Node| {
@@ -394,20 +395,20 @@ fn unicast_ttl_relaxes_the_ttl_check_of_unicast_instances_only() {
         node.handle_packet(t(10), 2, &meta, &bytes);
         events(node)
     };
-    let unicast = |any_ttl: bool| {
+    let unicast = |ttl: u8| {
         let mut s = spec("A", 1, 2, 100);
         s.unicast_peers = vec![IpAddr::V4(PEER)];
-        s.any_unicast_ttl = any_ttl;
+        s.unicast_ttl = ttl;
         s
     };
-    let (mut node, ids) = running(vec![unicast(true)]);
+    let (mut node, ids) = running(vec![unicast(10)]);
     ttl64(&mut node);
     let c = node.instance(ids[0]).expect("A").counters();
     assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (1, 0));
 
-    for s in [unicast(false), {
+    for s in [unicast(255), {
         let mut s = spec("A", 1, 2, 100);
-        s.any_unicast_ttl = true;
+        s.unicast_ttl = 10;
         s
     }] {
         let (mut node, ids) = running(vec![s]);
@@ -425,4 +426,26 @@ fn unicast_ttl_relaxes_the_ttl_check_of_unicast_instances_only() {
         let c = node.instance(ids[0]).expect("A").counters();
         assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (0, 1));
     }
+}
+
+/// Unicast advertisements carry `unicast_ttl`; multicast ones 255 whatever it says.
+#[test]
+fn unicast_ttl_is_the_ttl_of_unicast_transmissions() {
+    let ttls = |peers: Vec<IpAddr>| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = peers;
+        s.unicast_ttl = 10;
+        let (mut node, _) = running(vec![s]);
+        let ttls: Vec<u8> = run_until(&mut node, 5_000)
+            .iter()
+            .filter_map(|o| match o {
+                NodeOutput::Transmit { ttl, .. } => Some(*ttl),
+                _ => None,
+            })
+            .collect();
+        assert!(!ttls.is_empty());
+        ttls
+    };
+    assert!(ttls(vec![IpAddr::V4(PEER)]).iter().all(|&t| t == 10));
+    assert!(ttls(Vec::new()).iter().all(|&t| t == 255));
 }

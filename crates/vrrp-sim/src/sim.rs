@@ -393,7 +393,7 @@ impl Sim {
             interface: LINK.to_string(),
             unicast_peers: Vec::new(),
             check_unicast_src: false,
-            any_unicast_ttl: false,
+            unicast_ttl: vrrp_core::packet::VRRP_TTL,
             tracked_interfaces: vec![TrackedInterface {
                 name: LINK.to_string(),
                 weight: 0,
@@ -551,6 +551,7 @@ impl Sim {
                 src,
                 dst,
                 bytes,
+                ..
             } => self.send(node, socket.family, src, dst, bytes),
             NodeOutput::Addresses(id, action) => {
                 let Some((slot, key)) = self.key_of(node, id) else {
@@ -629,6 +630,7 @@ impl Sim {
             // Counted by the instances; the properties do not judge them.
             NodeEvent::Discarded { .. }
             | NodeEvent::LowerPriorityHeard { .. }
+            | NodeEvent::PriorityChanged { .. }
             | NodeEvent::GlobalFirstAddress { .. }
             | NodeEvent::UnknownVrid { .. }
             | NodeEvent::TrackedInterface { .. }

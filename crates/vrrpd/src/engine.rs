@@ -45,6 +45,9 @@ pub(crate) struct Router {
     pub master_changes: u64,
     /// When each kind of discarded packet was last logged as a warning.
     warned: HashMap<&'static str, Timestamp>,
+    /// A reload is removing it: its last transition is notified FAULT or DELETED
+    /// (`notify_deleted`), as keepalived does, not STOP.
+    deleted: bool,
 }
 
 /// One state transition, as shown by `vrrpctl show`.
@@ -147,7 +150,7 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
         interface: plan.config.interface.clone(),
         unicast_peers: plan.config.unicast_peers.clone(),
         check_unicast_src: plan.config.check_unicast_src,
-        any_unicast_ttl: plan.config.unicast_ttl != vrrp_core::packet::VRRP_TTL,
+        unicast_ttl: plan.config.unicast_ttl,
         tracked_interfaces: plan
             .tracked
             .iter()
@@ -251,6 +254,7 @@ impl Engine {
             history: VecDeque::new(),
             master_changes: 0,
             warned: HashMap::new(),
+            deleted: false,
         });
         Ok(opened)
     }
@@ -268,7 +272,9 @@ impl Engine {
     /// removes it; returns its plan so that the caller can delete its virtual MAC
     /// interface.
     pub(crate) fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
-        let id = self.routers.get(i)?.id;
+        let router = self.routers.get_mut(i)?;
+        router.deleted = true;
+        let id = router.id;
         self.node.remove(id, now);
         self.after_input(now);
         let router = self.routers.remove(i);
@@ -544,7 +550,8 @@ impl Engine {
                     src,
                     dst,
                     bytes,
-                } => self.transmit(socket, src, dst, &bytes),
+                    ttl,
+                } => self.transmit(socket, (src, dst, ttl), &bytes),
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
@@ -560,11 +567,16 @@ impl Engine {
         }
     }
 
-    fn transmit(&self, key: SocketKey, src: std::net::IpAddr, dst: std::net::IpAddr, bytes: &[u8]) {
+    fn transmit(
+        &self,
+        key: SocketKey,
+        (src, dst, ttl): (std::net::IpAddr, std::net::IpAddr, u8),
+        bytes: &[u8],
+    ) {
         let Some(socket) = self.by_key.get(&key).and_then(|&i| self.sockets.get(i)) else {
             return;
         };
-        if let Err(e) = socket.send(bytes, src, dst) {
+        if let Err(e) = socket.send_with_ttl(bytes, src, dst, ttl) {
             warn!("cannot send advertisement to {dst}: {e}");
         }
     }
@@ -594,6 +606,19 @@ fn address_changes(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) {
 
 /// What the address worker needs to know of an instance; gratuitous ARP / NA senders are
 /// shared per interface.
+/// The shared announcer of `ifindex`, opened on first use.
+fn shared_announcer(
+    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    ifindex: u32,
+) -> std::io::Result<Rc<Announcer>> {
+    if let Some(a) = announcers.get(&ifindex) {
+        return Ok(Rc::clone(a));
+    }
+    let a = Rc::new(Announcer::open(ifindex)?);
+    announcers.insert(ifindex, Rc::clone(&a));
+    Ok(a)
+}
+
 fn worker_view(
     announcers: &mut HashMap<u32, Rc<Announcer>>,
     plan: &RouterPlan,
@@ -612,7 +637,15 @@ fn worker_view(
             }
         },
     };
+    let mut extra = Vec::new();
+    for &(ifindex, mac) in &plan.extra_announce {
+        match shared_announcer(announcers, ifindex) {
+            Ok(a) => extra.push((a, mac)),
+            Err(e) => warn!("{}: garp_extra_if: {e}", plan.config.name),
+        }
+    }
     InstanceAddresses {
+        extra,
         name: plan.config.name.clone(),
         addresses: plan.addresses.clone(),
         routes: plan.routes.clone(),

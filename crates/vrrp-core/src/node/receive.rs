@@ -78,8 +78,8 @@ impl Node {
         self.update_group_holds(i, now);
     }
 
-    /// Decodes `bytes`; a unicast instance with `any_unicast_ttl` skips the TTL check
-    /// (keepalived never checks the TTL of unicast adverts; vrrpd only when told).
+    /// Decodes `bytes`; a unicast instance with a `unicast_ttl` other than 255 skips the TTL
+    /// check (keepalived never checks the TTL of unicast adverts; vrrpd only when told).
     fn decode(
         &self,
         ifindex: u32,
@@ -94,7 +94,7 @@ impl Node {
             .and_then(|v| self.route(ifindex, meta.src, v))
             .is_some_and(|i| {
                 let spec = &self.members[i].spec;
-                spec.any_unicast_ttl && !spec.unicast_peers.is_empty()
+                spec.unicast_ttl != packet::VRRP_TTL && !spec.unicast_peers.is_empty()
             });
         if !relaxed {
             return first;

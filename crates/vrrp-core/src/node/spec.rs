@@ -57,10 +57,11 @@ pub struct InstanceSpec {
     /// keepalived's `check_unicast_src` for this instance (the node's
     /// [`Node::set_check_unicast_src`](crate::Node::set_check_unicast_src) covers all).
     pub check_unicast_src: bool,
-    /// A unicast instance accepts advertisements whatever their TTL / hop limit (its
-    /// `unicast_ttl` is set: unicast adverts may be routed). Otherwise RFC 5798 §7.1's 255
-    /// applies to unicast as to multicast.
-    pub any_unicast_ttl: bool,
+    /// keepalived's `unicast_ttl`: the TTL / hop limit of its unicast advertisements
+    /// (255 by default). Other than 255, the instance also accepts unicast advertisements
+    /// of any TTL (they may be routed); with 255, RFC 5798 §7.1's check applies to unicast
+    /// as to multicast.
+    pub unicast_ttl: u8,
     /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
     /// Its script, file and process trackers.

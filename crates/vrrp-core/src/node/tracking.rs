@@ -109,8 +109,19 @@ impl Node {
         };
         let was_own_fault = m.own_fault;
         let start = m.pending_start && !adj.pending;
-        if m.instance.effective_priority() != priority {
+        let before = m.instance.effective_priority();
+        if before != priority {
             self.input(i, now, Input::SetPriority(priority));
+            let m = &self.members[i];
+            let (id, state) = (m.id, m.instance.state());
+            let priority = m.instance.effective_priority();
+            if priority != before {
+                self.event(NodeEvent::PriorityChanged {
+                    id,
+                    priority,
+                    state,
+                });
+            }
         }
         if link_down != self.members[i].instance.link_down() {
             let input = if link_down {
