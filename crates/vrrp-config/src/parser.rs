@@ -361,7 +361,9 @@ impl<'t> Parser<'t, '_> {
             .then(|| instance_extra::refusal(st.name))
             .flatten();
         let hint = if let Some(reason) = reason {
-            Some(format!("keepalived knows this keyword but vrrpd refuses it: {reason}"))
+            Some(format!(
+                "keepalived knows this keyword but vrrpd refuses it: {reason}"
+            ))
         } else if keywords::keepalived_only(st.name) {
             Some(
                 "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"

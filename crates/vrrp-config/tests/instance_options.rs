@@ -16,7 +16,13 @@ fn conf(global: &str, extra: &str) -> String {
 fn ok(text: &str) -> Loaded {
     match parse_str("t.conf", text) {
         Ok(l) => l,
-        Err(e) => panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(e) => panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     }
 }
 
@@ -88,7 +94,10 @@ fn instance_keywords_override_global_defaults() {
         })
     );
     // `garp_extra_if 0` turns the global default off; `skip_check_adv_addr false` too.
-    let i = inst(&conf(g, "    garp_extra_if 0\n    skip_check_adv_addr false\n"));
+    let i = inst(&conf(
+        g,
+        "    garp_extra_if 0\n    skip_check_adv_addr false\n",
+    ));
     assert_eq!(i.garp.extra_if, None);
     assert!(!i.skip_check_adv_addr);
     // check_unicast_src: either one turns it on (keepalived ORs them).
@@ -153,11 +162,20 @@ fn located_errors() {
 fn rules_of_keepalived() {
     // down_timer_adverts is a deviation that strict mode refuses.
     let text = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    strict_mode\n    down_timer_adverts 4\n    virtual_ipaddress {\n        10.0.0.100\n    }\n}\n";
-    has(&errors(text), 5, 24, "vrrp_strict: down_timer_adverts must be 3");
+    has(
+        &errors(text),
+        5,
+        24,
+        "vrrp_strict: down_timer_adverts must be 3",
+    );
     // owner_ignore_adverts: only for the owner; an owner in strict mode has it by default.
     let l = ok(&conf("", "    owner_ignore_adverts\n"));
     assert!(!l.config.instances[0].owner_ignore_adverts);
-    assert!(l.warnings.iter().any(|w| w.message.contains("owner_ignore_adverts")));
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message.contains("owner_ignore_adverts"))
+    );
     let owner = text.replace("down_timer_adverts 4", "priority 255");
     assert!(inst(&owner).owner_ignore_adverts);
     let owner = owner.replace("strict_mode", "owner_ignore_adverts false");
@@ -170,7 +188,12 @@ fn rules_of_keepalived() {
     assert!(l.warnings.iter().any(|w| w.message.contains("unicast_ttl")));
     // unicast_fault_no_peer without peers could only stay in FAULT.
     let none = mcast.replace("unicast_ttl 10", "unicast_fault_no_peer");
-    has(&errors(&none), 4, 5, "unicast_fault_no_peer without unicast_peer");
+    has(
+        &errors(&none),
+        4,
+        5,
+        "unicast_fault_no_peer without unicast_peer",
+    );
 }
 
 #[test]
@@ -180,7 +203,10 @@ fn no_virtual_ipaddress_silences_the_version_2_warning() {
     let without = text.replace("    no_virtual_ipaddress\n", "");
     assert!(!ok(&without).warnings.is_empty());
     // VRRPv3 advertisements carry at least one address (RFC 9568 erratum 8299).
-    let v3 = text.replace("no_virtual_ipaddress", "no_virtual_ipaddress\n    version 3");
+    let v3 = text.replace(
+        "no_virtual_ipaddress",
+        "no_virtual_ipaddress\n    version 3",
+    );
     let errs = errors(&v3);
     let e = has(&errs, 1, 1, "needs at least one virtual_ipaddress");
     assert!(e.hint.as_deref().unwrap_or("").contains("8299"));

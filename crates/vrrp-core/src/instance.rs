@@ -916,8 +916,8 @@ impl Instance {
         // The address list MAY be checked (RFC 3768 / RFC 5798 §7.1). An instance without
         // configured addresses (an observer) cannot judge it; with skip_check_adv_addr a
         // Backup trusts the Master it already heard (keepalived checks on a Master change).
-        let known_master = self.state == State::Backup
-            && self.master.is_some_and(|m| m.address == src);
+        let known_master =
+            self.state == State::Backup && self.master.is_some_and(|m| m.address == src);
         if self.config.skip_check_adv_addr && known_master {
             return None;
         }

@@ -1718,7 +1718,10 @@ fn keepalived_skip_check_adv_addr_trusts_the_known_master() {
     let mut wrong = good.clone();
     wrong.addresses = vec![ip(Ipv4Addr::new(192, 0, 2, 99))];
     let out = recv(&mut inst, t(10_000), HIGHER_ADDR, &wrong);
-    assert!(out.contains(&discarded(ReceiveError::AddressList)), "{out:?}");
+    assert!(
+        out.contains(&discarded(ReceiveError::AddressList)),
+        "{out:?}"
+    );
     recv(&mut inst, t(20_000), HIGHER_ADDR, &good);
     let out = recv(&mut inst, t(30_000), HIGHER_ADDR, &wrong);
     assert!(out.is_empty(), "{out:?}");
@@ -1729,5 +1732,8 @@ fn keepalived_skip_check_adv_addr_trusts_the_known_master() {
     let mut inst = started(c.clone(), Timestamp::ZERO);
     recv(&mut inst, t(20_000), HIGHER_ADDR, &good);
     let out = recv(&mut inst, t(30_000), HIGHER_ADDR, &wrong);
-    assert!(out.contains(&discarded(ReceiveError::AddressList)), "{out:?}");
+    assert!(
+        out.contains(&discarded(ReceiveError::AddressList)),
+        "{out:?}"
+    );
 }

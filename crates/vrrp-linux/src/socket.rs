@@ -187,7 +187,13 @@ impl VrrpSocket {
     /// [`VrrpSocket::send`] with another TTL / hop limit than the socket's 255, in an
     /// `IP_TTL` / `IPV6_HOPLIMIT` control message (keepalived's `unicast_ttl`: the socket is
     /// shared by every instance on the interface).
-    pub fn send_with_ttl(&self, payload: &[u8], src: IpAddr, dst: IpAddr, ttl: u8) -> io::Result<()> {
+    pub fn send_with_ttl(
+        &self,
+        payload: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+    ) -> io::Result<()> {
         let hops = libc::c_int::from(ttl);
         let fd = self
             .send_socket
@@ -204,7 +210,11 @@ impl VrrpSocket {
                 let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
                 let pktinfo = ControlMessage::Ipv4PacketInfo(&info);
                 let cmsgs = [pktinfo, ControlMessage::Ipv4Ttl(&hops)];
-                let cmsgs = if ttl == VRRP_TTL { &cmsgs[..1] } else { &cmsgs[..] };
+                let cmsgs = if ttl == VRRP_TTL {
+                    &cmsgs[..1]
+                } else {
+                    &cmsgs[..]
+                };
                 sendmsg(fd, &iov, cmsgs, MsgFlags::empty(), Some(&addr))?
             }
             (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
@@ -220,7 +230,11 @@ impl VrrpSocket {
                 let addr = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, scope));
                 let pktinfo = ControlMessage::Ipv6PacketInfo(&info);
                 let cmsgs = [pktinfo, ControlMessage::Ipv6HopLimit(&hops)];
-                let cmsgs = if ttl == VRRP_TTL { &cmsgs[..1] } else { &cmsgs[..] };
+                let cmsgs = if ttl == VRRP_TTL {
+                    &cmsgs[..1]
+                } else {
+                    &cmsgs[..]
+                };
                 sendmsg(fd, &iov, cmsgs, MsgFlags::empty(), Some(&addr))?
             }
             _ => {

@@ -280,8 +280,8 @@ pub(crate) fn extras(
     Ok(Extras {
         trackers: crate::tracking::instance_trackers(config, instance),
         notify: {
-            let mut n = scripts
-                .notify_scripts(&instance.notify, instance.notify_master_change.as_ref())?;
+            let mut n =
+                scripts.notify_scripts(&instance.notify, instance.notify_master_change.as_ref())?;
             let deleted = instance.notify_deleted.as_ref().and_then(Option::as_ref);
             n.deleted = scripts.hook("notify_deleted", deleted)?;
             n

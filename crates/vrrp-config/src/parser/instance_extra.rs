@@ -117,12 +117,7 @@ impl<'t> Parser<'t, '_> {
             "garp_extra_if" => {
                 let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
                 match garp_extra_if(&words, 0) {
-                    Ok(v) => {
-                        x.garp_extra_if = Some(At {
-                            v,
-                            span: s.span(),
-                        })
-                    }
+                    Ok(v) => x.garp_extra_if = Some(At { v, span: s.span() }),
                     Err(reason) => self.d.error_hint(
                         s.args.first().map_or(s.span(), |t| t.span),
                         format!("invalid garp_extra_if: {reason}"),

@@ -79,7 +79,11 @@ pub(crate) fn resolve(
         None => owner && strict,
     };
     Extra {
-        unicast_ttl: x.unicast_ttl.as_ref().filter(|_| unicast).map_or(255, |t| t.v),
+        unicast_ttl: x
+            .unicast_ttl
+            .as_ref()
+            .filter(|_| unicast)
+            .map_or(255, |t| t.v),
         check_unicast_src: x.check_unicast_src.unwrap_or(false) || g.check_unicast_src,
         skip_check_adv_addr: x.skip_check_adv_addr.unwrap_or(g.skip_check_adv_addr),
         notify_deleted: x

@@ -266,7 +266,10 @@ impl Engine {
         let Some(i) = self.position(id) else { return };
         let r = &self.routers[i];
         debug!("{}: effective priority {priority}", r.plan.config.name);
-        let Some(n) = self.notifier.as_ref().filter(|_| r.plan.config.notify_priority_changes)
+        let Some(n) = self
+            .notifier
+            .as_ref()
+            .filter(|_| r.plan.config.notify_priority_changes)
         else {
             return;
         };
