@@ -36,7 +36,7 @@ pub(crate) struct InstanceAddresses {
 /// What the protocol loop asks of the worker.
 pub(crate) enum Job {
     /// Learn (or replace) the settings of instance `id`.
-    Configure(u64, InstanceAddresses),
+    Configure(u64, Box<InstanceAddresses>),
     /// Forget instance `id` (after its addresses were removed).
     Forget(u64),
     /// Add all addresses of `id` (it became Master).
@@ -73,7 +73,7 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 t.insert(
                     id,
                     Entry {
-                        addrs: Rc::new(addrs),
+                        addrs: Rc::new(*addrs),
                         term,
                     },
                 );

@@ -622,7 +622,7 @@ fn shared_announcer(
 fn worker_view(
     announcers: &mut HashMap<u32, Rc<Announcer>>,
     plan: &RouterPlan,
-) -> InstanceAddresses {
+) -> Box<InstanceAddresses> {
     let announcer = match announcers.get(&plan.announce_ifindex) {
         Some(a) => Some(Rc::clone(a)),
         None => match Announcer::open(plan.announce_ifindex) {
@@ -644,7 +644,7 @@ fn worker_view(
             Err(e) => warn!("{}: garp_extra_if: {e}", plan.config.name),
         }
     }
-    InstanceAddresses {
+    Box::new(InstanceAddresses {
         extra,
         name: plan.config.name.clone(),
         addresses: plan.addresses.clone(),
@@ -653,5 +653,5 @@ fn worker_view(
         announcer,
         mac: plan.announce_mac,
         garp: plan.config.garp.clone(),
-    }
+    })
 }
