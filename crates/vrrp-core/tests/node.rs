@@ -449,3 +449,39 @@ fn unicast_ttl_is_the_ttl_of_unicast_transmissions() {
     assert!(ttls(vec![IpAddr::V4(PEER)]).iter().all(|&t| t == 10));
     assert!(ttls(Vec::new()).iter().all(|&t| t == 255));
 }
+
+/// A weight that changes the effective priority is an event with the state then (for
+/// keepalived's `notify_priority_changes`); an operator priority too; no change, no event.
+#[test]
+fn priority_changes_are_events() {
+    let key = TrackerKey::new(TrackerKind::Script, "chk");
+    let mut s = spec("A", 1, 2, 150);
+    s.trackers = vec![TrackerWeight {
+        key: key.clone(),
+        weight: -60,
+        reverse: false,
+    }];
+    let mut node = Node::new();
+    let id = node.add(s);
+    node.set_links([("eth2", true)]);
+    node.start(t(0));
+    node.set_tracker(t(5), &key, TrackState::Up);
+    outputs(&mut node);
+    let changed = |node: &mut Node| -> Vec<(u8, State)> {
+        events(node)
+            .into_iter()
+            .filter_map(|e| match e {
+                NodeEvent::PriorityChanged {
+                    priority, state, ..
+                } => Some((priority, state)),
+                _ => None,
+            })
+            .collect()
+    };
+    node.set_tracker(t(10), &key, TrackState::Down);
+    assert_eq!(changed(&mut node), vec![(90, State::Backup)]);
+    node.set_tracker(t(20), &key, TrackState::Down);
+    assert_eq!(changed(&mut node), vec![]);
+    assert_eq!(node.set_operator_priority(id, t(30), Some(42)), Ok(()));
+    assert_eq!(changed(&mut node), vec![(42, State::Backup)]);
+}

@@ -185,7 +185,7 @@ pub(crate) async fn prepare_instance(
 /// the instance's addresses (their `dev`), each with its MAC, the source of its GARPs. Without
 /// `all` keepalived only uses its own VIP-side virtual MAC interfaces, which vrrpd does not
 /// create: nothing.
-async fn extra_interfaces(
+pub(crate) async fn extra_interfaces(
     nl: &Netlink,
     instance: &VrrpInstance,
     announce_ifindex: u32,
