@@ -270,10 +270,16 @@ impl Engine {
 
     /// Stops instance `i` (a Master sends priority 0 and releases its addresses) and
     /// removes it; returns its plan so that the caller can delete its virtual MAC
-    /// interface.
-    pub(crate) fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
+    /// interface. `deleted`: it is gone from the configuration (not re-created), and its
+    /// last transition is notified FAULT or DELETED, as keepalived does, instead of STOP.
+    pub(crate) fn remove_router(
+        &mut self,
+        i: usize,
+        now: Timestamp,
+        deleted: bool,
+    ) -> Option<RouterPlan> {
         let router = self.routers.get_mut(i)?;
-        router.deleted = true;
+        router.deleted = deleted;
         let id = router.id;
         self.node.remove(id, now);
         self.after_input(now);

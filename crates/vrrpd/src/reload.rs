@@ -195,7 +195,9 @@ impl Reloader {
                 let Some(i) = engine.index_of(name) else {
                     continue;
                 };
-                engine.remove_router(i, clock::now())
+                // Gone from the file: notified FAULT or DELETED (a re-created one: STOP).
+                let deleted = removed.contains(name);
+                engine.remove_router(i, clock::now(), deleted)
             };
             if let Some(vmac) = plan.and_then(|p| p.vmac) {
                 let (done, flushed) = oneshot::channel();
