@@ -1,7 +1,8 @@
 //! keepalived's less common `vrrp_instance` keywords where the wire shows them, in network
 //! namespaces (`vrrp-testlab`): `unicast_ttl` (the TTL of unicast adverts, and a Backup that
 //! still hears them), `garp_extra_if all` (GARPs on the other interface of a VIP), and
-//! `notify_deleted` (a reload that removes instances notifies DELETED, or FAULT without it).
+//! `notify_deleted` (a reload that removes instances notifies DELETED, or FAULT without it),
+//! `notify_priority_changes` (priority lines on the VRRP FIFO).
 //!
 //! The tests need root and tcpdump; without them they print `SKIPPED: ...` (a failure under
 //! `VRRPD_LAB_REQUIRED=1`). The lab removes its namespaces and processes when dropped, also
@@ -241,5 +242,72 @@ fn notify_deleted_runs_when_a_reload_removes_the_instance() {
     let new = &after[before.len()..];
     assert_eq!(new.lines().count(), 3, "unexpected notifications:\n{new}");
     assert!(!d.tail(50).contains("panicked"));
+    let _ = d.stop(STEP);
+}
+
+/// `notify_priority_changes`: a `track_file` change that lowers the priority of two Masters
+/// writes `INSTANCE "VI_1" MASTER_PRIORITY 80` to the VRRP FIFO for the instance that asks
+/// for it, and nothing for the other one.
+#[test]
+fn notify_priority_changes_writes_fifo_lines() {
+    require!();
+    let mut lab = Lab::new("nprio").expect("lab");
+    let r1 = lab.add_router("r1").expect("r1");
+    let (fifo, copied, level) = (
+        lab.dir().join("vrrp.fifo"),
+        lab.dir().join("fifo.out"),
+        lab.dir().join("level"),
+    );
+    fs::write(&level, "0\n").expect("level");
+    // vrrpd starts the reader with the FIFO as its last argument.
+    let reader = script(
+        &lab,
+        "reader.sh",
+        &format!(
+            "trap '' TERM\nwhile read -r line; do echo \"$line\" >> {}; done < \"$1\"\n",
+            copied.display()
+        ),
+    );
+    let instance = |name: &str, vrid: u8, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    interface {}\n    virtual_router_id {vrid}\n    priority 100\n    version 3\n    advert_int 0.1\n{extra}    track_file {{\n        level\n    }}\n    virtual_ipaddress {{\n        {}/24\n    }}\n}}\n",
+            r1.ifname(),
+            lab.vip4(vrid + 100),
+        )
+    };
+    let conf = format!(
+        "global_defs {{\n    script_user root\n    vrrp_notify_fifo {}\n    vrrp_notify_fifo_script \"{}\"\n}}\nvrrp_track_file level {{\n    file \"{}\"\n    weight -10\n}}\n{}{}",
+        fifo.display(),
+        reader.display(),
+        level.display(),
+        instance("VI_1", 1, "    notify_priority_changes\n"),
+        instance("VI_2", 2, ""),
+    );
+    let d = start_vrrpd(&r1, &conf);
+    let read = || fs::read_to_string(&copied).unwrap_or_default();
+    let masters = || {
+        let l = read();
+        l.contains("INSTANCE \"VI_1\" MASTER 100") && l.contains("INSTANCE \"VI_2\" MASTER 100")
+    };
+    assert!(
+        wait_until(STEP, POLL, masters),
+        "two Masters:\n{}\n{}",
+        read(),
+        d.tail(20)
+    );
+    fs::write(&level, "2\n").expect("level 2");
+    assert!(
+        wait_until(STEP, POLL, || read()
+            .contains("INSTANCE \"VI_1\" MASTER_PRIORITY 80")),
+        "VI_1's priority line:\n{}\n{}",
+        read(),
+        d.tail(20)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !read().contains("\"VI_2\" MASTER_PRIORITY") && !read().contains("BACKUP_PRIORITY"),
+        "only VI_1 asked for priority lines:\n{}",
+        read()
+    );
     let _ = d.stop(STEP);
 }
