@@ -168,7 +168,7 @@ fn rules_of_keepalived() {
         24,
         "vrrp_strict: down_timer_adverts must be 3",
     );
-    // owner_ignore_adverts: only for the owner; an owner in strict mode has it by default.
+    // owner_ignore_adverts: only for the owner, and only when asked (also in strict mode).
     let l = ok(&conf("", "    owner_ignore_adverts\n"));
     assert!(!l.config.instances[0].owner_ignore_adverts);
     assert!(
@@ -177,9 +177,9 @@ fn rules_of_keepalived() {
             .any(|w| w.message.contains("owner_ignore_adverts"))
     );
     let owner = text.replace("down_timer_adverts 4", "priority 255");
-    assert!(inst(&owner).owner_ignore_adverts);
-    let owner = owner.replace("strict_mode", "owner_ignore_adverts false");
     assert!(!inst(&owner).owner_ignore_adverts);
+    let owner = owner.replace("strict_mode", "owner_ignore_adverts");
+    assert!(inst(&owner).owner_ignore_adverts);
     // unicast_ttl without peers is ignored with a warning (keepalived "resets" it).
     let mcast = text.replace("down_timer_adverts 4", "unicast_ttl 10");
     let mcast = mcast.replace("    strict_mode\n", "");

@@ -75,8 +75,9 @@ pub(crate) fn resolve(
             false
         }
         Some(o) => o.v,
-        // keepalived: an owner in strict mode ignores adverts unless told otherwise.
-        None => owner && strict,
+        // Newer keepalived turns it on for an owner in strict mode; vrrpd keeps the RFC 9568
+        // election between owners (erratum 8298) unless told (docs/differences.md).
+        None => false,
     };
     Extra {
         unicast_ttl: x
