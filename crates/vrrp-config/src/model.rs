@@ -642,6 +642,9 @@ pub struct VrrpInstance {
     pub down_timer_adverts: u8,
     /// `owner_ignore_adverts`: an address owner (priority 255) drops every advertisement.
     pub owner_ignore_adverts: bool,
+    /// `track_src_ip`: Fault while the source address of advertisements (`unicast_src_ip`,
+    /// `mcast_src_ip`, else the interface's) is on none of the host's interfaces.
+    pub track_src_ip: bool,
     /// The `vrrp_sync_group` the instance belongs to.
     pub sync_group: Option<String>,
     /// Where the `vrrp_instance` keyword is.

@@ -739,6 +739,7 @@ fn instance(
         notify_priority_changes: extra.notify_priority_changes,
         down_timer_adverts: extra.down_timer_adverts,
         owner_ignore_adverts: extra.owner_ignore_adverts,
+        track_src_ip: extra.track_src_ip,
         sync_group: None,
         location: map.location(span),
     })

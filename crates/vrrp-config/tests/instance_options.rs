@@ -56,6 +56,8 @@ fn defaults_are_keepalived_ones() {
     assert!(!i.notify_priority_changes);
     assert_eq!(i.down_timer_adverts, 3);
     assert!(!i.owner_ignore_adverts);
+    assert!(!i.track_src_ip);
+    assert!(inst(&conf("", "    track_src_ip\n")).track_src_ip);
 }
 
 #[test]
@@ -218,7 +220,6 @@ fn refusals_say_why() {
         ("use_ipvlan", "macvlan"),
         ("mcast_dst_ip 224.0.0.19", "one socket per interface"),
         ("old_unicast_checksum", "RFC 5798 checksum"),
-        ("track_src_ip", "track_interface"),
         ("auth_hmac", "HMAC"),
     ] {
         let errs = errors(&conf("", &format!("    {kw}\n")));

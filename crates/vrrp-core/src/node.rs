@@ -14,7 +14,7 @@ mod spec;
 mod sync;
 mod tracking;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use crate::ReceiveError;
@@ -106,6 +106,16 @@ pub enum NodeEvent {
         id: InstanceId,
         /// Its own effective priority.
         priority: u8,
+    },
+    /// The source address of an instance with `track_src_ip` appeared on the host or
+    /// left it (it is in Fault while absent).
+    SourceAddress {
+        /// The instance.
+        id: InstanceId,
+        /// Its source address.
+        address: IpAddr,
+        /// Whether the host has it now.
+        present: bool,
     },
     /// An instance's effective priority changed (trackers, operator); `state` is its state
     /// then (keepalived's `notify_priority_changes` writes `MASTER_PRIORITY` or
@@ -234,6 +244,8 @@ pub struct Node {
     next_id: u64,
     /// The last known state of every link, by name.
     links: HashMap<String, bool>,
+    /// The host's addresses, with the interface each is on (for `track_src_ip`).
+    local_addresses: HashSet<(u32, IpAddr)>,
     /// The last reported state of every script, file and process tracker.
     trackers: HashMap<TrackerKey, TrackState>,
     /// Sync groups by name: their last aggregate state.

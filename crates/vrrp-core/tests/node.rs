@@ -36,6 +36,7 @@ fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
         unicast_peers: Vec::new(),
         check_unicast_src: false,
         unicast_ttl: 255,
+        track_src: false,
         tracked_interfaces: vec![TrackedInterface {
             name: format!("eth{ifindex}"),
             weight: 0,
@@ -484,4 +485,34 @@ fn priority_changes_are_events() {
     assert_eq!(changed(&mut node), vec![]);
     assert_eq!(node.set_operator_priority(id, t(30), Some(42)), Ok(()));
     assert_eq!(changed(&mut node), vec![(42, State::Backup)]);
+}
+
+/// keepalived's `track_src_ip`: Fault while the source address is on no interface; the
+/// same address on another interface keeps it; without the option nothing changes.
+#[test]
+fn track_src_faults_while_the_source_address_is_gone() {
+    let local = IpAddr::V4(LOCAL);
+    let mut s = spec("A", 1, 2, 100);
+    s.track_src = true;
+    let mut node = Node::new();
+    let id = node.add(s);
+    let plain = node.add(spec("B", 2, 2, 100));
+    node.set_links([("eth2", true)]);
+    node.set_addresses([(2, local), (3, local)]);
+    node.start(t(0));
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Backup);
+    node.set_address(t(10), 2, local, false);
+    assert!(events(&mut node).is_empty(), "still on eth3");
+    node.set_address(t(20), 3, local, false);
+    assert!(events(&mut node).contains(&NodeEvent::SourceAddress {
+        id,
+        address: local,
+        present: false
+    }));
+    assert_eq!(state(&node, id), State::Fault);
+    assert_eq!(state(&node, plain), State::Backup);
+    node.set_address(t(30), 2, local, true);
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Backup);
 }

@@ -394,6 +394,7 @@ impl Sim {
             unicast_peers: Vec::new(),
             check_unicast_src: false,
             unicast_ttl: vrrp_core::packet::VRRP_TTL,
+            track_src: false,
             tracked_interfaces: vec![TrackedInterface {
                 name: LINK.to_string(),
                 weight: 0,
@@ -631,6 +632,7 @@ impl Sim {
             NodeEvent::Discarded { .. }
             | NodeEvent::LowerPriorityHeard { .. }
             | NodeEvent::PriorityChanged { .. }
+            | NodeEvent::SourceAddress { .. }
             | NodeEvent::GlobalFirstAddress { .. }
             | NodeEvent::UnknownVrid { .. }
             | NodeEvent::TrackedInterface { .. }

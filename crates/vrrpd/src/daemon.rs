@@ -153,9 +153,17 @@ async fn start(
         tokio::time::sleep(config.global.startup_delay).await;
     }
     let links = nl.links().await?;
+    // For track_src_ip: the host's addresses now; address events follow them.
+    let mut addresses = Vec::new();
+    for l in &links {
+        match nl.addresses(l.index).await {
+            Ok(list) => addresses.extend(list.into_iter().map(|a| (l.index, a.addr))),
+            Err(e) => warn!("cannot list the addresses of {}: {e}", l.name),
+        }
+    }
     engine
         .borrow_mut()
-        .handle(clock::now(), Input::Start(&links));
+        .handle(clock::now(), Input::Start(&links, &addresses));
     let socket_count = engine.borrow().sockets.len();
     for index in 0..socket_count {
         spawn_receiver(&engine, index)?;
@@ -403,7 +411,19 @@ fn spawn_link_events(
     tokio::task::spawn_local(async move {
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
-            let Event::Link(link) = event else { continue };
+            let link = match event {
+                Event::Link(link) => link,
+                Event::AddressAdded { ifindex, addr } | Event::AddressRemoved { ifindex, addr } => {
+                    let present = matches!(event, Event::AddressAdded { .. });
+                    let input = Input::Address {
+                        ifindex,
+                        addr,
+                        present,
+                    };
+                    engine.borrow_mut().handle(clock::now(), input);
+                    continue;
+                }
+            };
             let delay = delays
                 .get(&link.name)
                 .map(|(down, up)| if link.up { *up } else { *down })

@@ -94,8 +94,9 @@ impl TimerLateness {
 
 /// Every input of the protocol thread, one entry point: [`Engine::handle`].
 pub(crate) enum Input<'a> {
-    /// Start every instance, given the links' current state.
-    Start(&'a [Link]),
+    /// Start every instance, given the links' current state and the host's addresses
+    /// (interface index, address).
+    Start(&'a [Link], &'a [(u32, std::net::IpAddr)]),
     /// The protocol timer fired for the deadline `armed`.
     Timer { armed: Option<Timestamp> },
     /// A packet arrived on one of the sockets.
@@ -105,6 +106,12 @@ pub(crate) enum Input<'a> {
     },
     /// A link changed.
     Link(&'a Link),
+    /// An address was added to (`present`) or removed from an interface.
+    Address {
+        ifindex: u32,
+        addr: std::net::IpAddr,
+        present: bool,
+    },
     /// A script, file or process tracker reported.
     Tracker(&'a TrackerEvent),
     /// Shut every instance down: Masters send priority 0 and release their addresses.
@@ -151,6 +158,7 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
         unicast_peers: plan.config.unicast_peers.clone(),
         check_unicast_src: plan.config.check_unicast_src,
         unicast_ttl: plan.config.unicast_ttl,
+        track_src: plan.config.track_src_ip,
         tracked_interfaces: plan
             .tracked
             .iter()
@@ -458,13 +466,21 @@ impl Engine {
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).
     pub(crate) fn handle(&mut self, now: Timestamp, input: Input<'_>) {
         match input {
-            Input::Start(links) => self.start(now, links),
+            Input::Start(links, addresses) => {
+                self.node.set_addresses(addresses.iter().copied());
+                self.start(now, links)
+            }
             Input::Timer { armed } => self.on_timer(now, armed),
             Input::Packet { bytes, received } => {
                 self.node
                     .handle_packet(now, received.ifindex, &received.meta, bytes);
             }
             Input::Link(link) => self.node.set_link(now, &link.name, link.up),
+            Input::Address {
+                ifindex,
+                addr,
+                present,
+            } => self.node.set_address(now, ifindex, addr, present),
             Input::Tracker(event) => self.on_tracker(now, event),
             Input::Shutdown => self.node.shutdown(now),
         }

@@ -2,7 +2,8 @@
 //! namespaces (`vrrp-testlab`): `unicast_ttl` (the TTL of unicast adverts, and a Backup that
 //! still hears them), `garp_extra_if all` (GARPs on the other interface of a VIP), and
 //! `notify_deleted` (a reload that removes instances notifies DELETED, or FAULT without it),
-//! `notify_priority_changes` (priority lines on the VRRP FIFO).
+//! `notify_priority_changes` (priority lines on the VRRP FIFO), `track_src_ip` (FAULT while
+//! the source address is gone).
 //!
 //! The tests need root and tcpdump; without them they print `SKIPPED: ...` (a failure under
 //! `VRRPD_LAB_REQUIRED=1`). The lab removes its namespaces and processes when dropped, also
@@ -308,6 +309,47 @@ fn notify_priority_changes_writes_fifo_lines() {
         !read().contains("\"VI_2\" MASTER_PRIORITY") && !read().contains("BACKUP_PRIORITY"),
         "only VI_1 asked for priority lines:\n{}",
         read()
+    );
+    let _ = d.stop(STEP);
+}
+
+/// `track_src_ip`: the Master whose `mcast_src_ip` is removed from the host goes to FAULT
+/// and releases its VIP; the address back, it is Master again.
+#[test]
+fn track_src_ip_faults_while_the_source_address_is_gone() {
+    require!();
+    let mut lab = Lab::new("tsrc").expect("lab");
+    let r1 = lab.add_router("r1").expect("r1");
+    let (src, vip) = (lab.ipv4(150), lab.vip4(100));
+    let src_cidr = format!("{src}/24");
+    r1.add_address(&src_cidr).expect("source address");
+    let conf = format!(
+        "vrrp_instance VI_1 {{\n    interface {}\n    virtual_router_id 55\n    priority 100\n    version 3\n    advert_int 0.1\n    mcast_src_ip {src}\n    track_src_ip\n    virtual_ipaddress {{\n        {vip}/24\n    }}\n}}\n",
+        r1.ifname()
+    );
+    let d = start_vrrpd(&r1, &conf);
+    assert!(
+        wait_until(STEP, POLL, || r1.has_address(vip)),
+        "Master with {vip}:\n{}",
+        d.tail(20)
+    );
+    r1.del_address(&src_cidr)
+        .expect("remove the source address");
+    assert!(
+        wait_until(STEP, POLL, || !r1.has_address(vip)),
+        "{vip} still held without {src}:\n{}",
+        d.tail(20)
+    );
+    let log = fs::read_to_string(d.proc.stderr_path()).unwrap_or_default();
+    assert!(
+        log.contains(&format!("source address {src} is gone")) && log.contains("FAULT"),
+        "{log}"
+    );
+    r1.add_address(&src_cidr).expect("source address back");
+    assert!(
+        wait_until(STEP, POLL, || r1.has_address(vip)),
+        "Master again with {src} back:\n{}",
+        d.tail(20)
     );
     let _ = d.stop(STEP);
 }

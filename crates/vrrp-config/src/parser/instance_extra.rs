@@ -1,7 +1,8 @@
 //! The less common `vrrp_instance` keywords of keepalived (`vrrp_parser.c`): unicast TTL,
 //! per-instance forms of global switches, `garp_extra_if`, `notify_deleted`,
 //! `notify_priority_changes`, `down_timer_adverts`, `owner_ignore_adverts`,
-//! `unicast_fault_no_peer`, `no_virtual_ipaddress`; and why the rest is refused.
+//! `unicast_fault_no_peer`, `no_virtual_ipaddress`, `track_src_ip`; and why the rest is
+//! refused.
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "down_timer_adverts",
     "owner_ignore_adverts",
     "unicast_fault_no_peer",
+    "track_src_ip",
 ];
 
 /// The instance keywords keepalived knows and vrrpd refuses, with the reason.
@@ -37,9 +39,6 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         }
         "old_unicast_checksum" => {
             "vrrpd sends the RFC 5798 checksum (over the real destination); peers older than keepalived 1.3.6 must be upgraded"
-        }
-        "track_src_ip" => {
-            "vrrpd does not follow the source address; track the interface (`track_interface`) or use a `vrrp_script`"
         }
         "auth_hmac" => {
             "HMAC authentication (newer keepalived, draft) is not implemented; use VRRPv3 without authentication, as RFC 5798 §9 advises"
@@ -63,6 +62,7 @@ pub(crate) struct RawInstanceExtra {
     pub down_timer_adverts: Option<At<u8>>,
     pub owner_ignore_adverts: Option<At<bool>>,
     pub unicast_fault_no_peer: Option<Span>,
+    pub track_src_ip: bool,
 }
 
 /// `garp_extra_if [all] SECS` (either order): `min` is 0 in an instance (0 turns it off) and
@@ -158,6 +158,11 @@ impl<'t> Parser<'t, '_> {
             "unicast_fault_no_peer" => {
                 if let Some(v) = self.flag(s) {
                     x.unicast_fault_no_peer = v.v.then_some(s.span());
+                }
+            }
+            "track_src_ip" => {
+                if let Some(v) = self.flag(s) {
+                    x.track_src_ip = v.v;
                 }
             }
             _ => self.unsupported(s, crate::keywords::Block::Instance),

@@ -21,6 +21,7 @@ pub(crate) struct Extra {
     pub notify_priority_changes: bool,
     pub down_timer_adverts: u8,
     pub owner_ignore_adverts: bool,
+    pub track_src_ip: bool,
 }
 
 /// Strict mode: `strict_mode` of the instance, else `vrrp_strict`.
@@ -94,5 +95,6 @@ pub(crate) fn resolve(
         notify_priority_changes: x.notify_priority_changes.unwrap_or(false),
         down_timer_adverts,
         owner_ignore_adverts,
+        track_src_ip: x.track_src_ip,
     }
 }

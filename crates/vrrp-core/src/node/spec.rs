@@ -62,6 +62,9 @@ pub struct InstanceSpec {
     /// of any TTL (they may be routed); with 255, RFC 5798 §7.1's check applies to unicast
     /// as to multicast.
     pub unicast_ttl: u8,
+    /// keepalived's `track_src_ip`: the instance is in Fault while its source address
+    /// (`core.primary_address`) is on none of the host's interfaces.
+    pub track_src: bool,
     /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
     /// Its script, file and process trackers.

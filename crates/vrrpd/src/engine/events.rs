@@ -29,6 +29,19 @@ impl Engine {
             NodeEvent::LowerPriorityHeard { id, priority } => {
                 self.lower_priority_heard(id, priority)
             }
+            NodeEvent::SourceAddress {
+                id,
+                address,
+                present,
+            } => {
+                if let Some(i) = self.position(id) {
+                    let name = &self.routers[i].plan.config.name;
+                    match present {
+                        true => info!("{name}: source address {address} is back (track_src_ip)"),
+                        false => warn!("{name}: source address {address} is gone: FAULT (track_src_ip)"),
+                    }
+                }
+            }
             NodeEvent::PriorityChanged {
                 id,
                 priority,
