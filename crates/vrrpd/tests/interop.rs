@@ -432,8 +432,8 @@ fn unicast(mode: Mode) {
     let mut b = Router::new(nodes[1].clone(), Kind::Keepalived, v);
     let spec_a = |p: u8| Spec::new(mode, p).unicast_peer(addr(&nodes[1]));
     // keepalived 2.2.7 sends unicast IPv6 adverts with the default hop limit
-    // (64) unless told; vrrpd requires 255 (RFC 5798 §7.1). See
-    // `keepalived_v3_ipv6_unicast_default_hop_limit`.
+    // (64) unless told; vrrpd requires 255 (RFC 5798 §7.1) unless its own
+    // `unicast_ttl` is not 255. See `keepalived_v3_ipv6_unicast_default_hop_limit_*`.
     let spec_b = |p: u8| {
         Spec::new(mode, p)
             .unicast_peer(addr(&nodes[0]))
@@ -912,6 +912,36 @@ fn keepalived_v3_ipv6_unicast_default_hop_limit_is_refused() {
             .any(|l| l.contains("discarded") && l.to_ascii_lowercase().contains("hop limit")),
         "{test}: vrrpd should say why it discards keepalived's advertisements:\n{log}"
     );
+}
+
+/// The same pair with `unicast_ttl 64` on vrrpd's instance: vrrpd then accepts unicast
+/// adverts of any hop limit (and sends 64), so keepalived's default is heard: one Master,
+/// the higher-priority keepalived (docs/interop.md, finding 3).
+#[test]
+fn keepalived_v3_ipv6_unicast_default_hop_limit_with_vrrpd_unicast_ttl() {
+    let test = "IPv6 unicast, keepalived's default hop limit, vrrpd unicast_ttl 64";
+    if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
+        return;
+    }
+    let (lab, nodes) = new_lab("hlit", 2);
+    for n in &nodes {
+        n.drop_vrrp_multicast().expect("nft");
+    }
+    let v = vip(&lab, Mode::V3v6);
+    let mut a = Router::new(nodes[0].clone(), Kind::Vrrpd, v);
+    let mut k = Router::new(nodes[1].clone(), Kind::Keepalived, v);
+    start_all(
+        &lab,
+        &mut [&mut a, &mut k],
+        &[
+            Spec::new(Mode::V3v6, 100)
+                .unicast_peer(nodes[1].ipv6().into())
+                .line("unicast_ttl 64"),
+            Spec::new(Mode::V3v6, 200).unicast_peer(nodes[0].ipv6().into()),
+        ],
+    );
+    wait_master(&lab, &[&a, &k], 1, settle(Mode::V3v6), test);
+    hold_master(&lab, &[&a, &k], 1, Mode::V3v6.hold(), test);
 }
 
 /// After a crash the link-local VIP stays on eth0 (as every VIP does). A
