@@ -352,6 +352,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("down_timer_adverts", Instance, Value, "`1-100`: adverts missed before the Master is declared down (default 3)"),
     k("owner_ignore_adverts", Instance, Flag, "An address owner (priority 255) drops every advert"),
     k("track_src_ip", Instance, Flag, "Fault while the source address of adverts is on no interface"),
+    k("old_unicast_checksum", Instance, Value, "`[never]`: VRRPv3/IPv4 unicast checksum of keepalived before 1.3.6"),
     k("unicast_fault_no_peer", Instance, Flag, "Accepted; needs `unicast_peer` (vrrpd has no peer-less unicast mode)"),
     k("track_bfd", Instance, Unsupported, "BFD tracking"),
     k("smtp_alert", Instance, Unsupported, "SMTP alerts"),
@@ -359,7 +360,6 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("mcast_dst_ip", Instance, Unsupported, "Destination multicast address (sockets are shared per interface and family)"),
     k("auth_hmac", Instance, Unsupported, "HMAC authentication (newer keepalived; not implemented)"),
     k("use_ipvlan", Instance, Unsupported, "ipvlan interface (vrrpd creates macvlan interfaces only)"),
-    k("old_unicast_checksum", Instance, Unsupported, "Checksum of keepalived before 1.3.6 (vrrpd sends the RFC one)"),
     // authentication.
     k("auth_type", Auth, Value, "`PASS`: simple password (`AH` is refused)"),
     k("auth_pass", Auth, Value, "`TEXT`: the password (first 8 bytes used)"),

@@ -645,6 +645,9 @@ pub struct VrrpInstance {
     /// `track_src_ip`: Fault while the source address of advertisements (`unicast_src_ip`,
     /// `mcast_src_ip`, else the interface's) is on none of the host's interfaces.
     pub track_src_ip: bool,
+    /// `old_unicast_checksum`: VRRPv3/IPv4 unicast adverts checksum the group as
+    /// pseudo-header destination, as keepalived before 1.3.6, and accept that form.
+    pub old_unicast_checksum: bool,
     /// The `vrrp_sync_group` the instance belongs to.
     pub sync_group: Option<String>,
     /// Where the `vrrp_instance` keyword is.

@@ -740,6 +740,7 @@ fn instance(
         down_timer_adverts: extra.down_timer_adverts,
         owner_ignore_adverts: extra.owner_ignore_adverts,
         track_src_ip: extra.track_src_ip,
+        old_unicast_checksum: extra.old_unicast_checksum,
         sync_group: None,
         location: map.location(span),
     })

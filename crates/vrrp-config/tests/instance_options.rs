@@ -58,6 +58,10 @@ fn defaults_are_keepalived_ones() {
     assert!(!i.owner_ignore_adverts);
     assert!(!i.track_src_ip);
     assert!(inst(&conf("", "    track_src_ip\n")).track_src_ip);
+    assert!(inst(&conf("", "    old_unicast_checksum\n")).old_unicast_checksum);
+    assert!(!inst(&conf("", "    old_unicast_checksum never\n")).old_unicast_checksum);
+    let errs = errors(&conf("", "    old_unicast_checksum always\n"));
+    has(&errs, 6, 26, "invalid old_unicast_checksum `always`");
 }
 
 #[test]
@@ -217,9 +221,8 @@ fn no_virtual_ipaddress_silences_the_version_2_warning() {
 #[test]
 fn refusals_say_why() {
     for (kw, why) in [
-        ("use_ipvlan", "macvlan"),
         ("mcast_dst_ip 224.0.0.19", "one socket per interface"),
-        ("old_unicast_checksum", "RFC 5798 checksum"),
+        ("use_ipvlan", "macvlan"),
         ("auth_hmac", "HMAC"),
     ] {
         let errs = errors(&conf("", &format!("    {kw}\n")));

@@ -580,9 +580,14 @@ impl Node {
             (&spec.unicast_peers, spec.unicast_ttl)
         };
         let checksum_form = spec.core.checksum_form;
+        // keepalived before 1.3.6 put the group, not the peer, in the IPv4 pseudo-header.
+        let old_checksum = spec.old_unicast_checksum
+            && !spec.unicast_peers.is_empty()
+            && spec.core.family == Family::Ipv4;
         let mut failed = None;
         for &dst in destinations {
-            match packet::encode(adv, src, dst, checksum_form) {
+            let checksum_dst = if old_checksum { group[0] } else { dst };
+            match packet::encode(adv, src, checksum_dst, checksum_form) {
                 Ok(bytes) => self.outputs.push_back(NodeOutput::Transmit {
                     socket: spec.socket,
                     src,

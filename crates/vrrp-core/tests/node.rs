@@ -37,6 +37,7 @@ fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
         check_unicast_src: false,
         unicast_ttl: 255,
         track_src: false,
+        old_unicast_checksum: false,
         tracked_interfaces: vec![TrackedInterface {
             name: format!("eth{ifindex}"),
             weight: 0,
@@ -515,4 +516,57 @@ fn track_src_faults_while_the_source_address_is_gone() {
     node.set_address(t(30), 2, local, true);
     outputs(&mut node);
     assert_eq!(state(&node, id), State::Backup);
+}
+
+/// keepalived's `old_unicast_checksum`: unicast VRRPv3/IPv4 adverts checksum the group as
+/// pseudo-header destination (keepalived before 1.3.6), and such adverts are accepted;
+/// without it they are malformed.
+#[test]
+fn old_unicast_checksum_uses_the_group_in_the_pseudo_header() {
+    let peer = IpAddr::V4(PEER);
+    let unicast = |old: bool| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = vec![peer];
+        s.old_unicast_checksum = old;
+        s
+    };
+    // Sent: the checksum only verifies against the group.
+    let (mut node, _) = running(vec![unicast(true)]);
+    let sent: Vec<(IpAddr, Vec<u8>)> = run_until(&mut node, 5_000)
+        .into_iter()
+        .filter_map(|o| match o {
+            NodeOutput::Transmit { dst, bytes, .. } => Some((dst, bytes)),
+            _ => None,
+        })
+        .collect();
+    assert!(!sent.is_empty());
+    let local = IpAddr::V4(LOCAL);
+    let group = IpAddr::V4(MULTICAST_V4);
+    for (dst, bytes) in &sent {
+        assert_eq!(*dst, peer);
+        let meta = |dst| IpMeta {
+            src: local,
+            dst,
+            ttl: 255,
+        };
+        assert!(packet::decode(bytes, &meta(group)).is_ok());
+        assert!(packet::decode(bytes, &meta(peer)).is_err());
+    }
+    // Received from an old peer: its checksum names the group, the packet our address.
+    let bytes =
+        packet::encode(&advert(1, 200), peer, group, ChecksumForm::PseudoHeader).expect("encode");
+    let meta = IpMeta {
+        src: peer,
+        dst: local,
+        ttl: 255,
+    };
+    for (old, accepted) in [(true, 1), (false, 0)] {
+        let (mut node, ids) = running(vec![unicast(old)]);
+        node.handle_packet(t(10), 2, &meta, &bytes);
+        let c = node.instance(ids[0]).expect("A").counters();
+        assert_eq!(
+            c.rcvd_advertisements, accepted,
+            "old_unicast_checksum {old}"
+        );
+    }
 }

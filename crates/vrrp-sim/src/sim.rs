@@ -395,6 +395,7 @@ impl Sim {
             check_unicast_src: false,
             unicast_ttl: vrrp_core::packet::VRRP_TTL,
             track_src: false,
+            old_unicast_checksum: false,
             tracked_interfaces: vec![TrackedInterface {
                 name: LINK.to_string(),
                 weight: 0,

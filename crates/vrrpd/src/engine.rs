@@ -159,6 +159,7 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
         check_unicast_src: plan.config.check_unicast_src,
         unicast_ttl: plan.config.unicast_ttl,
         track_src: plan.config.track_src_ip,
+        old_unicast_checksum: plan.config.old_unicast_checksum,
         tracked_interfaces: plan
             .tracked
             .iter()

@@ -874,7 +874,8 @@ fn keepalived_v3_ipv6_global_first_address() {
 /// keepalived 2.2.7 sends unicast IPv6 advertisements with the socket's
 /// default hop limit (64) unless `unicast_ttl 255` is set (its IPv4 unicast
 /// adverts have TTL 255); vrrpd discards any advertisement whose hop limit is
-/// not 255 (RFC 5798 §7.1), unicast or not, and says so, while keepalived does
+/// not 255 (RFC 5798 §7.1), unicast or not (unless its own `unicast_ttl` is not
+/// 255: the next test), and says so, while keepalived does
 /// not check the TTL of unicast adverts. Both become Master: the documented
 /// disagreement (docs/interop.md), asserted so that a change in it is seen.
 #[test]

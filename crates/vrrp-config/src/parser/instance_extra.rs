@@ -26,6 +26,7 @@ pub(crate) const KEYWORDS: &[&str] = &[
     "owner_ignore_adverts",
     "unicast_fault_no_peer",
     "track_src_ip",
+    "old_unicast_checksum",
 ];
 
 /// The instance keywords keepalived knows and vrrpd refuses, with the reason.
@@ -36,9 +37,6 @@ pub(crate) fn refusal(name: &str) -> Option<&'static str> {
         }
         "mcast_dst_ip" => {
             "vrrpd shares one socket per interface and family, joined to the RFC group (224.0.0.18 / ff02::12); a per-instance group cannot be told apart on it"
-        }
-        "old_unicast_checksum" => {
-            "vrrpd sends the RFC 5798 checksum (over the real destination); peers older than keepalived 1.3.6 must be upgraded"
         }
         "auth_hmac" => {
             "HMAC authentication (newer keepalived, draft) is not implemented; use VRRPv3 without authentication, as RFC 5798 §9 advises"
@@ -63,6 +61,7 @@ pub(crate) struct RawInstanceExtra {
     pub owner_ignore_adverts: Option<At<bool>>,
     pub unicast_fault_no_peer: Option<Span>,
     pub track_src_ip: bool,
+    pub old_unicast_checksum: bool,
 }
 
 /// `garp_extra_if [all] SECS` (either order): `min` is 0 in an instance (0 turns it off) and
@@ -160,6 +159,17 @@ impl<'t> Parser<'t, '_> {
                     x.unicast_fault_no_peer = v.v.then_some(s.span());
                 }
             }
+            // keepalived: no argument sends the old form; `never` turns off its detection of
+            // old peers, which vrrpd only does when told: the default.
+            "old_unicast_checksum" => match s.args.as_slice() {
+                [] => x.old_unicast_checksum = true,
+                [w] if word(w) == "never" => x.old_unicast_checksum = false,
+                [w, ..] => self.d.error_hint(
+                    w.span,
+                    format!("invalid old_unicast_checksum `{}`", word(w)),
+                    "write `old_unicast_checksum` or `old_unicast_checksum never`",
+                ),
+            },
             "track_src_ip" => {
                 if let Some(v) = self.flag(s) {
                     x.track_src_ip = v.v;

@@ -22,6 +22,7 @@ pub(crate) struct Extra {
     pub down_timer_adverts: u8,
     pub owner_ignore_adverts: bool,
     pub track_src_ip: bool,
+    pub old_unicast_checksum: bool,
 }
 
 /// Strict mode: `strict_mode` of the instance, else `vrrp_strict`.
@@ -96,5 +97,6 @@ pub(crate) fn resolve(
         down_timer_adverts,
         owner_ignore_adverts,
         track_src_ip: x.track_src_ip,
+        old_unicast_checksum: x.old_unicast_checksum,
     }
 }

@@ -78,8 +78,10 @@ impl Node {
         self.update_group_holds(i, now);
     }
 
-    /// Decodes `bytes`; a unicast instance with a `unicast_ttl` other than 255 skips the TTL
-    /// check (keepalived never checks the TTL of unicast adverts; vrrpd only when told).
+    /// Decodes `bytes` with the unicast relaxations of the instance it is for: with a
+    /// `unicast_ttl` other than 255 the TTL is not checked (keepalived never checks it on
+    /// unicast; vrrpd only when told), and with `old_unicast_checksum` the checksum may
+    /// use the group as destination (keepalived before 1.3.6).
     fn decode(
         &self,
         ifindex: u32,
@@ -87,23 +89,38 @@ impl Node {
         bytes: &[u8],
     ) -> Result<packet::Decoded, packet::DecodeError> {
         let first = packet::decode(bytes, meta);
-        let Err(packet::DecodeError::TtlNot255 { .. }) = first else {
+        let Err(error) = &first else {
             return first;
         };
-        let relaxed = packet::peek_vrid(bytes)
+        let Some(spec) = packet::peek_vrid(bytes)
             .and_then(|v| self.route(ifindex, meta.src, v))
-            .is_some_and(|i| {
-                let spec = &self.members[i].spec;
-                spec.unicast_ttl != packet::VRRP_TTL && !spec.unicast_peers.is_empty()
-            });
-        if !relaxed {
+            .map(|i| &self.members[i].spec)
+            .filter(|s| !s.unicast_peers.is_empty())
+        else {
+            return first;
+        };
+        let mut relaxed = *meta;
+        if spec.unicast_ttl != packet::VRRP_TTL {
+            relaxed.ttl = packet::VRRP_TTL;
+        }
+        let retry = match error {
+            packet::DecodeError::TtlNot255 { .. } => relaxed.ttl != meta.ttl,
+            packet::DecodeError::BadChecksum { .. } => spec.old_unicast_checksum,
+            _ => false,
+        };
+        if !retry {
             return first;
         }
-        let as_if_local = IpMeta {
-            ttl: packet::VRRP_TTL,
-            ..*meta
-        };
-        packet::decode(bytes, &as_if_local)
+        match packet::decode(bytes, &relaxed) {
+            Err(packet::DecodeError::BadChecksum { .. })
+                if spec.old_unicast_checksum && spec.core.family == Family::Ipv4 =>
+            {
+                relaxed.dst = IpAddr::V4(packet::MULTICAST_V4);
+                packet::decode(bytes, &relaxed).map_err(|_| error.clone())
+            }
+            Err(_) => first,
+            ok => ok,
+        }
     }
 
     /// The member for VRID `vrid` on interface `ifindex` in the family of `src`.

@@ -65,6 +65,10 @@ pub struct InstanceSpec {
     /// keepalived's `track_src_ip`: the instance is in Fault while its source address
     /// (`core.primary_address`) is on none of the host's interfaces.
     pub track_src: bool,
+    /// keepalived's `old_unicast_checksum`: VRRPv3 over IPv4 to unicast peers checksums its
+    /// pseudo-header with the multicast group as destination, as keepalived before 1.3.6
+    /// did; received adverts in that form are accepted too.
+    pub old_unicast_checksum: bool,
     /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
     /// Its script, file and process trackers.
