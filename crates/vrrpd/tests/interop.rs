@@ -945,6 +945,52 @@ fn keepalived_v3_ipv6_unicast_default_hop_limit_with_vrrpd_unicast_ttl() {
     hold_master(&lab, &[&a, &k], 1, Mode::V3v6.hold(), test);
 }
 
+/// `old_unicast_checksum` on both (keepalived sends its pre-1.3.6 checksum, the group in
+/// the pseudo-header): either one Master, both ways round. Without the keyword vrrpd
+/// refuses keepalived's adverts ("checksum") and both become Master.
+#[test]
+fn keepalived_v3_ipv4_unicast_old_checksum() {
+    let test = "IPv4 unicast, old_unicast_checksum";
+    if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
+        return;
+    }
+    let (lab, nodes) = new_lab("ochk", 2);
+    for n in &nodes {
+        n.drop_vrrp_multicast().expect("nft");
+    }
+    let v = vip(&lab, Mode::V3v4);
+    let mut a = Router::new(nodes[0].clone(), Kind::Vrrpd, v);
+    let mut k = Router::new(nodes[1].clone(), Kind::Keepalived, v);
+    let spec = |p: u8, peer: &Node| {
+        Spec::new(Mode::V3v4, p)
+            .unicast_peer(peer.ipv4().into())
+            .line("old_unicast_checksum")
+    };
+    let t = settle(Mode::V3v4);
+    for (pa, pk, want) in [(200, 100, 0), (100, 200, 1)] {
+        let what = format!("{test}: vrrpd {pa}, keepalived {pk}");
+        start_all(
+            &lab,
+            &mut [&mut a, &mut k],
+            &[spec(pa, &nodes[1]), spec(pk, &nodes[0])],
+        );
+        wait_master(&lab, &[&a, &k], want, t, &what);
+        hold_master(&lab, &[&a, &k], want, Mode::V3v4.hold(), &what);
+        a.stop();
+        k.stop();
+    }
+    let plain = Spec::new(Mode::V3v4, 100).unicast_peer(nodes[1].ipv4().into());
+    start_all(&lab, &mut [&mut a, &mut k], &[plain, spec(200, &nodes[0])]);
+    let rs = [&a, &k];
+    let both = wait_until(t, POLL, || masters(&rs).len() == 2);
+    assert!(
+        both,
+        "{test}: vrrpd without the keyword should refuse the old checksum; Masters {:?}\n{}",
+        master_names(&rs),
+        diag(&lab, &rs)
+    );
+}
+
 /// After a crash the link-local VIP stays on eth0 (as every VIP does). A
 /// restarted vrrpd must still advertise from the interface's own link-local
 /// address (RFC 5798 §5.1.2.1), not from the virtual one.
