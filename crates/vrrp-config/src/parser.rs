@@ -650,17 +650,6 @@ impl<'t> Parser<'t, '_> {
     fn global_stmt(&mut self, s: &Stmt<'t>) {
         const MAX_TIMER: u64 = u32::MAX as u64 / 1000;
         match s.name {
-            "vrrp_garp_extra_if" => {
-                let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
-                match instance_extra::garp_extra_if(&words, 1) {
-                    Ok(v) => self.global.defs.garp.extra_if = Some(v),
-                    Err(reason) => self.d.error_hint(
-                        s.args.first().map_or(s.span(), |t| t.span),
-                        format!("invalid vrrp_garp_extra_if: {reason}"),
-                        "write `vrrp_garp_extra_if [all] SECS`",
-                    ),
-                }
-            }
             "router_id" => {
                 if let Some(v) = self.value(s, |w| Ok(w.to_owned())) {
                     self.global.defs.router_id = Some(v.v);
@@ -708,6 +697,7 @@ impl<'t> Parser<'t, '_> {
                     self.global.defs.garp.interval = v.v;
                 }
             }
+            "vrrp_garp_extra_if" => self.global_garp_extra_if(s),
             "vrrp_gna_interval" => {
                 if let Some(v) = self.value(s, |w| value::timer(w, MAX_TIMER)) {
                     self.global.defs.garp.gna_interval = v.v;

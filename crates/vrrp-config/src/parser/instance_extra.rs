@@ -87,6 +87,19 @@ pub(crate) fn garp_extra_if(words: &[&str], min: i64) -> Result<GarpExtraIf, Str
 }
 
 impl<'t> Parser<'t, '_> {
+    /// `vrrp_garp_extra_if [all] SECS` in `global_defs` (1-86400 s, as keepalived).
+    pub(super) fn global_garp_extra_if(&mut self, s: &Stmt<'t>) {
+        let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
+        match garp_extra_if(&words, 1) {
+            Ok(v) => self.global.defs.garp.extra_if = Some(v),
+            Err(reason) => self.d.error_hint(
+                s.args.first().map_or(s.span(), |t| t.span),
+                format!("invalid vrrp_garp_extra_if: {reason}"),
+                "write `vrrp_garp_extra_if [all] SECS`",
+            ),
+        }
+    }
+
     /// One keyword of [`KEYWORDS`].
     pub(super) fn instance_extra(&mut self, x: &mut RawInstanceExtra, s: &Stmt<'t>) {
         match s.name {
