@@ -357,7 +357,7 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("track_bfd", Instance, Unsupported, "BFD tracking"),
     k("smtp_alert", Instance, Unsupported, "SMTP alerts"),
     k("sync_group_tracking_weight", Instance, Unsupported, "A `vrrp_sync_group` keyword, not an instance one"),
-    k("mcast_dst_ip", Instance, Unsupported, "Destination multicast address (sockets are shared per interface and family)"),
+    k("mcast_dst_ip", Instance, Unsupported, "Destination multicast address (not per instance: one group per socket)"),
     k("auth_hmac", Instance, Unsupported, "HMAC authentication (newer keepalived; not implemented)"),
     k("use_ipvlan", Instance, Unsupported, "ipvlan interface (vrrpd creates macvlan interfaces only)"),
     // authentication.

@@ -221,7 +221,7 @@ fn no_virtual_ipaddress_silences_the_version_2_warning() {
 #[test]
 fn refusals_say_why() {
     for (kw, why) in [
-        ("mcast_dst_ip 224.0.0.19", "one socket per interface"),
+        ("mcast_dst_ip 224.0.0.19", "single multicast group"),
         ("use_ipvlan", "macvlan"),
         ("auth_hmac", "HMAC"),
     ] {

@@ -33,10 +33,10 @@ pub(crate) const KEYWORDS: &[&str] = &[
 pub(crate) fn refusal(name: &str) -> Option<&'static str> {
     Some(match name {
         "use_ipvlan" => {
-            "vrrpd creates macvlan interfaces only: use `use_vmac` (ipvlan shares the parent's MAC, so a virtual MAC cannot be used with it anyway)"
+            "vrrpd creates macvlan interfaces only: use `use_vmac`, or no virtual interface (an ipvlan shares its parent's MAC, so it gives no virtual MAC either)"
         }
         "mcast_dst_ip" => {
-            "vrrpd shares one socket per interface and family, joined to the RFC group (224.0.0.18 / ff02::12); a per-instance group cannot be told apart on it"
+            "not implemented per instance: vrrpd's sockets are shared by the instances of an interface and family and join a single multicast group"
         }
         "auth_hmac" => {
             "HMAC authentication (newer keepalived, draft) is not implemented; use VRRPv3 without authentication, as RFC 5798 §9 advises"
