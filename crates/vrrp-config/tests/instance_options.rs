@@ -239,3 +239,53 @@ fn refusals_say_why() {
     let e = has(&errs, 6, 5, "unsupported keyword `track_group`");
     assert!(!e.hint.as_deref().unwrap_or("").contains("keepalived knows"));
 }
+
+/// A unicast pair written for keepalived 2.2.7 (its `keepalived -t` knows every keyword):
+/// vrrpd reads it whole, with keepalived's meaning.
+#[test]
+fn a_keepalived_unicast_pair_loads() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/realworld/unicast_pair.conf");
+    let l = match vrrp_config::load(&path) {
+        Ok(l) => l,
+        Err(e) => panic!(
+            "{}",
+            e.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let g = &l.config.global;
+    assert_eq!(g.garp.master_refresh, Some(Duration::from_secs(14_400)));
+    assert!(g.skip_check_adv_addr);
+    let public = &l.config.instances[0];
+    assert_eq!(public.unicast_ttl, 64);
+    assert!(public.check_unicast_src && public.skip_check_adv_addr && !public.strict);
+    assert_eq!(
+        public.garp.master_refresh,
+        Some(Duration::from_secs(14_400))
+    );
+    assert_eq!(
+        public.garp.extra_if,
+        Some(GarpExtraIf {
+            interval: Duration::from_secs(120),
+            all: true
+        })
+    );
+    assert_eq!(public.down_timer_adverts, 5);
+    assert!(public.notify_priority_changes && public.track_src_ip);
+    let deleted = public.notify_deleted.clone().flatten().expect("script");
+    assert_eq!(deleted.argv, ["/etc/keepalived/deleted.sh", "VI_PUBLIC"]);
+    let mgmt = &l.config.instances[1];
+    assert!(!mgmt.skip_check_adv_addr);
+    // The global default without `all`: kept (nothing is sent, see docs/config.md).
+    assert_eq!(
+        mgmt.garp.extra_if,
+        Some(GarpExtraIf {
+            interval: Duration::from_secs(300),
+            all: false
+        })
+    );
+}
