@@ -154,13 +154,13 @@ async fn start(
     }
     let links = nl.links().await?;
     // For track_src_ip: the host's addresses now; address events follow them.
-    let mut addresses = Vec::new();
-    for l in &links {
-        match nl.addresses(l.index).await {
-            Ok(list) => addresses.extend(list.into_iter().map(|a| (l.index, a.addr))),
-            Err(e) => warn!("cannot list the addresses of {}: {e}", l.name),
+    let addresses: Vec<(u32, std::net::IpAddr)> = match nl.all_addresses().await {
+        Ok(list) => list.into_iter().map(|(i, a)| (i, a.addr)).collect(),
+        Err(e) => {
+            warn!("cannot list the host's addresses (track_src_ip sees none): {e}");
+            Vec::new()
         }
-    }
+    };
     engine
         .borrow_mut()
         .handle(clock::now(), Input::Start(&links, &addresses));
