@@ -99,6 +99,15 @@ fn instance_keywords_override_global_defaults() {
             all: false
         })
     );
+    // Without `all` nothing is sent in vrrpd: a warning says so.
+    let l = ok(&conf(g, ""));
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.line == 4 && w.message.contains("without `all` sends nothing")),
+        "{:?}",
+        l.warnings
+    );
     // `garp_extra_if 0` turns the global default off; `skip_check_adv_addr false` too.
     let i = inst(&conf(
         g,
@@ -280,12 +289,11 @@ fn a_keepalived_unicast_pair_loads() {
     assert_eq!(deleted.argv, ["/etc/keepalived/deleted.sh", "VI_PUBLIC"]);
     let mgmt = &l.config.instances[1];
     assert!(!mgmt.skip_check_adv_addr);
-    // The global default without `all`: kept (nothing is sent, see docs/config.md).
     assert_eq!(
         mgmt.garp.extra_if,
         Some(GarpExtraIf {
             interval: Duration::from_secs(300),
-            all: false
+            all: true
         })
     );
 }

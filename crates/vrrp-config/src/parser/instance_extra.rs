@@ -91,12 +91,27 @@ impl<'t> Parser<'t, '_> {
     pub(super) fn global_garp_extra_if(&mut self, s: &Stmt<'t>) {
         let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
         match garp_extra_if(&words, 1) {
-            Ok(v) => self.global.defs.garp.extra_if = Some(v),
+            Ok(v) => {
+                self.warn_no_extra_if(s, v);
+                self.global.defs.garp.extra_if = Some(v);
+            }
             Err(reason) => self.d.error_hint(
                 s.args.first().map_or(s.span(), |t| t.span),
                 format!("invalid vrrp_garp_extra_if: {reason}"),
                 "write `vrrp_garp_extra_if [all] SECS`",
             ),
+        }
+    }
+
+    /// Without `all`, keepalived sends on its own VIP-side virtual MAC interfaces only,
+    /// which vrrpd does not create: the setting does nothing here.
+    fn warn_no_extra_if(&mut self, s: &Stmt<'t>, v: GarpExtraIf) {
+        if !v.all && !v.interval.is_zero() {
+            self.d.warn_hint(
+                s.span(),
+                format!("`{}` without `all` sends nothing in vrrpd", s.name),
+                "keepalived sends these only on its VIP-side virtual MAC interfaces, which vrrpd does not create; add `all` for every other interface of the addresses",
+            );
         }
     }
 
@@ -129,7 +144,10 @@ impl<'t> Parser<'t, '_> {
             "garp_extra_if" => {
                 let words: Vec<&str> = s.args.iter().map(|t| word(t)).collect();
                 match garp_extra_if(&words, 0) {
-                    Ok(v) => x.garp_extra_if = Some(At { v, span: s.span() }),
+                    Ok(v) => {
+                        self.warn_no_extra_if(s, v);
+                        x.garp_extra_if = Some(At { v, span: s.span() });
+                    }
                     Err(reason) => self.d.error_hint(
                         s.args.first().map_or(s.span(), |t| t.span),
                         format!("invalid garp_extra_if: {reason}"),
