@@ -468,6 +468,23 @@ pub struct Garp {
     pub interval: Duration,
     /// Gap between two unsolicited NAs on one interface (`vrrp_gna_interval`, default 0).
     pub gna_interval: Duration,
+    /// `garp_extra_if` / `vrrp_garp_extra_if`: periodic GARP/NA on the other interfaces of
+    /// the addresses while Master (default off).
+    pub extra_if: Option<GarpExtraIf>,
+}
+
+/// `garp_extra_if [all] SECS`: while Master, every `interval` one GARP/NA per address that
+/// lives on another interface than the instance's (its `dev`), so that switches keep
+/// those MACs in their caches. keepalived sends them on its own virtual MAC interfaces
+/// only, unless `all`: vrrpd creates no VIP-side virtual MAC interface, so without `all`
+/// there is nothing to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpExtraIf {
+    /// The period (0 = off; the first one `garp_master_delay` + `interval` after becoming
+    /// Master).
+    pub interval: Duration,
+    /// `all`: on every other interface, not only virtual MAC ones.
+    pub all: bool,
 }
 
 impl Default for Garp {
@@ -481,6 +498,7 @@ impl Default for Garp {
             lower_prio_repeat: 5,
             interval: Duration::ZERO,
             gna_interval: Duration::ZERO,
+            extra_if: None,
         }
     }
 }
@@ -618,6 +636,33 @@ pub struct VrrpInstance {
     pub virtual_rules: Vec<VirtualRule>,
     /// `promote_secondaries`
     pub promote_secondaries: bool,
+    /// `unicast_ttl N`: the TTL / hop limit of unicast advertisements (default 255).
+    pub unicast_ttl: u8,
+    /// `check_unicast_src` (or the global `vrrp_check_unicast_src`): unicast
+    /// advertisements are accepted from the configured peers only.
+    pub check_unicast_src: bool,
+    /// `skip_check_adv_addr` (or the global `vrrp_skip_check_adv_addr`): the address list
+    /// of advertisements from the Master already known is not checked again.
+    pub skip_check_adv_addr: bool,
+    /// `strict_mode` (else the global `vrrp_strict`).
+    pub strict: bool,
+    /// `notify_deleted [SCRIPT]`: an instance removed by a reload is notified as `DELETED`
+    /// (instead of `FAULT`), and its script, if any, runs.
+    pub notify_deleted: Option<Option<Command>>,
+    /// `notify_priority_changes`: priority changes go to the notify FIFOs
+    /// (`MASTER_PRIORITY` / `BACKUP_PRIORITY` lines).
+    pub notify_priority_changes: bool,
+    /// `down_timer_adverts N` (1-100, default 3): the Master_Down_Interval counts N
+    /// advertisement intervals instead of the RFC's 3.
+    pub down_timer_adverts: u8,
+    /// `owner_ignore_adverts`: an address owner (priority 255) drops every advertisement.
+    pub owner_ignore_adverts: bool,
+    /// `track_src_ip`: Fault while the source address of advertisements (`unicast_src_ip`,
+    /// `mcast_src_ip`, else the interface's) is on none of the host's interfaces.
+    pub track_src_ip: bool,
+    /// `old_unicast_checksum`: VRRPv3/IPv4 unicast adverts checksum the group as
+    /// pseudo-header destination, as keepalived before 1.3.6, and accept that form.
+    pub old_unicast_checksum: bool,
     /// The `vrrp_sync_group` the instance belongs to.
     pub sync_group: Option<String>,
     /// Where the `vrrp_instance` keyword is.

@@ -17,6 +17,7 @@ mod alerts;
 mod checkers;
 mod garp_group;
 mod global_vrrp;
+mod instance_extra;
 mod lenient;
 mod lvs;
 mod lvs_global;
@@ -31,6 +32,7 @@ mod keyword_tests;
 pub(crate) use alerts::{RawAlertObject, RawAlerts, finish as finish_alerts};
 pub(crate) use checkers::RawChecker;
 pub(crate) use garp_group::RawGarpGroup;
+pub(crate) use instance_extra::RawInstanceExtra;
 pub(crate) use lvs::{RawRs, RawTiming, RawVs, RawVsGroup, RawVsKey};
 pub(crate) use statics::RawStatics;
 pub(crate) use tracking::{
@@ -124,6 +126,8 @@ pub(crate) struct RawInstance {
     pub routes: Vec<At<VirtualRoute>>,
     pub rules: Vec<At<RawRule>>,
     pub promote_secondaries: bool,
+    /// The less common keywords (`instance_extra`).
+    pub extra: RawInstanceExtra,
 }
 
 impl RawInstance {
@@ -170,6 +174,7 @@ impl RawInstance {
             routes: Vec::new(),
             rules: Vec::new(),
             promote_secondaries: false,
+            extra: RawInstanceExtra::default(),
         }
     }
 }
@@ -268,6 +273,12 @@ struct Parser<'t, 'd> {
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
 }
+
+/// GARP delays: keepalived keeps them in microseconds in an `unsigned` (at most 4,294 s).
+const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
+/// `garp_master_refresh`: keepalived reads whole seconds up to `UINT_MAX`
+/// (`vrrp_garp_refresh_handler`), so a refresh every 4 hours (14,400 s) is valid.
+const MAX_GARP_REFRESH: u64 = u32::MAX as u64;
 
 fn word(t: &Token) -> &str {
     t.word().unwrap_or("")
@@ -379,7 +390,14 @@ impl<'t> Parser<'t, '_> {
             .map(|k| (value::distance(st.name, k), k))
             .filter(|(dist, k)| *dist <= 2 && *dist < k.len() / 2 + 1)
             .min_by_key(|(dist, _)| *dist);
-        let hint = if keywords::keepalived_only(st.name) {
+        let reason = (block == Block::Instance)
+            .then(|| instance_extra::refusal(st.name))
+            .flatten();
+        let hint = if let Some(reason) = reason {
+            Some(format!(
+                "keepalived knows this keyword but vrrpd refuses it: {reason}"
+            ))
+        } else if keywords::keepalived_only(st.name) {
             Some(match refusals::reason(block, st.name) {
                 Some(why) => format!("keepalived knows this keyword but vrrpd does not support it: {why}"),
                 None => "keepalived knows this keyword but vrrpd does not support it (see docs/config.md)"
@@ -658,7 +676,6 @@ impl<'t> Parser<'t, '_> {
 
     fn global_stmt(&mut self, s: &Stmt<'t>) {
         const MAX_TIMER: u64 = u32::MAX as u64 / 1000;
-        const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
         match s.name {
             "router_id" => {
                 if let Some(v) = self.value(s, |w| Ok(w.to_owned())) {
@@ -693,7 +710,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "vrrp_garp_master_refresh" => {
-                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_DELAY)) {
+                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_REFRESH)) {
                     self.global.defs.garp.master_refresh = Some(v.v).filter(|d| !d.is_zero());
                 }
             }
@@ -707,6 +724,7 @@ impl<'t> Parser<'t, '_> {
                     self.global.defs.garp.interval = v.v;
                 }
             }
+            "vrrp_garp_extra_if" => self.global_garp_extra_if(s),
             "vrrp_gna_interval" => {
                 if let Some(v) = self.value(s, |w| value::timer(w, MAX_TIMER)) {
                     self.global.defs.garp.gna_interval = v.v;
@@ -901,7 +919,6 @@ impl<'t> Parser<'t, '_> {
     }
 
     fn instance_stmt(&mut self, inst: &mut RawInstance, s: &Stmt<'t>) {
-        const MAX_GARP_DELAY: u64 = u32::MAX as u64 / 1_000_000;
         match s.name {
             "state" => inst.state = self.value(s, parse_state).or(inst.state.take()),
             "interface" => inst.interface = self.value(s, value::ifname).or(inst.interface.take()),
@@ -1010,7 +1027,7 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "garp_master_refresh" => {
-                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_DELAY)) {
+                if let Some(v) = self.value(s, |w| value::whole_secs(w, MAX_GARP_REFRESH)) {
                     inst.garp_master_refresh = Some(Some(v.v).filter(|d| !d.is_zero()));
                 }
             }
@@ -1085,6 +1102,9 @@ impl<'t> Parser<'t, '_> {
                 }
             }
             "smtp_alert" => self.smtp_alert_switch(s, RawAlertObject::Instance(inst.name.clone())),
+            name if instance_extra::KEYWORDS.contains(&name) => {
+                self.instance_extra(&mut inst.extra, s)
+            }
             _ => self.unsupported(s, Block::Instance),
         }
     }

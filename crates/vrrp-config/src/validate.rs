@@ -9,6 +9,7 @@ use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, Vr
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
 mod garp_group;
+mod instance_extra;
 mod lvs;
 mod statics;
 mod tracking;
@@ -237,7 +238,7 @@ fn instance(
     d: &mut Diags,
 ) -> Option<VrrpInstance> {
     let errors_before = d.errors.len();
-    let strict = g.strict;
+    let strict = instance_extra::strict(&raw, g);
     let span = raw.span;
     let name = &raw.name;
     let present = |k: &str| raw.seen.contains_key(k);
@@ -400,13 +401,15 @@ fn instance(
                 format!("vrrp_strict: instance `{name}` needs at least one virtual_ipaddress"),
             );
         } else if version == 3 && role == Role::Router {
-            d.error(
+            d.error_hint(
                 span,
                 format!(
                     "instance `{name}` needs at least one virtual_ipaddress with VRRP version 3"
                 ),
+                "RFC 9568 erratum 8299: a VRRPv3 advertisement carries at least one address \
+                 (vrrpd refuses it even with no_virtual_ipaddress)",
             );
-        } else if role == Role::Router {
+        } else if role == Role::Router && !raw.extra.no_virtual_ipaddress {
             d.warn(
                 span,
                 format!("instance `{name}` has no virtual_ipaddress; at least one is sensible"),
@@ -646,6 +649,13 @@ fn instance(
         },
         interval: g.garp.interval,
         gna_interval: g.garp.gna_interval,
+        extra_if: raw
+            .extra
+            .garp_extra_if
+            .as_ref()
+            .map(|x| x.v)
+            .or(g.garp.extra_if)
+            .filter(|x| !x.interval.is_zero()),
     };
     let lower_prio_no_advert = match &raw.lower_prio_no_advert {
         Some(v) => {
@@ -672,6 +682,7 @@ fn instance(
         None => !strict && g.higher_prio_send_advert,
     };
 
+    let extra = instance_extra::resolve(&raw, g, strict, priority, map, d);
     if d.errors.len() > errors_before {
         return None;
     }
@@ -733,6 +744,16 @@ fn instance(
             })
             .collect(),
         promote_secondaries: raw.promote_secondaries,
+        unicast_ttl: extra.unicast_ttl,
+        check_unicast_src: extra.check_unicast_src,
+        skip_check_adv_addr: extra.skip_check_adv_addr,
+        strict,
+        notify_deleted: extra.notify_deleted,
+        notify_priority_changes: extra.notify_priority_changes,
+        down_timer_adverts: extra.down_timer_adverts,
+        owner_ignore_adverts: extra.owner_ignore_adverts,
+        track_src_ip: extra.track_src_ip,
+        old_unicast_checksum: extra.old_unicast_checksum,
         sync_group: None,
         location: map.location(span),
     })

@@ -62,8 +62,8 @@ fn unsupported_keyword_exact_location() {
 
 #[test]
 fn unsupported_flag_and_misspelling() {
-    let errs = errors(&instance("    notify_deleted\n    priorty 50\n"));
-    has(&errs, 5, 5, "unsupported keyword `notify_deleted`");
+    let errs = errors(&instance("    use_vmac_addr\n    priorty 50\n"));
+    has(&errs, 5, 5, "unsupported keyword `use_vmac_addr`");
     has(&errs, 6, 5, "unsupported keyword `priorty`");
     let e = errs.iter().find(|e| e.line == 6).expect("priorty");
     assert_eq!(e.hint.as_deref(), Some("did you mean `priority`?"));

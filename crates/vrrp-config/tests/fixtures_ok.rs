@@ -210,6 +210,7 @@ fn kitchen_sink() {
             lower_prio_repeat: 3,
             interval: Duration::from_millis(1),
             gna_interval: Duration::from_micros(250),
+            extra_if: None,
         }
     );
     assert!(g.check_unicast_src);
@@ -283,6 +284,7 @@ fn kitchen_sink() {
             lower_prio_repeat: 5,
             interval: Duration::from_millis(1),
             gna_interval: Duration::from_micros(250),
+            extra_if: None,
         }
     );
     assert!(!i.lower_prio_no_advert);

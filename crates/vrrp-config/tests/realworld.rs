@@ -569,7 +569,7 @@ fn broken_trackers_sync_groups_and_routes() {
         45,
         "unexpected `extra` after `notify_master SCRIPT USER GROUP`",
     );
-    has(&errs, 50, 5, "unsupported keyword `notify_deleted`");
+    has(&errs, 50, 5, "unsupported keyword `use_ipvlan`");
     has(&errs, 52, 36, "unsupported `virtual_routes` option `mtu`");
     has(
         &errs,

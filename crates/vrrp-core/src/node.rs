@@ -14,7 +14,7 @@ mod spec;
 mod sync;
 mod tracking;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use crate::ReceiveError;
@@ -51,6 +51,9 @@ pub enum NodeOutput {
         dst: IpAddr,
         /// The VRRP message.
         bytes: Vec<u8>,
+        /// The IPv4 TTL / IPv6 hop limit: 255 (RFC 5798 §5.1.1.3), or a unicast instance's
+        /// `unicast_ttl`.
+        ttl: u8,
     },
     /// Address work for an instance's virtual addresses.
     Addresses(InstanceId, AddressAction),
@@ -103,6 +106,27 @@ pub enum NodeEvent {
         id: InstanceId,
         /// Its own effective priority.
         priority: u8,
+    },
+    /// The source address of an instance with `track_src_ip` appeared on the host or
+    /// left it (it is in Fault while absent).
+    SourceAddress {
+        /// The instance.
+        id: InstanceId,
+        /// Its source address.
+        address: IpAddr,
+        /// Whether the host has it now.
+        present: bool,
+    },
+    /// An instance's effective priority changed (trackers, operator); `state` is its state
+    /// then (keepalived's `notify_priority_changes` writes `MASTER_PRIORITY` or
+    /// `BACKUP_PRIORITY` from it).
+    PriorityChanged {
+        /// The instance.
+        id: InstanceId,
+        /// Its new effective priority.
+        priority: u8,
+        /// Its state after the change.
+        state: State,
     },
     /// A sync group as a whole changed state.
     GroupState {
@@ -220,6 +244,8 @@ pub struct Node {
     next_id: u64,
     /// The last known state of every link, by name.
     links: HashMap<String, bool>,
+    /// The host's addresses, with the interface each is on (for `track_src_ip`).
+    local_addresses: HashSet<(u32, IpAddr)>,
     /// The last reported state of every script, file and process tracker.
     trackers: HashMap<TrackerKey, TrackState>,
     /// Sync groups by name: their last aggregate state.
@@ -559,20 +585,26 @@ impl Node {
             Family::Ipv4 => IpAddr::V4(v4),
             Family::Ipv6 => IpAddr::V6(v6),
         }];
-        let destinations: &[IpAddr] = if spec.unicast_peers.is_empty() {
-            &group
+        let (destinations, ttl): (&[IpAddr], u8) = if spec.unicast_peers.is_empty() {
+            (&group, packet::VRRP_TTL)
         } else {
-            &spec.unicast_peers
+            (&spec.unicast_peers, spec.unicast_ttl)
         };
         let checksum_form = spec.core.checksum_form;
+        // keepalived before 1.3.6 put the group, not the peer, in the IPv4 pseudo-header.
+        let old_checksum = spec.old_unicast_checksum
+            && !spec.unicast_peers.is_empty()
+            && spec.core.family == Family::Ipv4;
         let mut failed = None;
         for &dst in destinations {
-            match packet::encode(adv, src, dst, checksum_form) {
+            let checksum_dst = if old_checksum { group[0] } else { dst };
+            match packet::encode(adv, src, checksum_dst, checksum_form) {
                 Ok(bytes) => self.outputs.push_back(NodeOutput::Transmit {
                     socket: spec.socket,
                     src,
                     dst,
                     bytes,
+                    ttl,
                 }),
                 Err(error) => failed = Some(error),
             }

@@ -32,7 +32,24 @@ pub fn master_down_interval(
     priority: u8,
     master_adver_interval_cs: u16,
 ) -> Duration {
-    centiseconds(master_adver_interval_cs) * DOWN_INTERVAL_ADVERTS as u32
+    master_down_interval_of(
+        DOWN_INTERVAL_ADVERTS as u8,
+        version,
+        priority,
+        master_adver_interval_cs,
+    )
+}
+
+/// Master_Down_Interval counting `adverts` intervals instead of 3 (keepalived's
+/// `down_timer_adverts`, a deliberate deviation from the RFCs that every router of the
+/// virtual router must share).
+pub fn master_down_interval_of(
+    adverts: u8,
+    version: Version,
+    priority: u8,
+    master_adver_interval_cs: u16,
+) -> Duration {
+    centiseconds(master_adver_interval_cs) * u32::from(adverts)
         + skew_time(version, priority, master_adver_interval_cs)
 }
 
@@ -68,6 +85,23 @@ mod tests {
         assert_eq!(
             master_down_interval(Version::V2, 100, 100),
             Duration::from_micros(3_609_375)
+        );
+    }
+
+    /// keepalived's down_timer_adverts: N intervals plus the same skew.
+    #[test]
+    fn down_timer_adverts_scales_the_interval_count() {
+        assert_eq!(
+            master_down_interval_of(3, Version::V3, 200, 100),
+            master_down_interval(Version::V3, 200, 100)
+        );
+        assert_eq!(
+            master_down_interval_of(5, Version::V3, 200, 100),
+            Duration::from_micros(5_218_750)
+        );
+        assert_eq!(
+            master_down_interval_of(1, Version::V2, 100, 100),
+            Duration::from_micros(1_609_375)
         );
     }
 

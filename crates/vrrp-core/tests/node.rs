@@ -34,6 +34,10 @@ fn spec(name: &str, vrid: u8, ifindex: u32, priority: u8) -> InstanceSpec {
         },
         interface: format!("eth{ifindex}"),
         unicast_peers: Vec::new(),
+        check_unicast_src: false,
+        unicast_ttl: 255,
+        track_src: false,
+        old_unicast_checksum: false,
         tracked_interfaces: vec![TrackedInterface {
             name: format!("eth{ifindex}"),
             weight: 0,
@@ -393,4 +397,208 @@ fn a_held_backup_keeps_naming_a_master_it_hears() {
         )),
         "{out:?}"
     );
+}
+
+/// `check_unicast_src` of one instance applies without the node-wide switch.
+#[test]
+fn unicast_sources_are_checked_per_instance() {
+    let mut s = spec("A", 1, 2, 100);
+    s.unicast_peers = vec![IpAddr::V4(Ipv4Addr::new(10, 0, 0, 30))];
+    s.check_unicast_src = true;
+    let (mut node, ids) = running(vec![s]);
+    let (meta, bytes) = wire(&advert(1, 200), PEER);
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    assert_eq!(
+        events(&mut node),
+        vec![NodeEvent::Discarded {
+            id: ids[0],
+            src: IpAddr::V4(PEER),
+            reason: Discard::NotUnicastPeer
+        }]
+    );
+}
+
+/// A unicast instance with `unicast_ttl 10` accepts a routed advertisement (TTL 64) and
+/// sends with TTL 10; with 255, or without unicast peers, the TTL must be 255 (RFC 5798
+/// §7.1) and multicast adverts keep 255.
+#[test]
+fn unicast_ttl_relaxes_the_ttl_check_of_unicast_instances_only() {
+    let ttl64 = |node: &mut Node| {
+        let (mut meta, bytes) = wire(&advert(1, 200), PEER);
+        meta.ttl = 64;
+        node.handle_packet(t(10), 2, &meta, &bytes);
+        events(node)
+    };
+    let unicast = |ttl: u8| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = vec![IpAddr::V4(PEER)];
+        s.unicast_ttl = ttl;
+        s
+    };
+    let (mut node, ids) = running(vec![unicast(10)]);
+    ttl64(&mut node);
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (1, 0));
+
+    for s in [unicast(255), {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_ttl = 10;
+        s
+    }] {
+        let (mut node, ids) = running(vec![s]);
+        let ev = ttl64(&mut node);
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                NodeEvent::Discarded {
+                    reason: Discard::Malformed(packet::DecodeError::TtlNot255 { ttl: 64 }),
+                    ..
+                }
+            )),
+            "{ev:?}"
+        );
+        let c = node.instance(ids[0]).expect("A").counters();
+        assert_eq!((c.rcvd_advertisements, c.ip_ttl_errors), (0, 1));
+    }
+}
+
+/// Unicast advertisements carry `unicast_ttl`; multicast ones 255 whatever it says.
+#[test]
+fn unicast_ttl_is_the_ttl_of_unicast_transmissions() {
+    let ttls = |peers: Vec<IpAddr>| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = peers;
+        s.unicast_ttl = 10;
+        let (mut node, _) = running(vec![s]);
+        let ttls: Vec<u8> = run_until(&mut node, 5_000)
+            .iter()
+            .filter_map(|o| match o {
+                NodeOutput::Transmit { ttl, .. } => Some(*ttl),
+                _ => None,
+            })
+            .collect();
+        assert!(!ttls.is_empty());
+        ttls
+    };
+    assert!(ttls(vec![IpAddr::V4(PEER)]).iter().all(|&t| t == 10));
+    assert!(ttls(Vec::new()).iter().all(|&t| t == 255));
+}
+
+/// A weight that changes the effective priority is an event with the state then (for
+/// keepalived's `notify_priority_changes`); an operator priority too; no change, no event.
+#[test]
+fn priority_changes_are_events() {
+    let key = TrackerKey::new(TrackerKind::Script, "chk");
+    let mut s = spec("A", 1, 2, 150);
+    s.trackers = vec![TrackerWeight {
+        key: key.clone(),
+        weight: -60,
+        reverse: false,
+    }];
+    let mut node = Node::new();
+    let id = node.add(s);
+    node.set_links([("eth2", true)]);
+    node.start(t(0));
+    node.set_tracker(t(5), &key, TrackState::Up);
+    outputs(&mut node);
+    let changed = |node: &mut Node| -> Vec<(u8, State)> {
+        events(node)
+            .into_iter()
+            .filter_map(|e| match e {
+                NodeEvent::PriorityChanged {
+                    priority, state, ..
+                } => Some((priority, state)),
+                _ => None,
+            })
+            .collect()
+    };
+    node.set_tracker(t(10), &key, TrackState::Down);
+    assert_eq!(changed(&mut node), vec![(90, State::Backup)]);
+    node.set_tracker(t(20), &key, TrackState::Down);
+    assert_eq!(changed(&mut node), vec![]);
+    assert_eq!(node.set_operator_priority(id, t(30), Some(42)), Ok(()));
+    assert_eq!(changed(&mut node), vec![(42, State::Backup)]);
+}
+
+/// keepalived's `track_src_ip`: Fault while the source address is on no interface; the
+/// same address on another interface keeps it; without the option nothing changes.
+#[test]
+fn track_src_faults_while_the_source_address_is_gone() {
+    let local = IpAddr::V4(LOCAL);
+    let mut s = spec("A", 1, 2, 100);
+    s.track_src = true;
+    let mut node = Node::new();
+    let id = node.add(s);
+    let plain = node.add(spec("B", 2, 2, 100));
+    node.set_links([("eth2", true)]);
+    node.set_addresses([(2, local), (3, local)]);
+    node.start(t(0));
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Backup);
+    node.set_address(t(10), 2, local, false);
+    assert!(events(&mut node).is_empty(), "still on eth3");
+    node.set_address(t(20), 3, local, false);
+    assert!(events(&mut node).contains(&NodeEvent::SourceAddress {
+        id,
+        address: local,
+        present: false
+    }));
+    assert_eq!(state(&node, id), State::Fault);
+    assert_eq!(state(&node, plain), State::Backup);
+    node.set_address(t(30), 2, local, true);
+    outputs(&mut node);
+    assert_eq!(state(&node, id), State::Backup);
+}
+
+/// keepalived's `old_unicast_checksum`: unicast VRRPv3/IPv4 adverts checksum the group as
+/// pseudo-header destination (keepalived before 1.3.6), and such adverts are accepted;
+/// without it they are malformed.
+#[test]
+fn old_unicast_checksum_uses_the_group_in_the_pseudo_header() {
+    let peer = IpAddr::V4(PEER);
+    let unicast = |old: bool| {
+        let mut s = spec("A", 1, 2, 100);
+        s.unicast_peers = vec![peer];
+        s.old_unicast_checksum = old;
+        s
+    };
+    // Sent: the checksum only verifies against the group.
+    let (mut node, _) = running(vec![unicast(true)]);
+    let sent: Vec<(IpAddr, Vec<u8>)> = run_until(&mut node, 5_000)
+        .into_iter()
+        .filter_map(|o| match o {
+            NodeOutput::Transmit { dst, bytes, .. } => Some((dst, bytes)),
+            _ => None,
+        })
+        .collect();
+    assert!(!sent.is_empty());
+    let local = IpAddr::V4(LOCAL);
+    let group = IpAddr::V4(MULTICAST_V4);
+    for (dst, bytes) in &sent {
+        assert_eq!(*dst, peer);
+        let meta = |dst| IpMeta {
+            src: local,
+            dst,
+            ttl: 255,
+        };
+        assert!(packet::decode(bytes, &meta(group)).is_ok());
+        assert!(packet::decode(bytes, &meta(peer)).is_err());
+    }
+    // Received from an old peer: its checksum names the group, the packet our address.
+    let bytes =
+        packet::encode(&advert(1, 200), peer, group, ChecksumForm::PseudoHeader).expect("encode");
+    let meta = IpMeta {
+        src: peer,
+        dst: local,
+        ttl: 255,
+    };
+    for (old, accepted) in [(true, 1), (false, 0)] {
+        let (mut node, ids) = running(vec![unicast(old)]);
+        node.handle_packet(t(10), 2, &meta, &bytes);
+        let c = node.instance(ids[0]).expect("A").counters();
+        assert_eq!(
+            c.rcvd_advertisements, accepted,
+            "old_unicast_checksum {old}"
+        );
+    }
 }

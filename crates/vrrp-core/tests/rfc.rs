@@ -1675,3 +1675,65 @@ fn keepalived_sync_group_hold() {
         "SyncGroupMaster overrides the hold"
     );
 }
+
+// ---- keepalived's per-instance deviations ------------------------------------------------
+
+/// keepalived's `down_timer_adverts 5`: a Backup waits 5 intervals plus the skew.
+#[test]
+fn keepalived_down_timer_adverts_lengthens_the_master_down_interval() {
+    let mut c = config_v3(200);
+    c.down_timer_adverts = 5;
+    let inst = started(c, Timestamp::ZERO);
+    assert_eq!(inst.master_down_interval(), us(5_218_750));
+    assert_eq!(inst.poll_timeout(), Some(t(5_218_750)));
+}
+
+/// keepalived's `owner_ignore_adverts`: an owner hears nothing, not even a higher-address
+/// owner, and counts nothing; without it the election settles the tie (RFC 9568 erratum 8298).
+#[test]
+fn keepalived_owner_ignore_adverts_keeps_the_owner_master() {
+    let mut c = config_v3(255);
+    c.owner_ignore_adverts = true;
+    let mut inst = started(c.clone(), Timestamp::ZERO);
+    assert_eq!(inst.state(), State::Master);
+    let out = recv(&mut inst, t(10_000), HIGHER_ADDR, &adv_for(&c, 255));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(inst.state(), State::Master);
+    assert_eq!(inst.counters().rcvd_advertisements, 0);
+
+    c.owner_ignore_adverts = false;
+    let mut inst = started(c.clone(), Timestamp::ZERO);
+    recv(&mut inst, t(10_000), HIGHER_ADDR, &adv_for(&c, 255));
+    assert_eq!(inst.state(), State::Backup);
+}
+
+/// keepalived's `skip_check_adv_addr`: a VRRPv2 Backup drops a wrong address list from a
+/// new Master, but no longer checks it once that Master is known.
+#[test]
+fn keepalived_skip_check_adv_addr_trusts_the_known_master() {
+    let mut c = config_v2(100);
+    c.skip_check_adv_addr = true;
+    let mut inst = started(c.clone(), Timestamp::ZERO);
+    let good = adv_for(&c, 200);
+    let mut wrong = good.clone();
+    wrong.addresses = vec![ip(Ipv4Addr::new(192, 0, 2, 99))];
+    let out = recv(&mut inst, t(10_000), HIGHER_ADDR, &wrong);
+    assert!(
+        out.contains(&discarded(ReceiveError::AddressList)),
+        "{out:?}"
+    );
+    recv(&mut inst, t(20_000), HIGHER_ADDR, &good);
+    let out = recv(&mut inst, t(30_000), HIGHER_ADDR, &wrong);
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(inst.counters().address_list_errors, 1);
+
+    // Without it, every advertisement is checked.
+    c.skip_check_adv_addr = false;
+    let mut inst = started(c.clone(), Timestamp::ZERO);
+    recv(&mut inst, t(20_000), HIGHER_ADDR, &good);
+    let out = recv(&mut inst, t(30_000), HIGHER_ADDR, &wrong);
+    assert!(
+        out.contains(&discarded(ReceiveError::AddressList)),
+        "{out:?}"
+    );
+}

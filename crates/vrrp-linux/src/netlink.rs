@@ -298,6 +298,23 @@ impl Netlink {
         Ok(msgs.iter().filter_map(Address::from_message).collect())
     }
 
+    /// Every address of the host (both families), with the index of its interface: one
+    /// dump, where [`Netlink::addresses`] per interface would dump once per link.
+    pub async fn all_addresses(&self) -> Result<Vec<(u32, Address)>> {
+        let msgs: Vec<AddressMessage> =
+            self.handle
+                .address()
+                .get()
+                .execute()
+                .try_collect()
+                .await
+                .map_err(nl_err("list addresses", "every interface".to_string()))?;
+        Ok(msgs
+            .iter()
+            .filter_map(|m| Address::from_message(m).map(|a| (m.header.index, a)))
+            .collect())
+    }
+
     /// Adds an address; an address that is already there is not an error.
     pub async fn add_address(&self, ifindex: u32, spec: &AddressSpec) -> Result<()> {
         let target = format!("{}/{} on ifindex {ifindex}", spec.addr, spec.prefix_len);

@@ -197,6 +197,20 @@ impl VrrpSocket {
     /// `IPV6_PKTINFO` control message; `src` must be an address of this host (for IPv6 a
     /// link-local source must be on the send interface and not tentative).
     pub fn send(&self, payload: &[u8], src: IpAddr, dst: IpAddr) -> io::Result<()> {
+        self.send_with_ttl(payload, src, dst, VRRP_TTL)
+    }
+
+    /// [`VrrpSocket::send`] with another TTL / hop limit than the socket's 255, in an
+    /// `IP_TTL` / `IPV6_HOPLIMIT` control message (keepalived's `unicast_ttl`: the socket is
+    /// shared by every instance on the interface).
+    pub fn send_with_ttl(
+        &self,
+        payload: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+    ) -> io::Result<()> {
+        let hops = libc::c_int::from(ttl);
         let fd = self
             .send_socket
             .as_ref()
@@ -210,13 +224,14 @@ impl VrrpSocket {
                 info.ipi_ifindex = self.send_ifindex as libc::c_int;
                 info.ipi_spec_dst.s_addr = u32::from(src).to_be();
                 let addr = SockaddrIn::from(SocketAddrV4::new(dst, 0));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&addr),
-                )?
+                let pktinfo = ControlMessage::Ipv4PacketInfo(&info);
+                let cmsgs = [pktinfo, ControlMessage::Ipv4Ttl(&hops)];
+                let cmsgs = if ttl == VRRP_TTL {
+                    &cmsgs[..1]
+                } else {
+                    &cmsgs[..]
+                };
+                sendmsg(fd, &iov, cmsgs, MsgFlags::empty(), Some(&addr))?
             }
             (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
                 // SAFETY: in6_pktinfo is a plain C struct for which all-zeroes is valid.
@@ -229,13 +244,14 @@ impl VrrpSocket {
                     0
                 };
                 let addr = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, scope));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&addr),
-                )?
+                let pktinfo = ControlMessage::Ipv6PacketInfo(&info);
+                let cmsgs = [pktinfo, ControlMessage::Ipv6HopLimit(&hops)];
+                let cmsgs = if ttl == VRRP_TTL {
+                    &cmsgs[..1]
+                } else {
+                    &cmsgs[..]
+                };
+                sendmsg(fd, &iov, cmsgs, MsgFlags::empty(), Some(&addr))?
             }
             _ => {
                 return Err(io::Error::new(

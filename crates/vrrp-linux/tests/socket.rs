@@ -323,3 +323,40 @@ fn vmac_ipv6_from_macvlan_link_local() {
     assert_eq!(r.meta.ttl, 255);
     assert_eq!(r.ifindex, ib);
 }
+
+/// keepalived's `unicast_ttl`: a send with another TTL / hop limit carries it (IP_TTL /
+/// IPV6_HOPLIMIT control message), the socket's 255 is kept for the next send, both
+/// families.
+#[test]
+fn unicast_with_another_ttl() {
+    if !common::can_run("unicast_with_another_ttl") {
+        return;
+    }
+    let pair = Pair::new("sut", 8);
+    let (ia, ib) = (pair.a.ifindex("va"), pair.b.ifindex("vb"));
+    let cases = [
+        (
+            Family::Ipv4,
+            IpAddr::V4(Ipv4Addr::new(10, 99, 8, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 99, 8, 2)),
+        ),
+        (
+            Family::Ipv6,
+            IpAddr::V6("fd99:8::1".parse().expect("addr")),
+            IpAddr::V6("fd99:8::2".parse().expect("addr")),
+        ),
+    ];
+    for (family, src, dst) in cases {
+        let rx = pair.b.run(|| VrrpSocket::open(family, ib).expect("open B"));
+        pair.a.run(|| {
+            let tx = VrrpSocket::open(family, ia).expect("open A");
+            tx.send_with_ttl(PAYLOAD, src, dst, 64).expect("send 64");
+            tx.send(PAYLOAD, src, dst).expect("send");
+        });
+        let mut buf = [0u8; 1500];
+        let first = recv_one(&rx, &mut buf);
+        let second = recv_one(&rx, &mut buf);
+        assert_eq!((first.meta.ttl, second.meta.ttl), (64, 255), "{family:?}");
+        assert_eq!(first.meta.dst, dst);
+    }
+}

@@ -392,6 +392,10 @@ impl Sim {
             },
             interface: LINK.to_string(),
             unicast_peers: Vec::new(),
+            check_unicast_src: false,
+            unicast_ttl: vrrp_core::packet::VRRP_TTL,
+            track_src: false,
+            old_unicast_checksum: false,
             tracked_interfaces: vec![TrackedInterface {
                 name: LINK.to_string(),
                 weight: 0,
@@ -549,6 +553,7 @@ impl Sim {
                 src,
                 dst,
                 bytes,
+                ..
             } => self.send(node, socket.family, src, dst, bytes),
             NodeOutput::Addresses(id, action) => {
                 let Some((slot, key)) = self.key_of(node, id) else {
@@ -627,6 +632,8 @@ impl Sim {
             // Counted by the instances; the properties do not judge them.
             NodeEvent::Discarded { .. }
             | NodeEvent::LowerPriorityHeard { .. }
+            | NodeEvent::PriorityChanged { .. }
+            | NodeEvent::SourceAddress { .. }
             | NodeEvent::GlobalFirstAddress { .. }
             | NodeEvent::UnknownVrid { .. }
             | NodeEvent::TrackedInterface { .. }

@@ -28,12 +28,15 @@ pub(crate) struct InstanceAddresses {
     pub announcer: Option<Rc<Announcer>>,
     pub mac: [u8; 6],
     pub garp: Garp,
+    /// `garp_extra_if all`: announcers of the other interfaces of its addresses, with the
+    /// MAC of each.
+    pub extra: Vec<(Rc<Announcer>, [u8; 6])>,
 }
 
 /// What the protocol loop asks of the worker.
 pub(crate) enum Job {
     /// Learn (or replace) the settings of instance `id`.
-    Configure(u64, InstanceAddresses),
+    Configure(u64, Box<InstanceAddresses>),
     /// Forget instance `id` (after its addresses were removed).
     Forget(u64),
     /// Add all addresses of `id` (it became Master).
@@ -70,7 +73,7 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 t.insert(
                     id,
                     Entry {
-                        addrs: Rc::new(addrs),
+                        addrs: Rc::new(*addrs),
                         term,
                     },
                 );
@@ -102,9 +105,12 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     continue;
                 };
                 announce(&inst, inst.garp.master_repeat).await;
+                let term = term(&table, id);
                 if !inst.garp.master_delay.is_zero() || inst.garp.master_refresh.is_some() {
-                    let term = term(&table, id);
                     tokio::task::spawn_local(later_announcements(Rc::clone(&table), id, term));
+                }
+                if inst.garp.extra_if.is_some() && !inst.extra.is_empty() {
+                    tokio::task::spawn_local(extra_if_announcements(Rc::clone(&table), id, term));
                 }
             }
             Job::AnnounceLowerPriority(id) => {
@@ -208,6 +214,41 @@ async fn later_announcements(table: Table, id: u64, started: u64) {
             return;
         }
         announce(&inst, inst.garp.master_refresh_repeat).await;
+    }
+}
+
+/// keepalived's `garp_extra_if`: while the instance stays in the same Master term, one
+/// GARP/NA per address on each other interface every interval, the first one
+/// `garp_master_delay` + interval after becoming Master (`vrrp_gratuitous_arp_vmac_update_thread`).
+async fn extra_if_announcements(table: Table, id: u64, started: u64) {
+    let Some(inst) = lookup(&table, id) else {
+        return;
+    };
+    let Some(extra_if) = inst.garp.extra_if else {
+        return;
+    };
+    let period = extra_if.interval.max(Duration::from_millis(10));
+    tokio::time::sleep(inst.garp.master_delay).await;
+    loop {
+        tokio::time::sleep(period).await;
+        if term(&table, id) != started {
+            return;
+        }
+        for (announcer, mac) in &inst.extra {
+            for (_, spec) in inst
+                .addresses
+                .iter()
+                .filter(|(ifindex, _)| *ifindex == announcer.ifindex())
+            {
+                let result = match spec.addr {
+                    IpAddr::V4(ip) => announcer.send_garp(*mac, ip),
+                    IpAddr::V6(ip) => announcer.send_na(*mac, ip),
+                };
+                if let Err(e) = result {
+                    warn!("{}: cannot announce {}: {e}", inst.name, spec.addr);
+                }
+            }
+        }
     }
 }
 

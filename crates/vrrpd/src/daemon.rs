@@ -162,9 +162,17 @@ async fn start(
         tokio::time::sleep(config.global.startup_delay).await;
     }
     let links = nl.links().await?;
+    // For track_src_ip: the host's addresses now; address events follow them.
+    let addresses: Vec<(u32, std::net::IpAddr)> = match nl.all_addresses().await {
+        Ok(list) => list.into_iter().map(|(i, a)| (i, a.addr)).collect(),
+        Err(e) => {
+            warn!("cannot list the host's addresses (track_src_ip sees none): {e}");
+            Vec::new()
+        }
+    };
     engine
         .borrow_mut()
-        .handle(clock::now(), Input::Start(&links));
+        .handle(clock::now(), Input::Start(&links, &addresses));
     let socket_count = engine.borrow().sockets.len();
     for index in 0..socket_count {
         spawn_receiver(&engine, index)?;
@@ -417,15 +425,29 @@ fn spawn_link_events(
     tokio::task::spawn_local(async move {
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
-            // A waiting instance may have waited for an address of its interface (its
-            // advertisements' source), which comes without a link event.
-            if let Event::AddressAdded { .. } = event {
-                for name in reloader.waited_for() {
-                    let r = Rc::clone(&reloader);
-                    tokio::task::spawn_local(async move { r.follow_interface(&name).await });
+            let link = match event {
+                Event::Link(link) => link,
+                Event::AddressAdded { ifindex, addr } | Event::AddressRemoved { ifindex, addr } => {
+                    let present = matches!(event, Event::AddressAdded { .. });
+                    if present {
+                        // A waiting instance may have waited for an address of its interface
+                        // (its advertisements' source), which comes without a link event.
+                        for name in reloader.waited_for() {
+                            let r = Rc::clone(&reloader);
+                            tokio::task::spawn_local(
+                                async move { r.follow_interface(&name).await },
+                            );
+                        }
+                    }
+                    let input = Input::Address {
+                        ifindex,
+                        addr,
+                        present,
+                    };
+                    engine.borrow_mut().handle(clock::now(), input);
+                    continue;
                 }
-            }
-            let Event::Link(link) = event else { continue };
+            };
             if reloader.follows(&link.name) {
                 let (r, name) = (Rc::clone(&reloader), link.name.clone());
                 tokio::task::spawn_local(async move { r.follow_interface(&name).await });

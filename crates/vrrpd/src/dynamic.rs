@@ -100,7 +100,7 @@ impl Reloader {
                 .map(|(i, _)| i)
                 .collect();
             for i in stale.into_iter().rev() {
-                if let Some(plan) = engine.remove_router(i, clock::now()) {
+                if let Some(plan) = engine.remove_router(i, clock::now(), false) {
                     info!(
                         "{}: interface {interface} is gone; the instance waits for it again",
                         plan.config.name

@@ -45,6 +45,9 @@ pub(crate) struct Router {
     pub master_changes: u64,
     /// When each kind of discarded packet was last logged as a warning.
     warned: HashMap<&'static str, Timestamp>,
+    /// A reload is removing it: its last transition is notified FAULT or DELETED
+    /// (`notify_deleted`), as keepalived does, not STOP.
+    deleted: bool,
 }
 
 /// One state transition, as shown by `vrrpctl show`.
@@ -91,8 +94,9 @@ impl TimerLateness {
 
 /// Every input of the protocol thread, one entry point: [`Engine::handle`].
 pub(crate) enum Input<'a> {
-    /// Start every instance, given the links' current state.
-    Start(&'a [Link]),
+    /// Start every instance, given the links' current state and the host's addresses
+    /// (interface index, address).
+    Start(&'a [Link], &'a [(u32, std::net::IpAddr)]),
     /// The protocol timer fired for the deadline `armed`.
     Timer { armed: Option<Timestamp> },
     /// A packet arrived on one of the sockets.
@@ -102,6 +106,12 @@ pub(crate) enum Input<'a> {
     },
     /// A link changed.
     Link(&'a Link),
+    /// An address was added to (`present`) or removed from an interface.
+    Address {
+        ifindex: u32,
+        addr: std::net::IpAddr,
+        present: bool,
+    },
     /// A script, file or process tracker reported.
     Tracker(&'a TrackerEvent),
     /// Shut every instance down: Masters send priority 0 and release their addresses.
@@ -148,6 +158,10 @@ fn instance_spec(plan: &RouterPlan) -> InstanceSpec {
         },
         interface: plan.config.interface.clone(),
         unicast_peers: plan.config.unicast_peers.clone(),
+        check_unicast_src: plan.config.check_unicast_src,
+        unicast_ttl: plan.config.unicast_ttl,
+        track_src: plan.config.track_src_ip,
+        old_unicast_checksum: plan.config.old_unicast_checksum,
         tracked_interfaces: plan
             .tracked
             .iter()
@@ -270,6 +284,7 @@ impl Engine {
             history: VecDeque::new(),
             master_changes: 0,
             warned: HashMap::new(),
+            deleted: false,
         });
         Ok(opened)
     }
@@ -285,9 +300,17 @@ impl Engine {
 
     /// Stops instance `i` (a Master sends priority 0 and releases its addresses) and
     /// removes it; returns its plan so that the caller can delete its virtual MAC
-    /// interface.
-    pub(crate) fn remove_router(&mut self, i: usize, now: Timestamp) -> Option<RouterPlan> {
-        let id = self.routers.get(i)?.id;
+    /// interface. `deleted`: it is gone from the configuration (not re-created), and its
+    /// last transition is notified FAULT or DELETED, as keepalived does, instead of STOP.
+    pub(crate) fn remove_router(
+        &mut self,
+        i: usize,
+        now: Timestamp,
+        deleted: bool,
+    ) -> Option<RouterPlan> {
+        let router = self.routers.get_mut(i)?;
+        router.deleted = deleted;
+        let id = router.id;
         self.node.remove(id, now);
         self.after_input(now);
         let router = self.routers.remove(i);
@@ -465,13 +488,21 @@ impl Engine {
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).
     pub(crate) fn handle(&mut self, now: Timestamp, input: Input<'_>) {
         match input {
-            Input::Start(links) => self.start(now, links),
+            Input::Start(links, addresses) => {
+                self.node.set_addresses(addresses.iter().copied());
+                self.start(now, links)
+            }
             Input::Timer { armed } => self.on_timer(now, armed),
             Input::Packet { bytes, received } => {
                 self.node
                     .handle_packet(now, received.ifindex, &received.meta, bytes);
             }
             Input::Link(link) => self.node.set_link(now, &link.name, link.up),
+            Input::Address {
+                ifindex,
+                addr,
+                present,
+            } => self.node.set_address(now, ifindex, addr, present),
             Input::Tracker(event) => self.on_tracker(now, event),
             Input::Shutdown => self.node.shutdown(now),
         }
@@ -563,7 +594,8 @@ impl Engine {
                     src,
                     dst,
                     bytes,
-                } => self.transmit(socket, src, dst, &bytes),
+                    ttl,
+                } => self.transmit(socket, (src, dst, ttl), &bytes),
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
@@ -579,11 +611,16 @@ impl Engine {
         }
     }
 
-    fn transmit(&self, key: SocketKey, src: std::net::IpAddr, dst: std::net::IpAddr, bytes: &[u8]) {
+    fn transmit(
+        &self,
+        key: SocketKey,
+        (src, dst, ttl): (std::net::IpAddr, std::net::IpAddr, u8),
+        bytes: &[u8],
+    ) {
         let Some(socket) = self.by_key.get(&key).and_then(|&i| self.sockets.get(i)) else {
             return;
         };
-        if let Err(e) = socket.send(bytes, src, dst) {
+        if let Err(e) = socket.send_with_ttl(bytes, src, dst, ttl) {
             warn!("cannot send advertisement to {dst}: {e}");
         }
     }
@@ -613,10 +650,23 @@ fn address_changes(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) {
 
 /// What the address worker needs to know of an instance; gratuitous ARP / NA senders are
 /// shared per interface.
+/// The shared announcer of `ifindex`, opened on first use.
+fn shared_announcer(
+    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    ifindex: u32,
+) -> std::io::Result<Rc<Announcer>> {
+    if let Some(a) = announcers.get(&ifindex) {
+        return Ok(Rc::clone(a));
+    }
+    let a = Rc::new(Announcer::open(ifindex)?);
+    announcers.insert(ifindex, Rc::clone(&a));
+    Ok(a)
+}
+
 fn worker_view(
     announcers: &mut HashMap<u32, Rc<Announcer>>,
     plan: &RouterPlan,
-) -> InstanceAddresses {
+) -> Box<InstanceAddresses> {
     let announcer = match announcers.get(&plan.announce_ifindex) {
         Some(a) => Some(Rc::clone(a)),
         None => match Announcer::open(plan.announce_ifindex) {
@@ -631,7 +681,15 @@ fn worker_view(
             }
         },
     };
-    InstanceAddresses {
+    let mut extra = Vec::new();
+    for &(ifindex, mac) in &plan.extra_announce {
+        match shared_announcer(announcers, ifindex) {
+            Ok(a) => extra.push((a, mac)),
+            Err(e) => warn!("{}: garp_extra_if: {e}", plan.config.name),
+        }
+    }
+    Box::new(InstanceAddresses {
+        extra,
         name: plan.config.name.clone(),
         addresses: plan.addresses.clone(),
         routes: plan.routes.clone(),
@@ -639,5 +697,5 @@ fn worker_view(
         announcer,
         mac: plan.announce_mac,
         garp: plan.config.garp.clone(),
-    }
+    })
 }

@@ -186,17 +186,23 @@ impl Reloader {
         //    leaves the running configuration exactly as it was.
         let mut resolved = Vec::new();
         for new in updated.iter() {
-            let ifindex = {
+            let ifindexes = {
                 let engine = self.engine.borrow();
-                engine
-                    .index_of(&new.name)
-                    .map(|i| engine.routers[i].plan.vip_ifindex)
+                engine.index_of(&new.name).map(|i| {
+                    let plan = &engine.routers[i].plan;
+                    (plan.vip_ifindex, plan.announce_ifindex)
+                })
             };
-            let Some(ifindex) = ifindex else { continue };
+            let Some((ifindex, announce_ifindex)) = ifindexes else {
+                continue;
+            };
             let addresses = setup::resolve_addresses(&self.nl, new, ifindex)
                 .await
                 .map_err(|e| format!("{}: {e:#}", new.name))?;
-            resolved.push((new.clone(), addresses));
+            let extra = setup::extra_interfaces(&self.nl, new, announce_ifindex, &addresses)
+                .await
+                .map_err(|e| format!("{}: {e:#}", new.name))?;
+            resolved.push((new.clone(), addresses, extra));
         }
         for new in added.iter().chain(recreated.iter()) {
             setup::check_instance(&self.nl, new)
@@ -211,7 +217,9 @@ impl Reloader {
                 let Some(i) = engine.index_of(name) else {
                     continue;
                 };
-                engine.remove_router(i, clock::now())
+                // Gone from the file: notified FAULT or DELETED (a re-created one: STOP).
+                let deleted = removed.contains(name);
+                engine.remove_router(i, clock::now(), deleted)
             };
             if let Some(vmac) = plan.and_then(|p| p.vmac) {
                 let (done, flushed) = oneshot::channel();
@@ -228,10 +236,12 @@ impl Reloader {
         {
             let mut engine = self.engine.borrow_mut();
             engine.set_check_unicast_src(config.global.check_unicast_src);
-            for (new, addresses) in resolved {
+            for (new, addresses, extra) in resolved {
                 let Some(i) = engine.index_of(&new.name) else {
                     continue;
                 };
+                // garp_extra_if's interfaces go with the addresses (read by update_router).
+                engine.routers[i].plan.extra_announce = extra;
                 let Some(x) = extras.remove(&new.name) else {
                     continue;
                 };

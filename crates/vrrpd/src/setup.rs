@@ -40,6 +40,8 @@ pub(crate) struct RouterPlan {
     /// Where gratuitous ARPs / NAs are sent, and with which MAC.
     pub announce_ifindex: u32,
     pub announce_mac: [u8; 6],
+    /// `garp_extra_if all`: the other interfaces of its addresses, with their MAC.
+    pub extra_announce: Vec<(u32, [u8; 6])>,
     /// Tracked interfaces (name, weight, reverse); the instance's own interface is tracked
     /// by link state unless `dont_track_primary`.
     pub tracked: Vec<(String, i32, bool)>,
@@ -134,6 +136,7 @@ pub(crate) async fn prepare_instance(
     let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
     remove_stale_vips(nl, &instance.name, &addresses).await;
     let (routes, rules) = resolve_routes(nl, instance, link.index).await?;
+    let extra_announce = extra_interfaces(nl, instance, announce_ifindex, &addresses).await?;
 
     let src = match instance.src_ip() {
         Some(ip) => ip,
@@ -168,6 +171,7 @@ pub(crate) async fn prepare_instance(
         addresses,
         announce_ifindex,
         announce_mac,
+        extra_announce,
         tracked,
         routes,
         rules,
@@ -175,6 +179,39 @@ pub(crate) async fn prepare_instance(
         notify: extras.notify,
         sync_group: instance.sync_group.clone(),
     })
+}
+
+/// `garp_extra_if all`: the interfaces other than `announce_ifindex` that hold some of
+/// the instance's addresses (their `dev`), each with its MAC, the source of its GARPs. Without
+/// `all` keepalived only uses its own VIP-side virtual MAC interfaces, which vrrpd does not
+/// create: nothing.
+pub(crate) async fn extra_interfaces(
+    nl: &Netlink,
+    instance: &VrrpInstance,
+    announce_ifindex: u32,
+    addresses: &[(u32, AddressSpec)],
+) -> Result<Vec<(u32, [u8; 6])>> {
+    if !instance.garp.extra_if.is_some_and(|x| x.all) {
+        return Ok(Vec::new());
+    }
+    let mut extra: Vec<(u32, [u8; 6])> = Vec::new();
+    for &(ifindex, _) in addresses {
+        if ifindex == announce_ifindex || extra.iter().any(|e| e.0 == ifindex) {
+            continue;
+        }
+        let link = nl
+            .link_by_index(ifindex)
+            .await?
+            .with_context(|| format!("interface index {ifindex} does not exist"))?;
+        match link.mac {
+            Some(mac) => extra.push((ifindex, mac)),
+            None => warn!(
+                "{}: garp_extra_if: {} has no Ethernet address; no GARP/NA there",
+                instance.name, link.name
+            ),
+        }
+    }
+    Ok(extra)
 }
 
 /// The protocol core's view of an instance.
@@ -208,6 +245,9 @@ pub(crate) fn core_config(instance: &VrrpInstance, family: Family, src: IpAddr) 
     };
     core.readvertise_on_lower_priority = !instance.lower_prio_no_advert;
     core.advertise_before_yielding = instance.higher_prio_send_advert;
+    core.down_timer_adverts = instance.down_timer_adverts;
+    core.owner_ignore_adverts = instance.owner_ignore_adverts;
+    core.skip_check_adv_addr = instance.skip_check_adv_addr;
     core
 }
 
@@ -239,7 +279,13 @@ pub(crate) fn extras(
 ) -> std::result::Result<Extras, String> {
     Ok(Extras {
         trackers: crate::tracking::instance_trackers(config, instance),
-        notify: scripts.notify_scripts(&instance.notify, instance.notify_master_change.as_ref())?,
+        notify: {
+            let mut n =
+                scripts.notify_scripts(&instance.notify, instance.notify_master_change.as_ref())?;
+            let deleted = instance.notify_deleted.as_ref().and_then(Option::as_ref);
+            n.deleted = scripts.hook("notify_deleted", deleted)?;
+            n
+        },
     })
 }
 

@@ -432,8 +432,8 @@ fn unicast(mode: Mode) {
     let mut b = Router::new(nodes[1].clone(), Kind::Keepalived, v);
     let spec_a = |p: u8| Spec::new(mode, p).unicast_peer(addr(&nodes[1]));
     // keepalived 2.2.7 sends unicast IPv6 adverts with the default hop limit
-    // (64) unless told; vrrpd requires 255 (RFC 5798 §7.1). See
-    // `keepalived_v3_ipv6_unicast_default_hop_limit`.
+    // (64) unless told; vrrpd requires 255 (RFC 5798 §7.1) unless its own
+    // `unicast_ttl` is not 255. See `keepalived_v3_ipv6_unicast_default_hop_limit_*`.
     let spec_b = |p: u8| {
         Spec::new(mode, p)
             .unicast_peer(addr(&nodes[0]))
@@ -874,7 +874,8 @@ fn keepalived_v3_ipv6_global_first_address() {
 /// keepalived 2.2.7 sends unicast IPv6 advertisements with the socket's
 /// default hop limit (64) unless `unicast_ttl 255` is set (its IPv4 unicast
 /// adverts have TTL 255); vrrpd discards any advertisement whose hop limit is
-/// not 255 (RFC 5798 §7.1), unicast or not, and says so, while keepalived does
+/// not 255 (RFC 5798 §7.1), unicast or not (unless its own `unicast_ttl` is not
+/// 255: the next test), and says so, while keepalived does
 /// not check the TTL of unicast adverts. Both become Master: the documented
 /// disagreement (docs/interop.md), asserted so that a change in it is seen.
 #[test]
@@ -911,6 +912,82 @@ fn keepalived_v3_ipv6_unicast_default_hop_limit_is_refused() {
         log.lines()
             .any(|l| l.contains("discarded") && l.to_ascii_lowercase().contains("hop limit")),
         "{test}: vrrpd should say why it discards keepalived's advertisements:\n{log}"
+    );
+}
+
+/// The same pair with `unicast_ttl 64` on vrrpd's instance: vrrpd then accepts unicast
+/// adverts of any hop limit (and sends 64), so keepalived's default is heard: one Master,
+/// the higher-priority keepalived (docs/interop.md, finding 3).
+#[test]
+fn keepalived_v3_ipv6_unicast_default_hop_limit_with_vrrpd_unicast_ttl() {
+    let test = "IPv6 unicast, keepalived's default hop limit, vrrpd unicast_ttl 64";
+    if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
+        return;
+    }
+    let (lab, nodes) = new_lab("hlit", 2);
+    for n in &nodes {
+        n.drop_vrrp_multicast().expect("nft");
+    }
+    let v = vip(&lab, Mode::V3v6);
+    let mut a = Router::new(nodes[0].clone(), Kind::Vrrpd, v);
+    let mut k = Router::new(nodes[1].clone(), Kind::Keepalived, v);
+    start_all(
+        &lab,
+        &mut [&mut a, &mut k],
+        &[
+            Spec::new(Mode::V3v6, 100)
+                .unicast_peer(nodes[1].ipv6().into())
+                .line("unicast_ttl 64"),
+            Spec::new(Mode::V3v6, 200).unicast_peer(nodes[0].ipv6().into()),
+        ],
+    );
+    wait_master(&lab, &[&a, &k], 1, settle(Mode::V3v6), test);
+    hold_master(&lab, &[&a, &k], 1, Mode::V3v6.hold(), test);
+}
+
+/// `old_unicast_checksum` on both (keepalived sends its pre-1.3.6 checksum, the group in
+/// the pseudo-header): either one Master, both ways round. Without the keyword vrrpd
+/// refuses keepalived's adverts ("checksum") and both become Master.
+#[test]
+fn keepalived_v3_ipv4_unicast_old_checksum() {
+    let test = "IPv4 unicast, old_unicast_checksum";
+    if skip(test, &[Kind::Vrrpd, Kind::Keepalived]) {
+        return;
+    }
+    let (lab, nodes) = new_lab("ochk", 2);
+    for n in &nodes {
+        n.drop_vrrp_multicast().expect("nft");
+    }
+    let v = vip(&lab, Mode::V3v4);
+    let mut a = Router::new(nodes[0].clone(), Kind::Vrrpd, v);
+    let mut k = Router::new(nodes[1].clone(), Kind::Keepalived, v);
+    let spec = |p: u8, peer: &Node| {
+        Spec::new(Mode::V3v4, p)
+            .unicast_peer(peer.ipv4().into())
+            .line("old_unicast_checksum")
+    };
+    let t = settle(Mode::V3v4);
+    for (pa, pk, want) in [(200, 100, 0), (100, 200, 1)] {
+        let what = format!("{test}: vrrpd {pa}, keepalived {pk}");
+        start_all(
+            &lab,
+            &mut [&mut a, &mut k],
+            &[spec(pa, &nodes[1]), spec(pk, &nodes[0])],
+        );
+        wait_master(&lab, &[&a, &k], want, t, &what);
+        hold_master(&lab, &[&a, &k], want, Mode::V3v4.hold(), &what);
+        a.stop();
+        k.stop();
+    }
+    let plain = Spec::new(Mode::V3v4, 100).unicast_peer(nodes[1].ipv4().into());
+    start_all(&lab, &mut [&mut a, &mut k], &[plain, spec(200, &nodes[0])]);
+    let rs = [&a, &k];
+    let both = wait_until(t, POLL, || masters(&rs).len() == 2);
+    assert!(
+        both,
+        "{test}: vrrpd without the keyword should refuse the old checksum; Masters {:?}\n{}",
+        master_names(&rs),
+        diag(&lab, &rs)
     );
 }
 

@@ -14,7 +14,7 @@ impl Node {
     /// message in `bytes`).
     pub fn handle_packet(&mut self, now: Timestamp, ifindex: u32, meta: &IpMeta, bytes: &[u8]) {
         let src = meta.src;
-        let decoded = match packet::decode(bytes, meta) {
+        let decoded = match self.decode(ifindex, meta, bytes) {
             Ok(d) => d,
             Err(error) => {
                 let target = packet::peek_vrid(bytes).and_then(|v| self.route(ifindex, src, v));
@@ -51,7 +51,7 @@ impl Node {
         if src == m.spec.core.primary_address {
             return;
         }
-        if self.check_unicast_src
+        if (self.check_unicast_src || m.spec.check_unicast_src)
             && !m.spec.unicast_peers.is_empty()
             && !m.spec.unicast_peers.contains(&src)
         {
@@ -76,6 +76,51 @@ impl Node {
         );
         self.drain(i, now, Some((src, adv)));
         self.update_group_holds(i, now);
+    }
+
+    /// Decodes `bytes` with the unicast relaxations of the instance it is for: with a
+    /// `unicast_ttl` other than 255 the TTL is not checked (keepalived never checks it on
+    /// unicast; vrrpd only when told), and with `old_unicast_checksum` the checksum may
+    /// use the group as destination (keepalived before 1.3.6).
+    fn decode(
+        &self,
+        ifindex: u32,
+        meta: &IpMeta,
+        bytes: &[u8],
+    ) -> Result<packet::Decoded, packet::DecodeError> {
+        let first = packet::decode(bytes, meta);
+        let Err(error) = &first else {
+            return first;
+        };
+        let Some(spec) = packet::peek_vrid(bytes)
+            .and_then(|v| self.route(ifindex, meta.src, v))
+            .map(|i| &self.members[i].spec)
+            .filter(|s| !s.unicast_peers.is_empty())
+        else {
+            return first;
+        };
+        let mut relaxed = *meta;
+        if spec.unicast_ttl != packet::VRRP_TTL {
+            relaxed.ttl = packet::VRRP_TTL;
+        }
+        let retry = match error {
+            packet::DecodeError::TtlNot255 { .. } => relaxed.ttl != meta.ttl,
+            packet::DecodeError::BadChecksum { .. } => spec.old_unicast_checksum,
+            _ => false,
+        };
+        if !retry {
+            return first;
+        }
+        match packet::decode(bytes, &relaxed) {
+            Err(packet::DecodeError::BadChecksum { .. })
+                if spec.old_unicast_checksum && spec.core.family == Family::Ipv4 =>
+            {
+                relaxed.dst = IpAddr::V4(packet::MULTICAST_V4);
+                packet::decode(bytes, &relaxed).map_err(|_| error.clone())
+            }
+            Err(_) => first,
+            ok => ok,
+        }
     }
 
     /// The member for VRID `vrid` on interface `ifindex` in the family of `src`.

@@ -54,6 +54,21 @@ pub struct InstanceSpec {
     pub interface: String,
     /// Unicast peers; empty: the multicast group of its family.
     pub unicast_peers: Vec<IpAddr>,
+    /// keepalived's `check_unicast_src` for this instance (the node's
+    /// [`Node::set_check_unicast_src`](crate::Node::set_check_unicast_src) covers all).
+    pub check_unicast_src: bool,
+    /// keepalived's `unicast_ttl`: the TTL / hop limit of its unicast advertisements
+    /// (255 by default). Other than 255, the instance also accepts unicast advertisements
+    /// of any TTL (they may be routed); with 255, RFC 5798 §7.1's check applies to unicast
+    /// as to multicast.
+    pub unicast_ttl: u8,
+    /// keepalived's `track_src_ip`: the instance is in Fault while its source address
+    /// (`core.primary_address`) is on none of the host's interfaces.
+    pub track_src: bool,
+    /// keepalived's `old_unicast_checksum`: VRRPv3 over IPv4 to unicast peers checksums its
+    /// pseudo-header with the multicast group as destination, as keepalived before 1.3.6
+    /// did; received adverts in that form are accepted too.
+    pub old_unicast_checksum: bool,
     /// Its tracked interfaces.
     pub tracked_interfaces: Vec<TrackedInterface>,
     /// Its script, file and process trackers.

@@ -1,6 +1,8 @@
 //! Links, trackers and the operator's priority, combined by keepalived's weight rules
 //! ([`crate::weights`]) into each instance's priority, its Fault and its start.
 
+use std::net::IpAddr;
+
 use crate::instance::Input;
 use crate::time::Timestamp;
 use crate::weights::{self, TrackState, Tracked, TrackerKey};
@@ -18,6 +20,40 @@ impl Node {
             let up = self.tracked_up(&self.members[i].spec);
             self.members[i].tracked_up = up;
         }
+    }
+
+    /// The host's addresses (interface index, address) at start, before [`Node::start`].
+    pub fn set_addresses(&mut self, addresses: impl IntoIterator<Item = (u32, IpAddr)>) {
+        self.local_addresses.extend(addresses);
+    }
+
+    /// An address was added to (`present`) or removed from interface `ifindex`.
+    pub fn set_address(&mut self, now: Timestamp, ifindex: u32, address: IpAddr, present: bool) {
+        let before = self.has_address(address);
+        if present {
+            self.local_addresses.insert((ifindex, address));
+        } else {
+            self.local_addresses.remove(&(ifindex, address));
+        }
+        if self.has_address(address) == before {
+            return;
+        }
+        for i in 0..self.members.len() {
+            let spec = &self.members[i].spec;
+            if spec.track_src && spec.core.primary_address == address {
+                let id = self.members[i].id;
+                self.event(NodeEvent::SourceAddress {
+                    id,
+                    address,
+                    present: !before,
+                });
+                self.apply_tracking(i, now);
+            }
+        }
+    }
+
+    fn has_address(&self, address: IpAddr) -> bool {
+        self.local_addresses.iter().any(|(_, a)| *a == address)
     }
 
     /// Whether a link by this name is known.
@@ -101,7 +137,9 @@ impl Node {
             ));
         }
         let adj = weights::priority_adjustment(&list);
-        let own_fault = link_down || adj.fault;
+        // keepalived's track_src_ip: no source address, no advertisement (Fault).
+        let src_missing = m.spec.track_src && !self.has_address(m.spec.core.primary_address);
+        let own_fault = link_down || adj.fault || src_missing;
         let group_fault = self.group_fault(i);
         let priority = match m.operator_priority {
             Some(p) => p,
@@ -109,8 +147,19 @@ impl Node {
         };
         let was_own_fault = m.own_fault;
         let start = m.pending_start && !adj.pending;
-        if m.instance.effective_priority() != priority {
+        let before = m.instance.effective_priority();
+        if before != priority {
             self.input(i, now, Input::SetPriority(priority));
+            let m = &self.members[i];
+            let (id, state) = (m.id, m.instance.state());
+            let priority = m.instance.effective_priority();
+            if priority != before {
+                self.event(NodeEvent::PriorityChanged {
+                    id,
+                    priority,
+                    state,
+                });
+            }
         }
         if link_down != self.members[i].instance.link_down() {
             let input = if link_down {
@@ -120,7 +169,7 @@ impl Node {
             };
             self.input(i, now, input);
         }
-        let track_fault = adj.fault || group_fault;
+        let track_fault = adj.fault || group_fault || src_missing;
         if track_fault != self.members[i].instance.track_fault() {
             self.input(i, now, Input::TrackFault(track_fault));
         }

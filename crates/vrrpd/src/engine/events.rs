@@ -29,6 +29,24 @@ impl Engine {
             NodeEvent::LowerPriorityHeard { id, priority } => {
                 self.lower_priority_heard(id, priority)
             }
+            NodeEvent::SourceAddress {
+                id,
+                address,
+                present,
+            } => {
+                if let Some(i) = self.position(id) {
+                    let name = &self.routers[i].plan.config.name;
+                    match present {
+                        true => info!("{name}: source address {address} is back (track_src_ip)"),
+                        false => warn!("{name}: source address {address} is gone: FAULT (track_src_ip)"),
+                    }
+                }
+            }
+            NodeEvent::PriorityChanged {
+                id,
+                priority,
+                state,
+            } => self.on_priority_changed(id, priority, state),
             NodeEvent::GroupState { group, state } => self.on_group_state(&group, state),
             NodeEvent::Discarded { id, src, reason } => self.on_discard(now, id, src, reason),
             NodeEvent::GlobalFirstAddress { id, src } => self.warn_limited(
@@ -182,10 +200,14 @@ impl Engine {
             reason: reason.name().to_string(),
             priority,
         });
-        let (Some(n), Some(state)) = (&self.notifier, tracking::notify_state(from, to)) else {
+        let r = &self.routers[i];
+        let state = match tracking::notify_state(from, to) {
+            Some(NotifyState::Stop) if r.deleted => deleted_state(r, from),
+            s => s,
+        };
+        let (Some(n), Some(state)) = (&self.notifier, state) else {
             return;
         };
-        let r = &self.routers[i];
         let name = &r.plan.config.name;
         n.queue.push_all(
             &hook_key(r),
@@ -254,6 +276,26 @@ impl Engine {
         });
     }
 
+    /// `notify_priority_changes`: `MASTER_PRIORITY` or `BACKUP_PRIORITY` on the FIFOs.
+    fn on_priority_changed(&self, id: InstanceId, priority: u8, state: State) {
+        let Some(i) = self.position(id) else { return };
+        let r = &self.routers[i];
+        debug!("{}: effective priority {priority}", r.plan.config.name);
+        let Some(n) = self
+            .notifier
+            .as_ref()
+            .filter(|_| r.plan.config.notify_priority_changes)
+        else {
+            return;
+        };
+        let line = if state == State::Master {
+            FifoState::MasterPriority
+        } else {
+            FifoState::BackupPriority
+        };
+        n.state_line(Scope::Instance, &r.plan.config.name, line, priority);
+    }
+
     /// A Master heard a lower-priority advertisement: `notify_master_rx_lower_pri`.
     fn lower_priority_heard(&self, id: InstanceId, priority: u8) {
         let (Some(n), Some(i)) = (&self.notifier, self.position(id)) else {
@@ -268,6 +310,19 @@ impl Engine {
             FifoState::MasterRxLowerPri,
             priority,
         );
+    }
+}
+
+/// The state an instance removed by a reload is notified with: keepalived sends DELETED
+/// with `notify_deleted`, else FAULT (its old behaviour), and nothing when it was in Fault
+/// already (`vrrp.c`, `clear_diff_vrrp`).
+fn deleted_state(r: &Router, from: State) -> Option<NotifyState> {
+    if r.plan.config.notify_deleted.is_some() {
+        Some(NotifyState::Deleted)
+    } else if from == State::Fault {
+        None
+    } else {
+        Some(NotifyState::Fault)
     }
 }
 
