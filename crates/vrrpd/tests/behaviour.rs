@@ -960,20 +960,20 @@ fn config_test_reports_the_error_position() {
                 .version(3)
                 .advert_int(0.1)
                 .vip("192.0.2.100/24")
-                .line("notify_deleted"),
+                .line("use_vmac_addr"),
         )
         .render();
     let line = bad
         .lines()
-        .position(|l| l.trim() == "notify_deleted")
+        .position(|l| l.trim() == "use_vmac_addr")
         .expect("the line is rendered")
         + 1;
     let column = bad
         .lines()
         .nth(line - 1)
         .expect("line")
-        .find('n')
-        .expect("n")
+        .find('u')
+        .expect("u")
         + 1;
     let bad_path = dir.join("bad.conf");
     std::fs::write(&bad_path, &bad).expect("write");
@@ -1005,7 +1005,7 @@ fn config_test_reports_the_error_position() {
         "the error should name {at}:\n{stderr}"
     );
     assert!(
-        stderr.contains("notify_deleted"),
+        stderr.contains("use_vmac_addr"),
         "the error should name the keyword:\n{stderr}"
     );
 }
