@@ -227,6 +227,27 @@ impl DaemonProc {
         Ok(())
     }
 
+    /// Waits (bounded) until vrrpd logs "vrrpd started", after which its signal handlers
+    /// and control socket are in place (docs/testing.md); keepalived: [`Self::wait_started`].
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        if let Daemon::Keepalived = self.daemon {
+            return self.wait_started(timeout);
+        }
+        let logged = wait_until(timeout, Duration::from_millis(20), || {
+            !self.proc.is_running()
+                || std::fs::read_to_string(self.proc.stderr_path())
+                    .is_ok_and(|l| l.contains("vrrpd started"))
+        });
+        if logged && self.proc.is_running() {
+            return Ok(());
+        }
+        Err(Error::msg(format!(
+            "vrrpd on {} did not start:\n{}",
+            self.node,
+            self.proc.tail(30)
+        )))
+    }
+
     /// A crash: SIGKILL to every process of the daemon (keepalived's VRRP
     /// child first, so it cannot shut down gracefully), then reap.
     /// VIPs the daemon had added stay on the interface, as after a real crash.

@@ -324,17 +324,7 @@ fn start_vrrpd(node: &Node, conf: &str, extra: &[&str], env: &[(&str, &str)]) ->
     }
     .start_with(node, conf, extra, env)
     .expect("spawn vrrpd");
-    d.wait_started(START).expect("vrrpd starts");
-    let started = wait_until(START, POLL, || {
-        !d.is_running()
-            || fs::read_to_string(d.proc.stderr_path()).is_ok_and(|l| l.contains("vrrpd started"))
-    });
-    assert!(
-        started && d.is_running(),
-        "vrrpd on {} did not start:\n{}",
-        node.name(),
-        d.tail(30)
-    );
+    d.wait_ready(START).expect("vrrpd starts");
     d
 }
 

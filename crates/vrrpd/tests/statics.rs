@@ -42,16 +42,7 @@ fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
     }
     .start(node, conf)
     .expect("spawn vrrpd");
-    let started = wait_until(STEP, POLL, || {
-        !d.is_running()
-            || fs::read_to_string(d.proc.stderr_path()).is_ok_and(|l| l.contains("vrrpd started"))
-    });
-    assert!(
-        started && d.is_running(),
-        "vrrpd on {} did not start:\n{}",
-        node.name(),
-        d.tail(30)
-    );
+    d.wait_ready(STEP).expect("vrrpd starts");
     d
 }
 

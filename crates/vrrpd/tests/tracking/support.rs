@@ -347,17 +347,7 @@ pub(crate) fn start_vrrpd(node: &Node, conf: &str) -> DaemonProc {
     }
     .start(node, conf)
     .expect("start vrrpd");
-    d.wait_started(START).expect("vrrpd starts");
-    let started = wait_until(START, POLL, || {
-        !d.is_running()
-            || fs::read_to_string(d.proc.stderr_path()).is_ok_and(|l| l.contains("vrrpd started"))
-    });
-    assert!(
-        started && d.is_running(),
-        "vrrpd on {} did not start:\n{}",
-        node.name(),
-        d.tail(30)
-    );
+    d.wait_ready(START).expect("vrrpd starts");
     d
 }
 
