@@ -1225,7 +1225,8 @@ fn reload_changes_priority_in_place_and_refuses_a_broken_config() {
     let added = watch.wait_added(vip, STEP).expect("r2 takes the VIP");
     let took = added.saturating_duration_since(reloaded);
     let skew = (256.0 - 250.0) * ADVERT_INT / 256.0;
-    let bound = Duration::from_secs_f64(3.0 * ADVERT_INT + skew) + Duration::from_millis(100);
+    // The margin covers a loaded 2-core CI machine (one run took 402 ms); typical: 230-260 ms.
+    let bound = Duration::from_secs_f64(3.0 * ADVERT_INT + skew) + Duration::from_millis(300);
     assert!(
         took <= bound,
         "r2 took the VIP {took:?} after the reload, beyond {bound:?}{}",
