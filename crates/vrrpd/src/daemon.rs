@@ -106,7 +106,10 @@ async fn start(
     // Sockets open, sysctls written, VMACs created, pid file and control socket claimed:
     // what follows (and every reload) needs only the kept capabilities. Before the first
     // thread starts, as capabilities are per thread.
-    privileges::restrict(privileges::Needs::of(&config, &scripts))?;
+    let mut needs = privileges::Needs::of(&config, &scripts);
+    let metrics_addr = args.metrics_listen.or(config.global.metrics_listen);
+    needs.low_port = metrics_addr.is_some_and(|a| a.port() < 1024);
+    privileges::restrict(needs)?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;

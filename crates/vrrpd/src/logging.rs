@@ -98,9 +98,7 @@ static WRITER: std::sync::OnceLock<std::sync::mpsc::SyncSender<Message>> =
 pub(crate) fn on_writer_thread(job: WriterJob) -> Option<Result<(), String>> {
     let (done, answer) = std::sync::mpsc::sync_channel(1);
     WRITER.get()?.send(Message::Run(job, done)).ok()?;
-    answer
-        .recv_timeout(std::time::Duration::from_secs(1))
-        .ok()
+    answer.recv_timeout(std::time::Duration::from_secs(1)).ok()
 }
 
 /// Dropping it waits (at most a second) until the queued lines are written.

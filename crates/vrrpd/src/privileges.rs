@@ -33,6 +33,8 @@ pub(crate) struct Needs {
     /// A notify FIFO is created with an `owner`: `chown` (only at start-up, as FIFO changes
     /// need a restart, but the tracking thread creates it after the drop).
     pub fifo_owner: bool,
+    /// The metrics endpoint listens on a port below 1024 (bound by the control thread).
+    pub low_port: bool,
 }
 
 impl Needs {
@@ -52,6 +54,7 @@ impl Needs {
                 .into_iter()
                 .flatten()
                 .any(|f| f.owner.is_some()),
+            low_port: false,
         }
     }
 
@@ -67,6 +70,9 @@ impl Needs {
         }
         if self.fifo_owner {
             set.insert(Capability::CAP_CHOWN);
+        }
+        if self.low_port {
+            set.insert(Capability::CAP_NET_BIND_SERVICE);
         }
         set
     }
@@ -101,7 +107,8 @@ fn restrict_thread(kept: &CapsHashSet) -> Result<()> {
     // The bounding set first: dropping from it needs CAP_SETPCAP, which goes below. Without
     // CAP_SETPCAP (a service manager took it) the bounding set it gave stays.
     if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-        let bounding = caps::read(None, CapSet::Bounding).context("cannot read the bounding set")?;
+        let bounding =
+            caps::read(None, CapSet::Bounding).context("cannot read the bounding set")?;
         for cap in bounding.difference(kept) {
             caps::drop(None, CapSet::Bounding, *cap)
                 .with_context(|| format!("cannot drop {cap} from the bounding set"))?;
