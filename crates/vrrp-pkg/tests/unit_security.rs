@@ -14,7 +14,9 @@ const RECORDED: f64 = 3.7;
 
 /// The overall exposure in `systemd-analyze security`'s output ("... level for X: 3.7 OK").
 fn exposure(report: &str) -> Option<f64> {
-    let line = report.lines().find(|l| l.contains("Overall exposure level"))?;
+    let line = report
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))?;
     let (_, rest) = line.rsplit_once(": ")?;
     rest.split_whitespace().next()?.parse().ok()
 }

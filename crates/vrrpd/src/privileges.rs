@@ -92,15 +92,24 @@ pub(crate) fn restrict(needs: Needs) -> Result<()> {
     })) {
         warn!("the log writer thread keeps its capabilities: {e}");
     }
-    let mut names: Vec<String> = caps::read(None, CapSet::Effective)
-        .context("cannot read the capabilities")?
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    names.sort();
-    info!("capabilities kept: {}", names.join(" "));
+    let effective = caps::read(None, CapSet::Effective).context("cannot read the capabilities")?;
+    info!("capabilities kept: {}", names(&effective));
+    let bounding = caps::read(None, CapSet::Bounding).context("cannot read the bounding set")?;
+    if !bounding.is_subset(&kept) {
+        // Root scripts get the bounding set: say what it is.
+        info!(
+            "without CAP_SETPCAP the bounding set stays as given (what root scripts get): {}",
+            names(&bounding)
+        );
+    }
     let _ = KEPT.set(kept);
     Ok(())
+}
+
+fn names(set: &CapsHashSet) -> String {
+    let mut names: Vec<String> = set.iter().map(ToString::to_string).collect();
+    names.sort();
+    names.join(" ")
 }
 
 fn restrict_thread(kept: &CapsHashSet) -> Result<()> {
