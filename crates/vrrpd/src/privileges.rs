@@ -139,17 +139,75 @@ pub(crate) fn allows(needs: Needs) -> Result<(), String> {
     let Some(kept) = KEPT.get() else {
         return Ok(());
     };
+    let missing = missing(kept, needs);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the new configuration runs scripts as another user (or creates a FIFO for one), which needs {}, dropped at start-up; restart vrrpd to apply it",
+        missing.join(" ")
+    ))
+}
+
+/// The capabilities `needs` wants that `kept` lacks, by name.
+fn missing(kept: &CapsHashSet, needs: Needs) -> Vec<String> {
     let mut missing: Vec<String> = needs
         .capabilities()
         .difference(kept)
         .map(ToString::to_string)
         .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
     missing.sort();
-    Err(format!(
-        "the new configuration runs scripts as another user (or creates a FIFO for one), which needs {}, dropped at start-up; restart vrrpd to apply it",
-        missing.join(" ")
-    ))
+    missing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn needs(text: &str) -> Needs {
+        let config = match vrrp_config::parse_str("test.conf", text) {
+            Ok(loaded) => loaded.config,
+            Err(e) => panic!("{e:?}"),
+        };
+        let scripts = Scripts::new(&config.global);
+        for i in &config.instances {
+            scripts
+                .notify_scripts(&i.notify, None)
+                .expect("hooks resolve");
+        }
+        Needs::of(&config, &scripts)
+    }
+
+    const INSTANCE: &str = "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n priority 100\n virtual_ipaddress {\n 10.99.0.1/24\n }\n";
+
+    #[test]
+    fn without_scripts_only_the_network_capabilities() {
+        let n = needs(&format!("{INSTANCE}}}\n"));
+        assert_eq!(n, Needs::default());
+        let expected = CapsHashSet::from([Capability::CAP_NET_RAW, Capability::CAP_NET_ADMIN]);
+        assert_eq!(n.capabilities(), expected);
+    }
+
+    #[test]
+    fn a_hook_as_another_user_keeps_the_identity_change() {
+        let n = needs(&format!("{INSTANCE} notify_master /bin/true nobody\n}}\n"));
+        assert!(n.run_as_others);
+        assert!(n.capabilities().contains(&Capability::CAP_SETUID));
+        let root = needs(&format!("{INSTANCE} notify_master /bin/true root\n}}\n"));
+        assert!(!root.run_as_others);
+    }
+
+    #[test]
+    fn a_reload_needing_a_dropped_capability_names_it() {
+        let kept = Needs::default().capabilities();
+        let others = Needs {
+            run_as_others: true,
+            ..Needs::default()
+        };
+        assert_eq!(
+            missing(&kept, others),
+            ["CAP_KILL", "CAP_SETGID", "CAP_SETUID"]
+        );
+        assert!(missing(&others.capabilities(), Needs::default()).is_empty());
+    }
 }
