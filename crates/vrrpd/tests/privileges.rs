@@ -88,7 +88,8 @@ struct ScriptDir(PathBuf);
 
 impl ScriptDir {
     fn new() -> ScriptDir {
-        let dir = std::env::temp_dir().join(format!("vrrpd-privileges-{}", std::process::id()));
+        // /tmp, not $TMPDIR: nobody must be able to search every parent directory.
+        let dir = PathBuf::from(format!("/tmp/vrrpd-privileges-{}", std::process::id()));
         let out = dir.join("out");
         fs::create_dir_all(&out).expect("script directory");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
