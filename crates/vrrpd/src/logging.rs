@@ -94,11 +94,16 @@ static WRITER: std::sync::OnceLock<std::sync::mpsc::SyncSender<Message>> =
     std::sync::OnceLock::new();
 
 /// Runs `job` on the log writer thread and waits (at most a second) for its answer; `None`
-/// when there is no writer thread (journal) or it did not answer.
+/// when there is no writer thread (journal). Never blocks on a full queue.
 pub(crate) fn on_writer_thread(job: WriterJob) -> Option<Result<(), String>> {
     let (done, answer) = std::sync::mpsc::sync_channel(1);
-    WRITER.get()?.send(Message::Run(job, done)).ok()?;
-    answer.recv_timeout(std::time::Duration::from_secs(1)).ok()
+    let queued = WRITER.get()?.try_send(Message::Run(job, done));
+    Some(match queued {
+        Ok(()) => answer
+            .recv_timeout(std::time::Duration::from_secs(1))
+            .unwrap_or_else(|_| Err("the log writer did not answer".into())),
+        Err(_) => Err("the log writer's queue is full".into()),
+    })
 }
 
 /// Dropping it waits (at most a second) until the queued lines are written.
