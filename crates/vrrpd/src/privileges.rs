@@ -198,6 +198,17 @@ mod tests {
     }
 
     #[test]
+    fn a_misc_check_as_another_user_keeps_the_identity_change() {
+        let vs = |user: &str| {
+            format!(
+                "virtual_server 10.99.0.1 80 {{\n real_server 10.99.0.2 80 {{\n MISC_CHECK {{\n misc_path /bin/true\n user {user}\n }}\n }}\n}}\n"
+            )
+        };
+        assert!(needs(&vs("nobody")).run_as_others);
+        assert!(!needs(&vs("root")).run_as_others);
+    }
+
+    #[test]
     fn a_reload_needing_a_dropped_capability_names_it() {
         let kept = Needs::default().capabilities();
         let others = Needs {
