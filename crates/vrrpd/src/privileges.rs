@@ -144,7 +144,7 @@ pub(crate) fn allows(needs: Needs) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "the new configuration runs scripts as another user (or creates a FIFO for one), which needs {}, dropped at start-up; restart vrrpd to apply it",
+        "the new configuration runs a script or hook as another user, which needs {}, dropped at start-up; restart vrrpd to apply it",
         missing.join(" ")
     ))
 }
