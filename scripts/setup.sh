@@ -28,6 +28,7 @@ packages=(
     binutils      # strip, for the package
     lintian       # the package test fails on lintian errors and warnings
     mmdebstrap    # the clean Debian root the package test installs into
+    systemd       # systemd-analyze security: the unit's exposure score (a test)
 )
 
 missing=()

@@ -30,7 +30,7 @@ use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
 use crate::pidfile::PidFile;
 use crate::reload::Reloader;
-use crate::{control, dynamic, metrics, report, setup, statics, tracking};
+use crate::{control, dynamic, metrics, privileges, report, setup, statics, tracking};
 
 /// The signals the daemon answers, installed before the pid file names it.
 struct Signals {
@@ -103,6 +103,13 @@ async fn start(
     let waiting = dynamic::missing(&nl, &config).await?;
     let plan = setup::prepare(&nl, &dynamic::without(&config, &waiting), &scripts).await?;
     let static_set = statics::resolve(&nl, &config.statics).await?;
+    // Sockets open, sysctls written, VMACs created, pid file and control socket claimed:
+    // what follows (and every reload) needs only the kept capabilities. Before the first
+    // thread starts, as capabilities are per thread.
+    let mut needs = privileges::Needs::of(&config, &scripts);
+    let metrics_addr = args.metrics_listen.or(config.global.metrics_listen);
+    needs.low_port = metrics_addr.is_some_and(|a| a.port() < 1024);
+    privileges::restrict(needs)?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -388,14 +395,17 @@ async fn stop(r: Running, args: &Args) {
     }
     let static_set = r.reloader.statics.take();
     statics::remove(&r.nl, &static_set).await;
+    // Newest first: a reload's guard saved the values start-up had set.
     let mut sysctls = r.sysctls;
-    for e in sysctls.restore().into_iter().chain(
-        r.reloader
-            .sysctls
-            .borrow_mut()
-            .iter_mut()
-            .flat_map(|g| g.restore()),
-    ) {
+    let reloaded: Vec<std::io::Error> = r
+        .reloader
+        .sysctls
+        .borrow_mut()
+        .iter_mut()
+        .rev()
+        .flat_map(|g| g.restore())
+        .collect();
+    for e in reloaded.into_iter().chain(sysctls.restore()) {
         warn!("cannot restore a sysctl: {e}");
     }
     if (r.no_accept || !setup::no_accept_vips(&r.reloader.config.borrow()).is_empty())

@@ -83,6 +83,27 @@ pub(crate) enum Message {
     Line(Vec<u8>),
     /// Answer once every line queued before is written.
     Flush(std::sync::mpsc::SyncSender<()>),
+    /// Run on the writer thread (what is per thread, like capabilities), and answer.
+    Run(WriterJob, std::sync::mpsc::SyncSender<Result<(), String>>),
+}
+
+pub(crate) type WriterJob = Box<dyn FnOnce() -> Result<(), String> + Send>;
+
+/// The writer thread's queue, when there is one.
+static WRITER: std::sync::OnceLock<std::sync::mpsc::SyncSender<Message>> =
+    std::sync::OnceLock::new();
+
+/// Runs `job` on the log writer thread and waits (at most a second) for its answer; `None`
+/// when there is no writer thread (journal). Never blocks on a full queue.
+pub(crate) fn on_writer_thread(job: WriterJob) -> Option<Result<(), String>> {
+    let (done, answer) = std::sync::mpsc::sync_channel(1);
+    let queued = WRITER.get()?.try_send(Message::Run(job, done));
+    Some(match queued {
+        Ok(()) => answer
+            .recv_timeout(std::time::Duration::from_secs(1))
+            .unwrap_or_else(|_| Err("the log writer did not answer".into())),
+        Err(_) => Err("the log writer's queue is full".into()),
+    })
 }
 
 /// Dropping it waits (at most a second) until the queued lines are written.
@@ -113,9 +134,13 @@ fn background_stderr() -> (BackgroundWriter, Flush) {
                         let _ = err.flush();
                         let _ = done.send(());
                     }
+                    Message::Run(job, done) => {
+                        let _ = done.send(job());
+                    }
                 }
             }
         });
+    let _ = WRITER.set(tx.clone());
     (BackgroundWriter(tx.clone()), Flush(tx))
 }
 

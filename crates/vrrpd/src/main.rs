@@ -20,6 +20,7 @@ mod engine;
 mod logging;
 mod metrics;
 mod pidfile;
+mod privileges;
 mod reload;
 mod report;
 mod setup;

@@ -372,6 +372,7 @@ async fn checked_extras(config: Config) -> Result<Checked, String> {
             );
         }
         let plan = BalancerPlan::from_config(&config, &scripts).map_err(|e| format!("{e:#}"))?;
+        crate::privileges::allows(crate::privileges::Needs::of(&config, &scripts))?;
         // Not installed: disabled, as at start (a hook is then skipped at each run).
         for w in scripts.missing() {
             tracing::warn!("reload: {w}");

@@ -35,6 +35,8 @@ pub(crate) struct Scripts {
     notes: RefCell<Vec<Warning>>,
     /// Scripts would run as root for want of a script user.
     as_root: Cell<bool>,
+    /// A script or hook runs as another user or group than root (capabilities kept).
+    others: Cell<bool>,
 }
 
 /// A checked command: ready to run, or disabled because its program is missing (why).
@@ -55,6 +57,7 @@ impl Scripts {
             missing: RefCell::new(Vec::new()),
             notes: RefCell::new(Vec::new()),
             as_root: Cell::new(false),
+            others: Cell::new(false),
         }
     }
 
@@ -83,6 +86,11 @@ impl Scripts {
         self.missing.borrow().clone()
     }
 
+    /// Whether a script or hook resolved so far runs as another user or group than root.
+    pub(crate) fn runs_as_others(&self) -> bool {
+        self.others.get()
+    }
+
     /// keepalived's default script user, looked up once and only when needed.
     fn default_user(&self) -> Result<RunAs, String> {
         self.default
@@ -93,6 +101,7 @@ impl Scripts {
                     .map(|(u, g)| (u.as_str(), g.as_deref()));
                 match security::default_script_user(configured, self.security) {
                     Ok((run_as, source)) => {
+                        self.others.set(self.others.get() || run_as != RunAs::ROOT);
                         if source == security::UserSource::RootInsecure {
                             self.as_root.set(true);
                         }
@@ -119,6 +128,8 @@ impl Scripts {
                 .default_user()
                 .map_err(|e| format!("{at}: error: {label}: {e}"))?,
         };
+        // Also when not installed yet: it may be once the daemon runs.
+        self.others.set(self.others.get() || run_as != RunAs::ROOT);
         let check = match security::check_script(
             label,
             &command.argv,
