@@ -12,6 +12,7 @@
 //! ([`lb`]); a balancer that does not answer in time costs the scrape those series, never
 //! the protocol thread a wait.
 
+mod deadline;
 mod lb;
 
 use std::convert::Infallible;
@@ -42,6 +43,8 @@ const LB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub(crate) const MAX_SCRAPERS: usize = 64;
 /// How long a client may take to send a request's headers.
 pub(crate) const HEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a client may take to read an answer.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Longest request head accepted (hyper's smallest buffer).
 const MAX_HEAD: usize = 8192;
 
@@ -132,7 +135,10 @@ async fn connection(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_WAIT)
         .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(
+            TokioIo::new(deadline::WriteDeadline::new(stream, ANSWER_WAIT)),
+            service,
+        );
     let outcome = tokio::select! {
         outcome = conn => outcome,
         () = ticket.evicted() => return,
@@ -145,7 +151,7 @@ async fn connection(
         } else if e.is_parse() {
             Refusal::Malformed
         } else {
-            // The client went away, or did not take its answer.
+            // The client went away, or did not take its answer (counted by the deadline).
             return;
         };
         gate::count(Endpoint::Metrics, reason);

@@ -113,6 +113,19 @@ fn slow_header_sender(node: &Node) -> std::thread::JoinHandle<Duration> {
     })
 }
 
+/// Sends `request` thousands of times without reading an answer (non-blocking: stops
+/// when the daemon stops reading).
+fn pipeline(stream: &mut impl Write, request: &[u8]) {
+    let all = request.repeat(4000);
+    let mut sent = 0;
+    while sent < all.len() {
+        match stream.write(&all[sent..]) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+}
+
 /// (RSS in kB, open descriptors) of the daemon.
 fn footprint(pid: u32) -> (u64, usize) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
@@ -249,14 +262,16 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
     );
     let mut never_reads = UnixStream::connect(&sock).expect("connect");
     never_reads.set_nonblocking(true).expect("nonblocking");
-    let show = b"{\"v\":1,\"command\":\"show\",\"instance\":\"VI_1\"}\n".repeat(4000);
-    let mut sent = 0;
-    while sent < show.len() {
-        match never_reads.write(&show[sent..]) {
-            Ok(n) => sent += n,
-            Err(_) => break,
-        }
-    }
+    pipeline(
+        &mut never_reads,
+        b"{\"v\":1,\"command\":\"show\",\"instance\":\"VI_1\"}\n",
+    );
+    let mut never_reads_http = in_netns(&r1, || TcpStream::connect(METRICS).expect("connect"));
+    never_reads_http.set_nonblocking(true).expect("nonblocking");
+    pipeline(
+        &mut never_reads_http,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
 
     // Meanwhile, the operator and the scraper are answered, within 1 s each.
     let mut slowest_status = Duration::ZERO;
@@ -274,13 +289,13 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
     }
     let loaded = lateness(&sock);
     let cut_after = slow_header.join().expect("slow sender");
-    // The daemon's 10 s header wait, and up to a second for the sender to notice.
+    // The daemon's 10 s header wait, and a write or two for the sender to notice.
     assert!(
-        cut_after < Duration::from_secs(13),
+        cut_after < Duration::from_secs(15),
         "slow header sender served for {cut_after:?}"
     );
     let metrics = scrape(&r1);
-    drop((idle_ctl, idle_http, never_reads));
+    drop((idle_ctl, idle_http, never_reads, never_reads_http));
     std::thread::sleep(Duration::from_secs(2));
     let after = footprint(d.pid());
     let pcap = capture.stop().expect("stop capture");
@@ -308,6 +323,7 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
         ("control", "idle", 1),
         ("metrics", "evicted", IDLE as u64 / 2),
         ("metrics", "idle", 1),
+        ("metrics", "slow_reader", 1),
     ] {
         let n = refused(&metrics, endpoint, reason);
         assert!(n >= least, "{endpoint} {reason}: {n} < {least}");
