@@ -67,17 +67,24 @@ fn in_netns<T: Send>(node: &Node, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// `GET /metrics` on a fresh connection (in the node's namespace): the body.
+/// `GET /metrics` on a fresh connection (in the node's namespace): the answer.
 fn scrape(node: &Node) -> String {
+    http(
+        node,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+}
+
+/// `request` to the metrics endpoint on a fresh connection: the answer, as far as it came.
+fn http(node: &Node, request: &[u8]) -> String {
     in_netns(node, || {
         let mut s = TcpStream::connect(METRICS).expect("metrics connect");
         s.set_read_timeout(Some(Duration::from_secs(5)))
             .expect("timeout");
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .expect("send");
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text);
-        text
+        let _ = s.write_all(request);
+        let mut text = Vec::new();
+        let _ = s.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
     })
 }
 
@@ -216,7 +223,7 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
     std::thread::sleep(Duration::from_secs(1));
     let before = footprint(d.pid());
     let quiet = lateness(&sock);
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(3));
     let calm = lateness(&sock);
     let capture = lab.capture("adverts", "vrrp").expect("capture");
 
@@ -249,6 +256,15 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
             .output()
             .expect("setpriv")
     };
+    let mut huge_head = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+    huge_head.extend([b'a'; 64 << 10]);
+    let huge_head = http(&r1, &huge_head);
+    assert!(
+        huge_head.starts_with("HTTP/1.1 431"),
+        "64 KiB head: {huge_head:?}"
+    );
+    let garbage = http(&r1, b"\x16\x03\x01 not http\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "garbage: {garbage:?}");
     let denied = non_root(&sock);
     assert!(!denied.status.success(), "uid 65534 is served");
     // Past the file mode: the daemon's own check of the peer's uid.
@@ -324,6 +340,8 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
         ("metrics", "evicted", IDLE as u64 / 2),
         ("metrics", "idle", 1),
         ("metrics", "slow_reader", 1),
+        ("metrics", "too_long", 1),
+        ("metrics", "malformed", 1),
     ] {
         let n = refused(&metrics, endpoint, reason);
         assert!(n >= least, "{endpoint} {reason}: {n} < {least}");
@@ -341,8 +359,11 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
         adverts as f64 > HOLD.as_secs_f64() / ADVERT_INT / 2.0,
         "{adverts} adverts"
     );
+    // Generous: the protocol thread shares the machine with this test's own clients and
+    // whatever else runs (2-3 % seen on a loaded 2-core machine); the wire gap is the bound
+    // that matters.
     assert!(
-        late_share(calm, loaded) < 0.05,
+        late_share(calm, loaded) < 0.1,
         "protocol timer late under load"
     );
     assert!(after.1 <= before.1 + 2, "fds {} -> {}", before.1, after.1);
