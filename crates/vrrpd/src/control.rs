@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -174,49 +175,12 @@ async fn client(
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     if cred.uid() != 0 && cred.uid() != our_uid {
-        // Read (and ignore) the request first: a client whose write fails on a closed
-        // socket would not see the answer.
-        count(Refusal::Permission);
-        let mut ignored = Vec::new();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            (&mut reader)
-                .take(MAX_REQUEST as u64 + 1)
-                .read_until(b'\n', &mut ignored),
-        )
-        .await;
-        let answer = error_answer(&format!(
-            "permission denied for uid {}: the control socket serves root and the daemon's user",
-            cred.uid()
-        ));
-        return send(&mut write, &answer).await;
+        return refuse_peer(&mut reader, &mut write, cred.uid()).await;
     }
     loop {
-        ticket.idle();
-        let raw = tokio::select! {
-            raw = tokio::time::timeout(REQUEST_WAIT, read_request(&mut reader)) => raw,
-            () = ticket.evicted() => {
-                let why = format!("closed to make room for another client ({MAX_CLIENTS} at most)");
-                return send(&mut write, &error_answer(&why)).await;
-            }
-        };
-        ticket.busy();
-        let raw = match raw {
-            Ok(raw) => raw?,
-            Err(_) => {
-                count(Refusal::Idle);
-                let why = format!("no complete request within {}s", REQUEST_WAIT.as_secs());
-                return send(&mut write, &error_answer(&why)).await;
-            }
-        };
-        if raw.is_empty() {
+        let Some(raw) = next_request(&mut reader, &mut write, ticket).await? else {
             return Ok(());
-        }
-        if raw.len() > MAX_REQUEST {
-            count(Refusal::TooLong);
-            let why = format!("request too long ({MAX_REQUEST} bytes at most)");
-            return send(&mut write, &error_answer(&why)).await;
-        }
+        };
         let line = String::from_utf8_lossy(&raw);
         let line = line.trim();
         if line.is_empty() {
@@ -247,11 +211,58 @@ async fn client(
     }
 }
 
+/// Answers a peer that is neither root nor the daemon's user, and closes.
+async fn refuse_peer(
+    reader: &mut BufReader<OwnedReadHalf>,
+    write: &mut OwnedWriteHalf,
+    uid: u32,
+) -> std::io::Result<()> {
+    count(Refusal::Permission);
+    // Read (and ignore) the request first: a client whose write fails on a closed socket
+    // would not see the answer.
+    let _ = tokio::time::timeout(Duration::from_secs(1), read_request(reader)).await;
+    let answer = error_answer(&format!(
+        "permission denied for uid {uid}: the control socket serves root and the daemon's user"
+    ));
+    send(write, &answer).await
+}
+
+/// The next request line, within the limits; `None` when the connection ends (the client
+/// closed, or was told why it is closed).
+async fn next_request(
+    reader: &mut BufReader<OwnedReadHalf>,
+    write: &mut OwnedWriteHalf,
+    ticket: &Ticket,
+) -> std::io::Result<Option<Vec<u8>>> {
+    ticket.idle();
+    let raw = tokio::select! {
+        raw = tokio::time::timeout(REQUEST_WAIT, read_request(reader)) => raw,
+        () = ticket.evicted() => {
+            let why = format!("closed to make room for another client ({MAX_CLIENTS} at most)");
+            send(write, &error_answer(&why)).await?;
+            return Ok(None);
+        }
+    };
+    ticket.busy();
+    let Ok(raw) = raw else {
+        count(Refusal::Idle);
+        let why = format!("no complete request within {}s", REQUEST_WAIT.as_secs());
+        send(write, &error_answer(&why)).await?;
+        return Ok(None);
+    };
+    let raw = raw?;
+    if raw.len() > MAX_REQUEST {
+        count(Refusal::TooLong);
+        let why = format!("request too long ({MAX_REQUEST} bytes at most)");
+        send(write, &error_answer(&why)).await?;
+        return Ok(None);
+    }
+    Ok((!raw.is_empty()).then_some(raw))
+}
+
 /// Reads at most one request's worth: a line without an end must not grow forever. Empty:
 /// the client closed.
-async fn read_request(
-    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
-) -> std::io::Result<Vec<u8>> {
+async fn read_request(reader: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     reader
         .take(MAX_REQUEST as u64 + 1)
@@ -261,7 +272,7 @@ async fn read_request(
 }
 
 /// Writes one line, giving up on a client that does not read it in time.
-async fn send(write: &mut tokio::net::unix::OwnedWriteHalf, line: &str) -> std::io::Result<()> {
+async fn send(write: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
     match tokio::time::timeout(ANSWER_WAIT, write.write_all(line.as_bytes())).await {
         Ok(written) => written,
         Err(_) => {
@@ -280,7 +291,7 @@ fn count(reason: Refusal) {
 
 /// Streams every event (one JSON line each) until the client goes away.
 async fn watch(
-    mut write: tokio::net::unix::OwnedWriteHalf,
+    mut write: OwnedWriteHalf,
     mut events: broadcast::Receiver<Event>,
 ) -> std::io::Result<()> {
     send(&mut write, &Answer::Ok(Reply::Watching).to_line()).await?;
