@@ -206,6 +206,101 @@ fn start(lab: &Lab, node: &Node) -> DaemonProc {
     d
 }
 
+/// A 10 MB request, malformed JSON, a 64 KiB HTTP head and garbage: each its answer.
+fn bad_requests(sock: &Path, node: &Node) {
+    let huge = ask(sock, &vec![b'x'; 10 << 20]);
+    assert!(huge.contains("request too long"), "10 MB request: {huge:?}");
+    let bad = ask(sock, b"{\"v\":1,\"command\":\n");
+    assert!(bad.contains("not JSON"), "malformed JSON: {bad:?}");
+    let mut huge_head = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+    huge_head.extend([b'a'; 64 << 10]);
+    let huge_head = http(node, &huge_head);
+    assert!(
+        huge_head.starts_with("HTTP/1.1 431"),
+        "64 KiB head: {huge_head:?}"
+    );
+    let garbage = http(node, b"\x16\x03\x01 not http\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "garbage: {garbage:?}");
+}
+
+/// `vrrpctl status` as uid 65534: kept out by the socket's mode, and past it (a socket made
+/// wider) by the daemon's check of the peer's uid.
+fn non_root_is_refused(sock: &Path) {
+    let non_root = || {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(vrrpctl())
+            .arg("--socket")
+            .arg(sock)
+            .arg("status")
+            .output()
+            .expect("setpriv")
+    };
+    assert!(!non_root().status.success(), "uid 65534 is served");
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let denied = non_root();
+    std::fs::set_permissions(sock, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let said = String::from_utf8_lossy(&denied.stderr).to_string();
+    assert!(
+        !denied.status.success() && said.contains("permission denied for uid 65534"),
+        "uid 65534 past the file mode: {said}"
+    );
+}
+
+/// A control client and a metrics client that pipeline thousands of requests and never
+/// read the answers.
+fn never_readers(sock: &Path, node: &Node) -> (UnixStream, TcpStream) {
+    let mut control = UnixStream::connect(sock).expect("connect");
+    control.set_nonblocking(true).expect("nonblocking");
+    pipeline(
+        &mut control,
+        b"{\"v\":1,\"command\":\"show\",\"instance\":\"VI_1\"}\n",
+    );
+    let mut metrics = in_netns(node, || TcpStream::connect(METRICS).expect("connect"));
+    metrics.set_nonblocking(true).expect("nonblocking");
+    pipeline(&mut metrics, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    (control, metrics)
+}
+
+/// Until `HOLD` after `since`, `vrrpctl status` and a scrape every 200 ms, each of which
+/// must succeed: the slowest of each.
+fn answered_meanwhile(sock: &Path, node: &Node, since: Instant) -> (Duration, Duration) {
+    let mut slowest_status = Duration::ZERO;
+    let mut slowest_scrape = Duration::ZERO;
+    while since.elapsed() < HOLD {
+        let t = Instant::now();
+        let out = ctl(sock, &["status"]);
+        slowest_status = slowest_status.max(t.elapsed());
+        assert!(out.status.success(), "status under load: {out:?}");
+        let t = Instant::now();
+        let text = scrape(node);
+        slowest_scrape = slowest_scrape.max(t.elapsed());
+        assert!(text.starts_with("HTTP/1.1 200"), "scrape under load");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    (slowest_status, slowest_scrape)
+}
+
+/// Each kind of hostile client was counted in `vrrpd_clients_refused_total`.
+fn refusals_counted(metrics: &str) {
+    for (endpoint, reason, least) in [
+        ("control", "evicted", IDLE as u64 / 2),
+        ("control", "too_long", 1),
+        ("control", "malformed", 1),
+        ("control", "permission", 1),
+        ("control", "slow_reader", 1),
+        ("control", "idle", 1),
+        ("metrics", "evicted", IDLE as u64 / 2),
+        ("metrics", "idle", 1),
+        ("metrics", "slow_reader", 1),
+        ("metrics", "too_long", 1),
+        ("metrics", "malformed", 1),
+    ] {
+        let n = refused(metrics, endpoint, reason);
+        assert!(n >= least, "{endpoint} {reason}: {n} < {least}");
+    }
+}
+
 #[test]
 fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
     if !lab_ready(&["tcpdump", "setpriv"]) {
@@ -241,68 +336,12 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
     let t1 = Instant::now();
     let slow_header = slow_header_sender(&r1);
 
-    // Oversized, malformed, non-root, a reader that never reads.
-    let huge = ask(&sock, &vec![b'x'; 10 << 20]);
-    assert!(huge.contains("request too long"), "10 MB request: {huge:?}");
-    let bad = ask(&sock, b"{\"v\":1,\"command\":\n");
-    assert!(bad.contains("not JSON"), "malformed JSON: {bad:?}");
-    let non_root = |sock: &Path| {
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(vrrpctl())
-            .arg("--socket")
-            .arg(sock)
-            .arg("status")
-            .output()
-            .expect("setpriv")
-    };
-    let mut huge_head = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
-    huge_head.extend([b'a'; 64 << 10]);
-    let huge_head = http(&r1, &huge_head);
-    assert!(
-        huge_head.starts_with("HTTP/1.1 431"),
-        "64 KiB head: {huge_head:?}"
-    );
-    let garbage = http(&r1, b"\x16\x03\x01 not http\r\n\r\n");
-    assert!(garbage.starts_with("HTTP/1.1 400"), "garbage: {garbage:?}");
-    let denied = non_root(&sock);
-    assert!(!denied.status.success(), "uid 65534 is served");
-    // Past the file mode: the daemon's own check of the peer's uid.
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).expect("chmod");
-    let denied_by_daemon = non_root(&sock);
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    let said = String::from_utf8_lossy(&denied_by_daemon.stderr).to_string();
-    assert!(
-        !denied_by_daemon.status.success() && said.contains("permission denied for uid 65534"),
-        "uid 65534 past the file mode: {said}"
-    );
-    let mut never_reads = UnixStream::connect(&sock).expect("connect");
-    never_reads.set_nonblocking(true).expect("nonblocking");
-    pipeline(
-        &mut never_reads,
-        b"{\"v\":1,\"command\":\"show\",\"instance\":\"VI_1\"}\n",
-    );
-    let mut never_reads_http = in_netns(&r1, || TcpStream::connect(METRICS).expect("connect"));
-    never_reads_http.set_nonblocking(true).expect("nonblocking");
-    pipeline(
-        &mut never_reads_http,
-        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
-    );
+    // Oversized, malformed, non-root, readers that never read.
+    bad_requests(&sock, &r1);
+    non_root_is_refused(&sock);
+    let never_read = never_readers(&sock, &r1);
 
-    // Meanwhile, the operator and the scraper are answered, within 1 s each.
-    let mut slowest_status = Duration::ZERO;
-    let mut slowest_scrape = Duration::ZERO;
-    while t1.elapsed() < HOLD {
-        let t = Instant::now();
-        let out = ctl(&sock, &["status"]);
-        slowest_status = slowest_status.max(t.elapsed());
-        assert!(out.status.success(), "status under load: {out:?}");
-        let t = Instant::now();
-        let text = scrape(&r1);
-        slowest_scrape = slowest_scrape.max(t.elapsed());
-        assert!(text.starts_with("HTTP/1.1 200"), "scrape under load");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let (slowest_status, slowest_scrape) = answered_meanwhile(&sock, &r1, t1);
     let loaded = lateness(&sock);
     let cut_after = slow_header.join().expect("slow sender");
     // The daemon's 10 s header wait, and a write or two for the sender to notice.
@@ -311,7 +350,7 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
         "slow header sender served for {cut_after:?}"
     );
     let metrics = scrape(&r1);
-    drop((idle_ctl, idle_http, never_reads, never_reads_http));
+    drop((idle_ctl, idle_http, never_read));
     std::thread::sleep(Duration::from_secs(2));
     let after = footprint(d.pid());
     let pcap = capture.stop().expect("stop capture");
@@ -330,22 +369,7 @@ fn control_socket_and_metrics_endpoint_survive_hostile_clients() {
         before.1,
         after.1
     );
-    for (endpoint, reason, least) in [
-        ("control", "evicted", IDLE as u64 / 2),
-        ("control", "too_long", 1),
-        ("control", "malformed", 1),
-        ("control", "permission", 1),
-        ("control", "slow_reader", 1),
-        ("control", "idle", 1),
-        ("metrics", "evicted", IDLE as u64 / 2),
-        ("metrics", "idle", 1),
-        ("metrics", "slow_reader", 1),
-        ("metrics", "too_long", 1),
-        ("metrics", "malformed", 1),
-    ] {
-        let n = refused(&metrics, endpoint, reason);
-        assert!(n >= least, "{endpoint} {reason}: {n} < {least}");
-    }
+    refusals_counted(&metrics);
     assert!(
         slowest_status < Duration::from_secs(1),
         "status {slowest_status:?}"
