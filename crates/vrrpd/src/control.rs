@@ -7,18 +7,31 @@
 //! thread over a channel and serializes its typed reply; `watch` streams the events the
 //! protocol thread publishes.
 
+pub(crate) mod gate;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 use vrrp_control::{Answer, Event, Reply, Request, WatchLine};
 
+use gate::{Endpoint, Gate, Refusal, Ticket};
+
 /// Longest request line accepted.
 const MAX_REQUEST: usize = 64 * 1024;
+/// Clients served at once (watchers included); beyond, the longest idle one makes room.
+pub(crate) const MAX_CLIENTS: usize = 64;
+/// How long a client may take to send a complete request (after connecting, or after its
+/// previous answer).
+pub(crate) const REQUEST_WAIT: Duration = Duration::from_secs(10);
+/// How long a client may take to read one answer (or one watched event).
+pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// What the control thread asks of the protocol thread.
 #[derive(Debug)]
@@ -117,19 +130,27 @@ async fn serve(
     };
     // SAFETY: geteuid has no preconditions and cannot fail.
     let our_uid = unsafe { libc::geteuid() };
+    let gate = Gate::new(Endpoint::Control, MAX_CLIENTS);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
+                // Out of descriptors, say: wait rather than spin.
                 warn!("control socket: accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Some(ticket) = gate.admit() else {
+            // A fresh socket's buffer takes one line without blocking.
+            let busy = format!("too many clients ({} at most); try again", gate.cap());
+            let _ = stream.try_write(error_answer(&busy).as_bytes());
+            continue;
         };
         let requests = requests.clone();
         let events = events.clone();
         tokio::spawn(async move {
-            if let Err(e) = client(stream, our_uid, requests, events).await {
+            if let Err(e) = client(stream, &ticket, our_uid, requests, events).await {
                 debug!("control client: {e}");
             }
         });
@@ -138,6 +159,7 @@ async fn serve(
 
 async fn client(
     stream: UnixStream,
+    ticket: &Ticket,
     our_uid: u32,
     requests: mpsc::Sender<ControlRequest>,
     events: broadcast::Sender<Event>,
@@ -153,36 +175,12 @@ async fn client(
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     if cred.uid() != 0 && cred.uid() != our_uid {
-        // Read (and ignore) the request first: a client whose write fails on a closed
-        // socket would not see the answer.
-        let mut ignored = Vec::new();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            (&mut reader)
-                .take(MAX_REQUEST as u64 + 1)
-                .read_until(b'\n', &mut ignored),
-        )
-        .await;
-        let answer = error_answer(&format!("permission denied for uid {}", cred.uid()));
-        write.write_all(answer.as_bytes()).await?;
-        return Ok(());
+        return refuse_peer(&mut reader, &mut write, cred.uid()).await;
     }
     loop {
-        // Read at most one request's worth: a line without an end must not grow forever.
-        let mut raw = Vec::new();
-        let n = (&mut reader)
-            .take(MAX_REQUEST as u64 + 1)
-            .read_until(b'\n', &mut raw)
-            .await?;
-        if n == 0 {
+        let Some(raw) = next_request(&mut reader, &mut write, ticket).await? else {
             return Ok(());
-        }
-        if raw.len() > MAX_REQUEST {
-            write
-                .write_all(error_answer("request too long").as_bytes())
-                .await?;
-            return Ok(());
-        }
+        };
         let line = String::from_utf8_lossy(&raw);
         let line = line.trim();
         if line.is_empty() {
@@ -192,7 +190,8 @@ async fn client(
             Ok(Request::Watch) => return watch(write, events.subscribe()).await,
             Ok(r) => r,
             Err(e) => {
-                write.write_all(error_answer(&e).as_bytes()).await?;
+                count(Refusal::Malformed);
+                send(&mut write, &error_answer(&e)).await?;
                 continue;
             }
         };
@@ -208,27 +207,101 @@ async fn client(
             (Ok(()), Ok(result)) => Answer::from(result).to_line(),
             _ => error_answer("the daemon is shutting down"),
         };
-        write.write_all(text.as_bytes()).await?;
+        send(&mut write, &text).await?;
     }
+}
+
+/// Answers a peer that is neither root nor the daemon's user, and closes.
+async fn refuse_peer(
+    reader: &mut BufReader<OwnedReadHalf>,
+    write: &mut OwnedWriteHalf,
+    uid: u32,
+) -> std::io::Result<()> {
+    count(Refusal::Permission);
+    // Read (and ignore) the request first: a client whose write fails on a closed socket
+    // would not see the answer.
+    let _ = tokio::time::timeout(Duration::from_secs(1), read_request(reader)).await;
+    let answer = error_answer(&format!(
+        "permission denied for uid {uid}: the control socket serves root and the daemon's user"
+    ));
+    send(write, &answer).await
+}
+
+/// The next request line, within the limits; `None` when the connection ends (the client
+/// closed, or was told why it is closed).
+async fn next_request(
+    reader: &mut BufReader<OwnedReadHalf>,
+    write: &mut OwnedWriteHalf,
+    ticket: &Ticket,
+) -> std::io::Result<Option<Vec<u8>>> {
+    ticket.idle();
+    let raw = tokio::select! {
+        raw = tokio::time::timeout(REQUEST_WAIT, read_request(reader)) => raw,
+        () = ticket.evicted() => {
+            let why = format!("closed to make room for another client ({MAX_CLIENTS} at most)");
+            send(write, &error_answer(&why)).await?;
+            return Ok(None);
+        }
+    };
+    ticket.busy();
+    let Ok(raw) = raw else {
+        count(Refusal::Idle);
+        let why = format!("no complete request within {}s", REQUEST_WAIT.as_secs());
+        send(write, &error_answer(&why)).await?;
+        return Ok(None);
+    };
+    let raw = raw?;
+    if raw.len() > MAX_REQUEST {
+        count(Refusal::TooLong);
+        let why = format!("request too long ({MAX_REQUEST} bytes at most)");
+        send(write, &error_answer(&why)).await?;
+        return Ok(None);
+    }
+    Ok((!raw.is_empty()).then_some(raw))
+}
+
+/// Reads at most one request's worth: a line without an end must not grow forever. Empty:
+/// the client closed.
+async fn read_request(reader: &mut BufReader<OwnedReadHalf>) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    reader
+        .take(MAX_REQUEST as u64 + 1)
+        .read_until(b'\n', &mut raw)
+        .await?;
+    Ok(raw)
+}
+
+/// Writes one line, giving up on a client that does not read it in time.
+async fn send(write: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
+    match tokio::time::timeout(ANSWER_WAIT, write.write_all(line.as_bytes())).await {
+        Ok(written) => written,
+        Err(_) => {
+            count(Refusal::SlowReader);
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not read its answer in time",
+            ))
+        }
+    }
+}
+
+fn count(reason: Refusal) {
+    gate::count(Endpoint::Control, reason);
 }
 
 /// Streams every event (one JSON line each) until the client goes away.
 async fn watch(
-    mut write: tokio::net::unix::OwnedWriteHalf,
+    mut write: OwnedWriteHalf,
     mut events: broadcast::Receiver<Event>,
 ) -> std::io::Result<()> {
-    write
-        .write_all(Answer::Ok(Reply::Watching).to_line().as_bytes())
-        .await?;
+    send(&mut write, &Answer::Ok(Reply::Watching).to_line()).await?;
     loop {
         let event = match events.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(missed)) => Event::Lagged { missed },
             Err(broadcast::error::RecvError::Closed) => return Ok(()),
         };
-        write
-            .write_all(WatchLine::new(event).to_line().as_bytes())
-            .await?;
+        send(&mut write, &WatchLine::new(event).to_line()).await?;
     }
 }
 

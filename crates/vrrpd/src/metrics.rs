@@ -12,6 +12,7 @@
 //! ([`lb`]); a balancer that does not answer in time costs the scrape those series, never
 //! the protocol thread a wait.
 
+mod deadline;
 mod lb;
 
 use std::convert::Infallible;
@@ -32,11 +33,20 @@ use tracing::{info, warn};
 use vrrp_control::{Counters, LvsStatus, Snapshot, VrrpState};
 
 use crate::control::ControlRequest;
+use crate::control::gate::{self, Endpoint, Gate, Refusal, Ticket};
 
 type Labels = Vec<(String, String)>;
 
 /// How long a scrape waits for the load balancer's thread.
 const LB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Scrapers served at once; beyond, the longest idle connection makes room.
+pub(crate) const MAX_SCRAPERS: usize = 64;
+/// How long a client may take to send a request's headers.
+pub(crate) const HEADER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a client may take to read an answer.
+const ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Longest request head accepted (hyper's smallest buffer).
+const MAX_HEAD: usize = 8192;
 
 /// What the protocol thread answers a scrape with: its snapshot, and the load balancer's
 /// answer to come when there is one.
@@ -69,22 +79,82 @@ pub(crate) async fn serve(
         }
     };
     info!("metrics on http://{addr}/metrics");
+    let gate = Gate::new(Endpoint::Metrics, MAX_SCRAPERS);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: wait rather than spin.
+                warn!("metrics endpoint: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(ticket) = gate.admit() else {
+            // A fresh socket's buffer takes the refusal without blocking.
+            let _ = stream.try_write(BUSY.as_bytes());
             continue;
         };
-        let requests = requests.clone();
-        let lateness = lateness.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: HttpRequest<Incoming>| {
-                let requests = requests.clone();
-                let lateness = lateness.clone();
-                async move { Ok::<_, Infallible>(answer(req, requests, lateness).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        tokio::spawn(connection(
+            stream,
+            ticket,
+            requests.clone(),
+            lateness.clone(),
+        ));
+    }
+}
+
+const BUSY: &str = "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\
+                    Content-Length: 17\r\n\r\ntoo many clients\n";
+
+/// Serves one connection; it is idle (may be asked to make room) except while a scrape is
+/// being answered.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    ticket: Ticket,
+    requests: mpsc::Sender<ControlRequest>,
+    lateness: Histogram,
+) {
+    let ticket = std::sync::Arc::new(ticket);
+    let serving = std::sync::Arc::clone(&ticket);
+    let service = hyper::service::service_fn(move |req: HttpRequest<Incoming>| {
+        let (requests, lateness, ticket) = (
+            requests.clone(),
+            lateness.clone(),
+            std::sync::Arc::clone(&serving),
+        );
+        async move {
+            ticket.busy();
+            let response = answer(req, requests, lateness).await;
+            // Writing the answer to a client that does not read makes it idle again.
+            ticket.idle();
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_WAIT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(
+            TokioIo::new(deadline::WriteDeadline::new(stream, ANSWER_WAIT)),
+            service,
+        );
+    let outcome = tokio::select! {
+        outcome = conn => outcome,
+        () = ticket.evicted() => return,
+    };
+    if let Err(e) = outcome {
+        let reason = if e.is_timeout() {
+            Refusal::Idle
+        } else if e.is_parse_too_large() {
+            Refusal::TooLong
+        } else if e.is_parse() {
+            Refusal::Malformed
+        } else {
+            // The client went away, or did not take its answer (counted by the deadline).
+            return;
+        };
+        gate::count(Endpoint::Metrics, reason);
     }
 }
 
@@ -252,6 +322,7 @@ fn render(
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     crate::alerts::register_metrics(&mut registry);
+    gate::register_metrics(&mut registry);
 
     let state = Family::<Labels, Gauge>::default();
     let keepalived_vrrp_state = Family::<Labels, Gauge>::default();
