@@ -30,7 +30,8 @@ pub use model::{
     LvsSyncDaemon, LvsTimeouts, Notify, NotifyFifo, ParamMatch, Prefix, RealServerHooks, Role,
     RouteType, ScriptUser, Site, SmtpServer, StaticAddress, Statics, SyncGroup, TrackFile,
     TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
-    VirtualServer, VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpScript, address_of,
+    VirtualServer, VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpSched, VrrpScript,
+    address_of,
 };
 
 /// A parsed configuration and the warnings found while reading it.
