@@ -39,6 +39,9 @@ struct Signals {
     hup: Signal,
     usr1: Signal,
     usr2: Signal,
+    /// RLIMIT_RTTIME's soft limit (`vrrp_rlimit_rttime`): logged instead of the default
+    /// core dump.
+    xcpu: Signal,
 }
 
 impl Signals {
@@ -49,6 +52,7 @@ impl Signals {
             hup: signal(SignalKind::hangup())?,
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
+            xcpu: signal(SignalKind::from_raw(libc::SIGXCPU))?,
         })
     }
 }
@@ -77,6 +81,8 @@ pub(crate) async fn run(
 ) -> Result<()> {
     // Signals first: from the moment the pid file names us, a signal must not kill us.
     let mut signals = Signals::install()?;
+    // After SIGXCPU is handled: the real-time limit sends it.
+    crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     let _pid_file = PidFile::acquire(&args.files.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
     control::claim_socket(&args.files.control_socket)?;
@@ -264,6 +270,10 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     let _ = reloader.reload().await;
                 });
             }
+            _ = signals.xcpu.recv() => warn!(
+                "SIGXCPU: the protocol thread ran half its vrrp_rlimit_rttime without blocking; \
+                 at the limit the kernel kills the daemon"
+            ),
             _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
             }),
