@@ -18,6 +18,7 @@ pub mod budget;
 pub mod conf;
 pub mod daemon;
 pub mod probe;
+pub mod starve;
 mod require;
 mod servers;
 mod watch;

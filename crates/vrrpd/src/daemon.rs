@@ -81,8 +81,6 @@ pub(crate) async fn run(
 ) -> Result<()> {
     // Signals first: from the moment the pid file names us, a signal must not kill us.
     let mut signals = Signals::install()?;
-    // After SIGXCPU is handled: the real-time limit sends it.
-    crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     let _pid_file = PidFile::acquire(&args.files.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
     control::claim_socket(&args.files.control_socket)?;
@@ -176,6 +174,9 @@ async fn start(
             Vec::new()
         }
     };
+    // After the other threads started (they stay SCHED_OTHER with the nice value of
+    // `vrrp_priority`) and SIGXCPU is handled (the real-time limit sends it).
+    crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     engine
         .borrow_mut()
         .handle(clock::now(), Input::Start(&links, &addresses));
