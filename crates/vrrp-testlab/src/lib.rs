@@ -18,9 +18,9 @@ pub mod budget;
 pub mod conf;
 pub mod daemon;
 pub mod probe;
-pub mod starve;
 mod require;
 mod servers;
+pub mod starve;
 mod watch;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};

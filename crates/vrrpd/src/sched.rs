@@ -26,8 +26,7 @@ pub(crate) fn apply_process(s: &VrrpSched) {
         report("vrrp_priority", &format!("nice {nice}"), rc);
     }
     if !s.cpu_affinity.is_empty() {
-        match cpu_set(&s.cpu_affinity).and_then(|set| sched_setaffinity(Pid::from_raw(0), &set))
-        {
+        match cpu_set(&s.cpu_affinity).and_then(|set| sched_setaffinity(Pid::from_raw(0), &set)) {
             Ok(()) => info!("vrrp_cpu_affinity: CPUs {:?}", s.cpu_affinity),
             Err(e) => warn!(
                 "vrrp_cpu_affinity: cannot run on CPUs {:?}: {e}; running on any CPU",
@@ -61,9 +60,8 @@ pub(crate) fn apply_protocol_thread(s: &VrrpSched) {
     };
     // SAFETY: `param` is a valid sched_param that outlives the call; pid 0 is the calling
     // thread (Linux schedules threads).
-    let rc = unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param)
-    };
+    let rc =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
     if rc != 0 {
         warn!(
             "vrrp_rt_priority: cannot put the protocol thread in SCHED_RR {priority}: {}; \
@@ -83,7 +81,11 @@ pub(crate) fn apply_protocol_thread(s: &VrrpSched) {
     };
     // SAFETY: `limit` is a valid rlimit that outlives the call.
     let rc = unsafe { libc::setrlimit(libc::RLIMIT_RTTIME, &limit) };
-    report("vrrp_rlimit_rttime", &format!("RLIMIT_RTTIME {hard} us"), rc);
+    report(
+        "vrrp_rlimit_rttime",
+        &format!("RLIMIT_RTTIME {hard} us"),
+        rc,
+    );
 }
 
 fn cpu_set(cpus: &[usize]) -> nix::Result<CpuSet> {
