@@ -12,7 +12,7 @@ mod sched;
 mod statics;
 
 pub use global_vrrp::VrrpNetDefs;
-pub use sched::VrrpSched;
+pub use sched::{CheckerSched, VrrpSched};
 pub use statics::{StaticAddress, Statics};
 
 pub use alerts::{AlertObject, AlertSwitch, Alerts, SmtpServer, address_of};
@@ -415,6 +415,8 @@ pub struct GlobalDefs {
     /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`, `vrrp_no_swap`,
     /// `vrrp_cpu_affinity`.
     pub vrrp_sched: VrrpSched,
+    /// `checker_priority`, `checker_no_swap`.
+    pub checker_sched: CheckerSched,
 }
 
 impl Default for GlobalDefs {
@@ -439,6 +441,7 @@ impl Default for GlobalDefs {
             alerts: Alerts::default(),
             vrrp_net: VrrpNetDefs::default(),
             vrrp_sched: VrrpSched::default(),
+            checker_sched: CheckerSched::default(),
         }
     }
 }

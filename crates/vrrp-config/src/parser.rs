@@ -795,7 +795,9 @@ impl<'t> Parser<'t, '_> {
             "vrrp_mcast_group4" | "vrrp_mcast_group6" | "default_interface"
             | "max_auto_priority" | "dynamic_interfaces" => self.global_vrrp_net(s),
             "vrrp_priority" | "vrrp_rt_priority" | "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime"
-            | "vrrp_no_swap" | "vrrp_cpu_affinity" => self.vrrp_sched(s),
+            | "vrrp_no_swap" | "vrrp_cpu_affinity" | "checker_priority" | "checker_no_swap" => {
+                self.vrrp_sched(s)
+            }
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

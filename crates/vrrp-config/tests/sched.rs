@@ -79,7 +79,16 @@ fn bad_values_are_located() {
 }
 
 #[test]
-fn the_checker_and_bfd_keywords_are_still_refused() {
+fn checker_rt_priority_is_still_refused() {
     let errs = errors(&global("    checker_rt_priority 10\n"));
     has(&errs, 2, 5, "unsupported keyword");
+}
+
+#[test]
+fn checker_priority_and_no_swap_are_read() {
+    let l = ok(&global("    checker_priority 10\n    checker_no_swap\n"));
+    assert_eq!(l.config.global.checker_sched.nice, Some(10));
+    assert!(l.config.global.checker_sched.no_swap);
+    let errs = errors(&global("    checker_priority -21\n"));
+    has(&errs, 2, 22, "invalid checker_priority `-21`");
 }

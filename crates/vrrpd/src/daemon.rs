@@ -132,6 +132,7 @@ async fn start(
             plan,
             tracking.notifier.clone(),
             watchers.clone(),
+            config.global.checker_sched.nice,
         )?),
         None => None,
     };

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     // Before the runtime starts threads: they inherit the nice value and the affinity.
-    sched::apply_process(&config.global.vrrp_sched);
+    sched::apply_process(&config.global.vrrp_sched, &config.global.checker_sched);
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -113,9 +113,11 @@ impl Reloader {
                 ));
             }
             // Applied once at start, before the other threads and before privileges drop.
-            if running.global.vrrp_sched != config.global.vrrp_sched {
+            if running.global.vrrp_sched != config.global.vrrp_sched
+                || running.global.checker_sched != config.global.checker_sched
+            {
                 return Err(ReloadError::Refused(
-                    "vrrp_priority, vrrp_rt_priority, vrrp_rlimit_rttime, vrrp_no_swap and vrrp_cpu_affinity changes need a restart".into(),
+                    "vrrp_priority, vrrp_rt_priority, vrrp_rlimit_rttime, vrrp_no_swap, vrrp_cpu_affinity, checker_priority and checker_no_swap changes need a restart".into(),
                 ));
             }
             if running.virtual_servers.is_empty() && !config.virtual_servers.is_empty() {

@@ -14,11 +14,11 @@ use std::io;
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::unistd::Pid;
 use tracing::{info, warn};
-use vrrp_config::VrrpSched;
+use vrrp_config::{CheckerSched, VrrpSched};
 
 /// Nice value, CPU affinity and memory locking: on the main thread, before the runtime and
 /// every other thread start, so that all of them inherit the first two.
-pub(crate) fn apply_process(s: &VrrpSched) {
+pub(crate) fn apply_process(s: &VrrpSched, checker: &CheckerSched) {
     if let Some(nice) = s.nice {
         // SAFETY: setpriority takes plain integers; on Linux, PRIO_PROCESS with 0 is the
         // calling thread, which every later thread inherits from.
@@ -34,7 +34,7 @@ pub(crate) fn apply_process(s: &VrrpSched) {
             ),
         }
     }
-    if s.no_swap {
+    if s.no_swap || checker.no_swap {
         // SAFETY: mlockall takes flags only and changes no memory.
         let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
         if rc == 0 {
@@ -86,6 +86,20 @@ pub(crate) fn apply_protocol_thread(s: &VrrpSched) {
         &format!("RLIMIT_RTTIME {hard} us"),
         rc,
     );
+}
+
+/// `checker_priority`: the nice value of the calling thread, the load balancer's, which its
+/// checks inherit.
+pub(crate) fn apply_checker_thread(nice: Option<i32>) {
+    if let Some(nice) = nice {
+        // SAFETY: as in apply_process: the calling thread only.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+        report(
+            "checker_priority",
+            &format!("load balancer thread at nice {nice}"),
+            rc,
+        );
+    }
 }
 
 fn cpu_set(cpus: &[usize]) -> nix::Result<CpuSet> {

@@ -6,6 +6,16 @@
 /// (`RT_RLIMIT_DEFAULT` in keepalived's lib/process.h).
 pub(crate) const RLIMIT_RTTIME_DEFAULT_US: u64 = 10_000;
 
+/// `checker_priority` and `checker_no_swap`: keepalived's checker process is vrrpd's load
+/// balancer thread (and the checks it starts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckerSched {
+    /// `checker_priority N` (-20..19): nice value of the load balancer's thread.
+    pub nice: Option<i32>,
+    /// `checker_no_swap`: mlockall, as `vrrp_no_swap` (one process: both lock it all).
+    pub no_swap: bool,
+}
+
 /// How the VRRP side of the daemon is scheduled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VrrpSched {

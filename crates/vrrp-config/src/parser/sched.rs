@@ -1,6 +1,6 @@
 //! The `global_defs` scheduling keywords of the VRRP side: `vrrp_priority`,
 //! `vrrp_rt_priority`, `vrrp_rlimit_rttime` (old name `vrrp_rlimit_rtime`), `vrrp_no_swap`,
-//! `vrrp_cpu_affinity`.
+//! `vrrp_cpu_affinity`; and `checker_priority`, `checker_no_swap`.
 
 use super::{Parser, Stmt, word};
 use crate::value;
@@ -26,6 +26,16 @@ impl<'t> Parser<'t, '_> {
                 let max = i64::from(u32::MAX);
                 if let Some(v) = self.value(s, |w| value::int(w, 2, max)) {
                     self.global.defs.vrrp_sched.rlimit_rttime = u64::try_from(v.v).ok();
+                }
+            }
+            "checker_priority" => {
+                if let Some(v) = self.value(s, |w| value::int(w, -20, 19)) {
+                    self.global.defs.checker_sched.nice = i32::try_from(v.v).ok();
+                }
+            }
+            "checker_no_swap" => {
+                if let Some(v) = self.flag(s) {
+                    self.global.defs.checker_sched.no_swap = v.v;
                 }
             }
             "vrrp_no_swap" => {
