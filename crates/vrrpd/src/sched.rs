@@ -13,7 +13,7 @@ use std::io;
 
 use nix::sched::{CpuSet, sched_setaffinity};
 use nix::unistd::Pid;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use vrrp_config::{CheckerSched, VrrpSched};
 
 /// Nice value, CPU affinity and memory locking: on the main thread, before the runtime and
@@ -35,6 +35,7 @@ pub(crate) fn apply_process(s: &VrrpSched, checker: &CheckerSched) {
         }
     }
     if s.no_swap || checker.no_swap {
+        unlimit_memlock();
         // SAFETY: mlockall takes flags only and changes no memory.
         let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
         if rc == 0 {
@@ -46,6 +47,23 @@ pub(crate) fn apply_process(s: &VrrpSched, checker: &CheckerSched) {
                 io::Error::last_os_error()
             );
         }
+    }
+}
+
+/// RLIMIT_MEMLOCK raised to infinity while the daemon may (root, CAP_SYS_RESOURCE): with
+/// MCL_FUTURE every later allocation is locked, and once CAP_IPC_LOCK is dropped a finite
+/// limit would make allocations fail. Without the right, the limit stays as it is.
+fn unlimit_memlock() {
+    let limit = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: `limit` is a valid rlimit that outlives the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) } != 0 {
+        debug!(
+            "vrrp_no_swap: RLIMIT_MEMLOCK stays as it is: {}",
+            io::Error::last_os_error()
+        );
     }
 }
 
