@@ -260,18 +260,26 @@ fn main() -> ExitCode {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut failed = false;
+    let mut pair = 0;
     for &interval_s in &intervals {
         for sched in [Sched::Plain, Sched::Rt] {
-            for daemon in &daemons {
+            // Each daemon runs first of its pair in turn (v k, k v, k v, v k), so that a
+            // drift of the machine's load does not always hit the same one.
+            let mut order = daemons.clone();
+            if matches!(pair % 4, 1 | 2) {
+                order.reverse();
+            }
+            pair += 1;
+            for daemon in order {
                 let case = Case {
-                    daemon: daemon.clone(),
+                    daemon,
                     sched,
                     interval_s,
                 };
                 match run_case(&case, seconds) {
                     Ok(r) => print_row(&r, &loadavg()),
                     Err(e) => {
-                        eprintln!("{} {}: {e}", daemon.name(), sched.label());
+                        eprintln!("{} {}: {e}", case.daemon.name(), sched.label());
                         failed = true;
                     }
                 }
