@@ -273,8 +273,9 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                 });
             }
             _ = signals.xcpu.recv() => warn!(
-                "SIGXCPU: the protocol thread ran half its vrrp_rlimit_rttime without blocking; \
-                 at the limit the kernel kills the daemon"
+                "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the protocol \
+                 thread ran half its vrrp_rlimit_rttime without blocking; at the limit the \
+                 kernel kills the daemon)"
             ),
             _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
