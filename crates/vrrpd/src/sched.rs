@@ -3,7 +3,8 @@
 //!
 //! Linux schedules threads: a nice value, an affinity or a policy set by a thread is its own
 //! and is inherited by the threads it starts afterwards. So the process-wide settings are
-//! applied on the main thread before any other thread exists ([`apply_process`]), and the
+//! applied on the main thread before the other threads start ([`apply_process`]; only the
+//! log writer's thread, started with the logging, keeps the defaults), and the
 //! real-time policy on the protocol thread alone ([`apply_protocol_thread`]), with
 //! SCHED_RESET_ON_FORK so that the threads and scripts it starts later stay SCHED_OTHER.
 //! A refusal of the kernel (no CAP_SYS_NICE, RLIMIT_MEMLOCK too low) is a warning: the daemon
