@@ -8,9 +8,11 @@ use std::time::Duration;
 mod alerts;
 mod global_vrrp;
 mod lvs;
+mod sched;
 mod statics;
 
 pub use global_vrrp::VrrpNetDefs;
+pub use sched::{CheckerSched, VrrpSched};
 pub use statics::{StaticAddress, Statics};
 
 pub use alerts::{AlertObject, AlertSwitch, Alerts, SmtpServer, address_of};
@@ -410,6 +412,11 @@ pub struct GlobalDefs {
     pub alerts: Alerts,
     /// `vrrp_mcast_group4/6`, `default_interface`, `max_auto_priority`.
     pub vrrp_net: VrrpNetDefs,
+    /// `vrrp_priority`, `vrrp_rt_priority`, `vrrp_rlimit_rttime`, `vrrp_no_swap`,
+    /// `vrrp_cpu_affinity`.
+    pub vrrp_sched: VrrpSched,
+    /// `checker_priority`, `checker_no_swap`.
+    pub checker_sched: CheckerSched,
 }
 
 impl Default for GlobalDefs {
@@ -433,6 +440,8 @@ impl Default for GlobalDefs {
             lvs: LvsGlobal::default(),
             alerts: Alerts::default(),
             vrrp_net: VrrpNetDefs::default(),
+            vrrp_sched: VrrpSched::default(),
+            checker_sched: CheckerSched::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod lenient;
 mod lvs;
 mod lvs_global;
 mod refusals;
+mod sched;
 mod statics;
 mod tracking;
 mod vs_group;
@@ -793,6 +794,10 @@ impl<'t> Parser<'t, '_> {
             | "no_checker_emails" => self.alerts_global(s),
             "vrrp_mcast_group4" | "vrrp_mcast_group6" | "default_interface"
             | "max_auto_priority" | "dynamic_interfaces" => self.global_vrrp_net(s),
+            "vrrp_priority" | "vrrp_rt_priority" | "vrrp_rlimit_rttime" | "vrrp_rlimit_rtime"
+            | "vrrp_no_swap" | "vrrp_cpu_affinity" | "checker_priority" | "checker_no_swap" => {
+                self.vrrp_sched(s)
+            }
             "vrrp_iptables" | "vrrp_ipsets" | "nftables" => {
                 self.d.warn_hint(
                     s.span(),

@@ -20,6 +20,7 @@ pub mod daemon;
 pub mod probe;
 mod require;
 mod servers;
+pub mod starve;
 mod watch;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};

@@ -66,6 +66,7 @@ impl BalancerHandle {
         plan: BalancerPlan,
         notifier: Notifier,
         watchers: broadcast::Sender<WatchEvent>,
+        nice: Option<i32>,
     ) -> Result<BalancerHandle> {
         // Balanced packets are forwarded: on for the daemon's life, restored at its end.
         let sysctls = vrrp_linux::SysctlGuard::apply(&plan.forwarding_sysctls())
@@ -86,6 +87,7 @@ impl BalancerHandle {
         let thread = std::thread::Builder::new()
             .name("vrrpd-balancer".into())
             .spawn(move || {
+                crate::sched::apply_checker_thread(nice);
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

@@ -39,6 +39,9 @@ struct Signals {
     hup: Signal,
     usr1: Signal,
     usr2: Signal,
+    /// RLIMIT_RTTIME's soft limit (`vrrp_rlimit_rttime`): logged instead of the default
+    /// core dump.
+    xcpu: Signal,
 }
 
 impl Signals {
@@ -49,6 +52,7 @@ impl Signals {
             hup: signal(SignalKind::hangup())?,
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
+            xcpu: signal(SignalKind::from_raw(libc::SIGXCPU))?,
         })
     }
 }
@@ -135,6 +139,7 @@ async fn start(
             plan,
             tracking.notifier.clone(),
             watchers.clone(),
+            config.global.checker_sched.nice,
         )?),
         None => None,
     };
@@ -177,6 +182,9 @@ async fn start(
             Vec::new()
         }
     };
+    // After the other threads started (they stay SCHED_OTHER with the nice value of
+    // `vrrp_priority`) and SIGXCPU is handled (the real-time limit sends it).
+    crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     engine
         .borrow_mut()
         .handle(clock::now(), Input::Start(&links, &addresses));
@@ -271,6 +279,11 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     let _ = reloader.reload().await;
                 });
             }
+            _ = signals.xcpu.recv() => warn!(
+                "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the protocol \
+                 thread ran half its vrrp_rlimit_rttime without blocking; at the limit the \
+                 kernel kills the daemon)"
+            ),
             _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
             }),

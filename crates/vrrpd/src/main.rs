@@ -23,6 +23,7 @@ mod pidfile;
 mod privileges;
 mod reload;
 mod report;
+mod sched;
 mod setup;
 mod statics;
 mod tracking;
@@ -46,6 +47,8 @@ fn main() -> ExitCode {
     if args.config_test {
         return ExitCode::SUCCESS;
     }
+    // Before the runtime starts threads: they inherit the nice value and the affinity.
+    sched::apply_process(&config.global.vrrp_sched, &config.global.checker_sched);
 
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

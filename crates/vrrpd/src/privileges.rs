@@ -35,6 +35,12 @@ pub(crate) struct Needs {
     pub fifo_owner: bool,
     /// The metrics endpoint listens on a port below 1024 (bound by the control thread).
     pub low_port: bool,
+    /// `vrrp_rt_priority`: the protocol thread enters SCHED_RR after the drop, once the
+    /// other threads exist (they keep SCHED_OTHER and the nice value).
+    pub realtime: bool,
+    /// `vrrp_no_swap` / `checker_no_swap`: with `mlockall(MCL_FUTURE)` every later allocation
+    /// is locked; without CAP_IPC_LOCK a finite RLIMIT_MEMLOCK would make them fail.
+    pub memlock: bool,
 }
 
 impl Needs {
@@ -55,6 +61,8 @@ impl Needs {
                 .flatten()
                 .any(|f| f.owner.is_some()),
             low_port: false,
+            realtime: g.vrrp_sched.rt_priority.is_some(),
+            memlock: g.vrrp_sched.no_swap || g.checker_sched.no_swap,
         }
     }
 
@@ -73,6 +81,12 @@ impl Needs {
         }
         if self.low_port {
             set.insert(Capability::CAP_NET_BIND_SERVICE);
+        }
+        if self.realtime {
+            set.insert(Capability::CAP_SYS_NICE);
+        }
+        if self.memlock {
+            set.insert(Capability::CAP_IPC_LOCK);
         }
         set
     }
@@ -144,7 +158,7 @@ pub(crate) fn allows(needs: Needs) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "the new configuration runs a script or hook as another user, which needs {}, dropped at start-up; restart vrrpd to apply it",
+        "the new configuration needs {}, dropped at start-up (a script or hook as another user, for instance); restart vrrpd to apply it",
         missing.join(" ")
     ))
 }
@@ -206,6 +220,17 @@ mod tests {
         };
         assert!(needs(&vs("nobody")).run_as_others);
         assert!(!needs(&vs("root")).run_as_others);
+    }
+
+    #[test]
+    fn real_time_and_memory_locking_keep_their_capabilities() {
+        let n = needs(&format!(
+            "global_defs {{\n vrrp_rt_priority 50\n vrrp_no_swap\n}}\n{INSTANCE}}}\n"
+        ));
+        assert!(n.realtime && n.memlock);
+        let caps = n.capabilities();
+        assert!(caps.contains(&Capability::CAP_SYS_NICE));
+        assert!(caps.contains(&Capability::CAP_IPC_LOCK));
     }
 
     #[test]

@@ -112,6 +112,14 @@ impl Reloader {
                     "vrrp_mcast_group4/vrrp_mcast_group6 changes need a restart (the sockets have joined the groups)".into(),
                 ));
             }
+            // Applied once at start, before the other threads and before privileges drop.
+            if running.global.vrrp_sched != config.global.vrrp_sched
+                || running.global.checker_sched != config.global.checker_sched
+            {
+                return Err(ReloadError::Refused(
+                    "vrrp_priority, vrrp_rt_priority, vrrp_rlimit_rttime, vrrp_no_swap, vrrp_cpu_affinity, checker_priority and checker_no_swap changes need a restart".into(),
+                ));
+            }
             if running.virtual_servers.is_empty() && !config.virtual_servers.is_empty() {
                 return Err(ReloadError::Refused(
                     "the first virtual_server needs a restart (the load balancer was not started)"

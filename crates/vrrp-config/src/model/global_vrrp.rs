@@ -13,8 +13,8 @@ pub struct VrrpNetDefs {
     /// `default_interface`: the interface of static addresses without `dev` (keepalived's
     /// default: eth0).
     pub default_interface: String,
-    /// `max_auto_priority [N]`: accepted for compatibility; vrrpd never raises its own
-    /// scheduling priority, so there is nothing to cap (see docs/config.md).
+    /// `max_auto_priority [N]`: accepted for compatibility; vrrpd never raises its
+    /// scheduling priority by itself (`vrrp_rt_priority` sets it), so there is nothing to cap.
     pub max_auto_priority: Option<i32>,
     /// `dynamic_interfaces [allow_if_changes]`: an instance whose interface does not exist at
     /// start waits for it instead of stopping the start.

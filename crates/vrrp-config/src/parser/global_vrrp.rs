@@ -53,9 +53,9 @@ impl<'t> Parser<'t, '_> {
                     self.d.warn_hint(
                         s.span(),
                         "`max_auto_priority` is accepted and has no effect",
-                        "vrrpd never raises its own scheduling priority, so there is no \
-                         automatic priority to cap; run it under a real-time policy with \
-                         systemd's CPUSchedulingPolicy= if it needs one",
+                        "vrrpd never raises its scheduling priority by itself, so there is no \
+                         automatic priority to cap; set `vrrp_rt_priority` for a real-time \
+                         protocol thread",
                     );
                 }
             }
