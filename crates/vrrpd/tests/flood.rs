@@ -88,7 +88,9 @@ fn cpu_seconds(pid: u32) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     // Fields 14 and 15 of proc(5); `rest` starts at field 3.
     let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
-    ticks as f64 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    // SAFETY: sysconf reads a constant of the system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / hz as f64
 }
 
 fn unix_now() -> f64 {
@@ -148,6 +150,7 @@ fn flood(node: &Node, packets: &[Vec<u8>], rate: u64, duration: Duration) -> Sen
             assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
             let one: libc::c_int = 1;
             let dev = b"eth0\0";
+            // SAFETY: the option values live across the calls, their lengths are theirs.
             unsafe {
                 assert_eq!(
                     libc::setsockopt(
@@ -173,6 +176,7 @@ fn flood(node: &Node, packets: &[Vec<u8>], rate: u64, duration: Duration) -> Sen
                     std::io::Error::last_os_error()
                 );
             }
+            // SAFETY: all-zero is a valid sockaddr_in.
             let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
             to.sin_family = libc::AF_INET as libc::sa_family_t;
             to.sin_addr.s_addr = u32::from(GROUP).to_be();
@@ -187,6 +191,7 @@ fn flood(node: &Node, packets: &[Vec<u8>], rate: u64, duration: Duration) -> Sen
                 }
                 for _ in 0..(due - sent - errors).min(64) {
                     let p = &packets[((sent + errors) % packets.len() as u64) as usize];
+                    // SAFETY: `p` and `to` outlive the call; the lengths are theirs.
                     let n = unsafe {
                         libc::sendto(
                             fd,
@@ -205,6 +210,7 @@ fn flood(node: &Node, packets: &[Vec<u8>], rate: u64, duration: Duration) -> Sen
                 }
             }
             let elapsed = t.elapsed();
+            // SAFETY: `fd` is ours and not used after.
             unsafe { libc::close(fd) };
             Sent {
                 packets: sent,
