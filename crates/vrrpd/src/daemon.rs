@@ -262,8 +262,13 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                 },
                 control::ControlRequest::Metrics { reply } => {
                     let vrrp = r.engine.borrow().metrics(clock::now());
+                    let unknown_vrid = r.engine.borrow().unknown_vrid_packets;
                     let lvs = ask_balancer_status(&r.reloader);
-                    let _ = reply.send(crate::metrics::Scrape { vrrp, lvs });
+                    let _ = reply.send(crate::metrics::Scrape {
+                        vrrp,
+                        unknown_vrid,
+                        lvs,
+                    });
                 }
             },
             Some(event) = r.tracker_rx.recv() => {

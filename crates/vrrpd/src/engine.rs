@@ -135,6 +135,9 @@ pub(crate) struct Engine {
     notifier: Option<Notifier>,
     jobs: mpsc::UnboundedSender<Job>,
     pub lateness: TimerLateness,
+    /// Packets for a VRID no instance has on the interface they came in on (RFC 6527's
+    /// VRID errors are per instance, so these have no instance to be counted against).
+    pub unknown_vrid_packets: u64,
     /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
     events: Option<broadcast::Sender<Event>>,
     /// Receive buffer for `drain_sockets`.
@@ -198,6 +201,7 @@ impl Engine {
             notifier: None,
             jobs,
             lateness: TimerLateness::default(),
+            unknown_vrid_packets: 0,
             events: None,
             lateness_histogram: None,
             recv_buf: Vec::new(),

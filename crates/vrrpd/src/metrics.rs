@@ -53,6 +53,8 @@ const MAX_HEAD: usize = 8192;
 #[derive(Debug)]
 pub(crate) struct Scrape {
     pub(crate) vrrp: Snapshot,
+    /// Packets for VRIDs not configured here.
+    pub(crate) unknown_vrid: u64,
     pub(crate) lvs: Option<oneshot::Receiver<Result<LvsStatus, String>>>,
 }
 
@@ -192,7 +194,7 @@ async fn answer(
         },
         None => None,
     };
-    match render(&scrape.vrrp, lvs.as_ref(), lateness) {
+    match render(&scrape.vrrp, scrape.unknown_vrid, lvs.as_ref(), lateness) {
         Ok(text) => {
             let mut response = Response::new(Full::new(Bytes::from(text)));
             if let Ok(ct) = "application/openmetrics-text; version=1.0.0; charset=utf-8".parse() {
@@ -317,6 +319,7 @@ const ERRORS: &[(Field, &str, Option<&str>)] = &[
 
 fn render(
     snapshot: &Snapshot,
+    unknown_vrid: u64,
     lvs: Option<&LvsStatus>,
     lateness: Histogram,
 ) -> Result<String, std::fmt::Error> {
@@ -432,6 +435,13 @@ fn render(
         "vrrp_protocol_timer_lateness_seconds",
         "How late the protocol timer fired after its deadline",
         lateness,
+    );
+    let unknown = Counter::<u64>::default();
+    unknown.inc_by(unknown_vrid);
+    registry.register(
+        "vrrp_unknown_vrid_packets",
+        "Packets for a VRID not configured on the interface they came in on",
+        unknown,
     );
     // The keepalived exporter's names (mehdy/keepalived-exporter), for existing dashboards.
     registry.register(
@@ -557,7 +567,7 @@ mod tests {
                 }],
             }],
         };
-        let text = render(&snapshot, None, lateness_histogram()).expect("renders");
+        let text = render(&snapshot, 4, None, lateness_histogram()).expect("renders");
         let labels = r#"instance="VI_1",interface="eth0",vrid="51",family="ipv6""#;
         for want in [
             format!(r#"vrrp_state{{{labels},state="MASTER"}} 1"#),
@@ -572,6 +582,7 @@ mod tests {
             format!(r#"vrrp_tracker_up{{{labels},tracker="chk",type="script"}} 1"#),
             r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
             "vrrpd_missing_script_runs_total 0".to_string(),
+            "vrrp_unknown_vrid_packets_total 4".to_string(),
         ] {
             assert!(text.contains(&want), "{want} in\n{text}");
         }

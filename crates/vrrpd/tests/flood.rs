@@ -16,6 +16,8 @@
 //! the sender is a scoped thread with a fixed duration, over before the checks.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +32,7 @@ const ADVERT_INT: f64 = 0.1;
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// How long the daemon gets to read what is queued before the counters are read.
 const SETTLE: Duration = Duration::from_millis(500);
+const METRICS: &str = "127.0.0.1:9650";
 
 fn vrrpctl() -> PathBuf {
     vrrp_testlab::vrrpctl_next_to(Path::new(env!("CARGO_BIN_EXE_vrrpd"))).expect("vrrpctl")
@@ -63,6 +66,30 @@ fn moved(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTree
         .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
         .filter(|(_, d)| *d != 0)
         .collect()
+}
+
+/// `vrrp_unknown_vrid_packets_total` from a scrape (in `node`'s namespace).
+fn unknown_vrid(node: &Node) -> u64 {
+    let text = std::thread::scope(|s| {
+        s.spawn(|| {
+            let ns = std::fs::File::open(format!("/run/netns/{}", node.ns())).expect("netns");
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            let mut c = TcpStream::connect(METRICS).expect("metrics connect");
+            c.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .expect("scrape");
+            let mut text = String::new();
+            let _ = c.read_to_string(&mut text);
+            text
+        })
+        .join()
+        .expect("scrape thread")
+    });
+    text.lines()
+        .find_map(|l| l.strip_prefix("vrrp_unknown_vrid_packets_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("vrrp_unknown_vrid_packets_total in the scrape")
 }
 
 /// Drops of the VRRP (protocol 112) raw sockets in `node`'s namespace, last column of
@@ -250,8 +277,8 @@ struct Kind {
     packets: Vec<Vec<u8>>,
     rate: u64,
     duration: Duration,
-    /// The instance and counter that must count each packet; `None`: no counter may move
-    /// (vrrpd has no count of unconfigured VRIDs).
+    /// The instance and counter that must count each packet; `None`: no instance's counter
+    /// may move, `vrrp_unknown_vrid_packets_total` counts them.
     counter: Option<(&'static str, &'static str)>,
 }
 
@@ -282,7 +309,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
     let d: DaemonProc = Daemon::Vrrpd {
         binary: PathBuf::from(env!("CARGO_BIN_EXE_vrrpd")),
     }
-    .start(&r1, &conf)
+    .start_with(&r1, &conf, &["--metrics-listen", METRICS], &[])
     .expect("spawn vrrpd");
     d.wait_ready(START).expect("vrrpd starts");
     let sock = d.control_socket.clone().expect("socket");
@@ -370,6 +397,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
     for kind in &kinds {
         let before = [counters(&sock, "VI_1"), counters(&sock, "VI_2")];
         let drops_before = raw_drops(&r1);
+        let unknown_before = unknown_vrid(&r1);
         let cpu_before = cpu_seconds(d.pid());
         let from = unix_now();
         let sent = flood(&atk, &kind.packets, kind.rate, kind.duration);
@@ -378,12 +406,13 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
         std::thread::sleep(SETTLE);
         let after = [counters(&sock, "VI_1"), counters(&sock, "VI_2")];
         let dropped = raw_drops(&r1) - drops_before;
+        let unknown = unknown_vrid(&r1) - unknown_before;
         let moved1 = moved(&before[0], &after[0]);
         let moved2 = moved(&before[1], &after[1]);
         let achieved = sent.packets as f64 / sent.elapsed.as_secs_f64();
         eprintln!(
             "{} at {} pps: sent {} ({:.0} pps, {} send errors), socket drops {dropped}, \
-             CPU {:.0} ms = {:.2} µs/packet; VI_1 {moved1:?}, VI_2 {moved2:?}",
+             CPU {:.0} ms = {:.2} µs/packet; VI_1 {moved1:?}, VI_2 {moved2:?}, unknown VRID {unknown}",
             kind.name,
             kind.rate,
             sent.packets,
@@ -398,14 +427,14 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
                 if !moved1.is_empty() || !moved2.is_empty() {
                     failures.push(format!("{}: counters moved", kind.name));
                 }
-                continue;
+                unknown
             }
             Some((instance, name)) => {
                 let (m, other) = match instance {
                     "VI_1" => (&moved1, &moved2),
                     _ => (&moved2, &moved1),
                 };
-                if m.len() > 1 || !other.is_empty() {
+                if m.len() > 1 || !other.is_empty() || unknown != 0 {
                     failures.push(format!("{}: other counters moved", kind.name));
                 }
                 m.get(name).copied().unwrap_or(0)

@@ -58,6 +58,7 @@ impl Engine {
                 ),
             ),
             NodeEvent::UnknownVrid { src, vrid } => {
+                self.unknown_vrid_packets += 1;
                 debug!("advertisement for unconfigured VRID {vrid} from {src}")
             }
             NodeEvent::TrackedInterface { id, name, up } => {
