@@ -5,8 +5,9 @@
 //! well-formed advertisements for other VRIDs:
 //!
 //! - the Master stays Master (no transition), its VIPs stay;
-//! - each kind's error counter grows by what was sent, less what the kernel dropped at the
-//!   daemon's socket (`/proc/net/raw` drops): received + dropped == sent;
+//! - each kind's error counter (other VRIDs: `vrrp_unknown_vrid_packets_total`) grows by
+//!   what was sent, less what the kernel dropped at the daemon's socket (`/proc/net/raw`
+//!   drops): counted + dropped == sent, and no other counter moves;
 //! - no gap between the Master's own VI_1 advertisements on the wire exceeds 2.5 intervals
 //!   at 10k pps (at 100k pps the gap is only reported);
 //! - the daemon's CPU per packet is printed (`--no-capture`), for docs/reliability.md.
