@@ -1,9 +1,9 @@
 //! The load balancer's data paths: what turns `vrrp_lb`'s desired state into kernel state.
 //!
-//! [`DataPath`] is the interface the daemon drives (IPVS will implement it too);
-//! [`Nftables`] is its nftables implementation: the tables `inet vrrpd_lb` (NAT) and
-//! `netdev vrrpd_lb_dr` (direct routing), changed only by atomic transactions through
-//! libnftables in-process. See `docs/dataplane.md`.
+//! [`DataPath`] is the interface the daemon drives. [`Nftables`] is its nftables
+//! implementation: the tables `inet vrrpd_lb` (NAT) and `netdev vrrpd_lb_dr` (direct
+//! routing), changed only by atomic transactions through libnftables in-process. [`Ipvs`]
+//! programs the kernel's IP Virtual Server over generic netlink. See `docs/dataplane.md`.
 #![deny(unsafe_code)]
 
 mod conntrack;
@@ -11,6 +11,7 @@ mod dr;
 mod drscript;
 #[allow(unsafe_code)]
 mod ifname;
+mod ipvs;
 #[allow(unsafe_code)]
 mod libnft;
 mod nftables;
@@ -22,6 +23,9 @@ mod validate;
 
 use std::collections::BTreeMap;
 
+pub use ipvs::{
+    Ipvs, IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon, SyncRole, ipvs_available,
+};
 pub use nftables::{NftOptions, Nftables};
 pub use vrrp_lb::dataplane::DataPathKind;
 use vrrp_lb::dataplane::{Change, DesiredState};
@@ -53,6 +57,10 @@ pub enum DataPathError {
     /// applied).
     #[error("{0}")]
     Conntrack(String),
+    /// IPVS refused a request (the kernel's error); the changes of the same
+    /// [`DataPath::apply`] that were already made have been undone.
+    #[error("IPVS refused the change: {0}")]
+    Ipvs(String),
     /// The data path was shut down.
     #[error("the data path is shut down")]
     Closed,
@@ -103,4 +111,17 @@ pub trait DataPath: Send {
     fn stats(&mut self) -> Result<Stats, DataPathError>;
     /// Removes the data path's kernel state, unless `keep` (a restart that takes over).
     fn shutdown(&mut self, keep: bool) -> Result<(), DataPathError>;
+    /// Starts the connection synchronisation daemon in `role` (stopping the other role
+    /// first), or stops it (`None`). Only IPVS has one.
+    fn set_sync_daemon(
+        &mut self,
+        role: Option<SyncRole>,
+        daemon: &SyncDaemon,
+    ) -> Result<(), DataPathError> {
+        let _ = (role, daemon);
+        Err(DataPathError::Unsupported {
+            kind: self.kind().name(),
+            what: "a connection synchronisation daemon (lvs_sync_daemon) needs IPVS".into(),
+        })
+    }
 }
