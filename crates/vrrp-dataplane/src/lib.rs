@@ -24,7 +24,8 @@ mod validate;
 use std::collections::BTreeMap;
 
 pub use ipvs::{
-    Ipvs, IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon, SyncRole, ipvs_available,
+    Ipvs, IpvsDestEntry, IpvsEntry, IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon,
+    SyncRole, ipvs_available,
 };
 pub use nftables::{NftOptions, Nftables};
 pub use vrrp_lb::dataplane::DataPathKind;

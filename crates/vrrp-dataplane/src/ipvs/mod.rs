@@ -10,6 +10,7 @@
 
 mod attrs;
 mod daemon;
+mod listing;
 mod message;
 mod model;
 mod plan;
@@ -21,6 +22,8 @@ use std::net::IpAddr;
 
 use vrrp_lb::dataplane::{Change, DataPathKind, DesiredState, apply};
 use vrrp_lb::spec::RealServerKey;
+
+pub use listing::{IpvsDestEntry, IpvsEntry};
 
 use crate::{DataPath, DataPathError, ServiceStats, Stats};
 use message::{Cmd, CmdAttr, IpvsMessage};

@@ -410,3 +410,16 @@ pub(crate) fn dest_counters(attrs: &[DestAttr]) -> Counters {
 pub(crate) fn af_of(key: &VsKey) -> u16 {
     af(key.family())
 }
+
+/// The counters of a dumped service.
+pub(crate) fn service_counters(attrs: &[SvcAttr]) -> Counters {
+    let (mut s64, mut s) = (None, None);
+    for a in attrs {
+        match a {
+            SvcAttr::Stats64(v) => s64 = Some(v.as_slice()),
+            SvcAttr::Stats(v) => s = Some(v.as_slice()),
+            _ => {}
+        }
+    }
+    counters(s64, s)
+}
