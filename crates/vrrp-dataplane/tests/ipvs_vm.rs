@@ -330,7 +330,8 @@ fn services_destinations_edits_and_removal() {
     let fwm6 = list.iter().find(|e| e.service == "FWM 7 IPv6").unwrap();
     assert_eq!(fwm6.destinations[0].tunnel, (1, 6080, 1));
     let sctp_e = list.iter().find(|e| e.service.starts_with("SCTP")).unwrap();
-    let tunnels: Vec<_> = sctp_e.destinations.iter().map(|d| d.tunnel.0).collect();
+    let mut tunnels: Vec<_> = sctp_e.destinations.iter().map(|d| d.tunnel.0).collect();
+    tunnels.sort();
     assert_eq!(tunnels, vec![0, 2]);
 
     // A weight edit: one SET_DEST.
@@ -359,19 +360,15 @@ fn services_destinations_edits_and_removal() {
         .next()
         .unwrap();
     (d.upper_threshold, d.lower_threshold) = (100, 10);
+    let thr_addr = d.key.addr;
     go(&mut ipvs, &thr).expect("thresholds");
     let list = ipvs.list().unwrap();
     let e = list
         .iter()
         .find(|e| e.service == "TCP 10.99.0.1:80")
         .unwrap();
-    assert_eq!(
-        (
-            e.destinations[0].upper_threshold,
-            e.destinations[0].lower_threshold
-        ),
-        (100, 10)
-    );
+    let first = e.destinations.iter().find(|x| x.addr == thr_addr).unwrap();
+    assert_eq!((first.upper_threshold, first.lower_threshold), (100, 10));
 
     // A service edit: scheduler and the group's addresses change.
     let mut edited = thr.clone();
@@ -629,6 +626,8 @@ fn sync_daemon_roles() {
     ns.run(&[IP, "link", "set", "sync0", "up"]);
     ns.run(&[IP, "link", "set", "sync1", "up"]);
     ns.run(&[IP, "addr", "add", "10.99.9.1/24", "dev", "sync0"]);
+    // An IPv6 master sends from a global address of the interface.
+    ns.run(&[IP, "addr", "add", "fd99:9::1/64", "dev", "sync0", "nodad"]);
     let mut ipvs = open();
     let daemon = SyncDaemon {
         interface: "sync0".into(),
@@ -675,58 +674,61 @@ fn sync_daemon_roles() {
     );
 }
 
-/// Counters after traffic: a connection from the director's own namespace to a NAT
-/// service reaches a real server in another namespace (IPVS schedules locally made
-/// connections at LOCAL_OUT); the estimator refreshes counters every 2 s, so poll.
+/// Runs `f` in a thread of its own inside namespace `ns`.
+fn in_ns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let file = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns file");
+    std::thread::spawn(move || {
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+/// A namespace joined to the director's (the test thread's) by a veth pair: `addr` on its
+/// eth0, `gw` on the director's `peer`, default route via the director. Deleted on drop.
+fn attach(director: &Netns, tag: &str, peer: &str, addr: &str, gw: &str) -> Netns {
+    let name = format!("{}-{tag}", director.name);
+    ok(IP, &["netns", "add", &name]);
+    let ns = Netns { name };
+    director.run(&[
+        IP, "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+    ]);
+    director.run(&[IP, "addr", "add", &format!("{gw}/24"), "dev", peer]);
+    director.run(&[IP, "link", "set", peer, "up"]);
+    ns.run(&[IP, "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+    ns.run(&[IP, "link", "set", "eth0", "up"]);
+    ns.run(&[IP, "link", "set", "lo", "up"]);
+    ns.run(&[IP, "route", "add", "default", "via", gw]);
+    ns
+}
+
+/// Counters after traffic: three connections from a client namespace through a NAT
+/// service of the director (this thread's namespace) to a real server namespace. The
+/// estimator refreshes the counters every 2 s, so poll.
 #[test]
 fn stats_after_traffic() {
+    use std::io::{Read, Write};
     let ns = Netns::enter("stats");
-    let server = format!("{}-rs", ns.name);
-    ok(IP, &["netns", "add", &server]);
-    let _server_guard = Netns {
-        name: server.clone(),
-    };
-    ns.run(&[
-        IP, "link", "add", "rs0", "type", "veth", "peer", "name", "eth0", "netns", &server,
-    ]);
-    ns.run(&[IP, "addr", "add", "10.99.10.1/24", "dev", "rs0"]);
-    ns.run(&[IP, "link", "set", "rs0", "up"]);
-    ok(
-        IP,
-        &[
-            "netns",
-            "exec",
-            &server,
-            IP,
-            "addr",
-            "add",
-            "10.99.10.2/24",
-            "dev",
-            "eth0",
-        ],
-    );
-    ok(
-        IP,
-        &["netns", "exec", &server, IP, "link", "set", "eth0", "up"],
-    );
-    ok(
-        IP,
-        &["netns", "exec", &server, IP, "link", "set", "lo", "up"],
-    );
-    ns.run(&[IP, "addr", "add", "10.99.11.1/32", "dev", "lo"]);
-    // The real server: a listener in its namespace, in a thread of this process.
-    let file = std::fs::File::open(format!("/run/netns/{server}")).unwrap();
-    let listener = std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let l = std::net::TcpListener::bind("10.99.10.2:8080").unwrap();
-        l.set_nonblocking(false).unwrap();
+    let client = attach(&ns, "c", "dc", "10.99.12.2", "10.99.12.1");
+    let server = attach(&ns, "s", "ds", "10.99.10.2", "10.99.10.1");
+    // The VIP is local to the director, so that IPVS sees it at LOCAL_IN.
+    ns.run(&[IP, "addr", "add", "10.99.11.1/32", "dev", "dc"]);
+    ns.run(&["/usr/bin/busybox", "sysctl", "-w", "net.ipv4.ip_forward=1"]);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let listener = in_ns(&server.name, move || {
+        let l = std::net::TcpListener::bind("10.99.10.2:8080").expect("bind");
+        let _ = ready_tx.send(());
         for _ in 0..3 {
             if let Ok((mut s, _)) = l.accept() {
-                use std::io::Write;
                 let _ = s.write_all(b"hello");
             }
         }
     });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("listener");
     let mut ipvs = open();
     let svc = id(
         ServiceKey::Socket("10.99.11.1:80".parse().unwrap()),
@@ -739,32 +741,38 @@ fn stats_after_traffic() {
         with(service(vec![sock("10.99.11.1", 80)], Scheduler::Rr), &[rs]),
     );
     go(&mut ipvs, &state).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    for _ in 0..3 {
-        use std::io::Read;
-        let mut c = std::net::TcpStream::connect_timeout(
-            &"10.99.11.1:80".parse().unwrap(),
-            Duration::from_secs(5),
-        )
-        .expect("connect through IPVS");
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = String::new();
-        let _ = c.read_to_string(&mut buf);
-        assert_eq!(buf, "hello");
-    }
-    listener.join().unwrap();
+    let answers = in_ns(&client.name, || {
+        (0..3)
+            .map(|_| {
+                let mut c = std::net::TcpStream::connect_timeout(
+                    &"10.99.11.1:80".parse().unwrap(),
+                    Duration::from_secs(5),
+                )?;
+                c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut buf = String::new();
+                c.read_to_string(&mut buf)?;
+                Ok(buf)
+            })
+            .collect::<std::io::Result<Vec<String>>>()
+    })
+    .join()
+    .expect("client thread");
+    assert_eq!(answers.expect("through IPVS"), vec!["hello"; 3]);
+    listener.join().expect("listener thread");
     let mut last = None;
     let counted = wait_until(Duration::from_secs(15), Duration::from_millis(250), || {
-        let s = ipvs.stats().unwrap();
+        let s = ipvs.stats().expect("stats");
         let c = s.services[&svc].destinations[&rs.key];
         last = Some(s);
         c.connections == 3 && c.packets > 0 && c.bytes > 0
     });
     assert!(counted, "{last:?}");
-    let s = last.unwrap();
+    let s = last.expect("stats");
     assert_eq!(
         s.services[&svc].total,
         s.services[&svc].destinations[&rs.key]
     );
+    let listed = ipvs.list().expect("list");
+    assert_eq!(listed[0].counters.connections, 3);
     ipvs.shutdown(false).unwrap();
 }
