@@ -665,13 +665,17 @@ fn sync_daemon_roles() {
         .expect("master v6");
     assert!(daemons(&ns).contains("master sync daemon"));
     ipvs.set_sync_daemon(None, &daemon).expect("stop");
-    assert!(
+    let stopped = |ns: &Netns| {
         wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
-            !daemons(&ns).contains("sync daemon")
-        }),
-        "{}",
-        daemons(&ns)
-    );
+            !daemons(ns).contains("sync daemon")
+        })
+    };
+    assert!(stopped(&ns), "{}", daemons(&ns));
+    // `None` also stops a daemon this data path did not start.
+    ns.ipvsadm(&["--start-daemon", "backup", "--mcast-interface", "sync0"]);
+    assert!(daemons(&ns).contains("backup sync daemon"));
+    open().set_sync_daemon(None, &daemon).expect("stop");
+    assert!(stopped(&ns), "{}", daemons(&ns));
 }
 
 /// Runs `f` in a thread of its own inside namespace `ns`.
@@ -775,4 +779,36 @@ fn stats_after_traffic() {
     let listed = ipvs.list().expect("list");
     assert_eq!(listed[0].counters.connections, 3);
     ipvs.shutdown(false).unwrap();
+}
+
+/// An address that moves from one service to another in one apply (the service's name
+/// changed): removed, then added.
+#[test]
+fn an_address_moves_between_services() {
+    let ns = Netns::enter("move");
+    let mut ipvs = open();
+    let old = id(
+        ServiceKey::Socket("10.99.13.1:80".parse().unwrap()),
+        Protocol::Tcp,
+    );
+    let new = id(ServiceKey::Group("a".into()), Protocol::Tcp);
+    let svc = with(
+        service(vec![sock("10.99.13.1", 80)], Scheduler::Rr),
+        &[dest("10.99.14.1", 80, 1, Forwarding::Nat)],
+    );
+    let mut first = DesiredState::default();
+    first.services.insert(old, svc.clone());
+    go(&mut ipvs, &first).expect("first");
+    let mut second = DesiredState::default();
+    let mut moved = svc;
+    moved.scheduler = Scheduler::Wrr;
+    second.services.insert(new, moved);
+    go(&mut ipvs, &second).expect("moved");
+    let shown = read_back(&ns, &mut ipvs);
+    assert_eq!(
+        shown["TCP 10.99.13.1:80"],
+        ("wrr".into(), vec!["10.99.14.1:80 Masq 1".to_string()])
+    );
+    ipvs.shutdown(false).unwrap();
+    assert!(ipvs_is_empty(&ns));
 }

@@ -202,6 +202,13 @@ impl Ipvs {
                 added.extend(validate::keys(id, service)?);
             }
         }
+        // Those of installed services are this data path's own (a service whose identity
+        // changed: removed, then added).
+        let mut owned = Vec::new();
+        for (id, service) in &self.installed.services {
+            owned.extend(validate::keys(id, service)?);
+        }
+        added.retain(|k| !owned.contains(k));
         let mut out = BTreeMap::new();
         if added.is_empty() {
             return Ok(out);
@@ -330,7 +337,7 @@ impl DataPath for Ipvs {
             return Err(DataPathError::Closed);
         }
         let wanted = role.map(|r| (r, daemon.clone()));
-        if wanted == self.sync {
+        if wanted.is_some() && wanted == self.sync {
             return Ok(());
         }
         // One role at a time: the other one (or this one with other settings) stops first.

@@ -96,6 +96,11 @@ pub(crate) fn steps(
         planner.change(change)?;
         apply(&mut planner.current, change);
     }
+    // Removals first, so that an address that moves from one service to another is free
+    // when it is added (no step before a removal names the removed service).
+    planner
+        .out
+        .sort_by_key(|s| !matches!(s.op, Op::DelService(_)));
     Ok(planner.out)
 }
 

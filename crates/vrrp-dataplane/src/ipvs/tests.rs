@@ -440,4 +440,21 @@ mod plans {
         assert!(matches!(&of_key[2].undo[..], [Op::SetDest(_, d)] if *d == kept));
         assert_eq!(of_key.len(), 3);
     }
+
+    #[test]
+    fn an_address_that_changes_service_is_removed_first() {
+        let (old_id, from) = state(&[(2, 1)]);
+        let (_, mut to) = state(&[(2, 1)]);
+        let service = to.services.remove(&old_id).unwrap();
+        // "a" sorts before "web": the diff adds it before it removes the old one.
+        let new_id = ServiceId {
+            key: ServiceKey::Group("a".into()),
+            protocol: Protocol::Tcp,
+        };
+        to.services.insert(new_id, service);
+        let s = steps(&from, &to, &diff(&from, &to), &BTreeMap::new()).unwrap();
+        let first_new = s.iter().position(|s| matches!(s.op, Op::NewService(..)));
+        let last_del = s.iter().rposition(|s| matches!(s.op, Op::DelService(..)));
+        assert!(last_del < first_new, "{s:?}");
+    }
 }
