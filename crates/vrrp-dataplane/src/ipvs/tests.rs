@@ -446,7 +446,7 @@ mod plans {
         let (old_id, from) = state(&[(2, 1)]);
         let (_, mut to) = state(&[(2, 1)]);
         let service = to.services.remove(&old_id).unwrap();
-        // "a" sorts before "web": the diff adds it before it removes the old one.
+        // Whatever the names, the old service goes before the new one comes.
         let new_id = ServiceId {
             key: ServiceKey::Group("a".into()),
             protocol: Protocol::Tcp,
