@@ -3,7 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::model::{CONN_F_DROUTE, CONN_F_MASQ, CONN_F_TUNNEL, VsDest};
+use super::dest::VsDest;
+use super::model::{CONN_F_DROUTE, CONN_F_MASQ, CONN_F_TUNNEL};
 use super::{Ipvs, message::Cmd, message::IpvsMessage};
 use crate::{Counters, DataPathError};
 

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use vrrp_lb::dataplane::{Change, DesiredState, Service, apply};
 use vrrp_lb::spec::{RealServerKey, ServiceId};
 
+use super::dest::VsDest;
 use super::message::{Cmd, CmdAttr, IpvsMessage};
-use super::model::{VsDest, VsKey, VsSettings};
+use super::model::{VsKey, VsSettings};
 use super::validate::keys;
 use crate::DataPathError;
 
