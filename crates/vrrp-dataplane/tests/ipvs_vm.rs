@@ -676,6 +676,16 @@ fn sync_daemon_roles() {
     assert!(daemons(&ns).contains("backup sync daemon"));
     open().set_sync_daemon(None, &daemon).expect("stop");
     assert!(stopped(&ns), "{}", daemons(&ns));
+    // `shutdown(false)` stops the daemon the data path started; `shutdown(true)` keeps it.
+    ipvs.set_sync_daemon(Some(SyncRole::Backup), &daemon)
+        .expect("backup");
+    ipvs.shutdown(false).expect("shutdown");
+    assert!(stopped(&ns), "{}", daemons(&ns));
+    let mut kept = open();
+    kept.set_sync_daemon(Some(SyncRole::Master), &daemon)
+        .expect("master");
+    kept.shutdown(true).expect("shutdown");
+    assert!(daemons(&ns).contains("master sync daemon"));
 }
 
 /// Runs `f` in a thread of its own inside namespace `ns`.

@@ -252,10 +252,24 @@ impl DataPath for Ipvs {
         if keep {
             return Ok(());
         }
-        if self.options.flush_on_stop == IpvsFlushOnStop::All {
-            return self.command(Cmd::Flush, vec![], "flushing IPVS (lvs_flush_on_stop)");
-        }
         let mut failed = Vec::new();
+        // The sync daemon this data path started stops with it.
+        if self.sync.take().is_some() {
+            for state in [daemon::MASTER, daemon::BACKUP] {
+                match self.socket.request(daemon::stop(state)) {
+                    Ok(()) | Err(NlError::Kernel(libc::ESRCH)) => {}
+                    Err(e) => failed.push(format!("stopping the sync daemon: {e}")),
+                }
+            }
+        }
+        if self.options.flush_on_stop == IpvsFlushOnStop::All {
+            self.installed = DesiredState::default();
+            let flush = self.command(Cmd::Flush, vec![], "flushing IPVS (lvs_flush_on_stop)");
+            return match failed.is_empty() {
+                true => flush,
+                false => Err(DataPathError::Ipvs(failed.join("; "))),
+            };
+        }
         for (id, service) in &self.installed.services.clone() {
             for key in validate::keys(id, service)? {
                 let op = Op::DelService(key);
