@@ -23,7 +23,7 @@
 #   VM_CACHE=DIR  kernel and module cache (default /var/cache/vrrpd-tests/vm/<kver>/)
 #   VM_TIMEOUT=S  the whole VM run (default 1200); VM_TEST_TIMEOUT=S one binary (default 600)
 #   VM_ACCEL=auto|tcg|kvm  (auto: KVM only with kvm_intel/kvm_amd loaded and no kvm_pvm)
-#   VM_MODULES="m1 m2"  more kernel modules to load in the guest
+#   VM_MODULES="m1 m2"  more kernel modules to load at boot (others load on first use)
 #   VM_KEEP=1     keep the scratch dir (initramfs, console log)
 #   VRRPD_*, VRRP_*, RUST_BACKTRACE, RUST_LOG are passed on to the guest; VRRPD_IN_VM=1 is set.
 #
@@ -40,8 +40,8 @@ cache_root=${VM_CACHE:-/var/cache/vrrpd-tests/vm}
 vm_timeout=${VM_TIMEOUT:-1200}
 test_timeout=${VM_TEST_TIMEOUT:-600}
 
-# Modules every run loads. IPVS with every scheduler, the conntrack/NAT it needs, the links
-# and tunnels (IPVS TUN: ipip, GUE over fou, GRE) tests build, and nf_tables.
+# Kernel modules in the guest: IPVS with every scheduler, the conntrack/NAT it needs, the
+# links and tunnels (IPVS TUN: ipip, GUE over fou, GRE) tests build, and nf_tables.
 required_modules=(
     ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh
     ip_vs_mh ip_vs_fo ip_vs_ovf ip_vs_sed ip_vs_nq
@@ -49,12 +49,16 @@ required_modules=(
     veth bridge macvlan dummy ipip fou ip_gre ip_tunnel
     nf_tables
 )
-# Loaded when this kernel has them (ip_vs_twos arrived in Linux 6.3).
+# Shipped when this kernel has them (ip_vs_twos arrived in Linux 6.3).
 optional_modules=(
     ip_vs_twos ip_vs_ftp ip_vs_pe_sip fou6 ip6_tunnel ip6_gre sit ipvlan 8021q tun
     nf_conntrack_netlink nft_ct nft_nat nft_chain_nat nft_numgen nft_limit nft_masq
     nft_reject_inet nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 xt_ipvs
 )
+# Loaded by /init. The kernel loads the others on first use through kmod's modprobe
+# (request_module: "ip_vs_<scheduler>", "rtnl-link-<kind>", "nft-expr-<name>" aliases), which
+# keeps the boot short. ip_vs and fou must be there: their generic netlink families have no alias.
+preload_modules=(ip_vs ip_vs_rr ip_vs_wrr nf_conntrack nf_nat veth bridge fou)
 # Host programs every guest gets (iproute2's, not busybox's `ip`; tests call them by path).
 host_tools=(/usr/sbin/ip /usr/bin/ss /usr/sbin/ipvsadm /usr/sbin/keepalived /usr/sbin/nft)
 
@@ -106,7 +110,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$cargo_mode" = 0 ] && [ "${#bins[@]}" = 0 ]; then usage; fi
 [ "$(id -u)" = 0 ] || die "needs root (apt-get download, the cache in $cache_root)"
-for t in qemu-system-x86_64 busybox cpio depmod modprobe objcopy ldd dpkg-deb apt-get flock; do
+for t in qemu-system-x86_64 busybox cpio depmod modprobe kmod objcopy ldd dpkg-deb apt-get flock; do
     command -v "$t" >/dev/null || die "$t is missing (scripts/setup.sh installs it)"
 done
 for t in "${host_tools[@]}"; do
@@ -122,6 +126,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 # apt's _apt sandbox user must be able to enter the download dir.
 chmod 0755 "$scratch"
 
@@ -205,6 +210,7 @@ populate_kernel() {
     mv "$mods/kernel/drivers/net" "$stage/lib/modules/$kver/kernel/drivers/"
     timeout 120 depmod -b "$stage" "$kver" || die "depmod failed"
     mv "$stage" "$dest"
+    rm -rf "$x" "$dl"
 }
 
 kernel_pkg=$(resolve_kernel_pkg)
@@ -275,28 +281,36 @@ for f in passwd group protocols services hosts nsswitch.conf; do
     [ -f "/etc/$f" ] && cp "/etc/$f" "$root/etc/$f"
 done
 
-# Modules: the load order from `modprobe --show-depends` (one name at a time: with several,
+# Modules: the load order from `modprobe --show-depends`, one name at a time (with several,
 # all but the first are taken as parameters unless -a; one at a time tells which is absent).
 moddir="$kdir/lib/modules/$kver"
-modlist="$scratch/modules"
-: >"$modlist"
+# Appends the insmod order of module $1 to file $2.
 want_module() {
     local out
     out=$(timeout 30 modprobe -d "$kdir" -S "$kver" --show-depends "$1" 2>/dev/null) || return 1
-    awk '$1 == "insmod" { print $2 }' <<<"$out" >>"$modlist"
+    awk '$1 == "insmod" { print $2 }' <<<"$out" >>"$2"
 }
-for m in "${required_modules[@]}" ${VM_MODULES:-}; do
-    want_module "$m" || die "module $m is not in kernel $kver"
+: >"$scratch/ship"
+: >"$scratch/preload"
+for m in "${required_modules[@]}"; do
+    want_module "$m" "$scratch/ship" || die "module $m is not in kernel $kver"
 done
-for m in "${optional_modules[@]}"; do want_module "$m" || true; done
-awk '!seen[$0]++' "$modlist" >"$modlist.u"
+for m in "${optional_modules[@]}"; do want_module "$m" "$scratch/ship" || true; done
+for m in "${preload_modules[@]}" ${VM_MODULES:-}; do
+    want_module "$m" "$scratch/preload" || die "module $m is not in kernel $kver"
+done
 mkdir -p "$root/lib/modules/$kver"
 cp "$moddir"/modules.* "$root/lib/modules/$kver/"
+nmod=0
 while read -r ko; do
     mkdir -p "$(dirname "$root${ko#"$kdir"}")"
     cp "$ko" "$root${ko#"$kdir"}"
-done <"$modlist.u"
-sed "s|^$kdir||" "$modlist.u" >"$root/etc/vm-modules"
+    nmod=$((nmod + 1))
+done < <(cat "$scratch/preload" "$scratch/ship" | awk '!seen[$0]++')
+awk '!seen[$0]++' "$scratch/preload" | sed "s|^$kdir||" >"$root/etc/vm-modules"
+# kmod's modprobe, at the kernel's default path (/sbin/modprobe), for request_module.
+copy_in /usr/bin/kmod
+ln -sf /usr/bin/kmod "$root/usr/sbin/modprobe"
 
 # Environment for the tests: the host's VRRPD_* / VRRP_* / RUST_* choices.
 q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
@@ -329,7 +343,6 @@ $bb mount -t tmpfs tmpfs /run
 $bb mkdir -p /run/netns /run/keepalived /var/lib /var/tmp /var/log
 $bb mount -t tmpfs tmpfs /sys/fs/cgroup 2>/dev/null
 . /etc/vm-test.env
-echo /bb/modprobe >/proc/sys/kernel/modprobe
 while read -r ko; do
     # crc32c-intel may refuse a CPU without SSE4.2; crc32c_generic covers it.
     $bb insmod "$ko" 2>/dev/null || echo "VM_MODULE_FAILED=$ko"
@@ -357,7 +370,7 @@ chmod 0755 "$root/init"
 initrd="$scratch/initrd.cpio"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | timeout 300 cpio --null -o -H newc --quiet) >"$initrd" \
     || die "cpio failed"
-log "initramfs $(du -m "$initrd" | cut -f1) MB: ${#bins[@]} test binaries, $(wc -l <"$modlist.u") modules"
+log "initramfs $(du -m "$initrd" | cut -f1) MB: ${#bins[@]} test binaries, $nmod modules"
 
 # ---- boot ------------------------------------------------------------------------------
 accel=${VM_ACCEL:-auto}
@@ -375,6 +388,9 @@ tcg) cpu=max ;; # -cpu max: SSE4.2 for crc32c-intel, a softdep of libcrc32c
 *) die "VM_ACCEL=$accel: use auto, tcg or kvm" ;;
 esac
 
+# qboot starts the kernel about 2 s sooner than SeaBIOS under TCG.
+bios=()
+[ -f /usr/share/qemu/qboot.rom ] && bios=(-bios /usr/share/qemu/qboot.rom)
 console="$scratch/console.log"
 log "booting ($accel, timeout ${vm_timeout}s)"
 t_boot=$EPOCHREALTIME
@@ -386,7 +402,7 @@ ran=0
 bad=0
 cur=
 set +e
-timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
+timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
     -nographic -no-reboot -nic none -kernel "$kdir/vmlinuz" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on" \
     </dev/null 2>"$scratch/qemu.err" \

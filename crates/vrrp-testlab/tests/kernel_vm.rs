@@ -218,3 +218,62 @@ fn keepalived_and_vrrpd_run() {
     let version = ok(&binary.to_string_lossy(), &["--version"]);
     assert!(version.contains("vrrpd"), "vrrpd --version: {version}");
 }
+
+/// A namespace removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("vm{tag}{}", std::process::id());
+        ok(IP, &["netns", "add", &name]);
+        Netns(name)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = run(IP, &["netns", "del", &self.0]);
+    }
+}
+
+#[test]
+fn every_ipvs_scheduler_loads_on_first_use() {
+    in_vm();
+    // Only ip_vs_rr and ip_vs_wrr are loaded at boot; the kernel asks modprobe for the
+    // others ("ip_vs_<name>", net/netfilter/ipvs/ip_vs_sched.c).
+    let ns = Netns::new("s");
+    let scheds = [
+        "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "mh", "fo", "ovf",
+    ];
+    for (port, s) in scheds.iter().chain(&["sed", "nq"]).enumerate() {
+        let vip = format!("10.99.203.1:{}", 1000 + port);
+        ns_ok(&ns.0, &[IPVSADM, "-A", "-t", &vip, "-s", s]);
+    }
+    let list = ns_ok(&ns.0, &[IPVSADM, "-Ln"]);
+    for s in scheds {
+        assert!(
+            list.contains(&format!(" {s} ")) || list.contains(&format!(" {s}\n")),
+            "{s}: {list}"
+        );
+    }
+}
+
+#[test]
+fn tunnel_links_for_ipvs_tun_can_be_made() {
+    in_vm();
+    // ipip and GRE load on first use ("rtnl-link-<kind>"); fou (GUE) is loaded at boot.
+    let ns = Netns::new("t");
+    let n = ns.0.as_str();
+    ns_ok(n, &[IP, "fou", "add", "port", "5555", "ipproto", "4"]);
+    for kind in ["ipip", "gre"] {
+        let name = format!("tunl-{kind}");
+        let remote = ["remote", "10.99.204.2"];
+        ns_ok(
+            n,
+            &[&[IP, "link", "add", &name, "type", kind][..], &remote].concat(),
+        );
+        let link = ns_ok(n, &[IP, "-d", "link", "show", &name]);
+        let ok = link.contains(&format!("link/{kind} ")) && link.contains("remote 10.99.204.2");
+        assert!(ok, "{kind}: {link}");
+    }
+}
