@@ -59,8 +59,13 @@ optional_modules=(
 # (request_module: "ip_vs_<scheduler>", "rtnl-link-<kind>", "nft-expr-<name>" aliases), which
 # keeps the boot short. ip_vs and fou must be there: their generic netlink families have no alias.
 preload_modules=(ip_vs ip_vs_rr ip_vs_wrr nf_conntrack nf_nat veth bridge fou)
-# Host programs every guest gets (iproute2's, not busybox's `ip`; tests call them by path).
-host_tools=(/usr/sbin/ip /usr/bin/ss /usr/sbin/ipvsadm /usr/sbin/keepalived /usr/sbin/nft)
+# Host programs every guest gets at their host paths, before busybox fills the gaps: iproute2's
+# ip (busybox's has no netns or veth), and the host's /bin/sh (dash), since busybox's ash
+# runs its own applets before $PATH.
+host_tools=(
+    /usr/sbin/ip /usr/bin/ss /usr/sbin/ipvsadm /usr/sbin/keepalived /usr/sbin/nft
+    /usr/bin/dash /usr/bin/bash /usr/bin/kmod
+)
 
 log() { printf '[%6.1fs] %s\n' "$(elapsed "$t_start")" "$*" >&2; }
 die() {
@@ -228,7 +233,7 @@ log "kernel $kver (cache $kdir)"
 
 # ---- initramfs -------------------------------------------------------------------------
 root="$scratch/root"
-mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,tmp,run,etc,bb,root}
+mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,tmp,run,etc,root}
 # Debian's merged /usr, so that binaries and libraries keep their host paths.
 ln -s usr/bin "$root/bin"
 ln -s usr/sbin "$root/sbin"
@@ -266,16 +271,21 @@ copy_tree() {
     fi
 }
 
-# busybox keeps its host path; its applets live in /bb, last in PATH, so that iproute2's
-# ip and the host tools win.
-cp /usr/bin/busybox "$root/usr/bin/busybox"
-for a in $(busybox --list); do ln -s /usr/bin/busybox "$root/bb/$a"; done
 for t in "${host_tools[@]}"; do copy_in "$t"; done
+ln -s dash "$root/usr/bin/sh"
+# kmod's modprobe at the kernel's default path (/sbin/modprobe), for request_module.
+ln -s /usr/bin/kmod "$root/usr/sbin/modprobe"
 for b in "${bins[@]}"; do copy_in "$b"; done
 for e in ${extras[@]+"${extras[@]}"}; do
     [ -e "$e" ] || die "no such file: $e"
     copy_tree "$(realpath "$e")"
 done
+# busybox (httpd as a real server, wget, the init) at its host path; its applets fill the
+# paths no host program took above.
+cp /usr/bin/busybox "$root/usr/bin/busybox"
+while read -r a; do
+    [ -e "$root/$a" ] || [ -L "$root/$a" ] || ln -s /usr/bin/busybox "$root/$a"
+done < <(busybox --list-full)
 # Users and groups as on the host (tests drop privileges to nobody, look up names).
 for f in passwd group protocols services hosts nsswitch.conf; do
     [ -f "/etc/$f" ] && cp "/etc/$f" "$root/etc/$f"
@@ -308,15 +318,12 @@ while read -r ko; do
     nmod=$((nmod + 1))
 done < <(cat "$scratch/preload" "$scratch/ship" | awk '!seen[$0]++')
 awk '!seen[$0]++' "$scratch/preload" | sed "s|^$kdir||" >"$root/etc/vm-modules"
-# kmod's modprobe, at the kernel's default path (/sbin/modprobe), for request_module.
-copy_in /usr/bin/kmod
-ln -sf /usr/bin/kmod "$root/usr/sbin/modprobe"
 
 # Environment for the tests: the host's VRRPD_* / VRRP_* / RUST_* choices.
 q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 {
     echo "export VRRPD_IN_VM=1"
-    echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bb"
+    echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
     echo "export HOME=/root"
     while IFS= read -r var; do
         case "$var" in VRRPD_IN_VM) continue ;; esac
