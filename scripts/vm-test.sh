@@ -203,7 +203,9 @@ populate_kernel() {
     timeout 300 dpkg-deb -x "$dl"/*.deb "$x" || die "dpkg-deb -x failed"
     local mods="$x/lib/modules/$kver"
     [ -d "$mods" ] || mods="$x/usr/lib/modules/$kver"
-    [ -n "$mods" ] && [ -f "$x/boot/vmlinuz-$kver" ] || die "$pkg has no vmlinuz-$kver or modules"
+    if [ ! -d "$mods" ] || [ ! -f "$x/boot/vmlinuz-$kver" ]; then
+        die "$pkg has no vmlinuz-$kver or modules"
+    fi
     local stage="$dest.tmp.$$"
     rm -rf "$stage"
     mkdir -p "$stage/lib/modules/$kver/kernel/drivers"
@@ -224,7 +226,7 @@ kdir="$cache_root/$kver"
 if [ ! -f "$kdir/vmlinuz" ]; then
     mkdir -p "$cache_root"
     exec 9>"$cache_root/.lock"
-    log "waiting for the cache lock"
+    log "taking the cache lock $cache_root/.lock"
     timeout 900 flock 9 || die "cache lock $cache_root/.lock held for 900 s"
     [ -f "$kdir/vmlinuz" ] || populate_kernel "$kernel_pkg" "$kdir" "$kver"
     exec 9>&-
@@ -417,13 +419,13 @@ timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$
     | tee "$console" | {
     while IFS= read -r line; do
         case "$line" in
-        *VM_GUEST_UP*) echo "t_up=$EPOCHREALTIME" >"$scratch/t_up" ;;
+        *VM_GUEST_UP*) echo "$EPOCHREALTIME" >"$scratch/t_up" ;;
         VM_TEST_START=*)
             cur=${line#VM_TEST_START=}
             echo "vm-test: running $cur"
             ;;
         VM_TEST_EXIT=*) echo "vm-test: $(basename "$cur") exited ${line#VM_TEST_EXIT=}" ;;
-        *VM_TESTS_DONE*) echo "t_done=$EPOCHREALTIME" >"$scratch/t_done" ;;
+        *VM_TESTS_DONE*) echo "$EPOCHREALTIME" >"$scratch/t_done" ;;
         VM_MODULE_FAILED=*) ;;
         *) [ -f "$scratch/t_up" ] && [ ! -f "$scratch/t_done" ] && printf '%s\n' "$line" ;;
         esac
@@ -431,8 +433,8 @@ timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$
 }
 qrc=${PIPESTATUS[0]}
 set -e
-[ -f "$scratch/t_up" ] && . "$scratch/t_up"
-[ -f "$scratch/t_done" ] && . "$scratch/t_done"
+[ -f "$scratch/t_up" ] && t_up=$(<"$scratch/t_up")
+[ -f "$scratch/t_done" ] && t_done=$(<"$scratch/t_done")
 
 # ---- verdict ---------------------------------------------------------------------------
 while IFS= read -r line; do
