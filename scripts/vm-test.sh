@@ -171,18 +171,31 @@ for i in "${!bins[@]}"; do
 done
 
 # ---- kernel and modules (cached) -------------------------------------------------------
+apt_depends() {
+    apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+# The package linux-image-amd64 depends on. apt-cache takes seconds on a loaded machine, so
+# the answer is kept until the apt lists change (their directory's mtime).
 resolve_kernel_pkg() {
     if [ -n "${KERNEL_PKG:-}" ]; then
         echo "$KERNEL_PKG"
         return
     fi
-    local dep
-    dep=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+    local memo="$cache_root/resolved" stamp dep
+    stamp=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo none)
+    if [ -f "$memo" ] && read -r s dep <"$memo" && [ "$s" = "$stamp" ] && [ -n "$dep" ]; then
+        echo "$dep"
+        return
+    fi
+    dep=$(apt_depends)
     if [ -z "$dep" ]; then
         timeout 300 apt-get -o DPkg::Lock::Timeout=120 update -qq >&2 || true
-        dep=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+        dep=$(apt_depends)
+        stamp=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo none)
     fi
     [ -n "$dep" ] || die "cannot resolve linux-image-amd64's kernel package (apt-get update?)"
+    mkdir -p "$cache_root"
+    echo "$stamp $dep" >"$memo.$$" && mv "$memo.$$" "$memo"
     echo "$dep"
 }
 
@@ -283,42 +296,46 @@ for e in ${extras[@]+"${extras[@]}"}; do
     copy_tree "$(realpath "$e")"
 done
 # busybox (httpd as a real server, wget, the init) at its host path; its applets fill the
-# paths no host program took above.
+# paths no host program took above. The tree of applet links is made once per busybox.
+bbtree="$cache_root/busybox-links-$(stat -c %s-%Y /usr/bin/busybox)"
+if [ ! -d "$bbtree" ]; then
+    t="$bbtree.tmp.$$"
+    mkdir -p "$t/usr/bin" "$t/usr/sbin"
+    # Merged /usr: bin/x and sbin/x land in usr/.
+    # shellcheck disable=SC2016 # $a expands in the inner sh
+    busybox --list-full | grep -v -e "^linuxrc" -e "/busybox$" | sed 's|^s\{0,1\}bin/|usr/&|' | (cd "$t" && xargs -n 64 sh -c \
+        'for a; do ln -s /usr/bin/busybox "$a"; done' sh)
+    mv -T "$t" "$bbtree" 2>/dev/null || rm -rf "$t"
+fi
+cp -a --no-clobber "$bbtree/." "$root/"
 cp /usr/bin/busybox "$root/usr/bin/busybox"
-while read -r a; do
-    [ -e "$root/$a" ] || [ -L "$root/$a" ] || ln -s /usr/bin/busybox "$root/$a"
-done < <(busybox --list-full)
 # Users and groups as on the host (tests drop privileges to nobody, look up names).
 for f in passwd group protocols services hosts nsswitch.conf; do
     [ -f "/etc/$f" ] && cp "/etc/$f" "$root/etc/$f"
 done
 
-# Modules: the load order from `modprobe --show-depends`, one name at a time (with several,
-# all but the first are taken as parameters unless -a; one at a time tells which is absent).
+# Modules: the load order from `modprobe --show-depends -a` (without -a, every name after the
+# first is taken as a module parameter).
 moddir="$kdir/lib/modules/$kver"
-# Appends the insmod order of module $1 to file $2.
-want_module() {
-    local out
-    out=$(timeout 30 modprobe -d "$kdir" -S "$kver" --show-depends "$1" 2>/dev/null) || return 1
-    awk '$1 == "insmod" { print $2 }' <<<"$out" >>"$2"
+# Writes the insmod order of modules "$@" to $out; dies if one in $must is absent.
+resolve_modules() {
+    local out=$1 must=$2 err="$scratch/modprobe.err" missing
+    shift 2
+    timeout 60 modprobe -d "$kdir" -S "$kver" --show-depends -a "$@" 2>"$err" \
+        | awk '$1 == "insmod" { print $2 }' >"$out" || true
+    missing=$(sed -n 's/.*Module \([^ ]*\) not found.*/\1/p' "$err" | tr '\n' ' ')
+    if [ "$must" = 1 ] && [ -n "$missing" ]; then die "kernel $kver lacks module(s) $missing"; fi
 }
-: >"$scratch/ship"
-: >"$scratch/preload"
-for m in "${required_modules[@]}"; do
-    want_module "$m" "$scratch/ship" || die "module $m is not in kernel $kver"
-done
-for m in "${optional_modules[@]}"; do want_module "$m" "$scratch/ship" || true; done
-for m in "${preload_modules[@]}" ${VM_MODULES:-}; do
-    want_module "$m" "$scratch/preload" || die "module $m is not in kernel $kver"
-done
+resolve_modules "$scratch/required" 1 "${required_modules[@]}"
+resolve_modules "$scratch/optional" 0 "${optional_modules[@]}"
+# shellcheck disable=SC2086 # VM_MODULES is a list of names
+resolve_modules "$scratch/preload" 1 "${preload_modules[@]}" ${VM_MODULES:-}
 mkdir -p "$root/lib/modules/$kver"
 cp "$moddir"/modules.* "$root/lib/modules/$kver/"
-nmod=0
-while read -r ko; do
-    mkdir -p "$(dirname "$root${ko#"$kdir"}")"
-    cp "$ko" "$root${ko#"$kdir"}"
-    nmod=$((nmod + 1))
-done < <(cat "$scratch/preload" "$scratch/ship" | awk '!seen[$0]++')
+cat "$scratch/preload" "$scratch/required" "$scratch/optional" | awk '!seen[$0]++' \
+    | sed "s|^$kdir/||" >"$scratch/ship"
+nmod=$(wc -l <"$scratch/ship")
+(cd "$kdir" && xargs cp --parents -t "$root") <"$scratch/ship"
 awk '!seen[$0]++' "$scratch/preload" | sed "s|^$kdir||" >"$root/etc/vm-modules"
 
 # Environment for the tests: the host's VRRPD_* / VRRP_* / RUST_* choices.
