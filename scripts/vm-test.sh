@@ -233,18 +233,40 @@ populate_kernel() {
     rm -rf "$x" "$dl"
 }
 
+# Writes $1/vmlinux, the kernel inside the bzImage $1/vmlinuz, when it has a PVH entry
+# (Xen ELF note 18, XEN_ELFNOTE_PHYS32_ENTRY): qemu then starts it directly, about 5 s sooner
+# under TCG than a bzImage that decompresses itself. Else $1/vmlinux.none marks the attempt.
+unpack_vmlinux() {
+    local z="$1/vmlinuz" out="$1/vmlinux" off
+    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$z" 2>/dev/null | head -n1 | cut -d: -f1 || true)
+    if [ -n "$off" ] && command -v xz >/dev/null; then
+        # xz stops at the end of its stream and complains about what follows: expected.
+        tail -c +$((off + 1)) "$z" | timeout 120 xz -dcq >"$out.tmp.$$" 2>/dev/null || true
+        if readelf -n "$out.tmp.$$" 2>/dev/null | grep -q '(0x00000012)'; then
+            mv "$out.tmp.$$" "$out"
+            return
+        fi
+    fi
+    rm -f "$out.tmp.$$"
+    : >"$1/vmlinux.none"
+}
+
 kernel_pkg=$(resolve_kernel_pkg)
 kver=${kernel_pkg#linux-image-}
 kdir="$cache_root/$kver"
-if [ ! -f "$kdir/vmlinuz" ]; then
+cached() { [ -f "$kdir/vmlinuz" ] && { [ -f "$kdir/vmlinux" ] || [ -f "$kdir/vmlinux.none" ]; }; }
+if ! cached; then
     mkdir -p "$cache_root"
     exec 9>"$cache_root/.lock"
     log "taking the cache lock $cache_root/.lock"
     timeout 900 flock 9 || die "cache lock $cache_root/.lock held for 900 s"
     [ -f "$kdir/vmlinuz" ] || populate_kernel "$kernel_pkg" "$kdir" "$kver"
+    cached || unpack_vmlinux "$kdir"
     exec 9>&-
 fi
-log "kernel $kver (cache $kdir)"
+kernel="$kdir/vmlinux"
+[ -f "$kernel" ] || kernel="$kdir/vmlinuz"
+log "kernel $kver ($kernel)"
 
 # ---- initramfs -------------------------------------------------------------------------
 root="$scratch/root"
@@ -429,7 +451,7 @@ bad=0
 cur=
 set +e
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
-    -nographic -no-reboot -nic none -kernel "$kdir/vmlinuz" -initrd "$initrd" \
+    -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on" \
     </dev/null 2>"$scratch/qemu.err" \
     | sed -u 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b[()][0-9A-Za-z]//g; s/\x1b[c=>]//g' \
