@@ -123,7 +123,10 @@ for t in "${host_tools[@]}"; do
 done
 
 scratch=$(mktemp -d /tmp/vrrpd-vm.XXXXXX)
+qpid=
 cleanup() {
+    # timeout passes the signal on to qemu.
+    if [ -n "$qpid" ]; then kill "$qpid" 2>/dev/null || true; fi
     if [ "${VM_KEEP:-0}" = 1 ]; then
         echo "vm-test: kept $scratch" >&2
     else
@@ -448,30 +451,35 @@ passed=0
 failed=0
 ran=0
 bad=0
-cur=
-set +e
+# The console goes to a file, followed live; qpid lets cleanup stop a VM this script leaves.
+: >"$scratch/serial"
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on" \
-    </dev/null 2>"$scratch/qemu.err" \
+    </dev/null >"$scratch/serial" 2>"$scratch/qemu.err" &
+qpid=$!
+tail -s 0.2 --pid="$qpid" -n +1 -f "$scratch/serial" \
     | sed -u 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b[()][0-9A-Za-z]//g; s/\x1b[c=>]//g' \
-    | tee "$console" | {
-    while IFS= read -r line; do
-        case "$line" in
-        *VM_GUEST_UP*) echo "$EPOCHREALTIME" >"$scratch/t_up" ;;
-        VM_TEST_START=*)
-            cur=${line#VM_TEST_START=}
-            echo "vm-test: running $cur"
-            ;;
-        VM_TEST_EXIT=*) echo "vm-test: $(basename "$cur") exited ${line#VM_TEST_EXIT=}" ;;
-        *VM_TESTS_DONE*) echo "$EPOCHREALTIME" >"$scratch/t_done" ;;
-        VM_MODULE_FAILED=*) ;;
-        *) [ -f "$scratch/t_up" ] && [ ! -f "$scratch/t_done" ] && printf '%s\n' "$line" ;;
-        esac
-    done
-}
-qrc=${PIPESTATUS[0]}
-set -e
+    | tee "$console" | while IFS= read -r line; do
+    case "$line" in
+    *VM_GUEST_UP*) echo "$EPOCHREALTIME" >"$scratch/t_up" ;;
+    VM_TEST_START=*)
+        cur=${line#VM_TEST_START=}
+        echo "vm-test: running $cur"
+        ;;
+    VM_TEST_EXIT=*) echo "vm-test: $(basename "$cur") exited ${line#VM_TEST_EXIT=}" ;;
+    *VM_TESTS_DONE*) echo "$EPOCHREALTIME" >"$scratch/t_done" ;;
+    VM_MODULE_FAILED=*) ;;
+    *) if [ -f "$scratch/t_up" ] && [ ! -f "$scratch/t_done" ]; then printf '%s\n' "$line"; fi ;;
+    esac
+done &
+# In the background, so that a signal to this script ends the VM at once (bash runs a trap
+# only between foreground commands, but interrupts `wait`).
+rpid=$!
+qrc=0
+wait "$qpid" || qrc=$?
+qpid=
+wait "$rpid" || true # the verdict below reads the whole console
 [ -f "$scratch/t_up" ] && t_up=$(<"$scratch/t_up")
 [ -f "$scratch/t_done" ] && t_done=$(<"$scratch/t_done")
 
