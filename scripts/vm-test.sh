@@ -11,8 +11,9 @@
 #                 vrrpd and vrrpctl found next to it (or one level up, for deps/) come along,
 #                 as vrrp_testlab::Daemon::vrrpd_next_to_exe looks for them there.
 #   --cargo       builds the workspace's tests and picks every test target whose name ends in
-#                 `_vm`; FILTER (a substring of `<crate-dir>::<target>`, e.g. `vrrpd::ipvs_vm`)
-#                 restricts them. Also builds vrrpd and vrrpctl.
+#                 `_vm`; FILTER (a substring of `<crate-dir>::<target>`) restricts them, and
+#                 a whole `crate::target_vm` (e.g. `vrrpd::ipvs_vm`) builds only that one.
+#                 Also builds vrrpd and vrrpctl.
 #   --extra PATH  a file or directory copied into the guest at the same path (ELF files with
 #                 the libraries ldd resolves for them). Repeatable.
 #   -- ARGS       passed to every test binary, e.g. a test name filter or `--exact NAME`.
@@ -140,8 +141,13 @@ chmod 0755 "$scratch"
 
 # ---- test binaries ---------------------------------------------------------------------
 # cargo's JSON messages -> "name<TAB>executable" of the test targets named *_vm.
+# A FILTER of the form crate::target_vm builds just that target.
 cargo_vm_tests() {
-    timeout 3600 cargo test --no-run --workspace --locked --message-format=json \
+    local scope=(--workspace)
+    if [[ "$cargo_filter" =~ ^([A-Za-z0-9_-]+)::([A-Za-z0-9_]+_vm)$ ]]; then
+        scope=(-p "${BASH_REMATCH[1]}" --test "${BASH_REMATCH[2]}")
+    fi
+    timeout 3600 cargo test --no-run "${scope[@]}" --locked --message-format=json \
         | jq -r 'select(.reason == "compiler-artifact" and .executable != null
                  and .profile.test and (.target.name | endswith("_vm")))
                  | "\(.manifest_path | split("/") | .[-2])::\(.target.name)\t\(.executable)"'
@@ -150,7 +156,7 @@ cargo_vm_tests() {
 if [ "$cargo_mode" = 1 ]; then
     command -v jq >/dev/null || die "jq is missing (scripts/setup.sh installs it)"
     cd "$repo"
-    log "cargo test --no-run --workspace (test targets *_vm${cargo_filter:+ matching $cargo_filter})"
+    log "cargo test --no-run (test targets *_vm${cargo_filter:+ matching $cargo_filter})"
     listing=$(cargo_vm_tests) || die "cargo test --no-run failed"
     while IFS=$'\t' read -r name exe; do
         [ -n "$name" ] || continue
@@ -184,7 +190,7 @@ resolve_kernel_pkg() {
         echo "$KERNEL_PKG"
         return
     fi
-    local memo="$cache_root/resolved" stamp dep
+    local memo="$cache_root/resolved" stamp s dep
     stamp=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo none)
     if [ -f "$memo" ] && read -r s dep <"$memo" && [ "$s" = "$stamp" ] && [ -n "$dep" ]; then
         echo "$dep"
@@ -223,7 +229,7 @@ populate_kernel() {
         die "$pkg has no vmlinuz-$kver or modules"
     fi
     local stage="$dest.tmp.$$"
-    rm -rf "$stage"
+    rm -rf "$dest".tmp.* # left by a run that died here (this one holds the lock)
     mkdir -p "$stage/lib/modules/$kver/kernel/drivers"
     cp "$x/boot/vmlinuz-$kver" "$stage/vmlinuz"
     cp "$mods"/modules.order "$mods"/modules.builtin* "$stage/lib/modules/$kver/" 2>/dev/null || true
