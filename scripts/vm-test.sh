@@ -57,8 +57,10 @@ optional_modules=(
     nft_reject_inet nft_fib_inet nft_fib_ipv4 nft_fib_ipv6 xt_ipvs
 )
 # Loaded by /init. The kernel loads the others on first use through kmod's modprobe
-# (request_module: "ip_vs_<scheduler>", "rtnl-link-<kind>", "nft-expr-<name>" aliases), which
-# keeps the boot short. ip_vs and fou must be there: their generic netlink families have no alias.
+# (request_module: "ip_vs_<scheduler>", "rtnl-link-<kind>", "nft-expr-<name>",
+# "net-pf-16-proto-16-family-IPVS" aliases), which keeps the boot short. ip_vs is loaded
+# anyway, so that /proc/net/ip_vs and net.ipv4.vs.* exist from the start; fou's generic
+# netlink family has no alias.
 preload_modules=(ip_vs ip_vs_rr ip_vs_wrr nf_conntrack nf_nat veth bridge fou)
 # Host programs every guest gets at their host paths, before busybox fills the gaps: iproute2's
 # ip (busybox's has no netns or veth), and the host's /bin/sh (dash), since busybox's ash
