@@ -7,7 +7,8 @@
 #   scripts/vm-test.sh [--extra PATH]... --cargo [FILTER] [-- LIBTEST_ARGS...]
 #
 #   TEST_BIN      a libtest executable built on this host (`cargo test --no-run`); it runs
-#                 in the guest at the same path, with `--test-threads=1 LIBTEST_ARGS...`.
+#                 in the guest at the same path, in /tmp, as root, with
+#                 `--test-threads=1 LIBTEST_ARGS...`.
 #                 vrrpd and vrrpctl found next to it (or one level up, for deps/) come along,
 #                 as vrrp_testlab::Daemon::vrrpd_next_to_exe looks for them there.
 #   --cargo       builds the workspace's tests and picks every test target whose name ends in
@@ -21,7 +22,8 @@
 # Environment:
 #   KERNEL_PKG=linux-image-6.1.0-N-amd64  pin the kernel (default: the one linux-image-amd64
 #                 depends on, resolved through apt, never pinned here)
-#   VM_CACHE=DIR  kernel and module cache (default /var/cache/vrrpd-tests/vm/<kver>/)
+#   VM_CACHE=DIR  the cache: one <kver>/ per kernel, busybox links (default
+#                 /var/cache/vrrpd-tests/vm)
 #   VM_TIMEOUT=S  the whole VM run (default 1200); VM_TEST_TIMEOUT=S one binary (default 600)
 #   VM_ACCEL=auto|tcg|kvm  (auto: KVM only with kvm_intel/kvm_amd loaded and no kvm_pvm)
 #   VM_MODULES="m1 m2"  more kernel modules to load at boot (others load on first use)
