@@ -26,6 +26,7 @@
 #                 /var/cache/vrrpd-tests/vm)
 #   VM_TIMEOUT=S  the whole VM run (default 1200); VM_TEST_TIMEOUT=S one binary (default 600)
 #   VM_ACCEL=auto|tcg|kvm  (auto: KVM only with kvm_intel/kvm_amd loaded and no kvm_pvm)
+#   VM_SMP=2, VM_MEM=2048  the guest's vCPUs and memory (MiB)
 #   VM_MODULES="m1 m2"  more kernel modules to load at boot (others load on first use)
 #   VM_KEEP=1     keep the scratch dir (initramfs, console log)
 #   VRRPD_*, VRRP_*, RUST_BACKTRACE, RUST_LOG are passed on to the guest; VRRPD_IN_VM=1 is set.
@@ -463,7 +464,8 @@ ran=0
 bad=0
 # The console goes to a file, followed live; qpid lets cleanup stop a VM this script leaves.
 : >"$scratch/serial"
-timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" -smp 2 -m 2048 \
+timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" \
+    -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on" \
     </dev/null >"$scratch/serial" 2>"$scratch/qemu.err" &
@@ -475,9 +477,12 @@ tail -s 0.2 --pid="$qpid" -n +1 -f "$scratch/serial" \
     *VM_GUEST_UP*) echo "$EPOCHREALTIME" >"$scratch/t_up" ;;
     VM_TEST_START=*)
         cur=${line#VM_TEST_START=}
+        t_bin=$EPOCHREALTIME
         echo "vm-test: running $cur"
         ;;
-    VM_TEST_EXIT=*) echo "vm-test: $(basename "$cur") exited ${line#VM_TEST_EXIT=}" ;;
+    VM_TEST_EXIT=*)
+        echo "vm-test: $(basename "$cur") exited ${line#VM_TEST_EXIT=} after $(elapsed "$t_bin") s"
+        ;;
     *VM_TESTS_DONE*) echo "$EPOCHREALTIME" >"$scratch/t_done" ;;
     VM_MODULE_FAILED=*) ;;
     *) if [ -f "$scratch/t_up" ] && [ ! -f "$scratch/t_done" ]; then printf '%s\n' "$line"; fi ;;
