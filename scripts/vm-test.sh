@@ -26,7 +26,7 @@
 #                 /var/cache/vrrpd-tests/vm)
 #   VM_TIMEOUT=S  the whole VM run (default 1200); VM_TEST_TIMEOUT=S one binary (default 600)
 #   VM_ACCEL=auto|tcg|kvm  (auto: KVM only with kvm_intel/kvm_amd loaded and no kvm_pvm)
-#   VM_SMP=2, VM_MEM=2048  the guest's vCPUs and memory (MiB)
+#   VM_SMP=2, VM_MEM=2048  the guest's vCPUs and memory (MiB); VM_APPEND: more kernel arguments
 #   VM_MODULES="m1 m2"  more kernel modules to load at boot (others load on first use)
 #   VM_KEEP=1     keep the scratch dir (initramfs, console log)
 #   VRRPD_*, VRRP_*, RUST_BACKTRACE, RUST_LOG are passed on to the guest; VRRPD_IN_VM=1 is set.
@@ -446,7 +446,7 @@ if [ "$accel" = auto ]; then
 fi
 case "$accel" in
 kvm) cpu=host ;;
-tcg) cpu=max ;; # -cpu max: SSE4.2 for crc32c-intel, a softdep of libcrc32c
+tcg) cpu=${VM_CPU:-max} ;; # -cpu max: SSE4.2 for crc32c-intel, a softdep of libcrc32c
 *) die "VM_ACCEL=$accel: use auto, tcg or kvm" ;;
 esac
 
@@ -462,12 +462,15 @@ passed=0
 failed=0
 ran=0
 bad=0
+# norandmaps: no ASLR in the guest. TCG finds code it already translated by virtual address,
+# so with ASLR every exec translates ld.so and the libraries afresh; without it, a test that
+# runs ip or ipvsadm a hundred times takes a quarter of the time.
 # The console goes to a file, followed live; qpid lets cleanup stop a VM this script leaves.
 : >"$scratch/serial"
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 ${bios[@]+"${bios[@]}"} -accel "$accel" -cpu "$cpu" \
     -smp "${VM_SMP:-2}" -m "${VM_MEM:-2048}" \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on" \
+    -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off random.trust_cpu=on norandmaps ${VM_APPEND:-}" \
     </dev/null >"$scratch/serial" 2>"$scratch/qemu.err" &
 qpid=$!
 tail -s 0.2 --pid="$qpid" -n +1 -f "$scratch/serial" \
