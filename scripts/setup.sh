@@ -29,6 +29,12 @@ packages=(
     lintian       # the package test fails on lintian errors and warnings
     mmdebstrap    # the clean Debian root the package test installs into
     systemd       # systemd-analyze security: the unit's exposure score (a test)
+    qemu-system-x86  # scripts/vm-test.sh: boots Debian's stock kernel (IPVS) for the *_vm tests
+    busybox-static   # the VM's init, shell and tools (httpd as a real server)
+    cpio             # the VM's initramfs
+    kmod             # depmod / modprobe --show-depends on the VM kernel's modules
+    ipvsadm          # programs IPVS in the VM tests (the reference for vrrpd's netlink)
+    jq               # scripts/vm-test.sh --cargo reads cargo's JSON messages
 )
 
 missing=()

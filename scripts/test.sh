@@ -24,4 +24,8 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo nextest run --workspace --locked --profile "$profile"
+if [ "$VRRPD_LAB_REQUIRED" = 1 ]; then
+    # The `*_vm` test binaries need IPVS, which only the VM's stock Debian kernel has.
+    ./scripts/vm-test.sh --cargo
+fi
 cargo test --workspace --doc --locked
