@@ -116,7 +116,7 @@ virtual_server 10.0.0.1 81 {
             .hint
             .as_deref()
             .unwrap()
-            .contains("is not in vrrpd yet")
+            .contains("use the IPVS data path")
     );
     // Asked for, nftables' refusals are errors at load.
     let errs = errors(&format!(
