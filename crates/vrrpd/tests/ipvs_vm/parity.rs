@@ -1,0 +1,145 @@
+//! Parity with keepalived 2.2.7: each configuration of `tests/ipvs_parity/` runs first
+//! under keepalived's checker process, then under vrrpd (`lb_dataplane auto`, which must
+//! pick IPVS here), in the same director; `ipvsadm -Ln` must agree service for service
+//! (scheduler, flags, persistence, forwarding method, weight) and so must the connection
+//! timeouts. Differences are bugs, or choices listed in `KNOWN` and docs/differences.md.
+
+use std::time::Duration;
+
+use super::ipvs::{self, Table, Vrrpd, settled};
+use super::lab::{IPVSADM, Lab};
+use super::{CONVERGE, Farm};
+
+/// The configurations, and a server line each table must hold once the checkers ran
+/// (`alpha` servers start down).
+const CONFIGS: &[(&str, &str, &str)] = &[
+    (
+        "nat_web_farm",
+        include_str!("../ipvs_parity/nat_web_farm.conf"),
+        "Masq",
+    ),
+    (
+        "dr_fwmark",
+        include_str!("../ipvs_parity/dr_fwmark.conf"),
+        "Route",
+    ),
+    (
+        "server_group",
+        include_str!("../ipvs_parity/server_group.conf"),
+        "Masq",
+    ),
+    (
+        "sorry_inhibit",
+        include_str!("../ipvs_parity/sorry_inhibit.conf"),
+        "10.99.211.11:8080 Masq 4",
+    ),
+    (
+        "schedulers",
+        include_str!("../ipvs_parity/schedulers.conf"),
+        "Tunnel",
+    ),
+];
+
+/// (configuration, service): differences that are documented choices.
+const KNOWN: &[(&str, &str)] = &[];
+
+/// The table plus the connection timeouts, as one comparable value.
+fn observe(lab: &Lab, ns: &str) -> Table {
+    let mut t = ipvs::table(lab, ns);
+    let timeouts = lab.exec(ns, &[IPVSADM, "-L", "--timeout"]);
+    t.insert("(timeouts)".into(), vec![timeouts.trim().to_string()]);
+    t
+}
+
+/// Back to a clean kernel state: no service, the kernel's default timeouts.
+fn reset(lab: &Lab, ns: &str) {
+    lab.exec(ns, &[IPVSADM, "-C"]);
+    lab.exec(ns, &[IPVSADM, "--set", "900", "120", "300"]);
+}
+
+/// Waits for the table to settle with `line` in it.
+fn settle(lab: &Lab, ns: &str, line: &str, who: &str, name: &str) -> Table {
+    let read = || observe(lab, ns);
+    let done = |t: &Table| {
+        t.len() > 1
+            && t.iter()
+                .any(|(s, v)| s.contains(line) || v.iter().any(|l| l.contains(line)))
+    };
+    settled(CONVERGE, Duration::from_secs(2), read, done)
+        .unwrap_or_else(|t| panic!("{name} under {who}: no settled table with {line:?}: {t:#?}"))
+}
+
+/// One row of the results: configuration, service, keepalived's servers, vrrpd's.
+type Row = (String, String, String, String);
+
+#[test]
+fn keepalived_and_vrrpd_program_the_same_table() {
+    super::in_vm();
+    let mut farm = Farm::new("pa");
+    let d = farm.director.clone();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut leftovers = Vec::new();
+    for (name, conf, line) in CONFIGS {
+        reset(&farm.lab, &d);
+        let label = format!("keepalived-{name}");
+        let k = ipvs::keepalived(&mut farm.lab, &d, &label, conf);
+        let theirs = settle(&farm.lab, &d, line, "keepalived", name);
+        assert!(
+            farm.lab.stop(k, Duration::from_secs(30)),
+            "keepalived did not stop on SIGTERM:\n{}",
+            farm.lab.tail(&label)
+        );
+        let kept = ipvs::table(&farm.lab, &d);
+        reset(&farm.lab, &d);
+
+        let label = format!("vrrpd-{name}");
+        let v = Vrrpd::start(&mut farm.lab, &d, &label, conf);
+        let ours = settle(&farm.lab, &d, line, "vrrpd", name);
+        let status = v.lvs(&farm.lab);
+        assert!(
+            status.data_path.starts_with("ipvs"),
+            "{name}: lb_dataplane auto chose {}",
+            status.data_path
+        );
+        assert!(v.stop(&mut farm.lab), "vrrpd did not stop on SIGTERM");
+        let left = ipvs::table(&farm.lab, &d);
+        if left != kept {
+            leftovers.push(format!(
+                "{name}: after keepalived {kept:?}, after vrrpd {left:?}"
+            ));
+        }
+        for service in theirs.keys().chain(ours.keys()) {
+            if rows.iter().any(|r| r.0 == *name && r.1 == *service) {
+                continue;
+            }
+            let show = |t: &Table| t.get(service).map_or("(absent)".into(), |v| v.join("; "));
+            rows.push((
+                name.to_string(),
+                service.clone(),
+                show(&theirs),
+                show(&ours),
+            ));
+        }
+    }
+    reset(&farm.lab, &d);
+
+    println!("| configuration | service | keepalived 2.2.7 | vrrpd | same |");
+    println!("|---|---|---|---|---|");
+    let mut unexpected = Vec::new();
+    for (name, service, theirs, ours) in &rows {
+        let same = theirs == ours;
+        let mark = if same { "yes" } else { "**no**" };
+        println!("| {name} | {service} | {theirs} | {ours} | {mark} |");
+        if !same && !KNOWN.contains(&(name.as_str(), service.as_str())) {
+            unexpected.push(format!(
+                "{name} {service}: keepalived {theirs} / vrrpd {ours}"
+            ));
+        }
+    }
+    assert!(
+        unexpected.is_empty() && leftovers.is_empty(),
+        "differences from keepalived:\n{}\nleft after stop:\n{}",
+        unexpected.join("\n"),
+        leftovers.join("\n")
+    );
+}
