@@ -701,7 +701,10 @@ fn worker_view(
     for &(ifindex, mac) in &plan.extra_announce {
         match shared_announcer(announcers, ifindex) {
             Ok(a) => extra.push((a, mac)),
-            Err(e) => warn!("{}: garp_extra_if: {e}", plan.config.name),
+            Err(e) => warn!(
+                "{}: no GARP/NA on interface {ifindex}: {e}",
+                plan.config.name
+            ),
         }
     }
     Box::new(InstanceAddresses {
