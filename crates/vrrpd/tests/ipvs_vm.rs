@@ -64,7 +64,16 @@ impl Farm {
         }
         lab.bridge(d, "back");
         lab.ip(d, &["addr", "add", "10.99.211.1/24", "dev", "back"]);
-        lab.sysctl(d, &["net.ipv4.ip_forward=1"]);
+        // DR and TUN replies come back through the director (the real servers' router
+        // here) from a VIP it holds: without accept_local it drops them as martians.
+        lab.sysctl(
+            d,
+            &[
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.conf.all.accept_local=1",
+                "net.ipv4.conf.back.accept_local=1",
+            ],
+        );
         let mut servers = Vec::new();
         let mut httpd = Vec::new();
         for i in 1..=2 {

@@ -142,7 +142,7 @@ impl Lab {
     /// The last lines of a process's stderr.
     pub(crate) fn tail(&self, label: &str) -> String {
         let text = fs::read_to_string(self.dir.join(format!("{label}.err"))).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.contains(" DEBUG ")).collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 

@@ -63,6 +63,41 @@ fn holds_vip(ns: &str) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("10.99.220.100/")
 }
 
+/// What the namespaces hold, and d2's log, for a failure message.
+fn diagnose(lab: &Lab, ns: &[&str]) -> String {
+    let mut out = String::new();
+    for n in ns {
+        for args in [
+            &["-4", "addr"][..],
+            &["-4", "neigh"][..],
+            &["-4", "route"][..],
+        ] {
+            let mut all = vec!["-n", n];
+            all.extend_from_slice(args);
+            let o = super::lab::run(super::lab::IP, &all);
+            out += &format!(
+                "== {n}: ip {args:?}\n{}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+    let d2 = ns[1];
+    for args in [
+        &["-Lnc"][..],
+        &["-Ln", "--stats"][..],
+        &["-L", "--daemon"][..],
+    ] {
+        let mut all = vec!["netns", "exec", d2, IPVSADM];
+        all.extend_from_slice(args);
+        let o = super::lab::run(super::lab::IP, &all);
+        out += &format!(
+            "== d2: ipvsadm {args:?}\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    out + "== vrrpd-d2\n" + &lab.tail("vrrpd-d2")
+}
+
 /// `ipvsadm -L --daemon` contains `want`, within `timeout`.
 fn sync_role(lab: &Lab, ns: &str, want: &str, timeout: Duration) -> Result<String, String> {
     let read = || lab.exec(ns, &[IPVSADM, "-L", "--daemon"]);
@@ -140,12 +175,12 @@ fn a_connection_survives_the_masters_death() {
     lab.ip(&d1, &["link", "set", "eth0", "down"]);
     lab.ip(&d1, &["link", "set", "eth1", "down"]);
     for n in 6..10 {
-        exchange(&mut conn, n).unwrap_or_else(|e| {
+        if let Err(e) = exchange(&mut conn, n) {
             panic!(
                 "through d2 after the failover: {e}\n{}",
-                lab.tail("vrrpd-d2")
-            )
-        });
+                diagnose(&lab, &[&c, &d2, &r])
+            );
+        }
     }
     println!(
         "the connection went on through d2 {:?} after the Master's death",
