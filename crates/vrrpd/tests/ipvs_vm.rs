@@ -196,6 +196,7 @@ fn wait_table(farm: &Farm, services: usize, servers: usize, why: &str) -> ipvs::
 #[test]
 fn nat_dr_and_tun_services_carry_traffic() {
     in_vm();
+    let started = std::time::Instant::now();
     let mut farm = Farm::new("tr");
     let d = farm.director.clone();
     let vrrpd = Vrrpd::start(&mut farm.lab, &d, "vrrpd", THREE_SERVICES);
@@ -242,6 +243,10 @@ fn nat_dr_and_tun_services_carry_traffic() {
     assert!(vrrpd.stop(&mut farm.lab), "vrrpd did not stop on SIGTERM");
     let left = table(&farm.lab, &d);
     assert!(left.is_empty(), "vrrpd left services behind: {left:#?}");
+    println!(
+        "nat_dr_and_tun_services_carry_traffic: {:?} of guest time",
+        started.elapsed()
+    );
 }
 
 const ONE_NAT_SERVICE: &str = "global_defs {
@@ -270,6 +275,7 @@ virtual_server 10.99.210.100 80 {
 #[test]
 fn a_failed_checker_removes_the_server() {
     in_vm();
+    let started = std::time::Instant::now();
     let mut farm = Farm::new("ck");
     let d = farm.director.clone();
     let vrrpd = Vrrpd::start(&mut farm.lab, &d, "vrrpd", ONE_NAT_SERVICE);
@@ -297,4 +303,8 @@ fn a_failed_checker_removes_the_server() {
     let bodies = farm.requests("10.99.210.100", 4);
     assert!(bodies.iter().any(|b| b == "r2"), "{bodies:?}");
     assert!(vrrpd.stop(&mut farm.lab), "vrrpd did not stop on SIGTERM");
+    println!(
+        "a_failed_checker_removes_the_server: {:?} of guest time",
+        started.elapsed()
+    );
 }

@@ -25,10 +25,17 @@ impl SyncState {
     /// the instance's first transition (out of Init) starts it.
     pub(super) fn start(&mut self, data_path: &mut dyn DataPath) {
         let Some(plan) = &self.plan else { return };
-        if let Err(e) = data_path.set_sync_daemon(None, &plan.daemon) {
+        // A killed run's daemons keep running in the kernel, and starting one again fails
+        // (EEXIST). The data path stops both roles before it starts one, and `None` alone
+        // is a no-op while it knows of none: start one, then stop everything.
+        let stale = data_path
+            .set_sync_daemon(Some(SyncRole::Backup), &plan.daemon)
+            .and_then(|()| data_path.set_sync_daemon(None, &plan.daemon));
+        if let Err(e) = stale {
             warn!("lvs_sync_daemon: cannot stop a previous run's sync daemon: {e}");
         }
         if plan.follow.is_none() {
+            info!("lvs_sync_daemon without inst: the master side only (keepalived runs both)");
             self.set(data_path, Some(SyncRole::Master));
         }
     }
@@ -72,5 +79,87 @@ impl SyncState {
             // The data path keeps working without it; the next transition tries again.
             Err(e) => warn!("lvs_sync_daemon: cannot switch to {role:?}: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vrrp_dataplane::{DataPathError, Stats, SyncDaemon};
+    use vrrp_lb::dataplane::{Change, DataPathKind, DesiredState};
+
+    use super::*;
+
+    /// Records the roles asked of it.
+    #[derive(Default)]
+    struct Recorder(Vec<Option<SyncRole>>);
+
+    impl DataPath for Recorder {
+        fn kind(&self) -> DataPathKind {
+            DataPathKind::Ipvs
+        }
+        fn apply(&mut self, _: &DesiredState, _: &[Change]) -> Result<(), DataPathError> {
+            Ok(())
+        }
+        fn stats(&mut self) -> Result<Stats, DataPathError> {
+            Ok(Stats::default())
+        }
+        fn shutdown(&mut self, _: bool) -> Result<(), DataPathError> {
+            Ok(())
+        }
+        fn set_sync_daemon(
+            &mut self,
+            role: Option<SyncRole>,
+            _: &SyncDaemon,
+        ) -> Result<(), DataPathError> {
+            self.0.push(role);
+            Ok(())
+        }
+    }
+
+    fn plan(follow: Option<&str>) -> SyncPlan {
+        SyncPlan {
+            daemon: SyncDaemon {
+                interface: "eth1".into(),
+                sync_id: 51,
+                max_len: None,
+                port: None,
+                ttl: None,
+                group: None,
+            },
+            follow: follow.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_role_follows_the_instance_and_stops_at_shutdown() {
+        let mut dp = Recorder::default();
+        let mut sync = SyncState::new(Some(plan(Some("VI_1"))));
+        sync.start(&mut dp);
+        // A killed run's daemons are stopped first; nothing runs until the first transition.
+        assert_eq!(dp.0, [Some(SyncRole::Backup), None]);
+        dp.0.clear();
+        sync.instance_state(&mut dp, false);
+        sync.instance_state(&mut dp, false);
+        sync.instance_state(&mut dp, true);
+        sync.instance_state(&mut dp, false);
+        sync.stop(&mut dp);
+        let (m, b) = (Some(SyncRole::Master), Some(SyncRole::Backup));
+        assert_eq!(dp.0, [b, m, b, None]);
+    }
+
+    #[test]
+    fn without_inst_the_master_side_runs_from_the_start() {
+        let mut dp = Recorder::default();
+        let mut sync = SyncState::new(Some(plan(None)));
+        sync.start(&mut dp);
+        sync.instance_state(&mut dp, false);
+        sync.stop(&mut dp);
+        assert_eq!(dp.0[2..], [Some(SyncRole::Master), None]);
+        let mut dp = Recorder::default();
+        let mut none = SyncState::new(None);
+        none.start(&mut dp);
+        none.instance_state(&mut dp, true);
+        none.stop(&mut dp);
+        assert!(dp.0.is_empty());
     }
 }
