@@ -20,21 +20,11 @@ impl SyncState {
         SyncState { plan, role: None }
     }
 
-    /// At start. keepalived stops what a killed run left first; without `inst` it runs
-    /// both sides for good, vrrpd the Master side only (docs/differences.md). With `inst`
-    /// the instance's first transition (out of Init) starts it.
+    /// At start: without `inst` keepalived runs both sides for good, vrrpd the Master side
+    /// only (docs/differences.md). With `inst` the instance's first transition (out of
+    /// Init) starts it.
     pub(super) fn start(&mut self, data_path: &mut dyn DataPath) {
-        let Some(plan) = &self.plan else { return };
-        // A killed run's daemons keep running in the kernel, and starting one again fails
-        // (EEXIST). The data path stops both roles before it starts one, and `None` alone
-        // is a no-op while it knows of none: start one, then stop everything.
-        let stale = data_path
-            .set_sync_daemon(Some(SyncRole::Backup), &plan.daemon)
-            .and_then(|()| data_path.set_sync_daemon(None, &plan.daemon));
-        if let Err(e) = stale {
-            warn!("lvs_sync_daemon: cannot stop a previous run's sync daemon: {e}");
-        }
-        if plan.follow.is_none() {
+        if self.plan.as_ref().is_some_and(|p| p.follow.is_none()) {
             info!("lvs_sync_daemon without inst: the master side only (keepalived runs both)");
             self.set(data_path, Some(SyncRole::Master));
         }
@@ -135,9 +125,8 @@ mod tests {
         let mut dp = Recorder::default();
         let mut sync = SyncState::new(Some(plan(Some("VI_1"))));
         sync.start(&mut dp);
-        // A killed run's daemons are stopped first; nothing runs until the first transition.
-        assert_eq!(dp.0, [Some(SyncRole::Backup), None]);
-        dp.0.clear();
+        // Nothing runs until the first transition.
+        assert!(dp.0.is_empty());
         sync.instance_state(&mut dp, false);
         sync.instance_state(&mut dp, false);
         sync.instance_state(&mut dp, true);
@@ -154,7 +143,7 @@ mod tests {
         sync.start(&mut dp);
         sync.instance_state(&mut dp, false);
         sync.stop(&mut dp);
-        assert_eq!(dp.0[2..], [Some(SyncRole::Master), None]);
+        assert_eq!(dp.0, [Some(SyncRole::Master), None]);
         let mut dp = Recorder::default();
         let mut none = SyncState::new(None);
         none.start(&mut dp);
