@@ -65,7 +65,7 @@ fn settle(lab: &Lab, ns: &str, line: &str, who: &str, name: &str) -> Table {
             && t.iter()
                 .any(|(s, v)| s.contains(line) || v.iter().any(|l| l.contains(line)))
     };
-    settled(CONVERGE, Duration::from_secs(2), read, done)
+    settled(CONVERGE, Duration::from_secs(1), read, done)
         .unwrap_or_else(|t| panic!("{name} under {who}: no settled table with {line:?}: {t:#?}"))
 }
 
