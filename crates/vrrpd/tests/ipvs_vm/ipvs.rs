@@ -195,9 +195,17 @@ impl Vrrpd {
 
     /// `vrrpctl lvs --json`.
     pub(crate) fn try_lvs(&self) -> Result<LvsStatus, String> {
-        let ctl = vrrp_testlab::vrrpctl_next_to(&vrrpd_binary()).map_err(|e| e.to_string())?;
-        let ctl = ctl.to_string_lossy().into_owned();
-        let out = super::lab::run(&ctl, &["--socket", &self.socket, "lvs", "--json"]);
+        // Found once: every process start is slow under TCG.
+        static CTL: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+        let ctl = CTL.get_or_init(|| {
+            vrrp_testlab::vrrpctl_next_to(&vrrpd_binary())
+                .map(|p| p.to_string_lossy().into_owned())
+                .map_err(|e| e.to_string())
+        });
+        if !std::path::Path::new(&self.socket).exists() {
+            return Err(format!("{} is not there yet", self.socket));
+        }
+        let out = super::lab::run(ctl.as_ref()?, &["--socket", &self.socket, "lvs", "--json"]);
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }

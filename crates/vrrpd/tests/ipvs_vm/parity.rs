@@ -1,8 +1,8 @@
-//! Parity with keepalived 2.2.7: each configuration of `tests/ipvs_parity/` runs first
-//! under keepalived's checker process, then under vrrpd (`lb_dataplane auto`, which must
-//! pick IPVS here), in the same director; `ipvsadm -Ln` must agree service for service
-//! (scheduler, flags, persistence, forwarding method, weight) and so must the connection
-//! timeouts. Differences are bugs, or choices listed in `KNOWN` and docs/differences.md.
+//! Parity with keepalived 2.2.7: each configuration of `tests/ipvs_parity/` runs under
+//! keepalived's checker process and, at the same time in a second director on the same
+//! real-server LAN, under vrrpd (`lb_dataplane auto`, which must pick IPVS here);
+//! `ipvsadm -Ln` must agree service for service (scheduler, flags, persistence, forwarding
+//! method, weight) and so must the connection timeouts. Differences are bugs, or choices listed in `KNOWN` and docs/differences.md.
 
 use std::time::Duration;
 
@@ -77,33 +77,45 @@ fn keepalived_and_vrrpd_program_the_same_table() {
     super::in_vm();
     let started = std::time::Instant::now();
     let mut farm = Farm::new("pa");
+    // keepalived in the farm's director, vrrpd at the same time in a second one on the
+    // same real-server LAN: IPVS is per namespace, and the guest's time is short.
     let d = farm.director.clone();
+    let d2 = farm.lab.netns("d2");
+    farm.lab.veth(&d2, "eth0", &d, "vr9");
+    farm.lab.ip(&d, &["link", "set", "vr9", "master", "back"]);
+    farm.lab
+        .ip(&d2, &["addr", "add", "10.99.211.2/24", "dev", "eth0"]);
     let mut rows: Vec<Row> = Vec::new();
     let mut leftovers = Vec::new();
     for (name, conf, line) in CONFIGS {
         reset(&farm.lab, &d);
+        reset(&farm.lab, &d2);
         let label = format!("keepalived-{name}");
         let k = ipvs::keepalived(&mut farm.lab, &d, &label, conf);
+        let v = Vrrpd::start(&mut farm.lab, &d2, &format!("vrrpd-{name}"), conf);
+        let t0 = std::time::Instant::now();
         let theirs = settle(&farm.lab, &d, line, "keepalived", name);
-        assert!(
-            farm.lab.stop(k, Duration::from_secs(30)),
-            "keepalived did not stop on SIGTERM:\n{}",
-            farm.lab.tail(&label)
-        );
-        let kept = ipvs::table(&farm.lab, &d);
-        reset(&farm.lab, &d);
-
-        let label = format!("vrrpd-{name}");
-        let v = Vrrpd::start(&mut farm.lab, &d, &label, conf);
-        let ours = settle(&farm.lab, &d, line, "vrrpd", name);
+        let t1 = t0.elapsed();
+        let ours = settle(&farm.lab, &d2, line, "vrrpd", name);
+        let t2 = t0.elapsed();
         let status = v.lvs(&farm.lab);
         assert!(
             status.data_path.starts_with("ipvs"),
             "{name}: lb_dataplane auto chose {}",
             status.data_path
         );
+        assert!(
+            farm.lab.stop(k, Duration::from_secs(30)),
+            "keepalived did not stop on SIGTERM:\n{}",
+            farm.lab.tail(&label)
+        );
         assert!(v.stop(&mut farm.lab), "vrrpd did not stop on SIGTERM");
-        let left = ipvs::table(&farm.lab, &d);
+        println!(
+            "{name}: settled {t1:?} / {t2:?}, stopped {:?}",
+            t0.elapsed()
+        );
+        let kept = ipvs::table(&farm.lab, &d);
+        let left = ipvs::table(&farm.lab, &d2);
         if left != kept {
             leftovers.push(format!(
                 "{name}: after keepalived {kept:?}, after vrrpd {left:?}"
@@ -122,6 +134,7 @@ fn keepalived_and_vrrpd_program_the_same_table() {
             ));
         }
     }
+    reset(&farm.lab, &d2);
     reset(&farm.lab, &d);
 
     println!("| configuration | service | keepalived 2.2.7 | vrrpd | same |");
