@@ -24,7 +24,8 @@ mod validate;
 use std::collections::BTreeMap;
 
 pub use ipvs::{
-    Ipvs, IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon, SyncRole, ipvs_available,
+    Ipvs, IpvsDestEntry, IpvsEntry, IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon,
+    SyncRole, ipvs_available,
 };
 pub use nftables::{NftOptions, Nftables};
 pub use vrrp_lb::dataplane::DataPathKind;
@@ -32,7 +33,8 @@ use vrrp_lb::dataplane::{Change, DesiredState};
 use vrrp_lb::spec::{RealServerKey, ServiceId};
 
 /// What a data path could not do. An error from [`DataPath::apply`] leaves the kernel as it
-/// was, except [`DataPathError::Conntrack`], which comes after the change was committed.
+/// was, except [`DataPathError::Conntrack`], which comes after the change was committed, and
+/// an [`DataPathError::Ipvs`] error that says its undoing failed too.
 #[derive(Debug, thiserror::Error)]
 pub enum DataPathError {
     /// The desired state asks for something this data path cannot do (a scheduler, a
@@ -57,9 +59,10 @@ pub enum DataPathError {
     /// applied).
     #[error("{0}")]
     Conntrack(String),
-    /// IPVS refused a request (the kernel's error); the changes of the same
-    /// [`DataPath::apply`] that were already made have been undone.
-    #[error("IPVS refused the change: {0}")]
+    /// IPVS refused a request or could not be reached (what was asked, and the kernel's
+    /// error). From [`DataPath::apply`], the commands it had already sent were undone,
+    /// unless the message says that undoing failed too.
+    #[error("IPVS: {0}")]
     Ipvs(String),
     /// The data path was shut down.
     #[error("the data path is shut down")]

@@ -10,83 +10,29 @@
 
 mod attrs;
 mod daemon;
+mod dest;
+mod listing;
 mod message;
 mod model;
+mod options;
 mod plan;
 mod socket;
 mod validate;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use vrrp_lb::dataplane::{Change, DataPathKind, DesiredState, apply};
 use vrrp_lb::spec::RealServerKey;
 
+pub use listing::{IpvsDestEntry, IpvsEntry};
+pub use options::{IpvsFlushOnStop, IpvsOptions, IpvsTimeouts, SyncDaemon, SyncRole};
+
 use crate::{DataPath, DataPathError, ServiceStats, Stats};
+use dest::VsDest;
 use message::{Cmd, CmdAttr, IpvsMessage};
-use model::{VsDest, VsKey, VsSettings};
+use model::{VsKey, VsSettings};
 use plan::{Existing, Op, Step};
 use socket::{IpvsSocket, NlError};
-
-/// `lvs_flush_on_stop`: what the data path removes when the daemon stops.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub enum IpvsFlushOnStop {
-    /// Nothing beyond what [`DataPath::shutdown`] removes.
-    #[default]
-    Off,
-    /// Every IPVS service, this daemon's or not.
-    All,
-    /// The services this data path created.
-    Own,
-}
-
-/// `lvs_timeouts`: IPVS's connection timeouts in seconds (`None`: left as they are).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct IpvsTimeouts {
-    /// Established TCP connections.
-    pub tcp: Option<u32>,
-    /// TCP connections after a FIN.
-    pub tcpfin: Option<u32>,
-    /// UDP flows.
-    pub udp: Option<u32>,
-}
-
-/// How the IPVS data path is set up.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IpvsOptions {
-    /// `lvs_flush`: remove every IPVS service when opening.
-    pub flush: bool,
-    /// `lvs_flush_on_stop`.
-    pub flush_on_stop: IpvsFlushOnStop,
-    /// `lvs_timeouts`, set when opening.
-    pub timeouts: IpvsTimeouts,
-}
-
-/// The IPVS connection synchronisation daemon (`lvs_sync_daemon`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncDaemon {
-    /// The interface its multicast goes through.
-    pub interface: String,
-    /// `id`: the sync ID, 0..=255.
-    pub sync_id: u8,
-    /// `maxlen`: the largest sync message.
-    pub max_len: Option<u16>,
-    /// `port`: the UDP port (IPVS's default 8848).
-    pub port: Option<u16>,
-    /// `ttl` of the multicast.
-    pub ttl: Option<u8>,
-    /// `group`: the multicast group (IPVS's default 224.0.0.81).
-    pub group: Option<IpAddr>,
-}
-
-/// Which side of the connection synchronisation this node runs.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum SyncRole {
-    /// Sends its connections.
-    Master,
-    /// Receives the master's.
-    Backup,
-}
 
 /// Whether this kernel has IPVS: resolves the generic netlink family `IPVS` (which loads
 /// the module); the error says why not.
@@ -187,7 +133,7 @@ impl Ipvs {
         Ok(all
             .iter()
             .filter_map(|m| m.dest())
-            .filter_map(|d| Some((VsDest::from_attrs(d, af)?, model::dest_counters(d))))
+            .filter_map(|d| Some((VsDest::from_attrs(d, af)?, dest::dest_counters(d))))
             .collect())
     }
 
@@ -199,6 +145,13 @@ impl Ipvs {
                 added.extend(validate::keys(id, service)?);
             }
         }
+        // Those of installed services are this data path's own (a service whose identity
+        // changed: removed, then added).
+        let mut owned = Vec::new();
+        for (id, service) in &self.installed.services {
+            owned.extend(validate::keys(id, service)?);
+        }
+        added.retain(|k| !owned.contains(k));
         let mut out = BTreeMap::new();
         if added.is_empty() {
             return Ok(out);
@@ -299,10 +252,24 @@ impl DataPath for Ipvs {
         if keep {
             return Ok(());
         }
-        if self.options.flush_on_stop == IpvsFlushOnStop::All {
-            return self.command(Cmd::Flush, vec![], "flushing IPVS (lvs_flush_on_stop)");
-        }
         let mut failed = Vec::new();
+        // The sync daemon this data path started stops with it.
+        if self.sync.take().is_some() {
+            for state in [daemon::MASTER, daemon::BACKUP] {
+                match self.socket.request(daemon::stop(state)) {
+                    Ok(()) | Err(NlError::Kernel(libc::ESRCH)) => {}
+                    Err(e) => failed.push(format!("stopping the sync daemon: {e}")),
+                }
+            }
+        }
+        if self.options.flush_on_stop == IpvsFlushOnStop::All {
+            self.installed = DesiredState::default();
+            let flush = self.command(Cmd::Flush, vec![], "flushing IPVS (lvs_flush_on_stop)");
+            return match failed.is_empty() {
+                true => flush,
+                false => Err(DataPathError::Ipvs(failed.join("; "))),
+            };
+        }
         for (id, service) in &self.installed.services.clone() {
             for key in validate::keys(id, service)? {
                 let op = Op::DelService(key);
@@ -327,7 +294,7 @@ impl DataPath for Ipvs {
             return Err(DataPathError::Closed);
         }
         let wanted = role.map(|r| (r, daemon.clone()));
-        if wanted == self.sync {
+        if wanted.is_some() && wanted == self.sync {
             return Ok(());
         }
         // One role at a time: the other one (or this one with other settings) stops first.

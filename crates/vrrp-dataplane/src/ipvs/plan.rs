@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use vrrp_lb::dataplane::{Change, DesiredState, Service, apply};
 use vrrp_lb::spec::{RealServerKey, ServiceId};
 
+use super::dest::VsDest;
 use super::message::{Cmd, CmdAttr, IpvsMessage};
-use super::model::{VsDest, VsKey, VsSettings};
+use super::model::{VsKey, VsSettings};
 use super::validate::keys;
 use crate::DataPathError;
 
@@ -96,6 +97,11 @@ pub(crate) fn steps(
         planner.change(change)?;
         apply(&mut planner.current, change);
     }
+    // Removals first, so that an address that moves from one service to another is free
+    // when it is added (no step before a removal names the removed service).
+    planner
+        .out
+        .sort_by_key(|s| !matches!(s.op, Op::DelService(_)));
     Ok(planner.out)
 }
 

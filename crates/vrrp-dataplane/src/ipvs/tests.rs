@@ -13,8 +13,9 @@ use vrrp_lb::spec::{
     ServiceAddr, Tunnel, TunnelChecksum,
 };
 
+use super::dest::VsDest;
 use super::message::{Cmd, CmdAttr, IpvsMessage};
-use super::model::{VsDest, VsKey, VsSettings, netmask};
+use super::model::{VsKey, VsSettings, netmask};
 use super::{SyncDaemon, SyncRole, daemon};
 
 fn encode(m: &IpvsMessage) -> Vec<u8> {
@@ -248,7 +249,7 @@ fn parses_a_dumped_destination() {
     let d = VsDest::from_attrs(attrs, 2).unwrap();
     assert_eq!(d.addr, IpAddr::V4(Ipv4Addr::new(10, 99, 1, 2)));
     assert_eq!((d.port, d.fwd, d.weight), (80, 3, 5));
-    let c = super::model::dest_counters(attrs);
+    let c = super::dest::dest_counters(attrs);
     assert_eq!((c.connections, c.packets, c.bytes), (9, 150, 15_000));
 }
 
@@ -310,7 +311,7 @@ fn fuzzed_bytes_never_panic() {
             && let Some(d) = m.dest()
         {
             let _ = VsDest::from_attrs(d, 2);
-            let _ = super::model::dest_counters(d);
+            let _ = super::dest::dest_counters(d);
         }
     }
 }
@@ -439,5 +440,22 @@ mod plans {
         assert!(matches!(of_key[2].op, Op::SetDest(_, d) if d.weight == 4));
         assert!(matches!(&of_key[2].undo[..], [Op::SetDest(_, d)] if *d == kept));
         assert_eq!(of_key.len(), 3);
+    }
+
+    #[test]
+    fn an_address_that_changes_service_is_removed_first() {
+        let (old_id, from) = state(&[(2, 1)]);
+        let (_, mut to) = state(&[(2, 1)]);
+        let service = to.services.remove(&old_id).unwrap();
+        // Whatever the names, the old service goes before the new one comes.
+        let new_id = ServiceId {
+            key: ServiceKey::Group("a".into()),
+            protocol: Protocol::Tcp,
+        };
+        to.services.insert(new_id, service);
+        let s = steps(&from, &to, &diff(&from, &to), &BTreeMap::new()).unwrap();
+        let first_new = s.iter().position(|s| matches!(s.op, Op::NewService(..)));
+        let last_del = s.iter().rposition(|s| matches!(s.op, Op::DelService(..)));
+        assert!(last_del < first_new, "{s:?}");
     }
 }
