@@ -20,11 +20,17 @@ impl SyncState {
         SyncState { plan, role: None }
     }
 
-    /// At start: without `inst` keepalived runs both sides for good, vrrpd the Master side
-    /// only (docs/differences.md). With `inst` the instance's first transition (out of
-    /// Init) starts it.
+    /// At start: stale daemons stopped; without `inst` keepalived then runs both sides for
+    /// good, vrrpd the Master side only (docs/differences.md). With `inst` the instance's
+    /// first transition (out of Init) starts it.
     pub(super) fn start(&mut self, data_path: &mut dyn DataPath) {
-        if self.plan.as_ref().is_some_and(|p| p.follow.is_none()) {
+        let Some(plan) = &self.plan else { return };
+        // A killed run's daemons keep running in the kernel, and starting one again would
+        // fail (EEXIST): keepalived stops both at start, so does this.
+        if let Err(e) = data_path.set_sync_daemon(None, &plan.daemon) {
+            warn!("lvs_sync_daemon: cannot stop a previous run's sync daemon: {e}");
+        }
+        if plan.follow.is_none() {
             info!("lvs_sync_daemon without inst: the master side only (keepalived runs both)");
             self.set(data_path, Some(SyncRole::Master));
         }
@@ -125,8 +131,9 @@ mod tests {
         let mut dp = Recorder::default();
         let mut sync = SyncState::new(Some(plan(Some("VI_1"))));
         sync.start(&mut dp);
-        // Nothing runs until the first transition.
-        assert!(dp.0.is_empty());
+        // A killed run's daemons are stopped; nothing runs until the first transition.
+        assert_eq!(dp.0, [None]);
+        dp.0.clear();
         sync.instance_state(&mut dp, false);
         sync.instance_state(&mut dp, false);
         sync.instance_state(&mut dp, true);
@@ -143,7 +150,7 @@ mod tests {
         sync.start(&mut dp);
         sync.instance_state(&mut dp, false);
         sync.stop(&mut dp);
-        assert_eq!(dp.0, [Some(SyncRole::Master), None]);
+        assert_eq!(dp.0, [None, Some(SyncRole::Master), None]);
         let mut dp = Recorder::default();
         let mut none = SyncState::new(None);
         none.start(&mut dp);

@@ -158,6 +158,8 @@ fn a_connection_survives_the_masters_death() {
     let mut args = vec![IPVSADM];
     args.extend_from_slice(&stale);
     lab.exec(&d2, &args);
+    sync_role(&lab, &d2, "master sync daemon", Duration::from_secs(10))
+        .unwrap_or_else(|t| panic!("no stale master sync daemon in d2: {t}"));
     let _backup = Vrrpd::start(&mut lab, &d2, "vrrpd-d2", &conf(100));
     sync_role(&lab, &d1, "master sync daemon", Duration::from_secs(30))
         .unwrap_or_else(|t| panic!("d1 runs no master sync daemon: {t}"));
