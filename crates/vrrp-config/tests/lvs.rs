@@ -34,13 +34,19 @@ fn http_get_with_digest_direct_routing_and_legacy_spellings() {
     assert_eq!(s.forwarding, Forwarding::Dr);
     assert_eq!(s.persistence.unwrap().timeout, secs(50));
     assert_eq!((s.quorum, s.hysteresis), (2, 1));
+    // DR cannot change the port: keepalived resets the sorry server's 8080 to 80, warning.
     let sorry = s.sorry_server.unwrap();
     assert_eq!(
         sorry.key,
         RealServerKey {
             addr: ip("192.168.200.200"),
-            port: 8080
+            port: 80
         }
+    );
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.message.contains("DR and TUN cannot change the port"))
     );
     assert!(sorry.inhibit);
     assert_eq!(sorry.forwarding, Forwarding::Dr);

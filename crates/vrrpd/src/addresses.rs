@@ -109,7 +109,7 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 if !inst.garp.master_delay.is_zero() || inst.garp.master_refresh.is_some() {
                     tokio::task::spawn_local(later_announcements(Rc::clone(&table), id, term));
                 }
-                if inst.garp.extra_if.is_some() && !inst.extra.is_empty() {
+                if inst.garp.extra_if.is_some_and(|x| x.all) && !inst.extra.is_empty() {
                     tokio::task::spawn_local(extra_if_announcements(Rc::clone(&table), id, term));
                 }
             }
@@ -255,20 +255,21 @@ async fn extra_if_announcements(table: Table, id: u64, started: u64) {
 /// `repeat` rounds of one gratuitous ARP / unsolicited NA per address, spaced by
 /// `vrrp_garp_interval` / `vrrp_gna_interval`.
 async fn announce(inst: &InstanceAddresses, repeat: u32) {
-    let Some(announcer) = &inst.announcer else {
-        return;
-    };
+    // Each address on its own link (`dev`), from that link's MAC, as keepalived does.
+    let links: Vec<(&Announcer, [u8; 6])> = inst
+        .announcer
+        .iter()
+        .map(|a| (a.as_ref(), inst.mac))
+        .chain(inst.extra.iter().map(|(a, mac)| (a.as_ref(), *mac)))
+        .collect();
     for _ in 0..repeat {
-        // Addresses on other interfaces (`dev`) are announced by nobody rather than on the
-        // wrong link.
-        for (_, spec) in inst
-            .addresses
-            .iter()
-            .filter(|(ifindex, _)| *ifindex == announcer.ifindex())
-        {
+        for (ifindex, spec) in &inst.addresses {
+            let Some((announcer, mac)) = links.iter().find(|(a, _)| a.ifindex() == *ifindex) else {
+                continue;
+            };
             let (result, gap) = match spec.addr {
-                IpAddr::V4(ip) => (announcer.send_garp(inst.mac, ip), inst.garp.interval),
-                IpAddr::V6(ip) => (announcer.send_na(inst.mac, ip), inst.garp.gna_interval),
+                IpAddr::V4(ip) => (announcer.send_garp(*mac, ip), inst.garp.interval),
+                IpAddr::V6(ip) => (announcer.send_na(*mac, ip), inst.garp.gna_interval),
             };
             if let Err(e) = result {
                 warn!("{}: cannot announce {}: {e}", inst.name, spec.addr);

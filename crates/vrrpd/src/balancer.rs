@@ -9,6 +9,7 @@
 mod addresses;
 mod plan;
 mod report;
+mod sync;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{error, info, warn};
 use vrrp_control::{Event as WatchEvent, LvsRealServer, LvsStatus, RsAction};
 use vrrp_dataplane::DataPath;
-use vrrp_lb::dataplane::{self, DesiredState};
+use vrrp_lb::dataplane::{self, DataPathKind, DesiredState};
 use vrrp_lb::{Balancer, CheckerId, Event, Input, OperatorCommand, Output, Override};
 
 pub(crate) use plan::BalancerPlan;
@@ -47,6 +48,8 @@ pub(crate) enum Message {
     },
     /// A VRRP instance added or removed an address on this node (`ha_suspend`).
     VipHeld { addr: IpAddr, held: bool },
+    /// The instance `lvs_sync_daemon inst` names changed state: Master or not.
+    SyncInstance { master: bool },
     /// Stop: `omega` notifications, then the data path removed unless `keep`.
     Shutdown {
         keep: bool,
@@ -57,6 +60,8 @@ pub(crate) enum Message {
 /// The protocol thread's side: a channel to the load balancer's thread.
 pub(crate) struct BalancerHandle {
     tx: mpsc::UnboundedSender<Message>,
+    /// The data path it opened: a reload cannot switch it.
+    pub kind: DataPathKind,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -72,6 +77,7 @@ impl BalancerHandle {
         let sysctls = vrrp_linux::SysctlGuard::apply(&plan.forwarding_sysctls())
             .context("cannot turn on forwarding for the load balancer")?;
         let data_path = plan.open_data_path()?;
+        let kind = plan.data_path;
         info!(
             "load balancer: {} virtual server(s) on {}",
             plan.spec.services.len(),
@@ -107,8 +113,14 @@ impl BalancerHandle {
             .context("cannot start the load balancer's thread")?;
         Ok(BalancerHandle {
             tx,
+            kind,
             thread: Some(thread),
         })
+    }
+
+    /// A sender for the protocol thread's events (`lvs_sync_daemon inst`).
+    pub(crate) fn sender(&self) -> mpsc::UnboundedSender<Message> {
+        self.tx.clone()
     }
 
     /// Sends a message; `false` when the thread is gone.
@@ -149,6 +161,8 @@ struct Driver {
     watchers: broadcast::Sender<WatchEvent>,
     probes: mpsc::UnboundedSender<ProbeDone>,
     results: mpsc::UnboundedReceiver<ProbeDone>,
+    /// The connection sync daemon (`lvs_sync_daemon`).
+    sync: sync::SyncState,
 }
 
 impl Driver {
@@ -162,6 +176,7 @@ impl Driver {
         let core = Balancer::new(plan.spec.clone(), clock::now(), seed);
         let prober = plan.prober();
         let (probes, results) = mpsc::unbounded_channel();
+        let sync = sync::SyncState::new(plan.sync.clone());
         Driver {
             core,
             plan,
@@ -173,10 +188,12 @@ impl Driver {
             watchers,
             probes,
             results,
+            sync,
         }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        self.sync.start(self.data_path.as_mut());
         loop {
             self.drain();
             let now = clock::now();
@@ -241,6 +258,9 @@ impl Driver {
                 let _ = reply.send(format!("{before} -> {after} virtual server(s)"));
             }
             Message::VipHeld { addr, held } => self.core.handle(now, Input::VipHeld { addr, held }),
+            Message::SyncInstance { master } => {
+                self.sync.instance_state(self.data_path.as_mut(), master)
+            }
             Message::Shutdown { .. } => {}
         }
     }
@@ -371,6 +391,7 @@ impl Driver {
                 Output::DataPath(_) | Output::RunCheck { .. } => {}
             }
         }
+        self.sync.stop(self.data_path.as_mut());
         if let Err(e) = self.data_path.shutdown(keep) {
             warn!("load balancer: cannot remove the data path: {e}");
         }

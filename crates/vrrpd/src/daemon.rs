@@ -134,6 +134,10 @@ async fn start(
     }
     let (watchers, _) = tokio::sync::broadcast::channel(1024);
     engine.set_events(watchers.clone());
+    let sync_follow = balancer_plan
+        .as_ref()
+        .and_then(|p| p.sync.as_ref())
+        .and_then(|s| s.follow.clone());
     let balancer = match balancer_plan {
         Some(plan) => Some(BalancerHandle::start(
             plan,
@@ -143,6 +147,9 @@ async fn start(
         )?),
         None => None,
     };
+    if let (Some(handle), Some(name)) = (&balancer, sync_follow) {
+        engine.set_sync_follower(name, handle.sender());
+    }
     engine.set_notifier(tracking.notifier.clone());
     for group in &config.sync_groups {
         let notify = scripts

@@ -140,6 +140,8 @@ pub(crate) struct Engine {
     pub unknown_vrid_packets: u64,
     /// Where `vrrpctl watch` listens; sending is skipped when nobody does.
     events: Option<broadcast::Sender<Event>>,
+    /// `lvs_sync_daemon inst NAME`: the load balancer hears of NAME's transitions.
+    sync_follower: Option<(String, mpsc::UnboundedSender<crate::balancer::Message>)>,
     /// Receive buffer for `drain_sockets`.
     recv_buf: Vec<u8>,
     /// The metrics endpoint's view of `lateness`.
@@ -203,6 +205,7 @@ impl Engine {
             lateness: TimerLateness::default(),
             unknown_vrid_packets: 0,
             events: None,
+            sync_follower: None,
             lateness_histogram: None,
             recv_buf: Vec::new(),
             timer,
@@ -383,6 +386,15 @@ impl Engine {
     /// Publish events (transitions, master changes, operator actions) to `events`.
     pub(crate) fn set_events(&mut self, events: broadcast::Sender<Event>) {
         self.events = Some(events);
+    }
+
+    /// Sends the transitions of instance `name` to the load balancer (`lvs_sync_daemon`).
+    pub(crate) fn set_sync_follower(
+        &mut self,
+        name: String,
+        tx: mpsc::UnboundedSender<crate::balancer::Message>,
+    ) {
+        self.sync_follower = Some((name, tx));
     }
 
     fn publish(&self, event: impl FnOnce() -> Event) {
@@ -689,7 +701,10 @@ fn worker_view(
     for &(ifindex, mac) in &plan.extra_announce {
         match shared_announcer(announcers, ifindex) {
             Ok(a) => extra.push((a, mac)),
-            Err(e) => warn!("{}: garp_extra_if: {e}", plan.config.name),
+            Err(e) => warn!(
+                "{}: no GARP/NA on interface {ifindex}: {e}",
+                plan.config.name
+            ),
         }
     }
     Box::new(InstanceAddresses {

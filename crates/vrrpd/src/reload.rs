@@ -143,6 +143,17 @@ impl Reloader {
             }
         }
         let (config, mut extras, balancer_plan) = checked_extras(config).await?;
+        if let (Some(handle), Some(plan)) = (self.balancer.borrow().as_ref(), &balancer_plan)
+            && handle.kind != plan.data_path
+        {
+            // Moving every service between data paths under load would drop connections:
+            // a restart does it knowingly.
+            return Err(ReloadError::Refused(format!(
+                "the data path would change from {} to {}: switching data paths needs a restart",
+                handle.kind.name(),
+                plan.data_path_reason
+            )));
+        }
         let new_statics = crate::statics::resolve(&self.nl, &config.statics)
             .await
             .map_err(|e| ReloadError::Refused(format!("{e:#}")))?;

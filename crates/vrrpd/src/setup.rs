@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use vrrp_config::RouteType;
 use vrrp_config::{Config, Role as ConfigRole, VrrpInstance};
 use vrrp_core::packet::{Auth, ChecksumForm, Family, Version};
@@ -181,19 +181,16 @@ pub(crate) async fn prepare_instance(
     })
 }
 
-/// `garp_extra_if all`: the interfaces other than `announce_ifindex` that hold some of
-/// the instance's addresses (their `dev`), each with its MAC, the source of its GARPs. Without
-/// `all` keepalived only uses its own VIP-side virtual MAC interfaces, which vrrpd does not
-/// create: nothing.
+/// The interfaces other than `announce_ifindex` that hold some of the instance's addresses
+/// (their `dev`), each with its MAC, the source of its GARPs: keepalived announces every VIP
+/// on its own interface on becoming Master (a gateway VIP behind a NAT director must move
+/// too), and `garp_extra_if all` repeats that periodically.
 pub(crate) async fn extra_interfaces(
     nl: &Netlink,
     instance: &VrrpInstance,
     announce_ifindex: u32,
     addresses: &[(u32, AddressSpec)],
 ) -> Result<Vec<(u32, [u8; 6])>> {
-    if !instance.garp.extra_if.is_some_and(|x| x.all) {
-        return Ok(Vec::new());
-    }
     let mut extra: Vec<(u32, [u8; 6])> = Vec::new();
     for &(ifindex, _) in addresses {
         if ifindex == announce_ifindex || extra.iter().any(|e| e.0 == ifindex) {
@@ -205,8 +202,8 @@ pub(crate) async fn extra_interfaces(
             .with_context(|| format!("interface index {ifindex} does not exist"))?;
         match link.mac {
             Some(mac) => extra.push((ifindex, mac)),
-            None => warn!(
-                "{}: garp_extra_if: {} has no Ethernet address; no GARP/NA there",
+            None => debug!(
+                "{}: {} has no Ethernet address; no GARP/NA there",
                 instance.name, link.name
             ),
         }

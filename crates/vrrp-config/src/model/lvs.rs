@@ -207,7 +207,7 @@ impl Config {
     pub fn data_path_errors(&self, kind: DataPathKind) -> Vec<ConfigError> {
         let hint = || {
             format!(
-                "the {} data path cannot do this: change it (the IPVS data path, `lb_dataplane ipvs`, is not in vrrpd yet)",
+                "the {} data path cannot do this: change it, or use the IPVS data path (`lb_dataplane ipvs`, or `auto` on a kernel with IPVS)",
                 kind.name()
             )
         };

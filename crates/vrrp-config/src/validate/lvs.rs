@@ -244,11 +244,12 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
             );
             return None;
         }
+        let configured = RealServerKey {
+            addr: ip,
+            port: p.unwrap_or(port),
+        };
         Some(SorryServer {
-            key: RealServerKey {
-                addr: ip,
-                port: p.unwrap_or(port),
-            },
+            key: forwarded_key(configured, sorry_forwarding, &key.v, s.span, d),
             forwarding: sorry_forwarding,
             inhibit: vs.sorry_inhibit,
         })
@@ -257,7 +258,8 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
     let mut hooks = Vec::new();
     let mut seen: HashMap<RealServerKey, Span> = HashMap::new();
     for rs in std::mem::take(&mut vs.real_servers) {
-        let Some((spec, hook, span)) = real_server(rs, &vs, family, port, forwarding, cx, d) else {
+        let Some((spec, hook, span)) = real_server(rs, &vs, (&key.v, family), forwarding, cx, d)
+        else {
             continue;
         };
         if let Some(first) = seen.get(&spec.key) {
@@ -316,8 +318,7 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
 fn real_server(
     rs: RawRs,
     vs: &RawVs,
-    family: IpFamily,
-    service_port: u16,
+    (service, family): (&RawVsKey, IpFamily),
     forwarding: Forwarding,
     cx: &Context<'_>,
     d: &mut Diags,
@@ -360,11 +361,22 @@ fn real_server(
             checkers.push(spec);
         }
     }
+    let configured = RealServerKey {
+        addr,
+        port: port.unwrap_or(match service {
+            RawVsKey::Socket(sa) => sa.port(),
+            _ => 0,
+        }),
+    };
+    let key = forwarded_key(configured, rs_forwarding, service, rs.span, d);
+    if key != configured {
+        // keepalived's checkers keep the configured port: they were set up before it moved.
+        for c in &mut checkers {
+            c.target.connect_port.get_or_insert(configured.port);
+        }
+    }
     let spec = RealServerSpec {
-        key: RealServerKey {
-            addr,
-            port: port.unwrap_or(service_port),
-        },
+        key,
         weight: rs.weight.or(vs.weight).unwrap_or(1),
         forwarding: rs_forwarding,
         inhibit_on_failure: rs.inhibit.or(vs.inhibit).unwrap_or(false),
@@ -382,6 +394,48 @@ fn real_server(
         misc_checks,
     };
     Some((spec, hooks, rs.span))
+}
+
+/// The destination IPVS is given, as keepalived corrects it: DR and TUN cannot change the
+/// port, so a fwmark service's real server loses its port and another service's takes the
+/// service's (with a warning). A group's entries may have several ports: left as written.
+fn forwarded_key(
+    rs: RealServerKey,
+    forwarding: Forwarding,
+    service: &RawVsKey,
+    span: Span,
+    d: &mut Diags,
+) -> RealServerKey {
+    if forwarding == Forwarding::Nat || rs.port == 0 {
+        return rs;
+    }
+    match service {
+        RawVsKey::Fwmark(..) => {
+            d.warn(
+                span,
+                format!(
+                    "real server {}: a fwmark service forwarded by DR or TUN takes the packet's own port; the port is cleared",
+                    rs
+                ),
+            );
+            RealServerKey { port: 0, ..rs }
+        }
+        RawVsKey::Socket(sa) if sa.port() != rs.port => {
+            d.warn(
+                span,
+                format!(
+                    "real server {}: DR and TUN cannot change the port; reset to the virtual server's {}",
+                    rs,
+                    sa.port()
+                ),
+            );
+            RealServerKey {
+                port: sa.port(),
+                ..rs
+            }
+        }
+        _ => rs,
+    }
 }
 
 /// A checker with its settings resolved as keepalived does: the checker's own, else the real

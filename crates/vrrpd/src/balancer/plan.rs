@@ -94,6 +94,10 @@ pub(crate) struct BalancerPlan {
     pub probe_context: vrrp_check::ProbeContext,
     /// `lb_nat_masquerade`.
     pub masquerade: bool,
+    /// `lvs_flush`, `lvs_flush_on_stop` and `lvs_timeouts` (IPVS only).
+    pub ipvs: vrrp_dataplane::IpvsOptions,
+    /// `lvs_sync_daemon`, when it runs (IPVS only).
+    pub sync: Option<SyncPlan>,
 }
 
 impl BalancerPlan {
@@ -104,7 +108,8 @@ impl BalancerPlan {
         if config.virtual_servers.is_empty() {
             return Ok(None);
         }
-        let (data_path, data_path_reason) = choose_data_path(config.global.lvs.dataplane);
+        let (data_path, data_path_reason) =
+            choose_data_path(config.global.lvs.dataplane, vrrp_dataplane::ipvs_available);
         // The scripts are checked too when the data path refuses something: all at once.
         // With `lb_dataplane nftables` the configuration's own errors already hold these.
         let mut errors: Vec<String> =
@@ -157,6 +162,8 @@ impl BalancerPlan {
             data_path_reason,
             probe_context,
             masquerade: config.global.lvs.nat_masquerade,
+            ipvs: ipvs_options(&config.global.lvs),
+            sync: SyncPlan::from_config(config, data_path),
         }))
     }
 
@@ -169,6 +176,8 @@ impl BalancerPlan {
             data_path_reason: String::new(),
             probe_context: vrrp_check::ProbeContext::default(),
             masquerade: false,
+            ipvs: vrrp_dataplane::IpvsOptions::default(),
+            sync: None,
         }
     }
 
@@ -181,7 +190,10 @@ impl BalancerPlan {
                 })
                 .map_err(|e| anyhow::anyhow!("cannot set up the nftables data path: {e}"))?,
             )),
-            DataPathKind::Ipvs => bail!("lb_dataplane ipvs: the IPVS data path is not built yet"),
+            DataPathKind::Ipvs => Ok(Box::new(
+                vrrp_dataplane::Ipvs::open(self.ipvs.clone())
+                    .map_err(|e| anyhow::anyhow!("cannot set up the IPVS data path: {e}"))?,
+            )),
         }
     }
 
@@ -306,9 +318,11 @@ fn hook(
     }
 }
 
-/// `lb_dataplane`: IPVS where the kernel has it (its data path is the next step), else
-/// nftables.
-fn choose_data_path(wanted: vrrp_config::LbDataplane) -> (DataPathKind, String) {
+/// `lb_dataplane`: IPVS where the kernel has it (`available` says), else nftables.
+fn choose_data_path(
+    wanted: vrrp_config::LbDataplane,
+    available: impl FnOnce() -> Result<(), String>,
+) -> (DataPathKind, String) {
     use vrrp_config::LbDataplane;
     match wanted {
         LbDataplane::Nftables => (
@@ -316,16 +330,104 @@ fn choose_data_path(wanted: vrrp_config::LbDataplane) -> (DataPathKind, String) 
             "nftables (lb_dataplane nftables)".into(),
         ),
         LbDataplane::Ipvs => (DataPathKind::Ipvs, "ipvs (lb_dataplane ipvs)".into()),
-        LbDataplane::Auto => {
-            let why = if std::path::Path::new("/proc/net/ip_vs").exists() {
-                "the IPVS data path is not built yet"
-            } else {
-                "this kernel has no IPVS"
-            };
-            (
+        LbDataplane::Auto => match available() {
+            Ok(()) => (
+                DataPathKind::Ipvs,
+                "ipvs (lb_dataplane auto: the kernel has IPVS)".into(),
+            ),
+            Err(why) => (
                 DataPathKind::Nftables,
                 format!("nftables (lb_dataplane auto: {why})"),
-            )
+            ),
+        },
+    }
+}
+
+/// The IPVS data path's options from `global_defs`.
+fn ipvs_options(lvs: &vrrp_config::LvsGlobal) -> vrrp_dataplane::IpvsOptions {
+    use vrrp_config::FlushOnStop;
+    use vrrp_dataplane::IpvsFlushOnStop;
+    let secs =
+        |d: Option<std::time::Duration>| d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
+    let t = lvs.timeouts.unwrap_or_default();
+    vrrp_dataplane::IpvsOptions {
+        flush: lvs.flush,
+        flush_on_stop: match lvs.flush_on_stop {
+            FlushOnStop::Off => IpvsFlushOnStop::Off,
+            FlushOnStop::All => IpvsFlushOnStop::All,
+            FlushOnStop::VirtualServers => IpvsFlushOnStop::Own,
+        },
+        timeouts: vrrp_dataplane::IpvsTimeouts {
+            tcp: secs(t.tcp),
+            tcpfin: secs(t.tcpfin),
+            udp: secs(t.udp),
+        },
+    }
+}
+
+/// `lvs_sync_daemon`: what the kernel's daemon is given, and whose state it follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyncPlan {
+    /// The daemon's settings (the sync id resolved).
+    pub daemon: vrrp_dataplane::SyncDaemon,
+    /// `inst`: Master while this VRRP instance is, Backup otherwise. `None`: keepalived
+    /// runs both sides for good.
+    pub follow: Option<String>,
+}
+
+impl SyncPlan {
+    /// keepalived's rules: the sync id defaults to the instance's VRID (0 without `inst`);
+    /// an `inst` that names no instance drops the daemon with a warning.
+    fn from_config(config: &Config, data_path: DataPathKind) -> Option<SyncPlan> {
+        let sd = config.global.lvs.sync_daemon.as_ref()?;
+        if data_path != DataPathKind::Ipvs {
+            warn!(
+                "lvs_sync_daemon: ignored, the nftables data path has no connection sync (it needs IPVS)"
+            );
+            return None;
         }
+        let vrid = match &sd.instance {
+            None => 0,
+            Some(name) => match config.instances.iter().find(|i| &i.name == name) {
+                Some(instance) => instance.vrid,
+                None => {
+                    warn!(
+                        "lvs_sync_daemon: no vrrp_instance {name:?}: the sync daemon does not run"
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(SyncPlan {
+            daemon: vrrp_dataplane::SyncDaemon {
+                interface: sd.interface.clone(),
+                sync_id: sd.sync_id.unwrap_or(vrid),
+                max_len: sd.max_len,
+                port: sd.port,
+                ttl: sd.ttl,
+                group: sd.group,
+            },
+            follow: sd.instance.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vrrp_config::LbDataplane;
+
+    #[test]
+    fn auto_takes_ipvs_where_the_kernel_has_it() {
+        let (kind, why) = choose_data_path(LbDataplane::Auto, || Ok(()));
+        assert_eq!(kind, DataPathKind::Ipvs);
+        assert!(why.contains("the kernel has IPVS"), "{why}");
+        let (kind, why) = choose_data_path(LbDataplane::Auto, || Err("no ip_vs".into()));
+        assert_eq!(kind, DataPathKind::Nftables);
+        assert_eq!(why, "nftables (lb_dataplane auto: no ip_vs)");
+        let (kind, _) = choose_data_path(LbDataplane::Ipvs, || Err("no".into()));
+        assert_eq!(kind, DataPathKind::Ipvs);
+        let (kind, _) = choose_data_path(LbDataplane::Nftables, || Ok(()));
+        assert_eq!(kind, DataPathKind::Nftables);
     }
 }

@@ -194,6 +194,13 @@ impl Engine {
             reason,
         });
         let name = &self.routers[i].plan.config.name;
+        if let Some((followed, tx)) = &self.sync_follower
+            && followed == name
+        {
+            // An unbounded send: the netlink work is on the load balancer's thread.
+            let master = to == State::Master;
+            let _ = tx.send(crate::balancer::Message::SyncInstance { master });
+        }
         self.publish(|| Event::Transition {
             instance: name.clone(),
             from: from.into(),
