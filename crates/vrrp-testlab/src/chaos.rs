@@ -320,7 +320,7 @@ pub fn takeover_probability(p: f64) -> f64 {
 }
 
 /// The smallest `k` with P(X > k) < `alpha` for X ~ Binomial(`n`, `q`): a count above it
-/// happens by chance less often than `alpha`. Computed in log space (no underflow).
+/// happens by chance less often than `alpha`.
 pub fn binomial_upper(n: u64, q: f64, alpha: f64) -> u64 {
     if q <= 0.0 {
         return 0;
@@ -328,25 +328,50 @@ pub fn binomial_upper(n: u64, q: f64, alpha: f64) -> u64 {
     if q >= 1.0 {
         return n;
     }
-    let (lq, lr) = (q.ln(), (1.0 - q).ln());
-    // log pmf(k+1) = log pmf(k) + ln((n-k)/(k+1)) + ln(q/(1-q))
-    let mut log_pmf = Vec::with_capacity(n as usize + 1);
-    let mut cur = n as f64 * lr;
-    for k in 0..=n {
-        log_pmf.push(cur);
-        if k < n {
-            cur += ((n - k) as f64 / (k + 1) as f64).ln() + lq - lr;
-        }
-    }
+    let pmf = binomial_pmf(n, q);
     let mut tail = 0.0;
     for k in (0..=n).rev() {
         // tail = P(X > k) before adding pmf(k)
         if tail >= alpha {
             return k + 1;
         }
-        tail += log_pmf[k as usize].exp();
+        tail += pmf[k as usize];
     }
     0
+}
+
+/// The largest `k` with P(X < k) < `alpha` for X ~ Binomial(`n`, `q`): a count below it
+/// happens by chance less often than `alpha`.
+pub fn binomial_lower(n: u64, q: f64, alpha: f64) -> u64 {
+    if q <= 0.0 {
+        return 0;
+    }
+    if q >= 1.0 {
+        return n;
+    }
+    let pmf = binomial_pmf(n, q);
+    let mut below = 0.0;
+    for k in 0..=n {
+        // below = P(X < k) before adding pmf(k)
+        below += pmf[k as usize];
+        if below >= alpha {
+            return k;
+        }
+    }
+    n
+}
+
+/// P(X = k) for k in 0..=n, computed in log space (no underflow for large n).
+fn binomial_pmf(n: u64, q: f64) -> Vec<f64> {
+    let (lq, lr) = (q.ln(), (1.0 - q).ln());
+    // log pmf(k+1) = log pmf(k) + ln((n-k)/(k+1)) + ln(q/(1-q))
+    let mut pmf = Vec::with_capacity(n as usize + 1);
+    let mut cur = n as f64 * lr;
+    for k in 0..=n {
+        pmf.push(cur.exp());
+        cur += ((n - k) as f64 / (k + 1) as f64).ln() + lq - lr;
+    }
+    pmf
 }
 
 #[cfg(test)]
@@ -404,6 +429,11 @@ mod tests {
         // Poisson-like: mean 62.5; a 1e-6 tail lies about five standard deviations above.
         let b = binomial_upper(1000, takeover_probability(0.5), 1e-6);
         assert!((95..=110).contains(&b), "{b}");
+        // P(X < 1) = 1/1024, P(X < 2) = 11/1024.
+        assert_eq!(binomial_lower(10, 0.5, 0.002), 1);
+        assert_eq!(binomial_lower(10, 0.5, 0.0005), 0);
+        let l = binomial_lower(1000, takeover_probability(0.5), 1e-6);
+        assert!((25..=35).contains(&l), "{l}");
         // Large n does not underflow.
         assert!(binomial_upper(200_000, 0.0625, 1e-6) > 12_500);
         assert!((takeover_probability(0.1) - 0.0009).abs() < 1e-12);

@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use vrrp_testlab::chaos::{
-    self, Transitions, binomial_upper, set_vrrp_loss, takeover_probability, vrrp_loss_counts,
+    self, Transitions, binomial_lower, binomial_upper, set_vrrp_loss, takeover_probability,
+    vrrp_loss_counts,
 };
 use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require};
 
@@ -19,6 +20,16 @@ const BACKUP_PRIORITY: u8 = 128;
 /// A count beyond the bound happens by chance less than once in a million runs.
 const ALPHA: f64 = 1e-6;
 
+/// `vrrp_rt_priority` for both daemons (`VRRPD_CHAOS_RT`, default 0: none), with
+/// `vrrp_rlimit_rttime` from `VRRPD_CHAOS_RTTIME`. At 10 ms intervals on a loaded machine a
+/// daemon waiting for a CPU misses its time by half an interval often enough to add
+/// takeovers that no loss pattern explains, for keepalived as for vrrpd; in real time the
+/// count measures the protocol, but vrrpd was killed there (docs/reliability.md, "Chaos on
+/// the LAN"), so CI runs without.
+fn rt_priority() -> Option<u32> {
+    Some(knob("VRRPD_CHAOS_RT", 0)).filter(|&p| p > 0)
+}
+
 /// One Master/Backup pair on a LAN of its own.
 struct Pair {
     lab: Lab,
@@ -29,15 +40,20 @@ struct Pair {
 }
 
 fn conf(lab: &Lab, node: &Node, priority: u8, interval: f64) -> String {
-    KeepalivedConf::new()
-        .router_id(node.name())
-        .instance(
-            VrrpInstance::new("VI_1", "eth0", 51, priority)
-                .version(3)
-                .advert_int(interval)
-                .vip(format!("{}/24", lab.vip4(100))),
-        )
-        .render()
+    let mut c = KeepalivedConf::new().router_id(node.name());
+    if let Some(rt) = rt_priority() {
+        c = c.global(format!("vrrp_rt_priority {rt}"));
+        if let Ok(us) = std::env::var("VRRPD_CHAOS_RTTIME") {
+            c = c.global(format!("vrrp_rlimit_rttime {us}"));
+        }
+    }
+    c.instance(
+        VrrpInstance::new("VI_1", "eth0", 51, priority)
+            .version(3)
+            .advert_int(interval)
+            .vip(format!("{}/24", lab.vip4(100))),
+    )
+    .render()
 }
 
 fn pair(daemon: &Daemon, tag: &str, interval: f64) -> Pair {
@@ -78,6 +94,10 @@ impl Phase {
     fn bound(&self) -> u64 {
         binomial_upper(self.adverts, takeover_probability(self.loss()), ALPHA)
     }
+
+    fn lower(&self) -> u64 {
+        binomial_lower(self.adverts, takeover_probability(self.loss()), ALPHA)
+    }
 }
 
 fn begin(p: &Pair, pct: u32) -> (Transitions, Transitions) {
@@ -113,29 +133,34 @@ fn check_rule(name: &str, pct: u32, ph: &Phase) {
 }
 
 fn report(name: &str, interval: f64, pct: u32, secs: u64, ph: &Phase) {
+    let rt = rt_priority().unwrap_or(0);
     eprintln!(
-        "chaos-loss: {name} interval {interval} s, {pct} %: {} adverts, {} dropped ({:.1} %), \
-         {} takeovers, {} back to Backup, predicted {:.1}, 1e-6 bound {}; Master left: {}",
+        "chaos-loss: {name} interval {interval} s, rt {rt}, {pct} %: {} adverts, {} dropped \
+         ({:.1} %), {} takeovers, {} back to Backup, predicted {:.1}, 1e-6 bounds {}..{}; \
+         Master left: {}",
         ph.adverts,
         ph.dropped,
         100.0 * ph.loss(),
         ph.backup.to_master,
         ph.backup.to_backup,
         ph.predicted(),
+        ph.lower(),
         ph.bound(),
         ph.master.to_backup
     );
     csv(
         "loss.csv",
-        "daemon,interval_s,loss_pct,seconds,adverts,dropped,takeovers,returns,master_left,predicted,bound,load",
+        "daemon,interval_s,rt_priority,loss_pct,seconds,adverts,dropped,takeovers,returns,\
+         master_left,predicted,lower,bound,load",
         &format!(
-            "{name},{interval},{pct},{secs},{},{},{},{},{},{:.2},{},{}",
+            "{name},{interval},{rt},{pct},{secs},{},{},{},{},{},{:.2},{},{},{}",
             ph.adverts,
             ph.dropped,
             ph.backup.to_master,
             ph.backup.to_backup,
             ph.master.to_backup,
             ph.predicted(),
+            ph.lower(),
             ph.bound(),
             loadavg()
         ),
@@ -150,6 +175,17 @@ fn check(v: &Phase, k: &Phase, pct: u32, diag: impl Fn() -> String) {
          (predicted {:.1}){}",
         v.adverts,
         v.bound(),
+        v.predicted(),
+        diag()
+    );
+    // Far fewer than predicted: the Backup waits too long (a Master_Down_Interval of four
+    // intervals or more). Only judged where the prediction is large enough to tell.
+    assert!(
+        v.predicted() < 20.0 || v.backup.to_master >= v.lower(),
+        "{pct} %: vrrpd's Backup took over only {tv} times in {} adverts, the 1e-6 lower \
+         bound is {} (predicted {:.1}){}",
+        v.adverts,
+        v.lower(),
         v.predicted(),
         diag()
     );
@@ -199,6 +235,16 @@ fn advertisement_loss_takeovers_match_the_prediction_and_keepalived() {
         phases.push((pct, pv, pk));
     }
     eprintln!("chaos-loss: load after {}", loadavg());
+    for d in [&v.master, &v.backup, &k.master, &k.backup] {
+        let status = d.proc.status();
+        assert!(
+            status.is_none(),
+            "{} on {} died under loss: {status:?}{}",
+            d.daemon.name(),
+            d.node,
+            diag()
+        );
+    }
     // Checked once all are measured, so that a long run reports every rate.
     for (pct, pv, pk) in &phases {
         check_rule("vrrpd", *pct, pv);
