@@ -296,7 +296,7 @@ fn partition_heals_converge_vrrpv3() {
 #[test]
 fn partition_heals_converge_vrrpv2() {
     require!("nft");
-    let heals = knob("VRRPD_CHAOS_V2_HEALS", 4);
+    let heals = knob("VRRPD_CHAOS_V2_HEALS", 3);
     let v = vrrpd();
     run("splv2", [&v, &v], &[V2_BY_PRIORITY, V2_BY_ADDRESS], heals);
 }
@@ -305,7 +305,7 @@ fn partition_heals_converge_vrrpv2() {
 #[test]
 fn partition_heals_converge_mixed_versions_with_keepalived() {
     require!("nft", "keepalived");
-    let heals = knob("VRRPD_CHAOS_V2_HEALS", 4);
+    let heals = knob("VRRPD_CHAOS_V2_HEALS", 3);
     let all = [V3_BY_PRIORITY, V3_BY_ADDRESS, V2_BY_PRIORITY, V2_BY_ADDRESS];
     run("splmx", [&vrrpd(), &Daemon::Keepalived], &all, heals);
 }
