@@ -9,6 +9,7 @@ pub mod nft;
 pub mod routes;
 pub mod socket;
 pub mod sysctl;
+pub mod sysctl_journal;
 
 pub use announce::Announcer;
 pub use netlink::{link_local_ipv6, primary_ipv4, wait_link_local};

@@ -65,6 +65,8 @@ impl SysctlGuard {
         let old = set(path, value)?;
         let full = full_path(path);
         if !self.saved.iter().any(|(p, _)| *p == full) {
+            // Written down at once: a kill must not lose it.
+            crate::sysctl_journal::record(&full, &old);
             self.saved.push((full, old));
         }
         Ok(())

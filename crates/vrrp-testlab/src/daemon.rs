@@ -90,12 +90,25 @@ impl Daemon {
         let stem = format!("{base}-{n}");
         let conf_path = node.write_file(&format!("{stem}.conf"), conf)?;
         let pidfile = node.lab_path(&format!("{stem}.pid"));
+        self.launch(node, conf_path, pidfile, extra, env)
+    }
+
+    /// Starts the daemon with `conf_path`, `pidfile`, and the other files named after the
+    /// pid file (`STEM.pid`: `STEM.sock`, `STEM.vrrp.pid`, ...).
+    fn launch(
+        &self,
+        node: &Node,
+        conf_path: PathBuf,
+        pidfile: PathBuf,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<DaemonProc> {
         let s = |p: &Path| p.to_string_lossy().into_owned();
         match self {
             Daemon::Keepalived => {
-                let vrrp_pid = node.lab_path(&format!("{stem}.vrrp.pid"));
-                let chk_pid = node.lab_path(&format!("{stem}.checkers.pid"));
-                let bfd_pid = node.lab_path(&format!("{stem}.bfd.pid"));
+                let vrrp_pid = pidfile.with_extension("vrrp.pid");
+                let chk_pid = pidfile.with_extension("checkers.pid");
+                let bfd_pid = pidfile.with_extension("bfd.pid");
                 let args = [
                     "--dont-fork".to_string(),
                     "--log-console".into(),
@@ -124,7 +137,7 @@ impl Daemon {
                 })
             }
             Daemon::Vrrpd { binary } => {
-                let sock = node.lab_path(&format!("{stem}.sock"));
+                let sock = pidfile.with_extension("sock");
                 let mut args = vec![
                     "-n".to_string(),
                     "-l".into(),
@@ -174,6 +187,21 @@ pub struct DaemonProc {
 }
 
 impl DaemonProc {
+    /// Starts the daemon again in `node` (the one it ran in) with the same configuration
+    /// file, pid file and control socket, as a service manager restarts it after a crash.
+    /// Fails while it still runs.
+    pub fn restart(&self, node: &Node) -> Result<DaemonProc> {
+        if self.is_running() {
+            return Err(Error::msg(format!(
+                "{} on {} still runs",
+                self.daemon.name(),
+                self.node
+            )));
+        }
+        self.daemon
+            .launch(node, self.conf.clone(), self.pidfile.clone(), &[], &[])
+    }
+
     /// Where vrrpd writes its SIGUSR1 state dump.
     pub fn state_file(&self) -> PathBuf {
         self.conf.with_extension("state.json")

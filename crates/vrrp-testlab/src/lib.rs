@@ -15,6 +15,7 @@
 //! daemon under test never needs to.
 
 pub mod budget;
+pub mod chaos;
 pub mod conf;
 pub mod daemon;
 pub mod probe;

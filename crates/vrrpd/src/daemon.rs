@@ -84,10 +84,33 @@ pub(crate) async fn run(
     let _pid_file = PidFile::acquire(&args.files.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
     control::claim_socket(&args.files.control_socket)?;
-    let mut running = start(config, scripts, tracker_plan, balancer_plan, args).await?;
-    let result = event_loop(&mut running, &mut signals, args).await;
-    stop(running, args).await;
+    recover_sysctls(&args.files.pid_file);
+    let result = async {
+        let mut running = start(config, scripts, tracker_plan, balancer_plan, args).await?;
+        let result = event_loop(&mut running, &mut signals, args).await;
+        stop(running, args).await;
+        result
+    }
+    .await;
+    // Every guard has restored its sysctls by now (stopped, or dropped on a start-up error).
+    if let Err(e) = vrrp_linux::sysctl_journal::close() {
+        warn!("sysctl journal: {e}");
+    }
     result
+}
+
+/// Puts back the sysctls a killed run had changed (its journal, next to the pid file that
+/// only one daemon holds), so that this run saves, and at its end restores, the originals.
+fn recover_sysctls(pid_file: &std::path::Path) {
+    let mut path = pid_file.as_os_str().to_owned();
+    path.push(".sysctls");
+    let (restored, errors) = vrrp_linux::sysctl_journal::recover(std::path::Path::new(&path));
+    for (p, value) in restored {
+        info!("restored {p} to {value}, as a killed run had left it changed");
+    }
+    for e in errors {
+        warn!("sysctl journal: {e}");
+    }
 }
 
 /// Start-up: the data plane prepared, the trackers, the address worker, the engine, the
