@@ -1,7 +1,8 @@
 //! `bgp_announce` end to end: vrrpd announces a virtual server's VIP through a real FRR
 //! (zebra + bgpd in the balancer's namespace, configured as `docs/loadbalancer.md` says) to
 //! an FRR peer router in another namespace, and withdraws it when the quorum is lost, on
-//! `vrrpctl announce drain`, and on SIGTERM before the daemon exits. The observer is the
+//! `vrrpctl announce drain`, on a reload that drops it (withdrawn before the reload answers,
+//! which waits `bgp_announce_drain`), and on SIGTERM before the daemon exits. The observer is the
 //! peer's kernel: the route bgpd installed there (`proto bgp`).
 //!
 //! One LAN (`vrrp-testlab`): the balancer `lb1` (AS 65001), the peer router (AS 65000) and
@@ -175,7 +176,8 @@ fn the_vip_is_announced_with_quorum_and_withdrawn_on_loss_maintenance_and_stop()
     let frr_conf = frr_dir.join("frr.conf");
     std::fs::write(&frr_conf, format!("{zebra_conf}!\n{bgpd_conf}")).expect("frr.conf");
     std::fs::write(frr_dir.join("daemons"), "zebra=yes\nbgpd=yes\n").expect("daemons");
-    let d = start_vrrpd(lb, &config(lab, vip, rs, &frr_conf.to_string_lossy()));
+    let conf_text = config(lab, vip, rs, &frr_conf.to_string_lossy());
+    let d = start_vrrpd(lb, &conf_text);
     let v = vip.to_string();
 
     let t = Instant::now();
@@ -228,6 +230,25 @@ fn the_vip_is_announced_with_quorum_and_withdrawn_on_loss_maintenance_and_stop()
     );
     let metrics_ok = announcement(lb, &d, &v)["transitions"].as_u64() >= Some(4);
     assert!(metrics_ok, "{}", announcement(lb, &d, &v));
+
+    // A reload that drops `bgp_announce`: withdrawn; a reload back: announced again.
+    std::fs::write(&d.conf, conf_text.replace("    bgp_announce\n", "")).expect("conf");
+    let t = Instant::now();
+    ctl_json(lb, &d, &["reload"]);
+    assert!(
+        !peer_has_route(&peer, vip),
+        "still announced after the reload"
+    );
+    println!(
+        "reload without bgp_announce: withdrawn, answered after {:?}",
+        t.elapsed()
+    );
+    std::fs::write(&d.conf, &conf_text).expect("conf");
+    ctl_json(lb, &d, &["reload"]);
+    assert!(
+        wait_until(CHANGE, POLL, || peer_has_route(&peer, vip)),
+        "not announced again after the reload back"
+    );
 
     // SIGTERM: withdrawn first; the daemon exits only after the drain (5 s).
     let t = Instant::now();
