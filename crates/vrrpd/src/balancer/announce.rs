@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 use vrrp_config::Config;
@@ -26,14 +25,8 @@ pub(crate) struct AnnouncePlan {
 }
 
 impl AnnouncePlan {
-    /// The plan of `config`; FRR's setup is checked when a service is announced (a start or
-    /// reload error, located at the first `bgp_announce`).
-    pub(crate) fn from_config(config: &Config) -> Result<AnnouncePlan> {
-        let errors = config.bgp_frr_errors();
-        if !errors.is_empty() {
-            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            bail!("{}", text.join("\n"));
-        }
+    /// The plan of `config` (FRR's setup is checked at start, `verify.rs`).
+    pub(crate) fn from_config(config: &Config) -> AnnouncePlan {
         let bgp = &config.global.lvs.bgp;
         let services = config
             .virtual_servers
@@ -44,11 +37,11 @@ impl AnnouncePlan {
                 (vs.spec.id.clone(), addrs)
             })
             .collect();
-        Ok(AnnouncePlan {
+        AnnouncePlan {
             services,
             table: bgp.table,
             drain: bgp.drain,
-        })
+        }
     }
 }
 
