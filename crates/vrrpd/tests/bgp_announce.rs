@@ -176,6 +176,16 @@ fn the_vip_is_announced_with_quorum_and_withdrawn_on_loss_maintenance_and_stop()
     let frr_conf = frr_dir.join("frr.conf");
     std::fs::write(&frr_conf, format!("{zebra_conf}!\n{bgpd_conf}")).expect("frr.conf");
     std::fs::write(frr_dir.join("daemons"), "zebra=yes\nbgpd=yes\n").expect("daemons");
+    // What a killed run would leave: a route for a VIP no longer configured.
+    let stale = lab.vip4(200).to_string();
+    let stale_dst = format!("{stale}/32");
+    lb.run_ok(
+        "ip",
+        &[
+            "route", "add", &stale_dst, "dev", "lo", "table", "200", "proto", "201",
+        ],
+    )
+    .expect("stale route");
     let conf_text = config(lab, vip, rs, &frr_conf.to_string_lossy());
     let d = start_vrrpd(lb, &conf_text);
     let v = vip.to_string();
@@ -192,9 +202,11 @@ fn the_vip_is_announced_with_quorum_and_withdrawn_on_loss_maintenance_and_stop()
     let a = announcement(lb, &d, &v);
     assert_eq!(a["announced"], true, "{a}");
     let table = lb.run_ok("ip", &["route", "show", "table", "200", "proto", "201"]);
+    let table = table.unwrap_or_default();
+    assert!(table.contains(&v), "the host route in table 200: {table}");
     assert!(
-        table.is_ok_and(|t| t.contains(&v)),
-        "the host route in table 200"
+        !table.contains(&stale),
+        "the stale route was removed: {table}"
     );
 
     // The only real server fails its check: the quorum is lost, the VIP withdrawn.
