@@ -77,7 +77,7 @@ impl Announcer {
 
     /// Starts the route worker (on the current runtime) when anything is announced; routes a
     /// previous run left for VIPs no longer configured are removed first.
-    pub(crate) fn start(&mut self) {
+    fn start(&mut self) {
         if self.plan.services.is_empty() {
             return;
         }
@@ -92,8 +92,12 @@ impl Announcer {
         self.jobs = Some(tx);
     }
 
-    /// Brings the routes in line with the services' quorum (after each input of the core).
+    /// Brings the routes in line with the services' quorum (after each input of the core,
+    /// on the balancer's runtime: the first call starts the worker).
     pub(crate) fn update(&mut self, core: &Balancer) {
+        if self.jobs.is_none() {
+            self.start();
+        }
         let changes = self.state.update(|id| core.serving(id));
         self.send(changes);
     }
@@ -104,11 +108,9 @@ impl Announcer {
         let announced = self.state.any_announced();
         let changes = self.state.configure(&plan.services);
         let drained = announced && changes.iter().any(|c| matches!(c, Change::Withdraw(_)));
-        if self.jobs.is_none() && !plan.services.is_empty() {
-            self.plan = plan;
+        self.plan = plan;
+        if self.jobs.is_none() {
             self.start();
-        } else {
-            self.plan = plan;
         }
         self.send(changes);
         drained
