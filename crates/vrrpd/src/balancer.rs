@@ -7,6 +7,7 @@
 //! too, so a slow `nft` or a hung real server delays only the load balancer.
 
 mod addresses;
+mod announce;
 mod plan;
 mod report;
 mod sync;
@@ -17,11 +18,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{error, info, warn};
-use vrrp_control::{Event as WatchEvent, LvsRealServer, LvsStatus, RsAction};
+use vrrp_control::{
+    AnnounceAction, BgpAnnouncement, Event as WatchEvent, LvsRealServer, LvsStatus, RsAction,
+};
 use vrrp_dataplane::DataPath;
 use vrrp_lb::dataplane::{self, DataPathKind, DesiredState};
 use vrrp_lb::{Balancer, CheckerId, Event, Input, OperatorCommand, Output, Override};
 
+pub(crate) use announce::AnnouncePlan;
 pub(crate) use plan::BalancerPlan;
 
 use crate::clock;
@@ -41,6 +45,12 @@ pub(crate) enum Message {
         action: RsAction,
         reply: oneshot::Sender<Result<LvsRealServer, String>>,
     },
+    /// `vrrpctl announce drain|restore VIP`.
+    Announce {
+        address: String,
+        action: AnnounceAction,
+        reply: oneshot::Sender<Result<BgpAnnouncement, String>>,
+    },
     /// A new configuration (already checked): unchanged services keep their state.
     Reload {
         plan: Box<BalancerPlan>,
@@ -59,6 +69,8 @@ pub(crate) enum Message {
 
 /// The protocol thread's side: a channel to the load balancer's thread.
 pub(crate) struct BalancerHandle {
+    /// `bgp_announce_drain`: a stop waits that much longer.
+    drain: Duration,
     tx: mpsc::UnboundedSender<Message>,
     /// The data path it opened: a reload cannot switch it.
     pub kind: DataPathKind,
@@ -84,6 +96,7 @@ impl BalancerHandle {
             plan.data_path_reason
         );
         let (tx, rx) = mpsc::unbounded_channel();
+        let drain = plan.announce.drain;
         let watch = plan
             .spec
             .services
@@ -112,6 +125,7 @@ impl BalancerHandle {
             })
             .context("cannot start the load balancer's thread")?;
         Ok(BalancerHandle {
+            drain,
             tx,
             kind,
             thread: Some(thread),
@@ -132,7 +146,8 @@ impl BalancerHandle {
     pub(crate) async fn stop(mut self, keep: bool) {
         let (done, stopped) = oneshot::channel();
         if self.send(Message::Shutdown { keep, done }) {
-            let _ = tokio::time::timeout(Duration::from_secs(10), stopped).await;
+            let budget = Duration::from_secs(10) + self.drain;
+            let _ = tokio::time::timeout(budget, stopped).await;
         }
         if let Some(thread) = self.thread.take() {
             // The thread ends right after answering; don't block the loop on a stuck one.
@@ -150,6 +165,8 @@ const APPLY_RETRY: Duration = Duration::from_secs(1);
 /// What lives on the load balancer's thread.
 struct Driver {
     core: Balancer,
+    /// `bgp_announce`: the VIPs announced through FRR.
+    announcer: announce::Announcer,
     plan: BalancerPlan,
     data_path: Box<dyn DataPath>,
     /// What the data path holds: the last state applied without error.
@@ -179,6 +196,7 @@ impl Driver {
         let sync = sync::SyncState::new(plan.sync.clone());
         Driver {
             core,
+            announcer: announce::Announcer::new(plan.announce.clone()),
             plan,
             data_path,
             applied: DesiredState::default(),
@@ -216,9 +234,19 @@ impl Driver {
                 }
                 message = rx.recv() => match message {
                     Some(Message::Shutdown { keep, done }) => {
+                        // Withdraw, drain, then stop the data path.
+                        self.announcer.stop().await;
                         self.shutdown(keep);
                         let _ = done.send(());
                         return;
+                    }
+                    Some(Message::Reload { plan, reply }) => {
+                        // Removed VIPs are withdrawn, and drain, before their services go.
+                        if self.announcer.reload(plan.announce.clone()) {
+                            self.announcer.flush().await;
+                            tokio::time::sleep(self.announcer.drain()).await;
+                        }
+                        self.message(Message::Reload { plan, reply });
                     }
                     Some(message) => self.message(message),
                     // The daemon is gone without a shutdown: leave the data path as it is.
@@ -250,6 +278,13 @@ impl Driver {
             } => {
                 let _ = reply.send(self.operator(now, &service, &real_server, action));
             }
+            Message::Announce {
+                address,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(self.announcer.operator(&self.core, &address, action));
+            }
             Message::Reload { plan, reply } => {
                 let before = self.core.status().len();
                 self.core.handle(now, Input::Reload(plan.spec.clone()));
@@ -273,13 +308,17 @@ impl Driver {
                 None
             }
         };
-        report::status(
+        let mut status = report::status(
             &self.core,
             &self.plan,
             &self.applied,
             stats.as_ref(),
             service,
-        )
+        )?;
+        if service.is_none() {
+            status.announcements = self.announcer.status(&self.core);
+        }
+        Ok(status)
     }
 
     fn operator(
@@ -329,6 +368,7 @@ impl Driver {
                 Output::Event(event) => self.event(&event),
             }
         }
+        self.announcer.update(&self.core);
     }
 
     /// Applies the changes; after a failed transaction, the next one carries the whole
