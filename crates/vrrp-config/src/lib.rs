@@ -25,13 +25,13 @@ use std::path::Path;
 
 pub use diag::{ConfigError, Warning};
 pub use model::{
-    AlertObject, AlertSwitch, Alerts, CheckerSched, Command, Config, Family, FlushOnStop, Garp,
-    GarpExtraIf, GlobalDefs, InitFile, InitialState, InterfaceDelay, LbDataplane, Location,
-    LvsGlobal, LvsSyncDaemon, LvsTimeouts, Notify, NotifyFifo, ParamMatch, Prefix, RealServerHooks,
-    Role, RouteType, ScriptUser, Site, SmtpServer, StaticAddress, Statics, SyncGroup, TrackFile,
-    TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute, VirtualRule,
-    VirtualServer, VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpSched, VrrpScript,
-    address_of,
+    AlertObject, AlertSwitch, Alerts, BgpGlobal, CheckerSched, Command, Config, Family,
+    FlushOnStop, FrrProblem, Garp, GarpExtraIf, GlobalDefs, InitFile, InitialState, InterfaceDelay,
+    LbDataplane, Location, LvsGlobal, LvsSyncDaemon, LvsTimeouts, Notify, NotifyFifo, ParamMatch,
+    Prefix, RealServerHooks, Role, RouteType, ScriptUser, Site, SmtpServer, StaticAddress, Statics,
+    SyncGroup, TrackFile, TrackInterface, TrackProcess, TrackRef, TrackScript, Vip, VirtualRoute,
+    VirtualRule, VirtualServer, VirtualServerGroup, VrrpInstance, VrrpNetDefs, VrrpSched,
+    VrrpScript, address_of, announced_addrs, frr_problems,
 };
 
 /// A parsed configuration and the warnings found while reading it.

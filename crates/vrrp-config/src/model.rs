@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod alerts;
+mod bgp;
 mod global_vrrp;
 mod lvs;
 mod sched;
@@ -16,6 +17,8 @@ pub use sched::{CheckerSched, VrrpSched};
 pub use statics::{StaticAddress, Statics};
 
 pub use alerts::{AlertObject, AlertSwitch, Alerts, SmtpServer, address_of};
+pub use bgp::{BgpGlobal, FrrProblem, announced_addrs, frr_problems};
+pub(crate) use bgp::{MAX_ANNOUNCED as BGP_MAX_ANNOUNCED, MAX_TABLE as BGP_MAX_TABLE};
 pub use lvs::{
     FlushOnStop, LbDataplane, LvsGlobal, LvsSyncDaemon, LvsTimeouts, RealServerHooks, Site,
     VirtualServer, VirtualServerGroup,

@@ -773,6 +773,9 @@ impl<'t> Parser<'t, '_> {
             "notify_fifo_script" | "vrrp_notify_fifo_script" => self.fifo_script(s),
             "lb_dataplane"
             | "lb_nat_masquerade"
+            | "bgp_announce_table"
+            | "bgp_announce_drain"
+            | "bgp_frr_config"
             | "lvs_notify_fifo"
             | "lvs_notify_fifo_script"
             | "lvs_flush"

@@ -8,6 +8,7 @@ use crate::diag::{Diags, SourceMap, Span};
 use crate::model::{Config, Family, Garp, GlobalDefs, InitialState, Role, Vip, VrrpInstance};
 use crate::parser::{Parsed, RawGlobal, RawInstance, StateKw};
 
+mod bgp;
 mod garp_group;
 mod instance_extra;
 mod lvs;

@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod announce;
 mod balancer;
 pub mod check;
 pub mod dataplane;

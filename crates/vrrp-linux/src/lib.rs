@@ -4,6 +4,7 @@
 //! See `docs/dataplane.md` for the socket options, sysctls and the traps they avoid.
 
 pub mod announce;
+pub mod host_routes;
 pub mod netlink;
 pub mod nft;
 pub mod routes;

@@ -44,6 +44,9 @@ pub struct VirtualServer {
     pub protocol_site: Option<Site>,
     /// `sorry_server_lvs_method`, when given.
     pub sorry_lvs_method_site: Option<Site>,
+    /// `bgp_announce` (vrrpd), when given: its addresses are announced through FRR while the
+    /// service has its quorum.
+    pub bgp_announce: Option<Site>,
 }
 
 impl VirtualServer {
@@ -183,11 +186,13 @@ pub struct LvsGlobal {
     pub nat_masquerade: bool,
     /// `rs_init_notifies`.
     pub rs_init_notifies: bool,
+    /// `bgp_announce_table`, `bgp_announce_drain`, `bgp_frr_config` (vrrpd).
+    pub bgp: super::BgpGlobal,
 }
 
 impl Site {
     /// An error at this keyword.
-    fn error(&self, message: String, hint: String) -> ConfigError {
+    pub(super) fn error(&self, message: String, hint: String) -> ConfigError {
         ConfigError {
             file: self.location.file.clone(),
             line: self.location.line,

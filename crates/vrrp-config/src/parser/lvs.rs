@@ -61,6 +61,7 @@ pub(crate) struct RawVs {
     pub sorry_forwarding: Option<At<Forwarding>>,
     pub omega: bool,
     pub ha_suspend: bool,
+    pub bgp_announce: Option<Span>,
     pub virtualhost: Option<String>,
     pub ip_family: Option<At<IpFamily>>,
     pub real_servers: Vec<RawRs>,
@@ -457,6 +458,7 @@ impl<'t> Parser<'t, '_> {
             sorry_forwarding: None,
             omega: false,
             ha_suspend: false,
+            bgp_announce: None,
             virtualhost: None,
             ip_family: None,
             real_servers: Vec::new(),
@@ -545,6 +547,11 @@ impl<'t> Parser<'t, '_> {
             }
             "omega" => vs.omega = self.flag(s).map_or(vs.omega, |v| v.v),
             "ha_suspend" => vs.ha_suspend = self.flag(s).map_or(vs.ha_suspend, |v| v.v),
+            "bgp_announce" => {
+                if let Some(v) = self.flag(s) {
+                    vs.bgp_announce = v.v.then(|| s.span());
+                }
+            }
             "virtualhost" => vs.virtualhost = self.value(s, |w| Ok(w.to_owned())).map(|v| v.v),
             "ip_family" => vs.ip_family = self.value(s, family).or(vs.ip_family.take()),
             "real_server" => {

@@ -79,6 +79,22 @@ impl<'t> Parser<'t, '_> {
                     }
                 }
             }
+            "bgp_announce_table" => {
+                let max = i64::from(crate::model::BGP_MAX_TABLE);
+                if let Some(v) = self.value(s, |w| value::int(w, 1, max)) {
+                    self.global.defs.lvs.bgp.table = u32::try_from(v.v).unwrap_or(200);
+                }
+            }
+            "bgp_announce_drain" => {
+                if let Some(v) = self.value(s, |w| value::timer(w, 3600)) {
+                    self.global.defs.lvs.bgp.drain = v.v;
+                }
+            }
+            "bgp_frr_config" => {
+                if let Some(v) = self.value(s, |w| Ok(PathBuf::from(w))) {
+                    self.global.defs.lvs.bgp.frr_config = v.v;
+                }
+            }
             "lvs_timeouts" => self.lvs_timeouts(s),
             "lvs_sync_daemon" => self.lvs_sync_daemon(s),
             "lvs_notify_fifo" => self.fifo(s),

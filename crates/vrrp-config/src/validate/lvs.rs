@@ -309,7 +309,11 @@ fn virtual_server(mut vs: RawVs, cx: &Context<'_>, d: &mut Diags) -> Option<(Vir
         lvs_method_site: vs.forwarding.as_ref().map(|s| site(map, s.span)),
         protocol_site: vs.protocol.as_ref().map(|s| site(map, s.span)),
         sorry_lvs_method_site: vs.sorry_forwarding.as_ref().map(|s| site(map, s.span)),
+        bgp_announce: vs.bgp_announce.map(|s| site(map, s)),
     };
+    if let Some(span) = vs.bgp_announce {
+        super::bgp::check_announced(&out.spec, span, d);
+    }
     Some((out, key.span))
 }
 
