@@ -258,6 +258,37 @@ impl ActiveActive {
         Ok(at)
     }
 
+    /// Balancer `i` into maintenance: `vrrpctl announce drain VIP` (vrrpd withdraws the
+    /// route, waits `bgp_announce_drain`, and keeps the service), or with
+    /// [`Announce::ByHand`] the route deleted by hand.
+    pub fn maintenance(&self, i: usize) -> Result<()> {
+        let b = &self.balancers[i];
+        let vip = self.vip.to_string();
+        match (self.spec.announce, &b.vrrpd) {
+            (Announce::Vrrpd, Some(d)) => {
+                let sock = d
+                    .control_socket
+                    .as_ref()
+                    .ok_or_else(|| Error::msg("vrrpd has no control socket"))?
+                    .to_string_lossy()
+                    .into_owned();
+                let ctl = crate::vrrpctl_next_to(&self.spec.vrrpd)?;
+                b.node.run_ok(
+                    &ctl.to_string_lossy(),
+                    &["--socket", &sock, "announce", "drain", &vip],
+                )?;
+            }
+            _ => {
+                let table = ANNOUNCE_TABLE.to_string();
+                b.node.run_ok(
+                    "ip",
+                    &["route", "del", &format!("{vip}/32"), "table", &table],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Packets and SYNs to the VIP that balancer `i` received so far.
     pub fn balancer_counts(&self, i: usize) -> (u64, u64) {
         let node = &self.balancers[i].node;

@@ -97,12 +97,22 @@ fn broken(records: &[FlowRecord]) -> Vec<&FlowRecord> {
     records.iter().filter(|r| r.broken.is_some()).collect()
 }
 
-/// Which balancer carries each held flow (by the balancers' flow sets).
-fn carriers(aa: &ActiveActive, running: &[usize]) -> BTreeMap<(Ipv4Addr, u16), usize> {
+/// Which balancer carries each held flow of `flows` (by the balancers' flow sets).
+fn carriers(
+    aa: &ActiveActive,
+    running: &[usize],
+    flows: &[FlowRecord],
+) -> BTreeMap<(Ipv4Addr, u16), usize> {
+    let held: Vec<_> = flows
+        .iter()
+        .filter_map(|r| Some((r.source?, r.port)))
+        .collect();
     let mut m = BTreeMap::new();
     for &i in running {
         for f in aa.balancer_flows(i) {
-            m.insert(f, i);
+            if held.contains(&f) {
+                m.insert(f, i);
+            }
         }
     }
     m
@@ -119,7 +129,7 @@ fn balancers_share_and_one_dies_without_breaking_connections() {
     let mut aa = lab("bgpa", 3, &[0, 1, 2]);
     let flows = held(&aa);
     std::thread::sleep(Duration::from_secs(1));
-    let by = carriers(&aa, &[0, 1, 2]);
+    let by = carriers(&aa, &[0, 1, 2], &flows.records());
     let mut share = [0usize; 3];
     for i in by.values() {
         share[*i] += 1;
@@ -171,5 +181,179 @@ fn balancers_share_and_one_dies_without_breaking_connections() {
     assert!(broke.is_empty(), "held connections broke: {broke:?}");
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b.last_server, a.last_server, "a flow changed server");
+    }
+}
+
+/// New connections from every source, one per request, each bounded.
+fn new_connections(aa: &ActiveActive) -> Flows {
+    Flows::start(
+        &aa.client,
+        aa.vip,
+        &aa.sources,
+        FlowKind::PerRequest,
+        EVERY * 2,
+        Duration::from_secs(2),
+    )
+    .expect("start the new connections")
+}
+
+/// The server each source's new connections reached over a window (`mh` hashes the
+/// source address: one server per source), and the failures.
+fn map_sources(aa: &ActiveActive, window: Duration) -> (BTreeMap<Ipv4Addr, Vec<String>>, u64) {
+    let f = new_connections(aa);
+    std::thread::sleep(window);
+    let records = f.stop();
+    let failed = records.iter().map(|r| r.failed).sum();
+    let map = records
+        .into_iter()
+        .filter_map(|r| Some((r.source?, r.servers.keys().cloned().collect())))
+        .collect();
+    (map, failed)
+}
+
+/// (c) A real server dies: every balancer stops using it (no new connection fails or
+/// reaches it), and only its flows move (every other source keeps its server; held
+/// connections to the other servers do not break).
+#[test]
+fn a_dead_real_server_moves_only_its_flows() {
+    if !ready() {
+        return;
+    }
+    let aa = lab("bgpc", 3, &[0, 1, 2]);
+    let (before, failed) = map_sources(&aa, Duration::from_secs(2));
+    assert_eq!(failed, 0, "no failure before the server dies");
+    assert!(
+        before.values().all(|s| s.len() == 1),
+        "mh: one server per source: {before:?}"
+    );
+    let flows = held(&aa);
+    aa.servers[1].1.kill().expect("kill nginx on rs2");
+    // Every balancer's checker must take rs2 out: then no new connection fails.
+    let clean =
+        vrrp_testlab::wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
+            let (m, failed) = map_sources(&aa, Duration::from_secs(1));
+            failed == 0 && m.values().all(|s| !s.contains(&"rs2".to_string()))
+        });
+    assert!(
+        clean,
+        "the balancers still send new connections to rs2\n{}",
+        aa.core().diag()
+    );
+    let (after, failed) = map_sources(&aa, Duration::from_secs(2));
+    let records = flows.stop();
+    assert_eq!(failed, 0);
+    let mut moved = 0;
+    for (src, servers) in &before {
+        let now = after.get(src).cloned().unwrap_or_default();
+        if servers.first().map(String::as_str) == Some("rs2") {
+            moved += 1;
+            assert!(!now.contains(&"rs2".to_string()), "{src} still reaches rs2");
+        } else {
+            assert_eq!(servers, &now, "{src} moved although its server lives");
+        }
+    }
+    let unexpected: Vec<_> = records
+        .iter()
+        .filter(|r| r.broken.is_some() && r.last_server.as_deref() != Some("rs2"))
+        .collect();
+    let on_rs2 = records
+        .iter()
+        .filter(|r| r.last_server.as_deref() == Some("rs2"))
+        .count();
+    eprintln!(
+        "rs2 died: {moved} of {} sources moved; held flows broken: {} of {on_rs2} on rs2, {} elsewhere",
+        before.len(),
+        broken(&records).len() - unexpected.len(),
+        unexpected.len()
+    );
+    assert!(moved > 0, "some sources were on rs2: {before:?}");
+    assert!(
+        unexpected.is_empty(),
+        "held flows to live servers broke: {unexpected:?}"
+    );
+}
+
+/// (d) A balancer put in maintenance drains: its route is withdrawn, its flows move to
+/// the others, and no request fails (held or new).
+#[test]
+fn a_balancer_in_maintenance_drains_without_failures() {
+    if !ready() {
+        return;
+    }
+    let aa = lab("bgpd", 3, &[0, 1, 2]);
+    let flows = held(&aa);
+    let fresh = new_connections(&aa);
+    std::thread::sleep(Duration::from_secs(1));
+    aa.maintenance(2).expect("lb3 into maintenance");
+    let took = aa
+        .wait_next_hops(&[0, 1], ROUTE_GONE * 4)
+        .unwrap_or_else(|e| panic!("{e}\n{}", aa.core().diag()));
+    // lb3 carries nothing once the router forgot it (its flow set empties in 3 s).
+    let idle = vrrp_testlab::wait_until(Duration::from_secs(10), EVERY, || {
+        aa.balancer_flows(2).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let (held_after, fresh_after) = (flows.stop(), fresh.stop());
+    let failed: u64 = fresh_after.iter().map(|r| r.failed).sum();
+    let answered: u64 = fresh_after.iter().map(|r| r.answered).sum();
+    eprintln!(
+        "lb3 in maintenance: withdrawn after {took:?}; new requests {answered} answered, {failed} failed; held broken {}",
+        broken(&held_after).len()
+    );
+    assert!(idle, "lb3 still carries flows: {:?}", aa.balancer_flows(2));
+    assert_eq!(failed, 0, "new requests failed during the drain");
+    assert!(
+        broken(&held_after).is_empty(),
+        "held flows broke: {:?}",
+        broken(&held_after)
+    );
+}
+
+/// (e) A balancer added takes at most 1/N + 5 % of the new flows, and moves no flow to
+/// another server (held connections survive whichever balancer ECMP now picks).
+#[test]
+fn an_added_balancer_takes_its_share_and_breaks_nothing() {
+    if !ready() {
+        return;
+    }
+    let mut aa = lab("bgpe", 3, &[0, 1]);
+    let flows = held(&aa);
+    let before = flows.records();
+    let old = carriers(&aa, &[0, 1], &before);
+    aa.start_balancer(2).expect("start lb3");
+    aa.wait_next_hops(&[0, 1, 2], SESSION_UP)
+        .unwrap_or_else(|e| panic!("{e}\n{}", aa.core().diag()));
+    std::thread::sleep(Duration::from_secs(3)); // the flow sets forget the old paths
+    let syns0: Vec<u64> = (0..3).map(|i| aa.balancer_counts(i).1).collect();
+    let (_, failed) = map_sources(&aa, Duration::from_secs(3));
+    let syns: Vec<u64> = (0..3).map(|i| aa.balancer_counts(i).1 - syns0[i]).collect();
+    let now = carriers(&aa, &[0, 1, 2], &before);
+    let after = flows.stop();
+    let total: u64 = syns.iter().sum();
+    let share = syns[2] as f64 / total.max(1) as f64;
+    let to_new = now.values().filter(|&&i| i == 2).count();
+    let between_old = old
+        .iter()
+        .filter(|(f, i)| now.get(f).is_some_and(|j| j != *i && *j != 2))
+        .count();
+    eprintln!(
+        "lb3 added: {:.1} % of {total} new connections ({syns:?}); held flows: {to_new} moved to lb3, \
+         {between_old} moved between lb1 and lb2 (kernel ECMP rehash), broken {}",
+        share * 100.0,
+        broken(&after).len()
+    );
+    assert_eq!(failed, 0);
+    assert!(total > 100, "too few connections measured: {syns:?}");
+    assert!(
+        share > 0.0 && share <= 1.0 / 3.0 + 0.05,
+        "lb3's share {share}"
+    );
+    assert!(
+        broken(&after).is_empty(),
+        "held flows broke: {:?}",
+        broken(&after)
+    );
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b.last_server, a.last_server, "a held flow changed server");
     }
 }
