@@ -127,6 +127,8 @@ pub enum Reply {
     Lvs(LvsStatus),
     /// `rs`: the real server after the action.
     RealServer(Box<LvsRealServer>),
+    /// `announce`: the VIP after the action.
+    Announce(crate::BgpAnnouncement),
 }
 
 /// The result of `watch` before the events.
@@ -142,6 +144,7 @@ impl Serialize for Reply {
             Reply::Watching => serializer.serialize_str(WATCHING),
             Reply::Lvs(s) => s.serialize(serializer),
             Reply::RealServer(s) => s.serialize(serializer),
+            Reply::Announce(s) => s.serialize(serializer),
         }
     }
 }
@@ -159,6 +162,7 @@ impl Reply {
             Request::Reload => Reply::Reloaded(serde_json::from_value(result)?),
             Request::Lvs { .. } => Reply::Lvs(serde_json::from_value(result)?),
             Request::RealServer { .. } => Reply::RealServer(serde_json::from_value(result)?),
+            Request::Announce { .. } => Reply::Announce(serde_json::from_value(result)?),
             Request::Watch => match result {
                 Value::String(s) if s == WATCHING => Reply::Watching,
                 other => {

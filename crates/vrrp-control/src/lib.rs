@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+mod announce;
 mod answer;
 mod documents;
 mod event;
@@ -26,6 +27,7 @@ pub mod paths;
 mod reload;
 mod request;
 
+pub use announce::{AnnounceAction, BgpAnnouncement};
 pub use answer::{Answer, Reply};
 pub use documents::{
     Auth, ChecksumForm, Counters, DUMP_VERSION, InstanceStats, IpFamily, MasterSeen, ProtocolTimer,

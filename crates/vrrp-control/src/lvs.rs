@@ -120,4 +120,7 @@ pub struct LvsStatus {
     pub data_path: String,
     /// The services, in configuration order.
     pub services: Vec<LvsService>,
+    /// The VIPs of `bgp_announce` services, in address order (absent without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub announcements: Vec<crate::BgpAnnouncement>,
 }

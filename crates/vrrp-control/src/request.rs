@@ -5,7 +5,7 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::{PROTOCOL_VERSION, RsAction};
+use crate::{AnnounceAction, PROTOCOL_VERSION, RsAction};
 
 /// The priorities an operator may set (`priority`); `null` resets.
 pub const OPERATOR_PRIORITIES: RangeInclusive<u8> = 1..=254;
@@ -18,7 +18,8 @@ pub const OPERATOR_PRIORITIES: RangeInclusive<u8> = 1..=254;
 /// `{"v":1,"command":"reload"}`, `{"v":1,"command":"watch"}`,
 /// `{"v":1,"command":"lvs"}` (`"service":"[10.0.0.1]:tcp:80"` for one),
 /// `{"v":1,"command":"rs","service":"...","real_server":"[10.0.0.2]:80","action":"drain"}`
-/// (`"action":"weight","weight":5`).
+/// (`"action":"weight","weight":5`),
+/// `{"v":1,"command":"announce","address":"10.0.0.1","action":"drain"}` (or `restore`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// One status line per instance.
@@ -61,6 +62,13 @@ pub enum Request {
         /// What to do.
         action: RsAction,
     },
+    /// Maintenance of a `bgp_announce` VIP: withdrawn until restored.
+    Announce {
+        /// The VIP.
+        address: String,
+        /// What to do.
+        action: AnnounceAction,
+    },
 }
 
 impl Request {
@@ -75,6 +83,7 @@ impl Request {
             Request::Watch => "watch",
             Request::Lvs { .. } => "lvs",
             Request::RealServer { .. } => "rs",
+            Request::Announce { .. } => "announce",
         }
     }
 
@@ -115,6 +124,8 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     real_server: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     weight: Option<u32>,
@@ -132,6 +143,7 @@ impl Serialize for Request {
             real_server: None,
             action: None,
             weight: None,
+            address: None,
         };
         match self {
             Request::Status | Request::Reload | Request::Watch => {}
@@ -156,6 +168,10 @@ impl Serialize for Request {
                 if let RsAction::Weight { weight } = action {
                     wire.weight = Some(*weight);
                 }
+            }
+            Request::Announce { address, action } => {
+                wire.address = Some(address);
+                wire.action = Some(action.name());
             }
         }
         wire.serialize(serializer)
@@ -185,6 +201,8 @@ struct RawRequest {
     action: Option<Value>,
     #[serde(default)]
     weight: Option<Value>,
+    #[serde(default)]
+    address: Option<Value>,
 }
 
 /// A field that is present (even as `null`) is `Some`.
@@ -254,6 +272,19 @@ impl TryFrom<RawRequest> for Request {
                 },
             },
             "rs" => real_server_request(&raw)?,
+            "announce" => Request::Announce {
+                address: raw
+                    .address
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .ok_or("announce needs \"address\"")?
+                    .into(),
+                action: match raw.action.as_ref().and_then(Value::as_str) {
+                    Some("drain") => AnnounceAction::Drain,
+                    Some("restore") => AnnounceAction::Restore,
+                    _ => return Err("announce needs \"action\": drain or restore".into()),
+                },
+            },
             other => return Err(format!("unknown command {other:?}")),
         })
     }

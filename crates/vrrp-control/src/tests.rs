@@ -146,6 +146,14 @@ fn requests() -> Vec<Request> {
             real_server: "10.0.0.2:80".into(),
             action: RsAction::Drain,
         },
+        Request::Announce {
+            address: "10.0.0.1".into(),
+            action: AnnounceAction::Drain,
+        },
+        Request::Announce {
+            address: "10.0.0.1".into(),
+            action: AnnounceAction::Restore,
+        },
     ]
 }
 
@@ -175,6 +183,8 @@ fn requests_have_the_documented_wire_form() {
             r#"{"v":1,"command":"lvs","service":"[10.0.0.1]:tcp:80"}"#,
             r#"{"v":1,"command":"rs","service":"10.0.0.1:80","real_server":"10.0.0.2:80","action":"weight","weight":5}"#,
             r#"{"v":1,"command":"rs","service":"10.0.0.1:80","real_server":"10.0.0.2:80","action":"drain"}"#,
+            r#"{"v":1,"command":"announce","address":"10.0.0.1","action":"drain"}"#,
+            r#"{"v":1,"command":"announce","address":"10.0.0.1","action":"restore"}"#,
         ]
     );
 }
@@ -231,6 +241,7 @@ fn lvs_documents_round_trip() {
             real_servers: vec![rs.clone()],
             traffic: Traffic::default(),
         }],
+        announcements: vec![announcement()],
     };
     round_trip(&status);
     let request = Request::Lvs { service: None };
@@ -246,6 +257,44 @@ fn lvs_documents_round_trip() {
         Reply::decode(&action, value).unwrap(),
         Reply::RealServer(Box::new(rs))
     );
+}
+
+fn announcement() -> BgpAnnouncement {
+    BgpAnnouncement {
+        vip: "10.0.0.1".into(),
+        announced: false,
+        withheld: Some("maintenance".into()),
+        services: vec!["[10.0.0.1]:tcp:80".into()],
+        transitions: 2,
+        error: None,
+    }
+}
+
+#[test]
+fn announce_answers_and_refusals() {
+    let request = Request::Announce {
+        address: "10.0.0.1".into(),
+        action: AnnounceAction::Drain,
+    };
+    let value = serde_json::to_value(Reply::Announce(announcement())).unwrap();
+    assert_eq!(
+        Reply::decode(&request, value).unwrap(),
+        Reply::Announce(announcement())
+    );
+    let refused = |line: &str| Request::parse(line).expect_err(line);
+    assert_eq!(
+        refused(r#"{"v":1,"command":"announce","action":"drain"}"#),
+        "announce needs \"address\""
+    );
+    assert_eq!(
+        refused(r#"{"v":1,"command":"announce","address":"10.0.0.1","action":"off"}"#),
+        "announce needs \"action\": drain or restore"
+    );
+    // Without bgp_announce services the lvs document has no `announcements`.
+    let line = r#"{"data_path":"nftables","services":[]}"#;
+    let status: LvsStatus = serde_json::from_str(line).unwrap();
+    assert!(status.announcements.is_empty());
+    assert_eq!(serde_json::to_string(&status).unwrap(), line);
 }
 
 #[test]

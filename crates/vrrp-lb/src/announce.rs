@@ -60,7 +60,7 @@ pub struct VipStatus {
     pub withheld: Option<Withheld>,
     /// The services that have it.
     pub services: Vec<ServiceId>,
-    /// Times it was announced or withdrawn.
+    /// Times it was announced or withdrawn (the first decision is not counted).
     pub transitions: u64,
 }
 
@@ -68,7 +68,9 @@ pub struct VipStatus {
 struct Vip {
     services: Vec<ServiceId>,
     maintenance: bool,
-    announced: bool,
+    /// `None` until the first update: a previous run may have left its route either way,
+    /// so the first update says what to do whatever it decides.
+    announced: Option<bool>,
     transitions: u64,
 }
 
@@ -113,7 +115,7 @@ impl Announcements {
                     v.announced = old.announced;
                     v.transitions = old.transitions;
                 }
-                None if old.announced => out.push(Change::Withdraw(addr)),
+                None if old.announced != Some(false) => out.push(Change::Withdraw(addr)),
                 None => {}
             }
         }
@@ -126,9 +128,9 @@ impl Announcements {
         let mut out = Vec::new();
         for (addr, v) in &mut self.vips {
             let wanted = withheld(v, self.stopping, &quorum).is_none();
-            if wanted != v.announced {
-                v.announced = wanted;
-                v.transitions += 1;
+            if v.announced != Some(wanted) {
+                v.transitions += u64::from(v.announced.is_some());
+                v.announced = Some(wanted);
                 out.push(if wanted {
                     Change::Announce(*addr)
                 } else {
@@ -155,7 +157,7 @@ impl Announcements {
 
     /// Whether any VIP is announced.
     pub fn any_announced(&self) -> bool {
-        self.vips.values().any(|v| v.announced)
+        self.vips.values().any(|v| v.announced == Some(true))
     }
 
     /// Every VIP, in address order.
@@ -164,7 +166,7 @@ impl Announcements {
             .iter()
             .map(|(addr, v)| VipStatus {
                 vip: *addr,
-                announced: v.announced,
+                announced: v.announced == Some(true),
                 withheld: withheld(v, self.stopping, &quorum),
                 services: v.services.clone(),
                 transitions: v.transitions,
@@ -216,7 +218,8 @@ mod tests {
     fn announced_only_while_every_service_has_its_quorum() {
         let mut a = setup();
         let vip = ip("10.99.0.100");
-        assert_eq!(a.update(|_| false), []);
+        // The first decision is always told, for a route a previous run left.
+        assert_eq!(a.update(|_| false), [Change::Withdraw(vip)]);
         assert_eq!(a.update(|s| *s == id(80)), []);
         let st = a.status(|s| *s == id(80));
         assert_eq!(st[0].withheld, Some(Withheld::NoQuorum));
@@ -224,6 +227,10 @@ mod tests {
         assert_eq!(a.update(|_| true), []);
         assert_eq!(a.update(|s| *s != id(443)), [Change::Withdraw(vip)]);
         assert_eq!(a.status(|_| true)[0].transitions, 2);
+        // A VIP removed before any decision is withdrawn too.
+        let mut b = Announcements::default();
+        b.configure(&[(id(80), vec![vip])]);
+        assert_eq!(b.configure(&[]), [Change::Withdraw(vip)]);
     }
 
     #[test]
@@ -272,7 +279,7 @@ mod tests {
         // Whatever the sequence of quorum states, a VIP's changes alternate, starting
         // with an announcement: the driver never adds twice or removes what is not there.
         let mut a = setup();
-        let mut seen = Vec::new();
+        let mut seen = a.update(|_| true);
         for step in 0u32..64 {
             let up: HashSet<ServiceId> = [id(80), id(443)]
                 .into_iter()

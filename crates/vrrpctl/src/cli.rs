@@ -74,6 +74,16 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: RsCommand,
     },
+    /// A `bgp_announce` VIP: `drain VIP` withdraws it from BGP and keeps it withdrawn
+    /// (maintenance), `restore VIP` announces it again while its services have their quorum.
+    Announce {
+        #[arg(value_parser = ["drain", "restore"])]
+        action: String,
+        /// The VIP (`10.0.0.1`).
+        address: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// keepalived's genhash: fetch a URL from a real server and print the MD5 digest of its
     /// body (`MD5SUM = HEX`), the value of an HTTP_GET / SSL_GET `digest`.
     #[command(group(ArgGroup::new("what").required(true).args(["url", "server"])))]

@@ -66,6 +66,7 @@ pub fn reply_text(reply: &Reply) -> String {
         Reply::Watching => "watching".into(),
         Reply::Lvs(status) => crate::lvs::status_text(status),
         Reply::RealServer(rs) => crate::lvs::real_server_text(rs),
+        Reply::Announce(a) => crate::lvs::announcement_line(a),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The text of `vrrpctl lvs`: the layout of `ipvsadm -Ln --stats`, with the health of each
 //! real server and its checkers.
 
-use vrrp_control::{LvsRealServer, LvsService, LvsStatus};
+use vrrp_control::{BgpAnnouncement, LvsRealServer, LvsService, LvsStatus};
 
 /// The whole `lvs` document.
 pub fn status_text(status: &LvsStatus) -> String {
@@ -16,7 +16,32 @@ pub fn status_text(status: &LvsStatus) -> String {
             out.push(real_server_line(rs));
         }
     }
+    if !status.announcements.is_empty() {
+        out.push(String::new());
+        out.push("BGP announcements (bgp_announce):".into());
+        out.extend(status.announcements.iter().map(announcement_line));
+    }
     out.join("\n")
+}
+
+/// One announced VIP: `10.0.0.1 announced` or `10.0.0.1 withdrawn (no-quorum)`, its
+/// services and transitions, and the kernel's last refusal.
+pub fn announcement_line(a: &BgpAnnouncement) -> String {
+    let state = match (&a.withheld, a.announced) {
+        (_, true) => "announced".to_string(),
+        (Some(why), false) => format!("withdrawn ({why})"),
+        (None, false) => "withdrawn".to_string(),
+    };
+    let mut line = format!(
+        "  {:<16} {state:<26} {} transition(s); {}",
+        a.vip,
+        a.transitions,
+        a.services.join(", ")
+    );
+    if let Some(e) = &a.error {
+        line.push_str(&format!("; route error: {e}"));
+    }
+    line
 }
 
 /// One real server after an operator action, under the column titles.
@@ -141,12 +166,24 @@ mod tests {
                 real_servers: vec![rs("[10.99.1.10]:80", true), rs("[10.99.1.11]:80", false)],
                 traffic: Traffic::default(),
             }],
+            announcements: vec![vrrp_control::BgpAnnouncement {
+                vip: "10.99.1.100".into(),
+                announced: false,
+                withheld: Some("maintenance".into()),
+                services: vec!["[10.99.1.100]:tcp:80".into()],
+                transitions: 2,
+                error: None,
+            }],
         };
         let text = status_text(&status);
         assert!(text.contains("TCP [10.99.1.100]:tcp:80 wrr"), "{text}");
         assert!(text.contains("-> [10.99.1.10]:80 Masq"), "{text}");
         assert!(
             text.contains("DOWN; HTTP_GET failed 1.2 ms: connection refused"),
+            "{text}"
+        );
+        assert!(
+            text.contains("10.99.1.100      withdrawn (maintenance)"),
             "{text}"
         );
     }

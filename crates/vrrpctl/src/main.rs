@@ -8,7 +8,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use vrrp_control::{OPERATOR_PRIORITIES, Request, RsAction};
+use vrrp_control::{AnnounceAction, OPERATOR_PRIORITIES, Request, RsAction};
 use vrrpctl::sniff::{self, Options, Source};
 use vrrpctl::{daemon, genhash};
 
@@ -146,6 +146,18 @@ fn main() -> ExitCode {
         Command::Rs { action } => {
             let (request, json) = action.request();
             daemon(request, json)
+        }
+        Command::Announce {
+            action,
+            address,
+            json,
+        } => {
+            let action = if action == "drain" {
+                AnnounceAction::Drain
+            } else {
+                AnnounceAction::Restore
+            };
+            daemon(Request::Announce { address, action }, json)
         }
         Command::Genhash(args) => {
             let opts = match args.options() {

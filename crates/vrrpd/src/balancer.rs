@@ -7,6 +7,7 @@
 //! too, so a slow `nft` or a hung real server delays only the load balancer.
 
 mod addresses;
+mod announce;
 mod plan;
 mod report;
 
@@ -16,11 +17,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{error, info, warn};
-use vrrp_control::{Event as WatchEvent, LvsRealServer, LvsStatus, RsAction};
+use vrrp_control::{
+    AnnounceAction, BgpAnnouncement, Event as WatchEvent, LvsRealServer, LvsStatus, RsAction,
+};
 use vrrp_dataplane::DataPath;
 use vrrp_lb::dataplane::{self, DesiredState};
 use vrrp_lb::{Balancer, CheckerId, Event, Input, OperatorCommand, Output, Override};
 
+pub(crate) use announce::AnnouncePlan;
 pub(crate) use plan::BalancerPlan;
 
 use crate::clock;
@@ -40,6 +44,12 @@ pub(crate) enum Message {
         action: RsAction,
         reply: oneshot::Sender<Result<LvsRealServer, String>>,
     },
+    /// `vrrpctl announce drain|restore VIP`.
+    Announce {
+        address: String,
+        action: AnnounceAction,
+        reply: oneshot::Sender<Result<BgpAnnouncement, String>>,
+    },
     /// A new configuration (already checked): unchanged services keep their state.
     Reload {
         plan: Box<BalancerPlan>,
@@ -57,6 +67,8 @@ pub(crate) enum Message {
 /// The protocol thread's side: a channel to the load balancer's thread.
 pub(crate) struct BalancerHandle {
     tx: mpsc::UnboundedSender<Message>,
+    /// `bgp_announce_drain`: a stop waits that much longer.
+    drain: Duration,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -78,6 +90,7 @@ impl BalancerHandle {
             plan.data_path_reason
         );
         let (tx, rx) = mpsc::unbounded_channel();
+        let drain = plan.announce.drain;
         let watch = plan
             .spec
             .services
@@ -107,6 +120,7 @@ impl BalancerHandle {
             .context("cannot start the load balancer's thread")?;
         Ok(BalancerHandle {
             tx,
+            drain,
             thread: Some(thread),
         })
     }
@@ -120,7 +134,8 @@ impl BalancerHandle {
     pub(crate) async fn stop(mut self, keep: bool) {
         let (done, stopped) = oneshot::channel();
         if self.send(Message::Shutdown { keep, done }) {
-            let _ = tokio::time::timeout(Duration::from_secs(10), stopped).await;
+            let budget = Duration::from_secs(10) + self.drain;
+            let _ = tokio::time::timeout(budget, stopped).await;
         }
         if let Some(thread) = self.thread.take() {
             // The thread ends right after answering; don't block the loop on a stuck one.
@@ -149,6 +164,8 @@ struct Driver {
     watchers: broadcast::Sender<WatchEvent>,
     probes: mpsc::UnboundedSender<ProbeDone>,
     results: mpsc::UnboundedReceiver<ProbeDone>,
+    /// `bgp_announce`: the VIPs announced through FRR.
+    announcer: announce::Announcer,
 }
 
 impl Driver {
@@ -162,6 +179,7 @@ impl Driver {
         let core = Balancer::new(plan.spec.clone(), clock::now(), seed);
         let prober = plan.prober();
         let (probes, results) = mpsc::unbounded_channel();
+        let announcer = announce::Announcer::new(plan.announce.clone());
         Driver {
             core,
             plan,
@@ -173,10 +191,12 @@ impl Driver {
             watchers,
             probes,
             results,
+            announcer,
         }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
+        self.announcer.start();
         loop {
             self.drain();
             let now = clock::now();
@@ -199,9 +219,19 @@ impl Driver {
                 }
                 message = rx.recv() => match message {
                     Some(Message::Shutdown { keep, done }) => {
+                        // Withdraw, drain, then stop the data path.
+                        self.announcer.stop().await;
                         self.shutdown(keep);
                         let _ = done.send(());
                         return;
+                    }
+                    Some(Message::Reload { plan, reply }) => {
+                        // Removed VIPs are withdrawn, and drain, before their services go.
+                        if self.announcer.reload(plan.announce.clone()) {
+                            self.announcer.flush().await;
+                            tokio::time::sleep(self.announcer.drain()).await;
+                        }
+                        self.message(Message::Reload { plan, reply });
                     }
                     Some(message) => self.message(message),
                     // The daemon is gone without a shutdown: leave the data path as it is.
@@ -233,6 +263,13 @@ impl Driver {
             } => {
                 let _ = reply.send(self.operator(now, &service, &real_server, action));
             }
+            Message::Announce {
+                address,
+                action,
+                reply,
+            } => {
+                let _ = reply.send(self.announcer.operator(&self.core, &address, action));
+            }
             Message::Reload { plan, reply } => {
                 let before = self.core.status().len();
                 self.core.handle(now, Input::Reload(plan.spec.clone()));
@@ -253,13 +290,17 @@ impl Driver {
                 None
             }
         };
-        report::status(
+        let mut status = report::status(
             &self.core,
             &self.plan,
             &self.applied,
             stats.as_ref(),
             service,
-        )
+        )?;
+        if service.is_none() {
+            status.announcements = self.announcer.status(&self.core);
+        }
+        Ok(status)
     }
 
     fn operator(
@@ -309,6 +350,7 @@ impl Driver {
                 Output::Event(event) => self.event(&event),
             }
         }
+        self.announcer.update(&self.core);
     }
 
     /// Applies the changes; after a failed transaction, the next one carries the whole

@@ -252,7 +252,7 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     });
                 }
                 control::ControlRequest::Client { request, who, reply } => match request {
-                    Request::Lvs { .. } | Request::RealServer { .. } => {
+                    Request::Lvs { .. } | Request::RealServer { .. } | Request::Announce { .. } => {
                         ask_balancer(&r.reloader, request, &who, reply);
                     }
                     request => {
@@ -348,6 +348,22 @@ fn ask_balancer(
                     .await
                     .unwrap_or_else(|_| Err("the load balancer is gone".into()));
                 let _ = reply.send(answer.map(|rs| Reply::RealServer(Box::new(rs))));
+            });
+            sent
+        }
+        Request::Announce { address, action } => {
+            control::log_action(who, &format!("announce {} {address}", action.name()));
+            let (tx, rx) = oneshot::channel();
+            let sent = handle.send(Message::Announce {
+                address,
+                action,
+                reply: tx,
+            });
+            tokio::task::spawn_local(async move {
+                let answer = rx
+                    .await
+                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
+                let _ = reply.send(answer.map(Reply::Announce));
             });
             sent
         }

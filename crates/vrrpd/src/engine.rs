@@ -478,7 +478,7 @@ impl Engine {
             // Served by the control thread.
             Request::Watch => Err("watch is served by the control thread".into()),
             // The load balancer runs on its own thread; the main loop hands these to it.
-            Request::Lvs { .. } | Request::RealServer { .. } => {
+            Request::Lvs { .. } | Request::RealServer { .. } | Request::Announce { .. } => {
                 Err("no virtual_server is configured".into())
             }
         }

@@ -12,6 +12,7 @@
 //! ([`lb`]); a balancer that does not answer in time costs the scrape those series, never
 //! the protocol thread a wait.
 
+mod bgp;
 mod deadline;
 mod lb;
 
@@ -469,6 +470,7 @@ fn render(
     }
     if let Some(lvs) = lvs {
         lb::register(&mut registry, lvs);
+        bgp::register(&mut registry, &lvs.announcements);
     }
     process_metrics(&mut registry);
 

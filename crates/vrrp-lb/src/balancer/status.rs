@@ -130,6 +130,14 @@ fn real_server_status(rs: &RealServer) -> RealServerStatus {
 }
 
 impl Balancer {
+    /// Whether service `id` has its quorum and runs (not suspended by `ha_suspend`): what
+    /// gates its `bgp_announce`. An unknown service has none.
+    pub fn serving(&self, id: &ServiceId) -> bool {
+        self.services
+            .iter()
+            .any(|vs| vs.spec.id == *id && vs.quorum_up && !vs.suspended)
+    }
+
     /// Every service's state, in configuration order.
     pub fn status(&self) -> Vec<ServiceStatus> {
         self.services

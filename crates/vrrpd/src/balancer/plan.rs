@@ -84,6 +84,8 @@ impl Hooks {
 pub(crate) struct BalancerPlan {
     /// The core's services.
     pub spec: BalancerSpec,
+    /// `bgp_announce`: the VIPs announced through FRR.
+    pub announce: super::AnnouncePlan,
     /// Their scripts.
     pub hooks: Hooks,
     /// The data path to use.
@@ -152,6 +154,7 @@ impl BalancerPlan {
         let probe_context = scripts.probe_context(config);
         Ok(Some(BalancerPlan {
             spec,
+            announce: super::AnnouncePlan::from_config(config)?,
             hooks,
             data_path,
             data_path_reason,
@@ -164,6 +167,7 @@ impl BalancerPlan {
     pub(crate) fn empty() -> BalancerPlan {
         BalancerPlan {
             spec: BalancerSpec::default(),
+            announce: super::AnnouncePlan::default(),
             hooks: Hooks::default(),
             data_path: DataPathKind::Nftables,
             data_path_reason: String::new(),
@@ -228,6 +232,7 @@ impl BalancerPlan {
     /// Takes the services and hooks of a reloaded configuration (the data path stays).
     pub(crate) fn replace(&mut self, new: BalancerPlan) {
         self.spec = new.spec;
+        self.announce = new.announce;
         self.hooks = new.hooks;
         self.probe_context = new.probe_context;
     }

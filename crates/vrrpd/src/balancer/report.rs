@@ -35,6 +35,7 @@ pub(super) fn status(
     Ok(LvsStatus {
         data_path: plan.data_path_reason.clone(),
         services,
+        announcements: Vec::new(),
     })
 }
 

@@ -308,6 +308,7 @@ mod tests {
                     bytes: 10_000,
                 },
             }],
+            announcements: Vec::new(),
         };
         let mut registry = Registry::default();
         register(&mut registry, &status);
