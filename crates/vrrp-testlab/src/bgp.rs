@@ -166,10 +166,7 @@ impl ActiveActive {
     pub fn start_balancer(&mut self, i: usize) -> Result<()> {
         let b = &self.balancers[i];
         let frr_conf = balancer_conf(&b.node, &self.router);
-        let frr_path = b.node.write_file(
-            &format!("{}-frr.conf", b.node.name()),
-            &frr_conf.integrated(),
-        )?;
+        let frr_path = write_frr_files(&b.node, &frr_conf)?;
         let conf = vrrpd_conf(&self.spec, self.vip, &self.servers, &frr_path);
         let d = Daemon::Vrrpd {
             binary: self.spec.vrrpd.clone(),
@@ -325,6 +322,20 @@ impl ActiveActive {
         flows
     }
 }
+
+/// The node's `frr.conf` and FRR's `daemons` (bgpd and bfdd on) side by side, as vrrpd's
+/// `bgp_frr_config` check reads them; returns the `frr.conf` path.
+fn write_frr_files(node: &Node, conf: &FrrConf) -> Result<PathBuf> {
+    let dir = node.lab_path(&format!("{}-frr", node.name()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("daemons"), DAEMONS)?;
+    let path = dir.join("frr.conf");
+    std::fs::write(&path, conf.integrated())?;
+    Ok(path)
+}
+
+/// FRR's `daemons` file: what the lab runs.
+const DAEMONS: &str = "zebra=yes\nbgpd=yes\nbfdd=yes\n";
 
 fn ip(n: &Node) -> String {
     n.ipv4().to_string()
@@ -523,6 +534,7 @@ pub fn announce_supported(vrrpd: &std::path::Path) -> Announce {
             bfdd: String::new(),
         };
         std::fs::write(&frr, conf.integrated())?;
+        std::fs::write(dir.join("daemons"), DAEMONS)?;
         let text = format!(
             "global_defs {{\n    bgp_announce_table {ANNOUNCE_TABLE}\n    bgp_frr_config {}\n}}\n\
              virtual_server 10.99.0.200 {PORT} {{\n    lb_algo mh\n    lb_kind DR\n    \

@@ -60,7 +60,6 @@ impl Frr {
         if !out.status.success() {
             return Err(Error::msg(format!("chown frr:frr {}", dir.display())));
         }
-        node.write_file(&format!("{name}-frr.conf"), &conf.integrated())?;
         let mut frr = Frr {
             node: node.clone(),
             dir,

@@ -52,7 +52,9 @@ fn spec(balancers: usize) -> Spec {
 /// The lab with balancers `running` started and routed through; None (skipped) when FRR
 /// or the tools are missing.
 fn lab(tag: &str, balancers: usize, running: &[usize]) -> ActiveActive {
-    let mut aa = ActiveActive::new(tag, spec(balancers)).expect("build the lab");
+    let spec = spec(balancers);
+    eprintln!("the VIP is announced {:?}", spec.announce);
+    let mut aa = ActiveActive::new(tag, spec).expect("build the lab");
     for &i in running {
         aa.start_balancer(i).expect("start a balancer");
     }
