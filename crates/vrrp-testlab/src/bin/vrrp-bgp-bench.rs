@@ -1,8 +1,9 @@
 //! The active-active benchmark of issue 12 (`scripts/bench-bgp.sh`): on the lab of
 //! `vrrp_testlab::bgp`, for DR and NAT and for `mh` and `rr`, what each event costs the
 //! clients (held keep-alive connections broken, new requests failed): a balancer added,
-//! a balancer dying (link down and SIGKILL; BFD tells the router), a real server dying,
-//! the dead balancer coming back (its table built after the server's loss).
+//! a balancer dying (link down and SIGKILL; BFD tells the router), a real server dying
+//! and coming back, the dead balancer coming back (its table built in one go, the others'
+//! through the server's loss and return).
 //! Then requests/s through 1, 2 and 3 active balancers (wrk). Markdown to stdout,
 //! progress to stderr.
 //!
@@ -10,9 +11,9 @@
 
 use std::time::{Duration, Instant};
 
-use vrrp_testlab::bgp::{ActiveActive, Announce, Forwarding, Spec, announce_supported};
+use vrrp_testlab::bgp::{ActiveActive, Announce, Forwarding, PORT, Spec, announce_supported};
 use vrrp_testlab::flows::{FlowKind, FlowRecord, Flows};
-use vrrp_testlab::{Daemon, Error, Result};
+use vrrp_testlab::{Daemon, Error, Nginx, Result};
 
 /// Every flow requests every 50 ms (held) or 100 ms (new connections).
 const EVERY: Duration = Duration::from_millis(50);
@@ -69,11 +70,23 @@ fn measure(
         EVERY * 2,
         Duration::from_secs(2),
     )?;
-    std::thread::sleep(Duration::from_secs(1));
+    pause(Duration::from_secs(1))?;
     let route_change = event(aa)?;
-    std::thread::sleep(SETTLE);
+    pause(SETTLE)?;
     let (held, fresh) = (held.stop(), fresh.stop());
     Ok(outcome(&held, &fresh, dead, route_change))
+}
+
+/// Sleeps `d`, or fails at once on Ctrl-C (the labs are removed as the error unwinds).
+fn pause(d: Duration) -> Result<()> {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if vrrp_testlab::budget::interrupted() {
+            return Err(Error::msg("interrupted"));
+        }
+        std::thread::sleep(Duration::from_millis(100).min(end - Instant::now()));
+    }
+    Ok(())
 }
 
 fn outcome(
@@ -128,8 +141,14 @@ fn events_of(forwarding: Forwarding, scheduler: &str, vrrpd: &std::path::Path) -
         Ok(None)
     })?;
     row(&label, "real server lost", &server);
-    // lb2 comes back and builds its table with rs2 already dead; lb1 and lb3 lived through
-    // the removal. A flow ECMP moves to lb2 survives only if the tables agree.
+    let rs2 = aa.servers[1].0.clone();
+    let returned = measure(&mut aa, None, |aa| {
+        aa.servers[1].1 = Nginx::start(&rs2, "rs2", PORT)?;
+        Ok(None)
+    })?;
+    row(&label, "real server back", &returned);
+    // lb2 comes back and builds its table in one go; lb1 and lb3 lived through rs2's loss
+    // and return. A flow ECMP moves to lb2 survives only if the tables agree.
     let back = measure(&mut aa, None, |aa| {
         let at = Instant::now();
         aa.balancers[1].node.link_up()?;
@@ -137,7 +156,7 @@ fn events_of(forwarding: Forwarding, scheduler: &str, vrrpd: &std::path::Path) -
         aa.wait_next_hops(&[0, 1, 2], Duration::from_secs(30))?;
         Ok(Some(at.elapsed()))
     })?;
-    row(&label, "balancer back after the server loss", &back);
+    row(&label, "balancer back (after rs2's loss and return)", &back);
     Ok(())
 }
 
@@ -217,6 +236,7 @@ fn rps(runs: u32, vrrpd: &std::path::Path) -> Result<()> {
 }
 
 fn main() {
+    vrrp_testlab::budget::catch_interrupts();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().map(String::as_str).unwrap_or("all");
     let runs = args
