@@ -255,6 +255,13 @@ impl ActiveActive {
         Ok(at)
     }
 
+    /// A dead balancer back: its link up, then vrrpd and FRR started afresh (vrrpd builds
+    /// its tables in one go from the servers it finds alive).
+    pub fn restart_balancer(&mut self, i: usize) -> Result<()> {
+        self.balancers[i].node.link_up()?;
+        self.start_balancer(i)
+    }
+
     /// Balancer `i` into maintenance: `vrrpctl announce drain VIP` (vrrpd withdraws the
     /// route, waits `bgp_announce_drain`, and keeps the service), or with
     /// [`Announce::ByHand`] the route deleted by hand.

@@ -14,7 +14,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vrrp_testlab::bgp::{ActiveActive, Announce, Forwarding, Spec};
+use vrrp_testlab::Nginx;
+use vrrp_testlab::bgp::{ActiveActive, Announce, Forwarding, PORT, Spec};
 use vrrp_testlab::flows::{FlowKind, FlowRecord, Flows};
 use vrrp_testlab::{frr::frr_unavailable, skip};
 
@@ -222,6 +223,12 @@ fn a_dead_real_server_moves_only_its_flows() {
         return;
     }
     let aa = lab("bgpc", 3, &[0, 1, 2]);
+    let before = a_dead_real_server(&aa);
+    the_server_returns_and_a_restarted_balancer_agrees(aa, &before);
+}
+
+/// rs2 dies: see the test; returns each source's server before.
+fn a_dead_real_server(aa: &ActiveActive) -> BTreeMap<Ipv4Addr, Vec<String>> {
     let (before, failed) = map_sources(&aa, Duration::from_secs(2));
     assert_eq!(failed, 0, "no failure before the server dies");
     assert!(
@@ -280,6 +287,44 @@ fn a_dead_real_server_moves_only_its_flows() {
     assert!(
         unexpected * 10 <= held_live,
         "{unexpected} of {held_live} held flows to live servers broke"
+    );
+    before
+}
+
+/// (c, continued) rs2 comes back: every source is back on its first server (Maglev's table
+/// depends on the live servers only). Then lb2 dies and comes back: its table, built in one
+/// go, agrees with those of lb1 and lb3, which lived through rs2's loss and return, so no
+/// held flow that ECMP moves onto it breaks.
+fn the_server_returns_and_a_restarted_balancer_agrees(
+    mut aa: ActiveActive,
+    before: &BTreeMap<Ipv4Addr, Vec<String>>,
+) {
+    let rs2 = aa.servers[1].0.clone();
+    aa.servers[1].1 = Nginx::start(&rs2, "rs2", PORT).expect("nginx on rs2 again");
+    let back =
+        vrrp_testlab::wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
+            map_sources(&aa, Duration::from_secs(1)) == (before.clone(), 0)
+        });
+    assert!(back, "the sources are not back on their first servers");
+    let flows = held(&aa);
+    aa.crash_balancer(1).expect("crash lb2");
+    aa.wait_next_hops(&[0, 2], ROUTE_GONE)
+        .unwrap_or_else(|e| panic!("{e}\n{}", aa.core().diag()));
+    aa.restart_balancer(1).expect("lb2 back");
+    aa.wait_next_hops(&[0, 1, 2], SESSION_UP)
+        .unwrap_or_else(|e| panic!("{e}\n{}", aa.core().diag()));
+    std::thread::sleep(Duration::from_secs(2));
+    let on_lb2 = carriers(&aa, &[1], &flows.records()).len();
+    let records = flows.stop();
+    eprintln!(
+        "rs2 back, lb2 died and came back: {on_lb2} held flows on lb2 again, {} broken",
+        broken(&records).len()
+    );
+    assert!(on_lb2 > 0, "lb2 carries held flows again");
+    assert!(
+        broken(&records).is_empty(),
+        "held flows broke: {:?}",
+        broken(&records)
     );
 }
 

@@ -151,8 +151,7 @@ fn events_of(forwarding: Forwarding, scheduler: &str, vrrpd: &std::path::Path) -
     // and return. A flow ECMP moves to lb2 survives only if the tables agree.
     let back = measure(&mut aa, None, |aa| {
         let at = Instant::now();
-        aa.balancers[1].node.link_up()?;
-        aa.start_balancer(1)?;
+        aa.restart_balancer(1)?;
         aa.wait_next_hops(&[0, 1, 2], Duration::from_secs(30))?;
         Ok(Some(at.elapsed()))
     })?;
