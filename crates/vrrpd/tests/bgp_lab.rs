@@ -229,18 +229,18 @@ fn a_dead_real_server_moves_only_its_flows() {
 
 /// rs2 dies: see the test; returns each source's server before.
 fn a_dead_real_server(aa: &ActiveActive) -> BTreeMap<Ipv4Addr, Vec<String>> {
-    let (before, failed) = map_sources(&aa, Duration::from_secs(2));
+    let (before, failed) = map_sources(aa, Duration::from_secs(2));
     assert_eq!(failed, 0, "no failure before the server dies");
     assert!(
         before.values().all(|s| s.len() == 1),
         "mh: one server per source: {before:?}"
     );
-    let flows = held(&aa);
+    let flows = held(aa);
     aa.servers[1].1.kill().expect("kill nginx on rs2");
     // Every balancer's checker must take rs2 out: then no new connection fails.
     let clean =
         vrrp_testlab::wait_until(Duration::from_secs(30), Duration::from_millis(500), || {
-            let (m, failed) = map_sources(&aa, Duration::from_secs(1));
+            let (m, failed) = map_sources(aa, Duration::from_secs(1));
             failed == 0 && m.values().all(|s| !s.contains(&"rs2".to_string()))
         });
     assert!(
@@ -248,7 +248,7 @@ fn a_dead_real_server(aa: &ActiveActive) -> BTreeMap<Ipv4Addr, Vec<String>> {
         "the balancers still send new connections to rs2\n{}",
         aa.core().diag()
     );
-    let (after, failed) = map_sources(&aa, Duration::from_secs(2));
+    let (after, failed) = map_sources(aa, Duration::from_secs(2));
     let records = flows.stop();
     assert_eq!(failed, 0);
     let (mut moved, mut others) = (0, 0);
