@@ -66,9 +66,9 @@ pub(crate) enum Message {
 
 /// The protocol thread's side: a channel to the load balancer's thread.
 pub(crate) struct BalancerHandle {
-    tx: mpsc::UnboundedSender<Message>,
     /// `bgp_announce_drain`: a stop waits that much longer.
     drain: Duration,
+    tx: mpsc::UnboundedSender<Message>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -119,8 +119,8 @@ impl BalancerHandle {
             })
             .context("cannot start the load balancer's thread")?;
         Ok(BalancerHandle {
-            tx,
             drain,
+            tx,
             thread: Some(thread),
         })
     }
@@ -153,6 +153,8 @@ const APPLY_RETRY: Duration = Duration::from_secs(1);
 /// What lives on the load balancer's thread.
 struct Driver {
     core: Balancer,
+    /// `bgp_announce`: the VIPs announced through FRR.
+    announcer: announce::Announcer,
     plan: BalancerPlan,
     data_path: Box<dyn DataPath>,
     /// What the data path holds: the last state applied without error.
@@ -164,8 +166,6 @@ struct Driver {
     watchers: broadcast::Sender<WatchEvent>,
     probes: mpsc::UnboundedSender<ProbeDone>,
     results: mpsc::UnboundedReceiver<ProbeDone>,
-    /// `bgp_announce`: the VIPs announced through FRR.
-    announcer: announce::Announcer,
 }
 
 impl Driver {
@@ -179,9 +179,9 @@ impl Driver {
         let core = Balancer::new(plan.spec.clone(), clock::now(), seed);
         let prober = plan.prober();
         let (probes, results) = mpsc::unbounded_channel();
-        let announcer = announce::Announcer::new(plan.announce.clone());
         Driver {
             core,
+            announcer: announce::Announcer::new(plan.announce.clone()),
             plan,
             data_path,
             applied: DesiredState::default(),
@@ -191,12 +191,10 @@ impl Driver {
             watchers,
             probes,
             results,
-            announcer,
         }
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Message>) {
-        self.announcer.start();
         loop {
             self.drain();
             let now = clock::now();

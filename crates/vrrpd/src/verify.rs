@@ -28,6 +28,9 @@ pub(crate) fn check(path: &Path, args: &Args) -> Option<Checked> {
         errors: mut config_errors,
         mut warnings,
     } = vrrp_config::check_with(path, &LoadOptions::default());
+    // FRR's setup for `bgp_announce`: at start only (and `-t`), while the daemon can still
+    // read FRR's files (0640 frr:frr on Debian; a reload runs without CAP_DAC_OVERRIDE).
+    config_errors.extend(config.bgp_frr_errors());
     let scripts = tracking::Scripts::new(&config.global);
     let (errors, tracker_plan, balancer_plan) = check_scripts(&config, &scripts);
     // Scripts not installed yet: keepalived disables them and runs; `--strict` refuses.

@@ -7,7 +7,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Result, bail};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 use vrrp_config::Config;
@@ -26,14 +25,8 @@ pub(crate) struct AnnouncePlan {
 }
 
 impl AnnouncePlan {
-    /// The plan of `config`; FRR's setup is checked when a service is announced (a start or
-    /// reload error, located at the first `bgp_announce`).
-    pub(crate) fn from_config(config: &Config) -> Result<AnnouncePlan> {
-        let errors = config.bgp_frr_errors();
-        if !errors.is_empty() {
-            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            bail!("{}", text.join("\n"));
-        }
+    /// The plan of `config` (FRR's setup is checked at start, `verify.rs`).
+    pub(crate) fn from_config(config: &Config) -> AnnouncePlan {
         let bgp = &config.global.lvs.bgp;
         let services = config
             .virtual_servers
@@ -44,11 +37,11 @@ impl AnnouncePlan {
                 (vs.spec.id.clone(), addrs)
             })
             .collect();
-        Ok(AnnouncePlan {
+        AnnouncePlan {
             services,
             table: bgp.table,
             drain: bgp.drain,
-        })
+        }
     }
 }
 
@@ -84,7 +77,7 @@ impl Announcer {
 
     /// Starts the route worker (on the current runtime) when anything is announced; routes a
     /// previous run left for VIPs no longer configured are removed first.
-    pub(crate) fn start(&mut self) {
+    fn start(&mut self) {
         if self.plan.services.is_empty() {
             return;
         }
@@ -99,8 +92,12 @@ impl Announcer {
         self.jobs = Some(tx);
     }
 
-    /// Brings the routes in line with the services' quorum (after each input of the core).
+    /// Brings the routes in line with the services' quorum (after each input of the core,
+    /// on the balancer's runtime: the first call starts the worker).
     pub(crate) fn update(&mut self, core: &Balancer) {
+        if self.jobs.is_none() {
+            self.start();
+        }
         let changes = self.state.update(|id| core.serving(id));
         self.send(changes);
     }
@@ -111,11 +108,9 @@ impl Announcer {
         let announced = self.state.any_announced();
         let changes = self.state.configure(&plan.services);
         let drained = announced && changes.iter().any(|c| matches!(c, Change::Withdraw(_)));
-        if self.jobs.is_none() && !plan.services.is_empty() {
-            self.plan = plan;
+        self.plan = plan;
+        if self.jobs.is_none() {
             self.start();
-        } else {
-            self.plan = plan;
         }
         self.send(changes);
         drained

@@ -154,7 +154,7 @@ impl BalancerPlan {
         let probe_context = scripts.probe_context(config);
         Ok(Some(BalancerPlan {
             spec,
-            announce: super::AnnouncePlan::from_config(config)?,
+            announce: super::AnnouncePlan::from_config(config),
             hooks,
             data_path,
             data_path_reason,
