@@ -496,7 +496,8 @@ pub fn vrrpd_conf(
     if spec.forwarding == Forwarding::Nat {
         globals.push_str("    lb_nat_masquerade\n");
     }
-    let mut vs_extra = String::new();
+    // alpha: a (re)started balancer announces only once its checks pass.
+    let mut vs_extra = String::from("    alpha\n");
     if spec.announce == Announce::Vrrpd {
         globals.push_str(&format!(
             "    bgp_announce_table {ANNOUNCE_TABLE}\n    bgp_frr_config {}\n",
