@@ -80,13 +80,16 @@ fn measure(
 /// Sleeps `d`, or fails at once on Ctrl-C (the labs are removed as the error unwinds).
 fn pause(d: Duration) -> Result<()> {
     let end = Instant::now() + d;
-    while Instant::now() < end {
+    loop {
         if vrrp_testlab::budget::interrupted() {
             return Err(Error::msg("interrupted"));
         }
-        std::thread::sleep(Duration::from_millis(100).min(end - Instant::now()));
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100).min(left));
     }
-    Ok(())
 }
 
 fn outcome(
@@ -219,6 +222,7 @@ fn rps(runs: u32, vrrpd: &std::path::Path) -> Result<()> {
             aa.start_balancer(i)?;
         }
         aa.wait_next_hops(&[0, 1, 2], Duration::from_secs(30))?;
+        pause(Duration::ZERO)?;
         results[2].push(wrk(&aa)?);
         aa.maintenance(2)?;
         aa.wait_next_hops(&[0, 1], Duration::from_secs(30))?;
