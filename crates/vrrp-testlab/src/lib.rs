@@ -14,10 +14,13 @@
 //! The tests and the demo shell out to `ip`, `nft`, `ping` and `tcpdump`; the
 //! daemon under test never needs to.
 
+pub mod bgp;
 pub mod budget;
 pub mod chaos;
 pub mod conf;
 pub mod daemon;
+pub mod flows;
+pub mod frr;
 pub mod probe;
 mod require;
 mod servers;
