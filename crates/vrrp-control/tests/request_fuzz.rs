@@ -1,6 +1,6 @@
 //! The request decoder (`Request::parse`, what the daemon runs on every control line) under
-//! a committed corpus and a bounded, seeded mutation of it (crates/vrrp-fuzz): stable Rust, deterministic, in
-//! the ordinary test suite (cargo-fuzz needs nightly).
+//! a committed corpus and a bounded, seeded mutation of it (crates/vrrp-fuzz): stable Rust,
+//! deterministic, in the ordinary test suite (cargo-fuzz needs nightly).
 //!
 //! `tests/corpus/requests-valid.jsonl`: one request per line, each must parse and survive a
 //! round trip through its wire form. `tests/corpus/requests-invalid.tsv`: a line, a tab and
