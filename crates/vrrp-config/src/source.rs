@@ -186,7 +186,8 @@ impl Loader {
         }
     }
 
-    /// Reads the main file. Errors are recorded with line 0 when it cannot be read.
+    /// Reads the main file. Errors are recorded with line 0 when it cannot be read (at the
+    /// first bad byte when it is not UTF-8).
     pub(crate) fn load_path(&mut self, path: &Path) {
         match read_text(path) {
             Ok(text) => {
@@ -202,9 +203,13 @@ impl Loader {
                 );
                 self.stack.pop();
             }
-            Err(msg) => {
+            Err(Unreadable {
+                message,
+                bad_utf8: Some((text, line, column)),
+            }) => self.bad_utf8(path, &text, line, column, message),
+            Err(Unreadable { message, .. }) => {
                 let file = self.new_file(path.to_path_buf(), "");
-                self.diags.error(Span::new(file, 0, 0), msg);
+                self.diags.error(Span::new(file, 0, 0), message);
             }
         }
     }
@@ -1058,8 +1063,18 @@ impl Loader {
                 self.add_text(path.to_path_buf(), &text, &base, ctx.depth + 1, ctx.checks);
                 self.stack.pop();
             }
-            Err(msg) => self.diags.error(span, msg),
+            Err(Unreadable {
+                message,
+                bad_utf8: Some((text, line, column)),
+            }) => self.bad_utf8(path, &text, line, column, message),
+            Err(Unreadable { message, .. }) => self.diags.error(span, message),
         }
+    }
+
+    /// A file that is not UTF-8: the error points at its first bad byte, in the file.
+    fn bad_utf8(&mut self, path: &Path, text: &str, line: usize, column: usize, msg: String) {
+        let file = self.new_file(path.to_path_buf(), text);
+        self.diags.error(Span::new(file, line, column), msg);
     }
 
     fn push(&mut self, kind: TokKind, span: Span, dq: bool) {
@@ -1551,15 +1566,29 @@ fn unescape(c: char) -> char {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+/// Why a file cannot be read as text.
+struct Unreadable {
+    message: String,
+    /// Invalid UTF-8: the text read as far as possible and the 1-based line and column of
+    /// the first bad byte, so that the error points into the file.
+    bad_utf8: Option<(String, usize, usize)>,
+}
+
+fn read_text(path: &Path) -> Result<String, Unreadable> {
+    let bytes = std::fs::read(path).map_err(|e| Unreadable {
+        message: format!("cannot read `{}`: {e}", path.display()),
+        bad_utf8: None,
+    })?;
     String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "`{}` is not valid UTF-8 (at byte {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.into_bytes();
+        let before = String::from_utf8_lossy(&bytes[..valid]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        Unreadable {
+            message: format!("`{}` is not valid UTF-8 (at byte {valid})", path.display()),
+            bad_utf8: Some((String::from_utf8_lossy(&bytes).into_owned(), line, column)),
+        }
     })
 }
 

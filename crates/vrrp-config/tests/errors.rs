@@ -452,3 +452,24 @@ fn vmac_name_conflicts() {
     let errs = errors(&instance("    use_vmac eth0\n"));
     has(&errs, 5, 5, "is the name of a configured interface");
 }
+
+/// Found by tests/config_fuzz.rs: a file that is not UTF-8 had its error at line 0.
+#[test]
+fn bad_utf8_points_at_the_first_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("vrrp-config-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("inc")).unwrap();
+    std::fs::write(
+        dir.join("main.conf"),
+        b"! x\nglobal_defs {\n  \xc3\x28\n}\ninclude inc/b.conf\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("inc/b.conf"), b"! fine\n! \xff\n").unwrap();
+    let errs = load(&dir.join("main.conf")).expect_err("not UTF-8");
+    has(&errs, 3, 3, "is not valid UTF-8 (at byte 20)");
+    std::fs::remove_file(dir.join("main.conf")).unwrap();
+    std::fs::write(dir.join("main.conf"), b"include inc/b.conf\n").unwrap();
+    let errs = load(&dir.join("main.conf")).expect_err("not UTF-8");
+    let _ = std::fs::remove_dir_all(&dir);
+    has(&errs, 2, 3, "is not valid UTF-8 (at byte 9)");
+    assert!(errs[0].file.ends_with("inc/b.conf"), "{errs:?}");
+}
