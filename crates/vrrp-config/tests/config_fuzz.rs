@@ -89,7 +89,7 @@ fn files_of(entry: &[u8]) -> Vec<(String, Vec<u8>)> {
 fn allowed(name: &str) -> bool {
     (name.starts_with("inc/") || name.starts_with("more/"))
         && !name.contains("..")
-        && name.len() > 5
+        && (6..64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
