@@ -487,7 +487,9 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                 } else {
                     (e.u16(body, 0).map(u32::from), 4, 12)
                 };
-                let iface_id = iface.ok_or(CaptureError::Truncated("packet block"))?;
+                // A block too short for its fields is a bad length, not the end of the file.
+                let short = CaptureError::BadLength("packet block", total as u64);
+                let iface_id = iface.ok_or(short)?;
                 let ifc = st
                     .interfaces
                     .get(iface_id as usize)
@@ -498,7 +500,7 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                     e.u32(body, cap_at),
                     e.u32(body, cap_at + 4),
                 ) else {
-                    return Err(CaptureError::Truncated("packet block"));
+                    return Err(CaptureError::BadLength("packet block", total as u64));
                 };
                 let start = cap_at + 8;
                 let data = body
@@ -519,7 +521,7 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                     .ok_or(CaptureError::UnknownInterface(0))?;
                 let orig = e
                     .u32(body, 0)
-                    .ok_or(CaptureError::Truncated("packet block"))?;
+                    .ok_or(CaptureError::BadLength("packet block", total as u64))?;
                 let avail = body.len().saturating_sub(4);
                 let mut caplen = (orig as usize).min(avail);
                 if ifc.snaplen != 0 {
@@ -542,7 +544,11 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
 
 fn parse_idb(e: Endian, body: &[u8]) -> Result<Interface, CaptureError> {
     let (Some(linktype), Some(snaplen)) = (e.u16(body, 0), e.u32(body, 4)) else {
-        return Err(CaptureError::Truncated("interface description block"));
+        // The block is too short for its fields (the file goes on).
+        return Err(CaptureError::BadLength(
+            "interface description block",
+            body.len() as u64 + 12,
+        ));
     };
     let mut ifc = Interface {
         linktype: u32::from(linktype),
