@@ -14,7 +14,7 @@ use vrrp_control::Request;
 use vrrp_fuzz::{Campaign, Mutator};
 
 /// Mutants per corpus line.
-const MUTANTS: u64 = 3000;
+const MUTANTS: u64 = 1500;
 
 fn corpus(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
