@@ -123,10 +123,11 @@ fn corpus() -> Vec<Vec<u8>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut corpus: Vec<Vec<u8>> = read_corpus(&dir.join("fixtures"))
         .into_iter()
+        // The captures (pcap in either order and resolution, pcapng), not the scripts.
         .filter(|f| {
-            f.starts_with(&[0xd4, 0xc3])
-                || f.starts_with(&[0xa1, 0xb2])
-                || f.starts_with(&[0x0a, 0x0d])
+            [[0xd4, 0xc3], [0xa1, 0xb2], [0x4d, 0x3c], [0x0a, 0x0d]]
+                .iter()
+                .any(|magic| f.starts_with(magic))
         })
         .collect();
     corpus.extend(read_corpus(&dir.join("corpus")));
