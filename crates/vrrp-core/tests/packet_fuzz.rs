@@ -4,7 +4,7 @@
 //! IPv4 and IPv6, both checksum forms, with and without a correct checksum filled in).
 //!
 //! Properties: decoding never panics; a decoded packet re-encodes to bytes that decode to
-//! the same packet; every error has a name and a sentence.
+//! the same packet.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
