@@ -15,7 +15,7 @@ use vrrp_config::{LoadOptions, check_with};
 use vrrp_fuzz::{Campaign, Mutator, read_corpus};
 
 /// Mutants in the ordinary suite (a few seconds in a debug build).
-const MUTANTS: u64 = 3_000;
+const MUTANTS: u64 = 2_000;
 
 /// The tokens of the language and of its preprocessor.
 const DICTIONARY: &[&[u8]] = &[
@@ -251,7 +251,7 @@ fn config_mutants_never_panic_and_every_error_is_located() {
     let scratch = Scratch::new("mutants");
     let mutator = Mutator::new(corpus.clone(), DICTIONARY);
     let report =
-        Campaign::new("config", MUTANTS, 30).run(&corpus, &mutator, |input| check(&scratch, input));
+        Campaign::new("config", MUTANTS, 15).run(&corpus, &mutator, |input| check(&scratch, input));
     assert!(
         report.count("ok") + report.count("warnings") > report.executions / 50,
         "{report:?}"
