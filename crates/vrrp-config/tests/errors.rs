@@ -473,3 +473,27 @@ fn bad_utf8_points_at_the_first_bad_byte() {
     has(&errs, 2, 3, "is not valid UTF-8 (at byte 9)");
     assert!(errs[0].file.ends_with("inc/b.conf"), "{errs:?}");
 }
+
+/// Found by tests/config_fuzz.rs: the "did you mean" hint of an unknown keyword compared a
+/// word of a whole line with every keyword of its block, character by character, so that a
+/// file of long garbage words took minutes to be refused.
+#[test]
+fn long_unknown_keywords_are_refused_at_once() {
+    let word = "x".repeat(60_000);
+    let body = format!("    {word}\n").repeat(20);
+    let text = instance(&body);
+    let started = std::time::Instant::now();
+    let errs = errors(&text);
+    assert_eq!(
+        errs.iter()
+            .filter(|e| e.message.starts_with("unsupported keyword"))
+            .count(),
+        20
+    );
+    // A debug build refuses them in milliseconds; it took 261 s on a loaded machine.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
