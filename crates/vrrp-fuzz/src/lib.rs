@@ -9,7 +9,8 @@
 //! - `VRRPD_FUZZ_SCALE`: multiplies each target's count and time cap (default 1: a few
 //!   seconds per target in a debug build);
 //! - `VRRPD_FUZZ_HANG_SECS`: how long one input may run before the process aborts with it
-//!   (default 60).
+//!   (default 60);
+//! - `VRRPD_FUZZ_SHOW_SLOWEST`: print the slowest input in hex.
 //!
 //! A failing input is printed in hex with the seed, ready to be added to the corpus.
 
@@ -56,6 +57,8 @@ pub struct Report {
     pub capped: bool,
     /// How long it took.
     pub elapsed: Duration,
+    /// The longest time one input took, and that input (a slow input may be a near-hang).
+    pub slowest: (Duration, Vec<u8>),
 }
 
 impl Report {
@@ -125,6 +128,7 @@ impl Campaign {
                 break;
             }
             watch.enter(&input);
+            let one = Instant::now();
             match catch_unwind(AssertUnwindSafe(|| check(&input))) {
                 Ok(label) => *report.outcomes.entry(label).or_default() += 1,
                 Err(panic) => {
@@ -133,17 +137,29 @@ impl Campaign {
                 }
             }
             report.executions += 1;
+            if one.elapsed() > report.slowest.0 {
+                report.slowest = (one.elapsed(), input);
+            }
         }
         watch.stop();
         report.elapsed = started.elapsed();
         eprintln!(
-            "fuzz {}: {} executions in {:.1?}{}, outcomes {:?}",
+            "fuzz {}: {} executions in {:.1?}{}, slowest {:.1?} ({} bytes), outcomes {:?}",
             self.name,
             report.executions,
             report.elapsed,
             if report.capped { " (time cap)" } else { "" },
+            report.slowest.0,
+            report.slowest.1.len(),
             report.outcomes
         );
+        if std::env::var_os("VRRPD_FUZZ_SHOW_SLOWEST").is_some() {
+            eprintln!(
+                "fuzz {}: slowest input:\n{}",
+                self.name,
+                hex(&report.slowest.1)
+            );
+        }
         report
     }
 
