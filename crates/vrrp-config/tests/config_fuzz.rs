@@ -251,7 +251,7 @@ fn config_mutants_never_panic_and_every_error_is_located() {
     let scratch = Scratch::new("mutants");
     let mutator = Mutator::new(corpus.clone(), DICTIONARY);
     let report =
-        Campaign::new("config", MUTANTS, 15).run(&corpus, &mutator, |input| check(&scratch, input));
+        Campaign::new("config", MUTANTS, 10).run(&corpus, &mutator, |input| check(&scratch, input));
     assert!(
         report.count("ok") + report.count("warnings") > report.executions / 50,
         "{report:?}"
