@@ -10,5 +10,5 @@ use libfuzzer_sys::fuzz_target;
 mod decode_roundtrip;
 
 fuzz_target!(|data: &[u8]| {
-    decode_roundtrip::fuzz_decode_roundtrip(data);
+    let _outcome = decode_roundtrip::fuzz_decode_roundtrip(data);
 });

@@ -24,9 +24,12 @@ const FUZZ_V6: (Ipv6Addr, Ipv6Addr) = (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1
 /// - bit 1: fill in a correct checksum before decoding, so that the fuzzer reaches the
 ///   checks behind it; bit 2 then picks the message-only form, else the pseudo-header one;
 /// - bit 7: the TTL is the byte itself instead of 255.
-pub(crate) fn fuzz_decode_roundtrip(data: &[u8]) {
+///
+/// Returns the outcome: `"ok"`, `"empty"` or the decode error's name (the seeded fuzz test
+/// counts them).
+pub(crate) fn fuzz_decode_roundtrip(data: &[u8]) -> &'static str {
     let Some((&selector, packet)) = data.split_first() else {
-        return;
+        return "empty";
     };
     let (src, dst) = if selector & 0x01 == 0 {
         (IpAddr::V4(FUZZ_V4.0), IpAddr::V4(FUZZ_V4.1))
@@ -55,8 +58,9 @@ pub(crate) fn fuzz_decode_roundtrip(data: &[u8]) {
         }
     }
 
-    let Ok(decoded) = decode(&packet, &ip) else {
-        return;
+    let decoded = match decode(&packet, &ip) {
+        Ok(decoded) => decoded,
+        Err(error) => return error.name(),
     };
     let form = decoded.checksum_form.unwrap_or_default();
     let bytes = match encode(&decoded.advertisement, src, dst, form) {
@@ -66,7 +70,7 @@ pub(crate) fn fuzz_decode_roundtrip(data: &[u8]) {
         Err(EncodeError::IntervalOutOfRange { interval_cs: 0 })
             if decoded.advertisement.version == Version::V2 =>
         {
-            return;
+            return "ok";
         }
         Err(error) => panic!("decoded advertisement does not encode ({error}): {decoded:?}"),
     };
@@ -74,6 +78,7 @@ pub(crate) fn fuzz_decode_roundtrip(data: &[u8]) {
         Ok(again) => assert_eq!(again, decoded, "re-encoded as {bytes:02x?}"),
         Err(error) => panic!("re-encoded advertisement does not decode ({error}): {bytes:02x?}"),
     }
+    "ok"
 }
 
 /// The checksum pseudo-header of VRRPv3 (RFC 8200 §8.1 for IPv6, the RFC 5798 §5.2.8

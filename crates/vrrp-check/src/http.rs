@@ -171,7 +171,7 @@ async fn read<S: AsyncRead + Unpin>(s: &mut S, buf: &mut [u8]) -> io::Result<usi
 }
 
 /// The offset just past the blank line ending the header (CRLF or bare LF lines).
-fn header_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn header_end(buf: &[u8]) -> Option<usize> {
     let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
     match (crlf, lf) {
@@ -316,7 +316,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// Whether `resp` satisfies `url`'s status codes, digest and regex.
-fn check_url(url: &UrlCheck, resp: &Response, regexes: &Regexes) -> Result<(), String> {
+pub(crate) fn check_url(url: &UrlCheck, resp: &Response, regexes: &Regexes) -> Result<(), String> {
     let default = [200..=299];
     let ranges: &[RangeInclusive<u16>] = if url.status_codes.is_empty() {
         &default

@@ -9,6 +9,8 @@
 
 mod dns;
 mod file;
+#[cfg(test)]
+mod fuzz;
 mod genhash;
 mod http;
 mod misc;

@@ -53,7 +53,10 @@ async fn expect<S: AsyncRead + Unpin>(
 }
 
 /// The code of the next reply: lines `NNN-text` continue it, `NNN text` ends it.
-async fn reply_code<S: AsyncRead + Unpin>(s: &mut S, pending: &mut Vec<u8>) -> Result<u16, String> {
+pub(crate) async fn reply_code<S: AsyncRead + Unpin>(
+    s: &mut S,
+    pending: &mut Vec<u8>,
+) -> Result<u16, String> {
     let mut chunk = [0u8; 2048];
     loop {
         while let Some(nl) = pending.iter().position(|&b| b == b'\n') {

@@ -180,7 +180,7 @@ fn token_len(rest: &[char]) -> usize {
 /// A position inside the loaded file set: index into the source map, 1-based line and column.
 /// `via` (when not 0) names a note of the source map that tells through which expansion
 /// (`$NAME` substitution, `~SEQ`/`~LST` iteration) the text at this position was produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Span {
     pub file: usize,
     pub line: usize,

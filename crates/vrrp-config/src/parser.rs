@@ -237,6 +237,7 @@ pub(crate) fn parse(toks: &[Token], d: &mut Diags) -> Parsed {
         statics: RawStatics::default(),
         garp_groups: Vec::new(),
         reported: std::collections::HashSet::new(),
+        first_aliases: HashMap::new(),
     };
     p.top();
     Parsed {
@@ -273,6 +274,9 @@ struct Parser<'t, 'd> {
     garp_groups: Vec<RawGarpGroup>,
     /// Positions already reported as an unsupported keyword.
     reported: std::collections::HashSet<(usize, usize, usize)>,
+    /// The alias a repeated setting was first written as, by the position of that first
+    /// statement (the repeat's warning names it).
+    first_aliases: HashMap<Span, &'t str>,
 }
 
 /// GARP delays: keepalived keeps them in microseconds in an `unsigned` (at most 4,294 s).

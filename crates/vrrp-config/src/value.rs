@@ -133,8 +133,14 @@ pub(crate) fn scope(s: &str) -> Result<String, String> {
     }
 }
 
-/// Edit distance, for "did you mean" hints.
+/// Edit distance, for "did you mean" hints: exact when the lengths differ by at most
+/// [`DISTANCE_EXACT`], else that difference (a lower bound, and too far for a hint), so that a
+/// long garbage word costs nothing (exactly, it costs its length times each keyword's).
 pub(crate) fn distance(a: &str, b: &str) -> usize {
+    let gap = a.chars().count().abs_diff(b.chars().count());
+    if gap > DISTANCE_EXACT {
+        return gap;
+    }
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -149,6 +155,9 @@ pub(crate) fn distance(a: &str, b: &str) -> usize {
     }
     prev.last().copied().unwrap_or(0)
 }
+
+/// The largest length difference for which [`distance`] is exact; hints go up to 2.
+const DISTANCE_EXACT: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -192,6 +201,7 @@ mod tests {
         assert!(ifname("a/b").is_err());
         assert!(ifname("sixteen_chars_xx").is_err());
         assert_eq!(distance("priorty", "priority"), 1);
+        assert_eq!(distance(&"x".repeat(100), "priority"), 92);
     }
 
     #[test]

@@ -452,3 +452,48 @@ fn vmac_name_conflicts() {
     let errs = errors(&instance("    use_vmac eth0\n"));
     has(&errs, 5, 5, "is the name of a configured interface");
 }
+
+/// Found by tests/config_fuzz.rs: a file that is not UTF-8 had its error at line 0.
+#[test]
+fn bad_utf8_points_at_the_first_bad_byte() {
+    let dir = std::env::temp_dir().join(format!("vrrp-config-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("inc")).unwrap();
+    std::fs::write(
+        dir.join("main.conf"),
+        b"! x\nglobal_defs {\n  \xc3\x28\n}\ninclude inc/b.conf\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("inc/b.conf"), b"! fine\n! \xff\n").unwrap();
+    let errs = load(&dir.join("main.conf")).expect_err("not UTF-8");
+    has(&errs, 3, 3, "is not valid UTF-8 (at byte 20)");
+    std::fs::remove_file(dir.join("main.conf")).unwrap();
+    std::fs::write(dir.join("main.conf"), b"include inc/b.conf\n").unwrap();
+    let errs = load(&dir.join("main.conf")).expect_err("not UTF-8");
+    let _ = std::fs::remove_dir_all(&dir);
+    has(&errs, 2, 3, "is not valid UTF-8 (at byte 9)");
+    assert!(errs[0].file.ends_with("inc/b.conf"), "{errs:?}");
+}
+
+/// Found by tests/config_fuzz.rs: the "did you mean" hint of an unknown keyword compared a
+/// word of a whole line with every keyword of its block, character by character, so that a
+/// file of long garbage words took minutes to be refused.
+#[test]
+fn long_unknown_keywords_are_refused_at_once() {
+    let word = "x".repeat(60_000);
+    let body = format!("    {word}\n").repeat(20);
+    let text = instance(&body);
+    let started = std::time::Instant::now();
+    let errs = errors(&text);
+    assert_eq!(
+        errs.iter()
+            .filter(|e| e.message.starts_with("unsupported keyword"))
+            .count(),
+        20
+    );
+    // A debug build refuses them in milliseconds; it took 261 s on a loaded machine.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

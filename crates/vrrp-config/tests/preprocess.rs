@@ -222,3 +222,48 @@ fn include_variants() {
     has(&errs, 6, 1, "include `gone*.conf` matches no file");
     assert!(!errs.iter().any(|e| e.line == 7), "{errs:?}");
 }
+
+/// Found by tests/config_fuzz.rs: each repeat of a single setting looked for the first one
+/// among all the tokens read so far, so a loop repeating a setting late in a file took a
+/// time in the square of its length (this text: 32 s in a debug build, a 451-byte mutant
+/// 46 s in a release build); the first is now remembered.
+#[test]
+fn a_setting_repeated_by_a_loop_late_in_a_file_is_read_at_once() {
+    let text = "global_defs {\n    ~SEQ(h, 1, 40000) router_id r\n}\n\
+                vrrp_script chk {\n    ~SEQ(h, 1, 40000) script \"/bin/true\"\n}\n";
+    let started = std::time::Instant::now();
+    let loaded = ok(text);
+    let repeats = |m: &str| loaded.warnings.iter().any(|w| w.message.starts_with(m));
+    assert!(repeats("`script` is already set"), "{:#?}", loaded.warnings);
+    assert!(
+        repeats("`router_id` is already set"),
+        "{:#?}",
+        loaded.warnings
+    );
+    // About 2 s in a debug build; it took 32 s.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+}
+
+/// Found by tests/config_fuzz.rs: every substitution scans and moves its whole line, so a
+/// loop of long lines full of references cost the product of lines, references and line
+/// length (a 3,361-byte mutant: 14 s in a release build, 19 s alone); the characters moved
+/// are now budgeted, and the error is located.
+#[test]
+fn substitutions_in_long_generated_lines_are_budgeted() {
+    let refs = " -${i}".repeat(500);
+    let text = format!("$i=1\nvrrp_script chk {{\n    ~SEQ(h, 1, 4096) script \"x{refs}\"\n}}\n");
+    let started = std::time::Instant::now();
+    let errs = errors(&text);
+    let budget = errs
+        .iter()
+        .find(|e| e.message.starts_with("the substitutions copy more than"));
+    // At one of the line's references.
+    assert!(
+        budget.is_some_and(|e| e.line == 3 && e.column > 30),
+        "{errs:#?}"
+    );
+    // Under a second in a debug build; this text used to be read whole.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+}

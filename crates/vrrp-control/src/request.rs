@@ -90,6 +90,10 @@ impl Request {
     /// Parses one request line with the daemon's checks; the error is the sentence the
     /// daemon answers with.
     pub fn parse(line: &str) -> Result<Request, String> {
+        Request::parse_unbounded(line).map_err(bounded)
+    }
+
+    fn parse_unbounded(line: &str) -> Result<Request, String> {
         // An object first: a derived struct would also take a JSON array.
         let object: serde_json::Map<String, Value> =
             serde_json::from_str(line).map_err(|e| match e.classify() {
@@ -288,6 +292,23 @@ impl TryFrom<RawRequest> for Request {
             other => return Err(format!("unknown command {other:?}")),
         })
     }
+}
+
+/// The longest error sentence answered, in bytes. Errors quote the client's words with
+/// escapes (a control character becomes six bytes), so a hostile line would otherwise get an
+/// answer several times its size.
+const MAX_ERROR_LEN: usize = 160;
+
+fn bounded(mut error: String) -> String {
+    if error.len() > MAX_ERROR_LEN {
+        let mut end = MAX_ERROR_LEN;
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        error.truncate(end);
+        error.push_str("...");
+    }
+    error
 }
 
 /// `rs`: the service, the real server and the action, each checked.

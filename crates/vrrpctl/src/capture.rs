@@ -115,6 +115,47 @@ pub enum CaptureError {
     BadLength(&'static str, u64),
     /// A packet block names an interface that no IDB described.
     UnknownInterface(u32),
+    /// One of the others, where it happened: after `frames` good frames, with `offset`
+    /// bytes of the file read (for a truncated file, where it ends).
+    At {
+        /// Frames read before the error.
+        frames: u64,
+        /// Bytes of the file read when the error was found.
+        offset: u64,
+        /// What went wrong.
+        error: Box<CaptureError>,
+    },
+}
+
+impl CaptureError {
+    /// Whether the file ends inside a header, record or block (a file still being
+    /// written, a killed tcpdump): what came before is good.
+    pub fn is_truncated(&self) -> bool {
+        match self {
+            CaptureError::Truncated(_) => true,
+            CaptureError::At { error, .. } => error.is_truncated(),
+            _ => false,
+        }
+    }
+
+    /// What went wrong, without the position.
+    pub fn kind(&self) -> &CaptureError {
+        match self {
+            CaptureError::At { error, .. } => error.kind(),
+            other => other,
+        }
+    }
+
+    fn at(self, frames: u64, offset: u64) -> CaptureError {
+        match self {
+            CaptureError::At { .. } => self,
+            error => CaptureError::At {
+                frames,
+                offset,
+                error: Box::new(error),
+            },
+        }
+    }
 }
 
 impl fmt::Display for CaptureError {
@@ -129,6 +170,11 @@ impl fmt::Display for CaptureError {
             CaptureError::UnknownInterface(id) => {
                 write!(f, "packet block for undeclared interface {id}")
             }
+            CaptureError::At {
+                frames,
+                offset,
+                error,
+            } => write!(f, "{error} (at byte {offset}, after {frames} frames)"),
         }
     }
 }
@@ -234,9 +280,24 @@ enum Format {
 
 /// A reader over a pcap or pcapng stream; an iterator of frames.
 pub struct CaptureReader<R> {
-    inner: R,
+    inner: Counted<R>,
     format: Format,
     done: bool,
+    frames: u64,
+}
+
+/// A reader that counts the bytes read, so that errors can say where they are.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 const PCAP_MAGIC_US: u32 = 0xa1b2_c3d4;
@@ -250,45 +311,14 @@ const PCAPNG_EPB: u32 = 6;
 
 impl<R: Read> CaptureReader<R> {
     /// Reads the file header (pcap) or the first section header (pcapng).
-    pub fn new(mut inner: R) -> Result<CaptureReader<R>, CaptureError> {
-        let mut magic = [0u8; 4];
-        if read_full(&mut inner, &mut magic)? != 4 {
-            return Err(CaptureError::Truncated("file header"));
-        }
-        let le = u32::from_le_bytes(magic);
-        let be = u32::from_be_bytes(magic);
-        let format = if le == PCAPNG_SHB {
-            // The SHB type reads the same in both orders; the byte-order magic decides.
-            let endian = read_shb(&mut inner)?;
-            Format::PcapNg(PcapNgState {
-                endian,
-                interfaces: Vec::new(),
-            })
-        } else {
-            let (endian, nanos) = match (le, be) {
-                (PCAP_MAGIC_US, _) => (Endian::Little, false),
-                (PCAP_MAGIC_NS, _) => (Endian::Little, true),
-                (_, PCAP_MAGIC_US) => (Endian::Big, false),
-                (_, PCAP_MAGIC_NS) => (Endian::Big, true),
-                _ => return Err(CaptureError::BadMagic(be)),
-            };
-            let mut rest = [0u8; 20];
-            if read_full(&mut inner, &mut rest)? != 20 {
-                return Err(CaptureError::Truncated("file header"));
-            }
-            // version (4), thiszone (4), sigfigs (4), snaplen (4), then the link type in the low
-            // 16 bits (the upper ones carry FCS information).
-            let network = endian.u32(&rest, 16).unwrap_or(0);
-            Format::Pcap(PcapState {
-                endian,
-                nanos,
-                linktype: network & 0xffff,
-            })
-        };
+    pub fn new(inner: R) -> Result<CaptureReader<R>, CaptureError> {
+        let mut inner = Counted { inner, read: 0 };
+        let format = read_header(&mut inner).map_err(|e| e.at(0, inner.read))?;
         Ok(CaptureReader {
             inner,
             format,
             done: false,
+            frames: 0,
         })
     }
 
@@ -301,11 +331,60 @@ impl<R: Read> CaptureReader<R> {
             Format::Pcap(state) => next_pcap(&mut self.inner, state),
             Format::PcapNg(state) => next_pcapng(&mut self.inner, state),
         };
-        if !matches!(result, Ok(Some(_))) {
-            self.done = true;
+        match result {
+            Ok(Some(frame)) => {
+                self.frames += 1;
+                Ok(Some(frame))
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                Err(e.at(self.frames, self.inner.read))
+            }
         }
-        result
     }
+}
+
+/// Reads the file header (pcap) or the first section header (pcapng).
+fn read_header(inner: &mut impl Read) -> Result<Format, CaptureError> {
+    let mut magic = [0u8; 4];
+    if read_full(inner, &mut magic)? != 4 {
+        return Err(CaptureError::Truncated("file header"));
+    }
+    let le = u32::from_le_bytes(magic);
+    let be = u32::from_be_bytes(magic);
+    let format = if le == PCAPNG_SHB {
+        // The SHB type reads the same in both orders; the byte-order magic decides.
+        let endian = read_shb(inner)?;
+        Format::PcapNg(PcapNgState {
+            endian,
+            interfaces: Vec::new(),
+        })
+    } else {
+        let (endian, nanos) = match (le, be) {
+            (PCAP_MAGIC_US, _) => (Endian::Little, false),
+            (PCAP_MAGIC_NS, _) => (Endian::Little, true),
+            (_, PCAP_MAGIC_US) => (Endian::Big, false),
+            (_, PCAP_MAGIC_NS) => (Endian::Big, true),
+            _ => return Err(CaptureError::BadMagic(be)),
+        };
+        let mut rest = [0u8; 20];
+        if read_full(inner, &mut rest)? != 20 {
+            return Err(CaptureError::Truncated("file header"));
+        }
+        // version (4), thiszone (4), sigfigs (4), snaplen (4), then the link type in the low
+        // 16 bits (the upper ones carry FCS information).
+        let network = endian.u32(&rest, 16).unwrap_or(0);
+        Format::Pcap(PcapState {
+            endian,
+            nanos,
+            linktype: network & 0xffff,
+        })
+    };
+    Ok(format)
 }
 
 impl<R: Read> Iterator for CaptureReader<R> {
@@ -408,7 +487,9 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                 } else {
                     (e.u16(body, 0).map(u32::from), 4, 12)
                 };
-                let iface_id = iface.ok_or(CaptureError::Truncated("packet block"))?;
+                // A block too short for its fields is a bad length, not the end of the file.
+                let short = CaptureError::BadLength("packet block", total as u64);
+                let iface_id = iface.ok_or(short)?;
                 let ifc = st
                     .interfaces
                     .get(iface_id as usize)
@@ -419,7 +500,7 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                     e.u32(body, cap_at),
                     e.u32(body, cap_at + 4),
                 ) else {
-                    return Err(CaptureError::Truncated("packet block"));
+                    return Err(CaptureError::BadLength("packet block", total as u64));
                 };
                 let start = cap_at + 8;
                 let data = body
@@ -440,7 +521,7 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
                     .ok_or(CaptureError::UnknownInterface(0))?;
                 let orig = e
                     .u32(body, 0)
-                    .ok_or(CaptureError::Truncated("packet block"))?;
+                    .ok_or(CaptureError::BadLength("packet block", total as u64))?;
                 let avail = body.len().saturating_sub(4);
                 let mut caplen = (orig as usize).min(avail);
                 if ifc.snaplen != 0 {
@@ -463,7 +544,11 @@ fn next_pcapng(r: &mut impl Read, st: &mut PcapNgState) -> Result<Option<Frame>,
 
 fn parse_idb(e: Endian, body: &[u8]) -> Result<Interface, CaptureError> {
     let (Some(linktype), Some(snaplen)) = (e.u16(body, 0), e.u32(body, 4)) else {
-        return Err(CaptureError::Truncated("interface description block"));
+        // The block is too short for its fields (the file goes on).
+        return Err(CaptureError::BadLength(
+            "interface description block",
+            body.len() as u64 + 12,
+        ));
     };
     let mut ifc = Interface {
         linktype: u32::from(linktype),
@@ -612,23 +697,27 @@ mod tests {
         file.extend_from_slice(&[1, 0, 0, 0, 0, 0]);
         let mut r = CaptureReader::new(Cursor::new(file)).unwrap();
         assert!(r.next_frame().unwrap().is_some());
-        assert!(matches!(r.next_frame(), Err(CaptureError::Truncated(_))));
+        let err = r.next_frame().unwrap_err();
+        assert!(err.is_truncated(), "{err}");
+        // 24 bytes of header, 20 of the good record, the 6 of the cut one.
+        assert_eq!(
+            err.to_string(),
+            "file ends inside a record header (at byte 50, after 1 frames)"
+        );
         assert!(r.next_frame().unwrap().is_none());
     }
 
     #[test]
     fn bad_magic_and_huge_record() {
         assert!(matches!(
-            read_all(b"GIF89a........................"),
-            Err(CaptureError::BadMagic(_))
+            read_all(b"GIF89a........................").map_err(|e| e.kind().to_string()),
+            Err(e) if e.starts_with("not a pcap")
         ));
-        assert!(matches!(
-            read_all(b"\xd4\xc3"),
-            Err(CaptureError::Truncated(_))
-        ));
+        assert!(read_all(b"\xd4\xc3").unwrap_err().is_truncated());
         let mut file = pcap_file(Endian::Little, false, 1, &[]);
         file.extend([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]);
-        assert!(matches!(read_all(&file), Err(CaptureError::BadLength(..))));
+        let err = read_all(&file).unwrap_err();
+        assert!(matches!(err.kind(), CaptureError::BadLength(..)), "{err}");
     }
 
     /// pcapng writer for tests: blocks in the given byte order.
@@ -771,10 +860,11 @@ mod tests {
         };
         ng.shb();
         ng.epb(3, 0, b"x");
-        assert!(matches!(
-            read_all(&ng.out),
-            Err(CaptureError::UnknownInterface(3))
-        ));
+        let err = read_all(&ng.out).unwrap_err();
+        assert!(
+            matches!(err.kind(), CaptureError::UnknownInterface(3)),
+            "{err}"
+        );
     }
 
     #[test]

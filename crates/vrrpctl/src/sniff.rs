@@ -5,7 +5,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::capture::{CaptureError, CaptureReader, Timestamp};
+use crate::capture::{CaptureReader, Timestamp};
 use crate::frame::parse_frame;
 use crate::live::{self, LiveCapture};
 use crate::record::Record;
@@ -124,7 +124,7 @@ pub fn run<W: Write>(opts: Options, out: W) -> Result<(), Failure> {
                     Ok(None) => break,
                     // A file still being written (or a killed tcpdump) ends mid-record:
                     // what came before is good.
-                    Err(e @ CaptureError::Truncated(_)) => {
+                    Err(e) if e.is_truncated() => {
                         eprintln!("vrrpctl: warning: {name}: {e}; stopping there");
                         break;
                     }

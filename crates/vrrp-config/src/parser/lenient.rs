@@ -33,14 +33,14 @@ impl<'t> Parser<'t, '_> {
         };
         let Some(first) = seen.get(key).copied() else {
             seen.insert(key.to_owned(), s.span());
+            if s.name != key {
+                self.first_aliases.insert(s.span(), s.name);
+            }
             return true;
         };
-        // The keyword written first may be an alias (`preempt` / `nopreempt`).
-        let toks = self.toks;
-        let first_name = toks
-            .iter()
-            .find(|t| t.span == first)
-            .map_or(key, |t| word(t));
+        // The keyword written first may be an alias (`preempt` / `nopreempt`). A map, not a
+        // search of the tokens: a loop can repeat a setting thousands of times.
+        let first_name = self.first_aliases.get(&first).copied().unwrap_or(key);
         let what = if first_name == s.name {
             format!("`{}` is already set", s.name)
         } else {
