@@ -398,14 +398,21 @@ fn services_destinations_edits_and_removal() {
     assert!(shown_by_ipvsadm(&ns.ipvsadm(&["-Ln"])).is_empty());
 }
 
-/// Every scheduler, with the flags of sh and mh. A scheduler this kernel lacks (twos
-/// before 6.3) makes the whole apply fail and leaves nothing behind.
+/// Every scheduler this kernel has, with the flags of sh and mh. Should one be missing all
+/// the same, the whole apply fails and leaves nothing behind.
 #[test]
 fn every_scheduler_and_all_or_nothing() {
     let ns = Netns::enter("sched");
     let mut ipvs = open();
     let mut state = DesiredState::default();
-    for (n, sched) in Scheduler::ALL.into_iter().enumerate() {
+    // twos came with Linux 6.3. Asking an older kernel for it makes the kernel run modprobe
+    // for a module that does not exist, which hung the guest in about one run of three;
+    // the undo path is covered by `a_refused_change_is_undone`.
+    let has_twos = kernel_at_least(6, 3);
+    let schedulers = Scheduler::ALL
+        .into_iter()
+        .filter(|s| has_twos || *s != Scheduler::Twos);
+    for (n, sched) in schedulers.enumerate() {
         let port = 1000 + n as u16;
         let mut s = service(vec![sock("10.99.2.1", port)], sched);
         if matches!(sched, Scheduler::Sh | Scheduler::Mh) {
@@ -822,4 +829,15 @@ fn an_address_moves_between_services() {
     );
     ipvs.shutdown(false).unwrap();
     assert!(ipvs_is_empty(&ns));
+}
+
+/// The running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
 }
