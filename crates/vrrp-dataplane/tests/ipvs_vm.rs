@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use vrrp_dataplane::{
@@ -21,7 +21,7 @@ use vrrp_lb::spec::{
     Forwarding, IpFamily, Persistence, Protocol, RealServerKey, Scheduler, SchedulerFlags,
     ServiceAddr, ServiceId, ServiceKey, Tunnel, TunnelChecksum,
 };
-use vrrp_testlab::{run_bounded, wait_until};
+use vrrp_testlab::wait_until;
 
 const IP: &str = "/usr/sbin/ip";
 const IPVSADM: &str = "/usr/sbin/ipvsadm";
@@ -34,11 +34,7 @@ struct Netns {
 
 impl Netns {
     fn enter(tag: &str) -> Netns {
-        assert!(
-            std::env::var_os("VRRPD_IN_VM").is_some(),
-            "this test needs a kernel with IPVS: run it with \
-             `scripts/vm-test.sh --cargo vrrp-dataplane::ipvs_vm`"
-        );
+        vrrp_testlab::vm::require_vm("vrrp-dataplane::ipvs_vm");
         let name = format!("ipvsdp-{tag}-{}", std::process::id());
         ok(IP, &["netns", "add", &name]);
         let ns = Netns { name };
@@ -69,20 +65,11 @@ impl Drop for Netns {
 }
 
 fn run(prog: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(prog);
-    cmd.args(args);
-    run_bounded(cmd, STEP).unwrap_or_else(|e| panic!("{prog} {args:?}: {e}"))
+    vrrp_testlab::vm::run(prog, args, STEP)
 }
 
 fn ok(prog: &str, args: &[&str]) -> String {
-    let out = run(prog, args);
-    assert!(
-        out.status.success(),
-        "{prog} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    vrrp_testlab::vm::run_ok(prog, args, STEP)
 }
 
 // ---- desired states --------------------------------------------------------------------

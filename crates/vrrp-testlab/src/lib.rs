@@ -25,6 +25,7 @@ pub mod probe;
 mod require;
 mod servers;
 pub mod starve;
+pub mod vm;
 mod watch;
 
 pub use conf::{KeepalivedConf, State, VrrpInstance};

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
-use vrrp_testlab::{Daemon, run_bounded, wait_until};
+use vrrp_testlab::{Daemon, wait_until};
 
 const IP: &str = "/usr/sbin/ip";
 const IPVSADM: &str = "/usr/sbin/ipvsadm";
@@ -14,29 +14,17 @@ const BUSYBOX: &str = "/usr/bin/busybox";
 const STEP: Duration = Duration::from_secs(30);
 
 fn in_vm() {
-    assert!(
-        std::env::var_os("VRRPD_IN_VM").is_some(),
-        "this test needs a kernel with IPVS: run it with `scripts/vm-test.sh --cargo kernel_vm`"
-    );
+    vrrp_testlab::vm::require_vm("kernel_vm");
 }
 
 /// Runs `prog args` with a time limit; the output, or a panic naming the command.
 fn run(prog: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(prog);
-    cmd.args(args);
-    run_bounded(cmd, STEP).unwrap_or_else(|e| panic!("{prog} {args:?}: {e}"))
+    vrrp_testlab::vm::run(prog, args, STEP)
 }
 
 /// Like [`run`], and the command must succeed.
 fn ok(prog: &str, args: &[&str]) -> String {
-    let out = run(prog, args);
-    assert!(
-        out.status.success(),
-        "{prog} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    vrrp_testlab::vm::run_ok(prog, args, STEP)
 }
 
 /// `args` run in namespace `ns` (`ip netns exec`).

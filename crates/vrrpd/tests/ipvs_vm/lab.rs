@@ -11,8 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use vrrp_testlab::run_bounded;
-
 pub(crate) const IP: &str = "/usr/sbin/ip";
 pub(crate) const IPVSADM: &str = "/usr/sbin/ipvsadm";
 pub(crate) const BUSYBOX: &str = "/usr/bin/busybox";
@@ -21,29 +19,17 @@ const STEP: Duration = Duration::from_secs(60);
 
 /// Fails unless the VM runner started the test (the host kernel has no IPVS).
 pub(crate) fn in_vm() {
-    assert!(
-        std::env::var_os("VRRPD_IN_VM").is_some(),
-        "this test needs a kernel with IPVS: run it with `scripts/vm-test.sh --cargo ipvs_vm`"
-    );
+    vrrp_testlab::vm::require_vm("ipvs_vm");
 }
 
 /// Runs `prog args` (bounded); panics naming the command when it fails.
 pub(crate) fn ok(prog: &str, args: &[&str]) -> String {
-    let out = run(prog, args);
-    assert!(
-        out.status.success(),
-        "{prog} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    vrrp_testlab::vm::run_ok(prog, args, STEP)
 }
 
 /// Runs `prog args` (bounded), whatever its exit status.
 pub(crate) fn run(prog: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(prog);
-    cmd.args(args);
-    run_bounded(cmd, STEP).unwrap_or_else(|e| panic!("{prog} {args:?}: {e}"))
+    vrrp_testlab::vm::run(prog, args, STEP)
 }
 
 /// A test's namespaces, files and processes.
