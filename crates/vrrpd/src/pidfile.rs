@@ -4,6 +4,10 @@
 //! which hides the failure from service managers. vrrpd holds an exclusive lock on the file
 //! while it runs; a second daemon with the same pid file fails with a clear error and a
 //! non-zero exit. The lock dies with the process, so a stale file after SIGKILL is harmless.
+//!
+//! A pid that cannot be written (a full /run) does not stop the daemon: the lock, taken on
+//! the empty file, still refuses a second daemon, and the addresses matter more than the
+//! file's content. keepalived 2.2.7 also runs with empty pid files, but says nothing.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use nix::fcntl::{Flock, FlockArg};
+use tracing::warn;
 
 pub(crate) struct PidFile {
     path: PathBuf,
@@ -46,15 +51,27 @@ impl PidFile {
                 );
             }
         };
-        lock.set_len(0)?;
-        lock.rewind()?;
-        writeln!(lock, "{}", std::process::id())?;
-        lock.flush()?;
+        if let Err(e) = write_pid(&mut lock) {
+            // Never a partial pid: an empty file is better than a wrong one.
+            let _ = lock.set_len(0);
+            warn!(
+                "pid file {}: cannot write the pid: {e}; running with the file empty (a second \
+                 vrrpd with this pid file is still refused)",
+                path.display()
+            );
+        }
         Ok(PidFile {
             path: path.to_path_buf(),
             _lock: lock,
         })
     }
+}
+
+fn write_pid(file: &mut File) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.rewind()?;
+    writeln!(file, "{}", std::process::id())?;
+    file.flush()
 }
 
 impl Drop for PidFile {
