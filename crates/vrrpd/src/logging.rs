@@ -123,15 +123,12 @@ fn background_stderr() -> (BackgroundWriter, Flush) {
     let _ = std::thread::Builder::new()
         .name("vrrpd-log".into())
         .spawn(move || {
-            use std::io::Write;
-            let mut err = std::io::stderr();
+            let mut sink = Sink::new(std::io::stderr());
             for message in rx {
                 match message {
-                    Message::Line(line) => {
-                        let _ = err.write_all(&line);
-                    }
+                    Message::Line(line) => sink.line(&line),
                     Message::Flush(done) => {
-                        let _ = err.flush();
+                        let _ = std::io::Write::flush(&mut sink.out);
                         let _ = done.send(());
                     }
                     Message::Run(job, done) => {
@@ -144,10 +141,86 @@ fn background_stderr() -> (BackgroundWriter, Flush) {
     (BackgroundWriter(tx.clone()), Flush(tx))
 }
 
+/// Lines dropped because the writer's queue was full.
+static DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The writer thread's end: the lines it could not write (a full disk under a redirected
+/// standard error, a closed pipe) are counted, and once writing works again the log says
+/// how many were lost and why, once, rather than failing silently.
+struct Sink<W> {
+    out: W,
+    lost: u64,
+    error: Option<std::io::Error>,
+    /// The last failed write left half a line.
+    partial: bool,
+}
+
+impl<W: std::io::Write> Sink<W> {
+    fn new(out: W) -> Sink<W> {
+        Sink {
+            out,
+            lost: 0,
+            error: None,
+            partial: false,
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) {
+        if self.partial && self.write(b"\n").is_err() {
+            self.lost += 1;
+            return;
+        }
+        self.partial = false;
+        match self.write(line) {
+            Ok(()) => self.resumed(),
+            Err((written, e)) => {
+                self.lost += 1;
+                self.partial = written > 0;
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Writes all of `buf`, or says how much was written before the error.
+    fn write(&mut self, mut buf: &[u8]) -> Result<(), (usize, std::io::Error)> {
+        let mut written = 0;
+        while !buf.is_empty() {
+            match self.out.write(buf) {
+                Ok(0) => return Err((written, std::io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    written += n;
+                    buf = &buf[n..];
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err((written, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A line was written: says what was lost before it (through the subscriber, so in the
+    /// log's format; the line is queued behind this one).
+    fn resumed(&mut self) {
+        let dropped = DROPPED.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if let Some(e) = self.error.take() {
+            tracing::warn!(
+                "the log could not be written ({e}): {} line(s) lost; writing again",
+                self.lost
+            );
+        }
+        if dropped > 0 {
+            tracing::warn!("{dropped} log line(s) dropped: the log writer fell behind");
+        }
+        self.lost = 0;
+    }
+}
+
 impl std::io::Write for BackgroundWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // Never block: a full queue drops the line.
-        let _ = self.0.try_send(Message::Line(buf.to_vec()));
+        // Never block: a full queue drops the line (counted, and said once the queue drains).
+        if self.0.try_send(Message::Line(buf.to_vec())).is_err() {
+            DROPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(buf.len())
     }
 
@@ -161,5 +234,60 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BackgroundWriter {
 
     fn make_writer(&'a self) -> Self::Writer {
         self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails while `full`, after writing `fits` bytes of a write.
+    struct Disk {
+        text: Vec<u8>,
+        full: bool,
+        fits: usize,
+    }
+
+    impl std::io::Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if !self.full {
+                self.text.extend_from_slice(buf);
+                return Ok(buf.len());
+            }
+            if self.fits > 0 {
+                let n = self.fits.min(buf.len());
+                self.text.extend_from_slice(&buf[..n]);
+                self.fits -= n;
+                return Ok(n);
+            }
+            Err(std::io::Error::from_raw_os_error(28))
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lost_lines_are_counted_and_a_half_line_is_ended() {
+        let mut sink = Sink::new(Disk {
+            text: Vec::new(),
+            full: false,
+            fits: 0,
+        });
+        sink.line(b"one\n");
+        sink.out.full = true;
+        sink.out.fits = 2;
+        sink.line(b"two\n");
+        sink.line(b"three\n");
+        assert_eq!(sink.lost, 2);
+        assert!(sink.partial);
+        sink.out.full = false;
+        sink.line(b"four\n");
+        assert_eq!(String::from_utf8_lossy(&sink.out.text), "one\ntw\nfour\n");
+        assert_eq!(
+            (sink.lost, sink.partial, sink.error.is_none()),
+            (0, false, true)
+        );
     }
 }
