@@ -233,10 +233,19 @@ pub(crate) fn write(path: &Path, doc: &impl Serialize) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
+    let written = (|| {
+        // Buffered: one write per token would be thousands of system calls.
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         serde_json::to_writer_pretty(&mut f, doc)?;
         f.write_all(b"\n")?;
+        f.flush()
+    })();
+    match written {
+        Ok(()) => std::fs::rename(&tmp, path),
+        Err(e) => {
+            // A partial file would keep what space a full disk has left.
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path)
 }
