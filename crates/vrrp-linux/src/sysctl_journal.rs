@@ -29,7 +29,10 @@ const ALLOWED: &str = "/proc/sys/net/";
 /// The `(path, value)` entries of a journal text, first per path, allowed paths only.
 fn parse(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
+    // A last line without its newline was cut by a failed write (a full disk): its value may
+    // be cut too, so it is not trusted.
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    for line in complete.lines() {
         let Some((path, value)) = line.split_once(' ') else {
             continue;
         };
@@ -64,10 +67,13 @@ pub fn recover(path: &Path) -> (Vec<(String, String)>, Vec<io::Error>) {
             format!("read {}: {e}", path.display()),
         )),
     }
-    if let Err(e) = fs::write(path, "") {
+    if let Err(e) = fs::write(path, "").and_then(|()| reserve(path)) {
         errors.push(io::Error::new(
             e.kind(),
-            format!("write {}: {e}", path.display()),
+            format!(
+                "write {}: {e}; sysctls changed from now on will not be put back after a kill",
+                path.display()
+            ),
         ));
     }
     *lock() = Some(Journal {
@@ -75,6 +81,26 @@ pub fn recover(path: &Path) -> (Vec<(String, String)>, Vec<io::Error>) {
         failed: None,
     });
     (restored, errors)
+}
+
+/// Room for about 200 entries, taken at start: on a disk that fills up later the journal
+/// still has its space, and on a full one the failure shows at start, when it is logged,
+/// rather than at the first change (only reported at exit).
+const RESERVED: libc::off_t = 16 * 1024;
+
+fn reserve(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = OpenOptions::new().write(true).open(path)?;
+    // SAFETY: fallocate(2) on an open descriptor; KEEP_SIZE leaves the file's length as is.
+    let r = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, 0, RESERVED) };
+    match r {
+        0 => Ok(()),
+        _ => match io::Error::last_os_error() {
+            // A file system without fallocate: nothing reserved, nothing wrong.
+            e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(()),
+            e => Err(e),
+        },
+    }
 }
 
 /// Writes down `old` as the value to restore for `path` (absolute), when a journal is open.
@@ -89,7 +115,15 @@ pub(crate) fn record(path: &str, old: &str) {
         .append(true)
         .create(true)
         .open(&journal.path)
-        .and_then(|mut f| f.write_all(format!("{path} {old}\n").as_bytes()));
+        .and_then(|mut f| {
+            let len = f.metadata()?.len();
+            let line = f.write_all(format!("{path} {old}\n").as_bytes());
+            if line.is_err() {
+                // No half line left for the next one to be glued to.
+                let _ = f.set_len(len);
+            }
+            line
+        });
     if let Err(e) = written {
         journal.failed.get_or_insert(io::Error::new(
             e.kind(),
@@ -126,7 +160,8 @@ mod tests {
                     /proc/sys/kernel/core_pattern |/bin/evil\n\
                     /proc/sys/net/../kernel/x 1\n\
                     garbage\n\
-                    /proc/sys/net/ipv4/tcp_rmem 4096 131072 6291456\n";
+                    /proc/sys/net/ipv4/tcp_rmem 4096 131072 6291456\n\
+                    /proc/sys/net/ipv4/tcp_wmem 4096 16";
         assert_eq!(
             parse(text),
             vec![
