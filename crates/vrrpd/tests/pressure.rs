@@ -38,7 +38,9 @@ const STEP: Duration = Duration::from_secs(15);
 const POLL: Duration = Duration::from_millis(50);
 /// `VRRPD_PRESSURE_SECONDS` for longer runs.
 fn pressure() -> Duration {
-    let secs = std::env::var("VRRPD_PRESSURE_SECONDS").ok().and_then(|s| s.parse().ok());
+    let secs = std::env::var("VRRPD_PRESSURE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok());
     Duration::from_secs(secs.unwrap_or(10))
 }
 const HEADROOM: u64 = 48 << 20;
@@ -79,7 +81,13 @@ fn fresh_binary(lab: &Lab, binary: &Path) -> PathBuf {
     std::fs::copy(binary, &copy).expect("copy the daemon");
     let of = format!("of={}", copy.display());
     let dropped = std::process::Command::new("dd")
-        .args(["if=/dev/null", &of, "oflag=nocache", "conv=notrunc,fdatasync", "count=0"])
+        .args([
+            "if=/dev/null",
+            &of,
+            "oflag=nocache",
+            "conv=notrunc,fdatasync",
+            "count=0",
+        ])
         .status()
         .expect("dd");
     assert!(dropped.success(), "dd nocache");
@@ -92,7 +100,9 @@ fn start_master(lab: &Lab, cg: &Cgroup, node: &Node, conf: &str) -> (Proc, u32) 
     if std::env::var("VRRPD_PRESSURE_MASTER").is_ok_and(|v| v == "keepalived") {
         let keepalived = vrrp_testlab::find_tool("keepalived").expect("keepalived");
         let binary = wrapper(lab, cg, &fresh_binary(lab, &keepalived));
-        let conf = lab.write_file("master-keepalived.conf", conf).expect("conf");
+        let conf = lab
+            .write_file("master-keepalived.conf", conf)
+            .expect("conf");
         let (pid, vrrp_pid) = (lab.dir().join("k.pid"), lab.dir().join("k.vrrp.pid"));
         let args = [
             "-n".to_string(),
@@ -105,10 +115,15 @@ fn start_master(lab: &Lab, cg: &Cgroup, node: &Node, conf: &str) -> (Proc, u32) 
             format!("--vrrp_pid={}", vrrp_pid.display()),
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let p = node.spawn(&binary.to_string_lossy(), &args, &[]).expect("keepalived");
+        let p = node
+            .spawn(&binary.to_string_lossy(), &args, &[])
+            .expect("keepalived");
         p.add_child_pidfile(&vrrp_pid);
         let read = || std::fs::read_to_string(&vrrp_pid).ok()?.trim().parse().ok();
-        assert!(wait_until(STEP, POLL, || read().is_some()), "keepalived's VRRP pid");
+        assert!(
+            wait_until(STEP, POLL, || read().is_some()),
+            "keepalived's VRRP pid"
+        );
         return (p, read().unwrap_or(0));
     }
     // `VRRPD_PRESSURE_VRRPD`: another build (release) for the figures.
@@ -292,10 +307,7 @@ fn a_script_that_cannot_fork_degrades_only_its_instance() {
     eprintln!(
         "pids.max {threads}: {}; {}",
         cg.events(),
-        log.lines()
-            .filter(|l| l.contains("chk"))
-            .last()
-            .unwrap_or("")
+        log.lines().rfind(|l| l.contains("chk")).unwrap_or("")
     );
     assert!(
         lost,

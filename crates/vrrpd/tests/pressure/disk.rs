@@ -214,6 +214,12 @@ fn full_disk_the_daemon_advertises_and_says_what_failed() {
         log.contains("pid file"),
         "the pid file's failure is not said"
     );
+    // A FIFO needs an inode, not a block: it works on the full disk.
+    assert!(
+        fifo.exists() && !log.contains("notify.fifo"),
+        "notify FIFO{}",
+        lab.diag()
+    );
     assert!(
         !r2.has_address(vip) && backup.is_running(),
         "{}",
