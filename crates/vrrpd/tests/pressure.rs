@@ -171,6 +171,27 @@ fn hog(node: &Node, cg: &Cgroup, time: Duration, backup: &Node, vip: IpAddr) -> 
     (count, took_over)
 }
 
+/// vrrpd's own count of its protocol timer's lateness (debug lines of more than 1 ms):
+/// how many, and the largest in ms. keepalived logs none.
+fn timer_lateness(log: &Path) -> (usize, f64) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let late: Vec<f64> = text
+        .lines()
+        .filter_map(|l| {
+            l.split("protocol timer fired ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    (
+        late.len(),
+        late.iter().fold(0.0, |m: f64, &us| m.max(us / 1000.0)),
+    )
+}
+
 fn ms(ns: i64) -> f64 {
     ns as f64 / 1e6
 }
@@ -210,10 +231,12 @@ fn memory_hog(tag: &str, no_swap: bool) {
         .filter(|a| a.src == IpAddr::V4(r2.ipv4()))
         .count();
     let g: Gaps = starve::gaps(&adverts, IpAddr::V4(r1.ipv4()));
+    let (late_count, late_max) = timer_lateness(master.stderr_path());
     eprintln!(
         "{} Master, cgroup {} (no_swap {no_swap}): daemon {} MiB charged, VmRSS {} MiB, VmLck {} MiB; \
          memory.max {} MiB; {hogs} hogs in {:?}; {}; Master adverts {}, gaps p50 {:.1} \
-         p99 {:.1} max {:.1} ms (timer late by at most {:.1} ms); {from_backup} from the Backup",
+         p99 {:.1} max {:.1} ms (timer late by at most {:.1} ms; the daemon's log: {late_count} times \
+         over 1 ms, at most {late_max:.1} ms); {from_backup} from the Backup",
         std::env::var("VRRPD_PRESSURE_MASTER").unwrap_or_else(|_| "vrrpd".into()),
         cg.version(),
         base / MIB,
