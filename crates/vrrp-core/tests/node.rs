@@ -162,6 +162,8 @@ fn unicast_sources_are_checked_when_asked() {
             reason: Discard::NotUnicastPeer
         }]
     );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.unicast_src_errors, c.rcvd_advertisements), (1, 0));
 }
 
 #[test]
@@ -416,6 +418,8 @@ fn unicast_sources_are_checked_per_instance() {
             reason: Discard::NotUnicastPeer
         }]
     );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.unicast_src_errors, c.rcvd_advertisements), (1, 0));
 }
 
 /// A unicast instance with `unicast_ttl 10` accepts a routed advertisement (TTL 64) and

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::counters::ReceiveError;
 use crate::instance::Input;
 use crate::packet::{self, Family, IpMeta};
 use crate::time::Timestamp;
@@ -55,6 +56,9 @@ impl Node {
             && !m.spec.unicast_peers.is_empty()
             && !m.spec.unicast_peers.contains(&src)
         {
+            self.members[i]
+                .instance
+                .record_error(ReceiveError::UnicastSrc);
             self.event(NodeEvent::Discarded {
                 id,
                 src,
