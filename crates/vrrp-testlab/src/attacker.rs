@@ -169,9 +169,45 @@ impl Sent {
     }
 }
 
+/// An IPv4 packet read from a capture.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Capture time, unix seconds.
+    pub t: f64,
+    /// The Ethernet source, lower-case `aa:bb:cc:dd:ee:ff` (as [`Node::mac`]): who really
+    /// sent it, whatever its IP source says.
+    pub src_mac: String,
+    /// The IP packet.
+    pub ip: Vec<u8>,
+}
+
+impl Frame {
+    /// IP source and destination.
+    pub fn addrs(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        let a = |at: usize| -> Option<Ipv4Addr> {
+            Some(Ipv4Addr::from(
+                <[u8; 4]>::try_from(self.ip.get(at..at + 4)?).ok()?,
+            ))
+        };
+        Some((a(12)?, a(16)?))
+    }
+
+    /// The VRRP message after the IP header, if it is one.
+    pub fn vrrp(&self) -> Option<&[u8]> {
+        let ihl = usize::from(self.ip.first()? & 0x0f) * 4;
+        (*self.ip.get(9)? == VRRP_PROTO).then(|| self.ip.get(ihl..))?
+    }
+
+    /// VRID and priority of a VRRP message.
+    pub fn vrid_priority(&self) -> Option<(u8, u8)> {
+        let v = self.vrrp()?;
+        Some((*v.get(1)?, *v.get(2)?))
+    }
+}
+
 /// The IPv4 packets of a pcap file written by `tcpdump -w` on an Ethernet link (link type
-/// 1, microsecond or nanosecond stamps), each with its capture time in unix seconds.
-pub fn pcap_ipv4(pcap: &Path) -> Result<Vec<(f64, Vec<u8>)>> {
+/// 1, microsecond or nanosecond stamps); a partial last record is left out.
+pub fn pcap_ipv4(pcap: &Path) -> Result<Vec<Frame>> {
     let data = std::fs::read(pcap)?;
     let magic = data
         .get(0..4)
@@ -197,14 +233,24 @@ pub fn pcap_ipv4(pcap: &Path) -> Result<Vec<(f64, Vec<u8>)>> {
     let mut out = Vec::new();
     let mut at = 24;
     while let (Some(secs), Some(frac), Some(len)) = (u32_at(at), u32_at(at + 4), u32_at(at + 8)) {
-        let frame = data
-            .get(at + 16..at + 16 + len as usize)
-            .ok_or_else(|| Error::msg("pcap: truncated record"))?;
+        // A capture still being written may end in a partial record.
+        let Some(frame) = data.get(at + 16..at + 16 + len as usize) else {
+            break;
+        };
         at += 16 + len as usize;
         let t = f64::from(secs) + f64::from(frac) / if nanos { 1e9 } else { 1e6 };
         // Ethernet II with EtherType IPv4 only (the lab's bridge has no VLANs).
         if frame.get(12..14) == Some(&[0x08, 0x00]) && frame.len() > 14 {
-            out.push((t, frame[14..].to_vec()));
+            let src_mac = frame[6..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":");
+            out.push(Frame {
+                t,
+                src_mac,
+                ip: frame[14..].to_vec(),
+            });
         }
     }
     Ok(out)
@@ -252,7 +298,10 @@ pub fn keepalived_stats(d: &DaemonProc, tmpdir: &Path) -> Result<KeepalivedStats
     let written = wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
         // Complete once it ends with the last instance's last line.
         text = std::fs::read_to_string(&file).unwrap_or_default();
-        text.trim_end().lines().last().is_some_and(|l| l.trim_start().starts_with("Sent:"))
+        text.trim_end()
+            .lines()
+            .last()
+            .is_some_and(|l| l.trim_start().starts_with("Sent:"))
             && text.contains("Priority Zero")
     });
     if !written {

@@ -162,7 +162,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
     let mut lab = Lab::new("flood").expect("lab");
     let r1 = lab.add_router("r1").expect("router");
     let atk = lab.add_host("atk").expect("host");
-    let (vip1, vip2) = (lab.vip4(1), lab.vip4(2));
+    let (vip1, vip2) = (lab.vip4(100), lab.vip4(101));
     let conf = KeepalivedConf::new()
         .instance(
             VrrpInstance::new("VI_1", "eth0", 51, 200)
@@ -204,7 +204,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
 
     let src = atk.ipv4();
     let other_vrids: Vec<Vec<u8>> = (52..=60)
-        .map(|v| ip_packet(src, GROUP, 255, &encode(&v3(v, 100, lab.vip4(3)), src)))
+        .map(|v| ip_packet(src, GROUP, 255, &encode(&v3(v, 100, lab.vip4(102)), src)))
         .collect();
     let takeover = encode(&v3(51, 254, vip1), src);
     let mut bad_checksum = takeover.clone();

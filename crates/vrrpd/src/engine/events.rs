@@ -127,11 +127,19 @@ impl Engine {
                     ),
                 );
             }
+            Discard::NotToTheGroup { dst } => self.warn_limited(
+                id,
+                now,
+                "not_to_the_group",
+                format!("discarded advertisement from {src} sent to {dst}, not to the group (no unicast_peer)"),
+            ),
             Discard::NotUnicastPeer => self.warn_limited(
                 id,
                 now,
                 "unicast_src_errors",
-                format!("discarded advertisement from {src}: not a unicast peer (check_unicast_src)"),
+                format!(
+                    "discarded advertisement from {src}: not a unicast peer (check_unicast_src)"
+                ),
             ),
         }
     }
