@@ -339,9 +339,7 @@ pub fn parse_keepalived_stats(text: &str) -> KeepalivedStats {
         } else {
             key.to_owned()
         };
-        out.entry(instance.clone())
-            .or_insert_with(std::collections::BTreeMap::new)
-            .insert(key, v);
+        out.entry(instance.clone()).or_default().insert(key, v);
     }
     out
 }
