@@ -256,7 +256,7 @@ fn conf_multicast(prio: u8, vips: [Ipv4Addr; 2]) -> String {
         .render()
 }
 
-/// Sends a forged priority-0 advert 3 times, 0.5 s apart; returns the window in which a
+/// Sends a forged priority-0 advert twice, 0.5 s apart; returns the window in which a
 /// takeover by r2 is looked for, after giving r1 time to take the role back.
 fn priority_zero(atk: &RawSender, packet: Vec<u8>) -> (f64, f64) {
     let from = unix_now();
