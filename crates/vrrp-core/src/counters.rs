@@ -34,6 +34,8 @@ pub enum ReceiveError {
     AuthTypeMismatch,
     /// Zero count, zero interval, a source of the other family.
     Proto,
+    /// `check_unicast_src`: the source is not one of the instance's unicast peers.
+    UnicastSrc,
 }
 
 impl ReceiveError {
@@ -52,6 +54,7 @@ impl ReceiveError {
             ReceiveError::InvalidAuthType => "invalid_auth_type",
             ReceiveError::AuthTypeMismatch => "auth_type_mismatch",
             ReceiveError::Proto => "proto_errors",
+            ReceiveError::UnicastSrc => "unicast_src_errors",
         }
     }
 }
@@ -127,6 +130,9 @@ pub struct Counters {
     /// Advertisements of lower priority (or equal priority and lower address) heard while
     /// Master: another router believes it is Master (split brain, RFC 9568 §6.4.3).
     pub rcvd_lower_priority_as_master: u64,
+    /// Advertisements discarded by `check_unicast_src` (not in the MIB; keepalived only logs
+    /// them): their source is not one of the instance's unicast peers.
+    pub unicast_src_errors: u64,
 }
 
 impl Counters {
@@ -145,13 +151,14 @@ impl Counters {
             ReceiveError::InvalidAuthType => &mut self.invalid_auth_type,
             ReceiveError::AuthTypeMismatch => &mut self.auth_type_mismatch,
             ReceiveError::Proto => &mut self.proto_errors,
+            ReceiveError::UnicastSrc => &mut self.unicast_src_errors,
         };
         *c += 1;
     }
 
     /// Every counter with its name (the field name), for dumps, metrics and the control
     /// socket.
-    pub fn fields(&self) -> [(&'static str, u64); 21] {
+    pub fn fields(&self) -> [(&'static str, u64); 22] {
         // Destructured so that a new counter cannot be forgotten here.
         let Counters {
             master_transitions,
@@ -175,6 +182,7 @@ impl Counters {
             rcvd_checksum_message_only,
             master_releases,
             rcvd_lower_priority_as_master,
+            unicast_src_errors,
         } = *self;
         [
             ("master_transitions", master_transitions),
@@ -201,6 +209,7 @@ impl Counters {
                 "rcvd_lower_priority_as_master",
                 rcvd_lower_priority_as_master,
             ),
+            ("unicast_src_errors", unicast_src_errors),
         ]
     }
 }

@@ -477,6 +477,12 @@ impl Instance {
         e
     }
 
+    /// Counts a packet the node refused for this instance before the instance saw it
+    /// (`check_unicast_src`).
+    pub fn record_error(&mut self, error: ReceiveError) {
+        self.counters.count(error);
+    }
+
     /// The Master as seen from here (ourselves when Master).
     pub fn master(&self) -> Option<MasterInfo> {
         self.master

@@ -207,6 +207,12 @@ pub enum Discard {
     },
     /// `vrrp_check_unicast_src`: the source is not one of the instance's unicast peers.
     NotUnicastPeer,
+    /// Sent to `dst`, not to the group, for an instance without unicast peers (counted in
+    /// `address_list_errors`, as keepalived does).
+    NotToTheGroup {
+        /// The destination it had.
+        dst: IpAddr,
+    },
 }
 
 /// An operator action the node refuses.

@@ -162,6 +162,8 @@ fn unicast_sources_are_checked_when_asked() {
             reason: Discard::NotUnicastPeer
         }]
     );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.unicast_src_errors, c.rcvd_advertisements), (1, 0));
 }
 
 #[test]
@@ -416,6 +418,8 @@ fn unicast_sources_are_checked_per_instance() {
             reason: Discard::NotUnicastPeer
         }]
     );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.unicast_src_errors, c.rcvd_advertisements), (1, 0));
 }
 
 /// A unicast instance with `unicast_ttl 10` accepts a routed advertisement (TTL 64) and
@@ -601,4 +605,31 @@ fn old_unicast_checksum_uses_the_group_in_the_pseudo_header() {
             "old_unicast_checksum {old}"
         );
     }
+}
+
+/// An advertisement sent to this host's address, not to the group, is refused by a
+/// multicast instance (the Master never hears it, so it cannot answer a forged priority 0).
+#[test]
+fn multicast_instances_take_only_what_was_sent_to_the_group() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100)]);
+    let (mut meta, _) = wire(&advert(1, 0), PEER);
+    meta.dst = IpAddr::V4(LOCAL);
+    let bytes = packet::encode(
+        &advert(1, 0),
+        meta.src,
+        meta.dst,
+        ChecksumForm::PseudoHeader,
+    )
+    .expect("encode");
+    node.handle_packet(t(10), 2, &meta, &bytes);
+    assert_eq!(
+        events(&mut node),
+        vec![NodeEvent::Discarded {
+            id: ids[0],
+            src: IpAddr::V4(PEER),
+            reason: Discard::NotToTheGroup { dst: meta.dst }
+        }]
+    );
+    let c = node.instance(ids[0]).expect("A").counters();
+    assert_eq!((c.address_list_errors, c.rcvd_pri_zero_packets), (1, 0));
 }

@@ -14,6 +14,7 @@
 //! The tests and the demo shell out to `ip`, `nft`, `ping` and `tcpdump`; the
 //! daemon under test never needs to.
 
+pub mod attacker;
 pub mod bgp;
 pub mod budget;
 pub mod chaos;

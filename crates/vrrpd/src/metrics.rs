@@ -316,6 +316,7 @@ const ERRORS: &[(Field, &str, Option<&str>)] = &[
         Some("keepalived_authtype_mismatch"),
     ),
     (|c| c.proto_errors, "protocol", None),
+    (|c| c.unicast_src_errors, "unicast_src", None),
 ];
 
 fn render(

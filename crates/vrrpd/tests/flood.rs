@@ -14,7 +14,7 @@
 //!
 //! A lab test (root, namespaces): `SKIPPED` without root, a failure under
 //! `VRRPD_LAB_REQUIRED=1`. The lab kills what it started and deletes its namespaces on drop;
-//! the sender is a scoped thread with a fixed duration, over before the checks.
+//! the sender (`vrrp_testlab::attacker`) runs for a fixed duration, over before the checks.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -22,10 +22,11 @@ use std::net::TcpStream;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use vrrp_core::packet::{self, Advertisement, Auth, ChecksumForm, Version};
+use vrrp_testlab::attacker::{RawSender, cpu_seconds, ip_packet, raw_drops};
 use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, lab_ready};
 
 const START: Duration = Duration::from_secs(15);
@@ -93,49 +94,11 @@ fn unknown_vrid(node: &Node) -> u64 {
         .expect("vrrp_unknown_vrid_packets_total in the scrape")
 }
 
-/// Drops of the VRRP (protocol 112) raw sockets in `node`'s namespace, last column of
-/// `/proc/net/raw`.
-fn raw_drops(node: &Node) -> u64 {
-    let text = node
-        .run_ok("cat", &["/proc/net/raw"])
-        .expect("/proc/net/raw");
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let proto = f.get(1)?.rsplit(':').next()?;
-            (u16::from_str_radix(proto, 16).ok()? == 112).then(|| f.last()?.parse::<u64>().ok())?
-        })
-        .sum()
-}
-
-/// utime + stime of the process, in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let rest = stat.rsplit_once(") ").expect("stat format").1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of proc(5); `rest` starts at field 3.
-    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
-    // SAFETY: sysconf reads a constant of the system.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    ticks as f64 / hz as f64
-}
-
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-/// An IPv4 header (the kernel fills in the total length, the ID and the header checksum
-/// under `IP_HDRINCL`) and `vrrp` after it.
-fn ip_packet(src: Ipv4Addr, ttl: u8, vrrp: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x45, 0xc0, 0, 0, 0, 0, 0, 0, ttl, 112, 0, 0];
-    p.extend(src.octets());
-    p.extend(GROUP.octets());
-    p.extend(vrrp);
-    p
 }
 
 fn encode(adv: &Advertisement, src: Ipv4Addr) -> Vec<u8> {
@@ -157,98 +120,6 @@ fn v3(vrid: u8, priority: u8, vip: Ipv4Addr) -> Advertisement {
         auth: Auth::None,
         addresses: vec![IpAddr::V4(vip)],
     }
-}
-
-/// What a flood achieved.
-struct Sent {
-    packets: u64,
-    errors: u64,
-    elapsed: Duration,
-}
-
-/// Sends `packets` round robin from a raw socket in `node`'s namespace, paced at `rate`
-/// per second for `duration` (on a thread of its own, joined before returning).
-fn flood(node: &Node, packets: &[Vec<u8>], rate: u64, duration: Duration) -> Sent {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let ns = std::fs::File::open(format!("/run/netns/{}", node.ns())).expect("netns");
-            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-            // SAFETY: plain socket calls on a descriptor owned here, closed at the end.
-            let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, 112) };
-            assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-            let one: libc::c_int = 1;
-            let dev = b"eth0\0";
-            // SAFETY: the option values live across the calls, their lengths are theirs.
-            unsafe {
-                assert_eq!(
-                    libc::setsockopt(
-                        fd,
-                        libc::IPPROTO_IP,
-                        libc::IP_HDRINCL,
-                        (&one as *const libc::c_int).cast(),
-                        size_of::<libc::c_int>() as libc::socklen_t,
-                    ),
-                    0
-                );
-                // The group has no route in the attacker's namespace: the device says where.
-                assert_eq!(
-                    libc::setsockopt(
-                        fd,
-                        libc::SOL_SOCKET,
-                        libc::SO_BINDTODEVICE,
-                        dev.as_ptr().cast(),
-                        dev.len() as libc::socklen_t,
-                    ),
-                    0,
-                    "SO_BINDTODEVICE: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-            // SAFETY: all-zero is a valid sockaddr_in.
-            let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-            to.sin_family = libc::AF_INET as libc::sa_family_t;
-            to.sin_addr.s_addr = u32::from(GROUP).to_be();
-            let t = Instant::now();
-            let (mut sent, mut errors) = (0u64, 0u64);
-            while t.elapsed() < duration {
-                let due = (t.elapsed().as_secs_f64() * rate as f64) as u64;
-                if sent + errors >= due {
-                    std::hint::spin_loop();
-                    std::thread::sleep(Duration::from_micros(50));
-                    continue;
-                }
-                for _ in 0..(due - sent - errors).min(64) {
-                    let p = &packets[((sent + errors) % packets.len() as u64) as usize];
-                    // SAFETY: `p` and `to` outlive the call; the lengths are theirs.
-                    let n = unsafe {
-                        libc::sendto(
-                            fd,
-                            p.as_ptr().cast(),
-                            p.len(),
-                            0,
-                            (&to as *const libc::sockaddr_in).cast(),
-                            size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                        )
-                    };
-                    if n == p.len() as isize {
-                        sent += 1;
-                    } else {
-                        errors += 1;
-                    }
-                }
-            }
-            let elapsed = t.elapsed();
-            // SAFETY: `fd` is ours and not used after.
-            unsafe { libc::close(fd) };
-            Sent {
-                packets: sent,
-                errors,
-                elapsed,
-            }
-        })
-        .join()
-        .expect("sender thread")
-    })
 }
 
 /// Timestamps (unix seconds) of the Master's own VI_1 advertisements in `pcap`.
@@ -291,7 +162,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
     let mut lab = Lab::new("flood").expect("lab");
     let r1 = lab.add_router("r1").expect("router");
     let atk = lab.add_host("atk").expect("host");
-    let (vip1, vip2) = (lab.vip4(1), lab.vip4(2));
+    let (vip1, vip2) = (lab.vip4(100), lab.vip4(101));
     let conf = KeepalivedConf::new()
         .instance(
             VrrpInstance::new("VI_1", "eth0", 51, 200)
@@ -333,7 +204,7 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
 
     let src = atk.ipv4();
     let other_vrids: Vec<Vec<u8>> = (52..=60)
-        .map(|v| ip_packet(src, 255, &encode(&v3(v, 100, lab.vip4(3)), src)))
+        .map(|v| ip_packet(src, GROUP, 255, &encode(&v3(v, 100, lab.vip4(102)), src)))
         .collect();
     let takeover = encode(&v3(51, 254, vip1), src);
     let mut bad_checksum = takeover.clone();
@@ -362,22 +233,22 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
         k10("other VRIDs 52-60", other_vrids.clone(), None),
         k10(
             "VRID 51 prio 254 TTL 64",
-            vec![ip_packet(src, 64, &takeover)],
+            vec![ip_packet(src, GROUP, 64, &takeover)],
             Some(("VI_1", "ip_ttl_errors")),
         ),
         k10(
             "VRID 51 prio 254 bad checksum",
-            vec![ip_packet(src, 255, &bad_checksum)],
+            vec![ip_packet(src, GROUP, 255, &bad_checksum)],
             Some(("VI_1", "checksum_errors")),
         ),
         k10(
             "VRID 51 prio 254 + 1400 bytes",
-            vec![ip_packet(src, 255, &oversized)],
+            vec![ip_packet(src, GROUP, 255, &oversized)],
             Some(("VI_1", "packet_length_errors")),
         ),
         k10(
             "VRID 61 wrong password",
-            vec![ip_packet(src, 255, &wrong_pass)],
+            vec![ip_packet(src, GROUP, 255, &wrong_pass)],
             Some(("VI_2", "auth_failures")),
         ),
         Kind {
@@ -389,28 +260,31 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
         },
     ];
 
-    let idle_from = cpu_seconds(d.pid());
+    let cpu = |pid| cpu_seconds(pid).expect("/proc/PID/stat");
+    let drops = |node| raw_drops(node).expect("/proc/net/raw");
+    let sender = RawSender::open(&atk).expect("raw socket");
+    let idle_from = cpu(d.pid());
     std::thread::sleep(Duration::from_secs(1));
-    let idle = cpu_seconds(d.pid()) - idle_from;
+    let idle = cpu(d.pid()) - idle_from;
     eprintln!("idle: {:.1} ms CPU per second", idle * 1e3);
     let mut windows = Vec::new();
     let mut failures = Vec::new();
     for kind in &kinds {
         let before = [counters(&sock, "VI_1"), counters(&sock, "VI_2")];
-        let drops_before = raw_drops(&r1);
+        let drops_before = drops(&r1);
         let unknown_before = unknown_vrid(&r1);
-        let cpu_before = cpu_seconds(d.pid());
+        let cpu_before = cpu(d.pid());
         let from = unix_now();
-        let sent = flood(&atk, &kind.packets, kind.rate, kind.duration);
+        let sent = sender.flood(&kind.packets, kind.rate, kind.duration);
         let to = unix_now();
-        let cpu = cpu_seconds(d.pid()) - cpu_before;
+        let cpu_used = cpu(d.pid()) - cpu_before;
         std::thread::sleep(SETTLE);
         let after = [counters(&sock, "VI_1"), counters(&sock, "VI_2")];
-        let dropped = raw_drops(&r1) - drops_before;
+        let dropped = drops(&r1) - drops_before;
         let unknown = unknown_vrid(&r1) - unknown_before;
         let moved1 = moved(&before[0], &after[0]);
         let moved2 = moved(&before[1], &after[1]);
-        let achieved = sent.packets as f64 / sent.elapsed.as_secs_f64();
+        let achieved = sent.rate();
         eprintln!(
             "{} at {} pps: sent {} ({:.0} pps, {} send errors), socket drops {dropped}, \
              CPU {:.0} ms = {:.2} µs/packet; VI_1 {moved1:?}, VI_2 {moved2:?}, unknown VRID {unknown}",
@@ -419,8 +293,8 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
             sent.packets,
             achieved,
             sent.errors,
-            cpu * 1e3,
-            cpu * 1e6 / sent.packets.max(1) as f64,
+            cpu_used * 1e3,
+            cpu_used * 1e6 / sent.packets.max(1) as f64,
         );
         windows.push((kind.rate, from, to));
         let counted = match kind.counter {

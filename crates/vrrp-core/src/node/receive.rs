@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use crate::counters::ReceiveError;
 use crate::instance::Input;
 use crate::packet::{self, Family, IpMeta};
 use crate::time::Timestamp;
@@ -51,10 +52,27 @@ impl Node {
         if src == m.spec.core.primary_address {
             return;
         }
+        // A multicast instance takes only what was sent to the group: an advertisement sent
+        // to this host's address reaches no other router, so the Master cannot answer it (a
+        // forged priority 0 would move the role). keepalived refuses it too.
+        if m.spec.unicast_peers.is_empty() && !meta.dst.is_multicast() {
+            self.members[i]
+                .instance
+                .record_error(ReceiveError::AddressList);
+            self.event(NodeEvent::Discarded {
+                id,
+                src,
+                reason: Discard::NotToTheGroup { dst: meta.dst },
+            });
+            return;
+        }
         if (self.check_unicast_src || m.spec.check_unicast_src)
             && !m.spec.unicast_peers.is_empty()
             && !m.spec.unicast_peers.contains(&src)
         {
+            self.members[i]
+                .instance
+                .record_error(ReceiveError::UnicastSrc);
             self.event(NodeEvent::Discarded {
                 id,
                 src,

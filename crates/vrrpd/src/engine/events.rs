@@ -127,14 +127,20 @@ impl Engine {
                     ),
                 );
             }
-            Discard::NotUnicastPeer => {
-                if let Some(i) = self.position(id) {
-                    debug!(
-                        "{}: advertisement from {src} is not from a unicast peer",
-                        self.routers[i].plan.config.name
-                    );
-                }
-            }
+            Discard::NotToTheGroup { dst } => self.warn_limited(
+                id,
+                now,
+                "not_to_the_group",
+                format!("discarded advertisement from {src} sent to {dst}, not to the group (no unicast_peer)"),
+            ),
+            Discard::NotUnicastPeer => self.warn_limited(
+                id,
+                now,
+                "unicast_src_errors",
+                format!(
+                    "discarded advertisement from {src}: not a unicast peer (check_unicast_src)"
+                ),
+            ),
         }
     }
 
