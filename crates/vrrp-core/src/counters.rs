@@ -82,6 +82,7 @@ impl From<&DecodeError> for ReceiveError {
 /// object, the field names as keys, in this order (the control contract's form).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Counters {
     /// `vrrpv3StatisticsMasterTransitions`: transitions to Master.
     pub master_transitions: u64,
@@ -127,6 +128,9 @@ pub struct Counters {
     /// Advertisements of lower priority (or equal priority and lower address) heard while
     /// Master: another router believes it is Master (split brain, RFC 9568 §6.4.3).
     pub rcvd_lower_priority_as_master: u64,
+    /// Virtual addresses put back while Master after something else removed them (an
+    /// operator's `ip addr del`, a network manager); not in the MIB.
+    pub vip_restores: u64,
 }
 
 impl Counters {
@@ -151,7 +155,7 @@ impl Counters {
 
     /// Every counter with its name (the field name), for dumps, metrics and the control
     /// socket.
-    pub fn fields(&self) -> [(&'static str, u64); 21] {
+    pub fn fields(&self) -> [(&'static str, u64); 22] {
         // Destructured so that a new counter cannot be forgotten here.
         let Counters {
             master_transitions,
@@ -175,6 +179,7 @@ impl Counters {
             rcvd_checksum_message_only,
             master_releases,
             rcvd_lower_priority_as_master,
+            vip_restores,
         } = *self;
         [
             ("master_transitions", master_transitions),
@@ -201,6 +206,7 @@ impl Counters {
                 "rcvd_lower_priority_as_master",
                 rcvd_lower_priority_as_master,
             ),
+            ("vip_restores", vip_restores),
         ]
     }
 }

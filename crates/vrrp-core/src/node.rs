@@ -23,6 +23,7 @@ use crate::packet::{self, Advertisement, DecodeError, EncodeError, Family};
 use crate::time::Timestamp;
 use crate::weights::{TrackState, TrackerKey};
 
+pub use tracking::Resync;
 pub use spec::{InstanceSpec, SocketKey, TrackedInterface, TrackerWeight};
 pub use sync::GroupState;
 
@@ -72,6 +73,14 @@ pub enum AddressAction {
     AnnounceMaster,
     /// Announce them again after hearing a lower priority as Master (RFC 9568 §6.4.3).
     AnnounceLowerPriority,
+    /// One of them went away from under it while Master (removed by hand, or by another
+    /// program): add it again on `ifindex` and announce it.
+    Restore {
+        /// The interface it belongs on.
+        ifindex: u32,
+        /// The address.
+        address: IpAddr,
+    },
 }
 
 /// Events, in the order they happened; hooks run in this order per instance or sync group.
@@ -235,6 +244,9 @@ struct Member {
     pending_start: bool,
     /// Held back by its sync group ([`sync`]).
     sync_hold: bool,
+    /// Its virtual addresses with their interfaces ([`Node::set_vips`]): put back when they
+    /// go away while it is Master.
+    vips: Vec<(u32, IpAddr)>,
 }
 
 /// Every instance of one router.
@@ -292,6 +304,7 @@ impl Node {
             own_fault: false,
             pending_start: false,
             sync_hold: false,
+            vips: Vec::new(),
         });
         id
     }

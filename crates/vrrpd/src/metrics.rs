@@ -272,6 +272,12 @@ const COUNTERS: &[(Field, &str, &str, Option<&str>)] = &[
         "Lower-priority advertisements heard while Master (split brain)",
         None,
     ),
+    (
+        |c| c.vip_restores,
+        "vrrp_vip_restores",
+        "Virtual addresses put back after they went away from a Master (ip addr del)",
+        None,
+    ),
 ];
 
 /// Receive error counters → the `error` label, and the keepalived exporter's name.
@@ -443,6 +449,20 @@ fn render(
         "vrrp_unknown_vrid_packets",
         "Packets for a VRID not configured on the interface they came in on",
         unknown,
+    );
+    let overruns = Counter::<u64>::default();
+    overruns.inc_by(vrrp_linux::netlink::overruns_total());
+    registry.register(
+        "vrrpd_netlink_overruns",
+        "Times the kernel dropped link and address notifications (receive buffer overrun)",
+        overruns,
+    );
+    let resyncs = Counter::<u64>::default();
+    resyncs.inc_by(vrrp_linux::netlink::resyncs_total());
+    registry.register(
+        "vrrpd_netlink_resyncs",
+        "Full dumps of links and addresses after lost notifications",
+        resyncs,
     );
     // The keepalived exporter's names (mehdy/keepalived-exporter), for existing dashboards.
     registry.register(
