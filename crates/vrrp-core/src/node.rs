@@ -23,9 +23,9 @@ use crate::packet::{self, Advertisement, DecodeError, EncodeError, Family};
 use crate::time::Timestamp;
 use crate::weights::{TrackState, TrackerKey};
 
-pub use tracking::Resync;
 pub use spec::{InstanceSpec, SocketKey, TrackedInterface, TrackerWeight};
 pub use sync::GroupState;
+pub use tracking::Resync;
 
 /// A node's name for one of its instances, stable for the instance's life (positions
 /// shift when a reload removes instances).

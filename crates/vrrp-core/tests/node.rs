@@ -634,7 +634,10 @@ fn a_vip_removed_from_a_master_is_restored_and_counted() {
     node.set_address(t(4_001), 3, vip, true);
     assert!(restores(&outputs(&mut node)).is_empty());
     node.set_address(t(4_010), 5, vip, false);
-    assert!(restores(&outputs(&mut node)).is_empty(), "not its interface");
+    assert!(
+        restores(&outputs(&mut node)).is_empty(),
+        "not its interface"
+    );
     node.set_address(t(4_020), 3, vip, false);
     assert!(restores(&outputs(&mut node)).is_empty(), "B is Backup");
     node.set_address(t(4_030), 2, vip, false);
@@ -667,13 +670,21 @@ fn a_resync_applies_the_differences_and_restores_missing_vips() {
     // The kernel now: eth9 down, `other` gone, the VIP never added, a new address on eth3.
     let now: std::collections::HashSet<(u32, IpAddr)> =
         [(2, IpAddr::V4(LOCAL)), (3, IpAddr::V4(PEER))].into();
-    let found = node.resync(t(4_100), [("eth2", true), ("eth3", true), ("eth9", false)], &now);
+    let found = node.resync(
+        t(4_100),
+        [("eth2", true), ("eth3", true), ("eth9", false)],
+        &now,
+    );
     assert_eq!(found.links, 1);
     assert_eq!(found.addresses, 3, "other gone, LOCAL and PEER new");
     assert_eq!(found.restores, 1);
     assert_eq!(restores(&outputs(&mut node)), vec![(id, 2, vip)]);
     assert_eq!(node.instance(id).expect("A").effective_priority(), 90);
     // Nothing changed since: a second resync finds nothing but the still missing VIP.
-    let again = node.resync(t(4_200), [("eth2", true), ("eth3", true), ("eth9", false)], &now);
+    let again = node.resync(
+        t(4_200),
+        [("eth2", true), ("eth3", true), ("eth9", false)],
+        &now,
+    );
     assert_eq!((again.links, again.addresses), (0, 0));
 }

@@ -187,7 +187,8 @@ fn an_overrun_becomes_a_resync() {
         for i in 1..300 {
             batch.push_str(&format!("address del {}/128 dev va\n", addr(i)));
         }
-        let path = std::env::temp_dir().join(format!("vrrp-linux-nlo-{}.batch", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("vrrp-linux-nlo-{}.batch", std::process::id()));
         std::fs::write(&path, batch).expect("batch file");
         let out = std::process::Command::new("ip")
             .arg("-batch")
@@ -195,7 +196,11 @@ fn an_overrun_becomes_a_resync() {
             .output()
             .expect("ip -batch");
         let _ = std::fs::remove_file(&path);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let kept = addr(0);
         let snapshot = tokio::time::timeout(Duration::from_secs(10), async {
             while let Some(e) = ev.next().await {

@@ -533,7 +533,11 @@ impl Engine {
     /// Feeds a full dump after lost notifications to the node: it applies the differences
     /// and puts back the VIPs its Masters lack.
     fn resync(&mut self, now: Timestamp, snapshot: &vrrp_linux::netlink::Snapshot) {
-        let addresses = snapshot.addresses.iter().map(|(i, a)| (*i, a.addr)).collect();
+        let addresses = snapshot
+            .addresses
+            .iter()
+            .map(|(i, a)| (*i, a.addr))
+            .collect();
         let links = snapshot.links.iter().map(|l| (l.name.as_str(), l.up));
         let found = self.node.resync(now, links, &addresses);
         warn!(

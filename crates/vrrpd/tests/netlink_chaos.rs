@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vrrp_testlab::{
-    AddressWatch, Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require,
-    wait_until,
+    AddressWatch, Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require, wait_until,
 };
 
 const START: Duration = Duration::from_secs(15);
@@ -66,7 +65,10 @@ fn conf(priority: u8, advert_int: f64, vip: IpAddr, extra: &[&str]) -> String {
 fn show(d: &DaemonProc) -> Value {
     let ctl = vrrp_testlab::vrrpctl_next_to(Path::new(env!("CARGO_BIN_EXE_vrrpd")))
         .expect("vrrpctl next to vrrpd");
-    let sock = d.control_socket.clone().expect("vrrpd has a control socket");
+    let sock = d
+        .control_socket
+        .clone()
+        .expect("vrrpd has a control socket");
     let out = Command::new(ctl)
         .arg("--socket")
         .arg(sock)
@@ -153,16 +155,28 @@ fn a_vip_removed_by_hand_is_restored_and_announced() {
     let s = show(&d1);
     assert_eq!(s["state"], "MASTER", "{s}");
     assert_eq!(s["counters"]["vip_restores"], 1, "{s}");
-    assert!(log(&d1).contains("went away from interface"), "{}", d1.tail(20));
+    assert!(
+        log(&d1).contains("went away from interface"),
+        "{}",
+        d1.tail(20)
+    );
 
     // The reverse: a VIP added by hand on the Backup stays, as with keepalived; removed
     // by hand again, nothing restores it there.
-    r2.add_address(&format!("{vip}/32")).expect("ip addr add on r2");
+    r2.add_address(&format!("{vip}/32"))
+        .expect("ip addr add on r2");
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(r2.has_address(vip), "the Backup's hand-made address was removed");
-    r2.del_address(&format!("{vip}/32")).expect("ip addr del on r2");
+    assert!(
+        r2.has_address(vip),
+        "the Backup's hand-made address was removed"
+    );
+    r2.del_address(&format!("{vip}/32"))
+        .expect("ip addr del on r2");
     std::thread::sleep(Duration::from_millis(500));
-    assert!(!r2.has_address(vip), "the Backup restored an address it does not hold");
+    assert!(
+        !r2.has_address(vip),
+        "the Backup restored an address it does not hold"
+    );
     assert!(r1.has_address(vip), "{}", lab.diag());
 
     // keepalived 2.2.7 beside, for the figures (docs/reliability.md).
@@ -198,7 +212,17 @@ fn plug_eth0(lab: &Lab, node: &Node) -> u32 {
         );
     };
     ip(&[
-        "-n", br, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns",
+        "-n",
+        br,
+        "link",
+        "add",
+        port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
         node.ns(),
     ]);
     ip(&["-n", br, "link", "set", port, "master", "br0", "up"]);
@@ -299,72 +323,135 @@ fn flood_batch(n: u32, middle: &[String]) -> String {
     out
 }
 
+/// Runs `batch` in `node` (`ip -batch`), bounded; how long it took.
+fn run_batch(node: &Node, name: &str, batch: &str) -> Duration {
+    let path = node.write_file(name, batch).expect("batch file");
+    let t0 = Instant::now();
+    let out = node
+        .run_timeout(
+            "ip",
+            &["-batch", &path.to_string_lossy()],
+            Duration::from_secs(60),
+        )
+        .expect("ip -batch");
+    assert!(
+        out.status.success(),
+        "ip -batch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t0.elapsed()
+}
+
+/// The resync lines logged so far.
+fn resyncs(d: &DaemonProc) -> Vec<String> {
+    log(d)
+        .lines()
+        .filter(|l| l.contains("resynchronised"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The tracked interface trk0 as `vrrpctl show` has it (up or not), and the priority.
+fn trk0_and_priority(d: &DaemonProc) -> (Value, Value) {
+    let s = show(d);
+    let trk0 = s["trackers"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "trk0"))
+        .map(|t| t["up"].clone())
+        .unwrap_or(Value::Null);
+    (trk0, s["priority"].clone())
+}
+
 #[test]
 fn a_netlink_overrun_is_followed_by_a_full_resync() {
     require!();
     let mut lab = Lab::new("nlovr").expect("lab");
     let r1 = lab.add_router("r1").expect("router");
     let vip = IpAddr::V4(lab.vip4(100));
-    r1.run_ok(
-        "ip",
-        &["link", "add", "trk0", "type", "veth", "peer", "name", "trk0p"],
-    )
-    .expect("trk0");
-    r1.run_ok("ip", &["link", "set", "trk0p", "up"]).expect("up");
-    r1.run_ok("ip", &["link", "set", "trk0", "up"]).expect("up");
+    let ip = |args: &[&str]| r1.run_ok("ip", args).expect("ip");
+    ip(&[
+        "link", "add", "trk0", "type", "veth", "peer", "name", "trk0p",
+    ]);
+    ip(&["link", "set", "trk0p", "up"]);
+    ip(&["link", "set", "trk0", "up"]);
     let track = "track_interface {\n        trk0 weight -50\n    }";
     let conf = conf(200, 1.0, vip, &[track]);
-    let d = start(&lab, &vrrpd(), &r1, &conf, &[("VRRPD_NETLINK_RCVBUF", "4096")]);
+    let d = start(
+        &lab,
+        &vrrpd(),
+        &r1,
+        &conf,
+        &[("VRRPD_NETLINK_RCVBUF", "4096")],
+    );
     assert!(
-        wait_until(STEP, POLL, || r1.has_address(vip)),
+        wait_until(STEP, POLL, || r1.has_address(vip)
+            && show(&d)["state"] == "MASTER"),
         "r1 should become Master{}",
         lab.diag()
     );
     let n = 5_000;
+
+    // 1. The daemon stopped (SIGSTOP) through the burst: its buffer holds a handful of
+    //    notifications, the VIP's removal and trk0 going down are certainly among the lost
+    //    ones. Resumed, it must learn both from the resync alone.
     let middle = [
         format!("address del {vip}/24 dev eth0"),
         "link set dev trk0 down".to_string(),
     ];
-    let batch = r1
-        .write_file("flood.batch", &flood_batch(n, &middle))
-        .expect("batch file");
-    let t0 = Instant::now();
-    let out = r1
-        .run_timeout("ip", &["-batch", &batch.to_string_lossy()], Duration::from_secs(60))
-        .expect("ip -batch");
-    assert!(out.status.success(), "ip -batch: {}", String::from_utf8_lossy(&out.stderr));
-    let flood = t0.elapsed();
-    let resynced = wait_until(STEP, POLL, || log(&d).contains("resynchronised"));
-    let restored = wait_until(STEP, POLL, || r1.has_address(vip));
-    let s = show(&d);
-    let line = log(&d)
-        .lines()
-        .filter(|l| l.contains("resynchronised"))
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    eprintln!(
-        "{} address changes + VIP del + trk0 down in {:.0} ms; {line} (load {})",
-        2 * n,
-        flood.as_secs_f64() * 1e3,
-        loadavg()
-    );
-    assert!(resynced, "no resync after the flood:\n{}", d.tail(30));
-    assert!(restored, "VIP not restored after the overrun{}", lab.diag());
-    let trk0 = s["trackers"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["name"] == "trk0"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    assert_eq!(trk0["up"], false, "trk0 is down in the kernel: {s}");
-    assert_eq!(s["priority"], 150, "{s}");
-    assert_eq!(s["state"], "MASTER", "{s}");
-    // Back up: the ordinary notification path still works after the resync.
-    r1.run_ok("ip", &["link", "set", "trk0", "up"]).expect("up");
+    d.proc.kill_main(libc::SIGSTOP).expect("SIGSTOP");
+    let took = run_batch(&r1, "stopped.batch", &flood_batch(n, &middle));
+    d.proc.kill_main(libc::SIGCONT).expect("SIGCONT");
     assert!(
-        wait_until(STEP, POLL, || show(&d)["priority"] == 200),
-        "{}",
+        wait_until(STEP, POLL, || r1.has_address(vip)),
+        "VIP not restored after the overrun:\n{}{}",
+        d.tail(20),
+        lab.diag()
+    );
+    assert!(
+        wait_until(STEP, POLL, || trk0_and_priority(&d)
+            == (false.into(), 150.into())),
+        "trk0 is down in the kernel: {}",
         show(&d)
     );
+    let first = resyncs(&d);
+    eprintln!(
+        "stopped daemon: {} changes in {:.0} ms; {} (load {})",
+        2 * n + 2,
+        took.as_secs_f64() * 1e3,
+        first.join(" | "),
+        loadavg()
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("1 virtual address(es) to put back")),
+        "the resync, not an event, restored the VIP: {first:?}"
+    );
+    assert_eq!(show(&d)["counters"]["vip_restores"], 1);
+
+    // 2. The daemon running through the same burst (trk0 up, the VIP deleted again): it
+    //    overruns on its own; whatever was lost, the end state matches the kernel.
+    let middle = [
+        format!("address del {vip}/24 dev eth0"),
+        "link set dev trk0 up".to_string(),
+    ];
+    let took = run_batch(&r1, "running.batch", &flood_batch(n, &middle));
+    assert!(
+        wait_until(STEP, POLL, || r1.has_address(vip)
+            && trk0_and_priority(&d) == (true.into(), 200.into())),
+        "after the running flood: VIP {}, {}",
+        r1.has_address(vip),
+        show(&d)
+    );
+    let second = resyncs(&d);
+    eprintln!(
+        "running daemon: {} changes in {:.0} ms; {} more resync(s): {} (load {})",
+        2 * n + 2,
+        took.as_secs_f64() * 1e3,
+        second.len() - first.len(),
+        second[first.len()..].join(" | "),
+        loadavg()
+    );
+    assert_eq!(show(&d)["state"], "MASTER");
     assert!(d.is_running());
 }
