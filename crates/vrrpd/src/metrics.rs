@@ -576,6 +576,7 @@ mod tests {
                 counters: Counters {
                     sent_advertisements: 7,
                     checksum_errors: 2,
+                    vip_restores: 1,
                     ..Counters::default()
                 },
                 master_changes: 3,
@@ -605,6 +606,9 @@ mod tests {
             r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
             "vrrpd_missing_script_runs_total 0".to_string(),
             "vrrp_unknown_vrid_packets_total 4".to_string(),
+            format!("vrrp_vip_restores_total{{{labels}}} 1"),
+            "vrrpd_netlink_resyncs_total 0".to_string(),
+            "vrrpd_netlink_overruns_total 0".to_string(),
         ] {
             assert!(text.contains(&want), "{want} in\n{text}");
         }
