@@ -444,8 +444,15 @@ fn a_netlink_overrun_is_followed_by_a_full_resync() {
         show(&d)
     );
     let second = resyncs(&d);
+    let overruns: u64 = second[first.len()..]
+        .iter()
+        .filter_map(|l| {
+            let before = l.split(" overrun(s)").next()?;
+            before.rsplit(' ').next()?.parse::<u64>().ok()
+        })
+        .sum();
     eprintln!(
-        "running daemon: {} changes in {:.0} ms; {} more resync(s): {} (load {})",
+        "running daemon: {} changes in {:.0} ms; {overruns} overrun(s), {} more resync(s): {} (load {})",
         2 * n + 2,
         took.as_secs_f64() * 1e3,
         second.len() - first.len(),
