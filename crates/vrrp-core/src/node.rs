@@ -247,6 +247,8 @@ struct Member {
     /// Its virtual addresses with their interfaces ([`Node::set_vips`]): put back when they
     /// go away while it is Master.
     vips: Vec<(u32, IpAddr)>,
+    /// The VIPs it asked to put back and has not seen back yet, with when it asked.
+    restoring: HashMap<(u32, IpAddr), Timestamp>,
 }
 
 /// Every instance of one router.
@@ -305,6 +307,7 @@ impl Node {
             pending_start: false,
             sync_hold: false,
             vips: Vec::new(),
+            restoring: HashMap::new(),
         });
         id
     }

@@ -10,6 +10,9 @@ use crate::weights::{self, TrackState, Tracked, TrackerKey};
 
 use super::{AddressAction, InstanceId, InstanceSpec, Node, NodeEvent, NodeOutput};
 
+/// How long a VIP asked to be put back is not asked for again while it is not seen back.
+const RESTORE_PENDING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What a [`Node::resync`] found changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resync {
@@ -45,7 +48,7 @@ impl Node {
     /// down to Backup. One added by hand on a Backup is left alone, as keepalived does.
     pub fn set_address(&mut self, now: Timestamp, ifindex: u32, address: IpAddr, present: bool) {
         if !present {
-            self.restore_missing(&|i, a| (i, a) != (ifindex, address));
+            self.restore_missing(now, &|i, a| (i, a) != (ifindex, address));
         }
         self.note_address(now, ifindex, address, present);
     }
@@ -54,6 +57,9 @@ impl Node {
     fn note_address(&mut self, now: Timestamp, ifindex: u32, address: IpAddr, present: bool) {
         let before = self.has_address(address);
         if present {
+            for m in &mut self.members {
+                m.restoring.remove(&(ifindex, address));
+            }
             self.local_addresses.insert((ifindex, address));
         } else {
             self.local_addresses.remove(&(ifindex, address));
@@ -83,22 +89,29 @@ impl Node {
     }
 
     /// Asks for every virtual address of a Master for which `present` is false to be put
-    /// back, and counts it; returns how many.
-    fn restore_missing(&mut self, present: &dyn Fn(u32, IpAddr) -> bool) -> usize {
+    /// back, and counts it; returns how many. One asked for less than [`RESTORE_PENDING`]
+    /// ago is not asked for again: a resync can run while the first restore is under way.
+    fn restore_missing(&mut self, now: Timestamp, present: &dyn Fn(u32, IpAddr) -> bool) -> usize {
         let mut count = 0;
         for i in 0..self.members.len() {
-            if self.members[i].instance.state() != State::Master {
+            let m = &mut self.members[i];
+            if m.instance.state() != State::Master {
+                m.restoring.clear();
                 continue;
             }
-            let missing: Vec<(u32, IpAddr)> = self.members[i]
+            m.restoring
+                .retain(|_, asked| now.saturating_duration_since(*asked) < RESTORE_PENDING);
+            let missing: Vec<(u32, IpAddr)> = m
                 .vips
                 .iter()
                 .copied()
                 .filter(|&(ifindex, address)| !present(ifindex, address))
+                .filter(|vip| !m.restoring.contains_key(vip))
                 .collect();
-            let id = self.members[i].id;
+            let id = m.id;
             for (ifindex, address) in missing {
                 self.members[i].instance.count_vip_restore();
+                self.members[i].restoring.insert((ifindex, address), now);
                 let action = AddressAction::Restore { ifindex, address };
                 self.outputs.push_back(NodeOutput::Addresses(id, action));
                 count += 1;
@@ -134,7 +147,7 @@ impl Node {
                 self.links.insert((*name).to_string(), *up);
             }
         }
-        out.restores = self.restore_missing(&|i, a| addresses.contains(&(i, a)));
+        out.restores = self.restore_missing(now, &|i, a| addresses.contains(&(i, a)));
         let mut gone: Vec<(u32, IpAddr)> = self
             .local_addresses
             .difference(addresses)
