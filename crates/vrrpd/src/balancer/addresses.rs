@@ -98,3 +98,26 @@ async fn current() -> Result<Vec<IpAddr>, String> {
     let all = nl.all_addresses().await.map_err(|e| e.to_string())?;
     Ok(all.into_iter().map(|(_, a)| a.addr).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resync sends what changed since the addresses last known: gone ones as not held,
+    /// new ones as held, nothing for the others.
+    #[test]
+    fn a_resync_sends_the_differences() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let a = |s: &str| -> IpAddr { s.parse().expect("address") };
+        let mut held: HashSet<IpAddr> = [a("10.99.0.1"), a("10.99.0.2")].into();
+        let now: HashSet<IpAddr> = [a("10.99.0.2"), a("fd99::3")].into();
+        assert!(send_changes(&tx, &mut held, now.clone()));
+        assert_eq!(held, now);
+        let mut sent = Vec::new();
+        while let Ok(Message::VipHeld { addr, held }) = rx.try_recv() {
+            sent.push((addr, held));
+        }
+        sent.sort();
+        assert_eq!(sent, vec![(a("10.99.0.1"), false), (a("fd99::3"), true)]);
+    }
+}
