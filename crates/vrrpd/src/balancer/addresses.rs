@@ -16,7 +16,7 @@ use super::Message;
 /// the differences sent, as the protocol thread does.
 pub(super) async fn watch(tx: mpsc::UnboundedSender<Message>) {
     // Subscribe first, so no change falls between the dump and the stream.
-    let mut events = match netlink::events(crate::daemon::netlink_receive_buffer()).await {
+    let mut events = match netlink::events(crate::links::receive_buffer()).await {
         Ok(events) => events,
         Err(e) => return warn!("ha_suspend: cannot watch addresses: {e}"),
     };
@@ -33,7 +33,7 @@ pub(super) async fn watch(tx: mpsc::UnboundedSender<Message>) {
         let Some(event) = events.next().await else {
             warn!("ha_suspend: address notifications stopped; subscribing again");
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            match netlink::events(crate::daemon::netlink_receive_buffer()).await {
+            match netlink::events(crate::links::receive_buffer()).await {
                 Ok(again) => events = again,
                 Err(e) => warn!("ha_suspend: cannot watch addresses: {e}"),
             }
