@@ -85,6 +85,7 @@ impl From<&DecodeError> for ReceiveError {
 /// object, the field names as keys, in this order (the control contract's form).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Counters {
     /// `vrrpv3StatisticsMasterTransitions`: transitions to Master.
     pub master_transitions: u64,
@@ -133,6 +134,9 @@ pub struct Counters {
     /// Advertisements discarded by `check_unicast_src` (not in the MIB; keepalived only logs
     /// them): their source is not one of the instance's unicast peers.
     pub unicast_src_errors: u64,
+    /// Virtual addresses put back while Master after something else removed them (an
+    /// operator's `ip addr del`, a network manager); not in the MIB.
+    pub vip_restores: u64,
 }
 
 impl Counters {
@@ -183,6 +187,7 @@ impl Counters {
             master_releases,
             rcvd_lower_priority_as_master,
             unicast_src_errors,
+            vip_restores,
         } = *self;
         [
             ("master_transitions", master_transitions),
@@ -210,6 +215,7 @@ impl Counters {
                 rcvd_lower_priority_as_master,
             ),
             ("unicast_src_errors", unicast_src_errors),
+            ("vip_restores", vip_restores),
         ]
     }
 }

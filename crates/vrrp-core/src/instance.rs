@@ -426,6 +426,11 @@ impl Instance {
         &self.counters
     }
 
+    /// Counts a virtual address put back while Master (the node decides when).
+    pub fn count_vip_restore(&mut self) {
+        self.counters.vip_restores += 1;
+    }
+
     /// Feed one input.
     pub fn handle(&mut self, now: Timestamp, input: Input<'_>) {
         match input {

@@ -25,6 +25,7 @@ use crate::weights::{TrackState, TrackerKey};
 
 pub use spec::{InstanceSpec, SocketKey, TrackedInterface, TrackerWeight};
 pub use sync::GroupState;
+pub use tracking::Resync;
 
 /// A node's name for one of its instances, stable for the instance's life (positions
 /// shift when a reload removes instances).
@@ -72,6 +73,14 @@ pub enum AddressAction {
     AnnounceMaster,
     /// Announce them again after hearing a lower priority as Master (RFC 9568 §6.4.3).
     AnnounceLowerPriority,
+    /// One of them went away from under it while Master (removed by hand, or by another
+    /// program): add it again on `ifindex` and announce it.
+    Restore {
+        /// The interface it belongs on.
+        ifindex: u32,
+        /// The address.
+        address: IpAddr,
+    },
 }
 
 /// Events, in the order they happened; hooks run in this order per instance or sync group.
@@ -241,6 +250,11 @@ struct Member {
     pending_start: bool,
     /// Held back by its sync group ([`sync`]).
     sync_hold: bool,
+    /// Its virtual addresses with their interfaces ([`Node::set_vips`]): put back when they
+    /// go away while it is Master.
+    vips: Vec<(u32, IpAddr)>,
+    /// The VIPs it asked to put back and has not seen back yet, with when it asked.
+    restoring: HashMap<(u32, IpAddr), Timestamp>,
 }
 
 /// Every instance of one router.
@@ -298,6 +312,8 @@ impl Node {
             own_fault: false,
             pending_start: false,
             sync_hold: false,
+            vips: Vec::new(),
+            restoring: HashMap::new(),
         });
         id
     }

@@ -633,3 +633,89 @@ fn multicast_instances_take_only_what_was_sent_to_the_group() {
     let c = node.instance(ids[0]).expect("A").counters();
     assert_eq!((c.address_list_errors, c.rcvd_pri_zero_packets), (1, 0));
 }
+
+fn restores(out: &[NodeOutput]) -> Vec<(InstanceId, u32, IpAddr)> {
+    out.iter()
+        .filter_map(|o| match o {
+            NodeOutput::Addresses(id, AddressAction::Restore { ifindex, address }) => {
+                Some((*id, *ifindex, *address))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A VIP removed from under a Master is put back on its interface and counted; the same
+/// address removed elsewhere, or a VIP added or removed while Backup, is left alone.
+#[test]
+fn a_vip_removed_from_a_master_is_restored_and_counted() {
+    let vip = IpAddr::V4(VIP);
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100), spec("B", 2, 3, 100)]);
+    let (master, backup) = (ids[0], ids[1]);
+    node.set_vips(master, vec![(2, vip)]);
+    node.set_vips(backup, vec![(3, vip)]);
+    // A alone on eth2 becomes Master; B then hears a better Master on eth3: Backup.
+    run_until(&mut node, 3_990);
+    let (meta, bytes) = wire(&advert(2, 200), PEER);
+    node.handle_packet(t(3_990), 3, &meta, &bytes);
+    run_until(&mut node, 4_000);
+    assert_eq!(state(&node, master), State::Master);
+    assert_eq!(state(&node, backup), State::Backup);
+    node.set_address(t(4_000), 2, vip, true);
+    node.set_address(t(4_001), 3, vip, true);
+    assert!(restores(&outputs(&mut node)).is_empty());
+    node.set_address(t(4_010), 5, vip, false);
+    assert!(
+        restores(&outputs(&mut node)).is_empty(),
+        "not its interface"
+    );
+    node.set_address(t(4_020), 3, vip, false);
+    assert!(restores(&outputs(&mut node)).is_empty(), "B is Backup");
+    node.set_address(t(4_030), 2, vip, false);
+    assert_eq!(restores(&outputs(&mut node)), vec![(master, 2, vip)]);
+    assert_eq!(node.instance(master).expect("A").counters().vip_restores, 1);
+    assert_eq!(node.instance(backup).expect("B").counters().vip_restores, 0);
+}
+
+/// After lost notifications, a resync applies the differences (a link gone down, addresses
+/// come and gone) and puts back every VIP a Master lacks, even one whose addition was
+/// never seen.
+#[test]
+fn a_resync_applies_the_differences_and_restores_missing_vips() {
+    let vip = IpAddr::V4(VIP);
+    let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7));
+    let mut s = spec("A", 1, 2, 100);
+    s.tracked_interfaces.push(TrackedInterface {
+        name: "eth9".into(),
+        weight: -10,
+        reverse: false,
+    });
+    let (mut node, ids) = running(vec![s]);
+    let id = ids[0];
+    node.set_vips(id, vec![(2, vip)]);
+    node.set_links([("eth9", true)]);
+    run_until(&mut node, 4_000);
+    assert_eq!(state(&node, id), State::Master);
+    node.set_address(t(4_000), 2, other, true);
+    outputs(&mut node);
+    // The kernel now: eth9 down, `other` gone, the VIP never added, a new address on eth3.
+    let now: std::collections::HashSet<(u32, IpAddr)> =
+        [(2, IpAddr::V4(LOCAL)), (3, IpAddr::V4(PEER))].into();
+    let found = node.resync(
+        t(4_100),
+        [("eth2", true), ("eth3", true), ("eth9", false)],
+        &now,
+    );
+    assert_eq!(found.links, 1);
+    assert_eq!(found.addresses, 3, "other gone, LOCAL and PEER new");
+    assert_eq!(found.restores, 1);
+    assert_eq!(restores(&outputs(&mut node)), vec![(id, 2, vip)]);
+    assert_eq!(node.instance(id).expect("A").effective_priority(), 90);
+    // Nothing changed since: a second resync finds nothing but the still missing VIP.
+    let again = node.resync(
+        t(4_200),
+        [("eth2", true), ("eth3", true), ("eth9", false)],
+        &now,
+    );
+    assert_eq!((again.links, again.addresses), (0, 0));
+}

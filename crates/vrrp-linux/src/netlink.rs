@@ -4,12 +4,15 @@
 //! Everything here is async and must run inside a tokio runtime: [`Netlink::new`] and
 //! [`events`] spawn the task that drives their netlink socket (aborted on drop).
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -221,6 +224,23 @@ pub enum Event {
         /// The address.
         addr: IpAddr,
     },
+    /// The kernel dropped notifications (the socket's receive buffer overran, `ENOBUFS`):
+    /// every link and address as dumped after the loss, or why the dump failed. Events
+    /// after it apply on top of it.
+    Resync(std::result::Result<Snapshot, String>),
+}
+
+/// Every link and address of the host, dumped after notifications were lost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Every link.
+    pub links: Vec<Link>,
+    /// Every address, with the index of its interface.
+    pub addresses: Vec<(u32, Address)>,
+    /// Overruns seen since the previous snapshot (several coalesce into one dump).
+    pub overruns: u64,
+    /// From the first of those overruns to the end of the dump.
+    pub took: Duration,
 }
 
 /// Aborts the netlink connection task when the last owner goes away.
@@ -503,11 +523,98 @@ pub async fn wait_link_local(nl: &Netlink, ifindex: u32, timeout: Duration) -> R
     }
 }
 
+/// Overruns seen by every [`events`] stream of the process.
+static OVERRUNS: AtomicU64 = AtomicU64::new(0);
+/// Snapshots taken after overruns ([`Event::Resync`]), by every stream of the process.
+static RESYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times an [`events`] socket overran (the kernel dropped notifications).
+pub fn overruns_total() -> u64 {
+    OVERRUNS.load(Ordering::Relaxed)
+}
+
+/// How many full dumps followed overruns ([`Event::Resync`]).
+pub fn resyncs_total() -> u64 {
+    RESYNCS.load(Ordering::Relaxed)
+}
+
+type Dump = Pin<Box<dyn Future<Output = Result<(Vec<Link>, Vec<(u32, Address)>)>> + Send>>;
+
 /// The stream returned by [`events`]; stops its connection task when dropped.
 pub struct EventStream {
     messages: UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>,
     pending: std::collections::VecDeque<Event>,
+    /// For the dumps after an overrun.
+    nl: Netlink,
+    /// The dump under way, with when its first overrun was seen and how many it covers.
+    dump: Option<(Dump, Instant, u64)>,
+    /// Overruns seen while a dump ran: another dump follows it (that one may have missed
+    /// what they dropped).
+    again: Option<(Instant, u64)>,
+    receive_buffer: usize,
     _task: Task,
+}
+
+impl EventStream {
+    /// The socket's receive buffer as the kernel set it (twice what was asked, for its
+    /// own bookkeeping).
+    pub fn receive_buffer(&self) -> usize {
+        self.receive_buffer
+    }
+
+    /// Dumps every link and address and reports them as an [`Event::Resync`], as after an
+    /// overrun.
+    pub fn request_resync(&mut self) {
+        self.overrun(false);
+    }
+
+    fn overrun(&mut self, counted: bool) {
+        let n = u64::from(counted);
+        if counted {
+            OVERRUNS.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.dump.is_some() {
+            // The dump under way may have been read before this loss: one more after it.
+            self.again.get_or_insert((Instant::now(), 0)).1 += n;
+            return;
+        }
+        self.start_dump(Instant::now(), n);
+    }
+
+    fn start_dump(&mut self, since: Instant, overruns: u64) {
+        let nl = self.nl.clone();
+        let dump: Dump = Box::pin(async move {
+            let links = nl.links().await?;
+            let addresses = nl.all_addresses().await?;
+            Ok((links, addresses))
+        });
+        self.dump = Some((dump, since, overruns));
+    }
+
+    /// The finished dump as an event, if it is done.
+    fn poll_dump(&mut self, cx: &mut Context<'_>) -> Option<Event> {
+        let (dump, since, overruns) = self.dump.as_mut()?;
+        let result = match dump.as_mut().poll(cx) {
+            Poll::Ready(r) => r,
+            Poll::Pending => return None,
+        };
+        let (since, overruns) = (*since, *overruns);
+        self.dump = None;
+        if let Some((next_since, next)) = self.again.take() {
+            self.start_dump(next_since, next);
+        }
+        RESYNCS.fetch_add(1, Ordering::Relaxed);
+        Some(Event::Resync(
+            result
+                .map(|(links, addresses)| Snapshot {
+                    links,
+                    addresses,
+                    overruns,
+                    took: since.elapsed(),
+                })
+                .map_err(|e| e.to_string()),
+        ))
+    }
 }
 
 impl Stream for EventStream {
@@ -518,9 +625,14 @@ impl Stream for EventStream {
             if let Some(e) = self.pending.pop_front() {
                 return Poll::Ready(Some(e));
             }
+            if let Some(e) = self.poll_dump(cx) {
+                return Poll::Ready(Some(e));
+            }
             match self.messages.poll_next_unpin(cx) {
                 Poll::Ready(Some((msg, _))) => {
-                    if let Some(e) = to_event(msg) {
+                    if matches!(msg.payload, NetlinkPayload::Overrun(_)) {
+                        self.overrun(true);
+                    } else if let Some(e) = to_event(msg) {
                         self.pending.push_back(e);
                     }
                 }
@@ -558,22 +670,71 @@ fn to_event(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<Event> {
     }
 }
 
+/// The receive buffer [`events`] asks for: a burst of some thousand changes fits.
+pub const EVENTS_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// Subscribes to link and address changes (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-/// RTNLGRP_IPV6_IFADDR) on a netlink connection of its own. Must be called inside a tokio
-/// runtime. If the kernel drops messages (socket overrun), the daemon should re-read the
-/// state it cares about.
-pub async fn events() -> io::Result<impl Stream<Item = Event> + Unpin + Send> {
-    let (conn, _handle, messages) = new_multicast_connection(&[
+/// RTNLGRP_IPV6_IFADDR) on a netlink connection of its own, with a receive buffer of
+/// `receive_buffer` bytes (SO_RCVBUFFORCE with CAP_NET_ADMIN, else SO_RCVBUF within
+/// `net.core.rmem_max`). Must be called inside a tokio runtime. When the kernel drops
+/// messages all the same (the buffer overran), the stream dumps every link and address
+/// and reports them as one [`Event::Resync`].
+pub async fn events(receive_buffer: usize) -> io::Result<EventStream> {
+    let (mut conn, _handle, messages) = new_multicast_connection(&[
         MulticastGroup::Link,
         MulticastGroup::Ipv4Ifaddr,
         MulticastGroup::Ipv6Ifaddr,
     ])?;
+    let fd = conn.socket_mut().as_raw_fd();
+    let receive_buffer = set_receive_buffer(fd, receive_buffer)?;
+    let nl = Netlink::new()?;
     let task = tokio::spawn(conn);
     Ok(EventStream {
         messages,
         pending: Default::default(),
+        nl,
+        dump: None,
+        again: None,
+        receive_buffer,
         _task: Task(task),
     })
+}
+
+/// Sets a socket's receive buffer, forced past `rmem_max` when allowed; returns the size
+/// the kernel set.
+fn set_receive_buffer(fd: RawFd, bytes: usize) -> io::Result<usize> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    let set = |option| {
+        // SAFETY: a valid descriptor and a c_int of the size given.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&raw const value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    if set(libc::SO_RCVBUFFORCE) != 0 && set(libc::SO_RCVBUF) != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut got: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid descriptor, and room for a c_int.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw mut got).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(got).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{Netns, Pair};
 use futures::StreamExt;
 use vrrp_core::packet::Family;
-use vrrp_linux::netlink::{AddressSpec, Event, Netlink, events};
+use vrrp_linux::netlink::{AddressSpec, EVENTS_RECEIVE_BUFFER, Event, Netlink, events};
 use vrrp_linux::virtual_mac;
 
 #[test]
@@ -117,7 +117,7 @@ fn link_events() {
     let ia = pair.a.ifindex("va");
     pair.a.block_on(|| async move {
         let nl = Netlink::new().expect("netlink");
-        let mut ev = events().await.expect("events");
+        let mut ev = events(EVENTS_RECEIVE_BUFFER).await.expect("events");
         let wait_link = async |ev: &mut (dyn futures::Stream<Item = Event> + Unpin), up: bool| {
             tokio::time::timeout(Duration::from_secs(5), async {
                 while let Some(e) = ev.next().await {
@@ -162,6 +162,68 @@ fn link_events() {
         })
         .await
         .expect("address events");
+    });
+}
+
+/// A receive buffer far too small for a burst: the stream reports the overrun as one
+/// full dump (`Event::Resync`) that shows the state after the burst, and carries on.
+#[test]
+fn an_overrun_becomes_a_resync() {
+    if !common::can_run("an_overrun_becomes_a_resync") {
+        return;
+    }
+    let pair = Pair::new("nlo", 13);
+    let ia = pair.a.ifindex("va");
+    pair.a.block_on(|| async move {
+        let nl = Netlink::new().expect("netlink");
+        let mut ev = events(4096).await.expect("events");
+        let addr = |i: u16| IpAddr::V6(Ipv6Addr::new(0xfd99, 13, 0, 1, 0, 0, 0, i + 1));
+        // 300 added, all but the first deleted, by `ip -batch` while this thread (which
+        // drives the subscription) waits for it: the kernel has nowhere to put them.
+        let mut batch = String::new();
+        for i in 0..300 {
+            batch.push_str(&format!("address add {}/128 dev va nodad\n", addr(i)));
+        }
+        for i in 1..300 {
+            batch.push_str(&format!("address del {}/128 dev va\n", addr(i)));
+        }
+        let path =
+            std::env::temp_dir().join(format!("vrrp-linux-nlo-{}.batch", std::process::id()));
+        std::fs::write(&path, batch).expect("batch file");
+        let out = std::process::Command::new("ip")
+            .arg("-batch")
+            .arg(&path)
+            .output()
+            .expect("ip -batch");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kept = addr(0);
+        let snapshot = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(e) = ev.next().await {
+                if let Event::Resync(r) = e {
+                    return r.expect("dump");
+                }
+            }
+            panic!("event stream ended");
+        })
+        .await
+        .expect("a resync after the overrun");
+        assert!(snapshot.overruns >= 1);
+        let on_va: Vec<IpAddr> = snapshot
+            .addresses
+            .iter()
+            .filter(|(i, _)| *i == ia)
+            .map(|(_, a)| a.addr)
+            .collect();
+        assert!(on_va.contains(&kept), "{on_va:?}");
+        assert!(!on_va.contains(&addr(1)), "{on_va:?}");
+        assert!(snapshot.links.iter().any(|l| l.index == ia));
+        assert!(vrrp_linux::netlink::resyncs_total() >= 1);
+        nl.del_address(ia, kept, 128).await.expect("del");
     });
 }
 

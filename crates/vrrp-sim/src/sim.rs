@@ -571,6 +571,8 @@ impl Sim {
                     AddressAction::AnnounceMaster | AddressAction::AnnounceLowerPriority => {
                         What::Announce
                     }
+                    // The simulated host never loses an address from under an instance.
+                    AddressAction::Restore { .. } => What::Addresses(true),
                 };
                 self.record(Some(node), Some(key), what);
             }

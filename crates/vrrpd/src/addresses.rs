@@ -50,6 +50,9 @@ pub(crate) enum Job {
     AnnounceMaster(u64),
     /// Announce again after hearing a lower-priority Master (RFC 9568 §6.4.3).
     AnnounceLowerPriority(u64),
+    /// Put back an address of `id` that went away while it is Master (on this interface),
+    /// with its routes and rules, and announce it.
+    Restore(u64, u32, IpAddr),
     /// Reply once every job queued before has been done.
     Flush(oneshot::Sender<()>),
 }
@@ -131,6 +134,11 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     });
                 }
             }
+            Job::Restore(id, ifindex, addr) => {
+                if let Some(inst) = lookup(&table, id) {
+                    restore(&nl, &inst, ifindex, addr).await;
+                }
+            }
             Job::Flush(done) => {
                 let _ = done.send(());
             }
@@ -189,6 +197,33 @@ async fn remove(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
             Err(e) => warn!("{name}: cannot remove VIP {}: {e}", spec.addr),
         }
     }
+}
+
+/// Adds one address of `inst` again, its routes and rules (the kernel removed those that
+/// went through it; the others are there already), and announces it as on becoming Master.
+async fn restore(nl: &Netlink, inst: &InstanceAddresses, ifindex: u32, addr: IpAddr) {
+    let one: Vec<(u32, AddressSpec)> = inst
+        .addresses
+        .iter()
+        .filter(|(i, spec)| *i == ifindex && spec.addr == addr)
+        .cloned()
+        .collect();
+    if one.is_empty() {
+        return;
+    }
+    add(nl, &inst.name, &one).await;
+    add_routes(nl, inst).await;
+    let view = InstanceAddresses {
+        name: inst.name.clone(),
+        addresses: one,
+        routes: Vec::new(),
+        rules: Vec::new(),
+        announcer: inst.announcer.clone(),
+        mac: inst.mac,
+        garp: inst.garp.clone(),
+        extra: inst.extra.clone(),
+    };
+    announce(&view, inst.garp.master_repeat.max(1)).await;
 }
 
 /// The second burst after `garp_master_delay`, then a refresh every `garp_master_refresh`,

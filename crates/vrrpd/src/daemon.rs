@@ -6,12 +6,10 @@
 //! that never blocks the loop) and the tracking thread, and arms the timer itself.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use futures::StreamExt;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -20,7 +18,7 @@ use tracing::{debug, info, warn};
 use vrrp_config::Config;
 use vrrp_control::{Reply, Request};
 use vrrp_linux::SysctlGuard;
-use vrrp_linux::netlink::{Event, Link, Netlink};
+use vrrp_linux::netlink::Netlink;
 use vrrp_track::TrackerEvent;
 
 use crate::addresses::{self, Job};
@@ -124,9 +122,13 @@ async fn start(
 ) -> Result<Running> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
-    let link_events = vrrp_linux::netlink::events()
+    let link_events = vrrp_linux::netlink::events(crate::links::receive_buffer())
         .await
         .context("cannot subscribe to link events")?;
+    debug!(
+        "link and address notifications: receive buffer {} bytes",
+        link_events.receive_buffer()
+    );
     let waiting = dynamic::missing(&nl, &config).await?;
     let plan = setup::prepare(&nl, &dynamic::without(&config, &waiting), &scripts).await?;
     let static_set = statics::resolve(&nl, &config.statics).await?;
@@ -239,7 +241,7 @@ async fn start(
         statics: RefCell::new(static_set),
         waiting: RefCell::new(waiting),
     });
-    spawn_link_events(&reloader, link_events);
+    crate::links::spawn(&reloader, link_events);
     Ok(Running {
         nl,
         engine,
@@ -479,81 +481,6 @@ async fn stop(r: Running, args: &Args) {
     }
     let _ = std::fs::remove_file(&args.files.control_socket);
     info!("vrrpd stopped");
-}
-
-/// Link events: the instance's interface and tracked interfaces, debounced by
-/// `interface_up_down_delays` (a change that reverts within the delay is ignored).
-fn spawn_link_events(
-    reloader: &Rc<Reloader>,
-    mut link_events: impl futures::Stream<Item = Event> + Unpin + 'static,
-) {
-    let engine = Rc::clone(&reloader.engine);
-    let reloader = Rc::clone(reloader);
-    let delays: HashMap<String, (Duration, Duration)> = reloader
-        .config
-        .borrow()
-        .interface_delays
-        .iter()
-        .map(|d| (d.interface.clone(), (d.down, d.up)))
-        .collect();
-    tokio::task::spawn_local(async move {
-        let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
-        while let Some(event) = link_events.next().await {
-            let link = match event {
-                Event::Link(link) => link,
-                Event::AddressAdded { ifindex, addr } | Event::AddressRemoved { ifindex, addr } => {
-                    let present = matches!(event, Event::AddressAdded { .. });
-                    if present {
-                        // A waiting instance may have waited for an address of its interface
-                        // (its advertisements' source), which comes without a link event.
-                        for name in reloader.waited_for() {
-                            let r = Rc::clone(&reloader);
-                            tokio::task::spawn_local(
-                                async move { r.follow_interface(&name).await },
-                            );
-                        }
-                    }
-                    let input = Input::Address {
-                        ifindex,
-                        addr,
-                        present,
-                    };
-                    engine.borrow_mut().handle(clock::now(), input);
-                    continue;
-                }
-            };
-            if reloader.follows(&link.name) {
-                let (r, name) = (Rc::clone(&reloader), link.name.clone());
-                tokio::task::spawn_local(async move { r.follow_interface(&name).await });
-            }
-            let delay = delays
-                .get(&link.name)
-                .map(|(down, up)| if link.up { *up } else { *down })
-                .unwrap_or_default();
-            let mine = {
-                let mut g = generation.borrow_mut();
-                let n = g.entry(link.name.clone()).or_default();
-                *n += 1;
-                *n
-            };
-            if delay.is_zero() {
-                apply_link(&engine, &link);
-                continue;
-            }
-            let generation = Rc::clone(&generation);
-            let engine = Rc::clone(&engine);
-            tokio::task::spawn_local(async move {
-                tokio::time::sleep(delay).await;
-                if generation.borrow().get(&link.name) == Some(&mine) {
-                    apply_link(&engine, &link);
-                }
-            });
-        }
-    });
-}
-
-fn apply_link(engine: &Rc<RefCell<Engine>>, link: &Link) {
-    engine.borrow_mut().handle(clock::now(), Input::Link(link));
 }
 
 /// Starts the task that reads socket `index` and feeds the engine.

@@ -2,8 +2,9 @@
 //! instead of stopping the start, and starts when a link or address event shows the
 //! interface ready (as a reload adds an instance). Until then it is not running: `vrrpctl status` does not list it
 //! (keepalived shows it in Fault). An interface deleted while vrrpd runs puts its instances
-//! in Fault (link down); they then stop and wait for it again, and start on the new interface
-//! (a new index) when it is re-created.
+//! in Fault (link down); with `dynamic_interfaces` they then stop and wait for it again.
+//! Re-created (a new index), with or without the option, its instances start again on it:
+//! new sockets, addresses and index, as keepalived does.
 
 use anyhow::Result;
 use tracing::{info, warn};
@@ -42,7 +43,7 @@ pub(crate) fn without(config: &Config, waiting: &[String]) -> Config {
 
 impl Reloader {
     /// Whether a link event for `interface` may start or stop instances: one waits for it,
-    /// or, with `dynamic_interfaces`, one runs on it.
+    /// or one runs on it (re-created with another index, it is started again there).
     pub(crate) fn follows(&self, interface: &str) -> bool {
         let config = self.config.borrow();
         let waits = self.waiting.borrow().iter().any(|name| {
@@ -52,13 +53,22 @@ impl Reloader {
                 .any(|i| &i.name == name && i.interface == interface)
         });
         waits
-            || (config.global.vrrp_net.dynamic_interfaces
-                && self
-                    .engine
-                    .borrow()
-                    .routers
-                    .iter()
-                    .any(|r| r.plan.config.interface == interface))
+            || self
+                .engine
+                .borrow()
+                .routers
+                .iter()
+                .any(|r| r.plan.config.interface == interface)
+    }
+
+    /// Whether `link` is a new interface under the name of an instance's (deleted and
+    /// re-created: another index), which the instance does not use yet.
+    pub(crate) fn stale(&self, link: &vrrp_linux::netlink::Link) -> bool {
+        self.engine
+            .borrow()
+            .routers
+            .iter()
+            .any(|r| r.plan.config.interface == link.name && r.plan.ifindex != link.index)
     }
 
     /// The interfaces the waiting instances wait for.
@@ -75,9 +85,10 @@ impl Reloader {
         out
     }
 
-    /// A link event for `interface`: its instances stop and wait if it was deleted or
-    /// re-created (their sockets and addresses name the old index), and the waiting ones
-    /// start if it exists now.
+    /// A link event for `interface`: its instances stop and wait if it was re-created
+    /// (their sockets and addresses name the old index) or, with `dynamic_interfaces`,
+    /// deleted (without it they stay, in Fault, until it is back); the waiting ones start
+    /// if it exists now.
     pub(crate) async fn follow_interface(&self, interface: &str) {
         {
             let _serial = self.serial.lock().await;
@@ -88,6 +99,7 @@ impl Reloader {
                     return;
                 }
             };
+            let dynamic = self.config.borrow().global.vrrp_net.dynamic_interfaces;
             let mut engine = self.engine.borrow_mut();
             let stale: Vec<usize> = engine
                 .routers
@@ -95,16 +107,22 @@ impl Reloader {
                 .enumerate()
                 .filter(|(_, r)| {
                     r.plan.config.interface == interface
-                        && link.as_ref().is_none_or(|l| l.index != r.plan.ifindex)
+                        && link.as_ref().map_or(dynamic, |l| l.index != r.plan.ifindex)
                 })
                 .map(|(i, _)| i)
                 .collect();
             for i in stale.into_iter().rev() {
                 if let Some(plan) = engine.remove_router(i, clock::now(), false) {
-                    info!(
-                        "{}: interface {interface} is gone; the instance waits for it again",
-                        plan.config.name
-                    );
+                    match &link {
+                        None => info!(
+                            "{}: interface {interface} is gone; the instance waits for it again",
+                            plan.config.name
+                        ),
+                        Some(l) => info!(
+                            "{}: interface {interface} was re-created (index {} now {}); the instance starts again on it",
+                            plan.config.name, plan.ifindex, l.index
+                        ),
+                    }
                     self.waiting.borrow_mut().push(plan.config.name);
                 }
             }

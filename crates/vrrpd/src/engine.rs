@@ -114,6 +114,8 @@ pub(crate) enum Input<'a> {
     },
     /// A script, file or process tracker reported.
     Tracker(&'a TrackerEvent),
+    /// Link and address notifications were lost: every link and address as they are now.
+    Resync(&'a vrrp_linux::netlink::Snapshot),
     /// Shut every instance down: Masters send priority 0 and release their addresses.
     Shutdown,
 }
@@ -280,6 +282,7 @@ impl Engine {
             opened = Some(i);
         }
         let id = self.node.add(spec);
+        self.node.set_vips(id, vips(&plan));
         let _ = self.jobs.send(Job::Configure(
             id.get(),
             worker_view(&mut self.announcers, &plan),
@@ -357,6 +360,7 @@ impl Engine {
         let spec = instance_spec(&router.plan);
         let view = worker_view(&mut self.announcers, &self.routers[i].plan);
         let _ = self.jobs.send(Job::Configure(id.get(), view));
+        self.node.set_vips(id, vips(&self.routers[i].plan));
         self.node.reconfigure(id, now, spec);
         self.after_input(now);
         (removed, added)
@@ -520,9 +524,32 @@ impl Engine {
                 present,
             } => self.node.set_address(now, ifindex, addr, present),
             Input::Tracker(event) => self.on_tracker(now, event),
+            Input::Resync(snapshot) => self.resync(now, snapshot),
             Input::Shutdown => self.node.shutdown(now),
         }
         self.after_input(now);
+    }
+
+    /// Feeds a full dump after lost notifications to the node: it applies the differences
+    /// and puts back the VIPs its Masters lack.
+    fn resync(&mut self, now: Timestamp, snapshot: &vrrp_linux::netlink::Snapshot) {
+        let addresses = snapshot
+            .addresses
+            .iter()
+            .map(|(i, a)| (*i, a.addr))
+            .collect();
+        let links = snapshot.links.iter().map(|l| (l.name.as_str(), l.up));
+        let found = self.node.resync(now, links, &addresses);
+        warn!(
+            "netlink: {} overrun(s), notifications lost; resynchronised from a full dump of {} links and {} addresses in {} ms: {} link(s) and {} address(es) had changed unseen, {} virtual address(es) to put back",
+            snapshot.overruns,
+            snapshot.links.len(),
+            snapshot.addresses.len(),
+            snapshot.took.as_millis(),
+            found.links,
+            found.addresses,
+            found.restores
+        );
     }
 
     /// Applies the links' current state, then starts every instance.
@@ -619,6 +646,15 @@ impl Engine {
                         AddressAction::Remove => Job::Remove(id),
                         AddressAction::AnnounceMaster => Job::AnnounceMaster(id),
                         AddressAction::AnnounceLowerPriority => Job::AnnounceLowerPriority(id),
+                        AddressAction::Restore { ifindex, address } => {
+                            if let Some(r) = self.routers.iter().find(|r| r.id.get() == id) {
+                                warn!(
+                                    "{}: virtual address {address} went away from interface {ifindex} while Master: putting it back",
+                                    r.plan.config.name
+                                );
+                            }
+                            Job::Restore(id, ifindex, address)
+                        }
                     };
                     let _ = self.jobs.send(job);
                 }
@@ -644,6 +680,11 @@ impl Engine {
     fn position(&self, id: InstanceId) -> Option<usize> {
         self.routers.iter().position(|r| r.id == id)
     }
+}
+
+/// The node's view of an instance's virtual addresses: each with its interface.
+fn vips(plan: &RouterPlan) -> Vec<(u32, std::net::IpAddr)> {
+    plan.addresses.iter().map(|(i, a)| (*i, a.addr)).collect()
 }
 
 /// The addresses a Master loses and gains when its configuration changes from `old` to

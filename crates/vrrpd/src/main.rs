@@ -17,6 +17,7 @@ mod control;
 mod daemon;
 mod dynamic;
 mod engine;
+mod links;
 mod logging;
 mod metrics;
 mod pidfile;

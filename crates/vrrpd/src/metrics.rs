@@ -272,6 +272,12 @@ const COUNTERS: &[(Field, &str, &str, Option<&str>)] = &[
         "Lower-priority advertisements heard while Master (split brain)",
         None,
     ),
+    (
+        |c| c.vip_restores,
+        "vrrp_vip_restores",
+        "Virtual addresses put back after they went away from a Master (ip addr del)",
+        None,
+    ),
 ];
 
 /// Receive error counters → the `error` label, and the keepalived exporter's name.
@@ -445,6 +451,20 @@ fn render(
         "Packets for a VRID not configured on the interface they came in on",
         unknown,
     );
+    let overruns = Counter::<u64>::default();
+    overruns.inc_by(vrrp_linux::netlink::overruns_total());
+    registry.register(
+        "vrrpd_netlink_overruns",
+        "Times the kernel dropped link and address notifications (receive buffer overrun)",
+        overruns,
+    );
+    let resyncs = Counter::<u64>::default();
+    resyncs.inc_by(vrrp_linux::netlink::resyncs_total());
+    registry.register(
+        "vrrpd_netlink_resyncs",
+        "Full dumps of links and addresses after lost notifications",
+        resyncs,
+    );
     // The keepalived exporter's names (mehdy/keepalived-exporter), for existing dashboards.
     registry.register(
         "keepalived_vrrp_state",
@@ -557,6 +577,7 @@ mod tests {
                 counters: Counters {
                     sent_advertisements: 7,
                     checksum_errors: 2,
+                    vip_restores: 1,
                     ..Counters::default()
                 },
                 master_changes: 3,
@@ -586,6 +607,9 @@ mod tests {
             r#"keepalived_advert_sent_total{iname="VI_1",intf="eth0",vrid="51"} 7"#.to_string(),
             "vrrpd_missing_script_runs_total 0".to_string(),
             "vrrp_unknown_vrid_packets_total 4".to_string(),
+            format!("vrrp_vip_restores_total{{{labels}}} 1"),
+            "vrrpd_netlink_resyncs_total 0".to_string(),
+            "vrrpd_netlink_overruns_total 0".to_string(),
         ] {
             assert!(text.contains(&want), "{want} in\n{text}");
         }

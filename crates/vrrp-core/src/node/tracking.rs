@@ -1,13 +1,28 @@
 //! Links, trackers and the operator's priority, combined by keepalived's weight rules
 //! ([`crate::weights`]) into each instance's priority, its Fault and its start.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::instance::Input;
+use crate::instance::{Input, State};
 use crate::time::Timestamp;
 use crate::weights::{self, TrackState, Tracked, TrackerKey};
 
-use super::{InstanceSpec, Node, NodeEvent};
+use super::{AddressAction, InstanceId, InstanceSpec, Node, NodeEvent, NodeOutput};
+
+/// How long a VIP asked to be put back is not asked for again while it is not seen back.
+const RESTORE_PENDING: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a [`Node::resync`] found changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resync {
+    /// Links whose state differed.
+    pub links: usize,
+    /// Addresses that had come or gone unnoticed.
+    pub addresses: usize,
+    /// Virtual addresses of Masters found missing, and put back.
+    pub restores: usize,
+}
 
 impl Node {
     /// Every link's current state (at start, before [`Node::start`]). A tracked interface
@@ -27,10 +42,24 @@ impl Node {
         self.local_addresses.extend(addresses);
     }
 
-    /// An address was added to (`present`) or removed from interface `ifindex`.
+    /// An address was added to (`present`) or removed from interface `ifindex`. A virtual
+    /// address of a Master that goes away is put back ([`AddressAction::Restore`]): what
+    /// keepalived users expect of a VIP removed by hand, where keepalived 2.2.7 itself steps
+    /// down to Backup. One added by hand on a Backup is left alone, as keepalived does.
     pub fn set_address(&mut self, now: Timestamp, ifindex: u32, address: IpAddr, present: bool) {
+        if !present {
+            self.restore_missing(now, &|i, a| (i, a) != (ifindex, address));
+        }
+        self.note_address(now, ifindex, address, present);
+    }
+
+    /// Records an address change and applies `track_src_ip`.
+    fn note_address(&mut self, now: Timestamp, ifindex: u32, address: IpAddr, present: bool) {
         let before = self.has_address(address);
         if present {
+            for m in &mut self.members {
+                m.restoring.remove(&(ifindex, address));
+            }
             self.local_addresses.insert((ifindex, address));
         } else {
             self.local_addresses.remove(&(ifindex, address));
@@ -50,6 +79,94 @@ impl Node {
                 self.apply_tracking(i, now);
             }
         }
+    }
+
+    /// The virtual addresses of an instance, with the interface each goes on.
+    pub fn set_vips(&mut self, id: InstanceId, vips: Vec<(u32, IpAddr)>) {
+        if let Some(i) = self.index(id) {
+            self.members[i].vips = vips;
+        }
+    }
+
+    /// Asks for every virtual address of a Master for which `present` is false to be put
+    /// back, and counts it; returns how many. One asked for less than [`RESTORE_PENDING`]
+    /// ago is not asked for again: a resync can run while the first restore is under way.
+    fn restore_missing(&mut self, now: Timestamp, present: &dyn Fn(u32, IpAddr) -> bool) -> usize {
+        let mut count = 0;
+        for i in 0..self.members.len() {
+            let m = &mut self.members[i];
+            if m.instance.state() != State::Master {
+                m.restoring.clear();
+                continue;
+            }
+            m.restoring
+                .retain(|_, asked| now.saturating_duration_since(*asked) < RESTORE_PENDING);
+            let missing: Vec<(u32, IpAddr)> = m
+                .vips
+                .iter()
+                .copied()
+                .filter(|&(ifindex, address)| !present(ifindex, address))
+                .filter(|vip| !m.restoring.contains_key(vip))
+                .collect();
+            let id = m.id;
+            for (ifindex, address) in missing {
+                self.members[i].instance.count_vip_restore();
+                self.members[i].restoring.insert((ifindex, address), now);
+                let action = AddressAction::Restore { ifindex, address };
+                self.outputs.push_back(NodeOutput::Addresses(id, action));
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// The whole picture again, after the driver lost change notifications (a netlink
+    /// overrun): every link's state and every address of the host. The differences are
+    /// applied as the changes they stand for, and every virtual address a Master lacks is
+    /// put back (its removal may be among the lost changes, as may its addition).
+    pub fn resync<'a>(
+        &mut self,
+        now: Timestamp,
+        links: impl IntoIterator<Item = (&'a str, bool)>,
+        addresses: &HashSet<(u32, IpAddr)>,
+    ) -> Resync {
+        let mut out = Resync::default();
+        let links: HashMap<&str, bool> = links.into_iter().collect();
+        let mut known: Vec<(String, bool)> =
+            self.links.iter().map(|(n, up)| (n.clone(), *up)).collect();
+        known.sort();
+        for (name, up) in known {
+            let now_up = links.get(name.as_str()).copied().unwrap_or(false);
+            if now_up != up {
+                out.links += 1;
+                self.set_link(now, &name, now_up);
+            }
+        }
+        for (name, up) in &links {
+            if !self.links.contains_key(*name) {
+                self.links.insert((*name).to_string(), *up);
+            }
+        }
+        out.restores = self.restore_missing(now, &|i, a| addresses.contains(&(i, a)));
+        let mut gone: Vec<(u32, IpAddr)> = self
+            .local_addresses
+            .difference(addresses)
+            .copied()
+            .collect();
+        let mut new: Vec<(u32, IpAddr)> = addresses
+            .difference(&self.local_addresses)
+            .copied()
+            .collect();
+        gone.sort();
+        new.sort();
+        out.addresses = gone.len() + new.len();
+        for (ifindex, address) in gone {
+            self.note_address(now, ifindex, address, false);
+        }
+        for (ifindex, address) in new {
+            self.note_address(now, ifindex, address, true);
+        }
+        out
     }
 
     fn has_address(&self, address: IpAddr) -> bool {
