@@ -162,7 +162,7 @@ impl Counters {
 
     /// Every counter with its name (the field name), for dumps, metrics and the control
     /// socket.
-    pub fn fields(&self) -> [(&'static str, u64); 22] {
+    pub fn fields(&self) -> [(&'static str, u64); 23] {
         // Destructured so that a new counter cannot be forgotten here.
         let Counters {
             master_transitions,
