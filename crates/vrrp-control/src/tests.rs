@@ -526,7 +526,7 @@ fn documents_have_the_documented_shape() {
     assert_eq!(v["checksum_form"], "pseudo-header");
     assert_eq!(v["unicast_peers"], json!(["10.99.0.3"]));
     assert_eq!(v["timers"]["next_deadline_in_us"], Value::Null);
-    assert_eq!(v["counters"].as_object().map(|c| c.len()), Some(22));
+    assert_eq!(v["counters"].as_object().map(|c| c.len()), Some(23));
     // Trackers: interfaces have no `value`; the others have one, null until known.
     assert_eq!(
         serde_json::to_string(&trackers()).unwrap(),
