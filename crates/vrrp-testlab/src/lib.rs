@@ -17,6 +17,7 @@
 pub mod bgp;
 pub mod budget;
 pub mod chaos;
+pub mod churn;
 pub mod conf;
 pub mod daemon;
 pub mod flows;
