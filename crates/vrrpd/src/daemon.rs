@@ -482,20 +482,14 @@ async fn stop(r: Running, args: &Args) {
 }
 
 /// Link events: the instance's interface and tracked interfaces, debounced by
-/// `interface_up_down_delays` (a change that reverts within the delay is ignored).
+/// `interface_up_down_delays` (a change that reverts within the delay is ignored). The
+/// delays are those of the running configuration, so a reload changes them.
 fn spawn_link_events(
     reloader: &Rc<Reloader>,
     mut link_events: impl futures::Stream<Item = Event> + Unpin + 'static,
 ) {
     let engine = Rc::clone(&reloader.engine);
     let reloader = Rc::clone(reloader);
-    let delays: HashMap<String, (Duration, Duration)> = reloader
-        .config
-        .borrow()
-        .interface_delays
-        .iter()
-        .map(|d| (d.interface.clone(), (d.down, d.up)))
-        .collect();
     tokio::task::spawn_local(async move {
         let generation: Rc<RefCell<HashMap<String, u64>>> = Rc::default();
         while let Some(event) = link_events.next().await {
@@ -526,9 +520,13 @@ fn spawn_link_events(
                 let (r, name) = (Rc::clone(&reloader), link.name.clone());
                 tokio::task::spawn_local(async move { r.follow_interface(&name).await });
             }
-            let delay = delays
-                .get(&link.name)
-                .map(|(down, up)| if link.up { *up } else { *down })
+            let delay = reloader
+                .config
+                .borrow()
+                .interface_delays
+                .iter()
+                .find(|d| d.interface == link.name)
+                .map(|d| if link.up { d.up } else { d.down })
                 .unwrap_or_default();
             let mine = {
                 let mut g = generation.borrow_mut();

@@ -88,11 +88,6 @@ impl Pair {
     }
 
     fn start(&mut self, daemon: &Daemon, delays: bool) {
-        if let Some(old) = self.d.last() {
-            for d in old {
-                let _ = d.stop(Duration::from_secs(10));
-            }
-        }
         let a = start(&self.lab, daemon, &self.r[0], &conf(&self.lab, 0, delays));
         let up = wait_until(START, POLL, || {
             (0..3).all(|i| self.r[0].has_address(self.vip(i)))
@@ -100,6 +95,16 @@ impl Pair {
         assert!(up, "{daemon}: r1 not Master{}", self.lab.diag());
         let b = start(&self.lab, daemon, &self.r[1], &conf(&self.lab, 1, delays));
         self.d.push([a, b]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    /// The configuration with or without delays, applied by a reload (SIGHUP), so that a
+    /// reload is seen to change the delays.
+    fn reload(&self, delays: bool) {
+        for (n, d) in self.d.iter().flatten().enumerate() {
+            churn::swap_file(&d.conf, &conf(&self.lab, n, delays)).expect("conf");
+            d.proc.kill_main(libc::SIGHUP).expect("SIGHUP");
+        }
         std::thread::sleep(Duration::from_secs(1));
     }
 }
@@ -176,7 +181,11 @@ fn run(daemon: Daemon) -> (Pair, Vec<Series>) {
     };
     let mut out = Vec::new();
     for delays in [true, false] {
-        p.start(&daemon, delays);
+        if delays {
+            p.start(&daemon, delays);
+        } else {
+            p.reload(delays);
+        }
         let tag = if delays { "delays" } else { "no delays" };
         for ifname in ["eth0", "trk0"] {
             let (s, l) = (SHORT.as_millis(), LONG.as_millis());

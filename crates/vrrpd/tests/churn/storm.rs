@@ -96,6 +96,8 @@ struct Side {
     hups: u64,
     /// Whether a restarted daemon may be signalled yet (before its handlers, SIGHUP kills).
     ready: [bool; 2],
+    /// Off for the quiet phase that the storm is compared with.
+    hup: bool,
 }
 
 /// What a phase saw: the states each node's instances entered, and its time span.
@@ -165,7 +167,7 @@ impl Side {
             }
             for n in 0..2 {
                 self.ready[n] = self.ready[n] || self.is_ready(n);
-                if self.ready[n] && self.d[n].is_running() {
+                if self.hup && self.ready[n] && self.d[n].is_running() {
                     let _ = self.d[n].proc.kill_main(libc::SIGHUP);
                     self.hups += 1;
                 }
@@ -224,6 +226,7 @@ fn setup(daemon: Daemon) -> Side {
         pace: Pace::new(0x5eed),
         hups: 0,
         ready: [true, true],
+        hup: true,
     }
 }
 
@@ -235,6 +238,8 @@ struct Run {
     usage: [(Usage, Usage); 2],
     /// The protocol timer before and after: r1 until the kill, r2 throughout.
     late: [Option<(Lateness, Lateness)>; 2],
+    /// r1's protocol timer over the quiet phase.
+    late_quiet: Option<(Lateness, Lateness)>,
     refused: usize,
     /// The kill phase's span: r1's VIPs stay in the kernel from the kill to the restart.
     killed: (i64, i64),
@@ -259,6 +264,10 @@ fn run(daemon: Daemon) -> Run {
     let late0 = [late(&s.d[0].control_socket), late(&sock)];
     let mut phases = Vec::new();
     let never = |_: &Side| false;
+    s.hup = false;
+    phases.push(s.storm("quiet", 3.0, |_| None, never));
+    s.hup = true;
+    let late_quiet = late(&s.d[0].control_socket);
     phases.push(s.storm("same", secs, |_| None, never));
     phases.push(s.storm(
         "alternate",
@@ -336,7 +345,8 @@ fn run(daemon: Daemon) -> Run {
         .sum();
     Run {
         usage: [(before[0], usage_r1), (before[1], after_r2)],
-        late: [late0[0].zip(late_r1), late0[1].zip(late1)],
+        late: [late_quiet.zip(late_r1), late0[1].zip(late1)],
+        late_quiet: late0[0].zip(late_quiet),
         died_of_bad,
         side: s,
         phases,
@@ -354,9 +364,9 @@ fn index(name: &str) -> usize {
 /// Phases in which the protocol dictates no transition at all.
 const QUIET: [&str; 4] = ["same", "alternate", "same-again", "bad"];
 
-/// The largest gap (ms) between r1's advertisements of each instance over the quiet
-/// phases, and how many gaps exceeded 1.5 intervals.
-fn quiet_gaps(r: &Run) -> Vec<(f64, usize)> {
+/// The largest gap (ms) between r1's advertisements of each instance in `phases`, and how
+/// many gaps exceeded 1.5 intervals.
+fn phase_gaps(r: &Run, phases: &[&str]) -> Vec<(f64, usize)> {
     let src = IpAddr::V4(r.side.r[0].ipv4());
     INSTANCES
         .iter()
@@ -364,7 +374,7 @@ fn quiet_gaps(r: &Run) -> Vec<(f64, usize)> {
             let g: Vec<i64> = r
                 .phases
                 .iter()
-                .filter(|p| QUIET.contains(&p.name))
+                .filter(|p| phases.contains(&p.name))
                 .flat_map(|p| churn::gaps(&r.adverts, src, vrid, p.from_ns, p.to_ns))
                 .collect();
             let over = g
@@ -374,6 +384,40 @@ fn quiet_gaps(r: &Run) -> Vec<(f64, usize)> {
             (g.iter().max().copied().unwrap_or(0) as f64 / 1e6, over)
         })
         .collect()
+}
+
+/// The longest time (ms) without any advertisement of each instance on the wire, from
+/// either node, over the kill and the restart: how long the VIP had no Master.
+fn silence(r: &Run) -> Vec<f64> {
+    let from = r
+        .phases
+        .iter()
+        .find(|p| p.name == "kill")
+        .map_or(0, |p| p.from_ns);
+    let to = r
+        .phases
+        .iter()
+        .find(|p| p.name == "restart-held")
+        .map_or(0, |p| p.to_ns);
+    INSTANCES
+        .iter()
+        .map(|&(_, vrid, ..)| {
+            let t: Vec<i64> = r
+                .adverts
+                .iter()
+                .filter(|a| a.vrid == vrid && (from..=to).contains(&a.t_ns))
+                .map(|a| a.t_ns)
+                .collect();
+            let edges = [from].into_iter().chain(t).chain([to]).collect::<Vec<_>>();
+            let max = edges.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+            max as f64 / 1e6
+        })
+        .collect()
+}
+
+/// [`phase_gaps`] over the phases where the protocol dictates nothing.
+fn quiet_gaps(r: &Run) -> Vec<(f64, usize)> {
+    phase_gaps(r, &QUIET)
 }
 
 /// VIP problems: (deletions on r1 or additions on r2 in the quiet phases, the longest
@@ -439,8 +483,50 @@ fn report(r: &Run) {
         .map(|((max, over), i)| format!("{} max {max:.1} ms, {over} > 1.5 int", i.0))
         .collect();
     eprintln!(
-        "churn-storm: {who} r1 adverts in quiet phases: {}",
+        "churn-storm: {who} r1 adverts under the storm: {}",
         gaps.join("; ")
+    );
+    let calm: Vec<String> = phase_gaps(r, &["quiet"])
+        .iter()
+        .zip(INSTANCES)
+        .map(|((max, over), i)| format!("{} max {max:.1} ms, {over} > 1.5 int", i.0))
+        .collect();
+    eprintln!(
+        "churn-storm: {who} r1 adverts before, no SIGHUP: {}",
+        calm.join("; ")
+    );
+    for (n, d) in r.side.d.iter().enumerate() {
+        let olds = r.side.dead.iter().filter(|x| x.node == d.node);
+        let (mut got, mut done) = (0, 0);
+        for x in olds.chain(std::iter::once(d)) {
+            let (g, k) = match x.daemon {
+                Daemon::Vrrpd { .. } => ("SIGHUP: reloading", " unchanged, "),
+                Daemon::Keepalived => ("Reloading ...", "Reload complete"),
+            };
+            got += churn::count_lines(x, g);
+            done += churn::count_lines(x, k);
+        }
+        eprintln!(
+            "churn-storm: {who} r{}: {got} reloads begun, {done} completed",
+            n + 1
+        );
+    }
+    if let Some((a, b)) = r.late_quiet {
+        let share = (b.over_5ms - a.over_5ms) as f64 / (b.fired - a.fired).max(1) as f64;
+        eprintln!(
+            "churn-storm: {who} r1 protocol timer, quiet: {} firings, {:.2} % > 5 ms late",
+            b.fired - a.fired,
+            share * 100.0
+        );
+    }
+    let quiet: Vec<String> = silence(r)
+        .iter()
+        .zip(INSTANCES)
+        .map(|(ms, i)| format!("{} {ms:.1} ms", i.0))
+        .collect();
+    eprintln!(
+        "churn-storm: {who} longest silence on the wire, kill to the end: {}",
+        quiet.join("; ")
     );
     let vips: Vec<String> = vip_trouble(r)
         .iter()
@@ -504,7 +590,7 @@ fn check(r: &Run) {
     for p in &r.phases {
         let st = |n: usize, name: &str| p.states[n][index(name)];
         match p.name {
-            "same" | "alternate" | "same-again" | "bad" | "low-held" | "back-held"
+            "quiet" | "same" | "alternate" | "same-again" | "bad" | "low-held" | "back-held"
             | "restart-held" => {
                 assert_eq!(p.states, [[zero; 4]; 2], "{}: transitions{diag}", p.name)
             }
@@ -548,6 +634,11 @@ fn check(r: &Run) {
         // 1.5 intervals, and a margin for a loaded machine (the figures: docs).
         let bound = 1.5 * i.3 * 1e3 + 100.0;
         assert!(*max <= bound, "{}: gap {max:.1} ms > {bound} ms{diag}", i.0);
+    }
+    for (ms, i) in silence(r).iter().zip(INSTANCES) {
+        // Master_Down_Interval at priority 100 (3.61 intervals) and a margin.
+        let bound = 3.61 * i.3 * 1e3 + 500.0;
+        assert!(*ms <= bound, "{}: no Master for {ms:.1} ms{diag}", i.0);
     }
     for ((wrong, both), i) in vip_trouble(r).iter().zip(INSTANCES) {
         assert_eq!(*wrong, 0, "{}: VIP events in quiet phases{diag}", i.0);
