@@ -140,7 +140,7 @@ fn series(p: &Pair, name: String, ifname: &str, count: u32, down: Duration) -> S
     let back = wait_until(Duration::from_secs(12), POLL, || p.r1_master());
     let recovery = back.then(|| up_at.elapsed());
     // A late takeover, or one after the return, would show here.
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1200));
     let after = p.states();
     let mut states = [[States::default(); 3]; 2];
     for n in 0..2 {
@@ -156,7 +156,7 @@ fn series(p: &Pair, name: String, ifname: &str, count: u32, down: Duration) -> S
 }
 
 fn run(daemon: Daemon) -> (Pair, Vec<Series>) {
-    let flaps: u32 = knob("VRRPD_CHURN_FLAPS", 3);
+    let flaps: u32 = knob("VRRPD_CHURN_FLAPS", 2);
     let mut lab = Lab::new(&format!("fl{}", &daemon.name()[..1])).expect("lab");
     let r = [
         lab.add_router("r1").expect("router"),
@@ -260,7 +260,7 @@ fn check(p: &Pair, series: &[Series]) {
                 let flaps = if long {
                     1
                 } else {
-                    knob("VRRPD_CHURN_FLAPS", 3)
+                    knob("VRRPD_CHURN_FLAPS", 2)
                 };
                 assert!(r1.iter().all(|x| x.fault >= flaps), "{what}");
             }
@@ -268,7 +268,7 @@ fn check(p: &Pair, series: &[Series]) {
                 let flaps = if long {
                     1
                 } else {
-                    knob("VRRPD_CHURN_FLAPS", 3)
+                    knob("VRRPD_CHURN_FLAPS", 2)
                 };
                 assert!(r1[2].fault >= flaps, "{what}");
                 assert_eq!((r1[0], r2[0]), (zero, zero), "{what}");

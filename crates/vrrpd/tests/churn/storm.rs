@@ -192,6 +192,83 @@ impl Side {
         }
     }
 
+    /// Restarts, with the good file, the daemons found dead; which ones.
+    fn revive(&mut self) -> [bool; 2] {
+        self.write([Variant::A; 2]);
+        let dead = [0, 1].map(|n| !self.d[n].is_running());
+        for n in 0..2 {
+            if dead[n] {
+                let node = self.r[n].clone();
+                let new = self.d[n].restart(&node).expect("restart");
+                new.wait_ready(START).expect("restarted");
+                self.dead.push(std::mem::replace(&mut self.d[n], new));
+            }
+        }
+        let settled = wait_until(Duration::from_secs(10), POLL, || self.master_of_all(0));
+        if dead.contains(&true) {
+            eprintln!(
+                "churn-storm: {} revived {dead:?}: r1 Master: {settled}",
+                self.daemon
+            );
+        }
+        dead
+    }
+
+    /// Reloads completed so far by both nodes' daemons, every process counted.
+    fn reloads_done(&self) -> usize {
+        self.dead
+            .iter()
+            .chain(self.d.iter())
+            .map(|x| match x.daemon {
+                Daemon::Vrrpd { .. } => churn::count_lines(x, " unchanged, "),
+                Daemon::Keepalived => churn::count_lines(x, "Reload complete"),
+            })
+            .sum()
+    }
+
+    /// SIGHUP to both nodes every millisecond for `secs`; then how long the reloads went
+    /// on after the last signal (ms), and how many ran.
+    fn flood(&mut self, secs: f64) -> (Phase, f64, usize) {
+        let (from_ns, before, hups, done0) =
+            (realtime_ns(), self.states(), self.hups, self.reloads_done());
+        let t0 = Instant::now();
+        while t0.elapsed().as_secs_f64() < secs {
+            std::thread::sleep(Duration::from_millis(1));
+            for d in &self.d {
+                if d.proc.kill_main(libc::SIGHUP).is_ok() {
+                    self.hups += 1;
+                }
+            }
+        }
+        let end = Instant::now();
+        let (mut last, mut at) = (self.reloads_done(), end);
+        while at.elapsed() < Duration::from_millis(500) && end.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.reloads_done();
+            if now != last {
+                (last, at) = (now, Instant::now());
+            }
+        }
+        let after = self.states();
+        let mut states = [[States::default(); 4]; 2];
+        for n in 0..2 {
+            for i in 0..4 {
+                states[n][i] = after[n][i] - before[n][i];
+            }
+        }
+        let usage = [0, 1].map(|n| churn::daemon_usage(&self.d[n]).unwrap_or_default());
+        let phase = Phase {
+            name: "flood",
+            from_ns,
+            to_ns: realtime_ns(),
+            hups: self.hups - hups,
+            states,
+            usage,
+        };
+        let backlog = at.saturating_duration_since(end).as_secs_f64() * 1e3;
+        (phase, backlog, last - done0)
+    }
+
     fn master_of_all(&self, n: usize) -> bool {
         (0..4)
             .all(|i| self.r[n].has_address(self.vip(i)) && !self.r[1 - n].has_address(self.vip(i)))
@@ -244,12 +321,15 @@ struct Run {
     /// The kill phase's span: r1's VIPs stay in the kernel from the kill to the restart.
     killed: (i64, i64),
     /// Which nodes' daemons the bad file killed (each restarted with the good one).
-    died_of_bad: [bool; 2],
+    /// Which nodes' daemons died of the flood, and of the bad file (each restarted).
+    died: [[bool; 2]; 2],
+    /// The flood: signals sent, reloads run, how long they went on after it (ms).
+    flood: (u64, usize, f64),
     seconds: f64,
 }
 
 fn run(daemon: Daemon) -> Run {
-    let secs: f64 = knob("VRRPD_CHURN_SECONDS", 5.0);
+    let secs: f64 = knob("VRRPD_CHURN_SECONDS", 3.0);
     let mut s = setup(daemon);
     let settled = wait_until(Duration::from_secs(10), POLL, || s.master_of_all(0));
     assert!(settled, "{}: r1 not Master{}", s.daemon, s.lab.diag());
@@ -265,7 +345,7 @@ fn run(daemon: Daemon) -> Run {
     let mut phases = Vec::new();
     let never = |_: &Side| false;
     s.hup = false;
-    phases.push(s.storm("quiet", 3.0, |_| None, never));
+    phases.push(s.storm("quiet", secs.min(3.0), |_| None, never));
     s.hup = true;
     let late_quiet = late(&s.d[0].control_socket);
     phases.push(s.storm("same", secs, |_| None, never));
@@ -277,24 +357,14 @@ fn run(daemon: Daemon) -> Run {
     ));
     s.write([Variant::A; 2]);
     phases.push(s.storm("same-again", 1.0, |_| None, never));
+    let (phase, backlog, ran) = s.flood(knob("VRRPD_CHURN_FLOOD", 1.0));
+    let flood = (phase.hups, ran, backlog);
+    phases.push(phase);
+    let died_of_flood = s.revive();
     let refused0 = churn::count_lines(&s.d[0], "reload refused");
     phases.push(s.storm("bad", 1.0, |_| Some([Variant::Bad; 2]), never));
     let refused = churn::count_lines(&s.d[0], "reload refused") - refused0;
-    s.write([Variant::A; 2]);
-    let died_of_bad = [0, 1].map(|n| !s.d[n].is_running());
-    for n in 0..2 {
-        if died_of_bad[n] {
-            let node = s.r[n].clone();
-            let new = s.d[n].restart(&node).expect("restart");
-            new.wait_ready(START).expect("restarted");
-            s.dead.push(std::mem::replace(&mut s.d[n], new));
-        }
-    }
-    let settled = wait_until(Duration::from_secs(10), POLL, || s.master_of_all(0));
-    eprintln!(
-        "churn-storm: {} after the bad file: r1 Master of all: {settled}",
-        s.daemon
-    );
+    let died_of_bad = s.revive();
     let low = [Variant::Low, Variant::A];
     phases.push(s.storm(
         "low",
@@ -321,7 +391,7 @@ fn run(daemon: Daemon) -> Run {
     s.d[0].crash().expect("SIGKILL r1");
     phases.push(s.storm(
         "kill",
-        10.0,
+        6.0,
         |_| None,
         |s| (0..4).all(|i| s.r[1].has_address(s.vip(i))),
     ));
@@ -330,7 +400,7 @@ fn run(daemon: Daemon) -> Run {
     s.dead.push(std::mem::replace(&mut s.d[0], new));
     s.ready[0] = false;
     let restarted_at = realtime_ns();
-    phases.push(s.storm("restart", 15.0, |_| None, |s| s.master_of_all(0)));
+    phases.push(s.storm("restart", 10.0, |_| None, |s| s.master_of_all(0)));
     phases.push(s.storm("restart-held", 1.5, |_| None, never));
     std::thread::sleep(Duration::from_secs(1));
     let after_r2 = usage(&s, 1);
@@ -347,7 +417,8 @@ fn run(daemon: Daemon) -> Run {
         usage: [(before[0], usage_r1), (before[1], after_r2)],
         late: [late_quiet.zip(late_r1), late0[1].zip(late1)],
         late_quiet: late0[0].zip(late_quiet),
-        died_of_bad,
+        died: [died_of_flood, died_of_bad],
+        flood,
         side: s,
         phases,
         adverts,
@@ -575,8 +646,19 @@ fn report(r: &Run) {
         rss.join(", ")
     );
     eprintln!(
-        "churn-storm: {who} daemons killed by the bad file: {:?}",
-        r.died_of_bad
+        "churn-storm: {who} daemons killed by the flood {:?}, by the bad file {:?}",
+        r.died[0], r.died[1]
+    );
+    let (sent, ran, backlog) = r.flood;
+    let flood_gaps: Vec<String> = phase_gaps(r, &["flood"])
+        .iter()
+        .zip(INSTANCES)
+        .map(|((max, _), i)| format!("{} {max:.1} ms", i.0))
+        .collect();
+    eprintln!(
+        "churn-storm: {who} flood: {sent} SIGHUP, {ran} reloads, the last {backlog:.0} ms after \
+         it; largest gaps {}",
+        flood_gaps.join(", ")
     );
 }
 
@@ -590,8 +672,8 @@ fn check(r: &Run) {
     for p in &r.phases {
         let st = |n: usize, name: &str| p.states[n][index(name)];
         match p.name {
-            "quiet" | "same" | "alternate" | "same-again" | "bad" | "low-held" | "back-held"
-            | "restart-held" => {
+            "quiet" | "same" | "alternate" | "same-again" | "flood" | "bad" | "low-held"
+            | "back-held" | "restart-held" => {
                 assert_eq!(p.states, [[zero; 4]; 2], "{}: transitions{diag}", p.name)
             }
             "low" | "back" => {
@@ -665,7 +747,9 @@ fn check(r: &Run) {
             b.rss_kb
         );
     }
-    assert_eq!(r.died_of_bad, [false; 2], "the bad file killed vrrpd{diag}");
+    assert_eq!(r.died, [[false; 2]; 2], "vrrpd died{diag}");
+    // One reload runs, one waits: the signals of a flood are not queued one by one.
+    assert!(r.flood.2 < 1000.0, "reloads went on after the flood{diag}");
     for (a, b) in r.late.iter().flatten() {
         let share = (b.over_5ms - a.over_5ms) as f64 / (b.fired - a.fired).max(1) as f64;
         assert!(
