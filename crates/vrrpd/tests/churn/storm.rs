@@ -100,6 +100,9 @@ struct Side {
     hup: bool,
 }
 
+/// The states entered, per node and per instance of [`INSTANCES`].
+type Counts = [[States; 4]; 2];
+
 /// What a phase saw: the states each node's instances entered, and its time span.
 #[derive(Clone, Debug)]
 struct Phase {
@@ -134,8 +137,8 @@ impl Side {
     }
 
     fn write(&self, v: [Variant; 2]) {
-        for n in 0..2 {
-            let text = conf(&self.lab, n, &self.host, v[n]);
+        for (n, v) in v.into_iter().enumerate() {
+            let text = conf(&self.lab, n, &self.host, v);
             churn::swap_file(&self.d[n].conf, &text).expect("swap conf");
         }
     }
@@ -174,13 +177,13 @@ impl Side {
             }
             step += 1;
         }
+        self.phase(name, from_ns, before, hups)
+    }
+
+    /// The record of a phase begun at `from_ns` with `before` and `hups`.
+    fn phase(&self, name: &'static str, from_ns: i64, before: Counts, hups: u64) -> Phase {
         let after = self.states();
-        let mut states = [[States::default(); 4]; 2];
-        for n in 0..2 {
-            for i in 0..4 {
-                states[n][i] = after[n][i] - before[n][i];
-            }
-        }
+        let states = [0, 1].map(|n| [0, 1, 2, 3].map(|i| after[n][i] - before[n][i]));
         let usage = [0, 1].map(|n| churn::daemon_usage(&self.d[n]).unwrap_or_default());
         Phase {
             name,
@@ -196,8 +199,8 @@ impl Side {
     fn revive(&mut self) -> [bool; 2] {
         self.write([Variant::A; 2]);
         let dead = [0, 1].map(|n| !self.d[n].is_running());
-        for n in 0..2 {
-            if dead[n] {
+        for (n, &dead) in dead.iter().enumerate() {
+            if dead {
                 let node = self.r[n].clone();
                 let new = self.d[n].restart(&node).expect("restart");
                 new.wait_ready(START).expect("restarted");
@@ -249,22 +252,7 @@ impl Side {
                 (last, at) = (now, Instant::now());
             }
         }
-        let after = self.states();
-        let mut states = [[States::default(); 4]; 2];
-        for n in 0..2 {
-            for i in 0..4 {
-                states[n][i] = after[n][i] - before[n][i];
-            }
-        }
-        let usage = [0, 1].map(|n| churn::daemon_usage(&self.d[n]).unwrap_or_default());
-        let phase = Phase {
-            name: "flood",
-            from_ns,
-            to_ns: realtime_ns(),
-            hups: self.hups - hups,
-            states,
-            usage,
-        };
+        let phase = self.phase("flood", from_ns, before, hups);
         let backlog = at.saturating_duration_since(end).as_secs_f64() * 1e3;
         (phase, backlog, last - done0)
     }
@@ -750,13 +738,21 @@ fn check(r: &Run) {
     assert_eq!(r.died, [[false; 2]; 2], "vrrpd died{diag}");
     // One reload runs, one waits: the signals of a flood are not queued one by one.
     assert!(r.flood.2 < 1000.0, "reloads went on after the flood{diag}");
+    // The machine's load makes the timer late too (a third of the firings at load 16,
+    // quiet or not): the storm must add no more than a tenth to the quiet phase's share.
+    let quiet = r.late_quiet.map_or(0.0, |(a, b)| late_share(a, b));
     for (a, b) in r.late.iter().flatten() {
-        let share = (b.over_5ms - a.over_5ms) as f64 / (b.fired - a.fired).max(1) as f64;
+        let share = late_share(*a, *b);
         assert!(
-            share < 0.1,
-            "protocol timer late under the storm: {share}{diag}"
+            share < quiet + 0.1,
+            "protocol timer late under the storm: {share} (quiet: {quiet}){diag}"
         );
     }
+}
+
+/// The share of the protocol timer's firings from `a` to `b` more than 5 ms late.
+fn late_share(a: Lateness, b: Lateness) -> f64 {
+    (b.over_5ms - a.over_5ms) as f64 / (b.fired - a.fired).max(1) as f64
 }
 
 #[test]
