@@ -309,7 +309,6 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
             _ = signals.term.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
             _ = signals.int.recv() => { info!("SIGINT: shutting down"); return Ok(()); }
             _ = signals.hup.recv() => {
-                info!("SIGHUP: reloading the configuration");
                 let reloader = Rc::clone(&r.reloader);
                 tokio::task::spawn_local(async move { reloader.reload_for_signal().await });
             }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use tokio::sync::oneshot;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use vrrp_config::Config;
 use vrrp_control::{ReloadError, ReloadSummary};
 use vrrp_linux::SysctlGuard;
@@ -59,8 +59,10 @@ impl Reloader {
     /// Reloads for a SIGHUP, unless a SIGHUP's reload already waits to start.
     pub(crate) async fn reload_for_signal(&self) {
         if self.signal_queued.replace(true) {
+            debug!("SIGHUP: a reload is already queued");
             return;
         }
+        info!("SIGHUP: reloading the configuration");
         let serial = self.serial.lock().await;
         // The file is read after every signal that found this reload queued.
         self.signal_queued.set(false);
