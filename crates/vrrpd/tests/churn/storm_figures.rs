@@ -295,8 +295,9 @@ pub(super) fn check(r: &Run) {
     }
     assert!(r.refused >= 1, "the bad file was not refused{diag}");
     for ((max, _), i) in quiet_gaps(r).iter().zip(INSTANCES) {
-        // 1.5 intervals, and a margin for a loaded machine (the figures: docs).
-        let bound = 1.5 * i.3 * 1e3 + 100.0;
+        // 1.5 intervals, and a margin for a loaded machine (the figures: docs); still
+        // below the Backup's Master_Down_Interval (3.61 intervals).
+        let bound = 1.5 * i.3 * 1e3 + 150.0;
         assert!(*max <= bound, "{}: gap {max:.1} ms > {bound} ms{diag}", i.0);
     }
     for (ms, i) in silence(r).iter().zip(INSTANCES) {
