@@ -70,6 +70,16 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
+/// Text made only when printed: a failed assertion's message. (`Lab::diag` keeps the lab's
+/// files, so a passing test must not render it.)
+struct Lazy<F: Fn() -> String>(F);
+
+impl<F: Fn() -> String> std::fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
 /// Runs `f` for vrrpd and for keepalived at the same time, each on labs of its own;
 /// keepalived only when installed.
 fn side_by_side<T: Send>(f: impl Fn(Daemon) -> T + Sync) -> (T, Option<T>) {

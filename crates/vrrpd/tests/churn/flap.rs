@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use vrrp_testlab::churn::{self, States};
 use vrrp_testlab::{Daemon, DaemonProc, Lab, Node, require, wait_until};
 
-use super::{POLL, START, knob, loadavg, side_by_side, start};
+use super::{Lazy, POLL, START, knob, loadavg, side_by_side, start};
 
 /// VRRPv3 at 0.5 s: the Backup's Master_Down_Interval (priority 100) is 1.8 s, longer
 /// than a short flap and the down delay together, as keepalived's man page asks.
@@ -119,6 +119,8 @@ fn set(node: &Node, ifname: &str, up: bool) {
 /// last link up to r1 holding every VIP again.
 struct Series {
     name: String,
+    /// One flap of `LONG` (else short ones).
+    long: bool,
     states: [[States; 3]; 2],
     recovery: Option<Duration>,
 }
@@ -150,6 +152,7 @@ fn series(p: &Pair, name: String, ifname: &str, count: u32, down: Duration) -> S
     }
     Series {
         name,
+        long: down == LONG,
         states,
         recovery,
     }
@@ -232,16 +235,16 @@ fn report(daemon: &str, series: &[Series]) {
 }
 
 fn check(p: &Pair, series: &[Series]) {
-    let diag = p.lab.diag();
+    let diag = Lazy(|| p.lab.diag());
     let zero = States::default();
     let cycle_r1 = |x: &States| x.master == 1 && x.fault + x.backup >= 1;
     let cycle_r2 = |x: &States| (x.master, x.backup, x.fault) == (1, 1, 0);
     for s in series {
         let (r1, r2) = (&s.states[0], &s.states[1]);
-        let what = format!("{}: r1 {r1:?} r2 {r2:?}{diag}", s.name);
+        let what = Lazy(|| format!("{}: r1 {r1:?} r2 {r2:?}{diag}", s.name));
         assert!(s.recovery.is_some(), "{}: r1 did not return{diag}", s.name);
         let delays = s.name.starts_with("delays");
-        let long = s.name.contains(" 1 x ");
+        let long = s.long;
         let eth0 = s.name.contains("eth0");
         match (delays, long, eth0) {
             (true, false, _) => assert_eq!([*r1, *r2], [[zero; 3]; 2], "{what}"),

@@ -8,7 +8,7 @@ use vrrp_testlab::chaos::realtime_ns;
 use vrrp_testlab::churn::{self, Lateness, States, Usage};
 
 use super::{INSTANCES, Run, SYNCED};
-use crate::loadavg;
+use crate::{Lazy, loadavg};
 
 fn index(name: &str) -> usize {
     INSTANCES.iter().position(|x| x.0 == name).unwrap_or(0)
@@ -245,7 +245,7 @@ pub(super) fn report(r: &Run) {
 }
 
 pub(super) fn check(r: &Run) {
-    let (s, diag) = (&r.side, r.side.lab.diag());
+    let (s, diag) = (&r.side, Lazy(|| r.side.lab.diag()));
     assert!(
         s.d[0].is_running() && s.d[1].is_running(),
         "a daemon died{diag}"
