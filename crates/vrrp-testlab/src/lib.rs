@@ -18,6 +18,7 @@ pub mod attacker;
 pub mod bgp;
 pub mod budget;
 pub mod chaos;
+pub mod churn;
 pub mod conf;
 pub mod daemon;
 pub mod flows;

@@ -236,6 +236,7 @@ async fn start(
         path: args.config_path(),
         engine: Rc::clone(&engine),
         serial: tokio::sync::Mutex::new(()),
+        signal_queued: std::cell::Cell::new(false),
         sysctls: RefCell::new(Vec::new()),
         balancer: RefCell::new(balancer),
         statics: RefCell::new(static_set),
@@ -310,11 +311,8 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
             _ = signals.term.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
             _ = signals.int.recv() => { info!("SIGINT: shutting down"); return Ok(()); }
             _ = signals.hup.recv() => {
-                info!("SIGHUP: reloading the configuration");
                 let reloader = Rc::clone(&r.reloader);
-                tokio::task::spawn_local(async move {
-                    let _ = reloader.reload().await;
-                });
+                tokio::task::spawn_local(async move { reloader.reload_for_signal().await });
             }
             _ = signals.xcpu.recv() => warn!(
                 "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the protocol \

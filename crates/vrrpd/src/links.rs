@@ -45,25 +45,16 @@ async fn resubscribe() -> EventStream {
 struct LinkFollower {
     reloader: Rc<Reloader>,
     engine: Rc<RefCell<Engine>>,
-    delays: HashMap<String, (Duration, Duration)>,
     generation: Rc<RefCell<HashMap<String, u64>>>,
 }
 
 /// Link events: the instance's interface and tracked interfaces, debounced by
-/// `interface_up_down_delays` (a change that reverts within the delay is ignored);
-/// address events; full resyncs after lost notifications.
+/// `interface_up_down_delays` (a change that reverts within the delay is ignored; the
+/// running configuration's delays); address events; full resyncs after lost notifications.
 pub(crate) fn spawn(reloader: &Rc<Reloader>, mut link_events: EventStream) {
-    let delays: HashMap<String, (Duration, Duration)> = reloader
-        .config
-        .borrow()
-        .interface_delays
-        .iter()
-        .map(|d| (d.interface.clone(), (d.down, d.up)))
-        .collect();
     let follower = LinkFollower {
         reloader: Rc::clone(reloader),
         engine: Rc::clone(&reloader.engine),
-        delays,
         generation: Rc::default(),
     };
     tokio::task::spawn_local(async move {
@@ -140,10 +131,15 @@ impl LinkFollower {
         if self.reloader.follows(&link.name) {
             self.follow(vec![link.name.clone()]);
         }
+        // The running configuration's delays, so that a reload changes them.
         let delay = self
-            .delays
-            .get(&link.name)
-            .map(|(down, up)| if link.up { *up } else { *down })
+            .reloader
+            .config
+            .borrow()
+            .interface_delays
+            .iter()
+            .find(|d| d.interface == link.name)
+            .map(|d| if link.up { d.up } else { d.down })
             .unwrap_or_default();
         let mine = {
             let mut g = self.generation.borrow_mut();

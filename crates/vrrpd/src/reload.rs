@@ -3,12 +3,12 @@
 //! security checks and the `nft` run happen on blocking threads, never on the protocol
 //! thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use tokio::sync::oneshot;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use vrrp_config::Config;
 use vrrp_control::{ReloadError, ReloadSummary};
 use vrrp_linux::SysctlGuard;
@@ -35,6 +35,10 @@ pub(crate) struct Reloader {
     /// reload`) waits for it, then reads the file again, so the last request sees the last
     /// file.
     pub serial: tokio::sync::Mutex<()>,
+    /// A SIGHUP's reload is queued and has not read the file yet: a later SIGHUP needs no
+    /// reload of its own (that one reads the file after it). Without it a storm of
+    /// signals queued one reload each, which ran on long after the storm.
+    pub signal_queued: Cell<bool>,
     /// Sysctls set for instances that reloads added (restored on exit).
     pub sysctls: RefCell<Vec<SysctlGuard>>,
     /// The load balancer's thread, when `virtual_server`s are configured.
@@ -48,7 +52,28 @@ pub(crate) struct Reloader {
 impl Reloader {
     /// Reloads; `Ok` with a summary, `Err` with why nothing (or not all) was applied.
     pub(crate) async fn reload(&self) -> Result<ReloadSummary, ReloadError> {
-        let _serial = self.serial.lock().await;
+        let serial = self.serial.lock().await;
+        self.reload_serial(serial).await
+    }
+
+    /// Reloads for a SIGHUP, unless a SIGHUP's reload already waits to start.
+    pub(crate) async fn reload_for_signal(&self) {
+        if self.signal_queued.replace(true) {
+            debug!("SIGHUP: a reload is already queued");
+            return;
+        }
+        info!("SIGHUP: reloading the configuration");
+        let serial = self.serial.lock().await;
+        // The file is read after every signal that found this reload queued.
+        self.signal_queued.set(false);
+        let _ = self.reload_serial(serial).await;
+    }
+
+    /// The reload itself, once `_serial` is held.
+    async fn reload_serial(
+        &self,
+        _serial: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<ReloadSummary, ReloadError> {
         // systemd's notify-reload protocol wants the monotonic time with RELOADING=1.
         match sd_notify::NotifyState::monotonic_usec_now() {
             Ok(now) => daemon::systemd(&[sd_notify::NotifyState::Reloading, now]),
