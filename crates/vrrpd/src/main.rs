@@ -11,6 +11,7 @@
 mod addresses;
 mod alerts;
 mod balancer;
+mod busy;
 mod cli;
 mod clock;
 mod control;
@@ -50,8 +51,12 @@ fn main() -> ExitCode {
     // Before the runtime starts threads: they inherit the nice value and the affinity.
     sched::apply_process(&config.global.vrrp_sched, &config.global.checker_sched);
 
+    // The park hooks measure the protocol thread's busy spans (`busy`): what the
+    // real-time watchdog of `vrrp_rlimit_rttime` counts.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(busy::on_park)
+        .on_thread_unpark(busy::on_unpark)
         .build()
     {
         Ok(rt) => rt,

@@ -93,6 +93,9 @@ pub(crate) fn apply_protocol_thread(s: &VrrpSched) {
     let Some(hard) = s.rttime_limit() else {
         return;
     };
+    // A busy span of a quarter of the limit is logged: the kernel's own warning (SIGXCPU
+    // at the soft limit) comes too late or never (see `busy`).
+    crate::busy::warn_over(hard / 4);
     // keepalived's limits: SIGXCPU (logged) at half, SIGKILL at the limit.
     let limit = libc::rlimit {
         rlim_cur: hard / 2,
