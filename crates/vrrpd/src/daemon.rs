@@ -137,6 +137,10 @@ async fn start(
     let metrics_addr = args.metrics_listen.or(config.global.metrics_listen);
     needs.low_port = metrics_addr.is_some_and(|a| a.port() < 1024);
     privileges::restrict(needs)?;
+    // From here on netlink requests go through a thread of their own (`nlthread`): the
+    // kernel serves them in the sender's context, under the RTNL lock.
+    drop(nl);
+    let nl = crate::nlthread::spawn().context("cannot start the netlink thread")?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;

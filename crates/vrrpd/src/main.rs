@@ -20,6 +20,7 @@ mod dynamic;
 mod engine;
 mod logging;
 mod metrics;
+mod nlthread;
 mod pidfile;
 mod privileges;
 mod reload;
