@@ -849,6 +849,12 @@ fn documents_keep_the_keys_of_before() {
         "protocol_timer.late_buckets",
         "protocol_timer.late_buckets.le_50us",
         "protocol_timer.late_buckets.more",
+        "protocol_timer.busy_spans",
+        "protocol_timer.max_busy_cpu_us",
+        "protocol_timer.max_busy_wall_us",
+        "protocol_timer.busy_buckets",
+        "protocol_timer.busy_buckets.le_100us",
+        "protocol_timer.busy_buckets.more",
     ]
     .map(String::from)
     .into_iter()

@@ -218,6 +218,7 @@ async fn start(
     };
     // After the other threads started (they stay SCHED_OTHER with the nice value of
     // `vrrp_priority`) and SIGXCPU is handled (the real-time limit sends it).
+    crate::busy::restart();
     crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     engine
         .borrow_mut()
@@ -318,11 +319,16 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                     let _ = reloader.reload().await;
                 });
             }
-            _ = signals.xcpu.recv() => warn!(
-                "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the protocol \
-                 thread ran half its vrrp_rlimit_rttime without blocking; at the limit the \
-                 kernel kills the daemon)"
-            ),
+            _ = signals.xcpu.recv() => {
+                let busy = crate::busy::snapshot();
+                warn!(
+                    "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the \
+                     protocol thread ran half its vrrp_rlimit_rttime without sleeping; at the \
+                     limit the kernel kills the daemon); longest busy span {} µs ({} µs of CPU)",
+                    busy.max_wall.as_micros(),
+                    busy.max_cpu.as_micros()
+                );
+            }
             _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
             }),

@@ -1,7 +1,8 @@
 //! vrrpd: the VRRP daemon.
 //!
 //! The main thread is the protocol thread: a current-thread tokio runtime that runs the
-//! engine (sockets, the timerfd protocol timer, link events) and the address worker. Work
+//! engine (sockets, the timerfd protocol timer, link events) and the address worker, whose
+//! netlink requests the kernel serves on the connection's own thread ([`nlthread`]). Work
 //! that may be slow (health checks, scripts, control requests) belongs on other threads, so
 //! it can never delay an advertisement.
 //!

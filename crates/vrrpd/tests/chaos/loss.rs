@@ -8,9 +8,7 @@ use vrrp_testlab::chaos::{
     self, Transitions, binomial_lower, binomial_upper, set_vrrp_loss, takeover_probability,
     vrrp_loss_counts,
 };
-use vrrp_testlab::{
-    Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require, starve,
-};
+use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require, starve};
 
 use super::{POLL, START, csv, knob, loadavg, start, vrrpd};
 
@@ -26,8 +24,9 @@ const ALPHA: f64 = 1e-6;
 /// `vrrp_rlimit_rttime` from `VRRPD_CHAOS_RTTIME`. At 10 ms intervals on a loaded machine a
 /// daemon waiting for a CPU misses its time by half an interval often enough to add
 /// takeovers that no loss pattern explains, for keepalived as for vrrpd; in real time the
-/// count measures the protocol, but vrrpd was killed there (docs/reliability.md, "Chaos on
-/// the LAN"), so CI runs without.
+/// count measures the protocol. CI runs without: a real-time thread is killed when the
+/// kernel finds it running at 3 ticks without a sleep, and on this shared VM the ticks also
+/// count time the hypervisor takes away (docs/reliability.md, "Chaos on the LAN").
 fn rt_priority() -> Option<u32> {
     Some(knob("VRRPD_CHAOS_RT", 0)).filter(|&p| p > 0)
 }
