@@ -24,9 +24,11 @@ cd "$(dirname "$0")/.."
 : "${VRRPD_CHAOS_INTERVAL:=0.01}" "${VRRPD_CHAOS_SECONDS:=300}" "${VRRPD_CHAOS_LOSS:=10,20,30,50}"
 : "${VRRPD_CHAOS_HEALS:=100}" "${VRRPD_CHAOS_V2_HEALS:=100}" "${VRRPD_CHAOS_ROUNDS:=100}"
 : "${VRRPD_CHAOS_CSV:=/tmp/bench-chaos-$(date -u +%Y%m%d-%H%M%S)}"
+# The long loss runs as before: no real-time priority (the CI test's default is 50).
+: "${VRRPD_CHAOS_RT:=0}"
 : "${BENCH_FILTER:=}"
 export VRRPD_CHAOS_INTERVAL VRRPD_CHAOS_SECONDS VRRPD_CHAOS_LOSS VRRPD_CHAOS_HEALS
-export VRRPD_CHAOS_V2_HEALS VRRPD_CHAOS_ROUNDS VRRPD_CHAOS_CSV
+export VRRPD_CHAOS_V2_HEALS VRRPD_CHAOS_ROUNDS VRRPD_CHAOS_CSV VRRPD_CHAOS_RT
 export VRRPD_LAB_REQUIRED=1
 mkdir -p "$VRRPD_CHAOS_CSV"
 # The test binary itself (libtest), not nextest: the long tests run far beyond the

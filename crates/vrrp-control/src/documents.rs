@@ -305,6 +305,19 @@ pub struct ProtocolTimer {
     pub max_late_us: u64,
     /// Wake-ups by lateness: `le_50us`, `le_100us`, ..., `more`.
     pub late_buckets: BTreeMap<String, u64>,
+    /// The protocol thread's busy spans (from a wake-up after a sleep to the next sleep,
+    /// what `vrrp_rlimit_rttime` limits): how many ended.
+    #[serde(default)]
+    pub busy_spans: u64,
+    /// The longest busy span in the thread's CPU time (microseconds).
+    #[serde(default)]
+    pub max_busy_cpu_us: u64,
+    /// The longest busy span in wall time (microseconds): CPU time plus time preempted.
+    #[serde(default)]
+    pub max_busy_wall_us: u64,
+    /// Busy spans by CPU time: `le_100us`, `le_250us`, ..., `le_8000us`, `more`.
+    #[serde(default)]
+    pub busy_buckets: BTreeMap<String, u64>,
 }
 
 /// The answer to `show` (`SHOW` in `docs/control.md`): the status line and the rest.

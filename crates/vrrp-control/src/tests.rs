@@ -71,6 +71,10 @@ fn protocol_timer() -> ProtocolTimer {
         mean_late_us: 30.5,
         max_late_us: 80,
         late_buckets: BTreeMap::from([("le_50us".to_string(), 10), ("more".to_string(), 2)]),
+        busy_spans: 12,
+        max_busy_cpu_us: 300,
+        max_busy_wall_us: 450,
+        busy_buckets: BTreeMap::from([("le_100us".to_string(), 11), ("more".to_string(), 1)]),
     }
 }
 
@@ -775,6 +779,12 @@ fn documents_keep_the_keys_of_before() {
             "protocol_timer.late_buckets",
             "protocol_timer.late_buckets.le_50us",
             "protocol_timer.late_buckets.more",
+            "protocol_timer.busy_spans",
+            "protocol_timer.max_busy_cpu_us",
+            "protocol_timer.max_busy_wall_us",
+            "protocol_timer.busy_buckets",
+            "protocol_timer.busy_buckets.le_100us",
+            "protocol_timer.busy_buckets.more",
         ]
         .map(String::from),
     );
@@ -839,6 +849,12 @@ fn documents_keep_the_keys_of_before() {
         "protocol_timer.late_buckets",
         "protocol_timer.late_buckets.le_50us",
         "protocol_timer.late_buckets.more",
+        "protocol_timer.busy_spans",
+        "protocol_timer.max_busy_cpu_us",
+        "protocol_timer.max_busy_wall_us",
+        "protocol_timer.busy_buckets",
+        "protocol_timer.busy_buckets.le_100us",
+        "protocol_timer.busy_buckets.more",
     ]
     .map(String::from)
     .into_iter()

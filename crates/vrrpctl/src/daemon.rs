@@ -286,6 +286,10 @@ pub fn show_text(show: &Show) -> String {
         "Protocol timer: {} wake-ups, mean {:.1} µs late, max {} µs",
         p.fired, p.mean_late_us, p.max_late_us
     ));
+    out.push(format!(
+        "Protocol thread: {} busy spans, longest {} µs of CPU ({} µs of wall time)",
+        p.busy_spans, p.max_busy_cpu_us, p.max_busy_wall_us
+    ));
     out.join("\n")
 }
 

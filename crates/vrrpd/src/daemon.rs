@@ -139,6 +139,10 @@ async fn start(
     let metrics_addr = args.metrics_listen.or(config.global.metrics_listen);
     needs.low_port = metrics_addr.is_some_and(|a| a.port() < 1024);
     privileges::restrict(needs)?;
+    // From here on netlink requests go through a thread of their own (`nlthread`): the
+    // kernel serves them in the sender's context, under the RTNL lock.
+    drop(nl);
+    let nl = crate::nlthread::spawn().context("cannot start the netlink thread")?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -216,6 +220,7 @@ async fn start(
     };
     // After the other threads started (they stay SCHED_OTHER with the nice value of
     // `vrrp_priority`) and SIGXCPU is handled (the real-time limit sends it).
+    crate::busy::restart();
     crate::sched::apply_protocol_thread(&config.global.vrrp_sched);
     engine
         .borrow_mut()
@@ -314,11 +319,16 @@ async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Resu
                 let reloader = Rc::clone(&r.reloader);
                 tokio::task::spawn_local(async move { reloader.reload_for_signal().await });
             }
-            _ = signals.xcpu.recv() => warn!(
-                "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the protocol \
-                 thread ran half its vrrp_rlimit_rttime without blocking; at the limit the \
-                 kernel kills the daemon)"
-            ),
+            _ = signals.xcpu.recv() => {
+                let busy = crate::busy::snapshot();
+                warn!(
+                    "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the \
+                     protocol thread ran half its vrrp_rlimit_rttime without sleeping; at the \
+                     limit the kernel kills the daemon); longest busy span {} µs ({} µs of CPU)",
+                    busy.max_wall.as_micros(),
+                    busy.max_cpu.as_micros()
+                );
+            }
             _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
                 report::state(&r.engine.borrow(), clock::now())
             }),

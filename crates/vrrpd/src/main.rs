@@ -1,7 +1,8 @@
 //! vrrpd: the VRRP daemon.
 //!
 //! The main thread is the protocol thread: a current-thread tokio runtime that runs the
-//! engine (sockets, the timerfd protocol timer, link events) and the address worker. Work
+//! engine (sockets, the timerfd protocol timer, link events) and the address worker, whose
+//! netlink requests the kernel serves on the connection's own thread ([`nlthread`]). Work
 //! that may be slow (health checks, scripts, control requests) belongs on other threads, so
 //! it can never delay an advertisement.
 //!
@@ -11,6 +12,7 @@
 mod addresses;
 mod alerts;
 mod balancer;
+mod busy;
 mod cli;
 mod clock;
 mod control;
@@ -20,6 +22,7 @@ mod engine;
 mod links;
 mod logging;
 mod metrics;
+mod nlthread;
 mod pidfile;
 mod privileges;
 mod reload;
@@ -51,8 +54,12 @@ fn main() -> ExitCode {
     // Before the runtime starts threads: they inherit the nice value and the affinity.
     sched::apply_process(&config.global.vrrp_sched, &config.global.checker_sched);
 
+    // The park hooks measure the protocol thread's busy spans (`busy`): what the
+    // real-time watchdog of `vrrp_rlimit_rttime` counts.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .on_thread_park(busy::on_park)
+        .on_thread_unpark(busy::on_unpark)
         .build()
     {
         Ok(rt) => rt,

@@ -333,6 +333,7 @@ fn render(
 ) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     crate::alerts::register_metrics(&mut registry);
+    crate::busy::register_metrics(&mut registry);
     gate::register_metrics(&mut registry);
 
     let state = Family::<Labels, Gauge>::default();

@@ -218,11 +218,24 @@ fn lateness(l: &TimerLateness) -> ProtocolTimer {
         };
         buckets.insert(label, *count);
     }
+    let busy = crate::busy::snapshot();
+    let mut busy_buckets = BTreeMap::new();
+    for (i, count) in busy.buckets.iter().enumerate() {
+        let label = match crate::busy::BUCKETS.get(i) {
+            Some(bound) => format!("le_{}us", (bound * 1e6).round()),
+            None => "more".to_string(),
+        };
+        busy_buckets.insert(label, *count);
+    }
     ProtocolTimer {
         fired: l.fired,
         mean_late_us: mean_us,
         max_late_us: micros(l.max),
         late_buckets: buckets,
+        busy_spans: busy.spans,
+        max_busy_cpu_us: micros(busy.max_cpu),
+        max_busy_wall_us: micros(busy.max_wall),
+        busy_buckets,
     }
 }
 

@@ -8,7 +8,7 @@ use vrrp_testlab::chaos::{
     self, Transitions, binomial_lower, binomial_upper, set_vrrp_loss, takeover_probability,
     vrrp_loss_counts,
 };
-use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require};
+use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, require, starve};
 
 use super::{POLL, START, csv, knob, loadavg, start, vrrpd};
 
@@ -20,14 +20,15 @@ const BACKUP_PRIORITY: u8 = 128;
 /// A count beyond the bound happens by chance less than once in a million runs.
 const ALPHA: f64 = 1e-6;
 
-/// `vrrp_rt_priority` for both daemons (`VRRPD_CHAOS_RT`, default 0: none), with
+/// `vrrp_rt_priority` for both daemons (`VRRPD_CHAOS_RT`, default 50; 0: none), with
 /// `vrrp_rlimit_rttime` from `VRRPD_CHAOS_RTTIME`. At 10 ms intervals on a loaded machine a
 /// daemon waiting for a CPU misses its time by half an interval often enough to add
 /// takeovers that no loss pattern explains, for keepalived as for vrrpd; in real time the
-/// count measures the protocol, but vrrpd was killed there (docs/reliability.md, "Chaos on
-/// the LAN"), so CI runs without.
+/// count measures the protocol. vrrpd was once killed there by RLIMIT_RTTIME (netlink on
+/// its protocol thread, docs/reliability.md "Chaos on the LAN"): the run also checks that
+/// both vrrpd daemons survive and keep one real-time thread.
 fn rt_priority() -> Option<u32> {
-    Some(knob("VRRPD_CHAOS_RT", 0)).filter(|&p| p > 0)
+    Some(knob("VRRPD_CHAOS_RT", 50)).filter(|&p| p > 0)
 }
 
 /// One Master/Backup pair on a LAN of its own.
@@ -209,6 +210,43 @@ fn check(v: &Phase, k: &Phase, pct: u32, diag: impl Fn() -> String) {
     );
 }
 
+/// vrrpd's protocol thread seen from inside (the busy spans of its SIGUSR2 statistics) and
+/// by the kernel: under `vrrp_rt_priority` it is the one real-time thread of the daemon
+/// (the others, started after it, are reset by SCHED_RESET_ON_FORK).
+fn protocol_thread(node: &str, d: &DaemonProc) {
+    if !d.is_running() {
+        return;
+    }
+    let path = d.stats_file();
+    let _ = std::fs::remove_file(&path);
+    let dumped = d.proc.kill_main(libc::SIGUSR2).is_ok()
+        && vrrp_testlab::wait_until(START, POLL, || path.exists());
+    let stats: serde_json::Value = std::fs::read_to_string(&path)
+        .ok()
+        .filter(|_| dumped)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let t = &stats["protocol_timer"];
+    let pid = d.pid();
+    let rt: Vec<u32> = starve::threads(pid)
+        .into_iter()
+        .filter(|&tid| starve::thread_policy(pid, tid).is_some_and(|(p, _)| p == 1 || p == 2))
+        .collect();
+    eprintln!(
+        "chaos-loss: vrrpd {node}: {} busy spans, longest {} µs CPU / {} µs wall, by CPU {}; \
+         timer max {} µs late; real-time threads {rt:?} of {:?}",
+        t["busy_spans"],
+        t["max_busy_cpu_us"],
+        t["max_busy_wall_us"],
+        t["busy_buckets"],
+        t["max_late_us"],
+        starve::threads(pid)
+    );
+    if rt_priority().is_some() {
+        assert_eq!(rt, vec![pid], "vrrpd {node}: real-time threads {rt:?}");
+    }
+}
+
 #[test]
 fn advertisement_loss_takeovers_match_the_prediction_and_keepalived() {
     require!("nft", "keepalived");
@@ -235,6 +273,9 @@ fn advertisement_loss_takeovers_match_the_prediction_and_keepalived() {
         phases.push((pct, pv, pk));
     }
     eprintln!("chaos-loss: load after {}", loadavg());
+    for (node, d) in [("r1", &v.master), ("r2", &v.backup)] {
+        protocol_thread(node, d);
+    }
     for d in [&v.master, &v.backup, &k.master, &k.backup] {
         let status = d.proc.status();
         assert!(
