@@ -138,58 +138,7 @@ pub fn swap_file(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// One VRRP advertisement on the wire, with its VRID.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Advert {
-    /// Capture time stamp (CLOCK_REALTIME), nanoseconds.
-    pub t_ns: i64,
-    /// Its source.
-    pub src: IpAddr,
-    /// Its VRID.
-    pub vrid: u8,
-    /// Its priority.
-    pub prio: u8,
-}
-
-/// The VRRP advertisements of a pcap file (`tcpdump -r`, bounded).
-pub fn read_adverts(pcap: &Path) -> Result<Vec<Advert>> {
-    let mut cmd = Command::new("tcpdump");
-    cmd.args(["-r", &pcap.to_string_lossy(), "-tt", "-n", "vrrp"]);
-    let out = run_bounded(cmd, Duration::from_secs(60))?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "tcpdump -r {}: {}",
-            pcap.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(parse_advert)
-        .collect())
-}
-
-/// `1733240000.123456 IP 10.99.3.1 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 200, ...`
-fn parse_advert(line: &str) -> Option<Advert> {
-    let mut words = line.split_whitespace();
-    let (secs, micros) = words.next()?.split_once('.')?;
-    let t_ns = secs.parse::<i64>().ok()? * 1_000_000_000 + micros.parse::<i64>().ok()? * 1_000;
-    let _family = words.next()?;
-    let src = words.next()?.parse().ok()?;
-    let field = |name: &str| -> Option<u8> {
-        line.split(", ")
-            .find_map(|f| f.strip_prefix(name))?
-            .trim()
-            .parse()
-            .ok()
-    };
-    Some(Advert {
-        t_ns,
-        src,
-        vrid: field("vrid ")?,
-        prio: field("prio ")?,
-    })
-}
+pub use crate::starve::{Advert, read_adverts};
 
 /// The gaps (ns) between consecutive advertisements of `vrid` from `src` whose both ends
 /// lie in `[from_ns, to_ns]`, in capture order.
@@ -313,11 +262,6 @@ mod tests {
 
     #[test]
     fn adverts_and_spans() {
-        let a = parse_advert(
-            "1733240000.123456 IP 10.99.3.1 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 200, intvl 10cs, length 12",
-        )
-        .expect("parsed");
-        assert_eq!((a.vrid, a.prio), (51, 200));
         let ip: IpAddr = "10.99.3.100".parse().expect("ip");
         let ev = |t_ns, deleted| AddressEvent {
             t_ns,

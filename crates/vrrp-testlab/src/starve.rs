@@ -55,6 +55,8 @@ pub struct Advert {
     pub t_ns: i64,
     /// Its source address.
     pub src: IpAddr,
+    /// Its VRID.
+    pub vrid: u8,
     /// Its priority.
     pub prio: u8,
 }
@@ -80,17 +82,23 @@ pub fn read_adverts(pcap: &Path) -> Result<Vec<Advert>> {
 /// `1733240000.123456 IP 10.99.3.1 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 200, ...`
 fn parse_line(line: &str) -> Option<Advert> {
     let mut words = line.split_whitespace();
-    let stamp = words.next()?;
-    let (secs, micros) = stamp.split_once('.')?;
+    let (secs, micros) = words.next()?.split_once('.')?;
     let t_ns = secs.parse::<i64>().ok()? * 1_000_000_000 + micros.parse::<i64>().ok()? * 1_000;
     let _family = words.next()?;
     let src = words.next()?.parse().ok()?;
-    let prio = line
-        .split(", ")
-        .find_map(|f| f.strip_prefix("prio "))?
-        .parse()
-        .ok()?;
-    Some(Advert { t_ns, src, prio })
+    let field = |name: &str| -> Option<u8> {
+        line.split(", ")
+            .find_map(|f| f.strip_prefix(name))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(Advert {
+        t_ns,
+        src,
+        vrid: field("vrid ")?,
+        prio: field("prio ")?,
+    })
 }
 
 /// Gaps between consecutive advertisements of one sender, nanoseconds.
@@ -180,13 +188,18 @@ mod tests {
         .expect("parsed");
         assert_eq!(a.t_ns, 1_733_240_000_123_456_000);
         assert_eq!(a.src, "10.99.3.1".parse::<IpAddr>().expect("ip"));
-        assert_eq!(a.prio, 200);
+        assert_eq!((a.vrid, a.prio), (51, 200));
     }
 
     #[test]
     fn gaps_are_sorted_out() {
         let src: IpAddr = "10.99.3.1".parse().expect("ip");
-        let at = |t_ns| Advert { t_ns, src, prio: 1 };
+        let at = |t_ns| Advert {
+            t_ns,
+            src,
+            vrid: 1,
+            prio: 1,
+        };
         let g = gaps(&[at(0), at(100), at(250), at(300)], src);
         assert_eq!((g.adverts, g.max_ns, g.p50_ns), (4, 150, 100));
     }

@@ -323,6 +323,7 @@ fn run(daemon: &Daemon, seconds: f64) -> Res<()> {
                 .map(|f| Advert {
                     t_ns: (f.t * 1e9) as i64,
                     src: IpAddr::V4(node.ipv4()),
+                    vrid,
                     prio: f.vrid_priority().map_or(0, |(_, p)| p),
                 })
                 .collect()
