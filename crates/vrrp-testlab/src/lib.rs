@@ -21,6 +21,7 @@ pub mod chaos;
 pub mod churn;
 pub mod conf;
 pub mod daemon;
+pub mod flood_payloads;
 pub mod flows;
 pub mod frr;
 pub mod probe;

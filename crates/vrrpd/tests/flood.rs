@@ -19,19 +19,17 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use vrrp_core::packet::{self, Advertisement, Auth, ChecksumForm, Version};
-use vrrp_testlab::attacker::{RawSender, cpu_seconds, ip_packet, raw_drops};
+use vrrp_testlab::attacker::{GROUP4 as GROUP, RawSender, cpu_seconds, ip_packet, raw_drops};
+use vrrp_testlab::flood_payloads::{FloodPayloads, flood_payloads};
 use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, lab_ready};
 
 const START: Duration = Duration::from_secs(15);
 const ADVERT_INT: f64 = 0.1;
-const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// How long the daemon gets to read what is queued before the counters are read.
 const SETTLE: Duration = Duration::from_millis(500);
 const METRICS: &str = "127.0.0.1:9650";
@@ -99,27 +97,6 @@ fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-fn encode(adv: &Advertisement, src: Ipv4Addr) -> Vec<u8> {
-    packet::encode(
-        adv,
-        IpAddr::V4(src),
-        IpAddr::V4(GROUP),
-        ChecksumForm::PseudoHeader,
-    )
-    .expect("encode")
-}
-
-fn v3(vrid: u8, priority: u8, vip: Ipv4Addr) -> Advertisement {
-    Advertisement {
-        version: Version::V3,
-        vrid,
-        priority,
-        interval_cs: 10,
-        auth: Auth::None,
-        addresses: vec![IpAddr::V4(vip)],
-    }
 }
 
 /// Timestamps (unix seconds) of the Master's own VI_1 advertisements in `pcap`.
@@ -203,25 +180,13 @@ fn hostile_vrrp_floods_are_counted_and_change_nothing() {
         .expect("capture");
 
     let src = atk.ipv4();
-    let other_vrids: Vec<Vec<u8>> = (52..=60)
-        .map(|v| ip_packet(src, GROUP, 255, &encode(&v3(v, 100, lab.vip4(102)), src)))
-        .collect();
-    let takeover = encode(&v3(51, 254, vip1), src);
-    let mut bad_checksum = takeover.clone();
-    bad_checksum[6] ^= 0x5a;
-    let mut oversized = takeover.clone();
-    oversized.extend([0u8; 1400]);
-    let wrong_pass = encode(
-        &Advertisement {
-            version: Version::V2,
-            vrid: 61,
-            priority: 254,
-            interval_cs: 100,
-            auth: Auth::simple_password("guessed"),
-            addresses: vec![IpAddr::V4(vip2)],
-        },
-        src,
-    );
+    let FloodPayloads {
+        other_vrids,
+        takeover,
+        bad_checksum,
+        oversized,
+        wrong_pass,
+    } = flood_payloads(src, vip1, vip2, lab.vip4(102));
     let k10 = |name, packets, counter| Kind {
         name,
         packets,

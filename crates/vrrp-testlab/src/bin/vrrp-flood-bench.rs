@@ -15,10 +15,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use vrrp_core::packet::{self, Advertisement, Auth, ChecksumForm, Version};
 use vrrp_testlab::attacker::{
     self, GROUP4, RawSender, cpu_seconds, ip_packet, pcap_ipv4, raw_drops,
 };
+use vrrp_testlab::flood_payloads::{FloodPayloads, flood_payloads};
 use vrrp_testlab::starve::{self, Advert};
 use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, VrrpInstance, wait_until};
 
@@ -32,47 +32,14 @@ struct Kind {
     counter: (&'static str, &'static str, &'static str),
 }
 
-fn encode(adv: &Advertisement, src: Ipv4Addr) -> Vec<u8> {
-    packet::encode(
-        adv,
-        IpAddr::V4(src),
-        IpAddr::V4(GROUP4),
-        ChecksumForm::PseudoHeader,
-    )
-    .unwrap_or_default()
-}
-
-fn v3(vrid: u8, priority: u8, vip: Ipv4Addr) -> Advertisement {
-    Advertisement {
-        version: Version::V3,
-        vrid,
-        priority,
-        interval_cs: 10,
-        auth: Auth::None,
-        addresses: vec![IpAddr::V4(vip)],
-    }
-}
-
 fn kinds(src: Ipv4Addr, vips: [Ipv4Addr; 3]) -> Vec<Kind> {
-    let other: Vec<Vec<u8>> = (52..=60)
-        .map(|v| ip_packet(src, GROUP4, 255, &encode(&v3(v, 100, vips[2]), src)))
-        .collect();
-    let takeover = encode(&v3(51, 254, vips[0]), src);
-    let mut bad_checksum = takeover.clone();
-    bad_checksum[6] ^= 0x5a;
-    let mut oversized = takeover.clone();
-    oversized.extend([0u8; 1400]);
-    let wrong_pass = encode(
-        &Advertisement {
-            version: Version::V2,
-            vrid: 61,
-            priority: 254,
-            interval_cs: 100,
-            auth: Auth::simple_password("guessed"),
-            addresses: vec![IpAddr::V4(vips[1])],
-        },
-        src,
-    );
+    let FloodPayloads {
+        other_vrids: other,
+        takeover,
+        bad_checksum,
+        oversized,
+        wrong_pass,
+    } = flood_payloads(src, vips[0], vips[1], vips[2]);
     let one = |p: &[u8], ttl| vec![ip_packet(src, GROUP4, ttl, p)];
     let k = |name, packets, rate, counter| Kind {
         name,
