@@ -24,6 +24,7 @@ pub mod frr;
 pub mod probe;
 mod require;
 mod servers;
+pub mod soak;
 pub mod starve;
 pub mod vm;
 mod watch;
