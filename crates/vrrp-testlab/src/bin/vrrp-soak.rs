@@ -9,7 +9,7 @@
 //! Raw CSV in the output directory; `--summarize DIR` prints the report.
 //!
 //! usage: vrrp-soak [--minutes N] [--sample-seconds S] [--capture-seconds C]
-//!                  [--failover-minutes F] [--keepalived] [--out DIR]
+//!                  [--failover-minutes F] [--keepalived] [--rt-priority P] [--out DIR]
 //!        vrrp-soak --summarize DIR
 
 use std::fs::{File, OpenOptions};
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vrrp_testlab::budget::{catch_interrupts, interrupted};
 use vrrp_testlab::soak::{self, Footprint, Histogram};
-use vrrp_testlab::{Capture, Daemon, DaemonProc, Lab, Node, vrrpctl_next_to, wait_until};
+use vrrp_testlab::{Daemon, DaemonProc, Lab, Node, vrrpctl_next_to, wait_until};
 
 type Res<T> = Result<T, String>;
 
@@ -54,6 +54,8 @@ struct Opts {
     capture_s: f64,
     failover_min: f64,
     keepalived: bool,
+    /// `vrrp_rt_priority` in both daemons' global_defs.
+    rt: Option<u8>,
     out: PathBuf,
 }
 
@@ -66,9 +68,10 @@ fn vips(lab: &Lab, v: u8) -> Vec<IpAddr> {
     out
 }
 
-fn conf(lab: &Lab, router: &str, prio: u8, track: &Path) -> String {
+fn conf(lab: &Lab, router: &str, prio: u8, track: &Path, rt: Option<u8>) -> String {
+    let rt = rt.map_or(String::new(), |p| format!("    vrrp_rt_priority {p}\n"));
     let mut c = format!(
-        "global_defs {{\n    router_id soak-{router}\n    script_user root\n}}\n\
+        "global_defs {{\n    router_id soak-{router}\n    script_user root\n{rt}}}\n\
          vrrp_track_file failover {{\n    file \"{}\"\n    weight -1\n}}\n\
          vrrp_script chk {{\n    script \"/bin/true\"\n    interval 1\n    weight 0\n}}\n",
         track.display()
@@ -118,6 +121,7 @@ struct Side {
     procs: Vec<Watched>,
     vrrpctl: Option<PathBuf>,
     hist: [Histogram; 2],
+    logs: [LogCount; 2],
     transitions0: [usize; 2],
 }
 
@@ -138,7 +142,7 @@ fn held(node: &Node, vips: &[IpAddr]) -> usize {
 }
 
 impl Side {
-    fn new(daemon: Daemon) -> Res<Side> {
+    fn new(daemon: Daemon, rt: Option<u8>) -> Res<Side> {
         let name = daemon.name();
         let mut lab = Lab::new(&format!("soak{}", &name[..1])).map_err(e)?;
         lab.keep_dir();
@@ -147,12 +151,18 @@ impl Side {
         let track = r1.write_file("failover.value", "0\n").map_err(e)?;
         let track2 = r2.write_file("failover2.value", "0\n").map_err(e)?;
         let vips: Vec<IpAddr> = (1..=FAST + SLOW).flat_map(|v| vips(&lab, v)).collect();
-        let d1 = start(&daemon, &r1, &conf(&lab, "r1", PRIO_MASTER, &track))?;
+        let d1 = start(&daemon, &r1, &conf(&lab, "r1", PRIO_MASTER, &track, rt))?;
         let all = |n: &Node| held(n, &vips) == vips.len();
-        if !wait_until(Duration::from_secs(60), Duration::from_millis(200), || all(&r1)) {
-            return Err(format!("{name}: r1 holds {} VIPs{}", held(&r1, &vips), lab.diag()));
+        if !wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+            all(&r1)
+        }) {
+            return Err(format!(
+                "{name}: r1 holds {} VIPs{}",
+                held(&r1, &vips),
+                lab.diag()
+            ));
         }
-        let d2 = start(&daemon, &r2, &conf(&lab, "r2", PRIO_BACKUP, &track2))?;
+        let d2 = start(&daemon, &r2, &conf(&lab, "r2", PRIO_BACKUP, &track2, rt))?;
         let vrrpctl = match &daemon {
             Daemon::Vrrpd { binary } => Some(vrrpctl_next_to(binary).map_err(e)?),
             Daemon::Keepalived => None,
@@ -168,6 +178,7 @@ impl Side {
             procs: Vec::new(),
             vrrpctl,
             hist: Default::default(),
+            logs: Default::default(),
             transitions0: [0; 2],
         };
         std::thread::sleep(Duration::from_secs(5));
@@ -194,25 +205,26 @@ impl Side {
         }
     }
 
-    /// State changes each daemon logged so far.
-    fn transitions(&self) -> [usize; 2] {
-        let count = |d: &DaemonProc| {
-            let mut text = std::fs::read_to_string(d.proc.stdout_path()).unwrap_or_default();
-            text.push_str(&std::fs::read_to_string(d.proc.stderr_path()).unwrap_or_default());
-            text.lines()
-                .filter(|l| match d.daemon {
-                    Daemon::Keepalived => l.contains("Entering ") && l.contains(" STATE"),
-                    Daemon::Vrrpd { .. } => l.contains(" -> ") && l.contains("), priority "),
-                })
-                .count()
-        };
-        [count(&self.d[0]), count(&self.d[1])]
+    /// State changes each daemon logged so far (its log read on from where the last call
+    /// stopped: the logs grow for an hour).
+    fn transitions(&mut self) -> [usize; 2] {
+        for (d, log) in self.d.iter().zip(self.logs.iter_mut()) {
+            for (path, offset) in [d.proc.stdout_path(), d.proc.stderr_path()]
+                .into_iter()
+                .zip(log.offsets.iter_mut())
+            {
+                log.count += count_transitions(&d.daemon, path, offset);
+            }
+        }
+        [self.logs[0].count, self.logs[1].count]
     }
 
     fn vrrpctl(&self, d: &DaemonProc, args: &[&str]) -> Option<(String, f64)> {
         let bin = self.vrrpctl.as_ref()?;
         let mut cmd = std::process::Command::new(bin);
-        cmd.arg("--socket").arg(d.control_socket.as_ref()?).args(args);
+        cmd.arg("--socket")
+            .arg(d.control_socket.as_ref()?)
+            .args(args);
         let t = Instant::now();
         let out = vrrp_testlab::run_bounded(cmd, Duration::from_secs(10)).ok()?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -220,6 +232,35 @@ impl Side {
             .success()
             .then(|| (String::from_utf8_lossy(&out.stdout).into_owned(), ms))
     }
+}
+
+/// Where a daemon's log was read up to, and the transitions in it so far.
+#[derive(Default)]
+struct LogCount {
+    offsets: [u64; 2],
+    count: usize,
+}
+
+/// Transitions in the complete lines of `path` after `offset`, which moves past them.
+fn count_transitions(daemon: &Daemon, path: &Path, offset: &mut u64) -> usize {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    let read = File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(*offset))?;
+        f.read_to_end(&mut buf)
+    });
+    if read.is_err() {
+        return 0;
+    }
+    let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    *offset += complete as u64;
+    String::from_utf8_lossy(&buf[..complete])
+        .lines()
+        .filter(|l| match daemon {
+            Daemon::Keepalived => l.contains("Entering ") && l.contains(" STATE"),
+            Daemon::Vrrpd { .. } => l.contains(" -> ") && l.contains("), priority "),
+        })
+        .count()
 }
 
 fn count_masters(v: &serde_json::Value) -> usize {
@@ -287,7 +328,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 
 const SAMPLES_HEADER: &str = "t_s,unix_s,side,proc,pid,rss_kb,pss_kb,hwm_kb,fds,threads,cpu_pct,load1,load5,load15,vips_held,transitions,masters,late_n,late_mean_us,late_p50_le_us,late_p99_le_us,late_over_1ms,late_over_5ms,late_max_life_us,master_changes,ctl_ms";
 const GAPS_HEADER: &str =
-    "t_s,side,vrid,interval_ms,adverts,p50_ms,p99_ms,max_ms,over3,backup_adverts";
+    "t_s,side,vrid,interval_ms,adverts,p50_ms,p99_ms,max_ms,over3,backup_adverts,dropped";
 const EVENTS_HEADER: &str = "t_s,side,event,seconds,ok";
 
 struct Out {
@@ -320,8 +361,19 @@ fn sample_procs(side: &mut Side, t_s: f64, out: &mut Out) -> Res<()> {
     }
     for w in &mut side.procs {
         let i = usize::from(w.label.starts_with("backup"));
+        if w.pid == 0 {
+            continue;
+        }
         let Some(f) = soak::footprint(w.pid) else {
-            return Err(format!("{} {} (pid {}) is gone", side.name, w.label, w.pid));
+            // A dead daemon is a finding, not the end of the other side's run.
+            let line = format!(
+                "{t_s:.1},{},{} gone (pid {}),0,false",
+                side.name, w.label, w.pid
+            );
+            eprintln!("{line}");
+            writeln!(out.events, "{line}").map_err(e)?;
+            w.pid = 0;
+            continue;
         };
         let now = Instant::now();
         let cpu = w.ticks.map(|(at, ticks)| {
@@ -361,9 +413,9 @@ fn sample_procs(side: &mut Side, t_s: f64, out: &mut Out) -> Res<()> {
     Ok(())
 }
 
-fn write_gaps(side: &Side, pcap: &Path, t_s: f64, out: &mut Out) -> Res<()> {
+fn write_gaps(side: &Side, pcap: &Path, dropped: u64, t_s: f64, out: &mut Out) -> Res<()> {
     let adverts = soak::read_adverts(pcap).map_err(e)?;
-    let _ = std::fs::remove_file(pcap);
+    // The pcap stays (overwritten by the next sample's) for a look at the last capture.
     let master = IpAddr::V4(side.r1.ipv4());
     let backup = IpAddr::V4(side.r2.ipv4());
     let gaps = soak::gaps_by_vrid(&adverts, master);
@@ -379,30 +431,46 @@ fn write_gaps(side: &Side, pcap: &Path, t_s: f64, out: &mut Out) -> Res<()> {
         let n = if g.is_empty() { 0 } else { g.len() + 1 };
         writeln!(
             out.gaps,
-            "{t_s:.1},{},{v},{},{n},{},{},{},{over3},{from_backup}",
+            "{t_s:.1},{},{v},{},{n},{},{},{},{over3},{from_backup},{}",
             side.name,
             interval_s(v) * 1e3,
             ms(soak::percentile(g, 0.5)),
             ms(soak::percentile(g, 0.99)),
             ms(g.last().copied().unwrap_or(0)),
+            // The capture's drops, once per capture.
+            if v == 1 { dropped } else { 0 },
         )
         .map_err(e)?;
     }
     Ok(())
 }
 
-fn sample(sides: &mut [Side], t_s: f64, capture_s: f64, out: &mut Out) -> Res<()> {
-    let caps: Vec<Capture> = sides
-        .iter()
-        .map(|s| s.lab.capture("adverts", "ip proto 112").map_err(e))
-        .collect::<Res<_>>()?;
-    std::thread::sleep(Duration::from_secs_f64(capture_s));
-    let pcaps: Vec<PathBuf> = caps
-        .into_iter()
-        .map(|c| c.stop().map_err(e))
-        .collect::<Res<_>>()?;
-    for (side, pcap) in sides.iter_mut().zip(pcaps) {
-        write_gaps(side, &pcap, t_s, out)?;
+/// Every side's bridge captured at the same time.
+fn capture_all(sides: &[Side], secs: f64, dir: &Path) -> Res<Vec<(PathBuf, u64)>> {
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = sides
+            .iter()
+            .map(|s| {
+                let pcap = dir.join(format!("{}.pcap", s.name));
+                scope.spawn(move || {
+                    let dropped = soak::capture(s.lab.bridge_ns(), "br0", secs, &pcap);
+                    dropped.map(|d| (pcap, d)).map_err(e)
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .map(|j| {
+                j.join()
+                    .map_err(|_| "capture thread panicked".to_string())?
+            })
+            .collect()
+    })
+}
+
+fn sample(sides: &mut [Side], t_s: f64, opts: &Opts, out: &mut Out) -> Res<()> {
+    let pcaps = capture_all(sides, opts.capture_s, &opts.out)?;
+    for (side, (pcap, dropped)) in sides.iter_mut().zip(pcaps) {
+        write_gaps(side, &pcap, dropped, t_s, out)?;
         sample_procs(side, t_s, out)?;
     }
     out.samples.flush().map_err(e)?;
@@ -440,12 +508,17 @@ fn run(opts: &Opts) -> Res<()> {
         gaps: open(&opts.out, "gaps.csv", GAPS_HEADER)?,
         events: open(&opts.out, "events.csv", EVENTS_HEADER)?,
     };
-    let mut sides = vec![Side::new(Daemon::vrrpd_next_to_exe())?];
+    let mut sides = vec![Side::new(Daemon::vrrpd_next_to_exe(), opts.rt)?];
     if opts.keepalived {
-        sides.push(Side::new(Daemon::Keepalived)?);
+        sides.push(Side::new(Daemon::Keepalived, opts.rt)?);
     }
     for s in &sides {
-        eprintln!("{}: lab {} ({})", s.name, s.lab.prefix(), s.lab.dir().display());
+        eprintln!(
+            "{}: lab {} ({})",
+            s.name,
+            s.lab.prefix(),
+            s.lab.dir().display()
+        );
     }
     let t0 = Instant::now();
     let end = Duration::from_secs_f64(opts.minutes * 60.0);
@@ -460,7 +533,10 @@ fn run(opts: &Opts) -> Res<()> {
             std::thread::sleep(Duration::from_millis(200));
         }
         let t_s = t0.elapsed().as_secs_f64();
-        if opts.failover_min > 0.0 && t_s >= next_failover && t_s + opts.sample_s < end.as_secs_f64() {
+        if opts.failover_min > 0.0
+            && t_s >= next_failover
+            && t_s + opts.sample_s < end.as_secs_f64()
+        {
             for s in &sides {
                 failover(s, t_s, &mut out)?;
             }
@@ -468,7 +544,7 @@ fn run(opts: &Opts) -> Res<()> {
             // Let the 1 s instances' Backups hear the Master again before capturing.
             std::thread::sleep(Duration::from_secs(3));
         }
-        sample(&mut sides, t_s, opts.capture_s, &mut out)?;
+        sample(&mut sides, t_s, opts, &mut out)?;
         k += 1;
     }
     Ok(())
@@ -482,7 +558,9 @@ fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 }
 
 fn num(args: &[String], name: &str, default: f64) -> f64 {
-    arg(args, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+    arg(args, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> ExitCode {
@@ -505,6 +583,7 @@ fn main() -> ExitCode {
         capture_s: num(&args, "--capture-seconds", 3.0).max(0.5),
         failover_min: num(&args, "--failover-minutes", 10.0),
         keepalived: args.iter().any(|a| a == "--keepalived"),
+        rt: arg(&args, "--rt-priority").and_then(|v| v.parse().ok()),
         out: arg(&args, "--out").map_or_else(
             || PathBuf::from(format!("/var/tmp/soak-{}", unix_s() as u64)),
             PathBuf::from,

@@ -15,6 +15,8 @@ pub const WARM_UP_S: f64 = 300.0;
 /// Growth over the run (after the warm-up) under this fraction counts as none.
 pub const GROWTH_BOUND: f64 = 0.01;
 const WINDOW_S: f64 = 600.0;
+/// VRRP instances per router.
+const INSTANCES: usize = 110;
 
 /// A CSV file with a header line, read into rows of strings.
 pub struct Table {
@@ -78,7 +80,11 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 }
 
 fn run_line(s: &Table, out: &mut String) {
-    let t_end = s.rows.iter().filter_map(|r| s.num(r, "t_s")).fold(0.0, f64::max);
+    let t_end = s
+        .rows
+        .iter()
+        .filter_map(|r| s.num(r, "t_s"))
+        .fold(0.0, f64::max);
     let loads: Vec<f64> = s.rows.iter().filter_map(|r| s.num(r, "load1")).collect();
     let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
     let max = loads.iter().copied().fold(0.0, f64::max);
@@ -92,8 +98,11 @@ fn run_line(s: &Table, out: &mut String) {
     );
 }
 
+/// (side, proc) and its rows.
+type Group<'a> = ((String, String), Vec<&'a [String]>);
+
 /// Rows grouped by (side, proc), in order of appearance.
-fn groups<'a>(s: &'a Table) -> Vec<((String, String), Vec<&'a [String]>)> {
+fn groups(s: &Table) -> Vec<Group<'_>> {
     let mut order: Vec<(String, String)> = Vec::new();
     let mut by: BTreeMap<(String, String), Vec<&[String]>> = BTreeMap::new();
     for r in &s.rows {
@@ -157,7 +166,11 @@ fn verdict(g: Option<(Fit, f64)>) -> String {
 }
 
 fn footprint(s: &Table, out: &mut String) {
-    let t_end = s.rows.iter().filter_map(|r| s.num(r, "t_s")).fold(0.0, f64::max);
+    let t_end = s
+        .rows
+        .iter()
+        .filter_map(|r| s.num(r, "t_s"))
+        .fold(0.0, f64::max);
     let _ = writeln!(
         out,
         "| process | RSS kB at 0 / 10 min / end | RSS slope after {:.0} min, 95 % CI (growth over the span) | PSS kB end | VmHWM kB 0 / end | fds 0 / 10 min / end | fds slope | threads 0 / end | CPU % mean / max |",
@@ -225,7 +238,10 @@ fn lateness(s: &Table, out: &mut String) {
                 .iter()
                 .filter_map(|r| Some(s.num(r, "late_mean_us")? * s.num(r, "late_n")?))
                 .sum();
-            let mut p50: Vec<f64> = rs.iter().filter_map(|r| s.num(r, "late_p50_le_us")).collect();
+            let mut p50: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| s.num(r, "late_p50_le_us"))
+                .collect();
             p50.sort_by(f64::total_cmp);
             let p99 = rs
                 .iter()
@@ -254,9 +270,9 @@ fn lateness(s: &Table, out: &mut String) {
 fn gap_table(g: &Table, out: &mut String) {
     let _ = writeln!(
         out,
-        "| adverts on the wire | window | adverts captured | gap p50 / p99 / max (× interval) | gaps > 3 intervals | Backup adverts |"
+        "| adverts on the wire | window | adverts captured | gap p50 / p99 / max (× interval) | gaps > 3 intervals | Backup adverts | dropped by the capture |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     type Key = (String, String, usize);
     let mut by: BTreeMap<Key, Vec<&[String]>> = BTreeMap::new();
     for r in &g.rows {
@@ -283,13 +299,14 @@ fn gap_table(g: &Table, out: &mut String) {
         let sum = |c: &str| rs.iter().filter_map(|r| g.num(r, c)).sum::<f64>();
         let _ = writeln!(
             out,
-            "| {side} VRIDs at {class} | {} | {:.0} | {:.2} / {:.2} / {max:.2} | {:.0} | {:.0} |",
+            "| {side} VRIDs at {class} | {} | {:.0} | {:.2} / {:.2} / {max:.2} | {:.0} | {:.0} | {:.0} |",
             window_label(w),
             sum("adverts"),
             percentile(&p50, 0.5),
             percentile(&p99, 0.99),
             sum("over3"),
             sum("backup_adverts"),
+            sum("dropped"),
         );
     }
     let _ = writeln!(
@@ -299,13 +316,21 @@ fn gap_table(g: &Table, out: &mut String) {
 }
 
 fn transitions(s: &Table, e: &Table, out: &mut String) {
+    let sides: std::collections::BTreeSet<&str> =
+        e.rows.iter().map(|r| e.text(r, "side")).collect();
     let failovers = e
         .rows
         .iter()
         .filter(|r| e.text(r, "event") == "failover")
-        .count();
-    let _ = writeln!(out, "| process | transitions logged | master changes (metrics) | VIPs held at end |");
-    let _ = writeln!(out, "|---|---|---|---|");
+        .count()
+        / sides.len().max(1);
+    // Each failover and back moves every instance twice on each router.
+    let expected = failovers * 2 * INSTANCES;
+    let _ = writeln!(
+        out,
+        "| process | transitions logged | of which the failovers' | master changes (metrics) | VIPs held at end |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
     for ((side, proc), rows) in groups(s) {
         if proc.ends_with("-vrrp") {
             continue;
@@ -314,7 +339,7 @@ fn transitions(s: &Table, e: &Table, out: &mut String) {
         let v = |c: &str| fmt_opt(last.and_then(|r| s.num(r, c)), 0);
         let _ = writeln!(
             out,
-            "| {side} {proc} | {} | {} | {} |",
+            "| {side} {proc} | {} | {expected} | {} | {} |",
             v("transitions"),
             v("master_changes"),
             v("vips_held")
@@ -324,13 +349,19 @@ fn transitions(s: &Table, e: &Table, out: &mut String) {
     for r in &e.rows {
         by.entry((e.text(r, "side").to_owned(), e.text(r, "event").to_owned()))
             .or_default()
-            .push((e.num(r, "seconds").unwrap_or(0.0), e.text(r, "ok") == "true"));
+            .push((
+                e.num(r, "seconds").unwrap_or(0.0),
+                e.text(r, "ok") == "true",
+            ));
     }
     let _ = writeln!(
         out,
-        "\n{failovers} failovers and back (per daemon, counted once per side below). Every VIP moved:\n"
+        "\n{failovers} failovers and back per daemon (the Master's track_file, then reset); seconds until every VIP moved:\n"
     );
-    let _ = writeln!(out, "| daemon | event | count | all VIPs moved | seconds min / median / max |");
+    let _ = writeln!(
+        out,
+        "| daemon | event | count | all VIPs moved | seconds min / median / max |"
+    );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for ((side, event), mut v) in by {
         let ok = v.iter().all(|x| x.1);
