@@ -72,6 +72,7 @@ pub fn report(dir: &Path) -> Result<String> {
     lateness(&samples, &mut out);
     gap_table(&gaps, &mut out);
     transitions(&samples, &events, &mut out);
+    per_window(&samples, &mut out);
     Ok(out)
 }
 
@@ -173,7 +174,7 @@ fn footprint(s: &Table, out: &mut String) {
         .fold(0.0, f64::max);
     let _ = writeln!(
         out,
-        "| process | RSS kB at 0 / 10 min / end | RSS slope after {:.0} min, 95 % CI (growth over the span) | PSS kB end | VmHWM kB 0 / end | fds 0 / 10 min / end | fds slope | threads 0 / end | CPU % mean / max |",
+        "| process | RSS kB at 0 / 10 / 30 min / end | RSS slope after {:.0} min, 95 % CI (growth over the span) | PSS kB end | VmHWM kB 0 / end | fds 0 / 10 min / end | fds slope | threads 0 / end | CPU % mean / max |",
         WARM_UP_S / 60.0
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
@@ -184,9 +185,10 @@ fn footprint(s: &Table, out: &mut String) {
         let cpu_max = cpu.iter().copied().fold(0.0, f64::max);
         let _ = writeln!(
             out,
-            "| {side} {proc} | {} / {} / {} | {} | {} | {} / {} | {} / {} / {} | {} | {} / {} | {cpu_mean:.1} / {cpu_max:.1} |",
+            "| {side} {proc} | {} / {} / {} / {} | {} | {} | {} / {} | {} / {} / {} | {} | {} / {} | {cpu_mean:.1} / {cpu_max:.1} |",
             v("rss_kb", 0.0),
             v("rss_kb", WINDOW_S),
+            v("rss_kb", 3.0 * WINDOW_S),
             v("rss_kb", t_end),
             verdict(growth(s, &rows, "rss_kb")),
             v("pss_kb", t_end),
@@ -375,6 +377,67 @@ fn transitions(s: &Table, e: &Table, out: &mut String) {
             secs.first().copied().unwrap_or(0.0),
             percentile(&secs, 0.5),
             secs.last().copied().unwrap_or(0.0),
+        );
+    }
+}
+
+/// Transitions logged and the load average, per 10-minute window: the takeovers a starved
+/// Master lets happen follow the machine's load.
+fn per_window(s: &Table, out: &mut String) {
+    let procs: Vec<_> = groups(s)
+        .into_iter()
+        .filter(|((_, p), _)| !p.ends_with("-vrrp"))
+        .collect();
+    let names: Vec<String> = procs
+        .iter()
+        .map(|((sd, p), _)| format!("{sd} {p}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\n| window | load (1 min) mean / max | {} |",
+        names
+            .iter()
+            .map(|n| format!("{n} transitions"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(names.len()));
+    let last_w = s
+        .rows
+        .iter()
+        .filter_map(|r| s.num(r, "t_s"))
+        .map(window)
+        .max()
+        .unwrap_or(0);
+    for w in 0..=last_w {
+        let in_w = |r: &&[String]| s.num(r, "t_s").map(window) == Some(w);
+        let loads: Vec<f64> = s
+            .rows
+            .iter()
+            .filter(|r| in_w(&r.as_slice()))
+            .filter_map(|r| s.num(r, "load1"))
+            .collect();
+        let mean = loads.iter().sum::<f64>() / loads.len().max(1) as f64;
+        let max = loads.iter().copied().fold(0.0, f64::max);
+        let cells: Vec<String> = procs
+            .iter()
+            .map(|(_, rows)| {
+                // The cumulative count at the window's end, less the previous window's.
+                let upto = |w: usize| {
+                    rows.iter()
+                        .filter(|r| s.num(r, "t_s").map(window).is_some_and(|x| x <= w))
+                        .filter_map(|r| s.num(r, "transitions"))
+                        .fold(0.0, f64::max)
+                };
+                let before = if w == 0 { 0.0 } else { upto(w - 1) };
+                format!("{:.0}", upto(w) - before)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {mean:.1} / {max:.1} | {} |",
+            window_label(w),
+            cells.join(" | ")
         );
     }
 }
