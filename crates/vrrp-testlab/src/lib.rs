@@ -27,6 +27,7 @@ pub mod frr;
 pub mod probe;
 mod require;
 mod servers;
+pub mod soak;
 pub mod starve;
 pub mod vm;
 mod watch;
