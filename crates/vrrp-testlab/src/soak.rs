@@ -80,16 +80,7 @@ pub fn loadavg() -> [f64; 3] {
     ]
 }
 
-/// One VRRP advertisement on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WireAdvert {
-    /// Capture time stamp (the kernel's, CLOCK_REALTIME), nanoseconds.
-    pub t_ns: i64,
-    /// Its source address.
-    pub src: IpAddr,
-    /// Its VRID.
-    pub vrid: u8,
-}
+pub use crate::starve::{Advert, read_adverts};
 
 /// Captures `secs` seconds of VRRP on `iface` in namespace `ns` into `pcap` with tcpdump,
 /// with a 32 MiB buffer and 128-byte snapshots: tcpdump's defaults (2 MiB, 256 KiB
@@ -131,43 +122,8 @@ pub fn capture(ns: &str, iface: &str, secs: f64, pcap: &Path) -> Result<u64> {
         .unwrap_or(0))
 }
 
-/// The VRRP advertisements of a pcap file, read with `tcpdump -r` (bounded).
-pub fn read_adverts(pcap: &Path) -> Result<Vec<WireAdvert>> {
-    let mut cmd = Command::new("tcpdump");
-    cmd.args(["-r", &pcap.to_string_lossy(), "-tt", "-n", "vrrp"]);
-    let out = run_bounded(cmd, Duration::from_secs(60))?;
-    // A capture cut short ends in a truncated record: tcpdump fails after printing the
-    // packets before it, which are kept.
-    if !out.status.success() && out.stdout.is_empty() {
-        return Err(Error::msg(format!(
-            "tcpdump -r {}: {}",
-            pcap.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(parse_line)
-        .collect())
-}
-
-/// `1733240000.123456 IP 10.99.3.1 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 200, ...`
-fn parse_line(line: &str) -> Option<WireAdvert> {
-    let mut words = line.split_whitespace();
-    let (secs, micros) = words.next()?.split_once('.')?;
-    let t_ns = secs.parse::<i64>().ok()? * 1_000_000_000 + micros.parse::<i64>().ok()? * 1_000;
-    let _family = words.next()?;
-    let src = words.next()?.parse().ok()?;
-    let vrid = line
-        .split(", ")
-        .find_map(|f| f.strip_prefix("vrid "))?
-        .parse()
-        .ok()?;
-    Some(WireAdvert { t_ns, src, vrid })
-}
-
 /// The gaps (ns, sorted) between consecutive advertisements of `src`, per VRID.
-pub fn gaps_by_vrid(adverts: &[WireAdvert], src: IpAddr) -> BTreeMap<u8, Vec<i64>> {
+pub fn gaps_by_vrid(adverts: &[Advert], src: IpAddr) -> BTreeMap<u8, Vec<i64>> {
     let mut last: BTreeMap<u8, i64> = BTreeMap::new();
     let mut gaps: BTreeMap<u8, Vec<i64>> = BTreeMap::new();
     for a in adverts.iter().filter(|a| a.src == src) {
@@ -359,21 +315,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tcpdump_line_gives_time_source_and_vrid() {
-        let a = parse_line(
-            "1733240000.123456 IP 10.99.3.1 > 224.0.0.18: VRRPv3, Advertisement, vrid 51, prio 200, intvl 1cs, length 12",
-        )
-        .expect("parsed");
-        assert_eq!(a.t_ns, 1_733_240_000_123_456_000);
-        assert_eq!(a.vrid, 51);
-        assert_eq!(a.src, "10.99.3.1".parse::<IpAddr>().expect("ip"));
-    }
-
-    #[test]
     fn gaps_are_per_vrid_and_per_source() {
         let m: IpAddr = "10.99.3.1".parse().expect("ip");
         let b: IpAddr = "10.99.3.2".parse().expect("ip");
-        let ad = |t_ns, src, vrid| WireAdvert { t_ns, src, vrid };
+        let ad = |t_ns, src, vrid| Advert {
+            t_ns,
+            src,
+            vrid,
+            prio: 100,
+        };
         let g = gaps_by_vrid(
             &[
                 ad(0, m, 1),
