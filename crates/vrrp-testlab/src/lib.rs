@@ -15,6 +15,7 @@
 //! daemon under test never needs to.
 
 pub mod attacker;
+pub mod benchkit;
 pub mod bgp;
 pub mod budget;
 pub mod chaos;
@@ -24,6 +25,7 @@ pub mod daemon;
 pub mod flood_payloads;
 pub mod flows;
 pub mod frr;
+pub mod outage;
 pub mod probe;
 mod require;
 mod servers;

@@ -10,21 +10,25 @@
 //!
 //! Usage: see `usage()`; `scripts/bench.sh` builds in release and runs `all`.
 
-use std::ffi::CString;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use vrrp_testlab::benchkit::{
+    LinkSwitch, Res, Rng, Stats, chrono_utc, csum, daemon_pids, err, f2, fmt_secs, in_netns, load1,
+    loadavg, lock, mdi_ns, ms, packet_socket, parse_mac, realtime_ns, skew_ns, start_daemon, stats,
+    wait_daemon,
+};
 use vrrp_testlab::budget::Budget;
-use vrrp_testlab::{Daemon, DaemonProc, KeepalivedConf, Lab, Node, Proc, VrrpInstance};
+use vrrp_testlab::{Daemon, KeepalivedConf, Lab, Node, Proc, VrrpInstance};
 
 const VRID: u8 = 51;
 const PRIO_MASTER: u8 = 200;
@@ -33,202 +37,6 @@ const PRIO_BACKUP: u8 = 100;
 const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// Hard limit for one whole `vrrp-bench` run.
 const RUN_BUDGET: Duration = Duration::from_secs(3 * 3600);
-
-type Res<T> = Result<T, String>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn err<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
-    move |e| format!("{what}: {e}")
-}
-
-// ---------------------------------------------------------------------------
-// Clock, deadlines
-
-/// CLOCK_REALTIME in nanoseconds (the clock of the kernel's packet time stamps).
-fn realtime_ns() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid timespec pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
-}
-
-fn ms(ns: i64) -> f64 {
-    ns as f64 / 1e6
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
-fn load1() -> f64 {
-    loadavg()
-        .split_whitespace()
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-/// A small xorshift generator for the kill phase.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn frac(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Namespaces and raw sockets
-
-/// Runs `f` on a thread that joined the network namespace `ns` (namespaces are per thread;
-/// sockets created there stay in that namespace wherever they are used).
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> Res<T> + Send + 'static) -> Res<T> {
-    let path = format!("/run/netns/{ns}");
-    let file = File::open(&path).map_err(err(&path))?;
-    std::thread::spawn(move || {
-        // SAFETY: setns on this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns: {}", std::io::Error::last_os_error()));
-        }
-        f()
-    })
-    .join()
-    .map_err(|_| "netns thread panicked".to_string())?
-}
-
-fn ifindex(name: &str) -> Res<i32> {
-    let c = CString::new(name).map_err(err("ifname"))?;
-    // SAFETY: valid C string.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
-        return Err(format!("no interface {name}"));
-    }
-    Ok(i as i32)
-}
-
-/// An AF_PACKET socket bound to `ifname` in the calling thread's namespace.
-fn packet_socket(ifname: &str) -> Res<(OwnedFd, i32)> {
-    let idx = ifindex(ifname)?;
-    // SAFETY: plain socket(2).
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            i32::from((libc::ETH_P_ALL as u16).to_be()),
-        )
-    };
-    if fd < 0 {
-        return Err(format!(
-            "AF_PACKET socket: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: an all-zero sockaddr_ll is valid.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-    sll.sll_ifindex = idx;
-    // SAFETY: sll is a valid sockaddr_ll of that size.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r != 0 {
-        return Err(format!(
-            "bind AF_PACKET: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok((fd, idx))
-}
-
-/// `struct ifreq` with the flags member (40 bytes on Linux).
-#[repr(C)]
-struct IfreqFlags {
-    name: [u8; 16],
-    flags: libc::c_short,
-    _pad: [u8; 22],
-}
-
-/// Sets a link up or down with SIOCSIFFLAGS on a socket of the link's namespace: a
-/// pulled cable within microseconds, no process to start.
-struct LinkSwitch {
-    fd: OwnedFd,
-    name: String,
-}
-
-impl LinkSwitch {
-    fn open(ns: &str, ifname: &str) -> Res<LinkSwitch> {
-        let fd = in_netns(ns, || {
-            // SAFETY: plain socket(2).
-            let fd =
-                unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-            if fd < 0 {
-                return Err(format!("socket: {}", std::io::Error::last_os_error()));
-            }
-            // SAFETY: fresh descriptor we own.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        })?;
-        Ok(LinkSwitch {
-            fd,
-            name: ifname.to_string(),
-        })
-    }
-
-    fn set(&self, up: bool) -> Res<()> {
-        let mut req = IfreqFlags {
-            name: [0; 16],
-            flags: 0,
-            _pad: [0; 22],
-        };
-        let n = self.name.len().min(15);
-        req.name[..n].copy_from_slice(&self.name.as_bytes()[..n]);
-        // SAFETY: ioctl with a properly sized ifreq.
-        if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut req) } != 0 {
-            return Err(format!("SIOCGIFFLAGS: {}", std::io::Error::last_os_error()));
-        }
-        if up {
-            req.flags |= libc::IFF_UP as libc::c_short;
-        } else {
-            req.flags &= !(libc::IFF_UP as libc::c_short);
-        }
-        // SAFETY: as above.
-        if unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) } != 0 {
-            return Err(format!("SIOCSIFFLAGS: {}", std::io::Error::last_os_error()));
-        }
-        Ok(())
-    }
-}
-
-fn parse_mac(s: &str) -> Res<[u8; 6]> {
-    let v: Vec<u8> = s
-        .split(':')
-        .filter_map(|h| u8::from_str_radix(h, 16).ok())
-        .collect();
-    v.try_into().map_err(|_| format!("bad MAC {s}"))
-}
 
 // ---------------------------------------------------------------------------
 // The bridge sniffer: VRRP advertisements and gratuitous ARPs with kernel time stamps
@@ -449,17 +257,6 @@ struct ProbeCfg {
     ip: Ipv4Addr,
     target: Ipv4Addr,
     ident: u16,
-}
-
-fn csum(d: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in d.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
 }
 
 fn arp_req(c: &ProbeCfg) -> Vec<u8> {
@@ -689,73 +486,12 @@ impl Scenario {
     }
 }
 
-fn fmt_secs(cs: u16) -> String {
-    if cs.is_multiple_of(100) {
-        format!("{}", cs / 100)
-    } else if cs.is_multiple_of(10) {
-        format!("0.{}", cs / 10)
-    } else {
-        format!("0.{cs:02}")
-    }
-}
-
-/// Skew_Time in ns for the backup's priority, from the Master's advertised interval.
-fn skew_ns(version: u8, prio: u8, int_cs: u16) -> i64 {
-    let w = 256 - i64::from(prio);
-    if version == 2 {
-        w * 1_000_000_000 / 256
-    } else {
-        w * i64::from(int_cs) * 10_000_000 / 256
-    }
-}
-
-fn mdi_ns(version: u8, prio: u8, int_cs: u16) -> i64 {
-    3 * i64::from(int_cs) * 10_000_000 + skew_ns(version, prio, int_cs)
-}
-
 fn instance(name: &str, vrid: u8, prio: u8, version: u8, int_cs: u16, vip: &str) -> VrrpInstance {
     VrrpInstance::new(name, "eth0", vrid, prio)
         .version(version)
         .advert_int(f64::from(int_cs) / 100.0)
         .vip(vip)
 }
-
-/// The processes of a running daemon: (role, pid). keepalived: "parent" and "vrrp".
-fn daemon_pids(d: &DaemonProc) -> Vec<(&'static str, i32)> {
-    match d.daemon {
-        Daemon::Keepalived => {
-            let mut v = vec![("parent", d.pid() as i32)];
-            v.extend(d.proc.children().into_iter().map(|p| ("vrrp", p)));
-            v
-        }
-        Daemon::Vrrpd { .. } => vec![("vrrpd", d.pid() as i32)],
-    }
-}
-
-fn start_daemon(daemon: &Daemon, node: &Node, conf: &str) -> Res<DaemonProc> {
-    let d = daemon.start(node, conf).map_err(|e| e.to_string())?;
-    Ok(d)
-}
-
-fn wait_daemon(b: &Budget, d: &DaemonProc) -> Res<()> {
-    d.wait_started(Duration::from_secs(10))
-        .map_err(|e| e.to_string())?;
-    if matches!(d.daemon, Daemon::Keepalived) {
-        b.wait(
-            "keepalived's VRRP child",
-            Duration::from_secs(10),
-            Duration::from_millis(10),
-            || !d.proc.children().is_empty() || !d.is_running(),
-        )?;
-    }
-    if !d.is_running() {
-        return Err(format!("{} exited:\n{}", d.daemon.name(), d.tail(20)));
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Failover
 
 struct FoLab {
     /// Owns the namespaces (deleted on drop).
@@ -1295,47 +1031,6 @@ fn run_cost(
 // ---------------------------------------------------------------------------
 // Statistics and report
 
-/// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[i64], p: f64) -> i64 {
-    let n = sorted.len();
-    let rank = ((p / 100.0) * n as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(n) - 1]
-}
-
-struct Stats {
-    n: usize,
-    min: i64,
-    med: i64,
-    p90: i64,
-    max: i64,
-}
-
-fn stats(v: impl Iterator<Item = Option<i64>>) -> Option<Stats> {
-    let mut s: Vec<i64> = v.flatten().collect();
-    if s.is_empty() {
-        return None;
-    }
-    s.sort_unstable();
-    Some(Stats {
-        n: s.len(),
-        min: s[0],
-        med: pct(&s, 50.0),
-        p90: pct(&s, 90.0),
-        max: s[s.len() - 1],
-    })
-}
-
-fn f2(ns: i64) -> String {
-    let m = ms(ns);
-    if m.abs() >= 100.0 {
-        format!("{m:.0}")
-    } else if m.abs() >= 10.0 {
-        format!("{m:.1}")
-    } else {
-        format!("{m:.2}")
-    }
-}
-
 fn full(s: &Option<Stats>) -> String {
     s.as_ref().map_or("-".into(), |s| {
         format!(
@@ -1826,27 +1521,4 @@ fn run(o: &Opts) -> Res<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-/// The current UTC time as `YYYY-MM-DD HH:MM UTC`, without a date crate.
-fn chrono_utc() -> String {
-    let secs = realtime_ns() / 1_000_000_000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        sod / 3600,
-        sod % 3600 / 60
-    )
 }
