@@ -364,3 +364,110 @@ pub fn chrono_utc() -> String {
         sod % 3600 / 60
     )
 }
+
+/// Turns on kernel receive time stamps (`SO_TIMESTAMPNS`) on a socket.
+pub fn enable_stamps(fd: &OwnedFd) -> Res<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with an int.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "SO_TIMESTAMPNS: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// One frame read from a non-blocking packet socket.
+pub struct Stamped {
+    /// Frame length in the buffer.
+    pub len: usize,
+    /// Kernel receive stamp (CLOCK_REALTIME ns), or the read time when it was missing or
+    /// implausible (`fallback`).
+    pub t: i64,
+    /// Whether `t` is the read time.
+    pub fallback: bool,
+    /// `sll_pkttype`: `PACKET_OUTGOING` for frames the interface sent.
+    pub pkttype: u8,
+}
+
+/// Reads one frame with its kernel time stamp; `None` when nothing is queued.
+pub fn recv_stamped(fd: &OwnedFd, buf: &mut [u8]) -> Option<Stamped> {
+    let mut cbuf = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: all-zero sockaddr_ll and msghdr are valid; we set the buffers.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut sll as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf);
+    // SAFETY: recvmsg into our buffers on a non-blocking socket.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
+    if n <= 0 {
+        return None;
+    }
+    let mut t = None;
+    // SAFETY: walking the control messages the kernel filled in.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                t = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    let now = realtime_ns();
+    let (t, fallback) = match t {
+        Some(t) if (now - t).abs() < 2_000_000_000 => (t, false),
+        _ => (now, true),
+    };
+    Some(Stamped {
+        len: n as usize,
+        t,
+        fallback,
+        pkttype: sll.sll_pkttype,
+    })
+}
+
+/// Waits up to `wait` (at most 1 s) for any of `fds` to become readable.
+pub fn poll_in(fds: &[&OwnedFd], wait: Duration) {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: wait.as_nanos().min(999_999_999) as libc::c_long,
+    };
+    // SAFETY: a valid pollfd array of that length, a valid timespec, no signal mask.
+    unsafe {
+        libc::ppoll(
+            p.as_mut_ptr(),
+            p.len() as libc::nfds_t,
+            &ts,
+            std::ptr::null(),
+        )
+    };
+}

@@ -28,6 +28,7 @@ use vrrp_testlab::benchkit::{
     wait_daemon,
 };
 use vrrp_testlab::budget::Budget;
+use vrrp_testlab::outage;
 use vrrp_testlab::{Daemon, KeepalivedConf, Lab, Node, Proc, VrrpInstance};
 
 const VRID: u8 = 51;
@@ -1223,6 +1224,7 @@ fn usage() -> &'static str {
     "usage: vrrp-bench all [--quick] [OPTIONS]\n\
      \x20      vrrp-bench failover --version 2|3 --advert-int SECS --signal kill|term [--load] [OPTIONS]\n\
      \x20      vrrp-bench cost --instances N --advert-int SECS [OPTIONS]\n\
+     \x20      vrrp-bench outage [--cases TEXT] [--advert-int SECS] [OPTIONS]\n\
      \n\
      Namespace-LAN benchmark of vrrpd against keepalived (same keepalived.conf, same run,\n\
      interleaved). Prints markdown tables on stdout, progress on stderr. Needs root.\n\
@@ -1234,7 +1236,10 @@ fn usage() -> &'static str {
      \x20 --secs S         cost window in seconds (default 30; --quick 10)\n\
      \x20 --only DAEMON    vrrpd or keepalived (default both)\n\
      \x20 --vrrpd PATH     vrrpd binary (default: next to this executable)\n\
-     \x20 --no-failover, --no-load, --no-cost   skip a part of `all`\n\
+     \x20 --no-failover, --no-load, --no-cost, --no-outage   skip a part of `all`\n\
+     \x20 --cases TEXT     outage: only the cases whose key contains TEXT (e.g. v3-ipv6, kill-vmac)\n\
+     \x20 --advert-int S   outage: the VRRPv3 interval (default 0.1; VRRPv2 is always 1 s)\n\
+     \x20 outage repetitions: --reps (VRRPv3, default 10; --quick 2), --reps-v2 (default 5; --quick 2)\n\
      \n\
      environment: VRRP_LAB_KEEP=1 keeps every lab directory (daemon configs and logs);\n\
      VRRP_BENCH_DEBUG=1 prints the captured events and probes around each kill."
@@ -1256,12 +1261,14 @@ struct Opts {
     no_failover: bool,
     no_load: bool,
     no_cost: bool,
+    no_outage: bool,
+    cases: Option<String>,
 }
 
 fn parse_args() -> Res<Opts> {
     let mut args = std::env::args().skip(1);
     let cmd = args.next().ok_or_else(|| usage().to_string())?;
-    if !["all", "failover", "cost"].contains(&cmd.as_str()) {
+    if !["all", "failover", "cost", "outage"].contains(&cmd.as_str()) {
         return Err(usage().to_string());
     }
     let mut o = Opts {
@@ -1280,6 +1287,8 @@ fn parse_args() -> Res<Opts> {
         no_failover: false,
         no_load: false,
         no_cost: false,
+        no_outage: false,
+        cases: None,
     };
     let mut only: Option<String> = None;
     let mut vrrpd: Option<PathBuf> = None;
@@ -1292,6 +1301,8 @@ fn parse_args() -> Res<Opts> {
             "--no-failover" => o.no_failover = true,
             "--no-load" => o.no_load = true,
             "--no-cost" => o.no_cost = true,
+            "--no-outage" => o.no_outage = true,
+            "--cases" => o.cases = Some(val()?),
             "--out" => o.out = Some(val()?.into()),
             "--reps" => o.reps = Some(val()?.parse().map_err(err("--reps"))?),
             "--reps-v2" => o.reps_v2 = Some(val()?.parse().map_err(err("--reps-v2"))?),
@@ -1384,6 +1395,7 @@ fn run(o: &Opts) -> Res<()> {
             load: o.load,
         }),
         "cost" => cost_cases.push((o.instances, o.int_cs)),
+        "outage" => {}
         _ => {
             if !o.no_failover {
                 for (version, int_cs) in [(3, 1), (3, 10), (2, 100)] {
@@ -1419,7 +1431,14 @@ fn run(o: &Opts) -> Res<()> {
     let mut fo_results = Vec::new();
     let mut cost_rows = Vec::new();
     let mut problem = None;
-    if !fo_scenarios.is_empty() {
+    let mut outage = Vec::new();
+    if o.cmd == "outage" || (o.cmd == "all" && !o.no_outage) {
+        match run_outage(&b, o, &mut rng) {
+            Ok(r) => outage = r,
+            Err(e) => problem = Some(e),
+        }
+    }
+    if !fo_scenarios.is_empty() && problem.is_none() {
         let fo = FoLab::new("bench")?;
         for sc in &fo_scenarios {
             let n = if sc.version == 2 { reps_v2 } else { reps };
@@ -1507,6 +1526,18 @@ fn run(o: &Opts) -> Res<()> {
             write_csv(dir, &all, &[])?;
         }
     }
+    if !outage.is_empty() {
+        let _ = writeln!(md, "### Outage seen by a client\n");
+        md.push_str(&outage::table(&outage, &o.daemons));
+        md.push('\n');
+        for r in &outage {
+            let _ = writeln!(md, "- {}: load {} → {}", r.case.label(), r.load.0, r.load.1);
+        }
+        md.push('\n');
+        if let Some(dir) = &o.out {
+            outage::write_csv(dir, &outage)?;
+        }
+    }
     if !cost_rows.is_empty() {
         let _ = writeln!(md, "### Cost\n");
         md.push_str(&cost_table(&cost_rows));
@@ -1521,4 +1552,38 @@ fn run(o: &Opts) -> Res<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The outage benchmark (`vrrp_testlab::outage`): the matrix, or the cases `--cases` picks.
+fn run_outage(b: &Budget, o: &Opts, rng: &mut Rng) -> Res<Vec<outage::CaseResult>> {
+    let v3_int = if o.cmd == "outage" && o.int_cs != 10 {
+        o.int_cs
+    } else {
+        10
+    };
+    let cases: Vec<outage::Case> = outage::matrix(v3_int)
+        .into_iter()
+        .filter(|c| {
+            o.cases
+                .as_ref()
+                .is_none_or(|t| c.key().contains(t.as_str()))
+        })
+        .collect();
+    let reps_v3 = o.reps.unwrap_or(if o.quick { 2 } else { 10 });
+    let reps_v2 = o.reps_v2.unwrap_or(if o.quick { 2 } else { 5 });
+    let lab = outage::OutageLab::new("outage")?;
+    outage::run(
+        b,
+        &lab,
+        &o.daemons,
+        &cases,
+        |c| {
+            if c.family.version() == 2 {
+                reps_v2
+            } else {
+                reps_v3
+            }
+        },
+        rng,
+    )
 }
