@@ -1,13 +1,14 @@
 #!/bin/sh
 # Builds vrrpd and vrrp-bench in release and runs the namespace-LAN benchmark set:
 # failover (VRRPv3 0.01 s / 0.1 s, VRRPv2 1 s; SIGKILL and SIGTERM), failover under load
-# (two busy loops), and cost (CPU, memory; 1 and 50 instances; 1 s and 0.1 s), vrrpd and
-# keepalived side by side. Markdown tables go to stdout, progress to stderr, raw samples
-# (failover.csv, cost.csv) into --out DIR.
+# (two busy loops), cost (CPU, memory; 1 and 50 instances; 1 s and 0.1 s), and the outage a
+# client sees (VRRPv3 IPv4/IPv6 0.1 s, VRRPv2 1 s; SIGKILL, SIGTERM, link down; use_vmac off
+# and on), vrrpd and keepalived side by side. Markdown tables go to stdout, progress to
+# stderr, raw samples (failover.csv, cost.csv, outage.csv) into --out DIR.
 #
 # usage: sudo scripts/bench.sh [--out DIR] [--quick] [other vrrp-bench options]
 #   CARGO_TARGET_DIR defaults to /work/target-bench.
-# Needs root, iproute2 and keepalived (docs/testing.md). About 15 min (--quick: about 6).
+# Needs root, iproute2 and keepalived (docs/testing.md). About 25 min (--quick: about 8).
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=/work/target-bench}"
