@@ -5,7 +5,9 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::budget::Budget;
@@ -470,4 +472,50 @@ pub fn poll_in(fds: &[&OwnedFd], wait: Duration) {
             std::ptr::null(),
         )
     };
+}
+
+/// Sends one frame on a bound packet socket (a lost probe is just a lost probe).
+pub fn send_frame(fd: &OwnedFd, f: &[u8]) {
+    // SAFETY: send(2) on a bound packet socket.
+    unsafe { libc::send(fd.as_raw_fd(), f.as_ptr().cast(), f.len(), 0) };
+}
+
+/// SIGKILL to every process of a daemon, keepalived's VRRP child first, so that nothing
+/// shuts down gracefully.
+pub fn sigkill_all(d: &DaemonProc) {
+    for &(_, pid) in daemon_pids(d).iter().rev() {
+        // SAFETY: kill(2) on our own daemon's verified PIDs.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// A named background thread, told to stop and joined on drop.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Runs `f(stop)` on a thread named `name`; `f` returns once `stop` is set.
+    pub fn spawn(name: &str, f: impl FnOnce(&AtomicBool) + Send + 'static) -> Res<Worker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || f(&s))
+            .map_err(err(name))?;
+        Ok(Worker {
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }

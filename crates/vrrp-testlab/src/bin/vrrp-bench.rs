@@ -19,13 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use vrrp_testlab::benchkit::{
-    LinkSwitch, Res, Rng, Stats, chrono_utc, csum, daemon_pids, err, f2, fmt_secs, in_netns, load1,
-    loadavg, lock, mdi_ns, ms, packet_socket, parse_mac, realtime_ns, skew_ns, start_daemon, stats,
-    wait_daemon,
+    LinkSwitch, Res, Rng, Stats, Worker, chrono_utc, csum, daemon_pids, enable_stamps, err, f2,
+    fmt_secs, in_netns, load1, loadavg, lock, mdi_ns, ms, packet_socket, parse_mac, poll_in,
+    realtime_ns, recv_stamped, send_frame, sigkill_all, skew_ns, start_daemon, stats, wait_daemon,
 };
 use vrrp_testlab::budget::Budget;
 use vrrp_testlab::outage;
@@ -106,49 +105,29 @@ fn parse_frame(f: &[u8]) -> Option<Kind> {
 }
 
 struct Sniffer {
-    stop: Arc<AtomicBool>,
     events: Arc<Mutex<Vec<Event>>>,
     /// Frames whose kernel stamp was missing or implausible (then: the read time).
     fallbacks: Arc<AtomicU64>,
-    handle: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl Sniffer {
     fn start(bridge_ns: &str, max: Duration) -> Res<Sniffer> {
         let sock = in_netns(bridge_ns, || {
             let (fd, _) = packet_socket("br0")?;
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt with an int.
-            let r = unsafe {
-                libc::setsockopt(
-                    fd.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_TIMESTAMPNS,
-                    (&on as *const libc::c_int).cast(),
-                    std::mem::size_of::<libc::c_int>() as u32,
-                )
-            };
-            if r != 0 {
-                return Err(format!(
-                    "SO_TIMESTAMPNS: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
+            enable_stamps(&fd)?;
             Ok(fd)
         })?;
-        let stop = Arc::new(AtomicBool::new(false));
         let events = Arc::new(Mutex::new(Vec::new()));
         let fallbacks = Arc::new(AtomicU64::new(0));
-        let (s2, e2, f2) = (stop.clone(), events.clone(), fallbacks.clone());
-        let handle = std::thread::Builder::new()
-            .name("bench-sniffer".into())
-            .spawn(move || sniff_loop(&sock, max, &s2, &e2, &f2))
-            .map_err(err("sniffer thread"))?;
+        let (e2, f2) = (events.clone(), fallbacks.clone());
+        let worker = Worker::spawn("bench-sniffer", move |stop| {
+            sniff_loop(&sock, max, stop, &e2, &f2)
+        })?;
         Ok(Sniffer {
-            stop,
             events,
             fallbacks,
-            handle: Some(handle),
+            _worker: worker,
         })
     }
 
@@ -161,15 +140,6 @@ impl Sniffer {
     }
 }
 
-impl Drop for Sniffer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
 fn sniff_loop(
     sock: &OwnedFd,
     max: Duration,
@@ -179,58 +149,19 @@ fn sniff_loop(
 ) {
     let start = Instant::now();
     let mut buf = vec![0u8; 2048];
-    let mut cbuf = [0u64; 16];
     while !stop.load(Ordering::SeqCst) && start.elapsed() < max {
-        let mut pfd = libc::pollfd {
-            fd: sock.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { libc::poll(&mut pfd, 1, 50) };
+        poll_in(&[sock], Duration::from_millis(50));
         for _ in 0..1024 {
-            let mut iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
-            // SAFETY: an all-zero msghdr is valid; we set the buffers.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cbuf.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&cbuf);
-            // SAFETY: recvmsg into our buffers on a non-blocking socket.
-            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
-            if n <= 0 {
+            let Some(s) = recv_stamped(sock, &mut buf) else {
                 break;
-            }
-            let Some(kind) = parse_frame(&buf[..n as usize]) else {
+            };
+            let Some(kind) = parse_frame(&buf[..s.len]) else {
                 continue;
             };
-            let mut t = None;
-            // SAFETY: walking the control messages the kernel filled in.
-            unsafe {
-                let mut c = libc::CMSG_FIRSTHDR(&msg);
-                while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_SOCKET
-                        && (*c).cmsg_type == libc::SCM_TIMESTAMPNS
-                    {
-                        let ts =
-                            std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
-                        t = Some(ts.tv_sec * 1_000_000_000 + ts.tv_nsec);
-                    }
-                    c = libc::CMSG_NXTHDR(&msg, c);
-                }
+            if s.fallback {
+                fallbacks.fetch_add(1, Ordering::Relaxed);
             }
-            let now = realtime_ns();
-            let t = match t {
-                Some(t) if (now - t).abs() < 2_000_000_000 => t,
-                _ => {
-                    fallbacks.fetch_add(1, Ordering::Relaxed);
-                    now
-                }
-            };
-            lock(events).push(Event { t, kind });
+            lock(events).push(Event { t: s.t, kind });
         }
     }
 }
@@ -248,9 +179,8 @@ struct Probe {
 }
 
 struct Prober {
-    stop: Arc<AtomicBool>,
     records: Arc<Mutex<Vec<Probe>>>,
-    handle: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 struct ProbeCfg {
@@ -304,17 +234,14 @@ impl Prober {
             target,
             ident: (std::process::id() as u16) ^ 0x6b62,
         };
-        let stop = Arc::new(AtomicBool::new(false));
         let records = Arc::new(Mutex::new(Vec::new()));
-        let (s2, r2) = (stop.clone(), records.clone());
-        let handle = std::thread::Builder::new()
-            .name("bench-prober".into())
-            .spawn(move || probe_loop(&sock, &cfg, max, &s2, &r2))
-            .map_err(err("prober thread"))?;
+        let r2 = records.clone();
+        let worker = Worker::spawn("bench-prober", move |stop| {
+            probe_loop(&sock, &cfg, max, stop, &r2)
+        })?;
         Ok(Prober {
-            stop,
             records,
-            handle: Some(handle),
+            _worker: worker,
         })
     }
 
@@ -326,20 +253,6 @@ impl Prober {
     fn last_mac(&self) -> Option<[u8; 6]> {
         lock(&self.records).iter().rev().find_map(|p| p.reply_mac)
     }
-}
-
-impl Drop for Prober {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn send(fd: &OwnedFd, f: &[u8]) {
-    // SAFETY: send(2) on a bound packet socket.
-    unsafe { libc::send(fd.as_raw_fd(), f.as_ptr().cast(), f.len(), 0) };
 }
 
 fn probe_loop(
@@ -359,9 +272,9 @@ fn probe_loop(
     while !stop.load(Ordering::SeqCst) && start.elapsed() < max && sent < max_probes {
         let now = Instant::now();
         if now >= next {
-            send(sock, &arp_req(c));
+            send_frame(sock, &arp_req(c));
             if let Some(m) = owner {
-                send(sock, &echo_req(c, &m, seq));
+                send_frame(sock, &echo_req(c, &m, seq));
             }
             lock(records).push(Probe {
                 seq,
@@ -621,15 +534,10 @@ fn failover_rep(
         b.sleep(Duration::from_nanos(
             (int_ns as f64 * (1.0 + rng.frac())) as u64,
         ))?;
-        let pids = daemon_pids(&d1);
         let t_kill = realtime_ns();
         match sc.sig {
             Sig::Kill => {
-                // keepalived's VRRP child first, so that nothing shuts down gracefully.
-                for &(_, pid) in pids.iter().rev() {
-                    // SAFETY: kill(2) on our own daemon's verified PIDs.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
+                sigkill_all(&d1);
                 // The dead Master's VIP stays in its kernel: pull its cable at once.
                 fo.r1_link.set(false)?;
             }

@@ -4,51 +4,27 @@
 //! routers' bridge ports (`ports`), not here.
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::{Probe, echo_req, owner_of, resolve_req, syn};
-use crate::benchkit::{Res, err, in_netns, packet_socket, poll_in, recv_stamped};
+use crate::benchkit::{Res, Worker, in_netns, packet_socket, poll_in, recv_stamped, send_frame};
 
 /// The client's probe period (one resolution, one echo, one SYN each).
 pub(crate) const PROBE_PERIOD: Duration = Duration::from_millis(1);
 
 pub(crate) struct Client {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl Client {
     pub(crate) fn start(ns: &str, probe: Probe, max: Duration) -> Res<Client> {
         let sock = in_netns(ns, || packet_socket("eth0"))?.0;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("outage-client".into())
-            .spawn(move || client_loop(&sock, &probe, max, &s))
-            .map_err(err("client thread"))?;
-        Ok(Client {
-            stop,
-            handle: Some(handle),
-        })
+        let worker = Worker::spawn("outage-client", move |stop| {
+            client_loop(&sock, &probe, max, stop)
+        })?;
+        Ok(Client { _worker: worker })
     }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn send(fd: &OwnedFd, f: &[u8]) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: send(2) on a bound packet socket.
-    unsafe { libc::send(fd.as_raw_fd(), f.as_ptr().cast(), f.len(), 0) };
 }
 
 fn client_loop(sock: &OwnedFd, p: &Probe, max: Duration, stop: &AtomicBool) {
@@ -60,10 +36,10 @@ fn client_loop(sock: &OwnedFd, p: &Probe, max: Duration, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) && start.elapsed() < max {
         let now = Instant::now();
         if now >= next {
-            send(sock, &resolve_req(p));
+            send_frame(sock, &resolve_req(p));
             if let Some(m) = owner {
-                send(sock, &echo_req(p, &m, seq));
-                send(sock, &syn(p, &m, seq));
+                send_frame(sock, &echo_req(p, &m, seq));
+                send_frame(sock, &syn(p, &m, seq));
             }
             seq = seq.wrapping_add(1);
             next += PROBE_PERIOD;

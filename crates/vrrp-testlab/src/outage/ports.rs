@@ -3,14 +3,13 @@
 //! one's even when both use the same virtual MAC.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::frames::{Probe, Seen, classify};
 use crate::benchkit::{
-    Res, enable_stamps, err, in_netns, lock, packet_socket, poll_in, recv_stamped,
+    Res, Worker, enable_stamps, in_netns, lock, packet_socket, poll_in, recv_stamped,
 };
 
 /// Which router sent a frame.
@@ -30,11 +29,9 @@ pub(crate) struct Event {
 }
 
 pub(crate) struct PortWatch {
-    stop: Arc<AtomicBool>,
     events: Arc<Mutex<Vec<Event>>>,
     probe: Arc<Mutex<Option<Probe>>>,
-    pub(crate) fallbacks: Arc<AtomicU64>,
-    handle: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl PortWatch {
@@ -48,26 +45,17 @@ impl PortWatch {
             enable_stamps(&b)?;
             Ok([a, b])
         })?;
-        let w = PortWatch {
-            stop: Arc::new(AtomicBool::new(false)),
-            events: Arc::new(Mutex::new(Vec::new())),
-            probe: Arc::new(Mutex::new(None)),
-            fallbacks: Arc::new(AtomicU64::new(0)),
-            handle: None,
-        };
-        let (s, e, p, f) = (
-            w.stop.clone(),
-            w.events.clone(),
-            w.probe.clone(),
-            w.fallbacks.clone(),
-        );
-        let handle = std::thread::Builder::new()
-            .name("outage-ports".into())
-            .spawn(move || watch_loop(&socks, max, &s, &e, &p, &f))
-            .map_err(err("port watch thread"))?;
-        let mut w = w;
-        w.handle = Some(handle);
-        Ok(w)
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let probe = Arc::new(Mutex::new(None));
+        let (e, p) = (events.clone(), probe.clone());
+        let worker = Worker::spawn("outage-ports", move |stop| {
+            watch_loop(&socks, max, stop, &e, &p)
+        })?;
+        Ok(PortWatch {
+            events,
+            probe,
+            _worker: worker,
+        })
     }
 
     /// Forgets past events and classifies from now on for `probe`.
@@ -81,22 +69,12 @@ impl PortWatch {
     }
 }
 
-impl Drop for PortWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
 fn watch_loop(
     socks: &[OwnedFd; 2],
     max: Duration,
     stop: &AtomicBool,
     events: &Mutex<Vec<Event>>,
     probe: &Mutex<Option<Probe>>,
-    fallbacks: &AtomicU64,
 ) {
     let start = Instant::now();
     let mut buf = vec![0u8; 2048];
@@ -116,9 +94,6 @@ fn watch_loop(
                 let Some(seen) = classify(&p, &buf[..s.len]) else {
                     continue;
                 };
-                if s.fallback {
-                    fallbacks.fetch_add(1, Ordering::Relaxed);
-                }
                 lock(events).push(Event { t: s.t, from, seen });
             }
         }

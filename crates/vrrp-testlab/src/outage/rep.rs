@@ -9,7 +9,7 @@ use super::frames::{Probe, Seen, TCP_PORT};
 use super::ports::{Event, PortWatch, Router};
 use super::{Case, Cut};
 use crate::benchkit::{
-    LinkSwitch, Res, Rng, daemon_pids, in_netns, load1, mdi_ns, parse_mac, realtime_ns, skew_ns,
+    LinkSwitch, Res, Rng, in_netns, load1, mdi_ns, parse_mac, realtime_ns, sigkill_all, skew_ns,
     start_daemon, wait_daemon,
 };
 use crate::budget::Budget;
@@ -262,11 +262,7 @@ impl OutageLab {
         let t = realtime_ns();
         match case.cut {
             Cut::Kill => {
-                // keepalived's VRRP child first, so that nothing shuts down gracefully.
-                for &(_, pid) in daemon_pids(d1).iter().rev() {
-                    // SAFETY: kill(2) on our own daemon's verified PIDs.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
+                sigkill_all(d1);
                 // The dead Master's VIP stays in its kernel: pull its cable at once.
                 self.r1_link.set(false)?;
             }
