@@ -58,6 +58,8 @@ pub struct Sample {
     pub tcp: Option<i64>,
     /// From the reference to the signal or the cut (negative for SIGTERM).
     pub ref_to_cut: Option<i64>,
+    /// The reference itself (CLOCK_REALTIME ns), to line up with daemon logs.
+    pub reference: Option<i64>,
     /// 1-minute load average at the cut.
     pub load1: f64,
     /// What was missing, if anything.
@@ -345,6 +347,7 @@ fn measure(daemon: &Daemon, case: &Case, rep: u32, ev: &[Event], t_cut: i64, loa
         echo: rel(first(&|s| *s == Seen::Echo)),
         tcp: rel(first(&|s| *s == Seen::SynAck)),
         ref_to_cut: r.map(|r| t_cut - r),
+        reference: r,
         load1,
         note: String::new(),
     };

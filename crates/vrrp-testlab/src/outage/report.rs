@@ -92,7 +92,7 @@ pub fn write_csv(dir: &Path, results: &[CaseResult]) -> Res<()> {
     let mut f = File::create(&p).map_err(err(&p.display().to_string()))?;
     let _ = writeln!(
         f,
-        "case,version,family,advert_int_s,cut,use_vmac,daemon,rep,bound_ms,advert_ms,announce_ms,resolved_ms,echo_ms,tcp_ms,outage_ms,outage_minus_bound_ms,ref_to_cut_ms,load1,note"
+        "case,version,family,advert_int_s,cut,use_vmac,daemon,rep,bound_ms,advert_ms,announce_ms,resolved_ms,echo_ms,tcp_ms,outage_ms,outage_minus_bound_ms,ref_to_cut_ms,reference_unix_ns,load1,note"
     );
     let o = |v: Option<i64>| v.map_or(String::new(), |v| format!("{:.3}", ms(v)));
     for r in results {
@@ -100,7 +100,7 @@ pub fn write_csv(dir: &Path, results: &[CaseResult]) -> Res<()> {
         for s in &r.samples {
             let _ = writeln!(
                 f,
-                "{},{},{},{},{:?},{},{},{},{:.3},{},{},{},{},{},{},{},{},{:.2},\"{}\"",
+                "{},{},{},{},{:?},{},{},{},{:.3},{},{},{},{},{},{},{},{},{},{:.2},\"{}\"",
                 c.key(),
                 c.family.version(),
                 if c.family.ipv6() { "ipv6" } else { "ipv4" },
@@ -118,6 +118,7 @@ pub fn write_csv(dir: &Path, results: &[CaseResult]) -> Res<()> {
                 o(s.outage()),
                 o(s.outage().map(|x| x - s.bound)),
                 o(s.ref_to_cut),
+                s.reference.map_or(String::new(), |t| t.to_string()),
                 s.load1,
                 s.note.trim()
             );
