@@ -507,6 +507,7 @@ impl Engine {
 
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).
     pub(crate) fn handle(&mut self, now: Timestamp, input: Input<'_>) {
+        crate::busy::breathe();
         match input {
             Input::Start(links, addresses) => {
                 self.node.set_addresses(addresses.iter().copied());
@@ -606,6 +607,7 @@ impl Engine {
             for _ in 0..256 {
                 match socket.recv(&mut buf) {
                     Ok(received) => {
+                        crate::busy::breathe();
                         if let Some(bytes) = buf.get(received.payload.clone()) {
                             self.node
                                 .handle_packet(now, received.ifindex, &received.meta, bytes);
@@ -638,7 +640,10 @@ impl Engine {
                     dst,
                     bytes,
                     ttl,
-                } => self.transmit(socket, (src, dst, ttl), &bytes),
+                } => {
+                    crate::busy::breathe();
+                    self.transmit(socket, (src, dst, ttl), &bytes)
+                }
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
