@@ -72,6 +72,12 @@ static BREATHE_AFTER_NANOS: AtomicU64 = AtomicU64::new(0);
 /// Monotonic ns when the span under way began, for [`breathe`]'s check without the lock.
 static SPAN_BEGAN_NANOS: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// Set on the protocol thread by [`restart`]: only it breathes (code shared with other
+    /// threads may call [`breathe`]; it must not sleep them nor count their time here).
+    static PROTOCOL_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn meter() -> MutexGuard<'static, Meter> {
     // Only the protocol thread writes; a poisoned lock still holds valid figures.
     METER.lock().unwrap_or_else(|e| e.into_inner())
@@ -152,7 +158,7 @@ fn new_span(m: &mut Meter, switches: i64, wall: Duration, cpu: Duration) {
 /// between units of work (each packet sent or received). Costs a clock read otherwise.
 pub(crate) fn breathe() {
     let after = BREATHE_AFTER_NANOS.load(Ordering::Relaxed);
-    if after == 0 {
+    if after == 0 || !PROTOCOL_THREAD.get() {
         return;
     }
     let now = clock(ClockId::CLOCK_MONOTONIC);
@@ -204,8 +210,10 @@ fn commit(m: &mut Meter, wall: Duration, cpu: Duration) {
 }
 
 /// Starts the figures afresh, with a span beginning now: once the daemon is set up, so that
-/// start-up (configuration, sockets, before any real-time policy) is not counted.
+/// start-up (configuration, sockets, before any real-time policy) is not counted. Called on
+/// the protocol thread, which it marks as the one that breathes.
 pub(crate) fn restart() {
+    PROTOCOL_THREAD.set(true);
     let wall = clock(ClockId::CLOCK_MONOTONIC);
     let (cpu, switches) = thread_usage();
     let mut m = meter();
