@@ -8,8 +8,10 @@
 //!
 //! Measured by the protocol runtime's park hooks: each park (the runtime has nothing to do
 //! and waits in epoll) may return at once when an event is already there, so the thread's
-//! voluntary context switches tell whether it really slept. One `getrusage(RUSAGE_THREAD)`
-//! per park gives them with the thread's CPU time; the unpark hook only reads the vDSO clock.
+//! voluntary context switches (`getrusage(RUSAGE_THREAD)`) tell whether it really slept.
+//! Two system calls per park (those and the thread's CPU clock): a sleep uses no CPU, so the
+//! CPU time at a park also begins the next span, and the unpark hook only reads the vDSO
+//! clock (except under real time, below).
 //!
 //! Under the real-time policy the protocol thread also *breathes* ([`breathe`]): a span
 //! that has run a fifth of `vrrp_rlimit_rttime` (at most 2 ms) sleeps 20 µs, which restarts
@@ -87,19 +89,21 @@ fn clock(id: ClockId) -> Duration {
     clock_gettime(id).map(Duration::from).unwrap_or_default()
 }
 
-/// The calling thread's CPU time and voluntary context switches, in one system call.
-fn thread_usage() -> (Duration, i64) {
+/// The calling thread's voluntary context switches.
+fn switches() -> i64 {
     // SAFETY: getrusage writes the struct it is given, which is valid and outlives the call.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above; RUSAGE_THREAD is the calling thread.
     if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
-        return (Duration::ZERO, 0);
+        return 0;
     }
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    (tv(usage.ru_utime) + tv(usage.ru_stime), usage.ru_nvcsw)
+    usage.ru_nvcsw
+}
+
+/// The calling thread's CPU time and voluntary context switches. The CPU time is the
+/// thread clock's: getrusage's own is only brought up to date at scheduler ticks.
+fn thread_usage() -> (Duration, i64) {
+    (clock(ClockId::CLOCK_THREAD_CPUTIME_ID), switches())
 }
 
 fn begin(m: &mut Meter, wall: Duration, cpu: Duration) {
@@ -137,8 +141,9 @@ pub(crate) fn on_unpark() {
     let mut m = meter();
     m.unparked = wall;
     if BREATHE_AFTER_NANOS.load(Ordering::Relaxed) > 0 {
-        let (cpu, switches) = thread_usage();
+        let switches = switches();
         if switches != m.switches {
+            let cpu = m.parked_cpu;
             new_span(&mut m, switches, wall, cpu);
         }
     }
