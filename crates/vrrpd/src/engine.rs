@@ -633,6 +633,8 @@ impl Engine {
 
     fn carry_out(&mut self, now: Timestamp) {
         while let Some(output) = self.node.poll_output() {
+            // A hundred instances changing state at once make hundreds of outputs.
+            crate::busy::breathe();
             match output {
                 NodeOutput::Transmit {
                     socket,
@@ -640,10 +642,7 @@ impl Engine {
                     dst,
                     bytes,
                     ttl,
-                } => {
-                    crate::busy::breathe();
-                    self.transmit(socket, (src, dst, ttl), &bytes)
-                }
+                } => self.transmit(socket, (src, dst, ttl), &bytes),
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
