@@ -303,7 +303,7 @@ async fn announce(inst: &InstanceAddresses, repeat: u32) {
                 continue;
             };
             // Many instances taking over at once send thousands of these back to back.
-            crate::busy::breathe();
+            crate::busy::breathe(crate::busy::Unit::Announce);
             let (result, gap) = match spec.addr {
                 IpAddr::V4(ip) => (announcer.send_garp(*mac, ip), inst.garp.interval),
                 IpAddr::V6(ip) => (announcer.send_na(*mac, ip), inst.garp.gna_interval),

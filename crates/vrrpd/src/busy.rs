@@ -25,7 +25,7 @@ use std::time::Duration;
 use nix::time::{ClockId, clock_gettime};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// Upper bounds (seconds) of the busy-span histogram: up to two scheduler ticks at HZ=250.
 pub(crate) const BUCKETS: [f64; 7] = [100e-6, 250e-6, 500e-6, 1e-3, 2e-3, 4e-3, 8e-3];
@@ -78,6 +78,22 @@ thread_local! {
     /// Set on the protocol thread by [`restart`]: only it breathes (code shared with other
     /// threads may call [`breathe`]; it must not sleep them nor count their time here).
     static PROTOCOL_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The last call of [`breathe`]: when, and before what, to name a unit of work that ran
+    /// long by itself (which no breath can split).
+    static LAST_UNIT: std::cell::Cell<(u64, Unit)> = const { std::cell::Cell::new((0, Unit::Input)) };
+}
+
+/// The units of work between which the protocol thread breathes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unit {
+    /// An input to the engine (a packet, the timer, a tracker, a link).
+    Input,
+    /// A packet read after the timer woke late.
+    Receive,
+    /// One output of the node (an advertisement sent, a transition logged, a job queued).
+    Output,
+    /// One gratuitous ARP / unsolicited NA.
+    Announce,
 }
 
 fn meter() -> MutexGuard<'static, Meter> {
@@ -160,15 +176,25 @@ fn new_span(m: &mut Meter, switches: i64, wall: Duration, cpu: Duration) {
 }
 
 /// Under the real-time policy, sleeps briefly when the span under way has run long: called
-/// between units of work (each packet sent or received). Costs a clock read otherwise.
-pub(crate) fn breathe() {
+/// before each unit of work (`next`). Costs a clock read otherwise.
+pub(crate) fn breathe(next: Unit) {
     let after = BREATHE_AFTER_NANOS.load(Ordering::Relaxed);
     if after == 0 || !PROTOCOL_THREAD.get() {
         return;
     }
     let now = clock(ClockId::CLOCK_MONOTONIC);
     let now_nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-    if now_nanos.saturating_sub(SPAN_BEGAN_NANOS.load(Ordering::Relaxed)) < after {
+    let began = SPAN_BEGAN_NANOS.load(Ordering::Relaxed);
+    let (last, unit) = LAST_UNIT.replace((now_nanos, next));
+    let alone = now_nanos.saturating_sub(last.max(began));
+    if alone >= after {
+        debug!(
+            "the protocol thread ran {} µs from one breath check to the next (the first before \
+             a unit of kind {unit:?}): work no breath can split",
+            alone / 1_000
+        );
+    }
+    if now_nanos.saturating_sub(began) < after {
         return;
     }
     // The span ends before the sleep, whose own system call (the timer armed, two context
@@ -294,7 +320,7 @@ mod tests {
         real_time(1_000);
         restart();
         let (_, switches) = thread_usage();
-        spin(Duration::from_millis(3), breathe);
+        spin(Duration::from_millis(3), || breathe(Unit::Input));
         let s = snapshot();
         let (_, after) = thread_usage();
         assert!(s.breaths >= 5, "{s:?}");
@@ -309,7 +335,7 @@ mod tests {
             on_park();
             std::thread::sleep(Duration::from_micros(200));
             on_unpark();
-            spin(Duration::from_micros(300), breathe);
+            spin(Duration::from_micros(300), || breathe(Unit::Input));
         }
         on_park();
         let s = snapshot();
