@@ -318,6 +318,10 @@ pub struct ProtocolTimer {
     /// Busy spans by CPU time: `le_100us`, `le_250us`, ..., `le_8000us`, `more`.
     #[serde(default)]
     pub busy_buckets: BTreeMap<String, u64>,
+    /// Under `vrrp_rt_priority`: spans the thread cut short with a brief sleep, so that the
+    /// kernel's `vrrp_rlimit_rttime` count restarts.
+    #[serde(default)]
+    pub busy_breaths: u64,
 }
 
 /// The answer to `show` (`SHOW` in `docs/control.md`): the status line and the rest.

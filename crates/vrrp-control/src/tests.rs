@@ -75,6 +75,7 @@ fn protocol_timer() -> ProtocolTimer {
         max_busy_cpu_us: 300,
         max_busy_wall_us: 450,
         busy_buckets: BTreeMap::from([("le_100us".to_string(), 11), ("more".to_string(), 1)]),
+        busy_breaths: 0,
     }
 }
 
@@ -785,6 +786,7 @@ fn documents_keep_the_keys_of_before() {
             "protocol_timer.busy_buckets",
             "protocol_timer.busy_buckets.le_100us",
             "protocol_timer.busy_buckets.more",
+            "protocol_timer.busy_breaths",
         ]
         .map(String::from),
     );
@@ -855,6 +857,7 @@ fn documents_keep_the_keys_of_before() {
         "protocol_timer.busy_buckets",
         "protocol_timer.busy_buckets.le_100us",
         "protocol_timer.busy_buckets.more",
+        "protocol_timer.busy_breaths",
     ]
     .map(String::from)
     .into_iter()

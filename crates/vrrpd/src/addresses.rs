@@ -302,6 +302,8 @@ async fn announce(inst: &InstanceAddresses, repeat: u32) {
             let Some((announcer, mac)) = links.iter().find(|(a, _)| a.ifindex() == *ifindex) else {
                 continue;
             };
+            // Many instances taking over at once send thousands of these back to back.
+            crate::busy::breathe(crate::busy::Unit::Announce);
             let (result, gap) = match spec.addr {
                 IpAddr::V4(ip) => (announcer.send_garp(*mac, ip), inst.garp.interval),
                 IpAddr::V6(ip) => (announcer.send_na(*mac, ip), inst.garp.gna_interval),

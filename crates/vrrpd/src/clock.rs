@@ -86,19 +86,18 @@ impl ProtocolTimer {
 
     /// Wait until the armed deadline has passed (returns at once if it already has), and
     /// return that deadline.
+    ///
+    /// The timerfd is not read: arming it again resets its count, and each expiry wakes
+    /// epoll anew, so the read would only cost a system call per wake-up. Readiness left
+    /// from an expiry before a re-arm is stale, which the clock tells (a vDSO read).
     pub(crate) async fn expired(&self) -> io::Result<Option<Timestamp>> {
         loop {
             let mut guard = self.fd.readable().await?;
-            let mut expirations = [0u8; 8];
-            match nix::unistd::read(guard.get_inner().0.as_fd(), &mut expirations) {
-                Ok(_) => {
-                    // The read drained the timerfd: it is not readable again until the next
-                    // expiry, so clearing now spares the EAGAIN read on the next wait.
-                    guard.clear_ready();
-                    return Ok(self.armed.replace(None));
-                }
-                Err(nix::errno::Errno::EAGAIN) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
+            guard.clear_ready();
+            if let Some(at) = self.armed.get()
+                && now() >= at
+            {
+                return Ok(self.armed.replace(None));
             }
         }
     }
@@ -121,6 +120,15 @@ mod tests {
             timer.expired().await.expect("expired");
             let woke = now();
             assert!(woke >= deadline, "woke before the deadline");
+            // Expired unseen, then re-armed later: the stale readiness must not fire it.
+            timer
+                .arm(Some(now() + Duration::from_millis(1)))
+                .expect("arm");
+            std::thread::sleep(Duration::from_millis(2));
+            let later = now() + Duration::from_millis(3);
+            timer.arm(Some(later)).expect("re-arm");
+            assert_eq!(timer.expired().await.expect("expired"), Some(later));
+            assert!(now() >= later, "fired early on stale readiness");
         });
     }
 }

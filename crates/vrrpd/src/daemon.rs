@@ -1,8 +1,8 @@
 //! The running daemon: start-up, the event loop of the protocol thread, and shutdown.
 //!
 //! Every input reaches the engine as one [`engine::Input`] on this thread: the protocol
-//! timer and control requests in the loop below, packets from one task per socket, link
-//! events from their task. The engine hands its work to the address worker (a task here
+//! timer in the loop of [`inputs`], control requests, tracker results and signals from
+//! their tasks there, packets from one task per socket, link events from their task. The engine hands its work to the address worker (a task here
 //! that never blocks the loop) and the tracking thread, and arms the timer itself.
 
 use std::cell::RefCell;
@@ -12,48 +12,21 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 use vrrp_config::Config;
-use vrrp_control::{Reply, Request};
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::Netlink;
-use vrrp_track::TrackerEvent;
 
 use crate::addresses::{self, Job};
-use crate::balancer::{BalancerHandle, BalancerPlan, Message};
+use crate::balancer::{BalancerHandle, BalancerPlan};
 use crate::cli::Args;
 use crate::clock::{self, ProtocolTimer};
 use crate::engine::{Engine, Input};
+use crate::inputs::{self, Inputs, Signals};
 use crate::pidfile::PidFile;
 use crate::reload::Reloader;
-use crate::{control, dynamic, metrics, privileges, report, setup, statics, tracking};
-
-/// The signals the daemon answers, installed before the pid file names it.
-struct Signals {
-    term: Signal,
-    int: Signal,
-    hup: Signal,
-    usr1: Signal,
-    usr2: Signal,
-    /// RLIMIT_RTTIME's soft limit (`vrrp_rlimit_rttime`): logged instead of the default
-    /// core dump.
-    xcpu: Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Signals> {
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            int: signal(SignalKind::interrupt())?,
-            hup: signal(SignalKind::hangup())?,
-            usr1: signal(SignalKind::user_defined1())?,
-            usr2: signal(SignalKind::user_defined2())?,
-            xcpu: signal(SignalKind::from_raw(libc::SIGXCPU))?,
-        })
-    }
-}
+use crate::{control, dynamic, metrics, privileges, setup, statics, tracking};
 
 /// What runs between start-up and shutdown.
 struct Running {
@@ -62,8 +35,6 @@ struct Running {
     jobs: mpsc::UnboundedSender<Job>,
     worker: tokio::task::JoinHandle<()>,
     tracking: tracking::Tracking,
-    tracker_rx: mpsc::UnboundedReceiver<TrackerEvent>,
-    control_rx: mpsc::Receiver<control::ControlRequest>,
     sysctls: SysctlGuard,
     no_accept: bool,
     reloader: Rc<Reloader>,
@@ -78,14 +49,21 @@ pub(crate) async fn run(
     args: &Args,
 ) -> Result<()> {
     // Signals first: from the moment the pid file names us, a signal must not kill us.
-    let mut signals = Signals::install()?;
+    let signals = Signals::install()?;
     let _pid_file = PidFile::acquire(&args.files.pid_file)?;
     // Before anything touches the kernel: a live daemon's control socket is never taken.
     control::claim_socket(&args.files.control_socket)?;
     recover_sysctls(&args.files.pid_file);
     let result = async {
-        let mut running = start(config, scripts, tracker_plan, balancer_plan, args).await?;
-        let result = event_loop(&mut running, &mut signals, args).await;
+        let (running, inputs) = start(config, scripts, tracker_plan, balancer_plan, args).await?;
+        let result = inputs::run(
+            &running.engine,
+            &running.reloader,
+            inputs,
+            signals,
+            &args.files,
+        )
+        .await;
         stop(running, args).await;
         result
     }
@@ -119,7 +97,7 @@ async fn start(
     tracker_plan: tracking::Plan,
     balancer_plan: Option<BalancerPlan>,
     args: &Args,
-) -> Result<Running> {
+) -> Result<(Running, Inputs)> {
     let nl = Netlink::new().context("cannot open rtnetlink")?;
     // Subscribe before reading the initial link state, so no change falls in between.
     let link_events = vrrp_linux::netlink::events(crate::links::receive_buffer())
@@ -248,194 +226,21 @@ async fn start(
         waiting: RefCell::new(waiting),
     });
     crate::links::spawn(&reloader, link_events);
-    Ok(Running {
+    let running = Running {
         nl,
         engine,
         jobs,
         worker,
         tracking,
-        tracker_rx,
-        control_rx,
         sysctls: plan.sysctls,
         no_accept,
         reloader,
-    })
-}
-
-/// The protocol thread's loop: the timer first, then control requests, tracker results,
-/// the watchdog and signals. Returns on SIGTERM / SIGINT, or with an error when the timer
-/// cannot be served.
-async fn event_loop(r: &mut Running, signals: &mut Signals, args: &Args) -> Result<()> {
-    // systemd's watchdog: prove the protocol thread is alive at half the period.
-    let watchdog_period = sd_notify::watchdog_enabled().map(|d| d / 2);
-    let mut watchdog = tokio::time::interval(watchdog_period.unwrap_or(Duration::from_secs(3600)));
-    let watchdog_on = watchdog_period.is_some();
-    let timer = r.engine.borrow().timer();
-    loop {
-        tokio::select! {
-            biased;
-            result = timer.expired() => {
-                let armed = result?;
-                r.engine.borrow_mut().handle(clock::now(), Input::Timer { armed });
-            }
-            Some(req) = r.control_rx.recv() => match req {
-                control::ControlRequest::Client { request: Request::Reload, who, reply } => {
-                    // A reload waits for the file and the kernel: its own task, so that the
-                    // protocol timer is served meanwhile.
-                    control::log_action(&who, "reload");
-                    let reloader = Rc::clone(&r.reloader);
-                    tokio::task::spawn_local(async move {
-                        let result = reloader.reload().await;
-                        let _ = reply.send(result.map(Reply::Reloaded).map_err(|e| e.to_string()));
-                    });
-                }
-                control::ControlRequest::Client { request, who, reply } => match request {
-                    Request::Lvs { .. } | Request::RealServer { .. } | Request::Announce { .. } => {
-                        ask_balancer(&r.reloader, request, &who, reply);
-                    }
-                    request => {
-                        let answer = r.engine.borrow_mut().control(clock::now(), request, &who);
-                        let _ = reply.send(answer);
-                    }
-                },
-                control::ControlRequest::Metrics { reply } => {
-                    let vrrp = r.engine.borrow().metrics(clock::now());
-                    let unknown_vrid = r.engine.borrow().unknown_vrid_packets;
-                    let lvs = ask_balancer_status(&r.reloader);
-                    let _ = reply.send(crate::metrics::Scrape {
-                        vrrp,
-                        unknown_vrid,
-                        lvs,
-                    });
-                }
-            },
-            Some(event) = r.tracker_rx.recv() => {
-                r.engine.borrow_mut().handle(clock::now(), Input::Tracker(&event));
-            }
-            _ = watchdog.tick(), if watchdog_on => systemd(&[sd_notify::NotifyState::Watchdog]),
-            _ = signals.term.recv() => { info!("SIGTERM: shutting down"); return Ok(()); }
-            _ = signals.int.recv() => { info!("SIGINT: shutting down"); return Ok(()); }
-            _ = signals.hup.recv() => {
-                let reloader = Rc::clone(&r.reloader);
-                tokio::task::spawn_local(async move { reloader.reload_for_signal().await });
-            }
-            _ = signals.xcpu.recv() => {
-                let busy = crate::busy::snapshot();
-                warn!(
-                    "SIGXCPU: a soft CPU-time limit was reached (with vrrp_rt_priority: the \
-                     protocol thread ran half its vrrp_rlimit_rttime without sleeping; at the \
-                     limit the kernel kills the daemon); longest busy span {} µs ({} µs of CPU)",
-                    busy.max_wall.as_micros(),
-                    busy.max_cpu.as_micros()
-                );
-            }
-            _ = signals.usr1.recv() => dump("SIGUSR1: state", &args.files.state_file, || {
-                report::state(&r.engine.borrow(), clock::now())
-            }),
-            _ = signals.usr2.recv() => dump("SIGUSR2: statistics", &args.files.stats_file, || {
-                report::stats(&r.engine.borrow())
-            }),
-        }
-        if let Some(e) = r.engine.borrow_mut().take_timer_error() {
-            return Err(anyhow::Error::new(e).context("the protocol timer cannot be armed"));
-        }
-    }
-}
-
-/// Hands a load-balancer request to its thread; the answer comes back on a task, so the
-/// protocol loop never waits for it.
-fn ask_balancer(
-    reloader: &Reloader,
-    request: Request,
-    who: &str,
-    reply: oneshot::Sender<Result<Reply, String>>,
-) {
-    let balancer = reloader.balancer.borrow();
-    let Some(handle) = balancer.as_ref() else {
-        let _ = reply.send(Err("no virtual_server is configured".into()));
-        return;
     };
-    let sent = match request {
-        Request::Lvs { service } => {
-            let (tx, rx) = oneshot::channel();
-            let sent = handle.send(Message::Status { service, reply: tx });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(Reply::Lvs));
-            });
-            sent
-        }
-        Request::RealServer {
-            service,
-            real_server,
-            action,
-        } => {
-            control::log_action(
-                who,
-                &format!("{service}: real server {real_server}: {}", action.name()),
-            );
-            let (tx, rx) = oneshot::channel();
-            let sent = handle.send(Message::Operator {
-                service,
-                real_server,
-                action,
-                reply: tx,
-            });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(|rs| Reply::RealServer(Box::new(rs))));
-            });
-            sent
-        }
-        Request::Announce { address, action } => {
-            control::log_action(who, &format!("announce {} {address}", action.name()));
-            let (tx, rx) = oneshot::channel();
-            let sent = handle.send(Message::Announce {
-                address,
-                action,
-                reply: tx,
-            });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(Reply::Announce));
-            });
-            sent
-        }
-        _ => true,
+    let inputs = Inputs {
+        control: control_rx,
+        trackers: tracker_rx,
     };
-    if !sent {
-        warn!("the load balancer's thread is gone");
-    }
-}
-
-/// Forwards a scrape's question to the load balancer's thread (when there is one): the
-/// scrape waits for the answer, the protocol loop does not.
-fn ask_balancer_status(
-    reloader: &Reloader,
-) -> Option<oneshot::Receiver<Result<vrrp_control::LvsStatus, String>>> {
-    let balancer = reloader.balancer.borrow();
-    let handle = balancer.as_ref()?;
-    let (reply, answer) = oneshot::channel();
-    handle
-        .send(Message::Status {
-            service: None,
-            reply,
-        })
-        .then_some(answer)
-}
-
-/// Writes a dump document, logging where.
-fn dump<T: serde::Serialize>(what: &str, path: &std::path::Path, doc: impl FnOnce() -> T) {
-    match report::write(path, &doc()) {
-        Ok(()) => info!("{what} written to {}", path.display()),
-        Err(e) => warn!("{what}: cannot write {}: {e}", path.display()),
-    }
+    Ok((running, inputs))
 }
 
 /// Shutdown: Masters send priority 0 and release their addresses, queued hooks run

@@ -507,6 +507,7 @@ impl Engine {
 
     /// Feeds one input to the node and carries out what it asks (see [`Input`]).
     pub(crate) fn handle(&mut self, now: Timestamp, input: Input<'_>) {
+        crate::busy::breathe(crate::busy::Unit::Input);
         match input {
             Input::Start(links, addresses) => {
                 self.node.set_addresses(addresses.iter().copied());
@@ -606,6 +607,7 @@ impl Engine {
             for _ in 0..256 {
                 match socket.recv(&mut buf) {
                     Ok(received) => {
+                        crate::busy::breathe(crate::busy::Unit::Receive);
                         if let Some(bytes) = buf.get(received.payload.clone()) {
                             self.node
                                 .handle_packet(now, received.ifindex, &received.meta, bytes);
@@ -631,6 +633,8 @@ impl Engine {
 
     fn carry_out(&mut self, now: Timestamp) {
         while let Some(output) = self.node.poll_output() {
+            // A hundred instances changing state at once make hundreds of outputs.
+            crate::busy::breathe(crate::busy::Unit::Output);
             match output {
                 NodeOutput::Transmit {
                     socket,

@@ -236,6 +236,7 @@ fn lateness(l: &TimerLateness) -> ProtocolTimer {
         max_busy_cpu_us: micros(busy.max_cpu),
         max_busy_wall_us: micros(busy.max_wall),
         busy_buckets,
+        busy_breaths: busy.breaths,
     }
 }
 

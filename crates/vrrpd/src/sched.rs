@@ -95,8 +95,8 @@ pub(crate) fn apply_protocol_thread(s: &VrrpSched) {
     };
     // A busy span of half the limit is logged: the kernel's own warning, SIGXCPU at the
     // soft limit, is checked only from the tick after it, which at HZ=250 and 10 ms is the
-    // tick of the SIGKILL.
-    crate::busy::warn_over(hard / 2);
+    // tick of the SIGKILL. Long spans breathe well before.
+    crate::busy::real_time(hard);
     // keepalived's limits: SIGXCPU (logged) at half, SIGKILL at the limit.
     let limit = libc::rlimit {
         rlim_cur: hard / 2,

@@ -125,3 +125,72 @@ fn no_spurious_takeover_under_cpu_hogs_with_rt_priority() {
     assert!(g.adverts > 100, "only {} Master adverts", g.adverts);
     assert!(master.is_running() && backup.is_running(), "{}", lab.diag());
 }
+
+/// The protocol timer's figures from the SIGUSR2 statistics dump.
+fn protocol_timer(d: &DaemonProc) -> serde_json::Value {
+    let path = d.stats_file();
+    let _ = std::fs::remove_file(&path);
+    let dumped =
+        d.proc.kill_main(libc::SIGUSR2).is_ok() && wait_until(STEP, POLL, || path.exists());
+    let stats: serde_json::Value = std::fs::read_to_string(&path)
+        .ok()
+        .filter(|_| dumped)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    stats["protocol_timer"].clone()
+}
+
+/// Under `vrrp_rt_priority` the kernel kills a protocol thread that runs
+/// `vrrp_rlimit_rttime` (here keepalived's default, 10 ms) without sleeping. A hundred
+/// instances at 10 ms, whose advertisements fall due together, make bursts of milliseconds
+/// of CPU (more in a debug build): the thread breathes (a short sleep after a fifth of the
+/// limit) and lives.
+#[test]
+fn a_hundred_instances_at_10_ms_live_under_real_time() {
+    const INSTANCES: u8 = 100;
+    const RTTIME_US: u64 = 10_000;
+    let mut lab = Lab::new("rtburst").expect("lab");
+    let r1 = lab.add_router("r1").expect("router");
+    let mut conf = format!(
+        "global_defs {{\n    vrrp_rt_priority {RT_PRIORITY}\n    vrrp_rlimit_rttime {RTTIME_US}\n}}\n"
+    );
+    for vrid in 1..=INSTANCES {
+        conf.push_str(&format!(
+            "vrrp_instance VI_{vrid} {{\n    interface eth0\n    virtual_router_id {vrid}\n    \
+             priority 200\n    version 3\n    advert_int 0.01\n    virtual_ipaddress {{\n        \
+             10.99.250.{vrid}/32\n    }}\n}}\n"
+        ));
+    }
+    let master = start_vrrpd(&r1, &conf);
+    let vips: Vec<IpAddr> = (1..=INSTANCES)
+        .map(|v| IpAddr::from([10, 99, 250, v]))
+        .collect();
+    let all_master = || {
+        r1.addresses()
+            .is_ok_and(|held| vips.iter().all(|v| held.contains(v)))
+    };
+    assert!(
+        wait_until(STEP, POLL, all_master),
+        "every instance Master{}",
+        lab.diag()
+    );
+    std::thread::sleep(STARVED);
+    assert!(
+        master.is_running(),
+        "vrrpd was killed under real time (RLIMIT_RTTIME {RTTIME_US} µs)\n{}",
+        master.tail(20)
+    );
+    let t = protocol_timer(&master);
+    eprintln!(
+        "rt-burst: {} busy spans, longest {} µs CPU / {} µs wall, {} breaths, by CPU {}",
+        t["busy_spans"],
+        t["max_busy_cpu_us"],
+        t["max_busy_wall_us"],
+        t["busy_breaths"],
+        t["busy_buckets"]
+    );
+    assert!(
+        t["busy_breaths"].as_u64().is_some(),
+        "no statistics dump: {t}"
+    );
+}
