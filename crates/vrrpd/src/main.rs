@@ -19,6 +19,7 @@ mod control;
 mod daemon;
 mod dynamic;
 mod engine;
+mod host_addresses;
 mod links;
 mod logging;
 mod metrics;
