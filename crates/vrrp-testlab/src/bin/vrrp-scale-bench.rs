@@ -174,7 +174,15 @@ fn steady(lab: &ScaleLab, d: [&DaemonProc; 2], case: Case, o: &Opts, rows: &mut 
             &format!("{role}_pss_kb"),
             fp.iter().map(|f| f.pss_kb).sum::<u64>() as f64,
         );
-        if let (Some(a), Some(b)) = (&h0[i], scrape(nodes[i])) {
+        let t = Instant::now();
+        let h1 = scrape(nodes[i]);
+        if h1.is_some() {
+            rows.put(
+                &format!("{role}_metrics_scrape_ms"),
+                t.elapsed().as_secs_f64() * 1e3,
+            );
+        }
+        if let (Some(a), Some(b)) = (&h0[i], h1) {
             let w = b.since(a);
             for (q, name) in [(0.5, "p50"), (0.99, "p99"), (1.0, "max")] {
                 if let Some(bound) = w.quantile_bound(q) {
