@@ -417,13 +417,14 @@ pub(crate) async fn check_instance(
         .with_context(|| format!("interface {} does not exist", instance.interface))?;
     resolve_addresses(nl, instance, link.index).await?;
     resolve_routes(nl, instance, link.index).await?;
-    if instance.src_ip().is_none() && instance.family == Family::Ipv4 {
-        if vrrp_linux::primary_ipv4(host.of(nl, link.index).await?).is_none() {
-            bail!(
-                "interface {} has no IPv4 address to send advertisements from",
-                instance.interface
-            );
-        }
+    if instance.src_ip().is_none()
+        && instance.family == Family::Ipv4
+        && vrrp_linux::primary_ipv4(host.of(nl, link.index).await?).is_none()
+    {
+        bail!(
+            "interface {} has no IPv4 address to send advertisements from",
+            instance.interface
+        );
     }
     Ok(())
 }
