@@ -363,6 +363,24 @@ fn removing_a_master_sends_priority_zero_and_releases_its_addresses() {
     assert!(node.poll_timeout().is_none());
 }
 
+#[test]
+fn on_shutdown_every_priority_zero_leaves_before_any_bookkeeping() {
+    let (mut node, ids) = running((1..=3).map(|v| spec("M", v, 2, 255)).collect());
+    assert!(ids.iter().all(|&id| state(&node, id) == State::Master));
+    node.shutdown(t(10));
+    let out = outputs(&mut node);
+    let sends = out
+        .iter()
+        .take_while(|o| matches!(o, NodeOutput::Transmit { .. }))
+        .count();
+    assert_eq!(sends, 3, "{out:?}");
+    assert!(
+        out[sends..]
+            .iter()
+            .all(|o| !matches!(o, NodeOutput::Transmit { .. }))
+    );
+}
+
 /// An instance in maintenance (or held by its sync group) that outranks the Master keeps
 /// naming it: the Master's advertisements do not reset its Master_Down_Timer (it would
 /// preempt), but the timer running out while the Master is heard is no silence. Found by

@@ -28,6 +28,7 @@ pub mod frr;
 pub mod outage;
 pub mod probe;
 mod require;
+pub mod scale;
 mod servers;
 pub mod soak;
 pub mod starve;
@@ -761,6 +762,36 @@ impl Lab {
         };
         self.nodes.push(node.clone());
         Ok(node)
+    }
+
+    /// Plugs an existing node of another lab into this lab's bridge: a veth `ifname` in the
+    /// node's namespace with the next `10.99.<octet>.<n>/24` of this lab (IPv4 only). Many
+    /// LANs per router (one lab each) hold more VRIDs than one LAN's 255. The veth goes with
+    /// this lab's bridge namespace.
+    pub fn attach(&mut self, node: &Node, ifname: &str) -> Result<Ipv4Addr> {
+        if self.next_index > 99 {
+            return Err(Error::msg("a lab holds at most 99 nodes"));
+        }
+        let index = self.next_index;
+        self.next_index += 1;
+        let br = self.bridge_ns.clone();
+        let port: String = format!("a{index}-{}", node.name).chars().take(15).collect();
+        sh(
+            "ip",
+            &[
+                "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", ifname, "netns",
+                &node.ns,
+            ],
+        )?;
+        sh(
+            "ip",
+            &["-n", &br, "link", "set", &port, "master", "br0", "up"],
+        )?;
+        let ipv4 = self.ipv4(index);
+        let cidr = format!("{ipv4}/24");
+        sh("ip", &["-n", &node.ns, "addr", "add", &cidr, "dev", ifname])?;
+        sh("ip", &["-n", &node.ns, "link", "set", ifname, "up"])?;
+        Ok(ipv4)
     }
 
     /// The lab-unique third IPv4 octet (and second IPv6 group).

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{Error, Result, run_bounded};
+use crate::{Daemon, Error, Result, run_bounded};
 
 /// A process's footprint at one instant, from /proc.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,6 +78,47 @@ pub fn loadavg() -> [f64; 3] {
         w.next().unwrap_or(0.0),
         w.next().unwrap_or(0.0),
     ]
+}
+
+/// The complete lines of the log `path` after `offset`, which moves past them (the logs of
+/// long runs grow: each call reads on from where the last one stopped).
+pub fn new_log_lines(path: &Path, offset: &mut u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(*offset))?;
+        f.read_to_end(&mut buf)
+    });
+    if read.is_err() {
+        return String::new();
+    }
+    let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    *offset += complete as u64;
+    String::from_utf8_lossy(&buf[..complete]).into_owned()
+}
+
+/// The state a log line says an instance entered ("MASTER", "BACKUP", "FAULT"), if it is a
+/// transition line of `daemon`.
+pub fn entered_state<'a>(daemon: &Daemon, line: &'a str) -> Option<&'a str> {
+    match daemon {
+        Daemon::Keepalived => {
+            let rest = line.split("Entering ").nth(1)?;
+            rest.contains(" STATE")
+                .then(|| rest.split(" STATE").next())?
+        }
+        Daemon::Vrrpd { .. } => {
+            line.contains("), priority ").then_some(())?;
+            line.split(" -> ").nth(1)?.split(' ').next()
+        }
+    }
+}
+
+/// Transitions in the complete lines of `path` after `offset`, which moves past them.
+pub fn count_transitions(daemon: &Daemon, path: &Path, offset: &mut u64) -> usize {
+    new_log_lines(path, offset)
+        .lines()
+        .filter(|l| entered_state(daemon, l).is_some())
+        .count()
 }
 
 pub use crate::starve::{Advert, read_adverts};

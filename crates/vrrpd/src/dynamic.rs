@@ -175,7 +175,9 @@ impl Reloader {
         .await
         .map_err(|e| e.to_string())??;
         let mut sysctls = SysctlGuard::new();
-        let plan = setup::prepare_instance(&self.nl, instance, extras, &mut sysctls).await;
+        let mut host = crate::host_addresses::HostAddresses::default();
+        let plan =
+            setup::prepare_instance(&self.nl, &mut host, instance, extras, &mut sysctls).await;
         self.sysctls.borrow_mut().push(sysctls);
         let plan = plan.map_err(|e| format!("{e:#}"))?;
         let opened = {

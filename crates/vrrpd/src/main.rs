@@ -20,6 +20,7 @@ mod daemon;
 mod dynamic;
 mod engine;
 mod inputs;
+mod host_addresses;
 mod links;
 mod logging;
 mod metrics;

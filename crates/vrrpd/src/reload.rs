@@ -17,6 +17,7 @@ use vrrp_linux::netlink::Netlink;
 use crate::balancer::{BalancerHandle, BalancerPlan, Message};
 use crate::clock;
 use crate::engine::Engine;
+use crate::host_addresses::HostAddresses;
 use crate::setup::{self, Extras};
 use crate::{daemon, tracking};
 
@@ -248,8 +249,9 @@ impl Reloader {
                 .map_err(|e| format!("{}: {e:#}", new.name))?;
             resolved.push((new.clone(), addresses, extra));
         }
+        let mut host = HostAddresses::default();
         for new in added.iter().chain(recreated.iter()) {
-            setup::check_instance(&self.nl, new)
+            setup::check_instance(&self.nl, &mut host, new)
                 .await
                 .map_err(|e| format!("{}: {e:#}", new.name))?;
         }
@@ -301,18 +303,21 @@ impl Reloader {
         //    above; a failure here (the kernel changed meanwhile) is reported, and the other
         //    instances still start.
         let mut sysctls = SysctlGuard::new();
+        // Dumped again: step 1 removed addresses.
+        let mut host = HostAddresses::default();
         let mut failed = Vec::new();
         for new in added.iter().chain(recreated.iter()) {
             let Some(x) = extras.remove(&new.name) else {
                 continue;
             };
-            let plan = match setup::prepare_instance(&self.nl, new, x, &mut sysctls).await {
-                Ok(plan) => plan,
-                Err(e) => {
-                    failed.push(format!("{}: {e:#}", new.name));
-                    continue;
-                }
-            };
+            let plan =
+                match setup::prepare_instance(&self.nl, &mut host, new, x, &mut sysctls).await {
+                    Ok(plan) => plan,
+                    Err(e) => {
+                        failed.push(format!("{}: {e:#}", new.name));
+                        continue;
+                    }
+                };
             let opened = {
                 let mut engine = self.engine.borrow_mut();
                 match engine.add_router(plan) {

@@ -14,6 +14,8 @@ use vrrp_linux::netlink::{AddressSpec, Netlink};
 use vrrp_linux::routes::{RouteKind, RouteSpec, RuleSpec};
 use vrrp_linux::{SysctlGuard, sysctl, virtual_mac};
 
+use crate::host_addresses::HostAddresses;
+
 /// How long to wait for an IPv6 link-local address to finish duplicate address detection.
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(5);
 
@@ -72,9 +74,10 @@ pub(crate) async fn prepare(
 ) -> Result<Plan> {
     let mut routers = Vec::new();
     let mut sysctls = SysctlGuard::new();
+    let mut host = HostAddresses::default();
     for instance in &config.instances {
         let extras = extras(config, instance, scripts).map_err(|e| anyhow::anyhow!(e))?;
-        let plan = prepare_instance(nl, instance, extras, &mut sysctls)
+        let plan = prepare_instance(nl, &mut host, instance, extras, &mut sysctls)
             .await
             .with_context(|| format!("vrrp_instance {}", instance.name))?;
         routers.push(plan);
@@ -84,6 +87,7 @@ pub(crate) async fn prepare(
 
 pub(crate) async fn prepare_instance(
     nl: &Netlink,
+    host: &mut HostAddresses,
     instance: &VrrpInstance,
     extras: Extras,
     sysctls: &mut SysctlGuard,
@@ -134,13 +138,16 @@ pub(crate) async fn prepare_instance(
     // Stale VIPs go first: a link-local VIP left by a killed daemon must not be taken as
     // the advertisement source (RFC 5798 §5.1.2.1: the interface's own link-local).
     let addresses = resolve_addresses(nl, instance, vip_ifindex).await?;
-    remove_stale_vips(nl, &instance.name, &addresses).await;
+    remove_stale_vips(nl, host, &instance.name, &addresses).await;
     let (routes, rules) = resolve_routes(nl, instance, link.index).await?;
     let extra_announce = extra_interfaces(nl, instance, announce_ifindex, &addresses).await?;
 
     let src = match instance.src_ip() {
         Some(ip) => ip,
-        None => source_address(nl, family, link.index, send_ifindex, &instance.interface).await?,
+        None => {
+            let link = (link.index, send_ifindex);
+            source_address(nl, host, family, link, &instance.interface).await?
+        }
     };
 
     let core = core_config(instance, family, src);
@@ -399,21 +406,25 @@ pub(crate) fn rule_spec(r: &vrrp_config::VirtualRule) -> RuleSpec {
 
 /// Checks, without changing anything, what starting `instance` needs: its interface, the
 /// interfaces named by its VIPs and routes, and a source address.
-pub(crate) async fn check_instance(nl: &Netlink, instance: &VrrpInstance) -> Result<()> {
+pub(crate) async fn check_instance(
+    nl: &Netlink,
+    host: &mut HostAddresses,
+    instance: &VrrpInstance,
+) -> Result<()> {
     let link = nl
         .link_by_name(&instance.interface)
         .await?
         .with_context(|| format!("interface {} does not exist", instance.interface))?;
     resolve_addresses(nl, instance, link.index).await?;
     resolve_routes(nl, instance, link.index).await?;
-    if instance.src_ip().is_none() && instance.family == Family::Ipv4 {
-        let addrs = nl.addresses(link.index).await?;
-        if vrrp_linux::primary_ipv4(&addrs).is_none() {
-            bail!(
-                "interface {} has no IPv4 address to send advertisements from",
-                instance.interface
-            );
-        }
+    if instance.src_ip().is_none()
+        && instance.family == Family::Ipv4
+        && vrrp_linux::primary_ipv4(host.of(nl, link.index).await?).is_none()
+    {
+        bail!(
+            "interface {} has no IPv4 address to send advertisements from",
+            instance.interface
+        );
     }
     Ok(())
 }
@@ -463,22 +474,19 @@ pub(crate) fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
 /// address of the interface that sends (RFC 5798 §5.1.1.1, §5.1.2.1).
 async fn source_address(
     nl: &Netlink,
+    host: &mut HostAddresses,
     family: Family,
-    ifindex: u32,
-    send_ifindex: u32,
+    (ifindex, send_ifindex): (u32, u32),
     ifname: &str,
 ) -> Result<IpAddr> {
     match family {
-        Family::Ipv4 => {
-            let addrs = nl.addresses(ifindex).await?;
-            match vrrp_linux::primary_ipv4(&addrs) {
-                Some(ip) => Ok(IpAddr::V4(ip)),
-                None => bail!(
-                    "interface {ifname} has no IPv4 address to send advertisements from; \
+        Family::Ipv4 => match vrrp_linux::primary_ipv4(host.of(nl, ifindex).await?) {
+            Some(ip) => Ok(IpAddr::V4(ip)),
+            None => bail!(
+                "interface {ifname} has no IPv4 address to send advertisements from; \
                      add one or set mcast_src_ip / unicast_src_ip"
-                ),
-            }
-        }
+            ),
+        },
         Family::Ipv6 => {
             let ip = vrrp_linux::wait_link_local(nl, send_ifindex, LINK_LOCAL_WAIT)
                 .await
@@ -490,9 +498,14 @@ async fn source_address(
 
 /// Removes our VIPs found on their interfaces at start: we are not Master yet, and a VIP
 /// left by a killed daemon or a removed container would answer beside the real Master.
-async fn remove_stale_vips(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
+async fn remove_stale_vips(
+    nl: &Netlink,
+    host: &mut HostAddresses,
+    name: &str,
+    addresses: &[(u32, AddressSpec)],
+) {
     for (ifindex, spec) in addresses {
-        let present = match nl.addresses(*ifindex).await {
+        let present = match host.of(nl, *ifindex).await {
             Ok(list) => list.iter().any(|a| a.addr == spec.addr),
             Err(e) => {
                 warn!("{name}: cannot list addresses of interface {ifindex}: {e}");
@@ -500,6 +513,7 @@ async fn remove_stale_vips(nl: &Netlink, name: &str, addresses: &[(u32, AddressS
             }
         };
         if present {
+            host.changed();
             match nl.del_address(*ifindex, spec.addr, spec.prefix_len).await {
                 Ok(()) => info!(
                     "{name}: removed stale VIP {} left by an earlier run",

@@ -140,14 +140,4 @@ impl Node {
             ok => ok,
         }
     }
-
-    /// The member for VRID `vrid` on interface `ifindex` in the family of `src`.
-    fn route(&self, ifindex: u32, src: IpAddr, vrid: u8) -> Option<usize> {
-        let family = Family::of(&src);
-        self.members.iter().position(|m| {
-            m.spec.socket.ifindex == ifindex
-                && m.spec.core.family == family
-                && m.spec.core.vrid == vrid
-        })
-    }
 }

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vrrp_testlab::budget::{catch_interrupts, interrupted};
-use vrrp_testlab::soak::{self, Footprint, Histogram};
+use vrrp_testlab::soak::{self, Footprint, Histogram, count_transitions};
 use vrrp_testlab::{Daemon, DaemonProc, Lab, Node, vrrpctl_next_to, wait_until};
 
 type Res<T> = Result<T, String>;
@@ -239,28 +239,6 @@ impl Side {
 struct LogCount {
     offsets: [u64; 2],
     count: usize,
-}
-
-/// Transitions in the complete lines of `path` after `offset`, which moves past them.
-fn count_transitions(daemon: &Daemon, path: &Path, offset: &mut u64) -> usize {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut buf = Vec::new();
-    let read = File::open(path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(*offset))?;
-        f.read_to_end(&mut buf)
-    });
-    if read.is_err() {
-        return 0;
-    }
-    let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    *offset += complete as u64;
-    String::from_utf8_lossy(&buf[..complete])
-        .lines()
-        .filter(|l| match daemon {
-            Daemon::Keepalived => l.contains("Entering ") && l.contains(" STATE"),
-            Daemon::Vrrpd { .. } => l.contains(" -> ") && l.contains("), priority "),
-        })
-        .count()
 }
 
 fn count_masters(v: &serde_json::Value) -> usize {
