@@ -14,7 +14,7 @@ mod spec;
 mod sync;
 mod tracking;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 
 use crate::ReceiveError;
@@ -278,6 +278,10 @@ pub struct Node {
     /// The member of each (interface, family, VRID), the first if several: a packet finds
     /// its instance without a walk over every member (1,000 per packet at 1,000 instances).
     routes: HashMap<RouteKey, usize>,
+    /// Each member's deadline as last seen, and the same in time order: the next deadline
+    /// after every packet without a walk over every member.
+    deadlines: Vec<Option<Timestamp>>,
+    timers: BTreeSet<(Timestamp, usize)>,
 }
 
 /// What routes a received packet: its interface, family and VRID.
@@ -328,6 +332,8 @@ impl Node {
             vips: Vec::new(),
             restoring: HashMap::new(),
         });
+        self.deadlines.push(None);
+        self.rearm(self.members.len() - 1);
         id
     }
 
@@ -356,6 +362,7 @@ impl Node {
         self.input(i, now, Input::Shutdown);
         let m = self.members.remove(i);
         self.reindex();
+        self.retime();
         if let Some(g) = &m.spec.sync_group
             && !self
                 .members
@@ -406,20 +413,35 @@ impl Node {
 
     /// The earliest deadline of any instance: call [`Node::handle_timeout`] then.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.members
-            .iter()
-            .filter_map(|m| m.instance.poll_timeout())
-            .min()
+        let next = self.timers.first().map(|&(t, _)| t);
+        debug_assert_eq!(
+            next,
+            self.members
+                .iter()
+                .filter_map(|m| m.instance.poll_timeout())
+                .min(),
+            "a member's deadline changed unseen"
+        );
+        next
     }
 
-    /// Serves every instance whose deadline has passed at `now`.
+    /// Serves every instance whose deadline has passed at `now`, in member order.
     pub fn handle_timeout(&mut self, now: Timestamp) {
-        for i in 0..self.members.len() {
-            let due = self.members[i]
-                .instance
-                .poll_timeout()
+        let mut due: Vec<usize> = self
+            .timers
+            .iter()
+            .take_while(|&&(t, _)| t <= now)
+            .map(|&(_, i)| i)
+            .collect();
+        due.sort_unstable();
+        for i in due {
+            // An earlier member's input (its sync group) may have moved this one's deadline.
+            let still_due = self
+                .members
+                .get(i)
+                .and_then(|m| m.instance.poll_timeout())
                 .is_some_and(|t| t <= now);
-            if due {
+            if still_due {
                 self.input(i, now, Input::Timeout);
             }
         }
@@ -530,6 +552,34 @@ impl Node {
 
     // ---- internals -------------------------------------------------------------------
 
+    /// Member `i`'s deadline in [`Node::timers`], after anything that may have moved it.
+    fn rearm(&mut self, i: usize) {
+        let Some(m) = self.members.get(i) else { return };
+        let new = m.instance.poll_timeout();
+        let old = self.deadlines[i];
+        if new != old {
+            if let Some(t) = old {
+                self.timers.remove(&(t, i));
+            }
+            if let Some(t) = new {
+                self.timers.insert((t, i));
+            }
+            self.deadlines[i] = new;
+        }
+    }
+
+    /// Rebuilds [`Node::timers`] after members moved.
+    fn retime(&mut self) {
+        self.deadlines = self
+            .members
+            .iter()
+            .map(|m| m.instance.poll_timeout())
+            .collect();
+        self.timers = (self.deadlines.iter().enumerate())
+            .filter_map(|(i, t)| t.map(|t| (t, i)))
+            .collect();
+    }
+
     /// Rebuilds [`Node::routes`] after members moved.
     fn reindex(&mut self) {
         self.routes.clear();
@@ -630,6 +680,7 @@ impl Node {
                 }
             }
         }
+        self.rearm(i);
         for (j, input) in follow {
             self.input(j, now, input);
         }
