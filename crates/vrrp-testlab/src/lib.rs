@@ -29,6 +29,7 @@ mod require;
 mod servers;
 pub mod soak;
 pub mod starve;
+pub mod sweep;
 pub mod vm;
 mod watch;
 
