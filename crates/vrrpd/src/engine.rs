@@ -642,7 +642,7 @@ impl Engine {
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
-                        AddressAction::Add => Job::Add(id),
+                        AddressAction::Add => Job::Add(id, std::time::Instant::now()),
                         AddressAction::Remove => Job::Remove(id),
                         AddressAction::AnnounceMaster => Job::AnnounceMaster(id),
                         AddressAction::AnnounceLowerPriority => Job::AnnounceLowerPriority(id),
