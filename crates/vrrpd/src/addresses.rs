@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -34,12 +35,12 @@ pub(crate) struct InstanceAddresses {
     /// `virtual_routes` / `virtual_rules`: added after the addresses, removed before them.
     pub routes: Vec<RouteSpec>,
     pub rules: Vec<RuleSpec>,
-    pub announcer: Option<Rc<Announcer>>,
+    pub announcer: Option<Arc<Announcer>>,
     pub mac: [u8; 6],
     pub garp: Garp,
     /// `garp_extra_if all`: announcers of the other interfaces of its addresses, with the
     /// MAC of each.
-    pub extra: Vec<(Rc<Announcer>, [u8; 6])>,
+    pub extra: Vec<(Arc<Announcer>, [u8; 6])>,
 }
 
 /// What the protocol loop asks of the worker.

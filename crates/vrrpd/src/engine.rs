@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
@@ -131,7 +132,7 @@ pub(crate) struct Engine {
     /// `vrrp_mcast_group4/6`: the groups the sockets join and adverts are sent to.
     multicast_groups: (std::net::Ipv4Addr, std::net::Ipv6Addr),
     /// Gratuitous ARP / NA senders, one per interface.
-    announcers: HashMap<u32, Rc<Announcer>>,
+    announcers: HashMap<u32, Arc<Announcer>>,
     /// The sync groups' own notify hooks.
     groups: HashMap<String, vrrp_track::NotifyScripts>,
     notifier: Option<Notifier>,
@@ -709,27 +710,27 @@ fn address_changes(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) {
 /// shared per interface.
 /// The shared announcer of `ifindex`, opened on first use.
 fn shared_announcer(
-    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    announcers: &mut HashMap<u32, Arc<Announcer>>,
     ifindex: u32,
-) -> std::io::Result<Rc<Announcer>> {
+) -> std::io::Result<Arc<Announcer>> {
     if let Some(a) = announcers.get(&ifindex) {
-        return Ok(Rc::clone(a));
+        return Ok(Arc::clone(a));
     }
-    let a = Rc::new(Announcer::open(ifindex)?);
-    announcers.insert(ifindex, Rc::clone(&a));
+    let a = Arc::new(Announcer::open(ifindex)?);
+    announcers.insert(ifindex, Arc::clone(&a));
     Ok(a)
 }
 
 fn worker_view(
-    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    announcers: &mut HashMap<u32, Arc<Announcer>>,
     plan: &RouterPlan,
 ) -> Box<InstanceAddresses> {
     let announcer = match announcers.get(&plan.announce_ifindex) {
-        Some(a) => Some(Rc::clone(a)),
+        Some(a) => Some(Arc::clone(a)),
         None => match Announcer::open(plan.announce_ifindex) {
             Ok(a) => {
-                let a = Rc::new(a);
-                announcers.insert(plan.announce_ifindex, Rc::clone(&a));
+                let a = Arc::new(a);
+                announcers.insert(plan.announce_ifindex, Arc::clone(&a));
                 Some(a)
             }
             Err(e) => {
