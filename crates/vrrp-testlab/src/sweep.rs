@@ -221,10 +221,36 @@ fn parse(cfg: &Cfg, f: &[u8]) -> Option<Rx> {
     }
 }
 
+/// `SIOCGSTAMPNS` (x86-64 and the other 64-bit ABIs): the arrival time of the last packet
+/// read, so that a frame read late still counts from when it came.
+const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
+
+/// Now on the realtime clock, the kernel's packet timestamps' clock.
+fn realtime() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// When the packet just read arrived (realtime).
+fn arrival(sock: &(OwnedFd, i32)) -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: SIOCGSTAMPNS writes one timespec into `ts`.
+    let r = unsafe { libc::ioctl(sock.0.as_raw_fd(), SIOCGSTAMPNS as _, &mut ts) };
+    match (r, u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) {
+        (0, Ok(s), Ok(ns)) => Duration::new(s, ns),
+        _ => realtime(),
+    }
+}
+
 struct State {
     index: HashMap<Ipv4Addr, usize>,
     out: Sweep,
-    t0: Option<Instant>,
+    /// The new Master's first advertisement (realtime).
+    t0: Option<Duration>,
 }
 
 impl State {
@@ -242,9 +268,12 @@ impl State {
         let Ok(n) = usize::try_from(n) else {
             return false;
         };
-        let now = Instant::now();
-        let since = |t0: Option<Instant>| t0.map(|t| now.duration_since(t));
-        match buf.get(..n).and_then(|f| parse(cfg, f)) {
+        let Some(rx) = buf.get(..n).and_then(|f| parse(cfg, f)) else {
+            return n > 0;
+        };
+        let now = arrival(sock);
+        let since = |t0: Option<Duration>| t0.map(|t| now.saturating_sub(t));
+        match Some(rx) {
             Some(Rx::Advert) if self.t0.is_none() => self.t0 = Some(now),
             Some(Rx::Garp(ip)) => {
                 if let Some(s) = self.index.get(&ip).and_then(|&i| self.out.seen.get_mut(i)) {
@@ -264,6 +293,7 @@ impl State {
 
 fn sweep(sock: &(OwnedFd, i32), cfg: &Cfg, stop: &AtomicBool) -> Result<Sweep> {
     let started = Instant::now();
+    let started_real = realtime();
     let mut st = State {
         index: cfg
             .targets
@@ -319,6 +349,6 @@ fn sweep(sock: &(OwnedFd, i32), cfg: &Cfg, stop: &AtomicBool) -> Result<Sweep> {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
-    st.out.advert = st.t0.map(|t| t.duration_since(started));
+    st.out.advert = st.t0.map(|t| t.saturating_sub(started_real));
     Ok(st.out)
 }

@@ -133,7 +133,7 @@ fn rep(daemon: &Daemon, vips: &[Ipv4Addr], instances: usize) -> Res<Row> {
 }
 
 fn ms(d: Option<Duration>) -> String {
-    d.map_or("—".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
+    d.map_or("—".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
 }
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
