@@ -383,15 +383,20 @@ fn checksum(data: &[u8]) -> u16 {
 }
 
 fn arp_request(cfg: &Cfg) -> Vec<u8> {
+    arp_who_has(&cfg.src_mac, cfg.src_ip, cfg.target)
+}
+
+/// A broadcast ARP request for `target` from `mac` / `ip`.
+pub(crate) fn arp_who_has(mac: &[u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&cfg.src_mac);
+    f.extend_from_slice(mac);
     f.extend_from_slice(&ETH_P_ARP.to_be_bytes());
     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&cfg.src_mac);
-    f.extend_from_slice(&cfg.src_ip.octets());
+    f.extend_from_slice(mac);
+    f.extend_from_slice(&ip.octets());
     f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&cfg.target.octets());
+    f.extend_from_slice(&target.octets());
     f
 }
 

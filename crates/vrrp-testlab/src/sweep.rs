@@ -9,7 +9,7 @@
 //! last address's error is small). Gratuitous ARPs are recorded as they come, without that
 //! error.
 
-use crate::probe::{ETH_P_ARP, ETH_P_IP, open_socket, parse_mac, send_frame};
+use crate::probe::{ETH_P_ARP, ETH_P_IP, arp_who_has, open_socket, parse_mac, send_frame};
 use crate::{Error, Node, Result};
 use std::collections::HashMap;
 use std::fs::File;
@@ -181,19 +181,6 @@ fn big_buffer(sock: (OwnedFd, i32)) -> Result<(OwnedFd, i32)> {
     Ok(sock)
 }
 
-fn arp_request(cfg: &Cfg, target: Ipv4Addr) -> Vec<u8> {
-    let mut f = Vec::with_capacity(42);
-    f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&cfg.mac);
-    f.extend_from_slice(&ETH_P_ARP.to_be_bytes());
-    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&cfg.mac);
-    f.extend_from_slice(&cfg.ip.octets());
-    f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&target.octets());
-    f
-}
-
 enum Rx {
     Advert,
     Garp(Ipv4Addr),
@@ -308,7 +295,11 @@ fn sweep(sock: &(OwnedFd, i32), cfg: &Cfg, stop: &AtomicBool) -> Result<Sweep> {
         t0: None,
     };
     let mut buf = vec![0u8; 2048];
-    let frames: Vec<Vec<u8>> = cfg.targets.iter().map(|&t| arp_request(cfg, t)).collect();
+    let frames: Vec<Vec<u8>> = cfg
+        .targets
+        .iter()
+        .map(|&t| arp_who_has(&cfg.mac, cfg.ip, t))
+        .collect();
     while !stop.load(Ordering::SeqCst) && started.elapsed() < cfg.max {
         if st.t0.is_none() {
             let mut pfd = libc::pollfd {

@@ -11,6 +11,7 @@
 //! usage: vrrp-vips-bench [--vips N] [--instances M] [--reps R]
 //!        [--daemons vrrpd,keepalived] [--vrrpd PATH] [--csv FILE]
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -79,12 +80,6 @@ struct Row {
     load: String,
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn start(daemon: &Daemon, node: &Node, conf: &str) -> Res<DaemonProc> {
     let d = daemon.start(node, conf).map_err(|e| e.to_string())?;
     d.wait_ready(Duration::from_secs(60))
@@ -111,7 +106,9 @@ fn rep(daemon: &Daemon, vips: &[Ipv4Addr], instances: usize) -> Res<Row> {
     d1.crash().map_err(e)?;
     n1.link_down().map_err(e)?;
     let sweep = sweeper.wait().map_err(e)?;
-    let load = loadavg();
+    let load = vrrp_testlab::soak::loadavg()
+        .map(|l| format!("{l:.2}"))
+        .join(" ");
     let t = Instant::now();
     d2.stop(Duration::from_secs(60)).map_err(e)?;
     let release = t.elapsed();
@@ -136,17 +133,53 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("—".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
 }
 
-fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
+/// The columns of a repetition's row, in the Markdown table and the CSV alike.
+const COLUMNS: [&str; 14] = [
+    "daemon",
+    "rep",
+    "first GARP (ms)",
+    "median VIP GARPed (ms)",
+    "every VIP GARPed (ms)",
+    "median VIP answers ARP (ms)",
+    "every VIP answers ARP (ms)",
+    "answered",
+    "r2's advert after the sweep began (s)",
+    "sweep passes",
+    "longest pass (ms)",
+    "release on SIGTERM (ms)",
+    "VIPs left",
+    "load (1/5/15 min)",
+];
+
+fn values(daemon: &Daemon, rep: usize, row: &Row) -> [String; 14] {
+    let s = &row.sweep;
+    [
+        daemon.name().to_string(),
+        rep.to_string(),
+        ms(s.first_garp()),
+        ms(s.median_garp()),
+        ms(s.all_garp()),
+        ms(s.median_reply()),
+        ms(s.all_reply()),
+        format!("{}/{}", s.answered(), s.seen.len()),
+        format!("{:.3}", s.advert.map_or(0.0, |a| a.as_secs_f64())),
+        s.passes.to_string(),
+        ms(Some(s.pass)),
+        ms(Some(row.release)),
+        row.left.to_string(),
+        row.load.clone(),
+    ]
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    // `--name value` pairs.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts: HashMap<&str, &str> = args
+        .chunks(2)
+        .filter_map(|p| Some((p.first()?.as_str(), p.get(1)?.as_str())))
+        .collect();
     let num = |name, default: usize| {
-        arg(&args, name)
+        opts.get(name)
             .and_then(|s| s.parse().ok())
             .unwrap_or(default)
     };
@@ -155,14 +188,14 @@ fn main() -> ExitCode {
         num("--instances", 1).clamp(1, 255),
         num("--reps", 3),
     );
-    let vrrpd = match arg(&args, "--vrrpd") {
-        Some(p) => Daemon::Vrrpd {
+    let vrrpd = opts
+        .get("--vrrpd")
+        .map_or_else(Daemon::vrrpd_next_to_exe, |p| Daemon::Vrrpd {
             binary: PathBuf::from(p),
-        },
-        None => Daemon::vrrpd_next_to_exe(),
-    };
-    let daemons: Vec<Daemon> = arg(&args, "--daemons")
-        .unwrap_or("vrrpd,keepalived")
+        });
+    let daemons: Vec<Daemon> = opts
+        .get("--daemons")
+        .unwrap_or(&"vrrpd,keepalived")
         .split(',')
         .filter_map(|d| match d {
             "vrrpd" => Some(vrrpd.clone()),
@@ -170,7 +203,7 @@ fn main() -> ExitCode {
             _ => None,
         })
         .collect();
-    let mut csv = arg(&args, "--csv").and_then(|p| {
+    let mut csv = opts.get("--csv").and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -178,59 +211,26 @@ fn main() -> ExitCode {
             .ok()
     });
     if let Some(f) = csv.as_mut() {
-        let _ = writeln!(
-            f,
-            "daemon,vips,instances,rep,advert_s,first_garp_ms,median_garp_ms,all_garp_ms,median_reply_ms,all_reply_ms,answered,passes,pass_ms,release_ms,left,load"
-        );
+        let _ = writeln!(f, "{},vips,instances,trace", COLUMNS.join(","));
     }
     let vips: Vec<Ipv4Addr> = (0..count).map(vip).collect();
     println!("{count} VIPs in {instances} instance(s); times from r2's first advertisement");
     println!();
-    println!(
-        "| daemon | rep | first GARP (ms) | median VIP GARPed (ms) | every VIP GARPed (ms) | median VIP answers ARP (ms) | every VIP answers ARP (ms) | answered | sweep pass (ms) | release on SIGTERM (ms) | VIPs left | load (1/5/15 min) |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("| {} |", COLUMNS.join(" | "));
+    println!("|---|{}", "---:|".repeat(COLUMNS.len() - 1));
     let mut failed = false;
     for r in 0..reps {
         for d in &daemons {
             match rep(d, &vips, instances) {
                 Ok(row) => {
-                    let s = &row.sweep;
-                    println!(
-                        "| {} | {r} | {} | {} | {} | {} | {} | {}/{count} | {} | {:.0} | {} | {} |",
-                        d.name(),
-                        ms(s.first_garp()),
-                        ms(s.median_garp()),
-                        ms(s.all_garp()),
-                        ms(s.median_reply()),
-                        ms(s.all_reply()),
-                        s.answered(),
-                        ms(Some(s.pass)),
-                        row.release.as_secs_f64() * 1e3,
-                        row.left,
-                        row.load
-                    );
+                    let v = values(d, r, &row);
+                    println!("| {} |", v.join(" | "));
                     if !row.trace.is_empty() {
                         eprintln!("{}: {}", d.name(), row.trace);
                     }
                     if let Some(f) = csv.as_mut() {
-                        let _ = writeln!(
-                            f,
-                            "{},{count},{instances},{r},{:.3},{},{},{},{},{},{},{},{},{:.1},{},{}",
-                            d.name(),
-                            s.advert.map_or(0.0, |a| a.as_secs_f64()),
-                            ms(s.first_garp()),
-                            ms(s.median_garp()),
-                            ms(s.all_garp()),
-                            ms(s.median_reply()),
-                            ms(s.all_reply()),
-                            s.answered(),
-                            s.passes,
-                            ms(Some(s.pass)),
-                            row.release.as_secs_f64() * 1e3,
-                            row.left,
-                            row.load.replace(' ', "/")
-                        );
+                        let trace = row.trace.replace(',', ";");
+                        let _ = writeln!(f, "{},{count},{instances},{trace}", v.join(","));
                     }
                 }
                 Err(e) => {
@@ -240,9 +240,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(u8::from(failed))
 }
