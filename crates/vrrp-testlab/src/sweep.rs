@@ -44,6 +44,8 @@ pub struct Sweep {
     pub passes: u32,
     /// The longest pass: the resolution of the reply times.
     pub pass: Duration,
+    /// Gratuitous ARPs from the new Master before its first advertisement (not timed).
+    pub early_garps: u32,
 }
 
 impl Sweep {
@@ -262,6 +264,7 @@ impl State {
         let since = |t0: Option<Duration>| t0.map(|t| now.saturating_sub(t));
         match Some(rx) {
             Some(Rx::Advert) if self.t0.is_none() => self.t0 = Some(now),
+            Some(Rx::Garp(_)) if self.t0.is_none() => self.out.early_garps += 1,
             Some(Rx::Garp(ip)) => {
                 if let Some(s) = self.index.get(&ip).and_then(|&i| self.out.seen.get_mut(i)) {
                     s.garp = s.garp.or(since(self.t0));

@@ -631,6 +631,10 @@ impl Engine {
     }
 
     fn carry_out(&mut self, now: Timestamp) {
+        // Address jobs are held until the outputs after them (the takeover advertisement)
+        // are out, but not behind the events' logging: the worker runs on another thread
+        // and would otherwise announce before the advertisement leaves.
+        let mut held = Vec::new();
         while let Some(output) = self.node.poll_output() {
             match output {
                 NodeOutput::Transmit {
@@ -657,11 +661,15 @@ impl Engine {
                             Job::Restore(id, ifindex, address)
                         }
                     };
-                    let _ = self.jobs.send(job);
+                    held.push(job);
                 }
-                NodeOutput::Event(event) => self.on_event(now, event),
+                NodeOutput::Event(event) => {
+                    held.drain(..).for_each(|job| _ = self.jobs.send(job));
+                    self.on_event(now, event)
+                }
             }
         }
+        held.into_iter().for_each(|job| _ = self.jobs.send(job));
     }
 
     fn transmit(

@@ -134,7 +134,7 @@ fn ms(d: Option<Duration>) -> String {
 }
 
 /// The columns of a repetition's row, in the Markdown table and the CSV alike.
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 15] = [
     "daemon",
     "rep",
     "first GARP (ms)",
@@ -143,6 +143,7 @@ const COLUMNS: [&str; 14] = [
     "median VIP answers ARP (ms)",
     "every VIP answers ARP (ms)",
     "answered",
+    "GARPs before the advert",
     "r2's advert after the sweep began (s)",
     "sweep passes",
     "longest pass (ms)",
@@ -151,7 +152,7 @@ const COLUMNS: [&str; 14] = [
     "load (1/5/15 min)",
 ];
 
-fn values(daemon: &Daemon, rep: usize, row: &Row) -> [String; 14] {
+fn values(daemon: &Daemon, rep: usize, row: &Row) -> [String; 15] {
     let s = &row.sweep;
     [
         daemon.name().to_string(),
@@ -162,6 +163,7 @@ fn values(daemon: &Daemon, rep: usize, row: &Row) -> [String; 14] {
         ms(s.median_reply()),
         ms(s.all_reply()),
         format!("{}/{}", s.answered(), s.seen.len()),
+        s.early_garps.to_string(),
         format!("{:.3}", s.advert.map_or(0.0, |a| a.as_secs_f64())),
         s.passes.to_string(),
         ms(Some(s.pass)),
