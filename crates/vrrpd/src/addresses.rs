@@ -49,8 +49,14 @@ pub(crate) enum Job {
     Configure(u64, Box<InstanceAddresses>),
     /// Forget instance `id` (after its addresses were removed).
     Forget(u64),
-    /// Add all addresses of `id` (it became Master at that instant).
-    Add(u64, Instant),
+    /// Add all addresses of `id` (it became Master at `at`); with `announce`, the
+    /// AnnounceMaster that follows a takeover, folded in so that each address is announced
+    /// as soon as the kernel has it.
+    Add {
+        id: u64,
+        at: Instant,
+        announce: bool,
+    },
     /// Remove all addresses of `id` (it stopped being Master).
     Remove(u64),
     /// Add or remove these addresses (a reload changed a Master's VIPs).
@@ -148,16 +154,16 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
             Job::Forget(id) => {
                 table.borrow_mut().remove(&id);
             }
-            Job::Add(id, at) => {
+            Job::Add { id, at, announce } => {
                 while let Ok(job) = jobs.try_recv() {
                     queued.push_back(job);
                 }
                 // Instances taking over in the same turn share one pipeline.
                 let mut batch = Vec::new();
-                push_takeover(&table, &mut queued, &mut batch, id, at);
-                while let Some(&Job::Add(id, at)) = queued.front() {
+                push_takeover(&table, &mut batch, id, at, announce);
+                while let Some(&Job::Add { id, at, announce }) = queued.front() {
                     queued.pop_front();
-                    push_takeover(&table, &mut queued, &mut batch, id, at);
+                    push_takeover(&table, &mut batch, id, at, announce);
                 }
                 take_over(&nl, &table, &pacer, batch).await;
             }
@@ -252,7 +258,7 @@ async fn remove_routes(nl: &Netlink, inst: &InstanceAddresses) {
 struct Takeover {
     id: u64,
     inst: Rc<InstanceAddresses>,
-    /// The AnnounceMaster that followed its Add (the protocol queues it right behind).
+    /// The AnnounceMaster of the takeover came with it.
     announce: bool,
 }
 
@@ -271,18 +277,14 @@ impl Takeover {
     }
 }
 
-/// Adds instance `id`'s takeover to `batch`, with the AnnounceMaster queued behind it.
+/// Adds instance `id`'s takeover to `batch`.
 fn push_takeover(
     table: &Table,
-    queued: &mut VecDeque<Job>,
     batch: &mut Vec<(Takeover, Trace)>,
     id: u64,
     at: Instant,
+    announce: bool,
 ) {
-    let announce = matches!(queued.front(), Some(&Job::AnnounceMaster(n)) if n == id);
-    if announce {
-        queued.pop_front();
-    }
     if let Some(inst) = lookup(table, id) {
         batch.push((Takeover { id, inst, announce }, Trace::new(at)));
     }

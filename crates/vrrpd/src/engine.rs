@@ -647,9 +647,24 @@ impl Engine {
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
-                        AddressAction::Add => Job::Add(id, std::time::Instant::now()),
+                        AddressAction::Add => Job::Add {
+                            id,
+                            at: std::time::Instant::now(),
+                            announce: false,
+                        },
                         AddressAction::Remove => Job::Remove(id),
-                        AddressAction::AnnounceMaster => Job::AnnounceMaster(id),
+                        AddressAction::AnnounceMaster => {
+                            // A takeover's Add and AnnounceMaster travel as one job.
+                            if let Some(Job::Add {
+                                id: n, announce, ..
+                            }) = held.last_mut()
+                                && *n == id
+                            {
+                                *announce = true;
+                                continue;
+                            }
+                            Job::AnnounceMaster(id)
+                        }
                         AddressAction::AnnounceLowerPriority => Job::AnnounceLowerPriority(id),
                         AddressAction::Restore { ifindex, address } => {
                             if let Some(r) = self.routers.iter().find(|r| r.id.get() == id) {
