@@ -175,10 +175,10 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     continue;
                 };
                 remove_routes(&nl, &inst).await;
-                remove(&nl, &inst.name, &inst.addresses).await;
+                remove(&nl, &inst.name, &inst.addresses, false).await;
             }
             Job::AddSome(addresses) => add(&nl, "reload", &addresses).await,
-            Job::RemoveSome(addresses) => remove(&nl, "reload", &addresses).await,
+            Job::RemoveSome(addresses) => remove(&nl, "reload", &addresses, true).await,
             Job::AnnounceMaster(id) => {
                 let Some(inst) = lookup(&table, id) else {
                     continue;
@@ -413,29 +413,28 @@ async fn pipelined<'a, T, F, Fut>(
     }
 }
 
-/// Adds `addresses`, pipelined: one log line (debug) after all, a warning per failure.
+/// Adds `addresses`, pipelined (a reload's, a restored one): a line each (debug).
 async fn add(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
-    let mut ok = 0;
     pipelined(
         addresses,
         |(ifindex, spec)| nl.add_address(*ifindex, spec),
         |(_, spec), result| match result {
-            Ok(()) => ok += 1,
+            Ok(()) => debug!("{name}: added {}/{}", spec.addr, spec.prefix_len),
             Err(e) => warn!("{name}: cannot add VIP {}: {e}", spec.addr),
         },
     )
     .await;
-    if ok > 0 {
-        debug!("{name}: added {ok} of {} addresses", addresses.len());
-    }
 }
 
-async fn remove(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)]) {
+/// Removes `addresses`, pipelined: a line each (debug) for a reload's few, one line after
+/// all when an instance leaves Master (thousands of lines would slow the release down).
+async fn remove(nl: &Netlink, name: &str, addresses: &[(u32, AddressSpec)], each: bool) {
     let mut ok = 0;
     pipelined(
         addresses,
         |(ifindex, spec)| nl.del_address(*ifindex, spec.addr, spec.prefix_len),
         |(_, spec), result| match result {
+            Ok(()) if each => debug!("{name}: removed {}/{}", spec.addr, spec.prefix_len),
             Ok(()) => ok += 1,
             Err(e) => warn!("{name}: cannot remove VIP {}: {e}", spec.addr),
         },
