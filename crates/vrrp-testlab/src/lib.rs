@@ -32,6 +32,7 @@ pub mod scale;
 mod servers;
 pub mod soak;
 pub mod starve;
+pub mod sweep;
 pub mod vm;
 mod watch;
 

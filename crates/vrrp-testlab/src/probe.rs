@@ -283,7 +283,7 @@ struct Cfg {
     ident: u16,
 }
 
-fn parse_mac(s: &str) -> Result<[u8; 6]> {
+pub(crate) fn parse_mac(s: &str) -> Result<[u8; 6]> {
     let v: Vec<u8> = s
         .split(':')
         .filter_map(|h| u8::from_str_radix(h, 16).ok())
@@ -299,10 +299,10 @@ fn fmt_mac(m: &[u8]) -> String {
 }
 
 const ETH_P_ALL: u16 = 0x0003;
-const ETH_P_IP: u16 = 0x0800;
-const ETH_P_ARP: u16 = 0x0806;
+pub(crate) const ETH_P_IP: u16 = 0x0800;
+pub(crate) const ETH_P_ARP: u16 = 0x0806;
 
-fn open_socket(ns: &File, ifname: &str) -> Result<(OwnedFd, i32)> {
+pub(crate) fn open_socket(ns: &File, ifname: &str) -> Result<(OwnedFd, i32)> {
     // SAFETY: setns on this thread only (CLONE_NEWNET is per-thread).
     if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         return Err(Error::msg(format!(
@@ -354,7 +354,7 @@ fn open_socket(ns: &File, ifname: &str) -> Result<(OwnedFd, i32)> {
     Ok((fd, ifindex))
 }
 
-fn send_frame(sock: &(OwnedFd, i32), frame: &[u8]) {
+pub(crate) fn send_frame(sock: &(OwnedFd, i32), frame: &[u8]) {
     // SAFETY: send(2) on a bound packet socket with a valid buffer.
     unsafe {
         libc::send(
@@ -383,15 +383,20 @@ fn checksum(data: &[u8]) -> u16 {
 }
 
 fn arp_request(cfg: &Cfg) -> Vec<u8> {
+    arp_who_has(&cfg.src_mac, cfg.src_ip, cfg.target)
+}
+
+/// A broadcast ARP request for `target` from `mac` / `ip`.
+pub(crate) fn arp_who_has(mac: &[u8; 6], ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
     let mut f = Vec::with_capacity(42);
     f.extend_from_slice(&[0xff; 6]);
-    f.extend_from_slice(&cfg.src_mac);
+    f.extend_from_slice(mac);
     f.extend_from_slice(&ETH_P_ARP.to_be_bytes());
     f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&cfg.src_mac);
-    f.extend_from_slice(&cfg.src_ip.octets());
+    f.extend_from_slice(mac);
+    f.extend_from_slice(&ip.octets());
     f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&cfg.target.octets());
+    f.extend_from_slice(&target.octets());
     f
 }
 

@@ -16,7 +16,7 @@
 //! Under the real-time policy the protocol thread also *breathes* ([`breathe`]): a span
 //! that has run a fifth of `vrrp_rlimit_rttime` (at most 2 ms) sleeps 20 µs, which restarts
 //! the kernel's count, so that a burst of work (100 instances at 10 ms whose advertisements
-//! fall due together, a flood of packets) is never what the watchdog kills.
+//! fall due together, a flood of packets) is not what the watchdog kills.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
@@ -92,8 +92,6 @@ pub(crate) enum Unit {
     Receive,
     /// One output of the node (an advertisement sent, a transition logged, a job queued).
     Output,
-    /// One gratuitous ARP / unsolicited NA.
-    Announce,
 }
 
 fn meter() -> MutexGuard<'static, Meter> {

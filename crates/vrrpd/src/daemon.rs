@@ -18,7 +18,7 @@ use vrrp_config::Config;
 use vrrp_linux::SysctlGuard;
 use vrrp_linux::netlink::Netlink;
 
-use crate::addresses::{self, Job};
+use crate::addresses::Job;
 use crate::balancer::{BalancerHandle, BalancerPlan};
 use crate::cli::Args;
 use crate::clock::{self, ProtocolTimer};
@@ -120,7 +120,8 @@ async fn start(
     // From here on netlink requests go through a thread of their own (`nlthread`): the
     // kernel serves them in the sender's context, under the RTNL lock.
     drop(nl);
-    let nl = crate::nlthread::spawn().context("cannot start the netlink thread")?;
+    let (jobs, job_rx) = mpsc::unbounded_channel();
+    let (nl, worker) = crate::nlthread::spawn(job_rx).context("cannot start the netlink thread")?;
     let (tracker_tx, tracker_rx) = mpsc::unbounded_channel();
     let mut tracking =
         tracking::Tracking::start(tracker_plan, tracker_tx).context("cannot start the trackers")?;
@@ -130,8 +131,6 @@ async fn start(
         setup::apply_no_accept(&config)?;
     }
 
-    let (jobs, job_rx) = mpsc::unbounded_channel();
-    let worker = tokio::task::spawn_local(addresses::run(nl.clone(), job_rx));
     let timer = Rc::new(ProtocolTimer::new().context("cannot create the protocol timer")?);
     let mut engine = Engine::new(jobs.clone(), config.global.check_unicast_src, timer);
     let net = &config.global.vrrp_net;

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, mpsc};
@@ -131,7 +132,7 @@ pub(crate) struct Engine {
     /// `vrrp_mcast_group4/6`: the groups the sockets join and adverts are sent to.
     multicast_groups: (std::net::Ipv4Addr, std::net::Ipv6Addr),
     /// Gratuitous ARP / NA senders, one per interface.
-    announcers: HashMap<u32, Rc<Announcer>>,
+    announcers: HashMap<u32, Arc<Announcer>>,
     /// The sync groups' own notify hooks.
     groups: HashMap<String, vrrp_track::NotifyScripts>,
     notifier: Option<Notifier>,
@@ -632,6 +633,10 @@ impl Engine {
     }
 
     fn carry_out(&mut self, now: Timestamp) {
+        // Address jobs are held until the outputs after them (the takeover advertisement)
+        // are out, but not behind the events' logging: the worker runs on another thread
+        // and would otherwise announce before the advertisement leaves.
+        let mut held = Vec::new();
         while let Some(output) = self.node.poll_output() {
             // A hundred instances changing state at once make hundreds of outputs.
             crate::busy::breathe(crate::busy::Unit::Output);
@@ -646,9 +651,24 @@ impl Engine {
                 NodeOutput::Addresses(id, action) => {
                     let id = id.get();
                     let job = match action {
-                        AddressAction::Add => Job::Add(id),
+                        AddressAction::Add => Job::Add {
+                            id,
+                            at: std::time::Instant::now(),
+                            announce: false,
+                        },
                         AddressAction::Remove => Job::Remove(id),
-                        AddressAction::AnnounceMaster => Job::AnnounceMaster(id),
+                        AddressAction::AnnounceMaster => {
+                            // A takeover's Add and AnnounceMaster travel as one job.
+                            if let Some(Job::Add {
+                                id: n, announce, ..
+                            }) = held.last_mut()
+                                && *n == id
+                            {
+                                *announce = true;
+                                continue;
+                            }
+                            Job::AnnounceMaster(id)
+                        }
                         AddressAction::AnnounceLowerPriority => Job::AnnounceLowerPriority(id),
                         AddressAction::Restore { ifindex, address } => {
                             if let Some(r) = self.routers.iter().find(|r| r.id.get() == id) {
@@ -660,11 +680,15 @@ impl Engine {
                             Job::Restore(id, ifindex, address)
                         }
                     };
-                    let _ = self.jobs.send(job);
+                    held.push(job);
                 }
-                NodeOutput::Event(event) => self.on_event(now, event),
+                NodeOutput::Event(event) => {
+                    held.drain(..).for_each(|job| _ = self.jobs.send(job));
+                    self.on_event(now, event)
+                }
             }
         }
+        held.into_iter().for_each(|job| _ = self.jobs.send(job));
     }
 
     fn transmit(
@@ -713,27 +737,27 @@ fn address_changes(old: &Addresses, new: &Addresses) -> (Addresses, Addresses) {
 /// shared per interface.
 /// The shared announcer of `ifindex`, opened on first use.
 fn shared_announcer(
-    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    announcers: &mut HashMap<u32, Arc<Announcer>>,
     ifindex: u32,
-) -> std::io::Result<Rc<Announcer>> {
+) -> std::io::Result<Arc<Announcer>> {
     if let Some(a) = announcers.get(&ifindex) {
-        return Ok(Rc::clone(a));
+        return Ok(Arc::clone(a));
     }
-    let a = Rc::new(Announcer::open(ifindex)?);
-    announcers.insert(ifindex, Rc::clone(&a));
+    let a = Arc::new(Announcer::open(ifindex)?);
+    announcers.insert(ifindex, Arc::clone(&a));
     Ok(a)
 }
 
 fn worker_view(
-    announcers: &mut HashMap<u32, Rc<Announcer>>,
+    announcers: &mut HashMap<u32, Arc<Announcer>>,
     plan: &RouterPlan,
 ) -> Box<InstanceAddresses> {
     let announcer = match announcers.get(&plan.announce_ifindex) {
-        Some(a) => Some(Rc::clone(a)),
+        Some(a) => Some(Arc::clone(a)),
         None => match Announcer::open(plan.announce_ifindex) {
             Ok(a) => {
-                let a = Rc::new(a);
-                announcers.insert(plan.announce_ifindex, Rc::clone(&a));
+                let a = Arc::new(a);
+                announcers.insert(plan.announce_ifindex, Arc::clone(&a));
                 Some(a)
             }
             Err(e) => {

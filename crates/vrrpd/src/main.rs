@@ -32,6 +32,7 @@ mod report;
 mod sched;
 mod setup;
 mod statics;
+mod takeover;
 mod tracking;
 mod verify;
 

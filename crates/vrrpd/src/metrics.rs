@@ -346,6 +346,7 @@ fn render(
     let mut registry = Registry::default();
     crate::alerts::register_metrics(&mut registry);
     crate::busy::register_metrics(&mut registry);
+    crate::takeover::register_metrics(&mut registry);
     gate::register_metrics(&mut registry);
 
     let state = Family::<Labels, Gauge>::default();

@@ -3,7 +3,8 @@
 //! still hears them), `garp_extra_if all` (GARPs on the other interface of a VIP), and
 //! `notify_deleted` (a reload that removes instances notifies DELETED, or FAULT without it),
 //! `notify_priority_changes` (priority lines on the VRRP FIFO), `track_src_ip` (FAULT while
-//! the source address is gone).
+//! the source address is gone), and the GARP pacing of `garp_master_repeat`,
+//! `garp_master_delay` and `vrrp_garp_interval`.
 //!
 //! The tests need root and tcpdump; without them they print `SKIPPED: ...` (a failure under
 //! `VRRPD_LAB_REQUIRED=1`). The lab removes its namespaces and processes when dropped, also
@@ -172,6 +173,67 @@ fn garp_extra_if_sends_gratuitous_arps_on_the_other_interface() {
     assert!(
         !text.contains(&format!("{vip},")) && !text.contains(&format!("{vip} ")),
         "{vip} lives on the instance's interface, not on xtra0:\n{text}"
+    );
+}
+
+/// `garp_master_repeat 2`, `garp_master_delay 1` and `vrrp_garp_interval 0.05` with three
+/// VIPs, as keepalived documents them: on becoming Master a burst of 2 rounds (6 GARPs), a
+/// second one 1 s later, and never two GARPs on the interface closer than 50 ms.
+#[test]
+fn garp_bursts_follow_repeat_delay_and_interval() {
+    require!("tcpdump");
+    let mut lab = Lab::new("gpace").expect("lab");
+    let r1 = lab.add_router("r1").expect("r1");
+    let vips = [lab.vip4(100), lab.vip4(101), lab.vip4(102)];
+    let capture = lab
+        .capture("gpace", &format!("arp and ether src {}", r1.mac()))
+        .expect("tcpdump");
+    let conf = format!(
+        "global_defs {{\n    vrrp_garp_interval 0.05\n}}\nvrrp_instance VI_1 {{\n    interface {}\n    virtual_router_id 53\n    priority 255\n    version 3\n    advert_int 0.1\n    garp_master_repeat 2\n    garp_master_delay 1\n    virtual_ipaddress {{\n        {}/24\n        {}/24\n        {}/24\n    }}\n}}\n",
+        r1.ifname(),
+        vips[0],
+        vips[1],
+        vips[2]
+    );
+    let d = start_vrrpd(&r1, &conf);
+    assert!(
+        wait_until(STEP, POLL, || vips.iter().all(|&v| r1.has_address(v))),
+        "VIPs not added:\n{}",
+        d.tail(20)
+    );
+    std::thread::sleep(Duration::from_millis(2_500));
+    let pcap = capture.stop().expect("stop tcpdump");
+    let _ = d.stop(STEP);
+    let mut cmd = Command::new("tcpdump");
+    cmd.args(["-r", &pcap.to_string_lossy(), "-n", "-tt"]);
+    let out = run_bounded(cmd, Duration::from_secs(10)).expect("tcpdump -r");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Gratuitous: "who-has V tell V"; the time is the first word.
+    let times: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            vips.iter()
+                .any(|v| l.contains(&format!("who-has {v} tell {v},")))
+        })
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(times.len(), 12, "expected 2 bursts of 2 x 3 GARPs:\n{text}");
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // 45 ms: the pacing is 50 ms, the capture's timestamps are not exact.
+    assert!(
+        gaps.iter().all(|&g| g >= 0.045),
+        "GARPs closer than vrrp_garp_interval: {gaps:?}\n{text}"
+    );
+    // The second burst's first GARP about 1 s after the first burst's (wide margins for a
+    // loaded machine; its own pacing may push it later).
+    let second = times[6] - times[0];
+    assert!(
+        (0.8..=1.8).contains(&second),
+        "second burst {second:.3} s after the first, expected about 1 s:\n{text}"
+    );
+    assert!(
+        gaps[..5].iter().all(|&g| g < 0.5) && gaps[6..].iter().all(|&g| g < 0.5),
+        "a burst's GARPs should follow each other at the pacing: {gaps:?}"
     );
 }
 
