@@ -258,12 +258,7 @@ fn ask_balancer(
         Request::Lvs { service } => {
             let (tx, rx) = oneshot::channel();
             let sent = handle.send(Message::Status { service, reply: tx });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(Reply::Lvs));
-            });
+            relay(rx, reply, Reply::Lvs);
             sent
         }
         Request::RealServer {
@@ -282,12 +277,7 @@ fn ask_balancer(
                 action,
                 reply: tx,
             });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(|rs| Reply::RealServer(Box::new(rs))));
-            });
+            relay(rx, reply, |rs| Reply::RealServer(Box::new(rs)));
             sent
         }
         Request::Announce { address, action } => {
@@ -298,12 +288,7 @@ fn ask_balancer(
                 action,
                 reply: tx,
             });
-            tokio::task::spawn_local(async move {
-                let answer = rx
-                    .await
-                    .unwrap_or_else(|_| Err("the load balancer is gone".into()));
-                let _ = reply.send(answer.map(Reply::Announce));
-            });
+            relay(rx, reply, Reply::Announce);
             sent
         }
         _ => true,
@@ -311,6 +296,21 @@ fn ask_balancer(
     if !sent {
         warn!("the load balancer's thread is gone");
     }
+}
+
+/// Passes the load balancer's answer on to the control client when it comes, on a task of
+/// its own.
+fn relay<T: 'static>(
+    answer: oneshot::Receiver<Result<T, String>>,
+    reply: oneshot::Sender<Result<Reply, String>>,
+    to_reply: impl FnOnce(T) -> Reply + 'static,
+) {
+    spawn_local(async move {
+        let answer = answer
+            .await
+            .unwrap_or_else(|_| Err("the load balancer is gone".into()));
+        let _ = reply.send(answer.map(to_reply));
+    });
 }
 
 /// Forwards a scrape's question to the load balancer's thread (when there is one): the
