@@ -100,6 +100,15 @@ impl Pacer {
         *free = at + gap;
         Some(at)
     }
+
+    /// A paced message left now, maybe later than booked (a timer fires late on a busy
+    /// host): the next one on that interface waits the whole gap from now, as keepalived's
+    /// "delay between gratuitous ARP messages" means.
+    fn sent(&self, ifindex: u32, ipv6: bool, gap: Duration) {
+        let mut next = self.0.borrow_mut();
+        let free = next.entry((ifindex, ipv6)).or_insert_with(Instant::now);
+        *free = (*free).max(Instant::now() + gap);
+    }
 }
 
 /// What announcements need besides the instance: its term (they stop when it ends) and the
@@ -585,6 +594,9 @@ async fn announce(
                 }
             }
             announce_one(inst, &links, *ifindex, spec);
+            if !gap.is_zero() {
+                burst.pacer.sent(*ifindex, spec.addr.is_ipv6(), gap);
+            }
             if round == 0
                 && let Some(t) = trace.as_deref_mut()
             {

@@ -148,16 +148,18 @@ pub(crate) fn on_park() {
 }
 
 /// The runtime's `on_thread_unpark` hook: notes the time; whether the park slept is seen at
-/// the next park, or here under the real-time policy, where [`breathe`] needs to know when
-/// the span under way began (one more system call per wake-up).
+/// the next park (the span's CPU time then includes the end of the wait's system call), or
+/// here under the real-time policy, where [`breathe`] needs to know when the span under way
+/// began (two more system calls per wake-up).
 pub(crate) fn on_unpark() {
     let wall = clock(ClockId::CLOCK_MONOTONIC);
     let mut m = meter();
     m.unparked = wall;
     if BREATHE_AFTER_NANOS.load(Ordering::Relaxed) > 0 {
-        let switches = switches();
+        // The CPU clock afresh: the wait's own system call (two context switches, tens of
+        // µs on a busy VM) is not the new span's.
+        let (cpu, switches) = thread_usage();
         if switches != m.switches {
-            let cpu = m.parked_cpu;
             new_span(&mut m, switches, wall, cpu);
         }
     }
