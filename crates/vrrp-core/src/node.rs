@@ -554,9 +554,11 @@ impl Node {
 
     /// Member `i`'s deadline in [`Node::timers`], after anything that may have moved it.
     fn rearm(&mut self, i: usize) {
-        let Some(m) = self.members.get(i) else { return };
+        let (Some(m), Some(seen)) = (self.members.get(i), self.deadlines.get_mut(i)) else {
+            return;
+        };
         let new = m.instance.poll_timeout();
-        let old = self.deadlines[i];
+        let old = std::mem::replace(seen, new);
         if new != old {
             if let Some(t) = old {
                 self.timers.remove(&(t, i));
@@ -564,7 +566,6 @@ impl Node {
             if let Some(t) = new {
                 self.timers.insert((t, i));
             }
-            self.deadlines[i] = new;
         }
     }
 
