@@ -61,6 +61,17 @@ fn lab(tag: &str, balancers: usize, running: &[usize]) -> ActiveActive {
     }
     aa.wait_next_hops(running, SESSION_UP)
         .unwrap_or_else(|e| panic!("{e}\n{}", aa.core().diag()));
+    // BGP installs a next hop before its BFD session is up (FRR does not hold the session
+    // back for BFD): the routes alone do not prove that failure detection is armed.
+    let armed = vrrp_testlab::wait_until(SESSION_UP, Duration::from_millis(200), || {
+        aa.router_frr.bfd_up() == running.len()
+    });
+    assert!(
+        armed,
+        "BFD sessions up: {} of {}",
+        aa.router_frr.bfd_up(),
+        running.len()
+    );
     aa
 }
 
