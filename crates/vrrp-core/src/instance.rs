@@ -649,10 +649,10 @@ impl Instance {
     fn timeout(&mut self, now: Timestamp) {
         match self.state {
             State::Master => {
-                if self.adver_timer.is_some_and(|t| t <= now) {
+                if let Some(due) = self.adver_timer.filter(|t| *t <= now) {
                     // RFC 5798 §6.4.3: send an ADVERTISEMENT, reset the Adver_Timer.
                     self.send_advertisement();
-                    self.start_adver_timer(now);
+                    self.rearm_adver_timer(due, now);
                 }
             }
             State::Backup => {
@@ -1166,6 +1166,20 @@ impl Instance {
         self.adver_timer = Some(now + timers::centiseconds(self.advert_interval_cs()));
     }
 
+    /// The periodic reset counts from the deadline, not from the wake-up: a wake-up's
+    /// lateness is not added to the next interval (no drift; instances due together leave
+    /// at a steady offset, so the gaps between one VRID's advertisements stay the
+    /// interval). A deadline missed by a whole interval restarts from `now` (no catch-up
+    /// burst).
+    fn rearm_adver_timer(&mut self, due: Timestamp, now: Timestamp) {
+        let next = due + timers::centiseconds(self.advert_interval_cs());
+        if next > now {
+            self.adver_timer = Some(next);
+        } else {
+            self.start_adver_timer(now);
+        }
+    }
+
     /// Master_Down_Timer = now + Master_Down_Interval.
     fn start_down_timer(&mut self, now: Timestamp) {
         self.down_timer_start = now;
@@ -1268,6 +1282,21 @@ mod tests {
         let mut inst = Instance::new(config);
         inst.handle(Timestamp::ZERO, Input::Startup);
         assert_eq!(inst.poll_timeout(), Some(Timestamp::from_millis(10)));
+    }
+
+    /// A late wake-up does not push the next advertisement back (no drift), and one a
+    /// whole interval late does not bring a catch-up burst.
+    #[test]
+    fn adver_timer_counts_from_its_deadline() {
+        let mut config = InstanceConfig::new("d", 1, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        config.priority = 255;
+        let mut inst = Instance::new(config);
+        inst.handle(Timestamp::ZERO, Input::Startup);
+        assert_eq!(inst.poll_timeout(), Some(Timestamp::from_millis(1000)));
+        inst.handle(Timestamp::from_millis(1003), Input::Timeout);
+        assert_eq!(inst.poll_timeout(), Some(Timestamp::from_millis(2000)));
+        inst.handle(Timestamp::from_millis(3500), Input::Timeout);
+        assert_eq!(inst.poll_timeout(), Some(Timestamp::from_millis(4500)));
     }
 
     #[test]
