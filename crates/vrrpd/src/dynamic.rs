@@ -175,7 +175,7 @@ impl Reloader {
         .await
         .map_err(|e| e.to_string())??;
         let mut sysctls = SysctlGuard::new();
-        let mut host = crate::host_addresses::HostAddresses::default();
+        let mut host = crate::host::Host::default();
         let plan =
             setup::prepare_instance(&self.nl, &mut host, instance, extras, &mut sysctls).await;
         self.sysctls.borrow_mut().push(sysctls);

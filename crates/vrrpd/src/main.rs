@@ -19,7 +19,7 @@ mod control;
 mod daemon;
 mod dynamic;
 mod engine;
-mod host_addresses;
+mod host;
 mod inputs;
 mod links;
 mod logging;

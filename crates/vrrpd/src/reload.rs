@@ -17,7 +17,7 @@ use vrrp_linux::netlink::Netlink;
 use crate::balancer::{BalancerHandle, BalancerPlan, Message};
 use crate::clock;
 use crate::engine::Engine;
-use crate::host_addresses::HostAddresses;
+use crate::host::Host;
 use crate::setup::{self, Extras};
 use crate::{daemon, tracking};
 
@@ -249,7 +249,7 @@ impl Reloader {
                 .map_err(|e| format!("{}: {e:#}", new.name))?;
             resolved.push((new.clone(), addresses, extra));
         }
-        let mut host = HostAddresses::default();
+        let mut host = Host::default();
         for new in added.iter().chain(recreated.iter()) {
             setup::check_instance(&self.nl, &mut host, new)
                 .await
@@ -304,7 +304,7 @@ impl Reloader {
         //    instances still start.
         let mut sysctls = SysctlGuard::new();
         // Dumped again: step 1 removed addresses.
-        let mut host = HostAddresses::default();
+        let mut host = Host::default();
         let mut failed = Vec::new();
         for new in added.iter().chain(recreated.iter()) {
             let Some(x) = extras.remove(&new.name) else {

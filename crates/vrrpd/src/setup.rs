@@ -14,7 +14,7 @@ use vrrp_linux::netlink::{AddressSpec, Netlink};
 use vrrp_linux::routes::{RouteKind, RouteSpec, RuleSpec};
 use vrrp_linux::{SysctlGuard, sysctl, virtual_mac};
 
-use crate::host_addresses::HostAddresses;
+use crate::host::Host;
 
 /// How long to wait for an IPv6 link-local address to finish duplicate address detection.
 const LINK_LOCAL_WAIT: Duration = Duration::from_secs(5);
@@ -74,7 +74,7 @@ pub(crate) async fn prepare(
 ) -> Result<Plan> {
     let mut routers = Vec::new();
     let mut sysctls = SysctlGuard::new();
-    let mut host = HostAddresses::default();
+    let mut host = Host::default();
     for instance in &config.instances {
         let extras = extras(config, instance, scripts).map_err(|e| anyhow::anyhow!(e))?;
         let plan = prepare_instance(nl, &mut host, instance, extras, &mut sysctls)
@@ -87,7 +87,7 @@ pub(crate) async fn prepare(
 
 pub(crate) async fn prepare_instance(
     nl: &Netlink,
-    host: &mut HostAddresses,
+    host: &mut Host,
     instance: &VrrpInstance,
     extras: Extras,
     sysctls: &mut SysctlGuard,
@@ -102,8 +102,8 @@ pub(crate) async fn prepare_instance(
         }
     }
     let family = instance.family;
-    let link = nl
-        .link_by_name(&instance.interface)
+    let link = host
+        .link(nl, &instance.interface)
         .await?
         .with_context(|| format!("interface {} does not exist", instance.interface))?;
 
@@ -408,11 +408,11 @@ pub(crate) fn rule_spec(r: &vrrp_config::VirtualRule) -> RuleSpec {
 /// interfaces named by its VIPs and routes, and a source address.
 pub(crate) async fn check_instance(
     nl: &Netlink,
-    host: &mut HostAddresses,
+    host: &mut Host,
     instance: &VrrpInstance,
 ) -> Result<()> {
-    let link = nl
-        .link_by_name(&instance.interface)
+    let link = host
+        .link(nl, &instance.interface)
         .await?
         .with_context(|| format!("interface {} does not exist", instance.interface))?;
     resolve_addresses(nl, instance, link.index).await?;
@@ -474,7 +474,7 @@ pub(crate) fn same_identity(old: &VrrpInstance, new: &VrrpInstance) -> bool {
 /// address of the interface that sends (RFC 5798 §5.1.1.1, §5.1.2.1).
 async fn source_address(
     nl: &Netlink,
-    host: &mut HostAddresses,
+    host: &mut Host,
     family: Family,
     (ifindex, send_ifindex): (u32, u32),
     ifname: &str,
@@ -500,7 +500,7 @@ async fn source_address(
 /// left by a killed daemon or a removed container would answer beside the real Master.
 async fn remove_stale_vips(
     nl: &Netlink,
-    host: &mut HostAddresses,
+    host: &mut Host,
     name: &str,
     addresses: &[(u32, AddressSpec)],
 ) {
