@@ -570,6 +570,15 @@ fn track_src_faults_while_the_source_address_is_gone() {
     node.set_address(t(30), 2, local, true);
     outputs(&mut node);
     assert_eq!(state(&node, id), State::Backup);
+    // Reported again (the kernel does when flags change): still one interface holds it.
+    node.set_address(t(40), 2, local, true);
+    node.set_address(t(50), 2, local, false);
+    assert!(events(&mut node).contains(&NodeEvent::SourceAddress {
+        id,
+        address: local,
+        present: false
+    }));
+    assert_eq!(state(&node, id), State::Fault);
 }
 
 /// keepalived's `old_unicast_checksum`: unicast VRRPv3/IPv4 adverts checksum the group as

@@ -39,7 +39,9 @@ impl Node {
 
     /// The host's addresses (interface index, address) at start, before [`Node::start`].
     pub fn set_addresses(&mut self, addresses: impl IntoIterator<Item = (u32, IpAddr)>) {
-        self.local_addresses.extend(addresses);
+        for (ifindex, address) in addresses {
+            self.add_local(ifindex, address);
+        }
     }
 
     /// An address was added to (`present`) or removed from interface `ifindex`. A virtual
@@ -61,9 +63,9 @@ impl Node {
             for m in self.members.iter_mut().filter(|m| !m.restoring.is_empty()) {
                 m.restoring.remove(&(ifindex, address));
             }
-            self.local_addresses.insert((ifindex, address));
+            self.add_local(ifindex, address);
         } else {
-            self.local_addresses.remove(&(ifindex, address));
+            self.remove_local(ifindex, address);
         }
         if self.has_address(address) == before {
             return;
@@ -171,7 +173,25 @@ impl Node {
     }
 
     fn has_address(&self, address: IpAddr) -> bool {
-        self.local_addresses.iter().any(|(_, a)| *a == address)
+        self.address_interfaces.contains_key(&address)
+    }
+
+    fn add_local(&mut self, ifindex: u32, address: IpAddr) {
+        if self.local_addresses.insert((ifindex, address)) {
+            *self.address_interfaces.entry(address).or_default() += 1;
+        }
+    }
+
+    fn remove_local(&mut self, ifindex: u32, address: IpAddr) {
+        if !self.local_addresses.remove(&(ifindex, address)) {
+            return;
+        }
+        if let Some(n) = self.address_interfaces.get_mut(&address) {
+            *n -= 1;
+            if *n == 0 {
+                self.address_interfaces.remove(&address);
+            }
+        }
     }
 
     /// Whether a link by this name is known.
