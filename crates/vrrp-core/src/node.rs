@@ -429,6 +429,19 @@ impl Node {
         next
     }
 
+    /// Whether the next deadline ([`Node::poll_timeout`]) is one that can make a member
+    /// Master: a Backup's Master_Down_Timer, not in maintenance nor held by its sync group.
+    /// With a live Master it is always intervals away; the daemon readies its address path
+    /// when it comes close.
+    pub fn next_deadline_may_take_over(&self) -> bool {
+        let Some(&(_, i)) = self.timers.first() else {
+            return false;
+        };
+        self.members.get(i).is_some_and(|m| {
+            m.instance.state() == State::Backup && !m.instance.maintenance() && !m.sync_hold
+        })
+    }
+
     /// Serves every instance whose deadline has passed at `now`, in member order.
     pub fn handle_timeout(&mut self, now: Timestamp) {
         let mut due: Vec<usize> = self

@@ -746,3 +746,24 @@ fn a_resync_applies_the_differences_and_restores_missing_vips() {
     );
     assert_eq!((again.links, again.addresses), (0, 0));
 }
+
+/// The daemon readies its address path before a deadline that can make a member Master:
+/// a Backup's Master_Down_Timer, not a Master's advertisement timer nor a Backup held in
+/// maintenance.
+#[test]
+fn only_a_backups_down_timer_may_take_over() {
+    let (mut node, ids) = running(vec![spec("A", 1, 2, 100)]);
+    assert_eq!(state(&node, ids[0]), State::Backup);
+    assert!(node.next_deadline_may_take_over());
+    node.set_maintenance(ids[0], t(0), true)
+        .expect("maintenance");
+    outputs(&mut node);
+    assert!(!node.next_deadline_may_take_over());
+    node.set_maintenance(ids[0], t(0), false)
+        .expect("maintenance off");
+    outputs(&mut node);
+    assert!(node.next_deadline_may_take_over());
+    run_until(&mut node, 5_000);
+    assert_eq!(state(&node, ids[0]), State::Master);
+    assert!(!node.next_deadline_may_take_over());
+}

@@ -47,6 +47,9 @@ pub(crate) struct InstanceAddresses {
 pub(crate) enum Job {
     /// Learn (or replace) the settings of instance `id`.
     Configure(u64, Box<InstanceAddresses>),
+    /// A takeover may come before this instant: poll for jobs until then rather than
+    /// sleep ([`crate::takeover::Readiness`]).
+    Ready(Instant),
     /// Forget instance `id` (after its addresses were removed).
     Forget(u64),
     /// Add all addresses of `id` (it became Master at `at`); with `announce`, the
@@ -149,6 +152,7 @@ pub(crate) async fn run(nl: Netlink, mut jobs: mpsc::UnboundedReceiver<Job>) {
             },
         };
         match job {
+            Job::Ready(until) => crate::takeover::poll_jobs(&mut jobs, &mut queued, until),
             Job::Configure(id, addrs) => {
                 let mut t = table.borrow_mut();
                 let term = t.get(&id).map(|e| e.term).unwrap_or(0);

@@ -28,6 +28,7 @@ use crate::clock::ProtocolTimer;
 use crate::control;
 use crate::report;
 use crate::setup::RouterPlan;
+use crate::takeover::Readiness;
 use crate::tracking::{self, Notifier};
 
 mod events;
@@ -153,6 +154,8 @@ pub(crate) struct Engine {
     timer: Rc<ProtocolTimer>,
     /// Set when arming the timer failed: the daemon cannot keep its timers and stops.
     timer_error: Option<std::io::Error>,
+    /// Wakes the address worker ahead of a possible takeover.
+    readiness: Readiness,
 }
 
 /// The node's view of an instance's plan.
@@ -213,6 +216,7 @@ impl Engine {
             recv_buf: Vec::new(),
             timer,
             timer_error: None,
+            readiness: Readiness::default(),
         }
     }
 
@@ -626,7 +630,10 @@ impl Engine {
     /// timer for the node's next deadline: every input ends here.
     fn after_input(&mut self, now: Timestamp) {
         self.carry_out(now);
-        if let Err(e) = self.timer.arm(self.node.poll_timeout()) {
+        let next = self.node.poll_timeout();
+        let may_take_over = self.node.next_deadline_may_take_over();
+        let wake = self.readiness.wake_at(now, next, may_take_over, &self.jobs);
+        if let Err(e) = self.timer.arm(wake) {
             tracing::error!("cannot arm the protocol timer: {e}");
             self.timer_error = Some(e);
         }

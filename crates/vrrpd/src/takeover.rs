@@ -5,13 +5,84 @@
 //! logged (debug) once per takeover after its first burst: a few clock reads per address,
 //! nothing written before the burst.
 
+use std::collections::VecDeque;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tracing::debug;
+use vrrp_core::Timestamp;
+
+use crate::addresses::Job;
+
+/// How long before a Backup's Master_Down_Timer the address worker is woken and kept
+/// polling its jobs. Woken from sleep by the takeover itself, it took 77–381 µs (median
+/// 166) to pick the addresses up (docs/benchmarks.md, "Outage seen by a client").
+const READY_LEAD: Duration = Duration::from_millis(1);
+/// How long past that deadline it keeps polling (the timer may fire late).
+const READY_AFTER: Duration = Duration::from_millis(2);
+
+/// Readies the address path ahead of a possible takeover: the protocol thread wakes
+/// [`READY_LEAD`] before a deadline that may make a member Master and sends
+/// [`Job::Ready`]. With a live Master that deadline stays intervals away, so this costs
+/// nothing until the Master goes silent.
+#[derive(Default)]
+pub(crate) struct Readiness {
+    /// The deadline the worker was readied for.
+    readied: Option<Timestamp>,
+}
+
+impl Readiness {
+    /// When to wake for the node's next deadline `next`: earlier if it may take over
+    /// and the worker is not readied for it yet; readies it once within the lead.
+    pub(crate) fn wake_at(
+        &mut self,
+        now: Timestamp,
+        next: Option<Timestamp>,
+        may_take_over: bool,
+        jobs: &UnboundedSender<Job>,
+    ) -> Option<Timestamp> {
+        let Some(deadline) = next.filter(|_| may_take_over) else {
+            return next;
+        };
+        if self.readied == Some(deadline) {
+            return next;
+        }
+        let ahead = deadline.saturating_duration_since(now);
+        if ahead > READY_LEAD {
+            let lead = u64::try_from(READY_LEAD.as_nanos()).unwrap_or(u64::MAX);
+            return Some(Timestamp::from_nanos(
+                deadline.as_nanos().saturating_sub(lead),
+            ));
+        }
+        self.readied = Some(deadline);
+        let _ = jobs.send(Job::Ready(Instant::now() + ahead + READY_AFTER));
+        next
+    }
+}
+
+/// The worker's side of [`Readiness`]: polls for jobs, yielding the CPU between polls (the
+/// protocol thread may share it), until one comes or `until`.
+pub(crate) fn poll_jobs(
+    jobs: &mut UnboundedReceiver<Job>,
+    queued: &mut VecDeque<Job>,
+    until: Instant,
+) {
+    while Instant::now() < until {
+        match jobs.try_recv() {
+            Ok(job) => {
+                queued.push_back(job);
+                return;
+            }
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
+            Err(TryRecvError::Disconnected) => return,
+        }
+    }
+}
 
 /// Upper bounds (seconds): one address takes tens of µs, 10,000 take tenths of a second.
 const BUCKETS: [f64; 12] = [
@@ -109,4 +180,31 @@ pub(crate) fn register_metrics(registry: &mut Registry) {
         "From queueing a new Master's addresses to each step: requested, first_ack, acknowledged (all), first_announce, announced (first round sent)",
         STEPS.clone(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readies_the_worker_once_a_lead_before_a_takeover_deadline() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut r = Readiness::default();
+        let ms = Timestamp::from_millis;
+        let down = ms(100);
+        // Far ahead: wake a lead early, nothing sent yet.
+        assert_eq!(r.wake_at(ms(10), Some(down), true, &tx), Some(ms(99)));
+        assert!(rx.try_recv().is_err());
+        // Within the lead: the worker is readied, and the wake-up is the deadline.
+        assert_eq!(r.wake_at(ms(99), Some(down), true, &tx), Some(down));
+        assert!(matches!(rx.try_recv(), Ok(Job::Ready(_))));
+        // Once per deadline.
+        let later = Timestamp::from_micros(99_500);
+        assert_eq!(r.wake_at(later, Some(down), true, &tx), Some(down));
+        assert!(rx.try_recv().is_err());
+        // Other deadlines (a Master's advertisement timer) and none: untouched.
+        assert_eq!(r.wake_at(ms(10), Some(ms(300)), false, &tx), Some(ms(300)));
+        assert_eq!(r.wake_at(ms(10), None, true, &tx), None);
+        assert!(rx.try_recv().is_err());
+    }
 }
