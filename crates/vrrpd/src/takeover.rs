@@ -3,7 +3,8 @@
 //! requests to the kernel, its acknowledgements and the first gratuitous ARPs / unsolicited
 //! NAs. Recorded by the address worker, exported as `vrrp_takeover_seconds{step}` and
 //! logged (debug) once per takeover after its first burst: a few clock reads per address,
-//! nothing written before the burst.
+//! nothing written before the burst. Also the path's readiness: the address worker kept
+//! awake just before a Backup may take over ([`Readiness`]).
 
 use std::collections::VecDeque;
 use std::sync::LazyLock;
