@@ -67,7 +67,9 @@ impl Readiness {
 }
 
 /// The worker's side of [`Readiness`]: polls for jobs, yielding the CPU between polls (the
-/// protocol thread may share it), until one comes or `until`.
+/// protocol thread may share it), until one comes or `until`. It runs between jobs, so no
+/// request of the worker's is in flight; the thread's other tasks (the netlink connection,
+/// paced announcements) wait meanwhile, at most READY_LEAD + READY_AFTER.
 pub(crate) fn poll_jobs(
     jobs: &mut UnboundedReceiver<Job>,
     queued: &mut VecDeque<Job>,
